@@ -1,0 +1,44 @@
+# Colony: `make demo` runs the bundled example, `make test` runs the suite.
+# Both install, idempotently, what they need: Debian packages and a virtualenv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := iproute2 nftables git curl procps util-linux
+STAMP_APT := $(VENV)/.apt-stamp
+STAMP_PY := $(VENV)/.py-stamp
+
+.PHONY: install demo test check bench clean
+
+install: $(STAMP_APT) $(STAMP_PY)
+
+$(STAMP_APT):
+	@mkdir -p $(VENV)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
+$(STAMP_PY): pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+demo: install
+	@$(BIN)/python scripts/demo.py
+
+test: install
+	@$(BIN)/pytest -q
+
+check: install
+	@$(BIN)/ruff format --check colony tests scripts
+	@$(BIN)/ruff check colony tests scripts
+	@$(BIN)/mypy colony
+
+bench: install
+	@$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

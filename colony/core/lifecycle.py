@@ -1,0 +1,51 @@
+"""Which lifecycle requests are allowed in which state, and the order of spawn steps.
+
+Pure: raises Conflict with a hint when a request does not fit the colony's state.
+"""
+
+from __future__ import annotations
+
+from colony.core.model import State
+from colony.errors import Conflict
+
+# Steps of a spawn, in order; each is also the state the colony shows while it runs.
+SPAWN_STEPS = (State.SPAWNING, State.PROVISIONING, State.BUILDING, State.STARTING)
+
+
+def check_stop(name: str, state: State) -> bool:
+    """True if a stop has work to do; False if the colony is already stopped."""
+    return state not in (State.STOPPED, State.FAILED)
+
+
+def check_start(name: str, state: State) -> None:
+    if state is State.RUNNING:
+        raise Conflict(f"colony '{name}' is already running")
+    if state not in (State.STOPPED, State.FAILED):
+        raise Conflict(
+            f"colony '{name}' is {state}; it can be started once stopped",
+            hint=f"wait for it, or run 'colony stop {name}' first",
+        )
+
+
+def check_remove(name: str, state: State, force: bool) -> None:
+    if force or state in (State.STOPPED, State.FAILED):
+        return
+    raise Conflict(
+        f"colony '{name}' is {state}; stop it before removing it",
+        hint=f"run 'colony stop {name}' or 'colony rm --force {name}'",
+    )
+
+
+def check_spawn(name: str, existing: State | None) -> None:
+    """A name may be reused only by replacing a colony whose spawn failed."""
+    if existing is None or existing is State.FAILED:
+        return
+    raise Conflict(
+        f"colony '{name}' already exists ({existing})",
+        hint=f"pick another name, or remove it with 'colony rm {name}'",
+    )
+
+
+def needs_setup(provisioned: bool) -> bool:
+    """Setup commands run once per colony; build commands run on every start."""
+    return not provisioned

@@ -1,0 +1,514 @@
+"""One actor per colony: a mailbox, and the colony's lifecycle and service supervision.
+
+Requests arrive as messages and are handled one at a time, so a colony never sees two
+lifecycle operations at once. Long steps (setup, build, waiting for ports) run as the
+colony's *job* task so a stop can interrupt them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import shutil
+import signal
+import sqlite3
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from colony import host
+from colony.core import lifecycle, supervise
+from colony.core.config import Config, ServiceSpec
+from colony.core.env import plan_env
+from colony.core.model import ColonyRecord, ServiceRecord, ServiceState, Slot, State, Transition
+from colony.core.routes import render_url
+from colony.daemon import runner
+from colony.daemon.context import Context
+from colony.errors import ColonyError
+from colony.vcs import Workspace
+
+log = logging.getLogger("colony.actor")
+
+
+@dataclass
+class Message:
+    kind: str
+    args: dict[str, Any]
+    reply: asyncio.Future[Any] | None
+
+
+class ColonyActor:
+    """Owns one colony. Talk to it with :meth:`ask` (await the result) or :meth:`tell`."""
+
+    def __init__(self, ctx: Context, rec: ColonyRecord, cfg: Config) -> None:
+        self.ctx = ctx
+        self.rec = rec
+        self.cfg = cfg
+        self.slot = Slot(ctx.prefix, rec.name, rec.index, ctx.pool)
+        self.mailbox: asyncio.Queue[Message] = asyncio.Queue()
+        stored = {s.name: s for s in ctx.store.services(rec.name)}
+        self.services = {s.name: stored.get(s.name, ServiceRecord(s.name)) for s in cfg.services}
+        self.running: dict[str, runner.Running] = {}
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.job: asyncio.Task[None] | None = None
+        self.log = ctx.logs.open(rec.name, ctx.paths.logs(rec.name))
+        self.done = False
+
+    @property
+    def name(self) -> str:
+        return self.rec.name
+
+    # --- mailbox ------------------------------------------------------------------------
+
+    async def ask(self, kind: str, **args: Any) -> Any:
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self.mailbox.put(Message(kind, args, reply))
+        return await reply
+
+    def tell(self, kind: str, **args: Any) -> None:
+        self.mailbox.put_nowait(Message(kind, args, None))
+
+    async def run(self) -> None:
+        """Handle messages until the colony is removed. An unexpected error propagates so the
+        daemon's supervisor can log it and restart this actor from the store."""
+        while not self.done:
+            msg = await self.mailbox.get()
+            try:
+                result = await getattr(self, f"_on_{msg.kind}")(**msg.args)
+            except ColonyError as exc:
+                if msg.reply is not None and not msg.reply.done():
+                    msg.reply.set_exception(exc)
+                continue
+            except Exception as exc:
+                if msg.reply is not None and not msg.reply.done():
+                    msg.reply.set_exception(ColonyError(f"internal error: {exc!r}"))
+                raise
+            if msg.reply is not None and not msg.reply.done():
+                msg.reply.set_result(result)
+        for pending in self._drain():
+            pending.set_exception(ColonyError(f"colony '{self.name}' was removed"))
+
+    def _drain(self) -> list[asyncio.Future[Any]]:
+        out = []
+        while not self.mailbox.empty():
+            msg = self.mailbox.get_nowait()
+            if msg.reply is not None and not msg.reply.done():
+                out.append(msg.reply)
+        return out
+
+    # --- requests ---------------------------------------------------------------------
+
+    async def _on_spawn(self) -> None:
+        self._begin(first=True)
+
+    async def _on_start(self) -> None:
+        lifecycle.check_start(self.name, self.rec.state)
+        self._begin(first=False)
+
+    async def _on_stop(self) -> None:
+        await self._cancel_job()
+        if lifecycle.check_stop(self.name, self.rec.state):
+            await self._stop()
+
+    async def _on_restart(self) -> None:
+        await self._on_stop()
+        self._begin(first=False)
+
+    async def _on_remove(self, force: bool = False) -> dict[str, Any]:
+        lifecycle.check_remove(self.name, self.rec.state, force)
+        await self._cancel_job()
+        if self.rec.state not in (State.STOPPED, State.FAILED):
+            await self._stop()
+        if self.rec.isolated:
+            await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
+        saved = await self._remove_workspace()
+        trash = self._move_to_trash()
+        self.ctx.store.delete(self.name)
+        self.ctx.logs.close(self.name)
+        self.ctx.bus.publish({"type": "removed", "colony": self.name, "at": self.ctx.clock()})
+        self.done = True
+        return {"removed": self.name, "saved": saved, "branch": self.rec.branch, "trash": trash}
+
+    async def _on_exited(self, service: str, pid: int, code: int | None) -> None:
+        svc = self.services.get(service)
+        if svc is None or svc.pid != pid:
+            return  # an exit we already accounted for (stop, restart)
+        self.running.pop(service, None)
+        spec = self.cfg.service(service)
+        if self.rec.state is not State.RUNNING or spec is None:
+            self._set_service(replace(svc, state=ServiceState.EXITED, pid=None, exit_code=code))
+            return
+        svc, actions = supervise.on_exit(svc, code, spec, self.ctx.clock())
+        self._set_service(svc)
+        for action in actions:
+            if isinstance(action, supervise.Notify):
+                self.log.note(service, action.message)
+            else:
+                loop = asyncio.get_running_loop()
+                self.timers[service] = loop.call_later(
+                    action.delay, functools.partial(self.tell, "restart_service", service=service)
+                )
+
+    async def _on_restart_service(self, service: str) -> None:
+        self.timers.pop(service, None)
+        spec = self.cfg.service(service)
+        svc = self.services.get(service)
+        if spec is None or svc is None or svc.state is not ServiceState.BACKOFF:
+            return
+        if self.rec.state is not State.RUNNING:
+            return
+        await asyncio.to_thread(self.ctx.iso.kill, self.slot, f"svc-{service}")
+        try:
+            await self._start_service(spec)
+        except ColonyError as exc:
+            self.log.note(service, f"{service}: restart failed: {exc}")
+            self._set_service(replace(svc, state=ServiceState.FATAL))
+            return
+        self._set_service(supervise.on_ready(self.services[service], self.ctx.clock()))
+
+    # --- spawn / start pipeline ---------------------------------------------------------
+
+    def _begin(self, first: bool) -> None:
+        self.job = self.ctx.start_task(self._pipeline(first))
+
+    async def _cancel_job(self) -> None:
+        job, self.job = self.job, None
+        if job is not None and not job.done():
+            job.cancel()
+            await asyncio.gather(job, return_exceptions=True)
+
+    async def _pipeline(self, first: bool) -> None:
+        step = State.SPAWNING
+        try:
+            if first:
+                await self._create()
+            else:
+                self._transition(State.SPAWNING)
+                await self._ensure_isolation()
+            if lifecycle.needs_setup(self.rec.provisioned):
+                if self.cfg.setup:
+                    step = State.PROVISIONING
+                    self._transition(step)
+                    await self._run_steps("setup", self.cfg.setup)
+                self.rec = self.ctx.store.update(self.rec, provisioned=True)
+            if self.cfg.build:
+                step = State.BUILDING
+                self._transition(step)
+                await self._run_steps("build", self.cfg.build)
+            step = State.STARTING
+            self._transition(step)
+            await self._start_services()
+            self._transition(State.RUNNING)
+        except asyncio.CancelledError:
+            raise
+        except ColonyError as exc:
+            await self._fail(step, str(exc), rollback=first)
+        except Exception as exc:
+            log.exception("colony %s: %s failed", self.name, step)
+            await self._fail(step, f"internal error: {exc!r}", rollback=first)
+
+    async def _create(self) -> None:
+        """Make the workspace and the kernel objects at once; undo both if either fails."""
+        repo = Path(self.rec.repo)
+        path = self.ctx.paths.workspace(self.name)
+
+        def make_workspace() -> Workspace:
+            return self.ctx.open_vcs(repo).create(repo, self.name, path, self.rec.rev)
+
+        ws_result, iso_result = await asyncio.gather(
+            asyncio.to_thread(make_workspace),
+            asyncio.to_thread(self.ctx.iso.create, self.slot),
+            return_exceptions=True,
+        )
+        if isinstance(ws_result, Workspace):
+            self.rec = self.ctx.store.update(
+                self.rec,
+                vcs=ws_result.kind,
+                branch=ws_result.branch,
+                base=ws_result.base,
+                workspace=str(ws_result.path),
+                workspace_created=True,
+            )
+        if not isinstance(iso_result, BaseException):
+            self.rec = self.ctx.store.update(self.rec, isolated=True)
+        for result in (ws_result, iso_result):
+            if isinstance(result, BaseException):
+                raise result
+        data = self.ctx.paths.data(self.name)
+        data.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(self.ctx.paths.colony_db(self.name)).close()
+
+    async def _ensure_isolation(self) -> None:
+        if not await asyncio.to_thread(self.ctx.iso.netns_exists, self.slot):
+            await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
+            await asyncio.to_thread(self.ctx.iso.create, self.slot)
+            self.rec = self.ctx.store.update(self.rec, isolated=True)
+
+    async def _run_steps(self, source: str, commands: tuple[str, ...]) -> None:
+        placement = await asyncio.to_thread(self.ctx.iso.placement, self.slot, source)
+        log_path = self.ctx.paths.log(self.name, source)
+        for command in commands:
+            code = await runner.run_to_end(
+                ["/bin/sh", "-c", command],
+                cwd=self._workspace(),
+                env=self._env(None),
+                placement=placement,
+                log_path=log_path,
+                header=f"$ {command}",
+            )
+            if code != 0:
+                detail = runner.tail_of(log_path) or "no output"
+                raise ColonyError(f"{source} command '{command}' exited {code}: {detail}")
+
+    async def _start_services(self) -> None:
+        for spec in self.cfg.services:
+            await self._start_service(spec)
+        await asyncio.gather(*(self._wait_ready(spec) for spec in self.cfg.services))
+
+    async def _start_service(self, spec: ServiceSpec) -> None:
+        cwd = self._workspace() / (spec.working_dir or "")
+        if not cwd.is_dir():
+            raise ColonyError(
+                f"service '{spec.name}': working_dir '{spec.working_dir}' is not a directory "
+                "of the workspace"
+            )
+        leaf = f"svc-{spec.name}"
+        placement = await asyncio.to_thread(self.ctx.iso.placement, self.slot, leaf)
+        running = runner.start(
+            ["/bin/sh", "-c", spec.command],
+            cwd=cwd,
+            env=self._env(spec),
+            placement=placement,
+            log_path=self.ctx.paths.log(self.name, spec.name),
+            header=f"$ {spec.command}",
+        )
+        self._follow(spec.name, running)
+        svc = self.services.get(spec.name, ServiceRecord(spec.name))
+        self._set_service(supervise.on_started(svc, running.pid, running.started, self.ctx.clock()))
+
+    def _follow(self, service: str, running: runner.Running) -> None:
+        self.running[service] = running
+
+        def exited(fut: asyncio.Future[int | None]) -> None:
+            self.tell("exited", service=service, pid=running.pid, code=fut.result())
+
+        running.exited.add_done_callback(exited)
+
+    async def _wait_ready(self, spec: ServiceSpec) -> None:
+        running = self.running[spec.name]
+        if spec.port is not None:
+            deadline = time.monotonic() + spec.ready_timeout
+            while not await runner.port_open(self.slot.netns_path, spec.port):
+                if running.exited.done():
+                    break
+                if time.monotonic() > deadline:
+                    raise ColonyError(
+                        f"service '{spec.name}' did not answer on port {spec.port} within "
+                        f"{spec.ready_timeout:g}s"
+                    )
+                await asyncio.wait([running.exited], timeout=0.05)
+        if running.exited.done():
+            code = running.exited.result()
+            detail = runner.tail_of(self.ctx.paths.log(self.name, spec.name)) or "no output"
+            raise ColonyError(f"service '{spec.name}' exited {code} while starting: {detail}")
+        self._set_service(supervise.on_ready(self.services[spec.name], self.ctx.clock()))
+
+    # --- stop, fail, remove -------------------------------------------------------------
+
+    async def _stop(self) -> None:
+        self._transition(State.STOPPING)
+        await self._end_processes(graceful=True)
+        self._transition(State.STOPPED)
+
+    async def _end_processes(self, graceful: bool) -> None:
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+        running = dict(self.running)
+        for name, proc in running.items():
+            self._set_service(supervise.on_stop(self.services[name], self.ctx.clock()))
+            host.kill(proc.pid, signal.SIGTERM if graceful else signal.SIGKILL, group=True)
+        if running and graceful:
+            grace = max(self.cfg.service(n).stop_timeout for n in running)  # type: ignore[union-attr]
+            await asyncio.wait([p.exited for p in running.values()], timeout=grace)
+        if self.rec.isolated:
+            await asyncio.to_thread(self.ctx.iso.kill, self.slot)
+        if running:
+            await asyncio.wait([p.exited for p in running.values()], timeout=2)
+        self.running.clear()
+        now = self.ctx.clock()
+        for svc in list(self.services.values()):
+            if svc.state is not ServiceState.STOPPED:
+                self._set_service(replace(svc, state=ServiceState.STOPPED, pid=None, at=now))
+
+    async def _fail(self, step: State, reason: str, rollback: bool) -> None:
+        await self._end_processes(graceful=False)
+        if rollback:
+            if self.rec.isolated:
+                await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
+                self.rec = self.ctx.store.update(self.rec, isolated=False)
+            if self.rec.workspace_created and self.rec.workspace:
+                ws = self._workspace_record()
+                await asyncio.to_thread(self.ctx.open_vcs(Path(self.rec.repo)).discard, ws)
+                self.rec = self.ctx.store.update(
+                    self.rec, workspace=None, branch=None, base=None, workspace_created=False
+                )
+            shutil.rmtree(self.ctx.paths.data(self.name), ignore_errors=True)
+        self._transition(State.FAILED, step=str(step), reason=reason)
+
+    async def _remove_workspace(self) -> str | None:
+        if not self.rec.workspace:
+            return None
+        ws = self._workspace_record()
+        try:
+            vcs = self.ctx.open_vcs(Path(self.rec.repo))
+            return await asyncio.to_thread(vcs.remove, ws)
+        except ColonyError as exc:
+            # The repository is gone or broken: keep the directory itself with the trash.
+            self.log.note("colony", f"cannot remove workspace through {ws.kind}: {exc}")
+            target = self.ctx.paths.colony(self.name) / "workspace"
+            if Path(ws.path).exists():
+                shutil.move(str(ws.path), target)
+            return str(target)
+
+    def _move_to_trash(self) -> str | None:
+        source = self.ctx.paths.colony(self.name)
+        if not source.exists():
+            return None
+        self.ctx.paths.trash.mkdir(parents=True, exist_ok=True)
+        target = self.ctx.paths.trash / f"{self.name}-{int(self.ctx.clock())}"
+        shutil.move(str(source), target)
+        return str(target)
+
+    # --- adoption after a daemon restart or an actor crash ---------------------------------
+
+    async def _on_adopt(self) -> None:
+        state = self.rec.state
+        if state is State.RUNNING:
+            if not await asyncio.to_thread(self.ctx.iso.netns_exists, self.slot):
+                await self._fail(State.RUNNING, "its network namespace vanished", rollback=False)
+                return
+            for name, svc in self.services.items():
+                self._adopt_service(name, svc)
+        elif state in lifecycle.SPAWN_STEPS:
+            reason = f"Mycelium restarted while the colony was {state}"
+            await self._fail(state, reason, rollback=not self.rec.provisioned)
+        elif state is State.STOPPING:
+            await self._end_processes(graceful=False)
+            self._transition(State.STOPPED)
+        elif state is State.STOPPED and self.rec.isolated:
+            await asyncio.to_thread(self.ctx.iso.kill, self.slot)
+
+    def _adopt_service(self, name: str, svc: ServiceRecord) -> None:
+        if svc.state is ServiceState.BACKOFF:
+            self.tell("restart_service", service=name)
+            return
+        if svc.pid is None or svc.state not in (ServiceState.STARTING, ServiceState.RUNNING):
+            return
+        running = runner.adopt(svc.pid, svc.started)
+        if running is None:
+            self.tell("exited", service=name, pid=svc.pid, code=None)
+        else:
+            self._follow(name, running)
+
+    # --- state, views -------------------------------------------------------------------
+
+    def _transition(self, state: State, step: str | None = None, reason: str | None = None) -> None:
+        t = Transition(state, self.ctx.clock(), step, reason)
+        self.rec = self.ctx.store.set_state(self.rec, t)
+        self.ctx.bus.publish({"type": "state", "colony": self.name, **t.to_json()})
+        self.log.note("colony", f"{state}" + (f" at {step}: {reason}" if reason else ""))
+
+    def _set_service(self, svc: ServiceRecord) -> None:
+        self.services[svc.name] = svc
+        self.ctx.store.save_service(self.name, svc)
+        self.ctx.bus.publish(
+            {
+                "type": "service",
+                "colony": self.name,
+                "service": svc.name,
+                "state": str(svc.state),
+                "pid": svc.pid,
+                "at": svc.at,
+                "exit_code": svc.exit_code,
+            }
+        )
+
+    def _workspace(self) -> Path:
+        return Path(self.rec.workspace or self.ctx.paths.workspace(self.name))
+
+    def _workspace_record(self) -> Workspace:
+        rec = self.rec
+        return Workspace(
+            kind=rec.vcs or "git",
+            repo=Path(rec.repo),
+            path=self._workspace(),
+            name=rec.name,
+            branch=rec.branch or f"colony/{rec.name}",
+            base=rec.base or "",
+        )
+
+    def _env(self, spec: ServiceSpec | None) -> dict[str, str]:
+        paths = self.ctx.paths
+        return plan_env(
+            host_env=self.ctx.host_env,
+            name=self.name,
+            data_dir=str(paths.data(self.name)),
+            db=str(paths.colony_db(self.name)),
+            address=self.slot.colony_ip,
+            ports=[(s.name, s.port) for s in self.cfg.services],
+            service_port=spec.port if spec else None,
+            extra=dict(spec.env) if spec else None,
+        )
+
+    def env_for_exec(self, extra: dict[str, str]) -> dict[str, str]:
+        return {**self._env(None), **extra}
+
+    def url(self, service: str) -> str:
+        return render_url(service, self.name, self.ctx.proxy_port, self.ctx.domain)
+
+    def to_json(self) -> dict[str, Any]:
+        rec = self.rec
+        paths = self.ctx.paths
+        return {
+            "name": rec.name,
+            "state": str(rec.state),
+            "step": rec.step,
+            "reason": rec.reason,
+            "owner": rec.owner,
+            "created": rec.created,
+            "updated": rec.updated,
+            "repo": rec.repo,
+            "rev": rec.rev,
+            "vcs": rec.vcs,
+            "branch": rec.branch,
+            "base": rec.base,
+            "workspace": rec.workspace,
+            "data_dir": str(paths.data(rec.name)),
+            "db": str(paths.colony_db(rec.name)),
+            "address": self.slot.colony_ip if rec.isolated else None,
+            "netns": self.slot.netns if rec.isolated else None,
+            "sandbox": self.cfg.sandbox.level,
+            "limits": _limits_json(self.cfg),
+            "services": [self._service_json(s) for s in self.cfg.services],
+            "transitions": [t.to_json() for t in self.ctx.store.transitions(rec.name)],
+        }
+
+    def _service_json(self, spec: ServiceSpec) -> dict[str, Any]:
+        svc = self.services.get(spec.name, ServiceRecord(spec.name))
+        return {
+            "name": spec.name,
+            "port": spec.port,
+            "state": str(svc.state),
+            "pid": svc.pid,
+            "restarts": svc.restarts,
+            "exit_code": svc.exit_code,
+            "url": self.url(spec.name) if spec.port else None,
+        }
+
+
+def _limits_json(cfg: Config) -> dict[str, Any]:
+    limits = cfg.limits
+    return {k: v for k, v in vars(limits).items() if v is not None} if limits else {}

@@ -1,0 +1,37 @@
+"""What every part of the daemon shares: the store, the backends, the event bus, the paths."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from colony.daemon.events import EventBus
+from colony.daemon.logs import LogBook
+from colony.daemon.paths import Paths
+from colony.isolation import Isolation
+from colony.store.queries import Store
+from colony.vcs import Vcs
+
+TaskStarter = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+
+
+@dataclass
+class Context:
+    store: Store
+    iso: Isolation
+    open_vcs: Callable[[Path], Vcs]
+    paths: Paths
+    prefix: str
+    pool: ipaddress.IPv4Network
+    start_task: TaskStarter
+    proxy_port: int = 0
+    domain: str = "localhost"
+    host_env: dict[str, str] = field(default_factory=dict)
+    bus: EventBus = field(default_factory=EventBus)
+    logs: LogBook = field(default_factory=LogBook)
+    clock: Callable[[], float] = time.time

@@ -1,0 +1,37 @@
+"""Fan-out of daemon events to subscribers (WebSocket clients, log followers, waiters)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+Event = dict[str, Any]
+
+
+class EventBus:
+    """Publish JSON-able events; each subscriber gets its own bounded queue.
+
+    A subscriber that falls too far behind loses the oldest events rather than slowing the
+    daemon down.
+    """
+
+    def __init__(self, maxsize: int = 1000) -> None:
+        self._subscribers: set[asyncio.Queue[Event]] = set()
+        self._maxsize = maxsize
+
+    def publish(self, event: Event) -> None:
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._maxsize)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)

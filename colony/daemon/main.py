@@ -1,0 +1,181 @@
+"""Mycelium's wiring: store, backends, proxy, API server and actors in one TaskGroup.
+
+Wires; does not decide. Stopping the daemon leaves colonies running: the next daemon adopts
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from colony.api.app import create_app
+from colony.api.peer import PeerCredProtocol
+from colony.core.model import check_prefix
+from colony.daemon.context import Context
+from colony.daemon.mycelium import Mycelium
+from colony.daemon.paths import Paths
+from colony.daemon.proxy import PreviewProxy, connect_in_netns
+from colony.errors import ColonyError
+from colony.isolation.linux import LinuxIsolation
+from colony.store.queries import Store
+from colony.vcs import open_vcs
+
+log = logging.getLogger("colony.daemon")
+DEFAULT_POOL = ipaddress.IPv4Network("10.213.0.0/16")
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    socket: Path
+    proxy_port: int = 7080
+    proxy_host: str = "127.0.0.1"
+    prefix: str = "colony"
+    pool: ipaddress.IPv4Network = DEFAULT_POOL
+    domain: str = "localhost"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Daemon:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = asyncio.Event()
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(self) -> None:
+        s = self.settings
+        check_prefix(s.prefix, s.pool)
+        s.state_dir.mkdir(parents=True, exist_ok=True)
+        paths = Paths(s.state_dir)
+        store = Store(paths.db)
+        iso = LinuxIsolation()
+        await asyncio.to_thread(iso.prepare, s.prefix, s.pool)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            async with asyncio.TaskGroup() as tg:
+
+                def start_task(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+                    task = tg.create_task(coro)
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+                    return task
+
+                ctx = Context(
+                    store=store,
+                    iso=iso,
+                    open_vcs=open_vcs,
+                    paths=paths,
+                    prefix=s.prefix,
+                    pool=s.pool,
+                    start_task=start_task,
+                    domain=s.domain,
+                    host_env=dict(os.environ),
+                )
+                myc = Mycelium(ctx)
+                proxy = PreviewProxy(
+                    routes=myc.routes,
+                    connect=lambda up: connect_in_netns(myc.netns_path(up.colony), up.port),
+                    domain=s.domain,
+                )
+                ctx.proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
+                removed = await myc.adopt_all()
+                if removed:
+                    log.info("removed %d objects that belonged to no colony", len(removed))
+                info = {
+                    "prefix": s.prefix,
+                    "state_dir": str(s.state_dir),
+                    "domain": s.domain,
+                    "pool": str(s.pool),
+                }
+                app = create_app(myc, on_stop=self.stopping.set, info=info)
+                server = self._server(app)
+                start_task(ctx.logs.run())
+                serving = start_task(server.serve())
+                log.info("Mycelium listening on %s, previews on port %d", s.socket, ctx.proxy_port)
+                await self.stopping.wait()
+                log.info("Mycelium stopping; colonies keep running")
+                server.should_exit = True
+                await serving
+                await proxy.close()
+                for task in list(self.tasks):
+                    task.cancel()
+            if myc.empty():
+                await asyncio.to_thread(iso.unprepare, s.prefix, s.pool)
+        finally:
+            store.close()
+            with contextlib.suppress(FileNotFoundError):
+                s.socket.unlink()
+
+    def _server(self, app: Any) -> uvicorn.Server:
+        s = self.settings
+        s.socket.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            s.socket.unlink()
+        config = uvicorn.Config(
+            app,
+            uds=str(s.socket),
+            http=PeerCredProtocol,
+            ws="websockets-sansio",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+        )
+        return _Server(config)
+
+
+def run_daemon(
+    *,
+    state_dir: str | Path,
+    socket: str | Path,
+    proxy_port: int = 7080,
+    prefix: str = "colony",
+    pool: str = "10.213.0.0/16",
+    domain: str = "localhost",
+) -> None:
+    """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if os.geteuid() != 0:
+        raise ColonyError(
+            "Mycelium needs root: it creates network namespaces, veths and cgroups",
+            hint="run 'sudo colony daemon start'",
+        )
+    try:
+        network = ipaddress.IPv4Network(pool)
+    except ValueError as exc:
+        raise ColonyError(
+            f"--pool: expected an IPv4 network such as 10.213.0.0/16, got {pool!r}"
+        ) from exc
+    settings = Settings(
+        state_dir=Path(state_dir),
+        socket=Path(socket),
+        proxy_port=proxy_port,
+        prefix=prefix,
+        pool=network,
+        domain=domain,
+    )
+    asyncio.run(Daemon(settings).run())

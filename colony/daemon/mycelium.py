@@ -1,0 +1,242 @@
+"""Mycelium's services: the registry of colony actors and what the API asks of them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import pwd
+import shutil
+from pathlib import Path
+from typing import Any
+
+from colony.core import lifecycle
+from colony.core.config import Config, merge_overrides, parse_config_text
+from colony.core.model import ColonyRecord, Slot, State, check_name, plan_index
+from colony.core.routes import RouteTable
+from colony.daemon.actor import ColonyActor
+from colony.daemon.context import Context
+from colony.errors import ColonyError, ConfigError, NotFound
+from colony.vcs import open_vcs, repo_root
+
+log = logging.getLogger("colony.mycelium")
+
+
+def user_name(uid: int | None) -> str:
+    if uid is None:
+        return "unknown"
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def read_config(repo: Path, config: str | None) -> tuple[str, str]:
+    """(source name, text) of a colony's configuration; empty text when the repo has none."""
+    if config:
+        path = Path(config)
+        if not path.is_absolute():
+            path = repo / path
+        try:
+            return path.name, path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{config}: cannot read: {exc.strerror}") from exc
+    path = repo / "colony.toml"
+    if not path.exists():
+        return "colony.toml", ""
+    try:
+        return "colony.toml", path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"colony.toml: cannot read: {exc.strerror}") from exc
+
+
+def load_colony_config(rec: ColonyRecord) -> Config:
+    overrides = json.loads(rec.overrides)
+    cfg = parse_config_text(rec.config_text, rec.config_source)
+    return merge_overrides(cfg, limits=overrides.get("limits"), sandbox=overrides.get("sandbox"))
+
+
+class Mycelium:
+    """Owns every colony actor. Front ends reach it only through the API."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.actors: dict[str, ColonyActor] = {}
+
+    # --- actors ---------------------------------------------------------------------------
+
+    def _launch(self, actor: ColonyActor) -> None:
+        self.actors[actor.name] = actor
+        self.ctx.start_task(self._supervise(actor))
+
+    async def _supervise(self, actor: ColonyActor) -> None:
+        """Run an actor; if it crashes, log it and start a fresh one from the store.
+
+        A crash in one colony's actor never touches the others.
+        """
+        name = actor.name
+        while True:
+            try:
+                await actor.run()
+                break
+            except Exception:
+                log.exception("colony %s: actor crashed; restarting it", name)
+                rec = self.ctx.store.find(name)
+                if rec is None:
+                    break
+                actor = ColonyActor(self.ctx, rec, load_colony_config(rec))
+                self.actors[name] = actor
+                actor.tell("adopt")
+        if self.actors.get(name) is actor:
+            del self.actors[name]
+
+    def actor(self, name: str) -> ColonyActor:
+        actor = self.actors.get(name)
+        if actor is None:
+            raise NotFound(f"colony '{name}' not found", hint="list colonies with 'colony ls'")
+        return actor
+
+    async def adopt_all(self) -> list[dict[str, str]]:
+        """On start: take over every stored colony, then remove what belongs to none."""
+        for rec in self.ctx.store.colonies():
+            try:
+                cfg = load_colony_config(rec)
+            except ColonyError as exc:
+                log.error("colony %s: stored configuration no longer parses: %s", rec.name, exc)
+                cfg = parse_config_text("", rec.config_source)
+            actor = ColonyActor(self.ctx, rec, cfg)
+            self._launch(actor)
+            actor.tell("adopt")
+        return await self.gc()
+
+    # --- requests ---------------------------------------------------------------------
+
+    async def spawn(
+        self,
+        name: str,
+        repo: str,
+        *,
+        rev: str | None = None,
+        config: str | None = None,
+        limits: dict[str, str] | None = None,
+        sandbox: str | None = None,
+        owner: str = "unknown",
+    ) -> dict[str, Any]:
+        """Validate everything, record the colony, and let its actor build it.
+
+        Nothing is created on the host before the request is known to be good.
+        """
+        check_name(name, "name")
+        existing = self.ctx.store.find(name)
+        lifecycle.check_spawn(name, existing.state if existing else None)
+        path = Path(repo)
+        if not path.is_dir():
+            raise NotFound(f"repository {repo}: no such directory")
+        open_vcs(path)
+        root = repo_root(path)
+        source, text = read_config(root, config)
+        cfg = parse_config_text(text, source)
+        cfg = merge_overrides(cfg, limits=limits, sandbox=sandbox)
+        if existing is not None:  # replaces a colony whose spawn failed
+            await self.actor(name).ask("remove", force=True)
+            if self.ctx.store.find(name) is not None:  # lost a race while awaiting
+                lifecycle.check_spawn(name, State.SPAWNING)
+        index = plan_index(self.ctx.store.used_indexes(), self.ctx.pool)
+        now = self.ctx.clock()
+        overrides = json.dumps({"limits": limits or None, "sandbox": sandbox})
+        rec = ColonyRecord(
+            name=name,
+            index=index,
+            state=State.SPAWNING,
+            owner=owner,
+            created=now,
+            updated=now,
+            repo=str(root),
+            rev=rev,
+            config_source=source,
+            config_text=text,
+            overrides=overrides,
+        )
+        self.ctx.store.insert(rec)
+        actor = ColonyActor(self.ctx, rec, cfg)
+        self._launch(actor)
+        self.ctx.bus.publish(
+            {
+                "type": "state",
+                "colony": name,
+                "state": "spawning",
+                "at": now,
+                "step": None,
+                "reason": None,
+            }
+        )
+        actor.log.note("colony", "spawning")
+        for warning in cfg.warnings:
+            actor.log.note("colony", f"warning: {warning}")
+        actor.tell("spawn")
+        return actor.to_json()
+
+    async def request(self, name: str, kind: str) -> dict[str, Any]:
+        """stop, start or restart; returns once the actor has accepted the request."""
+        actor = self.actor(name)
+        await actor.ask(kind)
+        return actor.to_json()
+
+    async def remove(self, name: str, force: bool) -> dict[str, Any]:
+        result: dict[str, Any] = await self.actor(name).ask("remove", force=force)
+        return result
+
+    def colonies(self) -> list[dict[str, Any]]:
+        return [a.to_json() for a in sorted(self.actors.values(), key=lambda a: a.rec.created)]
+
+    def colony(self, name: str) -> dict[str, Any]:
+        return self.actor(name).to_json()
+
+    def urls(self, name: str) -> dict[str, str]:
+        actor = self.actor(name)
+        return {s.name: actor.url(s.name) for s in actor.cfg.services if s.port is not None}
+
+    def routes(self) -> RouteTable:
+        return RouteTable(
+            {
+                name: {s.name: s.port for s in a.cfg.services if s.port is not None}
+                for name, a in self.actors.items()
+            }
+        )
+
+    def netns_path(self, name: str) -> str:
+        return self.actor(name).slot.netns_path
+
+    # --- garbage ----------------------------------------------------------------------
+
+    async def gc(self) -> list[dict[str, str]]:
+        """Remove kernel objects and workspaces with this daemon's prefix that belong to no
+        colony. A workspace is never deleted: it moves to the trash."""
+        ctx = self.ctx
+        known = {r.name: r for r in ctx.store.colonies()}
+        observed = await asyncio.to_thread(ctx.iso.observe, ctx.prefix)
+        veths = {Slot(ctx.prefix, r.name, r.index, ctx.pool).veth for r in known.values()}
+        removed: list[dict[str, str]] = []
+        for kind, names, keep in (
+            ("cgroup", observed.cgroups, set(known)),
+            ("table", observed.tables, set(known)),
+            ("netns", observed.netns, set(known)),
+            ("veth", observed.veths, veths),
+        ):
+            for orphan in sorted(set(names) - keep):
+                await asyncio.to_thread(ctx.iso.remove_orphan, ctx.prefix, kind, orphan)
+                removed.append({"kind": kind, "name": orphan})
+        workspaces = ctx.paths.root / "workspaces"
+        if workspaces.is_dir():
+            for path in sorted(workspaces.iterdir()):
+                if path.name not in known:
+                    ctx.paths.trash.mkdir(parents=True, exist_ok=True)
+                    target = ctx.paths.trash / f"{path.name}-orphan-{int(ctx.clock())}"
+                    shutil.move(str(path), target)
+                    removed.append({"kind": "workspace", "name": str(path)})
+        for entry in removed:
+            log.info("gc: removed %s %s", entry["kind"], entry["name"])
+        return removed
+
+    def empty(self) -> bool:
+        return not self.actors

@@ -1,0 +1,525 @@
+"""The preview reverse proxy: ``http://<service>.<colony>.localhost:<port>/`` → the colony.
+
+It speaks just enough HTTP/1.1 to route: the first request's ``Host`` picks the upstream for
+the whole client connection (browsers keep one connection per origin), then bytes are piped
+both ways. Message boundaries are followed on the way through, so every request is recorded
+and a later request on the same connection for another upstream is refused (421) instead of
+reaching the wrong colony. After a ``101 Switching Protocols`` (WebSocket) the bytes are piped
+untouched, so streaming and WebSockets need no frame parsing.
+
+Example:
+    >>> proxy = PreviewProxy(lambda: table, lambda up: connect_in_netns(path_of(up), up.port))
+    >>> port = await proxy.start("127.0.0.1", 7080)
+    >>> await proxy.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import socket
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from colony import host
+from colony.core.routes import RequestRecord, RouteTable, Upstream, resolve
+from colony.errors import ColonyError
+
+__all__ = ["PreviewProxy", "RequestRecord", "connect_in_netns"]
+
+log = logging.getLogger(__name__)
+
+HEAD_LIMIT = 64 * 1024  # longest request or response head (and chunk-size line)
+CHUNK = 64 * 1024
+CHUNKED = -1  # body framings besides a fixed length
+UNTIL_CLOSE = -2
+
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Connect = Callable[[Upstream], Awaitable[Streams]]
+Write = Callable[[bytes], Awaitable[None]]
+
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 502: "Bad Gateway"}
+_REASONS |= {421: "Misdirected Request", 431: "Request Header Fields Too Large"}
+
+
+class _Malformed(Exception):
+    """A head or chunk the proxy will not forward; str() is shown to the client."""
+
+
+_BROKEN = (_Malformed, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)
+
+
+@dataclass(frozen=True)
+class _Head:
+    raw: bytes
+    start: list[str]
+    headers: list[tuple[str, str]]  # names lowercased
+
+    def values(self, name: str) -> list[str]:
+        return [v for n, v in self.headers if n == name]
+
+
+def _is_token(text: str) -> bool:
+    return bool(text) and all(c in _TOKEN for c in text)
+
+
+def _parse_head(raw: bytes, *, request: bool) -> _Head:
+    lines = raw[:-4].decode("latin-1").split("\r\n")
+    if any(c in line for line in lines for c in "\r\n\0"):
+        raise _Malformed("stray CR, LF or NUL in the head")
+    start = lines[0].split(" ", 2)
+    if request:
+        ok = len(start) == 3 and _is_token(start[0]) and start[1] != ""
+        ok = ok and start[2] in ("HTTP/1.0", "HTTP/1.1")
+    else:
+        ok = len(start) >= 2 and start[0].startswith("HTTP/1.") and start[1].isdigit()
+        ok = ok and len(start[1]) == 3
+    if not ok:
+        raise _Malformed(f"bad {'request' if request else 'status'} line")
+    headers = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not _is_token(name):  # also rejects obs-fold and "Name :"
+            raise _Malformed("bad header line")
+        headers.append((name.lower(), value.strip(" \t")))
+    return _Head(raw, start, headers)
+
+
+def _codings(head: _Head) -> list[str]:
+    return [c.strip().lower() for v in head.values("transfer-encoding") for c in v.split(",")]
+
+
+def _content_length(head: _Head) -> int | None:
+    values = {v.strip() for raw in head.values("content-length") for v in raw.split(",")}
+    if not values:
+        return None
+    if len(values) != 1 or not all(v.isascii() and v.isdigit() for v in values):
+        raise _Malformed("bad Content-Length")
+    return int(values.pop())
+
+
+def _request_body(head: _Head) -> int:
+    """Body framing of a request; ambiguous framing is refused (request smuggling)."""
+    codings = _codings(head)
+    if codings:
+        if head.values("content-length") or codings[-1] != "chunked":
+            raise _Malformed("unsupported Transfer-Encoding")
+        return CHUNKED
+    return _content_length(head) or 0
+
+
+def _response_body(head: _Head, status: int, method: str) -> int:
+    if method == "HEAD" or status < 200 or status in (204, 304):
+        return 0
+    codings = _codings(head)
+    if codings:
+        return CHUNKED if codings[-1] == "chunked" else UNTIL_CLOSE
+    try:
+        length = _content_length(head)
+    except _Malformed:
+        return UNTIL_CLOSE
+    return UNTIL_CLOSE if length is None else length
+
+
+async def _copy_exact(reader: asyncio.StreamReader, write: Write, n: int) -> None:
+    while n > 0:
+        data = await reader.read(min(n, CHUNK))
+        if not data:
+            raise asyncio.IncompleteReadError(b"", n)
+        await write(data)
+        n -= len(data)
+
+
+async def _copy_chunked(reader: asyncio.StreamReader, write: Write) -> None:
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        size = line.split(b";", 1)[0].strip()
+        if not size or any(c not in b"0123456789abcdefABCDEF" for c in size) or len(size) > 16:
+            raise _Malformed("bad chunk size")
+        await write(line)
+        if int(size, 16) == 0:
+            break
+        await _copy_exact(reader, write, int(size, 16) + 2)  # data and its CRLF
+    while (line := await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+        await write(line)
+    await write(line)
+
+
+async def _copy_until_eof(reader: asyncio.StreamReader, write: Write) -> None:
+    while data := await reader.read(CHUNK):
+        await write(data)
+
+
+async def _copy_body(reader: asyncio.StreamReader, write: Write, framing: int) -> None:
+    if framing == CHUNKED:
+        await _copy_chunked(reader, write)
+    elif framing == UNTIL_CLOSE:
+        await _copy_until_eof(reader, write)
+    else:
+        await _copy_exact(reader, write, framing)
+
+
+def _page(status: int, message: str) -> bytes:
+    reason = _REASONS[status]
+    body = (
+        f"<!doctype html>\n<title>{status} {reason}</title>\n"
+        f"<h1>{status} {reason}</h1>\n<p>{html.escape(message)}</p>\n"
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+def _unreachable(up: Upstream) -> str:
+    what = f"service '{up.service}' (port {up.port})" if up.service else f"port {up.port}"
+    return (
+        f"colony '{up.colony}' {what} is not answering; check that it is running and "
+        f"listens on 127.0.0.1:{up.port} inside the colony"
+    )
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A request forwarded upstream whose response has not ended yet."""
+
+    method: str
+    path: str  # without the query string, which may carry secrets
+    host: str
+    started: float
+
+    @classmethod
+    def of(cls, head: _Head, host_header: str) -> _Pending:
+        path = head.start[1].split("?", 1)[0]
+        return cls(head.start[0], path, host_header, asyncio.get_running_loop().time())
+
+    def record(self, up: Upstream, status: int | None, sent: int) -> RequestRecord:
+        duration = asyncio.get_running_loop().time() - self.started
+        return RequestRecord(
+            up.colony,
+            up.service,
+            up.port,
+            self.method,
+            self.path,
+            self.host,
+            status,
+            sent,
+            duration,
+        )
+
+
+@dataclass
+class _Tunnel:
+    """One client connection piped to one upstream, following HTTP/1.1 message boundaries."""
+
+    proxy: PreviewProxy
+    upstream: Upstream
+    client: Streams
+    remote: Streams
+    pending: deque[_Pending] = field(default_factory=deque)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    status: int | None = None  # final status of the response in flight
+    sent: int = 0  # bytes of the response in flight sent to the client
+
+    async def run(self, first: _Head, host_header: str) -> None:
+        self.idle.set()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                up = tg.create_task(self._requests(first, host_header))
+                down = tg.create_task(self._responses())
+                down.add_done_callback(lambda _: up.cancel())
+                up.add_done_callback(lambda _: None if _half_closed(up) else down.cancel())
+        finally:
+            while self.pending:  # the connection ended before these responses did
+                self._finish(self.status)
+
+    async def _to_client(self, data: bytes) -> None:
+        self.sent += len(data)
+        self.client[1].write(data)
+        await self.client[1].drain()
+
+    async def _to_upstream(self, data: bytes) -> None:
+        self.remote[1].write(data)
+        await self.remote[1].drain()
+
+    async def _requests(self, head: _Head, host_header: str) -> bool:
+        """Forward requests; True when the client finished cleanly and responses may follow."""
+        reader = self.client[0]
+        try:
+            while True:
+                framing = _request_body(head)  # checked before the head was accepted
+                self.pending.append(_Pending.of(head, host_header))
+                self.idle.clear()
+                await self._to_upstream(head.raw)
+                await _copy_body(reader, self._to_upstream, framing)
+                if head.values("upgrade"):  # the response decides; either way just pipe
+                    await _copy_until_eof(reader, self._to_upstream)
+                    break
+                try:
+                    raw = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial:
+                        return False
+                    break
+                except asyncio.LimitOverrunError:
+                    return await self._refuse(431, "request head larger than 64 KiB")
+                try:
+                    head = _parse_head(raw, request=True)
+                    host_header = _one_host(head)
+                    _request_body(head)
+                except _Malformed as exc:
+                    return await self._refuse(400, str(exc))
+                routed = resolve(self.proxy.routes(), host_header, self.proxy.domain)
+                if routed is None or (routed.colony, routed.port) != self._target:
+                    msg = f"this connection is bound to another preview than {host_header}"
+                    return await self._refuse(421, msg + "; retry on a new connection")
+        except _BROKEN:
+            return False  # broken mid-body: nothing sensible to answer
+        if self.pending and self.remote[1].can_write_eof():
+            self.remote[1].write_eof()  # half-close: the upstream still answers what it got
+            return True
+        return False
+
+    @property
+    def _target(self) -> tuple[str, int]:
+        return self.upstream.colony, self.upstream.port
+
+    async def _refuse(self, status: int, message: str) -> bool:
+        """Answer ``status`` once earlier responses are through, then end the connection."""
+        await self.idle.wait()
+        with contextlib.suppress(ConnectionError):
+            self.client[1].write(_page(status, message))
+            await self.client[1].drain()
+        return False
+
+    async def _responses(self) -> None:
+        reader, write = self.remote[0], self._to_client
+        try:
+            while True:
+                try:
+                    raw = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError as exc:
+                    await write(exc.partial)
+                    return
+                except asyncio.LimitOverrunError:
+                    break  # left in the buffer: pass it and the rest through untouched
+                await write(raw)
+                try:
+                    head = _parse_head(raw, request=False)
+                except _Malformed:
+                    break  # not HTTP we can follow: pass the rest through untouched
+                status = int(head.start[1])
+                method = self.pending[0].method if self.pending else "GET"
+                tunnel = status == 101 or (method == "CONNECT" and 200 <= status < 300)
+                if status >= 200 or tunnel:
+                    self.status = status
+                if tunnel:
+                    break  # recorded when the connection ends
+                try:
+                    await _copy_body(reader, write, _response_body(head, status, method))
+                except _Malformed:
+                    break
+                if status >= 200:
+                    self._finish(status)
+            await _copy_until_eof(reader, write)
+        except _BROKEN:
+            return
+
+    def _finish(self, status: int | None) -> None:
+        if not self.pending:  # a response nobody asked for: pass it on, record nothing
+            self.sent = 0
+            return
+        record = self.pending.popleft().record(self.upstream, status, self.sent)
+        self.status, self.sent = None, 0
+        if not self.pending:
+            self.idle.set()
+        self.proxy.emit(record)
+
+
+def _half_closed(task: asyncio.Task[bool]) -> bool:
+    """Whether the request side ended cleanly with responses still to come."""
+    return not task.cancelled() and task.exception() is None and task.result()
+
+
+def _one_host(head: _Head) -> str:
+    hosts = head.values("host")
+    if len(hosts) != 1 or not hosts[0]:
+        raise _Malformed("expected exactly one Host header")
+    return hosts[0]
+
+
+class PreviewProxy:
+    """Route ``<service>.<colony>.<domain>`` connections to a colony's own loopback.
+
+    Args:
+        routes: called per connection for the current table, so it never goes stale.
+        connect: opens a stream to an upstream; the daemon passes :func:`connect_in_netns`.
+        on_request: called with a :class:`RequestRecord` per request that reached a colony
+            (including 502s); must not block.
+
+    Example:
+        >>> proxy = PreviewProxy(routes, connect, on_request=records.append)
+        >>> await proxy.serve("127.0.0.1", 7080)  # until cancelled
+    """
+
+    def __init__(
+        self,
+        routes: Callable[[], RouteTable],
+        connect: Connect,
+        domain: str = "localhost",
+        on_request: Callable[[RequestRecord], None] | None = None,
+        *,
+        head_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.routes = routes
+        self.connect = connect
+        self.domain = domain
+        self.on_request = on_request
+        self.head_timeout = head_timeout
+        self.connect_timeout = connect_timeout
+        self.port: int | None = None
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Bind and start accepting; returns the bound port (``port=0`` picks one)."""
+        self._closing = False
+        self._server = await asyncio.start_server(self._handle, host, port, limit=HEAD_LIMIT)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def serve(self, host: str, port: int) -> None:
+        """Serve until cancelled, then close every connection."""
+        await self.start(host, port)
+        server = self._server
+        try:
+            if server is not None:
+                await server.serve_forever()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop accepting and end open connections."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        self._closing = True
+        for task in self._handlers:
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await server.wait_closed()
+
+    def emit(self, record: RequestRecord) -> None:
+        if self.on_request is None:
+            return
+        try:
+            self.on_request(record)
+        except Exception:
+            log.exception("preview proxy: on_request failed for %s", record)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self._serve_connection((reader, writer))
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            log.debug("preview proxy: client went away: %r", exc)
+        except asyncio.CancelledError:
+            # close() ends connections by cancelling them; a handler task that ends cancelled
+            # makes asyncio's start_server log "Exception in callback" (CPython 3.11).
+            if not self._closing:
+                raise
+        except Exception:
+            log.exception("preview proxy: connection handler failed")
+        finally:
+            self._handlers.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _reply(self, writer: asyncio.StreamWriter, status: int, message: str) -> int:
+        page = _page(status, message)
+        writer.write(page)
+        await writer.drain()
+        return len(page)
+
+    async def _serve_connection(self, client: Streams) -> None:
+        reader, writer = client
+        try:
+            async with asyncio.timeout(self.head_timeout):
+                raw = await reader.readuntil(b"\r\n\r\n")
+            head = _parse_head(raw, request=True)
+            host_header = _one_host(head)
+            _request_body(head)
+        except asyncio.IncompleteReadError:
+            return  # closed before a whole head arrived: nobody to answer
+        except asyncio.LimitOverrunError:
+            await self._reply(writer, 431, "request head larger than 64 KiB")
+            return
+        except TimeoutError:
+            await self._reply(writer, 408, "no request head in time")
+            return
+        except _Malformed as exc:
+            await self._reply(writer, 400, str(exc))
+            return
+        upstream = resolve(self.routes(), host_header, self.domain)
+        if upstream is None:
+            await self._reply(writer, 404, f"no colony preview at {host_header[:200]}")
+            return
+        request = _Pending.of(head, host_header)
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                remote = await self.connect(upstream)
+        except Exception as exc:
+            if not isinstance(exc, OSError | ColonyError):  # TimeoutError is an OSError
+                log.exception("preview proxy: connect to %s failed", upstream)
+            log.debug("preview proxy: %s unreachable: %r", upstream, exc)  # recorded as 502
+            sent = await self._reply(writer, 502, _unreachable(upstream))
+            self.emit(request.record(upstream, 502, sent))
+            return
+        try:
+            await _Tunnel(self, upstream, client, remote).run(head, host_header)
+        finally:
+            remote[1].close()
+            with contextlib.suppress(Exception):
+                await remote[1].wait_closed()
+
+
+async def _connect_at(
+    netns_path: str, family: socket.AddressFamily, addr: str, port: int
+) -> Streams:
+    sock = await asyncio.to_thread(host.socket_in_netns, netns_path, family)
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (addr, port))
+        return await asyncio.open_connection(sock=sock, limit=HEAD_LIMIT)
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def connect_in_netns(netns_path: str, port: int) -> Streams:
+    """Open a stream to ``port`` on the loopback inside the network namespace ``netns_path``.
+
+    Tries 127.0.0.1, then ::1 (dev servers that bind "localhost" may pick either).
+
+    Raises:
+        OSError: nothing answers (ConnectionRefusedError from the 127.0.0.1 attempt).
+        HostError: the namespace is gone or cannot be entered.
+    """
+    try:
+        return await _connect_at(netns_path, socket.AF_INET, "127.0.0.1", port)
+    except ConnectionRefusedError as refused:
+        try:
+            return await _connect_at(netns_path, socket.AF_INET6, "::1", port)
+        except OSError:
+            raise refused from None

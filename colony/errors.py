@@ -1,0 +1,41 @@
+"""The error tree: one base class the user can act on, and a handful of subclasses.
+
+Each edge maps these once: the CLI prints ``error:``/``hint:`` and exits 1, the API answers
+``{"error": {"type", "message", "hint"}}`` with ``status``.
+"""
+
+from __future__ import annotations
+
+
+class ColonyError(Exception):
+    """An error the user can act on. str() is one line; hint says what to do next."""
+
+    status = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def to_json(self) -> dict[str, object]:
+        return {"type": type(self).__name__, "message": str(self), "hint": self.hint}
+
+
+class NotFound(ColonyError):
+    status = 404
+
+
+class Conflict(ColonyError):
+    status = 409
+
+
+class ConfigError(ColonyError):
+    status = 400
+
+
+class HostError(ColonyError):
+    """A host command or syscall failed."""
+
+
+ERROR_TYPES: dict[str, type[ColonyError]] = {
+    cls.__name__: cls for cls in (ColonyError, NotFound, Conflict, ConfigError, HostError)
+}

@@ -1,0 +1,378 @@
+"""The one module that runs host commands and syscalls.
+
+Everything that touches the machine (child processes, namespaces, sockets inside a namespace,
+pidfds) goes through here, so errors are mapped to :class:`HostError` in one place.
+
+Example:
+    >>> run(["ip", "netns", "list"]).stdout
+    ''
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import signal
+import socket
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from colony.errors import HostError
+
+CLONE_NEWNET = 0x40000000
+PIPE = subprocess.PIPE
+DEVNULL = subprocess.DEVNULL
+Process = subprocess.Popen
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _cmd(argv: Sequence[str]) -> str:
+    return " ".join(argv[:3]) if len(argv) > 3 else " ".join(argv)
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    rows = [r.strip() for r in text.strip().splitlines() if r.strip()]
+    return " | ".join(rows[-lines:])
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    input: str | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float = 120,
+) -> Completed:
+    """Run a command to completion and return its output.
+
+    Raises:
+        HostError: the command could not start, timed out, or (with ``check``) exited non-zero.
+            The message names the command, the exit code and the tail of stderr.
+    """
+    argv = [str(a) for a in argv]
+    try:
+        proc = subprocess.run(
+            argv,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise HostError(f"'{argv[0]}' is not installed (ENOENT)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise HostError(f"'{_cmd(argv)}' timed out after {timeout:g}s") from exc
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"'{_cmd(argv)}' failed: {exc.strerror} ({name})") from exc
+    done = Completed(argv, proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        detail = _tail(proc.stderr) or _tail(proc.stdout) or "no output"
+        raise HostError(f"'{_cmd(argv)}' exited {proc.returncode}: {detail}")
+    return done
+
+
+# --- namespaces ---------------------------------------------------------------------------
+
+
+def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
+    """Move the calling thread into the namespace behind ``fd``."""
+    if _libc.setns(fd, nstype) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+_ns_lock = threading.Lock()
+
+
+def socket_in_netns(
+    netns_path: str | Path,
+    family: socket.AddressFamily = socket.AF_INET,
+    kind: socket.SocketKind = socket.SOCK_STREAM,
+) -> socket.socket:
+    """Create a socket that lives in another network namespace.
+
+    A socket stays in the namespace it was created in, so the daemon can reach a colony's own
+    loopback (where dev servers bind 127.0.0.1) without any process inside the colony.
+    Runs in a short-lived thread so the caller's thread never changes namespace.
+    """
+    out: list[socket.socket] = []
+    fail: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with open(netns_path, "rb") as target, open("/proc/thread-self/ns/net", "rb") as home:
+                setns(target.fileno())
+                try:
+                    out.append(socket.socket(family, kind))
+                finally:
+                    setns(home.fileno())
+        except BaseException as exc:
+            fail.append(exc)
+
+    thread = threading.Thread(target=work, name="socket-in-netns")
+    thread.start()
+    thread.join()
+    if fail:
+        exc = fail[0]
+        if isinstance(exc, OSError):
+            name = errno.errorcode.get(exc.errno or 0, "?")
+            raise HostError(
+                f"cannot open a socket in {netns_path}: {exc.strerror} ({name})"
+            ) from exc
+        raise exc
+    return out[0]
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+@dataclass
+class Placement:
+    """Where a spawned process goes before exec: a network namespace and cgroups."""
+
+    netns: str | None = None  # path such as /run/netns/colony-web
+    cgroups: list[Path] = field(default_factory=list)  # cgroup dirs whose cgroup.procs to join
+    no_new_privs: bool = False
+
+
+def _preexec(placement: Placement, netns_fd: int | None, pty_slave: int | None) -> None:
+    # Runs in the child between fork and exec: no allocation-heavy work, no locks.
+    for cg in placement.cgroups:
+        fd = os.open(os.path.join(cg, "cgroup.procs"), os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    if netns_fd is not None and _libc.setns(netns_fd, CLONE_NEWNET) != 0:
+        os._exit(126)
+    if pty_slave is not None:
+        import fcntl
+        import termios
+
+        fcntl.ioctl(pty_slave, termios.TIOCSCTTY, 0)
+    if placement.no_new_privs:
+        _libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    placement: Placement | None = None,
+    stdin: int | IO[bytes] | None = subprocess.DEVNULL,
+    stdout: int | IO[bytes] | None = None,
+    stderr: int | IO[bytes] | None = subprocess.STDOUT,
+    pty_slave: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a process in its own session, inside ``placement`` before it execs.
+
+    The process joins its cgroups and namespace between fork and exec, so nothing of a colony
+    ever runs outside it. It gets its own session so a signal to the daemon never reaches it,
+    and it outlives the daemon.
+
+    Raises:
+        HostError: the program was not found or could not start.
+    """
+    placement = placement or Placement()
+    argv = [str(a) for a in argv]
+    netns_fd = os.open(placement.netns, os.O_RDONLY) if placement.netns else None
+    if pty_slave is not None:
+        stdin = stdout = stderr = pty_slave
+    try:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=() if netns_fd is None else (netns_fd,),
+            preexec_fn=lambda: _preexec(placement, netns_fd, pty_slave),
+        )
+    except FileNotFoundError as exc:
+        raise HostError(f"cannot start '{argv[0]}': not found") from exc
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"cannot start '{_cmd(argv)}': {exc.strerror} ({name})") from exc
+    except subprocess.SubprocessError as exc:
+        raise HostError(f"cannot start '{_cmd(argv)}': {exc}") from exc
+    finally:
+        if netns_fd is not None:
+            os.close(netns_fd)
+
+
+def pidfd_open(pid: int) -> int | None:
+    """A pidfd for ``pid`` that becomes readable when it exits, or None if it is gone."""
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (survives pid reuse checks)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+def alive(pid: int, started: int | None = None) -> bool:
+    """Whether ``pid`` runs and, given ``started``, is still the same process (not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] == "Z":
+        return False
+    return started is None or int(fields[19]) == started
+
+
+def kill(pid: int, sig: int = signal.SIGTERM, *, group: bool = False) -> None:
+    """Send ``sig`` to ``pid`` (or its process group); a process already gone is fine."""
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reap(pid: int) -> int | None:
+    """Collect the exit code of our own child ``pid`` if it has exited; None otherwise."""
+    try:
+        got, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    if got == 0:
+        return None
+    return os.waitstatus_to_exitcode(status)
+
+
+def read_text(path: str | Path) -> str | None:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return None
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a control file (cgroup, sysctl); errors name the path."""
+    try:
+        Path(path).write_text(text)
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(
+            f"cannot write {text.strip()!r} to {path}: {exc.strerror} ({name})"
+        ) from exc
+
+
+# --- directories under /sys, /proc and /run ------------------------------------------------
+
+
+def exists(path: str | Path) -> bool:
+    return os.path.exists(path)
+
+
+def is_mount(path: str | Path) -> bool:
+    """Whether ``path`` is a mount point (a named netns is a bind mount of an nsfs file)."""
+    return os.path.ismount(path)
+
+
+def list_dir(path: str | Path, *, dirs_only: bool = False) -> list[str]:
+    """Names of the entries (or only the subdirectories) of a directory; [] if it is missing."""
+    try:
+        with os.scandir(path) as entries:
+            return sorted(
+                e.name for e in entries if not dirs_only or e.is_dir(follow_symlinks=False)
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"cannot list {path}: {exc.strerror} ({name})") from exc
+
+
+def make_dir(path: str | Path, *, exist_ok: bool = False) -> bool:
+    """Create one directory (e.g. a cgroup); False if it existed and ``exist_ok``.
+
+    Raises:
+        HostError: it could not be created, or it exists and not ``exist_ok``.
+    """
+    try:
+        os.mkdir(path)
+    except FileExistsError as exc:
+        if exist_ok:
+            return False
+        raise HostError(f"cannot create {path}: it already exists (EEXIST)") from exc
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"cannot create {path}: {exc.strerror} ({name})") from exc
+    return True
+
+
+def remove_dir(path: str | Path) -> bool:
+    """Remove an empty directory (e.g. a cgroup); False if it was already gone.
+
+    Raises:
+        HostError: it exists but could not be removed (EBUSY: a cgroup still has processes).
+    """
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"cannot remove {path}: {exc.strerror} ({name})") from exc
+    return True
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+__all__ = [
+    "Completed",
+    "Placement",
+    "alive",
+    "exists",
+    "is_mount",
+    "kill",
+    "list_dir",
+    "make_dir",
+    "pidfd_open",
+    "reap",
+    "remove_dir",
+    "run",
+    "socket_in_netns",
+    "spawn",
+    "start_time",
+    "write_text",
+]

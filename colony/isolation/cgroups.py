@@ -1,0 +1,365 @@
+"""Cgroups of colonies: v1/v2 detection, directories, process listing, kill, limits, usage.
+
+Detection is pure (:func:`detect` over the text of /proc/self/mountinfo), so pure v1, hybrid
+and pure v2 machines are unit-tested from fixtures. Each colony gets the directory
+``<prefix>/<name>`` in every hierarchy used, and each process group of it (a service, setup,
+an exec) a leaf below that, so every process and all its descendants are tracked.
+
+Example:
+    >>> layout = load_layout()
+    >>> cg = Cgroups(layout)
+    >>> cg.create("colony/web")
+    >>> cg.leaf_dirs("colony/web/svc-api")
+    ['/sys/fs/cgroup/pids/colony/web/svc-api', ...]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from colony import host
+from colony.errors import HostError
+
+# Controllers a colony uses, by their v2 name. v1 names differ for io only ("blkio").
+CONTROLLERS = ("pids", "memory", "cpu")
+V1_EXTRA = ("cpuacct", "freezer")  # v1 only: CPU usage lives in cpuacct, kill needs freezer
+CPU_PERIOD_US = 100_000
+KILL_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One mounted cgroup hierarchy."""
+
+    path: str
+    version: int  # 1 or 2
+    controllers: frozenset[str]  # v1: from the mount options; v2: from cgroup.controllers
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which hierarchy serves what on this machine.
+
+    ``tracking`` lists and kills processes; ``by_controller`` maps a controller name (pids,
+    memory, cpu, cpuacct, freezer) to its hierarchy; ``mounts`` are all hierarchies a colony
+    gets a directory in, tracking first.
+    """
+
+    tracking: Mount
+    by_controller: Mapping[str, Mount] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+
+    def version(self, controller: str) -> int | None:
+        mount = self.by_controller.get(controller)
+        return mount.version if mount else None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one colony; None means unlimited."""
+
+    cpus: float | None = None  # cores, e.g. 1.5
+    memory: int | None = None  # bytes
+    pids: int | None = None
+
+
+def _unescape(path: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \ooo octal.
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+def parse_mounts(text: str) -> list[tuple[str, str, frozenset[str]]]:
+    """Cgroup mounts as (mount point, fs type, options) from mountinfo or /proc/mounts text."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if " - " in line:  # mountinfo: id parent dev root mountpoint opts [tags] - type src sopts
+            left, right = line.split(" - ", 1)
+            point, rest = left.split()[4], right.split()
+            if len(rest) < 3:
+                continue
+            fstype, options = rest[0], rest[2]
+        elif len(fields) >= 4:  # /proc/mounts: src mountpoint type opts freq passno
+            point, fstype, options = fields[1], fields[2], fields[3]
+        else:
+            continue
+        if fstype in ("cgroup", "cgroup2"):
+            out.append((_unescape(point), fstype, frozenset(options.split(","))))
+    return out
+
+
+def unified_mount(text: str) -> str | None:
+    """Mount point of the cgroup2 (unified) hierarchy, if any; its cgroup.controllers is next."""
+    for point, fstype, _ in parse_mounts(text):
+        if fstype == "cgroup2":
+            return point
+    return None
+
+
+def detect(mountinfo: str, unified_controllers: str = "") -> Layout:
+    """Decide, per controller, whether this machine serves it from v2 or from v1.
+
+    A controller is v2 when the unified hierarchy lists it in ``unified_controllers`` (the
+    text of its cgroup.controllers), else v1 when a v1 hierarchy is mounted with it. Processes
+    are tracked in the unified hierarchy when pids is v2 or no v1 pids hierarchy exists,
+    otherwise in the v1 pids hierarchy (hybrid machines: /sys/fs/cgroup/unified is tracked by
+    systemd and often offers no controller).
+
+    Raises:
+        HostError: no cgroup hierarchy is mounted.
+    """
+    unified: Mount | None = None
+    v1: dict[str, Mount] = {}
+    for point, fstype, options in parse_mounts(mountinfo):
+        if fstype == "cgroup2" and unified is None:
+            unified = Mount(point, 2, frozenset(unified_controllers.split()))
+        elif fstype == "cgroup":
+            mount = Mount(point, 1, frozenset(options & {*CONTROLLERS, *V1_EXTRA}))
+            for ctrl in mount.controllers:
+                v1.setdefault(ctrl, mount)
+    by: dict[str, Mount] = {}
+    for ctrl in CONTROLLERS:
+        if unified and ctrl in unified.controllers:
+            by[ctrl] = unified
+        elif ctrl in v1:
+            by[ctrl] = v1[ctrl]
+    if "pids" in by:
+        tracking = by["pids"]
+    elif unified is not None:
+        tracking = unified
+    else:
+        raise HostError(
+            "no usable cgroup hierarchy: neither cgroup2 nor a v1 'pids' hierarchy is mounted",
+            hint="mount cgroup2 on /sys/fs/cgroup or the v1 pids controller",
+        )
+    if tracking.version == 1 and "freezer" in v1:
+        by["freezer"] = v1["freezer"]  # v2 kills with cgroup.kill instead
+    if tracking.version == 1 and "cpuacct" in v1 and (cpu := by.get("cpu")) and cpu.version == 1:
+        by["cpuacct"] = v1["cpuacct"]  # v2 reports usage in every cgroup's cpu.stat
+    mounts = [tracking]
+    for mount in by.values():
+        if mount not in mounts:
+            mounts.append(mount)
+    return Layout(tracking=tracking, by_controller=by, mounts=tuple(mounts))
+
+
+def render_limits(limits: Limits, layout: Layout) -> list[tuple[str, str]]:
+    """Control files and values that apply ``limits``, as (file, value) per used controller.
+
+    Example:
+        >>> render_limits(Limits(cpus=1.5), hybrid_layout)
+        [('cpu.cfs_period_us', '100000'), ('cpu.cfs_quota_us', '150000'), ...]
+    """
+    out: list[tuple[str, str]] = []
+    quota = None if limits.cpus is None else max(1000, round(limits.cpus * CPU_PERIOD_US))
+    memory = None if limits.memory is None else str(limits.memory)
+    pids = None if limits.pids is None else str(limits.pids)
+    if (cpu := layout.version("cpu")) == 2:
+        out.append(("cpu.max", f"{quota or 'max'} {CPU_PERIOD_US}"))
+    elif cpu == 1:
+        out.append(("cpu.cfs_period_us", str(CPU_PERIOD_US)))
+        out.append(("cpu.cfs_quota_us", str(quota or -1)))
+    if (mem := layout.version("memory")) == 2:
+        out.append(("memory.max", memory or "max"))
+    elif mem == 1:
+        out.append(("memory.limit_in_bytes", memory or "-1"))
+    if layout.version("pids"):
+        out.append(("pids.max", pids or "max"))
+    return out
+
+
+def parse_usage(files: Mapping[str, str | None]) -> dict[str, int]:
+    """Usage numbers from the text of control files (missing ones are left out).
+
+    Keys: ``cpu_usec`` (CPU time used), ``memory`` (bytes now), ``pids`` (processes now).
+    """
+    out: dict[str, int] = {}
+    if stat := files.get("cpu.stat"):
+        for line in stat.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                out["cpu_usec"] = int(value)
+    if ns := files.get("cpuacct.usage"):
+        out["cpu_usec"] = int(ns) // 1000
+    for name in ("memory.current", "memory.usage_in_bytes"):
+        if text := files.get(name):
+            out["memory"] = int(text)
+    if text := files.get("pids.current"):
+        out["pids"] = int(text)
+    return out
+
+
+def load_layout() -> Layout:
+    """Detect this machine's cgroup layout."""
+    mountinfo = host.read_text("/proc/self/mountinfo") or ""
+    point = unified_mount(mountinfo)
+    controllers = (host.read_text(f"{point}/cgroup.controllers") or "") if point else ""
+    return detect(mountinfo, controllers)
+
+
+class Cgroups:
+    """Directories of colonies in every hierarchy of a :class:`Layout`.
+
+    Paths are relative to each hierarchy's root: ``<prefix>``, ``<prefix>/<name>`` or
+    ``<prefix>/<name>/<leaf>``.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    def dirs(self, rel: str) -> list[str]:
+        """The directory of ``rel`` in every hierarchy, tracking first."""
+        return [f"{m.path}/{rel}" for m in self.layout.mounts]
+
+    def prepare(self, prefix: str) -> None:
+        """Create the ``<prefix>`` parents; on v2 let colonies below it use the controllers."""
+        for mount in self.layout.mounts:
+            host.make_dir(f"{mount.path}/{prefix}", exist_ok=True)
+            if mount.version == 2:
+                wanted = [c for c, m in self.layout.by_controller.items() if m is mount]
+                self._enable(mount.path, wanted)
+                self._enable(f"{mount.path}/{prefix}", wanted)
+
+    def _enable(self, path: str, controllers: list[str]) -> None:
+        # Best effort: a delegated or containerised hierarchy may refuse (EBUSY, EACCES); the
+        # colony still gets tracked, and set_limits then fails naming the missing file.
+        enabled = set((host.read_text(f"{path}/cgroup.subtree_control") or "").split())
+        for ctrl in controllers:
+            if ctrl not in enabled:
+                with contextlib.suppress(HostError):
+                    host.write_text(f"{path}/cgroup.subtree_control", f"+{ctrl}")
+
+    def unprepare(self, prefix: str) -> None:
+        """Remove the ``<prefix>`` parents that are empty; leave any that still hold colonies."""
+        for path in self.dirs(prefix):
+            if not host.list_dir(path, dirs_only=True):
+                host.remove_dir(path)
+
+    def create(self, rel: str) -> list[str]:
+        """Create ``rel`` in every hierarchy; return the dirs made (undo removes only those).
+
+        Raises:
+            HostError: a directory already exists (an orphan: 'colony gc' removes it) or
+                cannot be made. Dirs made before the failure are removed again.
+        """
+        made: list[str] = []
+        try:
+            for path in self.dirs(rel):
+                host.make_dir(path)
+                made.append(path)
+        except HostError:
+            for path in reversed(made):
+                host.remove_dir(path)
+            raise
+        return made
+
+    def tree(self, path: str) -> list[str]:
+        """``path`` and every cgroup below it, leaves first ([] if ``path`` is gone)."""
+        out: list[str] = []
+        for name in host.list_dir(path, dirs_only=True):
+            out.extend(self.tree(f"{path}/{name}"))
+        if host.exists(path):
+            out.append(path)
+        return out
+
+    def procs(self, rel: str) -> list[int]:
+        """Every pid in ``rel`` and below, in the tracking hierarchy."""
+        pids: list[int] = []
+        for path in self.tree(f"{self.layout.tracking.path}/{rel}"):
+            text = host.read_text(f"{path}/cgroup.procs") or ""
+            pids.extend(int(p) for p in text.split())
+        return sorted(set(pids))
+
+    def kill(self, rel: str, sig: int = signal.SIGKILL, timeout: float = KILL_TIMEOUT) -> None:
+        """Signal every process in ``rel``; with SIGKILL, until none is left.
+
+        A process that forked a detached grandchild cannot escape: the grandchild is still in
+        the cgroup. v2 uses cgroup.kill; v1 freezes the cgroup first (when the freezer
+        hierarchy is there) so nothing forks between listing and killing.
+
+        Raises:
+            HostError: with SIGKILL, processes are still there after ``timeout`` seconds.
+        """
+        if sig != signal.SIGKILL:
+            for pid in self.procs(rel):
+                host.kill(pid, sig)
+            return
+        tracking = self.layout.tracking.path
+        if not host.exists(f"{tracking}/{rel}"):
+            return
+        if host.exists(f"{tracking}/{rel}/cgroup.kill"):
+            host.write_text(f"{tracking}/{rel}/cgroup.kill", "1")
+        else:
+            self._frozen_kill(rel)
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        while pids := self.procs(rel):
+            if time.monotonic() > deadline:
+                raise HostError(
+                    f"cannot empty cgroup {tracking}/{rel}: pids {pids[:10]} survive SIGKILL",
+                    hint="processes in uninterruptible sleep (state D) die when their I/O ends",
+                )
+            for pid in pids:
+                host.kill(pid, signal.SIGKILL)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _frozen_kill(self, rel: str) -> None:
+        freezer = self.layout.by_controller.get("freezer")
+        state = f"{freezer.path}/{rel}/freezer.state" if freezer else None
+        if state is None or not host.exists(state):
+            for pid in self.procs(rel):
+                host.kill(pid, signal.SIGKILL)
+            return
+        host.write_text(state, "FROZEN")
+        try:
+            deadline = time.monotonic() + 0.5
+            while (host.read_text(state) or "").strip() == "FREEZING":
+                if time.monotonic() > deadline:
+                    break  # a task in D state delays freezing: kill what we can anyway
+                time.sleep(0.001)
+            for pid in self.procs(rel):
+                host.kill(pid, signal.SIGKILL)
+        finally:
+            host.write_text(state, "THAWED")
+
+    def remove(self, rel: str) -> None:
+        """Kill every process in ``rel``, then remove its cgroups in every hierarchy."""
+        self.kill(rel)
+        for top in self.dirs(rel):
+            for path in self.tree(top):
+                host.remove_dir(path)
+
+    def names(self, prefix: str) -> set[str]:
+        """Names below ``<prefix>`` in any hierarchy (colonies, known or not)."""
+        found: set[str] = set()
+        for path in self.dirs(prefix):
+            found.update(host.list_dir(path, dirs_only=True))
+        return found
+
+    def set_limits(self, rel: str, limits: Limits) -> None:
+        """Apply ``limits`` to the colony cgroup ``rel``."""
+        for name, value in render_limits(limits, self.layout):
+            mount = self.layout.by_controller[name.split(".")[0]]
+            host.write_text(f"{mount.path}/{rel}/{name}", value)
+
+    def usage(self, rel: str) -> dict[str, int]:
+        """CPU time (usec), memory (bytes) and process count of ``rel``, where available."""
+        files: dict[str, str | None] = {}
+        by = self.layout.by_controller
+        if self.layout.tracking.version == 2:
+            files["cpu.stat"] = host.read_text(f"{self.layout.tracking.path}/{rel}/cpu.stat")
+        memory = "memory.current" if self.layout.version("memory") == 2 else "memory.usage_in_bytes"
+        for ctrl, name in (
+            ("cpuacct", "cpuacct.usage"),
+            ("memory", memory),
+            ("pids", "pids.current"),
+        ):
+            if mount := by.get(ctrl):
+                files[name] = host.read_text(f"{mount.path}/{rel}/{name}")
+        return parse_usage(files)

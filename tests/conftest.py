@@ -1,0 +1,103 @@
+"""Suite-wide fixtures and the end-of-run leak check.
+
+Every kernel object a test makes carries the prefix ``ct-``. When the run ends, any
+namespace, veth, cgroup, nft table or process of that prefix still present fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+TEST_PREFIX = "ct-"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def new_prefix() -> str:
+    return TEST_PREFIX + uuid.uuid4().hex[:8]
+
+
+def _out(argv: list[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+    except FileNotFoundError:
+        return ""
+
+
+def leftovers() -> list[str]:
+    """Everything with the test prefix that is still on the machine."""
+    found = []
+    for line in _out(["ip", "netns", "list"]).splitlines():
+        if line.startswith(TEST_PREFIX):
+            found.append(f"netns {line.split()[0]}")
+    for line in _out(["ip", "-o", "link", "show"]).splitlines():
+        name = line.split(": ")[1].split("@")[0] if ": " in line else ""
+        if name.startswith(TEST_PREFIX):
+            found.append(f"link {name}")
+    for line in _out(["nft", "list", "tables"]).splitlines():
+        if line.split()[-1:] and line.split()[-1].startswith(TEST_PREFIX):
+            found.append(f"nft {line.strip()}")
+    if CGROUP_ROOT.is_dir():
+        for hierarchy in [CGROUP_ROOT, *CGROUP_ROOT.iterdir()]:
+            if hierarchy.is_dir():
+                try:
+                    entries = list(hierarchy.iterdir())
+                except OSError:
+                    continue
+                found += [f"cgroup {p}" for p in entries if p.name.startswith(TEST_PREFIX)]
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cgroups = (proc / "cgroup").read_text()
+        except OSError:
+            continue
+        if f"/{TEST_PREFIX}" in cgroups:
+            found.append(f"process {proc.name} in {cgroups.split(':')[-1].strip()}")
+    return sorted(set(found))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.geteuid() != 0 or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    left = leftovers()
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = "\n  ".join(left)
+        message = f"LEAK CHECK FAILED: the run left these behind:\n  {lines}"
+        if reporter is not None:
+            reporter.write_line(message, red=True, bold=True)
+        else:
+            print(message)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Colony Test",
+        "GIT_AUTHOR_EMAIL": "test@colony.invalid",
+        "GIT_COMMITTER_NAME": "Colony Test",
+        "GIT_COMMITTER_EMAIL": "test@colony.invalid",
+    }
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout
+
+
+def make_repo(path: Path, files: dict[str, str]) -> Path:
+    """A git repository at ``path`` with ``files`` committed on branch main."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    for name, text in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    return path

@@ -1,0 +1,170 @@
+"""Host-tier fixtures: a real Mycelium on a temp Unix socket with its own prefix and pool."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from colony.client import Client
+from colony.errors import ColonyError
+from tests.conftest import new_prefix
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.host
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/host/" in str(item.fspath):
+            item.add_marker(pytest.mark.host)
+            if os.geteuid() != 0:
+                item.add_marker(pytest.mark.skip(reason="needs root: real namespaces and cgroups"))
+
+
+@dataclass
+class Daemon:
+    state_dir: Path
+    socket: Path
+    prefix: str
+    pool: str
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    client: Client | None = None
+
+    def start(self) -> Client:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "colony",
+                    "daemon",
+                    "run",
+                    "--state-dir",
+                    str(self.state_dir),
+                    "--socket",
+                    str(self.socket),
+                    "--proxy-port",
+                    "0",
+                    "--prefix",
+                    self.prefix,
+                    "--pool",
+                    self.pool,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        client = Client(self.socket, timeout=30)
+        deadline = time.monotonic() + 20
+        while True:
+            assert self.proc.poll() is None, f"Mycelium exited:\n{self.log.read_text()}"
+            try:
+                client.health()
+                break
+            except ColonyError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.client = client
+        return client
+
+    @property
+    def proxy_port(self) -> int:
+        assert self.client is not None
+        return int(self.client.health()["proxy_port"])
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def cleanup(self) -> None:
+        """Remove every colony, then stop; the daemon removes its route and cgroup parents."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        assert self.client is not None
+        for colony in self.client.colonies()["colonies"]:
+            with contextlib.suppress(ColonyError):
+                self.client.remove(colony["name"], force=True)
+        self.client.gc()
+        self.stop()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
+    prefix = new_prefix()
+    third = 1 + zlib.crc32(prefix.encode()) % 240
+    d = Daemon(
+        state_dir=tmp_path / "state",
+        socket=tmp_path / "state" / "mycelium.sock",
+        prefix=prefix,
+        pool=f"10.213.{third}.0/24",
+        log=tmp_path / "mycelium.log",
+    )
+    d.start()
+    try:
+        yield d
+    finally:
+        d.cleanup()
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:
+            print(f"--- Mycelium log ---\n{d.log.read_text()}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
+
+
+def wait_state(client: Client, name: str, *states: str, timeout: float = 30) -> dict:
+    """Poll until colony ``name`` is in one of ``states``; fail with its record otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        colony = client.colony(name)
+        if colony["state"] in states:
+            return colony
+        if time.monotonic() > deadline:
+            raise AssertionError(f"colony {name} never reached {states}: {colony}")
+        time.sleep(0.05)
+
+
+def wait_for(check, timeout: float = 30, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

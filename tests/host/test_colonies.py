@@ -1,0 +1,339 @@
+"""Colonies that run: real Mycelium, namespaces, worktrees, services and previews."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.sync.client import connect as ws_connect
+
+from colony.client import Client
+from colony.errors import ColonyError
+from tests.conftest import git, make_repo
+from tests.host.conftest import Daemon, wait_for, wait_state
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webapp" / "app.py"
+
+
+def app_repo(tmp_path: Path, toml: str, name: str = "repo") -> Path:
+    return make_repo(tmp_path / name, {"app.py": EXAMPLE.read_text(), "colony.toml": toml})
+
+
+def web_toml(bind: str) -> str:
+    return textwrap.dedent(f"""
+        [services.web]
+        command = "python3 app.py"
+        port = 3000
+        env = {{ BIND = "{bind}" }}
+    """)
+
+
+def preview(d: Daemon, host: str, path: str = "/") -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{d.proxy_port}{path}", headers={"Host": host}, timeout=10)
+
+
+def ws_echo(d: Daemon, host: str, text: str) -> str:
+    with (
+        socket.create_connection(("127.0.0.1", d.proxy_port)) as sock,
+        ws_connect(f"ws://{host}/", sock=sock, open_timeout=10) as ws,
+    ):
+        ws.send(text)
+        reply = ws.recv(10)
+    return reply if isinstance(reply, str) else reply.decode()
+
+
+def netns_names() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {line.split(": ")[1].split("@")[0] for line in out.splitlines()}
+
+
+def owned(prefix: str) -> list[str]:
+    """Kernel objects of one daemon's prefix: namespaces, links, cgroups, nft tables."""
+    found = [n for n in netns_names() if n.startswith(prefix)]
+    found += [n for n in links() if n.startswith(prefix)]
+    found += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{prefix}/*") if p.is_dir()]
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    found += [t for t in tables.split() if t.startswith(prefix)]
+    return found
+
+
+def test_four_colonies_share_port_3000(daemon: Daemon, tmp_path: Path) -> None:
+    """When four colonies bind port 3000 (two on 127.0.0.1, two on 0.0.0.0), each preview URL
+    reaches its own colony over HTTP and WebSocket, and the host's port 3000 stays free."""
+    client = daemon.client
+    assert client is not None
+    local = app_repo(tmp_path, web_toml("127.0.0.1"), "local")
+    anyaddr = app_repo(tmp_path, web_toml("0.0.0.0"), "any")
+    names = {"lo-a": local, "lo-b": local, "any-a": anyaddr, "any-b": anyaddr}
+    for name, repo in names.items():
+        client.spawn(name, str(repo))
+    for name in names:
+        colony = wait_state(client, name, "running", "failed")
+        assert colony["state"] == "running", colony
+    for name in names:
+        body = preview(daemon, f"web.{name}.localhost").text
+        assert body.startswith(f"hello from colony {name} ")
+        assert preview(daemon, f"3000.{name}.localhost").text.startswith(
+            f"hello from colony {name}"
+        )
+        assert ws_echo(daemon, f"web.{name}.localhost", "ping") == f"{name}: ping"
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", 3000)) != 0, "host port 3000 must stay free"
+    addresses = {client.colony(n)["address"] for n in names}
+    assert len(addresses) == 4
+
+
+def test_worktree_commit_visible_in_main_repo(daemon: Daemon, tmp_path: Path) -> None:
+    """When a commit is made inside a colony's workspace, the main repository sees it on
+    branch colony/<name>."""
+    client = daemon.client
+    assert client is not None
+    repo = make_repo(tmp_path / "repo", {"README": "hi\n"})
+    client.spawn("wt", str(repo))
+    colony = wait_state(client, "wt", "running")
+    assert colony["branch"] == "colony/wt"
+    workspace = Path(colony["workspace"])
+    assert git(workspace, "rev-parse", "--abbrev-ref", "HEAD").strip() == "colony/wt"
+    (workspace / "new.txt").write_text("from the colony\n")
+    git(workspace, "add", "new.txt")
+    git(workspace, "commit", "-q", "-m", "made in colony")
+    assert "made in colony" in git(repo, "log", "--format=%s", "colony/wt")
+    assert git(repo, "show", "colony/wt:new.txt") == "from the colony\n"
+
+
+def test_exec_runs_inside_the_colony(daemon: Daemon, tmp_path: Path) -> None:
+    """When a command is run with exec, it sees the colony's network, workspace and env,
+    and its exit code comes back."""
+    client = daemon.client
+    assert client is not None
+    repo = make_repo(tmp_path / "repo", {"README": "hi\n"})
+    client.spawn("ex", str(repo))
+    colony = wait_state(client, "ex", "running")
+    script = "ip -o -4 addr show dev eth0; pwd; echo $COLONY_NAME $FOO; echo oops >&2; exit 7"
+    out, err = b"", b""
+    with client.exec_session("ex", ["sh", "-c", script], env={"FOO": "bar"}) as run:
+        while (chunk := run.recv(20)) is not None:
+            if chunk[0] == "stdout":
+                out += chunk[1]
+            else:
+                err += chunk[1]
+        assert run.exit_code == 7
+    text = out.decode()
+    assert colony["address"] in text
+    assert colony["workspace"] in text
+    assert "ex bar" in text
+    assert err == b"oops\n"
+
+
+def test_crashing_service_backs_off_then_gives_up(daemon: Daemon, tmp_path: Path) -> None:
+    """When a service keeps crashing, it is restarted with backoff and given up on after its
+    configured retries; the colony's logs tell so."""
+    client = daemon.client
+    assert client is not None
+    toml = textwrap.dedent("""
+        [services.crash]
+        command = "echo started; sleep 0.2; exit 3"
+        restart = "on-failure"
+        retries = 2
+        backoff = 0.1
+    """)
+    repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
+    client.spawn("crashy", str(repo))
+    wait_state(client, "crashy", "running")
+
+    def fatal() -> dict | None:
+        svc = client.colony("crashy")["services"][0]
+        return svc if svc["state"] == "fatal" else None
+
+    svc = wait_for(fatal, what="service to be given up")
+    assert svc["restarts"] == 2
+    assert svc["exit_code"] == 3
+    lines = [e["line"] for e in client.logs("crashy", lines=500)]
+    assert sum(1 for line in lines if line == "started") == 3
+    assert any("gave up after 2 restarts" in line for line in lines)
+    assert any("restart 1 in 0.1s" in line for line in lines)
+    assert any("restart 2 in 0.2s" in line for line in lines)
+
+
+def test_stop_leaves_no_process_even_double_forked(daemon: Daemon, tmp_path: Path) -> None:
+    """When a service double-forks a detached grandchild, stopping the colony still leaves no
+    process of it; start brings the service back."""
+    client = daemon.client
+    assert client is not None
+    toml = textwrap.dedent("""
+        [services.forker]
+        command = "setsid sh -c 'sleep 1000 & echo $! > grandchild.pid' & exec sleep 1000"
+    """)
+    repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
+    client.spawn("forky", str(repo))
+    colony = wait_state(client, "forky", "running")
+    pidfile = Path(colony["workspace"]) / "grandchild.pid"
+    grandchild = int(
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="grandchild pid")
+    )
+    service_pid = colony["services"][0]["pid"]
+    assert Path(f"/proc/{grandchild}").exists()
+    client.stop("forky")
+    stopped = wait_state(client, "forky", "stopped")
+    assert stopped["services"][0]["state"] == "stopped"
+    for pid in (grandchild, service_pid):
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    cgroup_procs = list(Path("/sys/fs/cgroup").glob(f"*/{daemon.prefix}/forky/**/cgroup.procs"))
+    assert cgroup_procs
+    assert all(not p.read_text().strip() for p in cgroup_procs)
+    client.start("forky")
+    assert wait_state(client, "forky", "running", "failed")["state"] == "running"
+
+
+@pytest.mark.parametrize(
+    ("case", "toml", "step", "reason"),
+    [
+        (
+            "setup",
+            '[setup]\ncommands = ["echo preparing", "echo broken >&2; exit 4"]\n',
+            "provisioning",
+            "setup command 'echo broken >&2; exit 4' exited 4: broken",
+        ),
+        (
+            "service",
+            '[services.web]\ncommand = "no-such-program-xyz"\nport = 3000\n',
+            "starting",
+            "service 'web' exited 127 while starting",
+        ),
+        (
+            "workdir",
+            '[services.web]\ncommand = "sleep 100"\nworking_dir = "missing"\n',
+            "starting",
+            "working_dir 'missing' is not a directory",
+        ),
+    ],
+)
+def test_failed_spawn_leaves_nothing(
+    daemon: Daemon, tmp_path: Path, case: str, toml: str, step: str, reason: str
+) -> None:
+    """When a spawn fails at a step, it reports the step and the reason, and leaves no
+    namespace, veth, cgroup, table, worktree or branch behind."""
+    client = daemon.client
+    assert client is not None
+    repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
+    client.spawn(f"bad-{case}", str(repo))
+    colony = wait_state(client, f"bad-{case}", "failed")
+    assert colony["step"] == step
+    assert reason in colony["reason"]
+    assert owned(daemon.prefix) == []
+    assert "colony/" not in git(repo, "branch", "--list")
+    assert git(repo, "worktree", "list").count("\n") == 1
+    # A failed colony can be replaced by a new spawn of the same name.
+    (repo / "colony.toml").write_text("")
+    git(repo, "commit", "-qam", "fixed")
+    client.spawn(f"bad-{case}", str(repo))
+    assert wait_state(client, f"bad-{case}", "running", "failed")["state"] == "running"
+
+
+def test_taken_namespace_name_fails_and_is_left_alone(daemon: Daemon, tmp_path: Path) -> None:
+    """When the colony's namespace name is already taken, the spawn fails at spawning, the
+    existing namespace is left as it was and nothing of the colony remains."""
+    client = daemon.client
+    assert client is not None
+    repo = make_repo(tmp_path / "repo", {"README": "x\n"})
+    taken = f"{daemon.prefix}-taken"
+    subprocess.run(["ip", "netns", "add", taken], check=True)
+    try:
+        client.spawn("taken", str(repo))
+        colony = wait_state(client, "taken", "failed")
+        assert colony["step"] == "spawning"
+        assert "File exists" in colony["reason"] or "exists" in colony["reason"]
+        assert taken in netns_names()
+        assert [o for o in owned(daemon.prefix) if o != taken] == []
+        assert "colony/taken" not in git(repo, "branch", "--list")
+        client.remove("taken")
+        assert taken in netns_names()
+    finally:
+        subprocess.run(["ip", "netns", "del", taken], check=False)
+
+
+def test_daemon_kill9_adopts_running_colonies(daemon: Daemon, tmp_path: Path) -> None:
+    """When Mycelium is killed with SIGKILL, services keep running; the restarted daemon adopts
+    them (state, logs, previews) and gc removes objects that belong to no colony."""
+    client = daemon.client
+    assert client is not None
+    repo = app_repo(tmp_path, web_toml("127.0.0.1"))
+    client.spawn("survivor", str(repo))
+    before = wait_state(client, "survivor", "running")
+    pid = before["services"][0]["pid"]
+    assert preview(daemon, "web.survivor.localhost").status_code == 200
+    daemon.kill9()
+    assert Path(f"/proc/{pid}").exists(), "the service must outlive the daemon"
+    # An orphan: a namespace with the daemon's prefix that no colony owns.
+    orphan = f"{daemon.prefix}-orphan"
+    subprocess.run(["ip", "netns", "add", orphan], check=True)
+    client = daemon.start()
+    after = wait_state(client, "survivor", "running")
+    assert after["services"][0]["pid"] == pid
+    assert after["services"][0]["state"] == "running"
+    assert preview(daemon, "web.survivor.localhost").text.startswith("hello from colony survivor")
+    lines = [e["line"] for e in client.logs("survivor", service="web")]
+    assert any('"GET / HTTP/1.1" 200' in line for line in lines)
+    assert orphan not in netns_names(), "the restarted daemon cleans up orphans"
+    subprocess.run(["ip", "netns", "add", orphan], check=True)
+    removed = client.gc()["removed"]
+    assert {"kind": "netns", "name": "orphan"} in removed
+    assert orphan not in netns_names()
+    # Supervision works for adopted services: kill it and it comes back.
+    subprocess.run(["kill", "-9", str(pid)], check=True)
+
+    def restarted() -> bool:
+        svc = client.colony("survivor")["services"][0]
+        return svc["state"] == "running" and svc["pid"] != pid
+
+    wait_for(restarted, what="adopted service restarted")
+
+
+def test_remove_keeps_uncommitted_work(daemon: Daemon, tmp_path: Path) -> None:
+    """When a colony with uncommitted work is removed, the work is saved to a ref and the
+    branch is kept."""
+    client = daemon.client
+    assert client is not None
+    repo = make_repo(tmp_path / "repo", {"README": "hi\n"})
+    client.spawn("keep", str(repo))
+    colony = wait_state(client, "keep", "running")
+    (Path(colony["workspace"]) / "draft.txt").write_text("unsaved idea\n")
+    with pytest.raises(ColonyError, match="stop it before removing"):
+        client.remove("keep")
+    result = client.remove("keep", force=True)
+    assert result["branch"] == "colony/keep"
+    assert result["saved"]
+    assert git(repo, "show", f"{result['saved']}:draft.txt") == "unsaved idea\n"
+    assert not Path(colony["workspace"]).exists()
+    assert owned(daemon.prefix) == []
+
+
+def test_bad_requests_create_nothing(daemon: Daemon, tmp_path: Path) -> None:
+    """When the name or the colony.toml is bad, the API answers with a one-line error naming
+    the key, and nothing is created."""
+    client: Client | None = daemon.client
+    assert client is not None
+    repo = make_repo(
+        tmp_path / "repo", {"colony.toml": '[services.web]\ncommand = "x"\nport = "abc"\n'}
+    )
+    with pytest.raises(ColonyError) as bad_toml:
+        client.spawn("fine", str(repo))
+    assert str(bad_toml.value).startswith("colony.toml: services.web.port: expected an integer")
+    for name in ("../x", "a;b", "x" * 300):
+        with pytest.raises(ColonyError) as bad_name:
+            client.spawn(name, str(repo))
+        assert "\n" not in str(bad_name.value)
+        assert len(str(bad_name.value)) < 200
+    with pytest.raises(ColonyError, match="no such directory"):
+        client.spawn("fine", str(tmp_path / "nowhere"))
+    assert client.colonies()["colonies"] == []
+    assert owned(daemon.prefix) == []

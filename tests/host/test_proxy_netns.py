@@ -1,0 +1,199 @@
+"""The preview proxy reaching servers bound to 127.0.0.1 inside real network namespaces."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+
+from colony import host
+from colony.core.routes import RouteTable, Upstream
+from colony.daemon.proxy import PreviewProxy, connect_in_netns
+from colony.errors import HostError
+
+pytestmark = [
+    pytest.mark.host,
+    pytest.mark.skipif(not host.is_root(), reason="needs root to create network namespaces"),
+]
+
+HTTP_SERVER = """
+import socket, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+name, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = name.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+class Server(HTTPServer):
+    address_family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+Server((addr, port), Handler).serve_forever()
+"""
+
+WS_SERVER = """
+import asyncio, contextlib, sys
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
+
+async def echo(ws):
+    with contextlib.suppress(ConnectionClosed):
+        async for message in ws:
+            await ws.send(message)
+
+async def main():
+    async with serve(echo, "127.0.0.1", int(sys.argv[1])) as server:
+        await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+def _host_port_refused(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(5)
+        try:
+            sock.connect(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            return True
+    return False
+
+
+@pytest.fixture
+def netns() -> Iterator[dict[str, str]]:
+    """Two fresh namespaces with loopback up: colony name -> netns path."""
+    tag = uuid.uuid4().hex[:8]
+    names = {colony: f"ct-{tag}-{colony}" for colony in ("a", "b")}
+    try:
+        for name in names.values():
+            host.run(["ip", "netns", "add", name])
+            host.run(["ip", "-n", name, "link", "set", "lo", "up"])
+        yield {colony: f"/run/netns/{name}" for colony, name in names.items()}
+    finally:
+        for name in names.values():
+            host.run(["ip", "netns", "delete", name], check=False)
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            host.kill(proc.pid, signal.SIGKILL, group=True)
+            proc.wait()
+
+
+async def _wait_listening(netns_path: str, port: int) -> None:
+    for _ in range(400):
+        try:
+            _, writer = await connect_in_netns(netns_path, port)
+        except ConnectionRefusedError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise AssertionError(f"nothing listens on port {port} in {netns_path}")
+
+
+@pytest.fixture
+async def proxy_port(
+    netns: dict[str, str], spawned: list[subprocess.Popen[bytes]]
+) -> AsyncIterator[int]:
+    if not _host_port_refused(3000):
+        pytest.skip("something on this host listens on 127.0.0.1:3000")
+    servers = [
+        ("a", [HTTP_SERVER, "a", "127.0.0.1", "3000"]),
+        ("b", [HTTP_SERVER, "b", "127.0.0.1", "3000"]),
+        ("b", [HTTP_SERVER, "b-on-ipv6", "::1", "3002"]),
+        ("a", [WS_SERVER, "3001"]),
+    ]
+    for colony, args in servers:
+        placement = host.Placement(netns=netns[colony])
+        spawned.append(host.spawn([sys.executable, "-c", *args], placement=placement))
+    for colony, args in servers:
+        await _wait_listening(netns[colony], int(args[-1]))
+    table = RouteTable({"a": {"web": 3000, "ws": 3001}, "b": {"web": 3000}, "gone": {"web": 3000}})
+    paths = {**netns, "gone": "/run/netns/ct-00000000-gone"}
+
+    async def connect(up: Upstream) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await connect_in_netns(paths[up.colony], up.port)
+
+    proxy = PreviewProxy(lambda: table, connect)
+    try:
+        yield await proxy.start("127.0.0.1", 0)
+    finally:
+        await proxy.close()
+
+
+async def _get(port: int, host_header: str) -> httpx.Response:
+    async with httpx.AsyncClient(trust_env=False, timeout=30) as client:
+        return await client.get(f"http://127.0.0.1:{port}/", headers={"Host": host_header})
+
+
+async def test_each_colony_answers_with_its_own_name(proxy_port: int) -> None:
+    """When two colonies serve on their own 127.0.0.1:3000, each Host reaches its own."""
+    assert (await _get(proxy_port, "web.a.localhost")).text == "a"
+    assert (await _get(proxy_port, "web.b.localhost")).text == "b"
+    assert (await _get(proxy_port, "3000.b.localhost")).text == "b"
+    assert _host_port_refused(3000)
+
+
+async def test_ipv6_loopback_server(proxy_port: int) -> None:
+    """When a dev server listens on ::1 only inside the colony, it is still reached."""
+    assert (await _get(proxy_port, "3002.b.localhost")).text == "b-on-ipv6"
+
+
+async def test_websocket_echo_in_netns(proxy_port: int) -> None:
+    """When a WebSocket goes to a colony's echo server, messages come back."""
+    uri = f"ws://ws.a.localhost:{proxy_port}/"
+    async with ws_connect(uri, host="127.0.0.1", port=proxy_port, proxy=None) as ws:
+        for message in ("hello", b"\x00\x01" * 50_000):
+            await ws.send(message)
+            assert await ws.recv() == message
+
+
+async def test_missing_port_and_missing_netns_502(proxy_port: int) -> None:
+    """When nothing listens in the colony, or its namespace is gone, the answer is 502."""
+    for host_header in ("4000.a.localhost", "web.gone.localhost"):
+        resp = await _get(proxy_port, host_header)
+        assert resp.status_code == 502
+        assert "is not answering" in resp.text
+
+
+async def test_connect_in_netns_refused() -> None:
+    """When nothing listens on the port inside the namespace, connect raises ConnectionRefused."""
+    name = f"ct-{uuid.uuid4().hex[:8]}"
+    host.run(["ip", "netns", "add", name])
+    try:
+        host.run(["ip", "-n", name, "link", "set", "lo", "up"])
+        with pytest.raises(ConnectionRefusedError):
+            await connect_in_netns(f"/run/netns/{name}", 3000)
+    finally:
+        host.run(["ip", "netns", "delete", name], check=False)
+
+
+async def test_connect_in_missing_netns() -> None:
+    """When the namespace does not exist, connect raises HostError naming the path."""
+    with pytest.raises(HostError, match="ct-00000000-nope"):
+        await connect_in_netns("/run/netns/ct-00000000-nope", 3000)

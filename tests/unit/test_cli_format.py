@@ -1,0 +1,286 @@
+"""The CLI's pure rendering and parsing: one call, one assert."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import pytest
+
+from colony.cli import (
+    EMPTY,
+    default_colony_name,
+    exit_status,
+    format_age,
+    format_colony,
+    format_duration,
+    format_gc,
+    format_log_line,
+    format_removed,
+    format_service_event,
+    format_settled,
+    format_table,
+    format_transition,
+    format_urls,
+    parse_pairs,
+    parse_value,
+)
+
+NOW = 1_700_000_000.0
+
+
+def colony(name: str = "shop", **over: Any) -> dict[str, Any]:
+    """A colony as the API returns it (contract: Colony JSON)."""
+    data: dict[str, Any] = {
+        "name": name,
+        "state": "running",
+        "step": None,
+        "reason": None,
+        "owner": "alice",
+        "created": NOW - 125,
+        "updated": NOW - 100,
+        "repo": "/home/alice/shop",
+        "rev": "main",
+        "vcs": "git",
+        "branch": f"colony/{name}",
+        "base": "0123456789abcdef0123",
+        "workspace": f"/var/lib/colony/workspaces/{name}",
+        "data_dir": f"/var/lib/colony/colonies/{name}/data",
+        "db": f"/var/lib/colony/colonies/{name}/data/colony.db",
+        "address": "10.213.0.2",
+        "netns": f"colony-{name}",
+        "sandbox": "basic",
+        "limits": {"cpu": 1.5, "memory": "2G"},
+        "services": [
+            {
+                "name": "web",
+                "port": 3000,
+                "state": "running",
+                "pid": 4242,
+                "restarts": 0,
+                "exit_code": None,
+                "url": f"http://web.{name}.localhost:7080/",
+            }
+        ],
+        "transitions": [
+            {"state": "spawning", "at": NOW - 125, "step": None, "reason": None},
+            {"state": "provisioning", "at": NOW - 124.9, "step": None, "reason": None},
+            {"state": "running", "at": NOW - 120, "step": None, "reason": None},
+        ],
+    }
+    data.update(over)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0.4, "just now"),
+        (42, "42s ago"),
+        (125, "2m ago"),
+        (3 * 3600 + 5, "3h ago"),
+        (5 * 86400, "5d ago"),
+    ],
+)
+def test_format_age(seconds: float, shown: str) -> None:
+    """When a moment lies `seconds` back, it reads as the largest whole unit."""
+    assert format_age(NOW - seconds, NOW) == shown
+
+
+def test_format_age_future() -> None:
+    """When the clock of the daemon runs ahead, the age is never negative."""
+    assert format_age(NOW + 5, NOW) == "just now"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.34, "340ms"), (0.0999, "100ms"), (2.14, "2.1s"), (185, "3m05s"), (7800, "2h10m")],
+)
+def test_format_duration(seconds: float, shown: str) -> None:
+    """When a step took `seconds`, it reads in ms, s, m or h."""
+    assert format_duration(seconds) == shown
+
+
+def test_format_table() -> None:
+    """When colonies exist, ls shows one aligned row each, sorted by name."""
+    rows = [
+        colony("web"),
+        colony("api", state="failed", address=None, services=[], created=NOW - 3600),
+    ]
+    assert format_table(rows, NOW).plain == (
+        "NAME  STATE    SERVICES          OWNER  CREATED  ADDRESS\n"
+        "api   failed   -                 alice  1h ago   -\n"
+        "web   running  web:3000 running  alice  2m ago   10.213.0.2"
+    )
+
+
+def test_format_table_colors_states() -> None:
+    """When a colony failed, its state is drawn red."""
+    text = format_table([colony(state="failed")], NOW)
+    assert any("red" in str(span.style) for span in text.spans)
+
+
+def test_format_table_services_without_port() -> None:
+    """When a service has no port, it shows by name with its state."""
+    svc = {"name": "worker", "port": None, "state": "backoff", "exit_code": 1}
+    assert "worker backoff (exit 1)" in format_table([colony(services=[svc])], NOW).plain
+
+
+def test_format_table_empty() -> None:
+    """When there are no colonies, ls says how to make one."""
+    assert format_table([], NOW).plain == EMPTY
+
+
+def test_format_colony_fields() -> None:
+    """When a colony is shown, paths, network and limits each get a line."""
+    text = format_colony(colony(), NOW, tz=UTC).plain
+    for line in (
+        "shop  running",
+        "  owner      alice",
+        "  created    2023-11-14 22:11:15 (2m ago)",
+        "  repo       /home/alice/shop @ main (git)",
+        "  workspace  /var/lib/colony/workspaces/shop",
+        "  branch     colony/shop (base 0123456789ab)",
+        "  data dir   /var/lib/colony/colonies/shop/data",
+        "  db         /var/lib/colony/colonies/shop/data/colony.db",
+        "  address    10.213.0.2 (netns colony-shop)",
+        "  limits     cpu=1.5 memory=2G",
+    ):
+        assert line in text.splitlines()
+
+
+def test_format_colony_services() -> None:
+    """When a colony has services, each shows port, state, pid, restarts and URL."""
+    text = format_colony(colony(), NOW, tz=UTC).plain
+    assert "  NAME  PORT  STATE    PID   RESTARTS  URL" in text
+    assert "  web   3000  running  4242  0         http://web.shop.localhost:7080/" in text
+
+
+def test_format_colony_transitions() -> None:
+    """When a colony is shown, each transition has its time and how long it lasted."""
+    text = format_colony(colony(), NOW, tz=UTC).plain
+    assert "  22:11:15.000  spawning      100ms" in text
+    assert "  22:11:15.100  provisioning  4.9s" in text
+    assert "  22:11:20.000  running       2m00s so far" in text
+
+
+def test_format_colony_failed() -> None:
+    """When a colony failed, its headline names the step and the reason."""
+    failed = colony(state="failed", step="building", reason="'npm run build' exited 1")
+    first = format_colony(failed, NOW, tz=UTC).plain.splitlines()[0]
+    assert first == "shop  failed at building: 'npm run build' exited 1"
+
+
+def test_format_colony_sparse() -> None:
+    """When a colony is still spawning, missing fields are left out, not shown as None."""
+    text = format_colony({"name": "x", "state": "spawning"}, NOW).plain
+    assert text == "x  spawning"
+
+
+def test_format_colony_escapes_nothing() -> None:
+    """When a reason contains brackets, it is printed as is (no markup)."""
+    text = format_colony(colony(state="failed", reason="[bold]x[/]"), NOW, tz=UTC).plain
+    assert "[bold]x[/]" in text
+
+
+def test_format_transition() -> None:
+    """When a state ends, the progress line names it and how long it took."""
+    assert format_transition("provisioning", 3.42).plain == "  provisioning 3.4s"
+
+
+def test_format_service_event() -> None:
+    """When a service changes, the progress line shows its state and pid."""
+    event = {"type": "service", "service": "web", "state": "running", "pid": 7, "reason": None}
+    assert format_service_event(event).plain == "  · web  running  pid 7"
+
+
+def test_format_settled() -> None:
+    """When a colony settles, one line says its state and the total time."""
+    assert format_settled("shop", "running", 14.23).plain == "colony 'shop' is running (14.2s)"
+
+
+def test_format_urls_one() -> None:
+    """When a colony has one URL, only the URL is printed."""
+    assert format_urls({"web": "http://web.x.localhost:7080/"}).plain == (
+        "http://web.x.localhost:7080/"
+    )
+
+
+def test_format_urls_many() -> None:
+    """When a colony has several URLs, the URL is last on each line."""
+    urls = {"web": "http://web.x.localhost:7080/", "api": "http://api.x.localhost:7080/", "q": None}
+    assert format_urls(urls).plain == (
+        "api  http://api.x.localhost:7080/\nweb  http://web.x.localhost:7080/"
+    )
+
+
+def test_format_log_line() -> None:
+    """When a log entry is printed, the source is padded and colored before the line."""
+    text = format_log_line({"t": NOW, "source": "web", "line": "GET / 200\n"}, width=6)
+    assert text.plain == "web    | GET / 200"
+    assert text.spans[0].style
+
+
+def test_format_log_line_ansi() -> None:
+    """When a service writes ANSI colors, they become styles, not escape garbage."""
+    text = format_log_line({"source": "web", "line": "\x1b[32mok\x1b[0m"})
+    assert text.plain == "web | ok"
+
+
+def test_format_log_line_stable_color() -> None:
+    """When the same source appears twice, it gets the same color."""
+    one = format_log_line({"source": "api", "line": "a"}).spans[0].style
+    assert format_log_line({"source": "api", "line": "b"}).spans[0].style == one
+
+
+def test_format_gc() -> None:
+    """When gc removed objects, each is listed by kind and name."""
+    result = {
+        "removed": [{"kind": "netns", "name": "colony-x"}, {"kind": "veth", "name": "colonyh3"}]
+    }
+    assert format_gc(result).plain == "removed netns colony-x\nremoved veth colonyh3"
+
+
+def test_format_gc_nothing() -> None:
+    """When gc found nothing, it says so."""
+    assert format_gc({"removed": []}).plain == "nothing to clean"
+
+
+def test_format_removed() -> None:
+    """When a colony is removed, the saved ref and the kept branch are named."""
+    result = {"removed": "x", "saved": "refs/colony/saved/x", "branch": "colony/x"}
+    assert format_removed(result).plain == (
+        "removed colony 'x'\nuncommitted work saved as refs/colony/saved/x\nbranch colony/x is kept"
+    )
+
+
+def test_parse_pairs() -> None:
+    """When pairs are given, the first '=' splits key from value."""
+    assert parse_pairs(["cpu=1.5", "A=x=y", "E="]) == {"cpu": "1.5", "A": "x=y", "E": ""}
+
+
+@pytest.mark.parametrize("bad", ["cpu", "=1"])
+def test_parse_pairs_bad(bad: str) -> None:
+    """When a pair has no key or no '=', the error names the value."""
+    with pytest.raises(ValueError, match=repr(bad)):
+        parse_pairs([bad])
+
+
+@pytest.mark.parametrize(("text", "value"), [("512", 512), ("1.5", 1.5), ("2G", "2G")])
+def test_parse_value(text: str, value: object) -> None:
+    """When a limit is given on the command line, it is typed as TOML would type it."""
+    assert parse_value(text) == value
+
+
+@pytest.mark.parametrize(
+    ("dirname", "name"), [("My_Shop", "my-shop"), ("shop", "shop"), ("__", "colony")]
+)
+def test_default_colony_name(dirname: str, name: str) -> None:
+    """When init gets no --name, the directory name becomes a valid colony name."""
+    assert default_colony_name(dirname) == name
+
+
+@pytest.mark.parametrize(("code", "status"), [(0, 0), (7, 7), (-9, 137), (None, 1), (300, 255)])
+def test_exit_status(code: int | None, status: int) -> None:
+    """When a command ends, its code becomes ours; a signal death reads like a shell's."""
+    assert exit_status(code) == status

@@ -1,0 +1,134 @@
+"""Preview routing: Host header → upstream, and the URLs `colony url` prints."""
+
+from __future__ import annotations
+
+import pytest
+
+from colony.core.routes import RouteTable, Upstream, parse_host, render_url, resolve
+
+TABLE = RouteTable({"shop": {"web": 3000, "api": 8000, "8080": 9999}, "blog": {"web": 4000}})
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("web.shop.localhost", ("web", "shop")),
+        ("web.shop.localhost:7080", ("web", "shop")),
+        ("WEB.Shop.LocalHost:7080", ("web", "shop")),
+        ("web.shop.localhost.", ("web", "shop")),
+        ("web.shop.localhost.:7080", ("web", "shop")),
+        ("  web.shop.localhost  ", ("web", "shop")),
+        ("5173.shop.localhost", ("5173", "shop")),
+        ("my-app.shop-2.localhost", ("my-app", "shop-2")),
+    ],
+)
+def test_parse_host_accepts(host, expected):
+    """When the host is <label>.<colony>.localhost in any case, with or without port, it splits."""
+    assert parse_host(host) == expected
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "",
+        ":",
+        "localhost",
+        "localhost:7080",
+        "shop.localhost",
+        "a.web.shop.localhost",
+        "web.shop.example.com",
+        "web.shop.localhost.evil.com",
+        "web.shoplocalhost",
+        "web..localhost",
+        ".shop.localhost",
+        "-web.shop.localhost",
+        "web-.shop.localhost",
+        "we_b.shop.localhost",
+        "wéb.shop.localhost",
+        "web.shop.localhost:",
+        "web.shop.localhost:80:80",
+        "web.shop.localhost:abc",
+        "web.shop.localhost:123456",
+        "web.shop.localhost:٣٠٠٠",
+        "web.shop.localhost\n",
+        "web\n.shop.localhost",
+        "[::1]",
+        "[::1]:7080",
+        "[web.shop.localhost]:7080",
+        "::1",
+        "127.0.0.1:7080",
+        "user@web.shop.localhost",
+        "x" * 64 + ".shop.localhost",
+    ],
+)
+def test_parse_host_rejects(host):
+    """When the host is not exactly <label>.<colony>.localhost[:port], it is None."""
+    assert parse_host(host) is None
+
+
+def test_parse_host_other_domain():
+    """When a domain is given, hosts under it split and localhost ones do not."""
+    assert parse_host("web.shop.dev.test:443", "dev.test") == ("web", "shop")
+    assert parse_host("web.shop.DEV.test", "dev.TEST") == ("web", "shop")
+    assert parse_host("web.shop.localhost", "dev.test") is None
+
+
+def test_resolve_service():
+    """When the label names a service of the colony, the upstream is its port."""
+    assert resolve(TABLE, "api.shop.localhost:7080") == Upstream("shop", 8000, "api")
+    assert resolve(TABLE, "WEB.BLOG.localhost") == Upstream("blog", 4000, "web")
+
+
+def test_resolve_port_label():
+    """When the label is a port number, any port 1-65535 of that colony is reachable."""
+    assert resolve(TABLE, "5173.shop.localhost") == Upstream("shop", 5173, None)
+    assert resolve(TABLE, "1.shop.localhost") == Upstream("shop", 1, None)
+    assert resolve(TABLE, "65535.blog.localhost") == Upstream("blog", 65535, None)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["0.shop.localhost", "65536.shop.localhost", "99999.shop.localhost", "05173.shop.localhost"],
+)
+def test_resolve_bad_port_label(host):
+    """When the port label is out of range or has leading zeros, nothing resolves."""
+    assert resolve(TABLE, host) is None
+
+
+def test_resolve_service_named_like_a_port():
+    """When a service is named like a number, the service wins over the bare port."""
+    assert resolve(TABLE, "8080.shop.localhost") == Upstream("shop", 9999, "8080")
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["db.shop.localhost", "web.nope.localhost", "shop.localhost", "", "web.shop.example.com"],
+)
+def test_resolve_unknown(host):
+    """When the colony or service is unknown or the host is not a preview host, it is None."""
+    assert resolve(TABLE, host) is None
+
+
+def test_resolve_empty_table():
+    """When no colony has previews, nothing resolves, not even a port label."""
+    assert resolve(RouteTable({}), "3000.shop.localhost") is None
+
+
+def test_render_url():
+    """When rendering, the URL is <label>.<colony>.<domain>:<port> with a trailing slash."""
+    assert render_url("web", "shop", 7080) == "http://web.shop.localhost:7080/"
+    assert render_url(5173, "shop", 7080) == "http://5173.shop.localhost:7080/"
+    assert render_url("web", "shop", 8443, "dev.test", "https") == "https://web.shop.dev.test:8443/"
+
+
+def test_render_url_default_port():
+    """When the proxy port is the scheme's default, the URL leaves it out."""
+    assert render_url("web", "shop", 80) == "http://web.shop.localhost/"
+    assert render_url("web", "shop", 443, scheme="https") == "https://web.shop.localhost/"
+    assert render_url("web", "shop", 443) == "http://web.shop.localhost:443/"
+
+
+def test_render_then_resolve():
+    """When a rendered URL's host is resolved, it reaches the same upstream."""
+    host = render_url("api", "shop", 7080).removeprefix("http://").rstrip("/")
+    assert resolve(TABLE, host) == Upstream("shop", 8000, "api")
