@@ -121,9 +121,8 @@ class ColonyActor:
         await self._cancel_job()
         if self.rec.state not in (State.STOPPED, State.FAILED):
             await self._stop()
-        if self.rec.isolated:
-            await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
-        saved = await self._remove_workspace()
+        # Kernel objects and the workspace are independent: remove them at once.
+        _, saved = await asyncio.gather(self._destroy(), self._remove_workspace())
         trash = self._move_to_trash()
         self.ctx.store.delete(self.name)
         self.ctx.logs.close(self.name)
@@ -357,6 +356,10 @@ class ColonyActor:
                 )
             shutil.rmtree(self.ctx.paths.data(self.name), ignore_errors=True)
         self._transition(State.FAILED, step=str(step), reason=reason)
+
+    async def _destroy(self) -> None:
+        if self.rec.isolated:
+            await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
 
     async def _remove_workspace(self) -> str | None:
         if not self.rec.workspace:
