@@ -1,0 +1,125 @@
+"""API: colonies and their lifecycle, logs, URLs; gc."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from colony.api.common import caller, field, int_param, json_body
+from colony.daemon.mycelium import Mycelium
+from colony.errors import NotFound
+
+
+def routes(myc: Mycelium) -> list[BaseRoute]:
+    async def list_colonies(request: Request) -> JSONResponse:
+        """
+        summary: Every colony.
+        responses:
+          200: {description: '{"colonies": [Colony]}'}
+        """
+        return JSONResponse({"colonies": myc.colonies()})
+
+    async def spawn(request: Request) -> JSONResponse:
+        """
+        summary: Create and start a colony; progress follows on /events.
+        requestBody: {description: '{name, repo, rev, config, limits, sandbox}'}
+        responses:
+          202: {description: the new colony, state spawning}
+          400: {description: bad name or configuration; nothing was created}
+          409: {description: a colony of that name exists}
+        """
+        body = await json_body(request)
+        colony = await myc.spawn(
+            field(body, "name", str),
+            field(body, "repo", str),
+            rev=field(body, "rev", str, None),
+            config=field(body, "config", str, None),
+            limits=field(body, "limits", dict, None),
+            sandbox=field(body, "sandbox", str, None),
+            owner=caller(request),
+        )
+        return JSONResponse(colony, status_code=202)
+
+    async def show(request: Request) -> JSONResponse:
+        """
+        summary: One colony in full.
+        responses:
+          200: {description: Colony}
+          404: {description: no such colony}
+        """
+        return JSONResponse(myc.colony(request.path_params["name"]))
+
+    async def action(request: Request) -> JSONResponse:
+        """
+        summary: Stop, start or restart a colony (returns once queued).
+        responses:
+          200: {description: Colony}
+          409: {description: not possible in the colony's state}
+        """
+        kind = request.path_params["action"]
+        if kind not in ("stop", "start", "restart"):
+            raise NotFound(f"no action '{kind}': expected stop, start or restart")
+        return JSONResponse(await myc.request(request.path_params["name"], kind))
+
+    async def remove(request: Request) -> JSONResponse:
+        """
+        summary: Remove a colony; uncommitted work is saved first, the branch is kept.
+        responses:
+          200: {description: '{removed, saved, branch, trash}'}
+          409: {description: the colony runs and force was not given}
+        """
+        force = request.query_params.get("force", "") in ("1", "true", "yes")
+        return JSONResponse(await myc.remove(request.path_params["name"], force))
+
+    async def logs(request: Request) -> Response:
+        """
+        summary: Log lines as NDJSON, optionally followed.
+        responses:
+          200: {description: 'one {"t", "source", "line"} per line'}
+        """
+        name = request.path_params["name"]
+        myc.actor(name)
+        source = request.query_params.get("service") or None
+        count = int_param(request.query_params.get("lines", "200"), "lines")
+        follow = request.query_params.get("follow", "") in ("1", "true", "yes")
+        backlog = myc.ctx.logs.lines(name, source, count)
+
+        async def body() -> AsyncIterator[bytes]:
+            for entry in backlog:
+                yield (json.dumps(entry) + "\n").encode()
+            if follow:
+                async for entry in myc.ctx.logs.follow(name, source):
+                    yield (json.dumps(entry) + "\n").encode()
+
+        return StreamingResponse(body(), media_type="application/x-ndjson")
+
+    async def urls(request: Request) -> JSONResponse:
+        """
+        summary: Preview URLs of a colony's services.
+        responses:
+          200: {description: '{"urls": {service: url}}'}
+        """
+        return JSONResponse({"urls": myc.urls(request.path_params["name"])})
+
+    async def gc(request: Request) -> JSONResponse:
+        """
+        summary: Remove kernel objects and workspaces that belong to no colony.
+        responses:
+          200: {description: '{"removed": [{kind, name}]}'}
+        """
+        return JSONResponse({"removed": await myc.gc()})
+
+    return [
+        Route("/colonies", list_colonies, methods=["GET"]),
+        Route("/colonies", spawn, methods=["POST"]),
+        Route("/colonies/{name}", show, methods=["GET"]),
+        Route("/colonies/{name}", remove, methods=["DELETE"]),
+        Route("/colonies/{name}/{action:str}", action, methods=["POST"]),
+        Route("/colonies/{name}/logs", logs, methods=["GET"]),
+        Route("/colonies/{name}/urls", urls, methods=["GET"]),
+        Route("/gc", gc, methods=["POST"]),
+    ]

@@ -1,0 +1,51 @@
+"""Shared pieces of the API's handlers: errors, request bodies, the caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+
+from colony.daemon.mycelium import user_name
+from colony.errors import ColonyError, ConfigError
+
+
+def error_response(exc: ColonyError) -> JSONResponse:
+    return JSONResponse({"error": exc.to_json()}, status_code=exc.status)
+
+
+def caller(conn: HTTPConnection) -> str:
+    """The user behind a request: the Unix socket peer's name, else "unknown"."""
+    return user_name(getattr(conn.state, "peer_uid", None))
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise ConfigError("request body: expected a JSON object") from exc
+    if not isinstance(body, dict):
+        raise ConfigError("request body: expected a JSON object")
+    return body
+
+
+_MISSING = object()
+
+
+def field(body: dict[str, Any], key: str, kind: type, default: Any = _MISSING) -> Any:
+    value = body.get(key)
+    if value is None:
+        if default is _MISSING:
+            raise ConfigError(f"request body: {key}: required")
+        return default
+    if not isinstance(value, kind):
+        raise ConfigError(f"request body: {key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def int_param(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise ConfigError(f"{what}: expected an integer, got {text!r}") from exc

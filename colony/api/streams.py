@@ -1,0 +1,85 @@
+"""API: WebSocket streams: /events and exec sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from colony.daemon.execs import ExecRequest, ExecSession
+from colony.daemon.mycelium import Mycelium
+from colony.errors import ColonyError
+
+
+def routes(myc: Mycelium) -> list[BaseRoute]:
+    async def events(ws: WebSocket) -> None:
+        await ws.accept()
+        only: str | None = None
+        async with myc.ctx.bus.subscribe() as queue:
+            receiver = asyncio.ensure_future(ws.receive_json())
+            try:
+                while True:
+                    getter = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait({getter, receiver}, return_when="FIRST_COMPLETED")
+                    if receiver in done:
+                        getter.cancel()
+                        msg = receiver.result()
+                        only = msg.get("colony") if isinstance(msg, dict) else None
+                        receiver = asyncio.ensure_future(ws.receive_json())
+                        continue
+                    event = getter.result()
+                    if only is None or event.get("colony") == only:
+                        await ws.send_json(event)
+            except (WebSocketDisconnect, RuntimeError):
+                pass
+            finally:
+                receiver.cancel()
+
+    async def exec_ws(ws: WebSocket) -> None:
+        await ws.accept()
+        session: ExecSession | None = None
+        try:
+            req = ExecRequest.from_json(await ws.receive_json())
+            session = ExecSession(myc.actor(ws.path_params["name"]), req)
+            await session.start()
+        except ColonyError as exc:
+            await ws.send_json({"type": "error", "error": exc.to_json()})
+            await ws.close()
+            if session is not None:
+                await session.close()
+            return
+        reader = asyncio.ensure_future(_exec_input(ws, session))
+        try:
+            code = await session.pump(ws.send_bytes)
+            await ws.send_json({"type": "exit", "code": code})
+            await ws.close()
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            await session.close()
+
+    return [
+        WebSocketRoute("/events", events),
+        WebSocketRoute("/colonies/{name}/exec", exec_ws),
+    ]
+
+
+async def _exec_input(ws: WebSocket, session: ExecSession) -> None:
+    while True:
+        msg = await ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            return
+        if msg.get("bytes"):
+            data = msg["bytes"]
+            if data[:1] == b"\x00":
+                session.write(data[1:])
+        elif msg.get("text"):
+            ctl = json.loads(msg["text"])
+            if ctl.get("type") == "resize":
+                session.resize(int(ctl.get("cols", 80)), int(ctl.get("rows", 24)))
+            elif ctl.get("type") == "eof":
+                session.close_stdin()
