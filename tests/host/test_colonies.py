@@ -337,3 +337,30 @@ def test_bad_requests_create_nothing(daemon: Daemon, tmp_path: Path) -> None:
         client.spawn("fine", str(tmp_path / "nowhere"))
     assert client.colonies()["colonies"] == []
     assert owned(daemon.prefix) == []
+
+
+def pypi_reachable() -> bool:
+    try:
+        with socket.create_connection(("pypi.org", 443), timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def test_setup_reaches_package_registry_through_nat(daemon: Daemon, tmp_path: Path) -> None:
+    """When egress is allowed, a setup command inside the colony downloads from PyPI through
+    the colony's NAT (its own address, DNS through the host's resolvers)."""
+    if not pypi_reachable():
+        pytest.skip("this machine cannot reach pypi.org")
+    client = daemon.client
+    assert client is not None
+    toml = textwrap.dedent("""
+        [setup]
+        commands = ["python3 -m pip download --isolated --no-deps --no-cache-dir -q -d \\"$COLONY_DATA_DIR/wheels\\" six==1.16.0"]
+    """)
+    repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
+    client.spawn("pip", str(repo))
+    colony = wait_state(client, "pip", "running", "failed", timeout=120)
+    assert colony["state"] == "running", colony["reason"]
+    wheels = list((Path(colony["data_dir"]) / "wheels").glob("six-1.16.0-*.whl"))
+    assert len(wheels) == 1

@@ -1,0 +1,52 @@
+"""The ``colony`` command: tables and progress for humans, ``--json`` for scripts.
+
+Each command parses its arguments, calls :mod:`colony.client` and renders the answer with a
+pure ``format_*`` function (:mod:`colony.cli.format`) that returns a :class:`rich.text.Text`.
+The group, shared options and the one error path live in :mod:`colony.cli.app`; each other
+module registers its commands on :data:`main` when imported, so a new command module is one
+more name on the import line below (and, for its place in ``--help``, one in ``app.ORDER``).
+
+Example:
+    colony spawn web && colony ls
+"""
+
+from colony.cli import colonies, daemon, terminal  # noqa: F401  (registers their commands)
+from colony.cli.app import main
+from colony.cli.format import (
+    EMPTY,
+    default_colony_name,
+    format_age,
+    format_colony,
+    format_duration,
+    format_gc,
+    format_log_line,
+    format_removed,
+    format_service_event,
+    format_settled,
+    format_table,
+    format_transition,
+    format_urls,
+    parse_pairs,
+    parse_value,
+)
+from colony.cli.terminal import exit_status
+
+__all__ = [
+    "EMPTY",
+    "default_colony_name",
+    "exit_status",
+    "format_age",
+    "format_colony",
+    "format_duration",
+    "format_gc",
+    "format_log_line",
+    "format_removed",
+    "format_service_event",
+    "format_settled",
+    "format_table",
+    "format_transition",
+    "format_urls",
+    "main",
+    "parse_pairs",
+    "parse_value",
+]

@@ -1,0 +1,182 @@
+"""The ``colony`` group and what its commands share: options, the client, output, errors.
+
+Errors are handled in one place (:class:`ColonyGroup`): ``error:``/``hint:`` on stderr and
+exit 1; usage errors exit 2; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import click.shell_completion
+from rich.console import Console
+from rich.text import Text
+
+from colony import __version__
+from colony.cli.format import parse_pairs
+from colony.client import Client, default_socket, ensure_daemon
+from colony.core.model import check_name
+from colony.errors import ColonyError, ConfigError
+
+# The order of `colony --help`, as in SPEC §11. A module that adds a command may insert its
+# name here; commands not listed follow in the order they were registered.
+ORDER = [
+    "init",
+    "spawn",
+    "stop",
+    "start",
+    "restart",
+    "rm",
+    "ls",
+    "show",
+    "logs",
+    "url",
+    "gc",
+    "exec",
+    "shell",
+    "daemon",
+]
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+def _out(text: Text | str) -> None:
+    Console(soft_wrap=True, highlight=False).print(text)
+
+
+def _err_console() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+def print_error(exc: ColonyError) -> None:
+    err = _err_console()
+    err.print(Text.assemble(("error:", "bold red"), f" {exc}"))
+    if exc.hint:
+        err.print(Text.assemble(("hint:", "bold"), f" {exc.hint}"))
+
+
+# --- the group ----------------------------------------------------------------------------
+
+
+class ColonyGroup(click.Group):
+    """Maps errors to exit codes in one place: ColonyError 1, Ctrl-C 130."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # `python -m colony` would otherwise show as "python -m colony" and complete on
+        # _PYTHON__M_COLONY_COMPLETE; the name is colony however it is started.
+        kwargs.setdefault("prog_name", "colony")
+        return super().main(*args, **kwargs)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        listed = [name for name in ORDER if name in self.commands]
+        return listed + [name for name in self.commands if name not in ORDER]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ColonyError as exc:
+            print_error(exc)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            ctx.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`colony logs -f | head`): stop writing, quietly.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
+
+
+@dataclass
+class Options:
+    socket: Path | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self.socket or default_socket()
+
+
+def _client(ctx: click.Context) -> Client:
+    """A client of Mycelium, started first if needed (SPEC §11), closed with the command."""
+    client = ensure_daemon(ctx.ensure_object(Options).socket_path)
+    ctx.call_on_close(client.close)
+    return client
+
+
+def _pairs_option(
+    what: str,
+) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], dict[str, str]]:
+    def parse(
+        ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+    ) -> dict[str, str]:
+        try:
+            return parse_pairs(values, what)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from exc
+
+    return parse
+
+
+def _name_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else check_name(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+wait_option = click.option(
+    "--no-wait", is_flag=True, help="Return once the request is queued; don't show progress."
+)
+
+
+def _complete_name(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """Names of existing colonies, if Mycelium runs (completion never starts it)."""
+    try:
+        with Client(ctx.ensure_object(Options).socket_path, timeout=2) as client:
+            names = [str(c.get("name")) for c in client.colonies().get("colonies") or []]
+    except ColonyError:
+        return []
+    return [click.shell_completion.CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+name_argument = click.argument("name", callback=_name_option, shell_complete=_complete_name)
+
+
+@click.group(cls=ColonyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--socket",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="COLONY_SOCKET",
+    help="Mycelium's API socket [env COLONY_SOCKET; default <state dir>/mycelium.sock].",
+)
+@click.version_option(__version__, prog_name="colony")
+@click.pass_context
+def main(ctx: click.Context, socket: Path | None) -> None:
+    """Run many AI coding agents side by side, each in its own colony.
+
+    Commands that need Mycelium (the daemon) start it if it is not running.
+
+    \b
+    Example:
+      colony init && colony spawn web && colony ls
+
+    \b
+    Shell completion (bash; zsh and fish likewise):
+      eval "$(_COLONY_COMPLETE=bash_source colony)"
+    """
+    ctx.obj = Options(socket)

@@ -1,0 +1,308 @@
+"""Colony lifecycle commands: init, spawn, stop/start/restart, rm, ls, show, logs, url, gc."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from colony.cli.app import (
+    _client,
+    _name_option,
+    _out,
+    _pairs_option,
+    _print_json,
+    json_option,
+    main,
+    name_argument,
+    wait_option,
+)
+from colony.cli.format import (
+    default_colony_name,
+    format_colony,
+    format_gc,
+    format_log_line,
+    format_removed,
+    format_table,
+    format_urls,
+    parse_value,
+)
+from colony.cli.progress import _lifecycle
+from colony.client import Client, Json
+from colony.errors import ColonyError, NotFound
+
+# --- init ---------------------------------------------------------------------------------
+
+
+def find_repo_root(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` holding ``.git`` or ``.jj``."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists() or (folder / ".jj").exists():
+            return folder
+    return None
+
+
+@main.command()
+@click.option("--name", callback=_name_option, help="Colony name prefix [default: repo dir].")
+@click.option("--force", is_flag=True, help="Overwrite an existing colony.toml.")
+def init(name: str | None, force: bool) -> None:
+    """Write a commented colony.toml for this repository.
+
+    The file goes to the repository root, also when run in a subdirectory.
+
+    \b
+    Example:
+      colony init --name shop
+    """
+    root = find_repo_root(Path.cwd())
+    if root is None:
+        raise ColonyError(
+            f"{Path.cwd()} is not inside a git or jj repository",
+            hint="run 'colony init' inside the repository the colonies should work on",
+        )
+    path = root / "colony.toml"
+    if path.exists() and not force:
+        raise ColonyError(f"{path} already exists", hint="pass --force to overwrite it")
+    from colony.core.config import render_default_config
+
+    text = render_default_config(name or default_colony_name(root.name))
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise ColonyError(f"cannot write {path}: {exc.strerror}") from exc
+    click.echo(f"wrote {path}")
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+
+
+@main.command()
+@name_argument
+@click.option(
+    "--repo",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The repository to work on [default: the current directory's].",
+)
+@click.option("--rev", help="Revision to start from [default: the checked-out one].")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="colony.toml to use [default: the repository's].",
+)
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_pairs_option("KEY=VALUE"),
+    help="Resource limit, repeatable (cpu=1.5, memory=2G, pids=512).",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["none", "basic", "moderate", "strict"]),
+    help="Containment level [default: colony.toml's].",
+)
+@json_option
+@wait_option
+@click.pass_context
+def spawn(
+    ctx: click.Context,
+    name: str,
+    repo: Path | None,
+    rev: str | None,
+    config: Path | None,
+    limits: dict[str, str],
+    sandbox: str | None,
+    as_json: bool,
+    no_wait: bool,
+) -> None:
+    """Create and start a colony.
+
+    Makes colony NAME from the repository at --repo (default: the current one) and shows
+    each step until it runs; then prints its preview URLs.
+
+    \b
+    Example:
+      colony spawn web --limit cpu=2 --limit memory=4G
+    """
+    start = (repo or Path.cwd()).resolve()
+    root = find_repo_root(start) or start
+    values = {k: parse_value(v) for k, v in limits.items()} or None
+
+    def call(client: Client) -> Json:
+        return client.spawn(name, root, rev=rev, config=config, limits=values, sandbox=sandbox)
+
+    _lifecycle(ctx, name, "spawn", call, wait=not no_wait, as_json=as_json)
+
+
+def _lifecycle_command(action: str, summary: str) -> None:
+    @main.command(name=action, help=f"{summary}\n\n\b\nExample:\n  colony {action} web")
+    @name_argument
+    @json_option
+    @wait_option
+    @click.pass_context
+    def command(ctx: click.Context, name: str, as_json: bool, no_wait: bool) -> None:
+        def call(client: Client) -> Json:
+            method: Callable[[str], Json] = getattr(client, action)
+            return method(name)
+
+        _lifecycle(ctx, name, action, call, wait=not no_wait, as_json=as_json)
+
+
+_lifecycle_command("stop", "Stop a colony's services; its files and data stay.")
+_lifecycle_command("start", "Start a stopped colony again.")
+_lifecycle_command("restart", "Stop and start a colony.")
+
+
+@main.command("rm")
+@name_argument
+@click.option("--force", is_flag=True, help="Remove even if it is still running.")
+@json_option
+@click.pass_context
+def remove(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
+    """Remove a colony; its work stays recoverable.
+
+    Uncommitted work is saved to a ref and the branch colony/NAME is kept.
+
+    \b
+    Example:
+      colony rm --force web
+    """
+    result = _client(ctx).remove(name, force=force)
+    if as_json:
+        _print_json(result)
+    else:
+        _out(format_removed(result))
+
+
+# --- looking ------------------------------------------------------------------------------
+
+
+@main.command("ls")
+@json_option
+@click.pass_context
+def list_colonies(ctx: click.Context, as_json: bool) -> None:
+    """List colonies: name, state, services, owner, created, address.
+
+    \b
+    Example:
+      colony ls --json | jq -r '.colonies[].name'
+    """
+    result = _client(ctx).colonies()
+    if as_json:
+        _print_json(result)
+    else:
+        _out(format_table(result.get("colonies") or [], time.time()))
+
+
+@main.command()
+@name_argument
+@json_option
+@click.pass_context
+def show(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Show one colony in full.
+
+    State, workspace, branch, data, network, services and every transition.
+
+    \b
+    Example:
+      colony show web
+    """
+    colony = _client(ctx).colony(name)
+    if as_json:
+        _print_json(colony)
+    else:
+        _out(format_colony(colony, time.time()))
+
+
+@main.command()
+@name_argument
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@click.option("--service", help="Only this service (or setup, build, colony).")
+@click.option(
+    "-n",
+    "--lines",
+    default=200,
+    show_default=True,
+    type=click.IntRange(0),
+    help="How many past lines to print first.",
+)
+@json_option
+@click.pass_context
+def logs(
+    ctx: click.Context, name: str, follow: bool, service: str | None, lines: int, as_json: bool
+) -> None:
+    """Print a colony's output as "source | line".
+
+    \b
+    Example:
+      colony logs web -f --service web
+    """
+    width = 0
+    try:
+        for entry in _client(ctx).logs(name, service=service, lines=lines, follow=follow):
+            if as_json:
+                click.echo(json.dumps(entry))
+                continue
+            width = max(width, len(str(entry.get("source") or "")))
+            _out(format_log_line(entry, width))
+    except KeyboardInterrupt:
+        return  # the way to end -f
+
+
+@main.command()
+@name_argument
+@click.argument("service", required=False)
+@json_option
+@click.pass_context
+def url(ctx: click.Context, name: str, service: str | None, as_json: bool) -> None:
+    """Print a colony's preview URLs.
+
+    With SERVICE, only its URL; with one service, the bare URL; else one "service  URL"
+    line each (the URL is always last).
+
+    \b
+    Example:
+      xdg-open "$(colony url web)"
+    """
+    urls: dict[str, str | None] = _client(ctx).urls(name).get("urls") or {}
+    if service is not None:
+        if not urls.get(service):
+            known = ", ".join(sorted(s for s, u in urls.items() if u)) or "none"
+            raise NotFound(
+                f"colony '{name}' has no URL for service '{service}'",
+                hint=f"services with a URL: {known}",
+            )
+        urls = {service: urls[service]}
+    if as_json:
+        _print_json({"urls": urls})
+    elif not any(urls.values()):
+        raise NotFound(
+            f"colony '{name}' has no service with a port",
+            hint="give a service a port in colony.toml",
+        )
+    else:
+        _out(format_urls(urls))
+
+
+@main.command()
+@json_option
+@click.pass_context
+def gc(ctx: click.Context, as_json: bool) -> None:
+    """Remove what crashed colonies left behind.
+
+    Namespaces, veths, cgroups, firewall tables, workspaces and processes that belong to
+    no colony.
+
+    \b
+    Example:
+      colony gc
+    """
+    result = _client(ctx).gc()
+    if as_json:
+        _print_json(result)
+    else:
+        _out(format_gc(result))

@@ -1,0 +1,185 @@
+"""``colony daemon``: start, stop, inspect or run Mycelium."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import click
+
+from colony.cli.app import Options, _out, _print_json, json_option, main
+from colony.cli.format import format_health
+from colony.client import (
+    Client,
+    DaemonUnavailable,
+    default_socket,
+    default_state_dir,
+    ensure_daemon,
+)
+from colony.errors import ColonyError
+
+
+@main.group()
+def daemon() -> None:
+    """Start, stop or inspect Mycelium (the daemon).
+
+    \b
+    Example:
+      colony daemon status
+    """
+
+
+@daemon.command("start")
+@click.pass_context
+def daemon_start(ctx: click.Context) -> None:
+    """Start Mycelium in the background unless it is running.
+
+    \b
+    Example:
+      COLONY_STATE_DIR=/tmp/colony colony daemon start
+    """
+    socket_path = ctx.ensure_object(Options).socket_path
+    with Client(socket_path) as client, contextlib.suppress(DaemonUnavailable):
+        pid = client.health().get("pid")
+        click.echo(f"Mycelium is already running (pid {pid}, socket {socket_path})")
+        return
+    ensure_daemon(socket_path).close()
+
+
+@daemon.command("stop")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for it to end.")
+@click.pass_context
+def daemon_stop(ctx: click.Context, timeout: float) -> None:
+    """Stop Mycelium; colonies keep running.
+
+    The next Mycelium adopts them.
+
+    \b
+    Example:
+      colony daemon stop
+    """
+    socket_path = ctx.ensure_object(Options).socket_path
+    with Client(socket_path) as client:
+        try:
+            pid = client.health().get("pid")
+        except DaemonUnavailable:
+            click.echo("Mycelium is not running")
+            return
+        with contextlib.suppress(DaemonUnavailable):  # it may exit before it answers
+            client.stop_daemon()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.health()
+            except DaemonUnavailable:
+                break
+            if time.monotonic() > deadline:
+                raise ColonyError(
+                    f"Mycelium (pid {pid}) still answers after {timeout:g}s",
+                    hint=f"see its log, or end it with 'kill {pid}'",
+                )
+            time.sleep(0.1)
+    click.echo(f"stopped Mycelium (pid {pid})")
+
+
+@daemon.command("status")
+@json_option
+@click.pass_context
+def daemon_status(ctx: click.Context, as_json: bool) -> None:
+    """Say whether Mycelium runs.
+
+    Exits 3 if it does not, like systemctl.
+
+    \b
+    Example:
+      colony daemon status || colony daemon start
+    """
+    socket_path = ctx.ensure_object(Options).socket_path
+    with Client(socket_path) as client:
+        try:
+            health = client.health()
+        except DaemonUnavailable:
+            if as_json:
+                _print_json({"ok": False, "socket": str(socket_path)})
+            else:
+                click.echo(f"Mycelium is not running (nothing answers on {socket_path})")
+            ctx.exit(3)
+    if as_json:
+        _print_json(health)
+    else:
+        _out(format_health(health, socket_path))
+
+
+@daemon.command("run")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="COLONY_STATE_DIR",
+    help="Where colonies, the database and the log live "
+    "[env COLONY_STATE_DIR; default /var/lib/colony as root, else ~/.local/state/colony].",
+)
+@click.option(
+    "--socket",
+    "socket_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="COLONY_SOCKET",
+    help="API socket [env COLONY_SOCKET; default <state dir>/mycelium.sock].",
+)
+@click.option(
+    "--proxy-port",
+    type=click.IntRange(0, 65535),
+    envvar="COLONY_PROXY_PORT",
+    default=7080,
+    show_default=True,
+    help="Port of the preview proxy, 0 for any free port [env COLONY_PROXY_PORT].",
+)
+@click.option(
+    "--prefix",
+    envvar="COLONY_PREFIX",
+    default="colony",
+    show_default=True,
+    help="Prefix of kernel object names [env COLONY_PREFIX].",
+)
+@click.option(
+    "--pool",
+    envvar="COLONY_POOL",
+    default="10.213.0.0/16",
+    show_default=True,
+    help="Address pool for colonies [env COLONY_POOL].",
+)
+@click.option(
+    "--domain",
+    envvar="COLONY_DOMAIN",
+    default="localhost",
+    show_default=True,
+    help="Domain of preview URLs [env COLONY_DOMAIN].",
+)
+@click.pass_context
+def daemon_run(
+    ctx: click.Context,
+    state_dir: Path | None,
+    socket_path: Path | None,
+    proxy_port: int,
+    prefix: str,
+    pool: str,
+    domain: str,
+) -> None:
+    """Run Mycelium in the foreground (for systemd); Ctrl-C stops it.
+
+    \b
+    Example:
+      colony daemon run --state-dir /var/lib/colony --proxy-port 7080
+    """
+    from colony.daemon.main import run_daemon
+
+    state_dir = state_dir or default_state_dir()
+    socket_path = socket_path or ctx.ensure_object(Options).socket or default_socket(state_dir)
+    run_daemon(
+        state_dir=state_dir,
+        socket=socket_path,
+        proxy_port=proxy_port,
+        prefix=prefix,
+        pool=pool,
+        domain=domain,
+    )
