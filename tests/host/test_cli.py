@@ -1,0 +1,107 @@
+"""The colony command through a real subprocess against a real Mycelium."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_repo
+from tests.host.conftest import Daemon
+from tests.host.test_colonies import owned
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def colony(d: Daemon, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLONY_SOCKET": str(d.socket), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "colony", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            '[services.web]\ncommand = "x"\nport = "abc"\n',
+            "error: colony.toml: services.web.port: expected an integer 1-65535, got 'abc'",
+        ),
+        (
+            '[services.a]\ncommand = "x"\nport = 3000\n[services.b]\ncommand = "y"\nport = 3000\n',
+            "error: colony.toml: services.b.port: port 3000 is already used by service 'a'",
+        ),
+        (
+            '[services.web]\ncommand = "x"\nrestart = "sometimes"\n',
+            "error: colony.toml: services.web.restart: expected 'always', 'on-failure' or 'never', "
+            "got 'sometimes'",
+        ),
+        ("[services.web]\ncommand = 5\n", "error: colony.toml: services.web.command: expected"),
+        ("[services.web\n", "error: colony.toml: line 1"),
+    ],
+)
+def test_bad_colony_toml_is_one_line_and_creates_nothing(
+    daemon: Daemon, tmp_path: Path, toml: str, message: str
+) -> None:
+    """When colony.toml is wrong, spawn prints one error line naming the file and key path,
+    exits non-zero, and nothing is created."""
+    repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
+    done = colony(daemon, "spawn", "web", "--repo", str(repo))
+    assert done.returncode == 1
+    assert done.stderr.startswith(message)
+    assert "Traceback" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [
+        done.stderr.splitlines()[0]
+    ]
+    listed = colony(daemon, "ls", "--json")
+    assert json.loads(listed.stdout)["colonies"] == []
+    assert owned(daemon.prefix) == []
+
+
+@pytest.mark.parametrize("name", ["../x", "a;b", "x" * 300])
+def test_bad_names_are_refused(daemon: Daemon, tmp_path: Path, name: str) -> None:
+    """When a colony name could escape a path or a shell, spawn refuses it in one line."""
+    repo = make_repo(tmp_path / "repo", {"README": "x\n"})
+    done = colony(daemon, "spawn", name, "--repo", str(repo))
+    assert done.returncode == 2  # a usage error, refused before the daemon is asked
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.lower().startswith("error:")]
+    assert len(errors) == 1
+    assert "NAME" in errors[0]
+    assert len(errors[0]) < 200
+    assert owned(daemon.prefix) == []
+
+
+def test_spawn_shows_progress_then_urls_and_ls_lists(daemon: Daemon, tmp_path: Path) -> None:
+    """When a colony is spawned from the CLI, each step is shown, the preview URL is printed,
+    and ls, show and url agree."""
+    toml = '[services.web]\ncommand = "python3 -m http.server 3000 --bind 127.0.0.1"\nport = 3000\n'
+    repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
+    done = colony(daemon, "spawn", "cli", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    for step in ("spawning", "starting"):
+        assert step in done.stderr
+    url = done.stdout.strip().splitlines()[-1]
+    assert url == f"http://web.cli.localhost:{daemon.proxy_port}/"
+    table = colony(daemon, "ls").stdout
+    assert table.splitlines()[0].split()[:3] == ["NAME", "STATE", "SERVICES"]
+    assert "cli" in table
+    assert "running" in table
+    assert colony(daemon, "url", "cli", "web").stdout.strip() == url
+    shown = json.loads(colony(daemon, "show", "cli", "--json").stdout)
+    assert shown["branch"] == "colony/cli"
+    stopped = colony(daemon, "stop", "cli")
+    assert stopped.returncode == 0, stopped.stderr
+    assert json.loads(colony(daemon, "show", "cli", "--json").stdout)["state"] == "stopped"
+    removed = colony(daemon, "rm", "cli")
+    assert removed.returncode == 0
+    assert "branch colony/cli is kept" in removed.stdout
