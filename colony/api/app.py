@@ -55,7 +55,7 @@ def create_app(myc: Mycelium, *, on_stop: Callable[[], None], info: dict[str, An
         return JSONResponse({"stopping": True})
 
     async def openapi(request: Request) -> Response:
-        return schemas.OpenAPIResponse(request=request)
+        return JSONResponse(schemas.get_schema(routes=request.app.routes))
 
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),

@@ -354,13 +354,25 @@ def test_setup_reaches_package_registry_through_nat(daemon: Daemon, tmp_path: Pa
         pytest.skip("this machine cannot reach pypi.org")
     client = daemon.client
     assert client is not None
-    toml = textwrap.dedent("""
-        [setup]
-        commands = ["python3 -m pip download --isolated --no-deps --no-cache-dir -q -d \\"$COLONY_DATA_DIR/wheels\\" six==1.16.0"]
-    """)
+    pip = (
+        "python3 -m pip download --isolated --no-deps --no-cache-dir -q "
+        '-d \\"$COLONY_DATA_DIR/wheels\\" six==1.16.0'
+    )
+    toml = f'[setup]\ncommands = ["{pip}"]\n'
     repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
     client.spawn("pip", str(repo))
     colony = wait_state(client, "pip", "running", "failed", timeout=120)
     assert colony["state"] == "running", colony["reason"]
     wheels = list((Path(colony["data_dir"]) / "wheels").glob("six-1.16.0-*.whl"))
     assert len(wheels) == 1
+
+
+def test_openapi_describes_the_api(daemon: Daemon) -> None:
+    """When a client asks for /openapi.json, it gets the API's paths and operations."""
+    transport = httpx.HTTPTransport(uds=str(daemon.socket))
+    with httpx.Client(transport=transport, base_url="http://mycelium") as http:
+        spec = http.get("/openapi.json").json()
+    assert spec["info"]["title"] == "Mycelium"
+    assert {"get", "post"} <= set(spec["paths"]["/colonies"])
+    assert "delete" in spec["paths"]["/colonies/{name}"]
+    assert "202" in spec["paths"]["/colonies"]["post"]["responses"]
