@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ class Daemon:
                 app = create_app(myc, on_stop=self.stopping.set, info=info)
                 server = self._server(app)
                 start_task(ctx.logs.run())
-                serving = start_task(server.serve())
+                serving = start_task(server.serve(sockets=[self._listen()]))
                 log.info("Mycelium listening on %s, previews on port %d", s.socket, ctx.proxy_port)
                 await self.stopping.wait()
                 log.info("Mycelium stopping; colonies keep running")
@@ -127,14 +128,22 @@ class Daemon:
             with contextlib.suppress(FileNotFoundError):
                 s.socket.unlink()
 
-    def _server(self, app: Any) -> uvicorn.Server:
-        s = self.settings
-        s.socket.parent.mkdir(parents=True, exist_ok=True)
+    def _listen(self) -> socket.socket:
+        """The API socket, readable and writable by root only: whoever can talk to Mycelium
+        can run commands in colonies."""
+        path = self.settings.socket
+        path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
-            s.socket.unlink()
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(path))
+        os.chmod(path, 0o600)
+        sock.listen(128)
+        return sock
+
+    def _server(self, app: Any) -> uvicorn.Server:
         config = uvicorn.Config(
             app,
-            uds=str(s.socket),
             http=PeerCredProtocol,
             ws="websockets-sansio",
             lifespan="off",

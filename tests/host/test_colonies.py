@@ -376,3 +376,9 @@ def test_openapi_describes_the_api(daemon: Daemon) -> None:
     assert {"get", "post"} <= set(spec["paths"]["/colonies"])
     assert "delete" in spec["paths"]["/colonies/{name}"]
     assert "202" in spec["paths"]["/colonies"]["post"]["responses"]
+
+
+def test_api_socket_is_root_only(daemon: Daemon) -> None:
+    """When Mycelium listens, its socket is readable and writable by root only: whoever can
+    talk to it can run commands in colonies."""
+    assert daemon.socket.stat().st_mode & 0o777 == 0o600
