@@ -16,6 +16,7 @@ from colony.daemon.paths import Paths
 from colony.isolation import Isolation
 from colony.store.queries import Store
 from colony.vcs import Vcs
+from colony.vcs import repo_root as vcs_repo_root
 
 TaskStarter = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
@@ -24,7 +25,7 @@ TaskStarter = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 class Context:
     store: Store
     iso: Isolation
-    open_vcs: Callable[[Path], Vcs]
+    open_vcs: Callable[[Path], Vcs]  # the backend of a repository (git or jj)
     paths: Paths
     prefix: str
     pool: ipaddress.IPv4Network
@@ -35,3 +36,4 @@ class Context:
     bus: EventBus = field(default_factory=EventBus)
     logs: LogBook = field(default_factory=LogBook)
     clock: Callable[[], float] = time.time
+    repo_root: Callable[[Path], Path] = vcs_repo_root  # toplevel of a repository

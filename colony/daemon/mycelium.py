@@ -17,7 +17,6 @@ from colony.core.routes import RouteTable
 from colony.daemon.actor import ColonyActor
 from colony.daemon.context import Context
 from colony.errors import ColonyError, ConfigError, NotFound
-from colony.vcs import open_vcs, repo_root
 
 log = logging.getLogger("colony.mycelium")
 
@@ -132,8 +131,8 @@ class Mycelium:
         path = Path(repo)
         if not path.is_dir():
             raise NotFound(f"repository {repo}: no such directory")
-        open_vcs(path)
-        root = repo_root(path)
+        self.ctx.open_vcs(path)
+        root = self.ctx.repo_root(path)
         source, text = read_config(root, config)
         cfg = parse_config_text(text, source)
         cfg = merge_overrides(cfg, limits=limits, sandbox=sandbox)

@@ -382,3 +382,21 @@ def test_api_socket_is_root_only(daemon: Daemon) -> None:
     """When Mycelium listens, its socket is readable and writable by root only: whoever can
     talk to it can run commands in colonies."""
     assert daemon.socket.stat().st_mode & 0o777 == 0o600
+
+
+def test_shell_runs_in_a_pty(daemon: Daemon, tmp_path: Path) -> None:
+    """When a shell is opened (the [terminal] command in a PTY), typed commands run inside the
+    colony and their output comes back."""
+    client = daemon.client
+    assert client is not None
+    repo = make_repo(tmp_path / "repo", {"colony.toml": '[terminal]\ncommand = "sh -i"\n'})
+    client.spawn("tty", str(repo))
+    wait_state(client, "tty", "running")
+    out = b""
+    with client.exec_session("tty", None, tty=True, cols=100, rows=30) as run:
+        run.send_stdin(b"stty size; echo hi-$COLONY_NAME; exit 3\n")
+        while (chunk := run.recv(20)) is not None:
+            out += chunk[1]
+        assert run.exit_code == 3
+    assert b"30 100" in out
+    assert b"hi-tty" in out

@@ -1,0 +1,105 @@
+"""Mycelium's actors over the fake backends: supervision of crashing actors, spawn rollback.
+
+The backends are fakes (no namespaces, no git), so this runs anywhere in a fraction of a second;
+the host tier runs the same flows against the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from colony.daemon.context import Context
+from colony.daemon.mycelium import Mycelium
+from colony.daemon.paths import Paths
+from colony.errors import ColonyError, HostError
+from colony.store.queries import Store
+from colony.testing.fake_isolation import FakeIsolation
+from colony.testing.fake_vcs import FakeVcs
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Mycelium, FakeIsolation, FakeVcs, Path]]:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    iso, vcs = FakeIsolation(), FakeVcs()
+    store = Store(tmp_path / "state" / "mycelium.db")
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def start_task(coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        tasks.add(task)
+        return task
+
+    ctx = Context(
+        store=store,
+        iso=iso,
+        open_vcs=lambda _repo: vcs,
+        paths=Paths(tmp_path / "state"),
+        prefix="ct-unit",
+        pool=ipaddress.IPv4Network("10.213.9.0/24"),
+        start_task=start_task,
+        repo_root=lambda path: path,
+    )
+    try:
+        yield Mycelium(ctx), iso, vcs, repo
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        store.close()
+
+
+async def settled(myc: Mycelium, name: str) -> dict[str, Any]:
+    for _ in range(500):
+        colony = myc.colony(name)
+        if colony["state"] in ("running", "stopped", "failed"):
+            return colony
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{name} never settled: {myc.colony(name)}")
+
+
+async def test_crashed_actor_is_restarted_and_others_untouched(world) -> None:  # type: ignore[no-untyped-def]
+    """When one colony's actor crashes on a request, the caller gets an error, that actor is
+    restarted from the store, and the other colony's actor is untouched."""
+    myc, _iso, _vcs, repo = world
+    await myc.spawn("one", str(repo))
+    await myc.spawn("two", str(repo))
+    assert (await settled(myc, "one"))["state"] == "running"
+    assert (await settled(myc, "two"))["state"] == "running"
+    first, other = myc.actors["one"], myc.actors["two"]
+
+    async def boom() -> None:
+        raise RuntimeError("bug in a handler")
+
+    first._on_stop = boom  # type: ignore[method-assign]
+    with pytest.raises(ColonyError, match="internal error"):
+        await myc.request("one", "stop")
+    for _ in range(100):
+        if myc.actors["one"] is not first:
+            break
+        await asyncio.sleep(0.01)
+    assert myc.actors["one"] is not first
+    assert myc.actors["two"] is other
+    await myc.request("one", "stop")
+    assert (await settled(myc, "one"))["state"] == "stopped"
+    assert myc.colony("two")["state"] == "running"
+
+
+async def test_failed_isolation_rolls_back_workspace(world) -> None:  # type: ignore[no-untyped-def]
+    """When the namespace cannot be made, the spawn fails at spawning, says why, and the new
+    workspace is discarded."""
+    myc, iso, vcs, repo = world
+    iso.fail["create"] = HostError("cannot create netns 'ct-unit-bad': File exists")
+    await myc.spawn("bad", str(repo))
+    colony = await settled(myc, "bad")
+    assert (colony["state"], colony["step"]) == ("failed", "spawning")
+    assert "File exists" in colony["reason"]
+    assert ("discard", "bad") in vcs.calls
+    assert not any(call[0] == "destroy" for call in iso.calls)
+    assert vcs.workspaces == {}
