@@ -105,7 +105,7 @@ class ColonyActor:
 
     async def _on_start(self) -> None:
         lifecycle.check_start(self.name, self.rec.state)
-        self._begin(first=False)
+        self._begin(first=self.rec.workspace is None)
 
     async def _on_stop(self) -> None:
         await self._cancel_job()
@@ -114,7 +114,7 @@ class ColonyActor:
 
     async def _on_restart(self) -> None:
         await self._on_stop()
-        self._begin(first=False)
+        self._begin(first=self.rec.workspace is None)
 
     async def _on_remove(self, force: bool = False) -> dict[str, Any]:
         lifecycle.check_remove(self.name, self.rec.state, force)
@@ -170,6 +170,8 @@ class ColonyActor:
     # --- spawn / start pipeline ---------------------------------------------------------
 
     def _begin(self, first: bool) -> None:
+        """Run the spawn pipeline; ``first`` when the colony has no workspace yet (a new colony,
+        or one whose first spawn failed and was rolled back)."""
         self.job = self.ctx.start_task(self._pipeline(first))
 
     async def _cancel_job(self) -> None:

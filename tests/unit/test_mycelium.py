@@ -55,10 +55,15 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Mycelium, FakeIsolation, 
         store.close()
 
 
-async def settled(myc: Mycelium, name: str) -> dict[str, Any]:
+async def settled(myc: Mycelium, name: str, after: int = 0) -> dict[str, Any]:
+    """The colony once it is in a lasting state reached after its first ``after`` transitions."""
     for _ in range(500):
         colony = myc.colony(name)
-        if colony["state"] in ("running", "stopped", "failed"):
+        if len(colony["transitions"]) > after and colony["state"] in (
+            "running",
+            "stopped",
+            "failed",
+        ):
             return colony
         await asyncio.sleep(0.01)
     raise AssertionError(f"{name} never settled: {myc.colony(name)}")
@@ -103,3 +108,19 @@ async def test_failed_isolation_rolls_back_workspace(world) -> None:  # type: ig
     assert ("discard", "bad") in vcs.calls
     assert not any(call[0] == "destroy" for call in iso.calls)
     assert vcs.workspaces == {}
+
+
+async def test_start_after_rolled_back_spawn_builds_everything(world) -> None:  # type: ignore[no-untyped-def]
+    """When a colony whose first spawn was rolled back is started again, it gets a new
+    workspace and namespace and runs."""
+    myc, iso, vcs, repo = world
+    iso.fail["create"] = HostError("cannot create netns 'ct-unit-again': File exists")
+    await myc.spawn("again", str(repo))
+    failed = await settled(myc, "again")
+    assert failed["state"] == "failed"
+    del iso.fail["create"]
+    await myc.request("again", "start")
+    colony = await settled(myc, "again", after=len(failed["transitions"]))
+    assert colony["state"] == "running"
+    assert colony["workspace"] is not None
+    assert sum(1 for call in vcs.calls if call[0] == "create") == 2
