@@ -4,15 +4,17 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := iproute2 nftables git curl procps util-linux
+APT_PACKAGES := iproute2 nftables git curl procps util-linux chromium bubblewrap sudo
 STAMP_APT := $(VENV)/.apt-stamp
 STAMP_PY := $(VENV)/.py-stamp
+STAMP_NPM := $(VENV)/.npm-stamp
+VENDOR := colony/web/static/vendor
 
 .PHONY: install demo test check bench clean
 
-install: $(STAMP_APT) $(STAMP_PY)
+install: $(STAMP_APT) $(STAMP_PY) $(STAMP_NPM)
 
-$(STAMP_APT):
+$(STAMP_APT): Makefile
 	@mkdir -p $(VENV)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -20,6 +22,17 @@ $(STAMP_APT):
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@touch $@
+
+# Bloom's browser libraries (xterm.js, MIT): from npm into the package's static files.
+$(STAMP_NPM): package.json package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	@npm ci --no-audit --no-fund --silent
+	@mkdir -p $(VENDOR)
+	@cp node_modules/@xterm/xterm/lib/xterm.js node_modules/@xterm/xterm/css/xterm.css \
+		node_modules/@xterm/addon-fit/lib/addon-fit.js $(VENDOR)/
+	@cp node_modules/@xterm/xterm/LICENSE $(VENDOR)/xterm.LICENSE
+	@mkdir -p $(VENV) && touch $@
 
 $(STAMP_PY): pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
@@ -39,6 +52,9 @@ check: install
 
 bench: install
 	@$(BIN)/python scripts/bench.py
+	@$(BIN)/python scripts/bench_network.py
+	@$(BIN)/python scripts/bench_sandbox.py
+	@$(BIN)/python scripts/bench_audit.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

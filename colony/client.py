@@ -334,6 +334,247 @@ class Client:
             conn.send(json.dumps(start))
         return ExecSession(conn, name)
 
+    # --- issue 7: Bloom's tokens (Unix socket only) -------------------------------------------
+
+    def dashboard_url(self) -> Json:
+        """A one-time Bloom login URL for the caller: ``{"url", "user", "expires"}``."""
+        return self._request("POST", "/auth/dashboard")
+
+    def api_token(self) -> Json:
+        """A token for ``Authorization: Bearer`` on the HTTP listener: ``{"token", "user",
+        "url"}``; valid until revoked."""
+        return self._request("POST", "/auth/token")
+
+    def revoke_tokens(self) -> Json:
+        """End every login URL, session and API token of the caller: ``{"revoked", "user"}``."""
+        return self._request("POST", "/auth/revoke")
+
+    def log_stream(self, name: str, service: str | None = None, lines: int = 200) -> LogStream:
+        """A followed log that another thread can end with ``close()`` (Stem, issue 7)."""
+        path = f"/colonies/{_seg(name)}/logs"
+        params: Json = {"lines": lines, "follow": "true"}
+        if service:
+            params["service"] = service
+        timeout = httpx.Timeout(self.timeout, read=None)  # a quiet log is no error
+        request = self._http.build_request("GET", path, params=params, timeout=timeout)
+        with _mapped(self.socket_path, f"GET {path}"):
+            response = self._http.send(request, stream=True)
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+            raise _error_from_response(response.status_code, response.content, f"GET {path}")
+        return LogStream(response)
+
+    # --- issue 4: network policy and connection records ---------------------------------------
+
+    def network(self, name: str, limit: int = 50) -> Json:
+        """A colony's policy, resolved names, counters and its last ``limit`` records."""
+        return self._request("GET", f"/colonies/{_seg(name)}/network", params={"limit": limit})
+
+    def set_policy(
+        self, name: str, egress: str, allow: list[str] | None = None, deny: list[str] | None = None
+    ) -> Json:
+        """Replace the colony's egress policy live; the network view with ``"warnings"``."""
+        body: Json = {"egress": egress, "allow": allow or [], "deny": deny or []}
+        return self._request("PUT", f"/colonies/{_seg(name)}/policy", body=body)
+
+    def reset_policy(self, name: str) -> Json:
+        """Drop the ``colony policy`` override: colony.toml's ``[network]`` applies again."""
+        return self._request("DELETE", f"/colonies/{_seg(name)}/policy")
+
+    def firewall(self, name: str) -> Json:
+        """``{"colony", "text"}``: the nft text of the colony's table."""
+        return self._request("GET", f"/colonies/{_seg(name)}/firewall")
+
+    # --- issue 3: resource usage ----------------------------------------------------------
+
+    def usage(self) -> Json:
+        """``{"usage": [sample, ...]}``: CPU %, memory, pids, I/O and limits of every colony."""
+        return self._request("GET", "/usage")
+
+    def colony_usage(self, name: str) -> Json:
+        """One colony's latest usage sample."""
+        return self._request("GET", f"/colonies/{_seg(name)}/usage")
+
+    # --- issue 5: the audit log -------------------------------------------------------------
+
+    def audit(self, *, limit: int = 100, **filters: Any) -> Json:
+        """``{"entries": [entry, ...]}``, oldest first: the newest ``limit`` (0: all) matching
+        ``filters`` (colony, kind, user, since, until as unix time or text, after a seq)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self._request("GET", "/audit", params={**params, "limit": limit})
+
+    def audit_follow(self, *, limit: int = 100, **filters: Any) -> Iterator[Json]:
+        """Like :meth:`audit`, one entry at a time, then new entries as they come; never ends.
+
+        Lazy: connects on the first ``next()``, so errors are raised there.
+        """
+        params = {k: v for k, v in filters.items() if v is not None}
+        for line in self._lines("/audit", {**params, "limit": limit, "follow": "true"}, None):
+            yield _decode(line)
+
+    def audit_verify(self) -> Json:
+        """``{"ok", "checked", "first", "problem", "head", "cut"}``."""
+        return self._request("GET", "/audit/verify")
+
+    def audit_export(self, **filters: Any) -> Iterator[str]:
+        """VictoriaLogs JSON lines (without newlines) of the matching entries, oldest first."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        yield from self._lines("/audit/export", params, self.timeout)
+
+    def _lines(self, path: str, params: Json, read_timeout: float | None) -> Iterator[str]:
+        timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        with (
+            _mapped(self.socket_path, f"GET {path}"),
+            self._http.stream("GET", path, params=params, timeout=timeout) as response,
+        ):
+            if response.status_code >= 400:
+                response.read()
+                raise _error_from_response(response.status_code, response.content, f"GET {path}")
+            for line in response.iter_lines():
+                if line.strip():
+                    yield line
+
+    # --- issue 6: agents, review, trash, broods ------------------------------------------------
+
+    def agent_run(
+        self,
+        name: str,
+        task: str,
+        *,
+        preset: str | None = None,
+        command: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Json:
+        """Start an agent in colony ``name``; returns the session (status "running")."""
+        body = {"task": task, "preset": preset, "command": command, "env": env or {}}
+        return self._request("POST", f"/colonies/{_seg(name)}/agents/run", body=body)
+
+    def agent_continue(
+        self,
+        name: str,
+        task: str = "continue",
+        *,
+        session: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Json:
+        """Continue session ``session`` (default the latest) of colony ``name``."""
+        body = {"task": task, "session": session, "env": env or {}}
+        return self._request("POST", f"/colonies/{_seg(name)}/agents/continue", body=body)
+
+    def agent_stop(self, name: str, session: int | None = None) -> Json:
+        """Interrupt the running session (or ``session``); returns it ended."""
+        path = f"/colonies/{_seg(name)}/agents" + (f"/{session}" if session else "") + "/stop"
+        return self._request("POST", path)
+
+    def agent_sessions(self, name: str | None = None) -> Json:
+        """``{"sessions": [session, ...]}`` of colony ``name``, or of every colony."""
+        return self._request("GET", f"/colonies/{_seg(name)}/agents" if name else "/agents")
+
+    def agent_session(self, name: str, session: int, events: int = 50) -> Json:
+        """One session with its last ``events`` events."""
+        path = f"/colonies/{_seg(name)}/agents/{session}"
+        return self._request("GET", path, params={"events": events})
+
+    def agent_events(
+        self, name: str, session: int, *, after: int = 0, follow: bool = False
+    ) -> Iterator[Json]:
+        """A session's events, oldest first; with ``follow``, until it ends (the last one has
+        kind "ended"). Lazy: connects on the first ``next()``."""
+        path = f"/colonies/{_seg(name)}/agents/{session}/events"
+        params: Json = {"after": after, "follow": "true" if follow else ""}
+        for line in self._lines(path, params, None if follow else self.timeout):
+            yield _decode(line)
+
+    def diff(self, name: str, stat: bool = False) -> Json:
+        """``{"colony", "base", "branch", "diff", "stat": {...}}``."""
+        path = f"/colonies/{_seg(name)}/workspace/diff"
+        return self._request("GET", path, params={"stat": "true" if stat else ""})
+
+    def merge(
+        self,
+        name: str,
+        *,
+        into: str | None = None,
+        squash: bool = False,
+        force: bool = False,
+        message: str | None = None,
+    ) -> Json:
+        body = {"into": into, "squash": squash, "force": force, "message": message}
+        return self._request("POST", f"/colonies/{_seg(name)}/workspace/merge", body=body)
+
+    def snapshot(self, name: str, message: str | None = None) -> Json:
+        path = f"/colonies/{_seg(name)}/workspace/snapshots"
+        return self._request("POST", path, body={"message": message})
+
+    def snapshots(self, name: str) -> Json:
+        """``{"snapshots": [{"number", "ref", "commit", "message", "at"}, ...]}``."""
+        return self._request("GET", f"/colonies/{_seg(name)}/workspace/snapshots")
+
+    def undo(self, name: str, to: int | None = None, force: bool = False) -> Json:
+        body = {"to": to, "force": force}
+        return self._request("POST", f"/colonies/{_seg(name)}/workspace/undo", body=body)
+
+    def conflicts(self) -> Json:
+        """``{"conflicts": [{"repo", "path", "colonies"}, ...]}``."""
+        return self._request("GET", "/conflicts")
+
+    def trash(self) -> Json:
+        return self._request("GET", "/trash")
+
+    def trash_restore(self, which: str) -> Json:
+        return self._request("POST", f"/trash/{_seg(which)}/restore")
+
+    def trash_purge(self, which: str | None = None) -> Json:
+        """Purge entry ``which`` (an id or a colony name); None purges everything."""
+        return self._request("DELETE", f"/trash/{_seg(which)}" if which else "/trash")
+
+    def brood_spawn(
+        self,
+        objective: str,
+        count: int,
+        repo: str | Path,
+        *,
+        agent: str | None = None,
+        command: str | None = None,
+        max_parallel: int | None = None,
+        rev: str | None = None,
+        config: str | Path | None = None,
+        name: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Json:
+        body: Json = {
+            "objective": objective,
+            "count": count,
+            "repo": str(Path(repo).absolute()),
+            "agent": agent,
+            "command": command,
+            "max_parallel": max_parallel,
+            "rev": rev,
+            "config": None if config is None else str(Path(config).absolute()),
+            "name": name,
+            "env": env or {},
+        }
+        return self._request("POST", "/broods", body=body)
+
+    def broods(self) -> Json:
+        return self._request("GET", "/broods")
+
+    def brood(self, name: str) -> Json:
+        return self._request("GET", f"/broods/{_seg(name)}")
+
+    def brood_pick(
+        self,
+        name: str,
+        colony: str | None = None,
+        *,
+        squash: bool = False,
+        into: str | None = None,
+        force: bool = False,
+    ) -> Json:
+        body = {"colony": colony, "squash": squash, "into": into, "force": force}
+        return self._request("POST", f"/broods/{_seg(name)}/pick", body=body)
+
 
 def _seg(name: str) -> str:
     return quote(name, safe="")
@@ -454,6 +695,37 @@ class ExecSession:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+# --- issue 7: a followed log another thread can end ----------------------------------------
+
+
+class LogStream:
+    """Log entries ``{"t", "source", "line"}`` of :meth:`Client.log_stream`, never ending until
+    ``close()``, which may be called from any thread and unblocks a waiting reader."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.closed = False
+
+    def __iter__(self) -> Iterator[Json]:
+        try:
+            for line in self._response.iter_lines():
+                if line.strip():
+                    yield _decode(line)
+        except httpx.HTTPError as exc:
+            if not self.closed:
+                raise DaemonUnavailable(f"the log stream broke: {exc}", hint=LOG_HINT) from exc
+        finally:
+            self._response.close()
+
+    def close(self) -> None:
+        self.closed = True
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 # --- starting the daemon ------------------------------------------------------------------

@@ -36,6 +36,27 @@ class HostError(ColonyError):
     """A host command or syscall failed."""
 
 
+class Unauthorized(ColonyError):
+    """No valid token or session (Bloom's HTTP listener, issue 7)."""
+
+    status = 401
+
+
+class Forbidden(ColonyError):
+    """Authenticated, but not allowed to do this."""
+
+    status = 403
+
+
 ERROR_TYPES: dict[str, type[ColonyError]] = {
-    cls.__name__: cls for cls in (ColonyError, NotFound, Conflict, ConfigError, HostError)
+    cls.__name__: cls
+    for cls in (
+        ColonyError,
+        NotFound,
+        Conflict,
+        ConfigError,
+        HostError,
+        Unauthorized,
+        Forbidden,
+    )
 }

@@ -147,11 +147,18 @@ def socket_in_netns(
 
 @dataclass
 class Placement:
-    """Where a spawned process goes before exec: a network namespace and cgroups."""
+    """Where a spawned process goes before exec: a network namespace and cgroups, and who it
+    runs as (``uid``/``gid``/``groups``; None keeps the daemon's)."""
 
     netns: str | None = None  # path such as /run/netns/colony-web
     cgroups: list[Path] = field(default_factory=list)  # cgroup dirs whose cgroup.procs to join
     no_new_privs: bool = False
+    uid: int | None = None
+    gid: int | None = None
+    groups: tuple[int, ...] | None = None  # supplementary groups
+    # Take a PTY as controlling terminal before exec; False when a wrapper inside a PID
+    # namespace takes it (the terminal can be the controlling one of one session only).
+    controlling_tty: bool = True
 
 
 def _preexec(placement: Placement, netns_fd: int | None, pty_slave: int | None) -> None:
@@ -164,13 +171,22 @@ def _preexec(placement: Placement, netns_fd: int | None, pty_slave: int | None) 
             os.close(fd)
     if netns_fd is not None and _libc.setns(netns_fd, CLONE_NEWNET) != 0:
         os._exit(126)
-    if pty_slave is not None:
+    if pty_slave is not None and placement.controlling_tty:
         import fcntl
         import termios
 
         fcntl.ioctl(pty_slave, termios.TIOCSCTTY, 0)
-    if placement.no_new_privs:
-        _libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    if placement.no_new_privs and _libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        os._exit(126)
+    # Privileges go last: joining cgroups and the netns needs root. Groups, then gid, then
+    # uid (after setuid nothing else could be changed); real, effective and saved ids alike,
+    # so the process can never switch back.
+    if placement.groups is not None:
+        os.setgroups(list(placement.groups))
+    if placement.gid is not None:
+        os.setresgid(placement.gid, placement.gid, placement.gid)
+    if placement.uid is not None:
+        os.setresuid(placement.uid, placement.uid, placement.uid)
 
 
 def spawn(
@@ -358,16 +374,98 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+# --- ownership and ports (containment, issue 3) -----------------------------------------
+
+
+def chown_tree(path: str | Path, uid: int, gid: int) -> None:
+    """Give ``path`` and everything below it (symlinks themselves, not their targets) to
+    ``uid``:``gid``; a missing path is fine.
+
+    Raises:
+        HostError: naming the entry that could not be changed.
+    """
+    top = Path(path)
+    current = top
+    try:
+        if not top.exists():
+            return
+        os.chown(top, uid, gid, follow_symlinks=False)
+        for root, dirs, files in os.walk(top):
+            for name in (*dirs, *files):
+                current = Path(root, name)
+                os.chown(current, uid, gid, follow_symlinks=False)
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"cannot give {current} to uid {uid}: {exc.strerror} ({name})") from exc
+
+
+def make_private_dir(path: str | Path, uid: int, gid: int, mode: int = 0o700) -> None:
+    """Create ``path`` (and parents) if needed, owned by ``uid``:``gid`` with ``mode``."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"cannot create {path}: {exc.strerror} ({name})") from exc
+
+
+def path_chain(path: str | Path) -> list[tuple[str, int, int, int]]:
+    """(path, mode, uid, gid) of ``path`` and each of its parents, from ``/`` down; entries
+    that do not exist are left out."""
+    out: list[tuple[str, int, int, int]] = []
+    target = Path(path).absolute()
+    for item in (*reversed(target.parents), target):
+        try:
+            st = os.stat(item)
+        except OSError:
+            continue
+        out.append((str(item), st.st_mode, st.st_uid, st.st_gid))
+    return out
+
+
+def free_port(avoid: frozenset[int] = frozenset()) -> int:
+    """A TCP port nothing listens on in the host's network namespace, chosen by the kernel.
+
+    Raises:
+        HostError: no port could be found outside ``avoid``.
+    """
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            return port
+    raise HostError("cannot find a free TCP port on the host")
+
+
+def port_free(port: int) -> bool:
+    """Whether ``port`` can be bound on the host's 127.0.0.1 and 0.0.0.0 right now."""
+    for address in ("0.0.0.0", "127.0.0.1"):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((address, port))
+            except OSError:
+                return False
+    return True
+
+
 __all__ = [
     "Completed",
     "Placement",
     "alive",
+    "chown_tree",
     "exists",
+    "free_port",
     "is_mount",
     "kill",
     "list_dir",
     "make_dir",
+    "make_private_dir",
+    "path_chain",
     "pidfd_open",
+    "port_free",
     "reap",
     "remove_dir",
     "run",

@@ -89,6 +89,7 @@ def main() -> int:
         print("bench: needs root (network namespaces)", file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix="colony-bench-"))
+    work.chmod(0o755)  # colony processes run as an unprivileged user (issue 3)
     sock = work / "mycelium.sock"
     log = (work / "mycelium.log").open("wb")
     daemon = subprocess.Popen(

@@ -63,6 +63,7 @@ def main() -> int:
         print("demo: run as root (network namespaces need it): sudo make demo", file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix="colony-demo-"))
+    work.chmod(0o755)  # colony processes run as an unprivileged user (issue 3)
     env = dict(os.environ)
     env.update(
         COLONY_STATE_DIR=str(work / "state"),

@@ -77,6 +77,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def passable(path: Path) -> None:
+    """Let every user pass through ``path`` and its parents (pytest makes them 0700): colony
+    processes run as an unprivileged user and must reach the workspace and data dir."""
+    for folder in (path, *path.parents):
+        mode = folder.stat().st_mode
+        if mode & 0o001:
+            break
+        folder.chmod((mode & 0o7777) | 0o711)
+
+
 def git(repo: Path, *args: str) -> str:
     env = {
         **os.environ,
@@ -84,6 +94,10 @@ def git(repo: Path, *args: str) -> str:
         "GIT_AUTHOR_EMAIL": "test@colony.invalid",
         "GIT_COMMITTER_NAME": "Colony Test",
         "GIT_COMMITTER_EMAIL": "test@colony.invalid",
+        # Workspaces belong to the colony's unprivileged user (issue 3); tests run git as root.
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "safe.directory",
+        "GIT_CONFIG_VALUE_0": "*",
     }
     return subprocess.run(
         ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -14,7 +14,13 @@ from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from colony import __version__
+from colony.api import agents as agents_api  # issue 6
+from colony.api import audit as audit_api  # issue 5
+from colony.api import broods as broods_api  # issue 6
 from colony.api import colonies, streams
+from colony.api import network as network_api  # issue 4
+from colony.api import review as review_api  # issue 6
+from colony.api import usage as usage_api  # issue 3
 from colony.api.common import error_response
 from colony.daemon.mycelium import Mycelium
 from colony.errors import ColonyError
@@ -26,8 +32,15 @@ schemas = SchemaGenerator(
 )
 
 
-def create_app(myc: Mycelium, *, on_stop: Callable[[], None], info: dict[str, Any]) -> Starlette:
-    """The API over ``myc``. ``on_stop`` asks the daemon to shut down."""
+def create_app(
+    myc: Mycelium,
+    *,
+    on_stop: Callable[[], None],
+    info: dict[str, Any],
+    extra: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The API over ``myc``. ``on_stop`` asks the daemon to shut down; ``extra`` routes are
+    added (the Unix socket's token routes, issue 7)."""
 
     async def health(request: Request) -> JSONResponse:
         """
@@ -63,6 +76,13 @@ def create_app(myc: Mycelium, *, on_stop: Callable[[], None], info: dict[str, An
         Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
         *colonies.routes(myc),
         *streams.routes(myc),
+        *network_api.routes(myc),
+        *usage_api.routes(myc),
+        *audit_api.routes(myc),
+        *agents_api.routes(myc),
+        *review_api.routes(myc),
+        *broods_api.routes(myc),
+        *extra,
     ]
 
     async def colony_error(request: Request, exc: Exception) -> Response:

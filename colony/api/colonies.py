@@ -63,7 +63,8 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         kind = request.path_params["action"]
         if kind not in ("stop", "start", "restart"):
             raise NotFound(f"no action '{kind}': expected stop, start or restart")
-        return JSONResponse(await myc.request(request.path_params["name"], kind))
+        user = caller(request)
+        return JSONResponse(await myc.request(request.path_params["name"], kind, user=user))
 
     async def remove(request: Request) -> JSONResponse:
         """
@@ -73,7 +74,8 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           409: {description: the colony runs and force was not given}
         """
         force = request.query_params.get("force", "") in ("1", "true", "yes")
-        return JSONResponse(await myc.remove(request.path_params["name"], force))
+        user = caller(request)
+        return JSONResponse(await myc.remove(request.path_params["name"], force, user=user))
 
     async def logs(request: Request) -> Response:
         """
@@ -111,7 +113,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: '{"removed": [{kind, name}]}'}
         """
-        return JSONResponse({"removed": await myc.gc()})
+        return JSONResponse({"removed": await myc.gc(user=caller(request))})
 
     return [
         Route("/colonies", list_colonies, methods=["GET"]),

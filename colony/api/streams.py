@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from colony.api.common import caller
+from colony.daemon.audit import exec_end_event, exec_event
 from colony.daemon.execs import ExecRequest, ExecSession
 from colony.daemon.mycelium import Mycelium
 from colony.errors import ColonyError
@@ -50,7 +53,11 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             if session is not None:
                 await session.close()
             return
+        started = exec_event(session, caller(ws), myc.ctx.clock())  # issue 5: audit
+        myc.ctx.bus.publish(started)
+        t0 = time.monotonic()
         reader = asyncio.ensure_future(_exec_input(ws, session))
+        code: int | None = None
         try:
             code = await session.pump(ws.send_bytes)
             await ws.send_json({"type": "exit", "code": code})
@@ -61,6 +68,8 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             await session.close()
+            end = exec_end_event(started, code, time.monotonic() - t0, myc.ctx.clock())
+            myc.ctx.bus.publish(end)
 
     return [
         WebSocketRoute("/events", events),

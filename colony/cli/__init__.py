@@ -10,7 +10,18 @@ Example:
     colony spawn web && colony ls
 """
 
-from colony.cli import colonies, daemon, terminal  # noqa: F401  (registers their commands)
+from colony.cli import (  # noqa: F401  (registers their commands)
+    agent,  # issue 6: colony agent
+    audit,  # issue 5: colony audit
+    brood,  # issue 6: colony brood
+    colonies,
+    daemon,
+    dashboard,
+    net,  # issue 4: colony net, policy, debug render-firewall
+    review,  # issue 6: colony diff, merge, conflicts, snapshot, undo, trash
+    terminal,
+    top,  # issue 3: colony top
+)
 from colony.cli.app import main
 from colony.cli.format import (
     EMPTY,

@@ -42,6 +42,20 @@ ORDER = [
     "gc",
     "exec",
     "shell",
+    "top",
+    "net",
+    "policy",
+    "diff",  # issue 6: review and recovery, agents, broods
+    "merge",
+    "snapshot",
+    "undo",
+    "conflicts",
+    "trash",
+    "agent",
+    "brood",
+    "audit",
+    "dashboard",
+    "tui",
     "daemon",
 ]
 

@@ -111,6 +111,18 @@ def daemon_status(ctx: click.Context, as_json: bool) -> None:
         _out(format_health(health, socket_path))
 
 
+def _http_port(ctx: click.Context, param: click.Parameter, value: str) -> int | None:
+    if value.strip().lower() == "off":
+        return None
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise click.BadParameter(f"expected a port 0-65535 or 'off', got {value!r}", ctx, param)
+    return port
+
+
 @daemon.command("run")
 @click.option(
     "--state-dir",
@@ -155,6 +167,29 @@ def daemon_status(ctx: click.Context, as_json: bool) -> None:
     show_default=True,
     help="Domain of preview URLs [env COLONY_DOMAIN].",
 )
+@click.option(
+    "--http-port",
+    envvar="COLONY_HTTP_PORT",
+    default="8000",
+    show_default=True,
+    callback=_http_port,
+    help="Port of Bloom and the token-protected API on 127.0.0.1; 0 for any free port, "
+    "'off' for none [env COLONY_HTTP_PORT].",
+)
+@click.option(
+    "--audit-push",
+    envvar="COLONY_AUDIT_PUSH",
+    metavar="URL",
+    help="Push the audit log to VictoriaLogs at URL (its /insert/jsonline) "
+    "[env COLONY_AUDIT_PUSH].",
+)
+@click.option(
+    "--audit-retention",
+    envvar="COLONY_AUDIT_RETENTION",
+    metavar="DURATION",
+    help="Prune audit entries older than this (e.g. 90d), keeping a signed checkpoint; "
+    "default: keep all [env COLONY_AUDIT_RETENTION].",
+)
 @click.pass_context
 def daemon_run(
     ctx: click.Context,
@@ -164,6 +199,9 @@ def daemon_run(
     prefix: str,
     pool: str,
     domain: str,
+    http_port: int | None,
+    audit_push: str | None,
+    audit_retention: str | None,
 ) -> None:
     """Run Mycelium in the foreground (for systemd); Ctrl-C stops it.
 
@@ -182,4 +220,7 @@ def daemon_run(
         prefix=prefix,
         pool=pool,
         domain=domain,
+        http_port=http_port,
+        audit_push=audit_push,
+        audit_retention=audit_retention,
     )

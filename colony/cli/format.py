@@ -171,7 +171,7 @@ def format_colony(colony: Mapping[str, Any], now: float, tz: tzinfo | None = Non
     out = Text.assemble((str(c.get("name")), "bold"), "  ")
     out.append_text(_state_line(str(c.get("state") or "?"), c.get("step"), c.get("reason")))
     repo = f"{c.get('repo')}" + (f" @ {c['rev']}" if c.get("rev") else "")
-    limits = " ".join(f"{k}={v}" for k, v in (c.get("limits") or {}).items())
+    limits = format_limits(c["limits"] or {}, c.get("containment") or {}) if "limits" in c else ""
     fields = [
         ("owner", c.get("owner")),
         (
@@ -193,7 +193,8 @@ def format_colony(colony: Mapping[str, Any], now: float, tz: tzinfo | None = Non
             c.get("address")
             and c["address"] + (f" (netns {c['netns']})" if c.get("netns") else ""),
         ),
-        ("sandbox", c.get("sandbox")),
+        ("sandbox", format_sandbox(c)),
+        ("runs as", format_user(c.get("containment") or {})),
         ("limits", limits),
     ]
     rows = [[Text(label, style="dim"), Text(str(value))] for label, value in fields if value]
@@ -207,7 +208,7 @@ def format_colony(colony: Mapping[str, Any], now: float, tz: tzinfo | None = Non
         grid = [_header("NAME", "PORT", "STATE", "PID", "RESTARTS", "URL")]
         for svc in services:
             grid.append(
-                [Text(str(svc.get("name"))), Text(_dash(svc.get("port"))), _service_state(svc)]
+                [Text(str(svc.get("name"))), Text(_port(svc)), _service_state(svc)]
                 + [Text(_dash(svc.get(k))) for k in ("pid", "restarts", "url")]
             )
         out.append_text(_grid(grid, indent=2))
@@ -230,6 +231,51 @@ def format_colony(colony: Mapping[str, Any], now: float, tz: tzinfo | None = Non
             )
         out.append_text(_grid(grid, indent=2))
     return out
+
+
+def format_sandbox(colony: Mapping[str, Any]) -> str:
+    """``"strict: moderate + mount namespace: …"`` (issue 3), or the bare level."""
+    level = str(colony.get("sandbox") or "")
+    text = (colony.get("containment") or {}).get("description")
+    return f"{level}: {text}" if level and text else level
+
+
+def format_user(containment: Mapping[str, Any]) -> str:
+    """``"nobody (uid 65534): owner root: colonies never run as root"``; or why it cannot."""
+    user = containment.get("user")
+    if not user:
+        return str(containment.get("user_error") or "")
+    return f"{user['name']} (uid {user['uid']}): {user['why']}; no_new_privs"
+
+
+def format_limits(limits: Mapping[str, Any], containment: Mapping[str, Any]) -> str:
+    """``"cpu 0.5 cores, memory 128M (swap 0), pids 64"``; ``"none"`` when unlimited."""
+    from colony.core.resources import format_size
+
+    def size(value: object) -> str:
+        return format_size(value) if isinstance(value, int | float) else str(value)
+
+    parts = []
+    if (cpu := limits.get("cpu")) is not None:
+        parts.append(f"cpu {cpu} core" + ("" if cpu == 1 else "s"))
+    if (memory := limits.get("memory")) is not None:
+        parts.append(f"memory {size(memory)}")
+    if (swap := limits.get("swap")) is not None:
+        parts.append(f"swap {size(swap)}")
+    if (pids := limits.get("pids")) is not None:
+        parts.append(f"pids {pids}")
+    if (weight := limits.get("io_weight")) is not None:
+        parts.append(f"io_weight {weight}")
+    text = ", ".join(parts) or "none (unlimited)"
+    if unapplied := containment.get("unapplied_limits"):
+        text += f"; not offered by this kernel: {', '.join(unapplied)}"
+    return text
+
+
+def _port(svc: Mapping[str, Any]) -> str:
+    """``"3000"``, or ``"3000 (host 41234)"`` at sandbox level none (issue 3)."""
+    port, host_port = svc.get("port"), svc.get("host_port")
+    return f"{port} (host {host_port})" if host_port is not None else _dash(port)
 
 
 def _dash(value: object) -> str:
@@ -304,6 +350,7 @@ def format_health(health: Mapping[str, Any], socket_path: Path) -> Text:
         ("proxy port", health.get("proxy_port")),
         ("prefix", health.get("prefix")),
         ("domain", health.get("domain")),
+        ("bloom", health.get("http_url")),  # issue 7: `colony dashboard` logs in there
     ]
     rows = [[Text(k, style="dim"), Text(str(v))] for k, v in fields if v is not None]
     return Text(head + "\n").append_text(_grid(rows, indent=2))

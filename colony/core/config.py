@@ -76,6 +76,7 @@ class Network:
     egress: Egress = "allow"
     allow: tuple[str, ...] = ()  # 'host', 'host:port', IP[:port], CIDR
     expose_to: tuple[str, ...] = ()  # 'colony:port' or 'colony:service'
+    deny: tuple[str, ...] = ()  # as allow; refused first, whatever the egress mode (issue 4)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,9 @@ NETWORK_FIELDS: Mapping[str, Reader[Any]] = {
         v.matching("'host', 'host:port', an IP address or a CIDR network", v.is_egress_rule)
     ),
     "expose_to": v.string_list(v.matching("'colony:port' or 'colony:service'", v.is_exposure)),
+    "deny": v.string_list(
+        v.matching("'host', 'host:port', an IP address or a CIDR network", v.is_egress_rule)
+    ),
 }
 AGENT_FIELDS: Mapping[str, Reader[Any]] = {
     "preset": v.matching("a preset name such as 'claude'", PRESET_RE.fullmatch),
@@ -390,6 +394,8 @@ level = "basic"                   # none | basic | moderate | strict
 [network]
 egress = "allow"                  # allow | deny | allowlist
 # allow = ["pypi.org:443", "10.1.2.0/24"]   # used when egress = "allowlist"
+# deny = ["169.254.169.254"]                # refused whatever the egress mode
+# expose_to = ["api:5432"]                  # colony 'api' may connect to our port 5432
 
 [agent]
 # preset = "claude"               # or command = "my-agent --task {prompt}"

@@ -8,6 +8,7 @@ colony's *job* task so a stop can interrupt them.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import shutil
@@ -25,11 +26,23 @@ from colony.core.env import plan_env
 from colony.core.model import ColonyRecord, ServiceRecord, ServiceState, Slot, State, Transition
 from colony.core.routes import render_url
 from colony.daemon import runner
+from colony.daemon.containment import Containment
 from colony.daemon.context import Context
 from colony.errors import ColonyError
+from colony.host import Placement
 from colony.vcs import Workspace
 
 log = logging.getLogger("colony.actor")
+
+# issue 5: who asked for what the actor is doing now. Set from each message's "user" (None for
+# the actor's own messages), inherited by the job a message starts, put on the events.
+acting_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
+
+
+def user_field() -> dict[str, str]:
+    """``{"user": name}`` for an event, when a user asked for what it records."""
+    user = acting_user.get()
+    return {} if user is None else {"user": user}
 
 
 @dataclass
@@ -47,6 +60,8 @@ class ColonyActor:
         self.rec = rec
         self.cfg = cfg
         self.slot = Slot(ctx.prefix, rec.name, rec.index, ctx.pool)
+        self.contain = Containment(ctx, rec, cfg, self.slot)  # issue 3: user, limits, sandbox
+        self.usage: dict[str, Any] | None = None  # latest sample of the resource monitor
         self.mailbox: asyncio.Queue[Message] = asyncio.Queue()
         stored = {s.name: s for s in ctx.store.services(rec.name)}
         self.services = {s.name: stored.get(s.name, ServiceRecord(s.name)) for s in cfg.services}
@@ -75,6 +90,7 @@ class ColonyActor:
         daemon's supervisor can log it and restart this actor from the store."""
         while not self.done:
             msg = await self.mailbox.get()
+            acting_user.set(msg.args.pop("user", None))
             try:
                 result = await getattr(self, f"_on_{msg.kind}")(**msg.args)
             except ColonyError as exc:
@@ -121,14 +137,33 @@ class ColonyActor:
         await self._cancel_job()
         if self.rec.state not in (State.STOPPED, State.FAILED):
             await self._stop()
+        final = await self._final_snapshot()
         # Kernel objects and the workspace are independent: remove them at once.
         _, saved = await asyncio.gather(self._destroy(), self._remove_workspace())
+        await self._detach_network()
         trash = self._move_to_trash()
+        result = {"removed": self.name, "saved": saved, "branch": self.rec.branch,
+                  "trash": trash, "snapshot": final}  # fmt: skip
+        for hook in self.ctx.on_removed:  # issue 6: the trash records what it takes to restore
+            hook(self.rec, result)
         self.ctx.store.delete(self.name)
         self.ctx.logs.close(self.name)
-        self.ctx.bus.publish({"type": "removed", "colony": self.name, "at": self.ctx.clock()})
+        removed = {"type": "removed", "colony": self.name, "at": self.ctx.clock()}
+        self.ctx.bus.publish({**removed, **user_field()})
         self.done = True
-        return {"removed": self.name, "saved": saved, "branch": self.rec.branch, "trash": trash}
+        return result
+
+    async def _final_snapshot(self) -> str | None:
+        """Record the workspace as a snapshot before it goes (issue 6), so rm loses nothing."""
+        if not self.rec.workspace or not Path(self.rec.workspace).is_dir():
+            return None
+        try:
+            vcs = self.ctx.open_vcs(Path(self.rec.repo))
+            message = f"colony {self.name}: final snapshot before rm"
+            return await asyncio.to_thread(vcs.snapshot, self._workspace_record(), message)
+        except ColonyError as exc:
+            self.log.note("colony", f"cannot take a final snapshot: {exc}")
+            return None
 
     async def _on_exited(self, service: str, pid: int, code: int | None) -> None:
         svc = self.services.get(service)
@@ -220,7 +255,7 @@ class ColonyActor:
 
         ws_result, iso_result = await asyncio.gather(
             asyncio.to_thread(make_workspace),
-            asyncio.to_thread(self.ctx.iso.create, self.slot),
+            asyncio.to_thread(self.contain.create),
             return_exceptions=True,
         )
         if isinstance(ws_result, Workspace):
@@ -237,22 +272,25 @@ class ColonyActor:
         for result in (ws_result, iso_result):
             if isinstance(result, BaseException):
                 raise result
+        await self._attach_network()
         data = self.ctx.paths.data(self.name)
         data.mkdir(parents=True, exist_ok=True)
         sqlite3.connect(self.ctx.paths.colony_db(self.name)).close()
+        await asyncio.to_thread(self.contain.prepare, self._workspace())
+        await asyncio.to_thread(self.contain.assign_ports)
 
     async def _ensure_isolation(self) -> None:
-        if not await asyncio.to_thread(self.ctx.iso.netns_exists, self.slot):
-            await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
-            await asyncio.to_thread(self.ctx.iso.create, self.slot)
+        if await asyncio.to_thread(self.contain.ensure):
             self.rec = self.ctx.store.update(self.rec, isolated=True)
+            await self._attach_network()
+        await asyncio.to_thread(self.contain.assign_ports)
 
     async def _run_steps(self, source: str, commands: tuple[str, ...]) -> None:
-        placement = await asyncio.to_thread(self.ctx.iso.placement, self.slot, source)
         log_path = self.ctx.paths.log(self.name, source)
         for command in commands:
+            argv, placement = await self.process(source, ["/bin/sh", "-c", command])
             code = await runner.run_to_end(
-                ["/bin/sh", "-c", command],
+                argv,
                 cwd=self._workspace(),
                 env=self._env(None),
                 placement=placement,
@@ -276,9 +314,9 @@ class ColonyActor:
                 "of the workspace"
             )
         leaf = f"svc-{spec.name}"
-        placement = await asyncio.to_thread(self.ctx.iso.placement, self.slot, leaf)
+        argv, placement = await self.process(leaf, ["/bin/sh", "-c", spec.command], cwd)
         running = runner.start(
-            ["/bin/sh", "-c", spec.command],
+            argv,
             cwd=cwd,
             env=self._env(spec),
             placement=placement,
@@ -301,7 +339,8 @@ class ColonyActor:
         running = self.running[spec.name]
         if spec.port is not None:
             deadline = time.monotonic() + spec.ready_timeout
-            while not await runner.port_open(self.slot.netns_path, spec.port):
+            port = self.contain.port(spec) or spec.port
+            while not await runner.port_open(self.contain.netns_path, port):
                 if running.exited.done():
                     break
                 if time.monotonic() > deadline:
@@ -350,6 +389,7 @@ class ColonyActor:
             if self.rec.isolated:
                 await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
                 self.rec = self.ctx.store.update(self.rec, isolated=False)
+                await self._detach_network()
             if self.rec.workspace_created and self.rec.workspace:
                 ws = self._workspace_record()
                 await asyncio.to_thread(self.ctx.open_vcs(Path(self.rec.repo)).discard, ws)
@@ -392,7 +432,9 @@ class ColonyActor:
     async def _on_adopt(self) -> None:
         state = self.rec.state
         if state is State.RUNNING:
-            if not await asyncio.to_thread(self.ctx.iso.netns_exists, self.slot):
+            if self.contain.level != "none" and not await asyncio.to_thread(
+                self.ctx.iso.netns_exists, self.slot
+            ):
                 await self._fail(State.RUNNING, "its network namespace vanished", rollback=False)
                 return
             for name, svc in self.services.items():
@@ -405,6 +447,28 @@ class ColonyActor:
             self._transition(State.STOPPED)
         elif state is State.STOPPED and self.rec.isolated:
             await asyncio.to_thread(self.ctx.iso.kill, self.slot)
+        try:
+            await self._attach_network()
+        except ColonyError as exc:
+            self.log.note("network", f"cannot load the network policy: {exc}")
+
+    # --- network policy (issue 4) -----------------------------------------------------------
+
+    async def _attach_network(self) -> None:
+        """Load the colony's policy into its nft table; names that do not resolve are noted."""
+        net = self.ctx.net
+        if self.cfg.sandbox.level == "none":  # the host's own network: nothing to police
+            if self.cfg.network.egress != "allow" or self.cfg.network.expose_to:
+                self.log.note("network", "warning: [network] is not enforced at sandbox none")
+            return
+        if net is None or not self.rec.isolated:
+            return
+        for warning in await net.attach(self.rec, self.slot, self.cfg):
+            self.log.note("network", f"warning: {warning}")
+
+    async def _detach_network(self) -> None:
+        if self.ctx.net is not None:
+            await self.ctx.net.detach(self.name)
 
     def _adopt_service(self, name: str, svc: ServiceRecord) -> None:
         if svc.state is ServiceState.BACKOFF:
@@ -423,7 +487,7 @@ class ColonyActor:
     def _transition(self, state: State, step: str | None = None, reason: str | None = None) -> None:
         t = Transition(state, self.ctx.clock(), step, reason)
         self.rec = self.ctx.store.set_state(self.rec, t)
-        self.ctx.bus.publish({"type": "state", "colony": self.name, **t.to_json()})
+        self.ctx.bus.publish({"type": "state", "colony": self.name, **t.to_json(), **user_field()})
         self.log.note("colony", f"{state}" + (f" at {step}: {reason}" if reason else ""))
 
     def _set_service(self, svc: ServiceRecord) -> None:
@@ -438,6 +502,7 @@ class ColonyActor:
                 "pid": svc.pid,
                 "at": svc.at,
                 "exit_code": svc.exit_code,
+                **user_field(),
             }
         )
 
@@ -455,16 +520,24 @@ class ColonyActor:
             base=rec.base or "",
         )
 
+    async def process(
+        self, leaf: str, argv: list[str], cwd: Path | None = None, *, tty: bool = False
+    ) -> tuple[list[str], Placement]:
+        """Argv and placement of a process of this colony in cgroup leaf ``leaf``: the one
+        place every colony process (service, setup, build, exec, shell) is contained."""
+        workspace = self._workspace()
+        return await self.contain.process(leaf, argv, cwd or workspace, workspace, tty=tty)
+
     def _env(self, spec: ServiceSpec | None) -> dict[str, str]:
         paths = self.ctx.paths
         return plan_env(
-            host_env=self.ctx.host_env,
+            host_env={**self.ctx.host_env, **self.contain.env()},
             name=self.name,
             data_dir=str(paths.data(self.name)),
             db=str(paths.colony_db(self.name)),
-            address=self.slot.colony_ip,
-            ports=[(s.name, s.port) for s in self.cfg.services],
-            service_port=spec.port if spec else None,
+            address=self.slot.colony_ip if self.contain.netns_path else None,
+            ports=self.contain.service_ports(),
+            service_port=self.contain.port(spec),
             extra=dict(spec.env) if spec else None,
         )
 
@@ -493,9 +566,11 @@ class ColonyActor:
             "workspace": rec.workspace,
             "data_dir": str(paths.data(rec.name)),
             "db": str(paths.colony_db(rec.name)),
-            "address": self.slot.colony_ip if rec.isolated else None,
-            "netns": self.slot.netns if rec.isolated else None,
+            "address": self.slot.colony_ip if rec.isolated and self.contain.netns_path else None,
+            "netns": self.slot.netns if rec.isolated and self.contain.netns_path else None,
             "sandbox": self.cfg.sandbox.level,
+            "containment": self.contain.to_json(),
+            "usage": self.usage,
             "limits": _limits_json(self.cfg),
             "services": [self._service_json(s) for s in self.cfg.services],
             "transitions": [t.to_json() for t in self.ctx.store.transitions(rec.name)],
@@ -506,6 +581,7 @@ class ColonyActor:
         return {
             "name": spec.name,
             "port": spec.port,
+            "host_port": self.contain.host_ports.get(spec.name),
             "state": str(svc.state),
             "pid": svc.pid,
             "restarts": svc.restarts,

@@ -8,15 +8,19 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from colony.daemon.events import EventBus
 from colony.daemon.logs import LogBook
+from colony.daemon.network import Network
 from colony.daemon.paths import Paths
 from colony.isolation import Isolation
 from colony.store.queries import Store
 from colony.vcs import Vcs
 from colony.vcs import repo_root as vcs_repo_root
+
+if TYPE_CHECKING:
+    from colony.daemon.audit import Auditor
 
 TaskStarter = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
@@ -37,3 +41,7 @@ class Context:
     logs: LogBook = field(default_factory=LogBook)
     clock: Callable[[], float] = time.time
     repo_root: Callable[[Path], Path] = vcs_repo_root  # toplevel of a repository
+    net: Network | None = None  # network policies and connection records (issue 4)
+    # Called with (record, result) as a colony is removed, before its record goes (issue 6).
+    on_removed: list[Callable[[Any, dict[str, Any]], None]] = field(default_factory=list)
+    audit: Auditor | None = None  # the audit log (issue 5)

@@ -28,8 +28,10 @@ class EventBus:
             queue.put_nowait(event)
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
-        queue: asyncio.Queue[Event] = asyncio.Queue(self._maxsize)
+    async def subscribe(self, maxsize: int | None = None) -> AsyncIterator[asyncio.Queue[Event]]:
+        """A queue of every event published from now on; ``maxsize=0``: unbounded, for
+        consumers that must see every event (the audit log)."""
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._maxsize if maxsize is None else maxsize)
         self._subscribers.add(queue)
         try:
             yield queue

@@ -82,22 +82,22 @@ class ExecSession:
 
     async def start(self) -> None:
         actor = self.actor
-        placement = await asyncio.to_thread(actor.ctx.iso.placement, actor.slot, self.leaf)
+        argv, placement = await actor.process(self.leaf, self.argv, tty=self.req.tty)
         env = actor.env_for_exec(self.req.env)
         cwd = actor.rec.workspace
         if self.req.tty:
             env.setdefault("TERM", "xterm-256color")
             self.master, slave = os.openpty()
             set_winsize(self.master, self.req.cols, self.req.rows)
+            if placement.uid is not None:  # the terminal belongs to the colony's user
+                os.fchown(slave, placement.uid, -1 if placement.gid is None else placement.gid)
             try:
-                self.proc = host.spawn(
-                    self.argv, cwd=cwd, env=env, placement=placement, pty_slave=slave
-                )
+                self.proc = host.spawn(argv, cwd=cwd, env=env, placement=placement, pty_slave=slave)
             finally:
                 os.close(slave)
         else:
             self.proc = host.spawn(
-                self.argv,
+                argv,
                 cwd=cwd,
                 env=env,
                 placement=placement,

@@ -22,15 +22,24 @@ from typing import Any
 import uvicorn
 
 from colony.api.app import create_app
+from colony.api.auth import Auth, unix_routes
+from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
+from colony.core.audit_events import parse_duration as parse_retention
+from colony.core.audit_events import plan_request_event, push_url
 from colony.core.model import check_prefix
+from colony.daemon.auditing import start_audit
 from colony.daemon.context import Context
+from colony.daemon.http import start_http
 from colony.daemon.mycelium import Mycelium
+from colony.daemon.network import start_network
 from colony.daemon.paths import Paths
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
+from colony.daemon.workflow import Workflow
 from colony.errors import ColonyError
 from colony.isolation.linux import LinuxIsolation
 from colony.store.queries import Store
+from colony.store.tokens import Tokens
 from colony.vcs import open_vcs
 
 log = logging.getLogger("colony.daemon")
@@ -46,6 +55,10 @@ class Settings:
     prefix: str = "colony"
     pool: ipaddress.IPv4Network = DEFAULT_POOL
     domain: str = "localhost"
+    http_port: int | None = 8000  # Bloom and the API on TCP; None: off
+    http_host: str = "127.0.0.1"
+    audit_push: str | None = None  # VictoriaLogs jsonline URL (issue 5)
+    audit_retention: float | None = None  # seconds of audit log kept; None: all
 
 
 class _Server(uvicorn.Server):
@@ -93,31 +106,50 @@ class Daemon:
                     domain=s.domain,
                     host_env=dict(os.environ),
                 )
+                # issue 4: network policies, connection records (NFLOG), names re-resolved
+                ctx.net = start_network(store, iso, ctx.bus, s.prefix, start_task)
                 myc = Mycelium(ctx)
+                # issue 5: the audit log records every event from here on
+                ctx.audit = await start_audit(
+                    ctx, myc, push=s.audit_push, retention=s.audit_retention
+                )
                 proxy = PreviewProxy(
                     routes=myc.routes,
                     connect=lambda up: connect_in_netns(myc.netns_path(up.colony), up.port),
+                    on_request=lambda r: ctx.bus.publish(plan_request_event(r, ctx.clock())),
                     domain=s.domain,
                 )
                 ctx.proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
+                workflow = Workflow(myc)  # issue 6: agents, review, trash, broods
                 removed = await myc.adopt_all()
                 if removed:
                     log.info("removed %d objects that belonged to no colony", len(removed))
-                info = {
+                await workflow.start()
+                info: dict[str, Any] = {
                     "prefix": s.prefix,
                     "state_dir": str(s.state_dir),
                     "domain": s.domain,
                     "pool": str(s.pool),
                 }
-                app = create_app(myc, on_stop=self.stopping.set, info=info)
+                auth = Auth(Tokens(store.conn), clock=ctx.clock)
+                app = create_app(myc, on_stop=self.stopping.set, info=info, extra=unix_routes(auth))
                 server = self._server(app)
+                web = None
+                if s.http_port is not None:  # issue 7: Bloom + the API on TCP, token-protected
+                    tcp = create_app(myc, on_stop=self.stopping.set, info=info)
+                    bloom = create_bloom_app(tcp, myc, auth)
+                    web = start_http(bloom, s.http_host, s.http_port, auth, start_task)
+                info["http_url"] = auth.base_url
                 start_task(ctx.logs.run())
+                start_task(myc.resources.run())  # usage samples and resource events (issue 3)
                 serving = start_task(server.serve(sockets=[self._listen()]))
                 log.info("Mycelium listening on %s, previews on port %d", s.socket, ctx.proxy_port)
                 await self.stopping.wait()
                 log.info("Mycelium stopping; colonies keep running")
                 server.should_exit = True
                 await serving
+                if web is not None:
+                    await web.close()
                 await proxy.close()
                 for task in list(self.tasks):
                     task.cancel()
@@ -149,6 +181,9 @@ class Daemon:
             lifespan="off",
             log_level="warning",
             access_log=False,
+            # Followed streams (`colony logs -f`, `colony audit -f`) never end by themselves:
+            # give them 2 s, then end them, or the daemon would not stop while one is open.
+            timeout_graceful_shutdown=2,
         )
         return _Server(config)
 
@@ -161,6 +196,9 @@ def run_daemon(
     prefix: str = "colony",
     pool: str = "10.213.0.0/16",
     domain: str = "localhost",
+    http_port: int | None = 8000,
+    audit_push: str | None = None,
+    audit_retention: str | None = None,
 ) -> None:
     """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``."""
     logging.basicConfig(
@@ -186,5 +224,10 @@ def run_daemon(
         prefix=prefix,
         pool=network,
         domain=domain,
+        http_port=http_port,
+        audit_push=push_url(audit_push) if audit_push else None,
+        audit_retention=parse_retention(audit_retention, "--audit-retention")
+        if audit_retention
+        else None,
     )
     asyncio.run(Daemon(settings).run())

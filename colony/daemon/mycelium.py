@@ -13,9 +13,12 @@ from typing import Any
 from colony.core import lifecycle
 from colony.core.config import Config, merge_overrides, parse_config_text
 from colony.core.model import ColonyRecord, Slot, State, check_name, plan_index
+from colony.core.policy import check_config_exposures
 from colony.core.routes import RouteTable
+from colony.daemon import containment
 from colony.daemon.actor import ColonyActor
 from colony.daemon.context import Context
+from colony.daemon.resources import ResourceMonitor
 from colony.errors import ColonyError, ConfigError, NotFound
 
 log = logging.getLogger("colony.mycelium")
@@ -61,6 +64,7 @@ class Mycelium:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.actors: dict[str, ColonyActor] = {}
+        self.resources = ResourceMonitor(ctx, lambda: list(self.actors.values()))  # issue 3
 
     # --- actors ---------------------------------------------------------------------------
 
@@ -93,6 +97,12 @@ class Mycelium:
         actor = self.actors.get(name)
         if actor is None:
             raise NotFound(f"colony '{name}' not found", hint="list colonies with 'colony ls'")
+        return actor
+
+    def launch(self, rec: ColonyRecord) -> ColonyActor:
+        """Run an actor for a colony just stored (one restored from the trash, issue 6)."""
+        actor = ColonyActor(self.ctx, rec, load_colony_config(rec))
+        self._launch(actor)
         return actor
 
     async def adopt_all(self) -> list[dict[str, str]]:
@@ -136,6 +146,8 @@ class Mycelium:
         source, text = read_config(root, config)
         cfg = parse_config_text(text, source)
         cfg = merge_overrides(cfg, limits=limits, sandbox=sandbox)
+        containment.validate(owner, cfg, root)  # issue 3: a user to run as, bwrap if needed
+        check_config_exposures(cfg)  # issue 4: expose_to names services that have ports
         if existing is not None:  # replaces a colony whose spawn failed
             await self.actor(name).ask("remove", force=True)
             if self.ctx.store.find(name) is not None:  # lost a race while awaiting
@@ -167,22 +179,26 @@ class Mycelium:
                 "at": now,
                 "step": None,
                 "reason": None,
+                "user": owner,
             }
         )
         actor.log.note("colony", "spawning")
         for warning in cfg.warnings:
             actor.log.note("colony", f"warning: {warning}")
-        actor.tell("spawn")
+        actor.tell("spawn", user=owner)
         return actor.to_json()
 
-    async def request(self, name: str, kind: str) -> dict[str, Any]:
-        """stop, start or restart; returns once the actor has accepted the request."""
+    async def request(self, name: str, kind: str, user: str | None = None) -> dict[str, Any]:
+        """stop, start or restart; returns once the actor has accepted the request.
+
+        ``user`` (who asked) goes on the events the request causes, for the audit log.
+        """
         actor = self.actor(name)
-        await actor.ask(kind)
+        await actor.ask(kind, user=user)
         return actor.to_json()
 
-    async def remove(self, name: str, force: bool) -> dict[str, Any]:
-        result: dict[str, Any] = await self.actor(name).ask("remove", force=force)
+    async def remove(self, name: str, force: bool, user: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self.actor(name).ask("remove", force=force, user=user)
         return result
 
     def colonies(self) -> list[dict[str, Any]]:
@@ -198,19 +214,22 @@ class Mycelium:
     def routes(self) -> RouteTable:
         return RouteTable(
             {
-                name: {s.name: s.port for s in a.cfg.services if s.port is not None}
+                # Level none remaps service ports to host ports (issue 3): previews follow.
+                name: {s.name: a.contain.port(s) or s.port for s in a.cfg.services if s.port}
                 for name, a in self.actors.items()
             }
         )
 
-    def netns_path(self, name: str) -> str:
-        return self.actor(name).slot.netns_path
+    def netns_path(self, name: str) -> str | None:
+        """The colony's network namespace; None when it shares the host's (level none)."""
+        return self.actor(name).contain.netns_path
 
     # --- garbage ----------------------------------------------------------------------
 
-    async def gc(self) -> list[dict[str, str]]:
+    async def gc(self, user: str | None = None) -> list[dict[str, str]]:
         """Remove kernel objects and workspaces with this daemon's prefix that belong to no
-        colony. A workspace is never deleted: it moves to the trash."""
+        colony. A workspace is never deleted: it moves to the trash. A gc that a user asked
+        for or that removed something is published (for the audit log)."""
         ctx = self.ctx
         known = {r.name: r for r in ctx.store.colonies()}
         observed = await asyncio.to_thread(ctx.iso.observe, ctx.prefix)
@@ -235,6 +254,9 @@ class Mycelium:
                     removed.append({"kind": "workspace", "name": str(path)})
         for entry in removed:
             log.info("gc: removed %s %s", entry["kind"], entry["name"])
+        if user is not None or removed:
+            event = {"type": "gc", "removed": removed, "at": ctx.clock()}
+            ctx.bus.publish({**event, "user": user} if user else event)
         return removed
 
     def empty(self) -> bool:

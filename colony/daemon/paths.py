@@ -42,3 +42,12 @@ class Paths:
     @property
     def trash(self) -> Path:
         return self.root / "trash"
+
+    @property
+    def audit_db(self) -> Path:
+        return self.root / "audit.db"
+
+    @property
+    def audit_key(self) -> Path:
+        """HMAC key of the audit log's checkpoints (mode 0600)."""
+        return self.root / "audit.key"

@@ -495,9 +495,12 @@ class PreviewProxy:
 
 
 async def _connect_at(
-    netns_path: str, family: socket.AddressFamily, addr: str, port: int
+    netns_path: str | None, family: socket.AddressFamily, addr: str, port: int
 ) -> Streams:
-    sock = await asyncio.to_thread(host.socket_in_netns, netns_path, family)
+    if netns_path is None:  # sandbox level none: the colony shares the host's loopback
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    else:
+        sock = await asyncio.to_thread(host.socket_in_netns, netns_path, family)
     try:
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, (addr, port))
@@ -507,8 +510,9 @@ async def _connect_at(
         raise
 
 
-async def connect_in_netns(netns_path: str, port: int) -> Streams:
-    """Open a stream to ``port`` on the loopback inside the network namespace ``netns_path``.
+async def connect_in_netns(netns_path: str | None, port: int) -> Streams:
+    """Open a stream to ``port`` on the loopback inside the network namespace ``netns_path``
+    (None: the host's own, for colonies at sandbox level none).
 
     Tries 127.0.0.1, then ::1 (dev servers that bind "localhost" may pick either).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,11 +100,15 @@ async def run_to_end(
     return -1 if code is None else code
 
 
-async def port_open(netns_path: str, port: int) -> bool:
-    """Whether something accepts TCP connections on the colony's 127.0.0.1:``port``."""
+async def port_open(netns_path: str | None, port: int) -> bool:
+    """Whether something accepts TCP connections on the colony's 127.0.0.1:``port``; with
+    ``netns_path`` None, on the host's (sandbox level none)."""
     loop = asyncio.get_running_loop()
     try:
-        sock = await asyncio.to_thread(host.socket_in_netns, netns_path)
+        if netns_path is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        else:
+            sock = await asyncio.to_thread(host.socket_in_netns, netns_path)
     except Exception:
         return False
     sock.setblocking(False)

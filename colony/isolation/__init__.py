@@ -20,6 +20,7 @@ from ipaddress import IPv4Network
 from typing import Protocol
 
 from colony.core.model import Slot
+from colony.core.policy import Rules
 from colony.host import Placement
 from colony.isolation.cgroups import Limits
 
@@ -89,12 +90,32 @@ class Isolation(Protocol):
 
     def netns_exists(self, slot: Slot) -> bool: ...
 
-    def set_limits(self, slot: Slot, limits: Limits) -> None:
-        """Apply CPU, memory and pids limits to the colony's cgroup."""
+    def set_network(self, slot: Slot, rules: Rules, *, remake: bool = False) -> None:
+        """Load the colony's network policy into its nft table, in one transaction (issue 4).
+
+        A missing table is made anew only with ``remake`` (the colony's own request; a table
+        removed with its colony must stay removed).
+
+        Raises:
+            HostError: nft rejected it, or the table is missing; the table is unchanged.
+        """
+        ...
+
+    def set_limits(self, slot: Slot, limits: Limits) -> list[str]:
+        """Apply CPU, memory, swap, pids and I/O limits to the colony's cgroup.
+
+        Returns:
+            Control files this kernel does not offer (their limits were left out).
+        """
         ...
 
     def usage(self, slot: Slot) -> dict[str, int]:
-        """``cpu_usec``, ``memory`` (bytes) and ``pids`` of the colony, where available."""
+        """``cpu_usec``, ``memory`` (bytes), ``pids``, ``io_read``/``io_write`` (bytes) and the
+        counters ``oom_kills``, ``memory_hits``, ``pids_hits`` of the colony, where available."""
+        ...
+
+    def create_cgroup(self, slot: Slot) -> None:
+        """Only the colony's cgroups (sandbox level none: no namespace); idempotent."""
         ...
 
 

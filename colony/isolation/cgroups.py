@@ -18,17 +18,28 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from colony import host
 from colony.errors import HostError
+from colony.isolation.limits import (
+    CPU_PERIOD_US,
+    OPTIONAL,
+    Limits,
+    add_counts,
+    fallback,
+    parse_counters,
+    parse_usage,
+    render_limits,
+)
 
 # Controllers a colony uses, by their v2 name. v1 names differ for io only ("blkio").
-CONTROLLERS = ("pids", "memory", "cpu")
+CONTROLLERS = ("pids", "memory", "cpu", "io")
+V1_NAMES = {"io": "blkio"}
 V1_EXTRA = ("cpuacct", "freezer")  # v1 only: CPU usage lives in cpuacct, kill needs freezer
-CPU_PERIOD_US = 100_000
 KILL_TIMEOUT = 2.0
 
 
@@ -57,15 +68,6 @@ class Layout:
     def version(self, controller: str) -> int | None:
         mount = self.by_controller.get(controller)
         return mount.version if mount else None
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one colony; None means unlimited."""
-
-    cpus: float | None = None  # cores, e.g. 1.5
-    memory: int | None = None  # bytes
-    pids: int | None = None
 
 
 def _unescape(path: str) -> str:
@@ -119,7 +121,8 @@ def detect(mountinfo: str, unified_controllers: str = "") -> Layout:
         if fstype == "cgroup2" and unified is None:
             unified = Mount(point, 2, frozenset(unified_controllers.split()))
         elif fstype == "cgroup":
-            mount = Mount(point, 1, frozenset(options & {*CONTROLLERS, *V1_EXTRA}))
+            names = {V1_NAMES.get(c, c): c for c in (*CONTROLLERS, *V1_EXTRA)}
+            mount = Mount(point, 1, frozenset(names[o] for o in options if o in names))
             for ctrl in mount.controllers:
                 v1.setdefault(ctrl, mount)
     by: dict[str, Mount] = {}
@@ -148,52 +151,6 @@ def detect(mountinfo: str, unified_controllers: str = "") -> Layout:
     return Layout(tracking=tracking, by_controller=by, mounts=tuple(mounts))
 
 
-def render_limits(limits: Limits, layout: Layout) -> list[tuple[str, str]]:
-    """Control files and values that apply ``limits``, as (file, value) per used controller.
-
-    Example:
-        >>> render_limits(Limits(cpus=1.5), hybrid_layout)
-        [('cpu.cfs_period_us', '100000'), ('cpu.cfs_quota_us', '150000'), ...]
-    """
-    out: list[tuple[str, str]] = []
-    quota = None if limits.cpus is None else max(1000, round(limits.cpus * CPU_PERIOD_US))
-    memory = None if limits.memory is None else str(limits.memory)
-    pids = None if limits.pids is None else str(limits.pids)
-    if (cpu := layout.version("cpu")) == 2:
-        out.append(("cpu.max", f"{quota or 'max'} {CPU_PERIOD_US}"))
-    elif cpu == 1:
-        out.append(("cpu.cfs_period_us", str(CPU_PERIOD_US)))
-        out.append(("cpu.cfs_quota_us", str(quota or -1)))
-    if (mem := layout.version("memory")) == 2:
-        out.append(("memory.max", memory or "max"))
-    elif mem == 1:
-        out.append(("memory.limit_in_bytes", memory or "-1"))
-    if layout.version("pids"):
-        out.append(("pids.max", pids or "max"))
-    return out
-
-
-def parse_usage(files: Mapping[str, str | None]) -> dict[str, int]:
-    """Usage numbers from the text of control files (missing ones are left out).
-
-    Keys: ``cpu_usec`` (CPU time used), ``memory`` (bytes now), ``pids`` (processes now).
-    """
-    out: dict[str, int] = {}
-    if stat := files.get("cpu.stat"):
-        for line in stat.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "usage_usec":
-                out["cpu_usec"] = int(value)
-    if ns := files.get("cpuacct.usage"):
-        out["cpu_usec"] = int(ns) // 1000
-    for name in ("memory.current", "memory.usage_in_bytes"):
-        if text := files.get(name):
-            out["memory"] = int(text)
-    if text := files.get("pids.current"):
-        out["pids"] = int(text)
-    return out
-
-
 def load_layout() -> Layout:
     """Detect this machine's cgroup layout."""
     mountinfo = host.read_text("/proc/self/mountinfo") or ""
@@ -211,6 +168,10 @@ class Cgroups:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+        # v1 counts OOM kills and refused forks in the leaf where they happen; a removed leaf
+        # (an ended exec) leaves its counts here, under its colony, so they never go back.
+        self.retired: dict[str, dict[str, int]] = {}
+        self._counting = threading.Lock()  # a leaf is counted in the tree or retired, never both
 
     def dirs(self, rel: str) -> list[str]:
         """The directory of ``rel`` in every hierarchy, tracking first."""
@@ -331,9 +292,16 @@ class Cgroups:
     def remove(self, rel: str) -> None:
         """Kill every process in ``rel``, then remove its cgroups in every hierarchy."""
         self.kill(rel)
-        for top in self.dirs(rel):
-            for path in self.tree(top):
-                host.remove_dir(path)
+        parent, _, _ = rel.rpartition("/")
+        with self._counting:
+            if parent.count("/") == 1:  # a leaf "<prefix>/<name>/<leaf>" of a colony
+                counts = self._v1_counters(rel)
+                self.retired[parent] = add_counts(self.retired.get(parent, {}), counts)
+            else:
+                self.retired.pop(rel, None)
+            for top in self.dirs(rel):
+                for path in self.tree(top):
+                    host.remove_dir(path)
 
     def names(self, prefix: str) -> set[str]:
         """Names below ``<prefix>`` in any hierarchy (colonies, known or not)."""
@@ -342,24 +310,87 @@ class Cgroups:
             found.update(host.list_dir(path, dirs_only=True))
         return found
 
-    def set_limits(self, rel: str, limits: Limits) -> None:
-        """Apply ``limits`` to the colony cgroup ``rel``."""
+    def _file(self, rel: str, name: str) -> str | None:
+        """Path of control file ``name`` of ``rel``, in the hierarchy of its controller."""
+        prefix = name.split(".")[0]
+        mount = self.layout.by_controller.get("io" if prefix == "blkio" else prefix)
+        if mount is None and self.layout.tracking.version == 2:
+            mount = self.layout.tracking  # v2 keeps cpu.stat etc. in every cgroup
+        return None if mount is None else f"{mount.path}/{rel}/{name}"
+
+    def set_limits(self, rel: str, limits: Limits) -> list[str]:
+        """Apply ``limits`` to the colony cgroup ``rel``.
+
+        Returns:
+            The control files this kernel does not offer (swap accounting off, no I/O weight
+            scheduler), whose limits were left out.
+        """
+        missing: list[str] = []
         for name, value in render_limits(limits, self.layout):
-            mount = self.layout.by_controller[name.split(".")[0]]
-            host.write_text(f"{mount.path}/{rel}/{name}", value)
+            path = self._file(rel, name)
+            if path is None:
+                continue
+            if name in OPTIONAL and not host.exists(path):
+                alt = fallback(name, value)
+                alt_path = self._file(rel, alt[0]) if alt else None
+                if alt is None or alt_path is None or not host.exists(alt_path):
+                    missing.append(name)
+                    continue
+                path, value = alt_path, alt[1]
+            host.write_text(path, value)
+        return missing
 
     def usage(self, rel: str) -> dict[str, int]:
-        """CPU time (usec), memory (bytes) and process count of ``rel``, where available."""
-        files: dict[str, str | None] = {}
-        by = self.layout.by_controller
-        if self.layout.tracking.version == 2:
-            files["cpu.stat"] = host.read_text(f"{self.layout.tracking.path}/{rel}/cpu.stat")
-        memory = "memory.current" if self.layout.version("memory") == 2 else "memory.usage_in_bytes"
-        for ctrl, name in (
-            ("cpuacct", "cpuacct.usage"),
-            ("memory", memory),
-            ("pids", "pids.current"),
+        """CPU time (usec), memory (bytes), processes, I/O bytes and event counters of ``rel``.
+
+        Keys as :func:`parse_usage` and :func:`parse_counters`; missing files are left out.
+        """
+        v2 = {c for c, m in self.layout.by_controller.items() if m.version == 2}
+        names = [
+            "cpu.stat" if "cpu" in v2 or self.layout.tracking.version == 2 else "cpuacct.usage",
+            "memory.current" if "memory" in v2 else "memory.usage_in_bytes",
+            "pids.current",
+            "io.stat" if "io" in v2 else "blkio.throttle.io_service_bytes_recursive",
+        ]
+        files = {n: host.read_text(p) for n in names if (p := self._file(rel, n))}
+        return {**parse_usage(files), **self.counters(rel)}
+
+    def counters(self, rel: str) -> dict[str, int]:
+        """OOM kills and limit hits of ``rel`` (v1 counts them where they happen: summed)."""
+        total: dict[str, int] = {}
+        for ctrl, v2_name in (("memory", "memory.events"), ("pids", "pids.events")):
+            mount = self.layout.by_controller.get(ctrl)
+            if mount is not None and mount.version == 2:
+                text = host.read_text(f"{mount.path}/{rel}/{v2_name}")
+                total = add_counts(total, parse_counters({v2_name: text}))
+        with self._counting:
+            retired = self.retired.get(rel, {})
+            return add_counts(add_counts(total, retired), self._v1_counters(rel))
+
+    def _v1_counters(self, rel: str) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for ctrl, names in (
+            ("memory", ("memory.oom_control", "memory.failcnt")),
+            ("pids", ("pids.events",)),
         ):
-            if mount := by.get(ctrl):
-                files[name] = host.read_text(f"{mount.path}/{rel}/{name}")
-        return parse_usage(files)
+            mount = self.layout.by_controller.get(ctrl)
+            if mount is None or mount.version != 1:
+                continue
+            for path in self.tree(f"{mount.path}/{rel}"):
+                files = {n: host.read_text(f"{path}/{n}") for n in names}
+                total = add_counts(total, parse_counters(files))
+        return total
+
+
+__all__ = [
+    "CPU_PERIOD_US",
+    "Cgroups",
+    "Layout",
+    "Limits",
+    "Mount",
+    "detect",
+    "load_layout",
+    "parse_counters",
+    "parse_usage",
+    "render_limits",
+]

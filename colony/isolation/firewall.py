@@ -1,55 +1,259 @@
 """nftables: one table ``inet <prefix>-<name>`` per colony, rendered as text, applied atomically.
 
-The table carries the colony's NAT (so egress works) and the forward chain that the network
-policy fills. Rendering is pure; ``colony debug render-firewall NAME`` shows the same text.
+The table lives in the host's namespace and matches on the colony's veth, so nothing inside
+the colony (not even root there) can see or change it. Its chains are the same for every
+policy; the policy is data in its sets, so a policy change replaces set contents only:
+
+- ``postrouting``: NAT of the colony's traffic to the outside (not to other colonies);
+- ``input`` → ``host``: what the colony may send to the host's own addresses: answers to
+  connections the host opened and DNS to resolvers that live on the host;
+- ``forward`` → ``egress``: outbound, in order: answers pass, other colonies are left to
+  their own ``ingress``, IPv6 is refused (colonies have IPv4 only), DNS only to ``dns4``,
+  ``deny4``/``denyp4`` refused, ``allow4``/``allowp4`` admitted (``0.0.0.0/0`` when egress is
+  "allow"), the rest refused; → ``ingress``: new connections in only from the peers and
+  ports in ``exposed``;
+- ``admit``/``refuse``: the verdicts, each logging new connections to the daemon's NFLOG
+  group for connection records; a refused TCP connection gets a reset (it fails at once).
+
+Rendering is pure; ``colony debug render-firewall NAME`` shows the same text.
 
 Example:
-    >>> apply(render_colony_table(slot))
-    >>> list_tables("colony")
-    ['colony-web']
+    >>> apply(render_colony_table(slot, rules))      # a new colony: chains and sets
+    >>> apply_sets(slot, other_rules)                # a policy change: sets only
 """
 
 from __future__ import annotations
 
+import ipaddress
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from colony import host
 from colony.core.model import Slot
+from colony.core.policy import Rules
+from colony.errors import HostError
+from colony.isolation import nftnl
 
 FAMILY = "inet"
-EGRESS_CHAIN = "egress"  # regular chain for the colony's outbound policy (empty: allow)
+EGRESS_CHAIN = "egress"
+VERSION = 1  # of the chains below; a table of another version is replaced whole
+LOCKED = Rules()  # what a colony gets until the daemon loads its policy: no egress
+ACCEPT_PREFIX = "accept"
+DENY_PREFIX = "deny"
+TCP_UDP = "meta l4proto { tcp, udp }"
+GROUP_BASE, GROUP_SPAN = 4096, 57344  # NFLOG groups of daemons: 4096-61439
+SETS: dict[str, str] = {  # name → type; all but the last two hold intervals
+    "allow4": "ipv4_addr",
+    "allowp4": "ipv4_addr . inet_service",
+    "deny4": "ipv4_addr",
+    "denyp4": "ipv4_addr . inet_service",
+    "dns4": "ipv4_addr",
+    "exposed": "ifname . inet_service",
+}
+INTERVAL = ("allow4", "allowp4", "deny4", "denyp4")
+EVERYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
+
+Net4 = ipaddress.IPv4Network
+IPv4Address = ipaddress.IPv4Address
 
 
-def _fresh(name: str) -> str:
-    # Declare (no-op if it exists) and flush: the load replaces the rules of a table an older
-    # daemon left, in one transaction. Not "delete table": any delete makes the kernel wait
-    # for an RCU grace period (~15 ms) where a plain load takes ~4 ms.
-    return f"table {FAMILY} {name} {{}}\nflush table {FAMILY} {name}\n"
+def log_group(prefix: str) -> int:
+    """The NFLOG group of a daemon's tables: fixed by its prefix, so tables outlive it."""
+    return GROUP_BASE + zlib.crc32(prefix.encode()) % GROUP_SPAN
 
 
-def render_colony_table(slot: Slot) -> str:
-    """The nft -f text that (re)creates the colony's table from scratch.
+def comment(slot: Slot) -> str:
+    """What a current table of ``slot`` says of itself (its chains depend on nothing else)."""
+    return f"colony network v{VERSION} group {log_group(slot.prefix)} veth {slot.veth}"
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What each set of a colony's table holds (IPv4: colonies have no IPv6)."""
+
+    allow4: tuple[Net4, ...] = ()
+    allowp4: tuple[tuple[Net4, int], ...] = ()
+    deny4: tuple[Net4, ...] = ()
+    denyp4: tuple[tuple[Net4, int], ...] = ()
+    dns4: tuple[ipaddress.IPv4Address, ...] = ()
+    exposed: tuple[tuple[str, int], ...] = ()
+
+
+def _v4(nets: Iterable[str]) -> tuple[Net4, ...]:
+    return tuple(n for n in map(ipaddress.ip_network, nets) if isinstance(n, Net4))
+
+
+def _v4_ports(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[Net4, int], ...]:
+    out = ((ipaddress.ip_network(net), port) for net, port in pairs)
+    return tuple((net, port) for net, port in out if isinstance(net, Net4))
+
+
+def plan_contents(rules: Rules) -> Contents:
+    """The egress mode as data: allow admits everything not denied, deny drops DNS too."""
+    mode = rules.egress
+    allow4 = {"allow": (EVERYWHERE,), "allowlist": _v4(rules.allow.v4)}.get(mode, ())
+    resolvers = (ipaddress.ip_address(a) for a in rules.resolvers)
+    return Contents(
+        allow4=allow4,
+        allowp4=_v4_ports(rules.allow.v4_ports) if mode == "allowlist" else (),
+        deny4=_v4(rules.deny.v4),
+        denyp4=_v4_ports(rules.deny.v4_ports),
+        dns4=() if mode == "deny" else tuple(a for a in resolvers if isinstance(a, IPv4Address)),
+        exposed=rules.exposed,
+    )
+
+
+# --- text for nft -f --------------------------------------------------------------------------
+
+
+def _net(net: Net4) -> str:
+    return str(net.network_address) if net.prefixlen == 32 else str(net)
+
+
+def _elements(contents: Contents) -> dict[str, list[str]]:
+    return {
+        "allow4": [_net(n) for n in contents.allow4],
+        "allowp4": [f"{_net(n)} . {p}" for n, p in contents.allowp4],
+        "deny4": [_net(n) for n in contents.deny4],
+        "denyp4": [f"{_net(n)} . {p}" for n, p in contents.denyp4],
+        "dns4": [str(a) for a in contents.dns4],
+        "exposed": [f'"{name}" . {port}' for name, port in contents.exposed],
+    }
+
+
+def _set(name: str, elements: Iterable[str] = ()) -> str:
+    flags = " flags interval;" if name in INTERVAL else ""
+    items = list(elements)
+    body = f" elements = {{ {', '.join(items)} }};" if items else ""
+    return f"\tset {name} {{ type {SETS[name]};{flags}{body} }}\n"
+
+
+def _chain(name: str, rules: Iterable[str], hook: str | None = None) -> str:
+    head = f"\t\t{hook}\n" if hook else ""
+    return f"\tchain {name} {{\n{head}" + "".join(f"\t\t{r}\n" for r in rules) + "\t}\n"
+
+
+def _chains(slot: Slot) -> str:
+    veth, pool, group = f'"{slot.veth}"', slot.pool, log_group(slot.prefix)
+    filter_hook = "type filter hook {} priority filter; policy accept;"
+    return "".join(
+        [
+            _chain(
+                "postrouting",
+                [f"ip saddr {slot.colony_ip} ip daddr != {pool} oifname != {veth} masquerade"],
+                "type nat hook postrouting priority srcnat; policy accept;",
+            ),
+            _chain("input", [f"iifname {veth} jump host"], filter_hook.format("input")),
+            _chain(
+                "forward",
+                [
+                    f"iifname {veth} ip saddr != {slot.colony_ip} drop",  # a spoofed source
+                    f"iifname {veth} jump {EGRESS_CHAIN}",
+                    f"oifname {veth} jump ingress",
+                ],
+                filter_hook.format("forward"),
+            ),
+            _chain(
+                "host",
+                [
+                    "ct state established,related accept",
+                    f"{TCP_UDP} th dport 53 ip daddr @dns4 jump admit",  # a resolver on the host
+                    "jump refuse",
+                ],
+            ),
+            _chain(
+                EGRESS_CHAIN,
+                [
+                    "ct direction reply accept",  # the colony answering a connection to it
+                    "ct state related accept",
+                    f"ip daddr {pool} return",  # another colony: its ingress chain decides
+                    "meta nfproto ipv6 jump refuse",
+                    f"{TCP_UDP} th dport 53 jump dns",
+                    "ip daddr @deny4 jump refuse",
+                    f"{TCP_UDP} ip daddr . th dport @denyp4 jump refuse",
+                    "ip daddr @allow4 jump admit",
+                    f"{TCP_UDP} ip daddr . th dport @allowp4 jump admit",
+                    "jump refuse",
+                ],
+            ),
+            _chain("dns", ["ip daddr @dns4 jump admit", "jump refuse"]),
+            _chain(
+                "ingress",
+                [
+                    "ct direction reply accept",  # answers to the colony's own connections
+                    "ct state related accept",
+                    f"{TCP_UDP} iifname . th dport @exposed jump admit",
+                    "jump refuse",
+                ],
+            ),
+            _chain("admit", [f'ct state new log prefix "{ACCEPT_PREFIX}" group {group}', "accept"]),
+            _chain(
+                "refuse",
+                [
+                    f'ct state new log prefix "{DENY_PREFIX}" group {group}',
+                    "meta l4proto tcp reject with tcp reset",  # fail fast, not a timeout
+                    "reject with icmpx admin-prohibited",
+                ],
+            ),
+        ]
+    )
+
+
+def _body(slot: Slot, rules: Rules) -> str:
+    elements = _elements(plan_contents(rules))
+    sets = "".join(_set(name, elements[name]) for name in SETS)
+    return f'table {FAMILY} {slot.table} {{\n\tcomment "{comment(slot)}"\n{sets}{_chains(slot)}}}\n'
+
+
+def render_colony_table(slot: Slot, rules: Rules = LOCKED) -> str:
+    """The nft -f text that (re)creates the colony's table with ``rules``, in one transaction.
+
+    Without ``rules`` the table is locked: NAT is in place but no egress and no ingress.
+    A table of that name left by an older daemon has its rules and set contents replaced
+    (declare, then flush: a plain load takes a few ms where a delete waits ~15 ms for the
+    kernel).
 
     Example:
         >>> print(render_colony_table(Slot("colony", "web", 3, pool)))
-        table inet colony-web {}
-        flush table inet colony-web
         table inet colony-web {
         ...
     """
-    veth = slot.veth
-    return _fresh(slot.table) + (
-        f"table {FAMILY} {slot.table} {{\n"
-        f"\tchain postrouting {{\n"
-        f"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-        f'\t\tip saddr {slot.colony_ip} oifname != "{veth}" masquerade\n'
-        f"\t}}\n"
-        f"\tchain forward {{\n"
-        f"\t\ttype filter hook forward priority filter; policy accept;\n"
-        f'\t\tiifname "{veth}" jump {EGRESS_CHAIN}\n'
-        f"\t}}\n"
-        f"\tchain {EGRESS_CHAIN} {{\n"
-        f"\t}}\n"
-        f"}}\n"
+    table = f"{FAMILY} {slot.table}"
+    reset = (  # a table's comment is set when it is made: the first block must carry it
+        f'table {table} {{\n\tcomment "{comment(slot)}"\n'
+        + "".join(_set(name) for name in SETS)
+        + f"}}\nflush table {table}\n"
+        + "".join(f"flush set {table} {name}\n" for name in SETS)
     )
+    return reset + _body(slot, rules)
+
+
+def render_replacement(slot: Slot, rules: Rules) -> str:
+    """Delete and recreate the table in one transaction (a table of another version)."""
+    table = f"{FAMILY} {slot.table}"
+    return f"table {table} {{}}\ndelete table {table}\n" + _body(slot, rules)
+
+
+def render_set_messages(slot: Slot, rules: Rules) -> list[bytes]:
+    """Netlink messages replacing the contents of every set of the table."""
+    contents = plan_contents(rules)
+    encoded = {
+        "allow4": nftnl.intervals4(contents.allow4),
+        "allowp4": nftnl.ranges4_ports(contents.allowp4),
+        "deny4": nftnl.intervals4(contents.deny4),
+        "denyp4": nftnl.ranges4_ports(contents.denyp4),
+        "dns4": nftnl.addresses4(contents.dns4),
+        "exposed": nftnl.ifname_ports(contents.exposed),
+    }
+    messages = []
+    for name, elements in encoded.items():
+        messages.append(nftnl.render_flush_set(slot.table, name))
+        messages += nftnl.render_add_elements(slot.table, name, elements)
+    return messages
+
+
+# --- applying -----------------------------------------------------------------------------------
 
 
 def apply(text: str) -> None:
@@ -61,23 +265,48 @@ def apply(text: str) -> None:
     host.run(["nft", "-f", "-"], input=text)
 
 
+def apply_policy(slot: Slot, rules: Rules) -> None:
+    """Put ``rules`` into the colony's table in one transaction.
+
+    A current table (see :func:`comment`) gets only its set contents replaced, over netlink:
+    the cost does not grow with the number of colonies. Any other is replaced whole.
+
+    Raises:
+        HostError: the table does not exist (a colony being removed: never made anew here).
+    """
+    found = table_comment(slot.table)
+    if found is None:
+        raise HostError(f"cannot load the policy of table {slot.table!r}: it does not exist")
+    if found == comment(slot):
+        nftnl.transact(render_set_messages(slot, rules), f"load the policy of {slot.table}")
+    else:
+        apply(render_replacement(slot, rules))
+
+
+def table_comment(name: str) -> str | None:
+    """The comment of table ``inet <name>`` ("" if it has none); None if it does not exist."""
+    try:
+        payloads = nftnl.dump(nftnl.render_get_table(name), f"read table {name}")
+    except HostError as exc:
+        if "ENOENT" in str(exc):
+            return None
+        raise
+    return (nftnl.parse_table(payloads[0])[1] or "") if payloads else None
+
+
 def delete_table(name: str) -> bool:
-    """Delete table ``inet <name>``; False if it was already gone."""
-    done = host.run(["nft", "delete", "table", FAMILY, name], check=False)
-    if done.returncode == 0:
-        return True
-    if "No such file or directory" in done.stderr:
-        return False
-    host.run(["nft", "delete", "table", FAMILY, name])  # raises, naming the cause
+    """Delete table ``inet <name>`` (its chains and sets with it); False if already gone."""
+    try:
+        nftnl.transact([nftnl.render_delete_table(name)], f"delete table {FAMILY} {name}")
+    except HostError as exc:
+        if "ENOENT" in str(exc):
+            return False
+        raise
     return True
 
 
 def list_tables(prefix: str) -> list[str]:
     """Names of the inet tables that carry ``<prefix>-``."""
-    out = host.run(["nft", "list", "tables", FAMILY]).stdout
-    rows = [line.split() for line in out.splitlines()]
-    return sorted(
-        r[2]
-        for r in rows
-        if len(r) == 3 and r[:2] == ["table", FAMILY] and r[2].startswith(f"{prefix}-")
-    )
+    payloads = nftnl.dump(nftnl.render_get_table(), "list tables")
+    names = (nftnl.parse_table(p)[0] for p in payloads)
+    return sorted(n for n in names if n.startswith(f"{prefix}-"))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from colony import host
 from colony.core.model import Slot
+from colony.core.policy import Rules
 from colony.errors import HostError
 from colony.host import Placement
 from colony.isolation import KINDS, Isolation, Observed, netns
@@ -116,8 +117,20 @@ class LinuxIsolation:
     def netns_exists(self, slot: Slot) -> bool:
         return netns.exists(slot.netns)
 
-    def set_limits(self, slot: Slot, limits: Limits) -> None:
-        self.cgroups.set_limits(slot.cgroup, limits)
+    def set_network(self, slot: Slot, rules: Rules, *, remake: bool = False) -> None:
+        if remake and fw.table_comment(slot.table) is None:  # e.g. `nft flush ruleset` on the host
+            fw.apply(fw.render_colony_table(slot, rules))
+        else:
+            fw.apply_policy(slot, rules)
+
+    def set_limits(self, slot: Slot, limits: Limits) -> list[str]:
+        return self.cgroups.set_limits(slot.cgroup, limits)
+
+    def create_cgroup(self, slot: Slot) -> None:
+        # Sandbox level none (issue 3): the colony's processes share the host's network, so
+        # it gets only its cgroups; destroy() removes them and skips what was never made.
+        if not host.exists(f"{self.cgroups.layout.tracking.path}/{slot.cgroup}"):
+            self.cgroups.create(slot.cgroup)
 
     def usage(self, slot: Slot) -> dict[str, int]:
         return self.cgroups.usage(slot.cgroup)

@@ -56,11 +56,126 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (colony, name)
     ) STRICT;
     """,
+    # issue 7: Bloom's login tokens, browser sessions and API tokens (secrets stored hashed)
+    """
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('login', 'session', 'api')),
+        user TEXT NOT NULL,
+        uid INTEGER,
+        secret_hash TEXT NOT NULL,
+        created REAL NOT NULL,
+        expires REAL
+    ) STRICT;
+    CREATE INDEX tokens_user ON tokens(user);
+    """,
+    # issue 4: network policies set live with `colony policy` (override colony.toml's)
+    """
+    CREATE TABLE policies (
+        colony TEXT PRIMARY KEY REFERENCES colonies(name) ON DELETE CASCADE,
+        egress TEXT NOT NULL CHECK (egress IN ('allow', 'deny', 'allowlist')),
+        allow TEXT NOT NULL,
+        deny TEXT NOT NULL,
+        by TEXT NOT NULL,
+        at REAL NOT NULL
+    ) STRICT;
+    """,
+    # issue 6: agent sessions and their events, the trash of removed colonies, broods
+    """
+    CREATE TABLE agent_sessions (
+        id INTEGER PRIMARY KEY,
+        colony TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        format TEXT NOT NULL,
+        task TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        status TEXT NOT NULL,
+        user TEXT NOT NULL,
+        started REAL NOT NULL,
+        log TEXT NOT NULL,
+        ended REAL,
+        exit_code INTEGER,
+        pid INTEGER,
+        pid_started INTEGER,
+        read_offset INTEGER NOT NULL DEFAULT 0,
+        agent_session TEXT,
+        model TEXT,
+        cost REAL,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        result TEXT,
+        is_error INTEGER NOT NULL DEFAULT 0,
+        parent INTEGER,
+        brood TEXT
+    ) STRICT;
+    CREATE INDEX agent_sessions_colony ON agent_sessions(colony, id);
+    CREATE TABLE agent_events (
+        session INTEGER NOT NULL REFERENCES agent_sessions(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        tool TEXT,
+        data TEXT NOT NULL,
+        PRIMARY KEY (session, seq)
+    ) STRICT;
+    CREATE TABLE trash (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        removed REAL NOT NULL,
+        owner TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        vcs TEXT,
+        branch TEXT,
+        base TEXT,
+        saved TEXT,
+        snapshot TEXT,
+        dir TEXT,
+        record TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE broods (
+        name TEXT PRIMARY KEY,
+        objective TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        base TEXT NOT NULL,
+        target TEXT,
+        agent TEXT,
+        command TEXT,
+        count INTEGER NOT NULL,
+        max_parallel INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        created REAL NOT NULL,
+        picked TEXT
+    ) STRICT;
+    CREATE TABLE brood_members (
+        brood TEXT NOT NULL REFERENCES broods(name) ON DELETE CASCADE,
+        colony TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        session INTEGER,
+        check_code INTEGER,
+        check_output TEXT,
+        diff_files INTEGER,
+        diff_lines INTEGER,
+        PRIMARY KEY (brood, colony)
+    ) STRICT;
+    """,
+    # issue 3: host ports of services of colonies at sandbox level none (no netns of their own)
+    """
+    CREATE TABLE host_ports (
+        colony TEXT NOT NULL REFERENCES colonies(name) ON DELETE CASCADE,
+        service TEXT NOT NULL,
+        port INTEGER NOT NULL UNIQUE,
+        PRIMARY KEY (colony, service)
+    ) STRICT;
+    """,
 ]
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (and migrate) the database at ``path``."""
+def connect(path: Path, migrations: list[str] | None = None) -> sqlite3.Connection:
+    """Open (and migrate, with ``migrations``, default :data:`MIGRATIONS`) the database."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
@@ -68,13 +183,14 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
-    migrate(conn)
+    migrate(conn, MIGRATIONS if migrations is None else migrations)
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> None:
+def migrate(conn: sqlite3.Connection, migrations: list[str] | None = None) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+    steps = MIGRATIONS if migrations is None else migrations
+    for number, sql in enumerate(steps[version:], start=version + 1):
         with transaction(conn):
             _script(conn, sql)
             conn.execute(f"PRAGMA user_version = {number}")

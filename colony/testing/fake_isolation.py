@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from colony import host
 from colony.core.model import Slot
+from colony.core.policy import Rules
 from colony.errors import HostError
 from colony.host import Placement
 from colony.isolation import KINDS, Isolation, Observed
@@ -38,6 +39,7 @@ class FakeIsolation:
     pids: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
     limits: dict[tuple[str, str], Limits] = field(default_factory=dict)
     prepared: set[tuple[str, IPv4Network]] = field(default_factory=set)
+    networks: dict[tuple[str, str], Rules] = field(default_factory=dict)  # set_network (issue 4)
 
     def _call(self, method: str, *args: object) -> None:
         self.calls.append((method, *args))
@@ -134,9 +136,22 @@ class FakeIsolation:
         self._call("netns_exists", slot.name)
         return slot.name in self._names(slot.prefix, "netns")
 
-    def set_limits(self, slot: Slot, limits: Limits) -> None:
+    def set_network(self, slot: Slot, rules: Rules, *, remake: bool = False) -> None:
+        self._call("set_network", slot.name, rules)
+        if slot.name not in self._names(slot.prefix, "table"):
+            if not remake:
+                raise HostError(f"cannot load nft table {slot.table!r}: no such table")
+            self._names(slot.prefix, "table").add(slot.name)
+        self.networks[(slot.prefix, slot.name)] = rules
+
+    def set_limits(self, slot: Slot, limits: Limits) -> list[str]:
         self._call("set_limits", slot.name, limits)
         self.limits[(slot.prefix, slot.name)] = limits
+        return []
+
+    def create_cgroup(self, slot: Slot) -> None:
+        self._call("create_cgroup", slot.name)
+        self._names(slot.prefix, "cgroup").add(slot.name)
 
     def usage(self, slot: Slot) -> dict[str, int]:
         self._call("usage", slot.name)

@@ -1,1 +1,1 @@
-"""tui."""
+"""Stem, the terminal UI: a Textual app over :mod:`colony.client` (``colony tui``)."""

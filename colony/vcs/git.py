@@ -54,6 +54,17 @@ def git_env(**extra: str) -> dict[str, str]:
     # LANGUAGE only picks the message catalog, so hooks keep the user's locale and charset;
     # we match a few of git's English messages below.
     env.update(LANGUAGE="C", GIT_TERMINAL_PROMPT="0", **extra)
+    # Workspaces belong to the colony's user while the daemon runs git as root: without this,
+    # git refuses them as "dubious ownership" (issue 3). Command-scope config, as `-c` would.
+    count = env.get("GIT_CONFIG_COUNT", "")
+    n = int(count) if count.isdigit() else 0
+    env.update(
+        {
+            "GIT_CONFIG_COUNT": str(n + 1),
+            f"GIT_CONFIG_KEY_{n}": "safe.directory",
+            f"GIT_CONFIG_VALUE_{n}": "*",
+        }
+    )
     return env
 
 

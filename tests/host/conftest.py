@@ -17,7 +17,7 @@ import pytest
 
 from colony.client import Client
 from colony.errors import ColonyError
-from tests.conftest import new_prefix
+from tests.conftest import new_prefix, passable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +41,7 @@ class Daemon:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     client: Client | None = None
+    http_port: str = "0"  # Bloom's listener: any free port, so test daemons never collide
 
     def start(self) -> Client:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -62,6 +63,8 @@ class Daemon:
                     self.prefix,
                     "--pool",
                     self.pool,
+                    "--http-port",
+                    self.http_port,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -123,6 +126,7 @@ class Daemon:
 def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
     prefix = new_prefix()
     third = 1 + zlib.crc32(prefix.encode()) % 240
+    passable(tmp_path)
     d = Daemon(
         state_dir=tmp_path / "state",
         socket=tmp_path / "state" / "mycelium.sock",

@@ -7,6 +7,7 @@ to addresses inside namespaces made here.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -26,6 +27,7 @@ import pytest
 
 from colony import host
 from colony.core.model import Slot
+from colony.core.policy import Rules
 from colony.errors import HostError
 from colony.isolation import Observed, firewall, netns
 from colony.isolation.cgroups import Layout, Limits, detect, load_layout, unified_mount
@@ -177,7 +179,8 @@ def test_create_builds_network_table_and_cgroups(env: Env) -> None:
 
     assert firewall.list_tables(env.prefix) == [slot.table]
     rules = host.run(["nft", "list", "table", "inet", slot.table]).stdout
-    assert f'ip saddr {slot.colony_ip} oifname != "{slot.veth}" masquerade' in rules
+    masquerade = f'ip saddr {slot.colony_ip} ip daddr != {env.pool} oifname != "{slot.veth}"'
+    assert f"{masquerade} masquerade" in rules  # never toward other colonies (issue 4)
     assert all(Path(d).is_dir() for d in env.iso.cgroups.dirs(slot.cgroup))
     assert env.iso.observe(env.prefix) == Observed(
         netns=frozenset({"web"}),
@@ -255,9 +258,10 @@ def test_kill_leaves_no_detached_grandchild(env: Env) -> None:
     assert env.iso.procs(slot) == []
     assert not any(host.alive(pid) for pid in pids)
     assert proc.wait(timeout=10) == -signal.SIGKILL
-    for pid in pids:  # the orphans were reparented to this process: reap them
+    for pid in pids:  # orphans reparented to this process (the subreaper): reap them
         if pid != proc.pid:
-            os.waitpid(pid, 0)
+            with contextlib.suppress(ChildProcessError):  # reparented elsewhere and reaped
+                os.waitpid(pid, 0)
 
 
 @pytest.mark.parametrize("env", ["detected", "unified"], indirect=True)
@@ -431,9 +435,12 @@ def test_egress_is_masqueraded(env: Env) -> None:
     """When a colony connects beyond its veth, the far side sees the host's address (NAT)."""
     slot = env.slot("web", 1)
     env.iso.create(slot)
-    # A stand-in for "the outside": a namespace of this test behind its own veth, with no
-    # route back to the colony's address, so only a masqueraded connection can succeed.
-    outside = Slot(env.prefix, "outside", 62, env.pool)
+    env.iso.set_network(slot, Rules(egress="allow"))  # a new table is locked (issue 4)
+    # A stand-in for "the outside": a namespace of this test behind its own veth, outside the
+    # pool, with no route back to the colony's address: only a masqueraded connection works.
+    outside = Slot(
+        env.prefix, "outside", 62, IPv4Network(f"198.19.{env.pool.network_address.packed[2]}.0/24")
+    )
     host.run(["ip", "netns", "add", outside.netns])
     host.run(["ip", "-batch", "-"], input=netns.render_host_batch(outside))
     no_route = f"addr add {outside.colony_ip}/30 dev eth0\nlink set dev eth0 up\n"

@@ -52,18 +52,19 @@ def test_hybrid_tracks_in_v1_pids() -> None:
 
 
 def test_hybrid_uses_v1_controllers_and_freezer() -> None:
-    """When the machine is hybrid, cpu, memory, cpuacct and freezer come from v1."""
+    """When the machine is hybrid, cpu, memory, io (blkio), cpuacct and freezer come from v1."""
     layout = detect(HYBRID, "hugetlb\n")
     paths = {c: m.path for c, m in layout.by_controller.items()}
     assert paths == {
         "pids": "/sys/fs/cgroup/pids",
         "memory": "/sys/fs/cgroup/memory",
         "cpu": "/sys/fs/cgroup/cpu",
+        "io": "/sys/fs/cgroup/blkio",
         "cpuacct": "/sys/fs/cgroup/cpuacct",
         "freezer": "/sys/fs/cgroup/freezer",
     }
     assert layout.mounts[0] == layout.tracking
-    assert len(layout.mounts) == 5
+    assert len(layout.mounts) == 6
 
 
 def test_pure_v1_shares_comounted_hierarchy() -> None:
@@ -84,7 +85,7 @@ def test_pure_v2_uses_one_unified_hierarchy() -> None:
     layout = detect(PURE_V2, V2_CONTROLLERS)
     assert layout.tracking.path == "/sys/fs/cgroup"
     assert layout.tracking.version == 2
-    assert set(layout.by_controller) == {"pids", "memory", "cpu"}
+    assert set(layout.by_controller) == {"pids", "memory", "cpu", "io"}
     assert layout.mounts == (layout.tracking,)
 
 

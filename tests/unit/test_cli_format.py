@@ -144,7 +144,7 @@ def test_format_colony_fields() -> None:
         "  data dir   /var/lib/colony/colonies/shop/data",
         "  db         /var/lib/colony/colonies/shop/data/colony.db",
         "  address    10.213.0.2 (netns colony-shop)",
-        "  limits     cpu=1.5 memory=2G",
+        "  limits     cpu 1.5 cores, memory 2G",
     ):
         assert line in text.splitlines()
 

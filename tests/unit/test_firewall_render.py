@@ -1,42 +1,189 @@
-"""Pure rendering of a colony's nftables table."""
+"""Pure rendering of a colony's nftables table: fixed chains, the policy as set contents."""
 
 from ipaddress import IPv4Network
 
 from colony.core.model import Slot
-from colony.isolation.firewall import render_colony_table
+from colony.core.policy import AddressSets, Rules
+from colony.isolation import nftnl
+from colony.isolation.firewall import (
+    SETS,
+    comment,
+    log_group,
+    plan_contents,
+    render_colony_table,
+    render_replacement,
+    render_set_messages,
+)
 
 SLOT = Slot("colony", "web", 3, IPv4Network("10.213.0.0/16"))
+GROUP = log_group("colony")
+
+DECLARED = (
+    f'\tcomment "colony network v1 group {GROUP} veth colonyh3"\n'
+    "\tset allow4 { type ipv4_addr; flags interval; }\n"
+    "\tset allowp4 { type ipv4_addr . inet_service; flags interval; }\n"
+    "\tset deny4 { type ipv4_addr; flags interval; }\n"
+    "\tset denyp4 { type ipv4_addr . inet_service; flags interval; }\n"
+    "\tset dns4 { type ipv4_addr; }\n"
+    "\tset exposed { type ifname . inet_service; }\n"
+)
+
+CHAINS = (
+    "\tchain postrouting {\n"
+    "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+    '\t\tip saddr 10.213.0.14 ip daddr != 10.213.0.0/16 oifname != "colonyh3" masquerade\n'
+    "\t}\n"
+    "\tchain input {\n"
+    "\t\ttype filter hook input priority filter; policy accept;\n"
+    '\t\tiifname "colonyh3" jump host\n'
+    "\t}\n"
+    "\tchain forward {\n"
+    "\t\ttype filter hook forward priority filter; policy accept;\n"
+    '\t\tiifname "colonyh3" ip saddr != 10.213.0.14 drop\n'
+    '\t\tiifname "colonyh3" jump egress\n'
+    '\t\toifname "colonyh3" jump ingress\n'
+    "\t}\n"
+    "\tchain host {\n"
+    "\t\tct state established,related accept\n"
+    "\t\tmeta l4proto { tcp, udp } th dport 53 ip daddr @dns4 jump admit\n"
+    "\t\tjump refuse\n"
+    "\t}\n"
+    "\tchain egress {\n"
+    "\t\tct direction reply accept\n"
+    "\t\tct state related accept\n"
+    "\t\tip daddr 10.213.0.0/16 return\n"
+    "\t\tmeta nfproto ipv6 jump refuse\n"
+    "\t\tmeta l4proto { tcp, udp } th dport 53 jump dns\n"
+    "\t\tip daddr @deny4 jump refuse\n"
+    "\t\tmeta l4proto { tcp, udp } ip daddr . th dport @denyp4 jump refuse\n"
+    "\t\tip daddr @allow4 jump admit\n"
+    "\t\tmeta l4proto { tcp, udp } ip daddr . th dport @allowp4 jump admit\n"
+    "\t\tjump refuse\n"
+    "\t}\n"
+    "\tchain dns {\n"
+    "\t\tip daddr @dns4 jump admit\n"
+    "\t\tjump refuse\n"
+    "\t}\n"
+    "\tchain ingress {\n"
+    "\t\tct direction reply accept\n"
+    "\t\tct state related accept\n"
+    "\t\tmeta l4proto { tcp, udp } iifname . th dport @exposed jump admit\n"
+    "\t\tjump refuse\n"
+    "\t}\n"
+    "\tchain admit {\n"
+    f'\t\tct state new log prefix "accept" group {GROUP}\n'
+    "\t\taccept\n"
+    "\t}\n"
+    "\tchain refuse {\n"
+    f'\t\tct state new log prefix "deny" group {GROUP}\n'
+    "\t\tmeta l4proto tcp reject with tcp reset\n"
+    "\t\treject with icmpx admin-prohibited\n"
+    "\t}\n"
+)
+
+LOCKED = (
+    "table inet colony-web {\n"
+    + DECLARED
+    + "}\n"
+    + "flush table inet colony-web\n"
+    + "".join(f"flush set inet colony-web {name}\n" for name in SETS)
+    + "table inet colony-web {\n"
+    + DECLARED
+    + CHAINS
+    + "}\n"
+)
+
+RULES = Rules(
+    egress="allowlist",
+    allow=AddressSets(
+        v4=("10.1.2.0/23",),
+        v6=("2001:db8::/32",),
+        v4_ports=(("151.101.0.223", 443),),
+        v6_ports=(("2a04:4e42::223", 443),),
+    ),
+    deny=AddressSets(v4=("169.254.169.254",), v4_ports=(("10.9.0.0/16", 22),)),
+    resolvers=("10.255.255.53", "fd00::53"),
+    exposed=(("colonyh4", 5432),),
+)
 
 
-def test_table_text_is_exact() -> None:
-    """When a colony table is rendered, the text is reset + NAT + forward + empty egress."""
-    assert render_colony_table(SLOT) == (
-        "table inet colony-web {}\n"
-        "flush table inet colony-web\n"
-        "table inet colony-web {\n"
-        "\tchain postrouting {\n"
-        "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-        '\t\tip saddr 10.213.0.14 oifname != "colonyh3" masquerade\n'
-        "\t}\n"
-        "\tchain forward {\n"
-        "\t\ttype filter hook forward priority filter; policy accept;\n"
-        '\t\tiifname "colonyh3" jump egress\n'
-        "\t}\n"
-        "\tchain egress {\n"
-        "\t}\n"
-        "}\n"
-    )
+def test_locked_table_text_is_exact() -> None:
+    """When a colony's table is rendered without a policy, it is locked: NAT, no egress, the
+    host refused, no ingress; sets declared and flushed first, the comment in the first block
+    (a table's comment is fixed when it is made)."""
+    assert render_colony_table(SLOT) == LOCKED
 
 
-def test_table_is_replaced_not_appended() -> None:
-    """When the text is applied twice, the flush makes the second load replace the rules."""
-    lines = render_colony_table(SLOT).splitlines()
-    assert lines[:2] == ["table inet colony-web {}", "flush table inet colony-web"]
+def test_policies_differ_only_in_set_contents() -> None:
+    """When any policy is rendered, the chains are the same: a change needs only sets."""
+    for egress in ("allow", "deny", "allowlist"):
+        text = render_colony_table(SLOT, Rules(egress=egress))  # type: ignore[arg-type]
+        assert CHAINS in text
+    assert CHAINS in render_colony_table(SLOT, RULES)
 
 
-def test_each_colony_masquerades_its_own_address() -> None:
-    """When two colonies are rendered, each NATs only its own address, leaving by other links."""
+def test_each_colony_masquerades_its_own_address_only_to_the_outside() -> None:
+    """When two colonies are rendered, each NATs only its own address, never toward the pool
+    (a peer sees a colony's real address)."""
     other = Slot("colony", "api", 4, IPv4Network("10.213.0.0/16"))
     text = render_colony_table(other)
-    assert 'ip saddr 10.213.0.18 oifname != "colonyh4" masquerade' in text
+    assert 'ip saddr 10.213.0.18 ip daddr != 10.213.0.0/16 oifname != "colonyh4" masquerade' in text
     assert "10.213.0.14" not in text
+
+
+def test_egress_modes_as_data() -> None:
+    """When egress is allow, everything is in allow4; deny empties allow and DNS; allowlist
+    keeps its IPv4 entries (IPv6 ones are moot: colonies have no IPv6); deny entries and
+    peers stay in every mode."""
+    allow = plan_contents(Rules(egress="allow", resolvers=("10.0.0.53",), deny=RULES.deny))
+    assert [str(n) for n in allow.allow4] == ["0.0.0.0/0"]
+    assert [str(a) for a in allow.dns4] == ["10.0.0.53"]
+    assert [str(n) for n in allow.deny4] == ["169.254.169.254/32"]
+    deny = plan_contents(Rules(egress="deny", resolvers=("10.0.0.53",), exposed=RULES.exposed))
+    assert (deny.allow4, deny.allowp4, deny.dns4) == ((), (), ())
+    assert deny.exposed == (("colonyh4", 5432),)
+    listed = plan_contents(RULES)
+    assert [str(n) for n in listed.allow4] == ["10.1.2.0/23"]
+    assert [(str(n), p) for n, p in listed.allowp4] == [("151.101.0.223/32", 443)]
+    assert [str(a) for a in listed.dns4] == ["10.255.255.53"]
+
+
+def test_sets_carry_the_planned_elements() -> None:
+    """When rules hold addresses, resolvers and peers, each set lists its elements."""
+    body = render_colony_table(SLOT, RULES).rsplit("table inet colony-web {\n", 1)[1]
+    for line in (
+        "\tset allow4 { type ipv4_addr; flags interval; elements = { 10.1.2.0/23 }; }\n",
+        "\tset allowp4 { type ipv4_addr . inet_service; flags interval; "
+        "elements = { 151.101.0.223 . 443 }; }\n",
+        "\tset deny4 { type ipv4_addr; flags interval; elements = { 169.254.169.254 }; }\n",
+        "\tset denyp4 { type ipv4_addr . inet_service; flags interval; "
+        "elements = { 10.9.0.0/16 . 22 }; }\n",
+        "\tset dns4 { type ipv4_addr; elements = { 10.255.255.53 }; }\n",
+        '\tset exposed { type ifname . inet_service; elements = { "colonyh4" . 5432 }; }\n',
+    ):
+        assert line in body
+
+
+def test_replacement_deletes_and_recreates_in_one_load() -> None:
+    """When a table is of another version, it is deleted and made anew in the same load."""
+    text = render_replacement(SLOT, RULES)
+    assert text.startswith("table inet colony-web {}\ndelete table inet colony-web\n")
+    assert text.count("table inet colony-web {\n") == 1
+    assert f'comment "{comment(SLOT)}"' in text
+
+
+def test_set_messages_flush_then_fill_each_set() -> None:
+    """When set contents are sent over netlink, each set is flushed, then filled."""
+    messages = render_set_messages(SLOT, RULES)
+    kinds = [m[4] for m in messages]  # the low byte of the type: the nf_tables message
+    assert kinds == [nftnl.NFT_MSG_DELSETELEM, nftnl.NFT_MSG_NEWSETELEM] * len(SETS)
+    for message, name in zip(messages[::2], SETS, strict=True):
+        assert message == nftnl.render_flush_set("colony-web", name)
+
+
+def test_log_group_is_fixed_by_the_prefix() -> None:
+    """When two daemons have different prefixes, their tables log to different groups in the
+    range; the same prefix always gives the same group."""
+    assert log_group("colony") == log_group("colony")
+    assert log_group("colony") != log_group("ct-1234abcd")
+    assert 4096 <= log_group("x") < 61440

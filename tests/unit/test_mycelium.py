@@ -21,10 +21,12 @@ from colony.errors import ColonyError, HostError
 from colony.store.queries import Store
 from colony.testing.fake_isolation import FakeIsolation
 from colony.testing.fake_vcs import FakeVcs
+from tests.conftest import passable
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[tuple[Mycelium, FakeIsolation, FakeVcs, Path]]:
+    passable(tmp_path)  # colony processes run as an unprivileged user (issue 3)
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
     iso, vcs = FakeIsolation(), FakeVcs()

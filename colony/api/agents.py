@@ -1,0 +1,169 @@
+"""API: agent sessions of colonies (issue 6).
+
+POST paths carry a verb segment (``/agents/run``) so they never meet the lifecycle route
+``POST /colonies/{name}/{action}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from colony.api.common import caller, field, int_param, json_body
+from colony.daemon.mycelium import Mycelium
+from colony.daemon.workflow import workflow_of
+from colony.errors import ConfigError
+
+
+def env_field(body: dict[str, object]) -> dict[str, str]:
+    env = body.get("env") or {}
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
+        raise ConfigError("request body: env: expected an object of strings")
+    return env
+
+
+def _ident(request: Request) -> int:
+    return int(request.path_params["session"])
+
+
+def routes(myc: Mycelium) -> list[BaseRoute]:
+    async def run(request: Request) -> JSONResponse:
+        """
+        summary: Start an agent in a running colony on a task.
+        requestBody: {description: '{task, preset, command, env}'}
+        responses:
+          202: {description: the new session, status running}
+          400: {description: empty task, unknown preset, bad template; nothing started}
+          409: {description: the colony is not running, or an agent already runs in it}
+        """
+        body = await json_body(request)
+        rec = await workflow_of(myc).agents.run(
+            request.path_params["name"],
+            field(body, "task", str, ""),
+            preset=field(body, "preset", str, None),
+            command=field(body, "command", str, None),
+            env=env_field(body),
+            user=caller(request),
+        )
+        return JSONResponse(rec.to_json(), status_code=202)
+
+    async def resume(request: Request) -> JSONResponse:
+        """
+        summary: Continue an ended session (default the latest) with its agent's session id.
+        requestBody: {description: '{session, task, env}'}
+        responses:
+          202: {description: the new session; its parent is the continued one}
+          409: {description: the session still runs, or its agent cannot continue}
+        """
+        body = await json_body(request)
+        rec = await workflow_of(myc).agents.resume(
+            request.path_params["name"],
+            field(body, "session", int, None),
+            field(body, "task", str, "continue"),
+            env=env_field(body),
+            user=caller(request),
+        )
+        return JSONResponse(rec.to_json(), status_code=202)
+
+    async def stop(request: Request) -> JSONResponse:
+        """
+        summary: Interrupt a running session with its agent's signal sequence.
+        responses:
+          200: {description: the session, ended (status interrupted)}
+          409: {description: it is not running}
+        """
+        ident = request.path_params.get("session")
+        rec = await workflow_of(myc).agents.stop(
+            request.path_params["name"], None if ident is None else _ident(request)
+        )
+        return JSONResponse(rec.to_json())
+
+    async def list_sessions(request: Request) -> JSONResponse:
+        """
+        summary: Agent sessions, of one colony or of all.
+        responses:
+          200: {description: '{"sessions": [Session]}'}
+        """
+        name = request.path_params.get("name")
+        found = workflow_of(myc).agents.sessions_of(name)
+        return JSONResponse({"sessions": [r.to_json() for r in found]})
+
+    async def show(request: Request) -> JSONResponse:
+        """
+        summary: One session with its last events.
+        responses:
+          200: {description: 'Session + {"events": [...]}'}
+        """
+        agents = workflow_of(myc).agents
+        rec = agents.get(request.path_params["name"], _ident(request))
+        count = int_param(request.query_params.get("events", "50"), "events")
+        events = agents.sessions.events(rec.id, limit=count)
+        return JSONResponse({**rec.to_json(), "events": events})
+
+    async def events(request: Request) -> Response:
+        """
+        summary: A session's events as NDJSON, optionally followed until it ends.
+        responses:
+          200: {description: 'one {"seq", "at", "kind", "text", "tool", "data"} per line, then
+            {"kind": "ended", ...} when followed'}
+        """
+        agents = workflow_of(myc).agents
+        name = request.path_params["name"]
+        rec = agents.get(name, _ident(request))
+        after = int_param(request.query_params.get("after", "0"), "after")
+        follow = request.query_params.get("follow", "") in ("1", "true", "yes")
+
+        async def body() -> AsyncIterator[bytes]:
+            async with myc.ctx.bus.subscribe(maxsize=0) as queue:
+                seen = after
+                for event in agents.sessions.events(rec.id, after=after):
+                    seen = event["seq"]
+                    yield (json.dumps(event) + "\n").encode()
+                if not follow or rec.id not in agents.live:
+                    return
+                ended = asyncio.ensure_future(agents.wait(rec.id))
+                try:
+                    while True:
+                        got = asyncio.ensure_future(queue.get())
+                        done, _ = await asyncio.wait({got, ended}, return_when="FIRST_COMPLETED")
+                        if got not in done:
+                            got.cancel()
+                            break
+                        event = got.result()
+                        if event.get("type") != "agent" or event.get("session") != rec.id:
+                            continue
+                        if event.get("kind") == "ended":
+                            yield (json.dumps(event) + "\n").encode()
+                            return
+                        if event.get("seq", 0) > seen:
+                            seen = event["seq"]
+                            yield (json.dumps(event) + "\n").encode()
+                    final = ended.result()
+                    yield (
+                        json.dumps(
+                            {"kind": "ended", "status": final.status, "exit_code": final.exit_code}
+                        )
+                        + "\n"
+                    ).encode()
+                finally:
+                    ended.cancel()
+
+        return StreamingResponse(body(), media_type="application/x-ndjson")
+
+    return [
+        Route("/agents", list_sessions, methods=["GET"]),
+        Route("/colonies/{name}/agents", list_sessions, methods=["GET"]),
+        Route("/colonies/{name}/agents/run", run, methods=["POST"]),
+        Route("/colonies/{name}/agents/continue", resume, methods=["POST"]),
+        Route("/colonies/{name}/agents/stop", stop, methods=["POST"]),
+        Route("/colonies/{name}/agents/{session:int}", show, methods=["GET"]),
+        Route("/colonies/{name}/agents/{session:int}/events", events, methods=["GET"]),
+        Route("/colonies/{name}/agents/{session:int}/stop", stop, methods=["POST"]),
+    ]

@@ -1,0 +1,235 @@
+"""Bloom, the web dashboard: server-rendered pages over the API, served on the HTTP listener.
+
+Pages are Jinja templates (``colony/web/templates``); ``colony/web/static/bloom.js`` keeps them
+live: it subscribes to ``/events`` over one WebSocket and, on each event, fetches the fragment
+of the page that changed (``/ui/fragments/...``) so rows and timelines are rendered in one
+place. Everything else goes through the same JSON API that scripts use.
+
+Example:
+    >>> app = create_bloom_app(create_app(myc, on_stop=stop, info={}), myc, auth)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from colony.api.auth import Auth, AuthMiddleware, web_routes
+from colony.api.common import error_response
+from colony.daemon.mycelium import Mycelium
+from colony.errors import ColonyError
+from colony.web import filters
+
+log = logging.getLogger("colony.bloom")
+WEB = Path(__file__).resolve().parents[1] / "web"
+TEMPLATES = WEB / "templates"
+STATIC = WEB / "static"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-src http: https:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = filters.format_time
+    env.filters["bytes"] = filters.format_bytes
+    env.filters["usage"] = filters.format_usage
+    env.globals["actions_for"] = filters.actions_for
+    env.globals["age"] = filters.format_age
+    return env
+
+
+class UsageSampler:
+    """CPU, memory and process counts of colonies.
+
+    Uses the daemon's resource monitor (issue 3) when it has one; otherwise reads the
+    cgroups here and works out CPU % since this sampler's previous sample.
+    """
+
+    def __init__(self, myc: Mycelium) -> None:
+        self.myc = myc
+        self.previous: dict[str, tuple[float, int]] = {}
+
+    async def sample(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        monitor = getattr(self.myc, "resources", None)
+        if monitor is None:
+            return await asyncio.to_thread(self._read, names)
+        out: dict[str, dict[str, Any]] = {}
+        for name in names:
+            actor = self.myc.actors.get(name)
+            if actor is not None and actor.rec.isolated:
+                out[name] = dict(await monitor.sample(actor))
+        return out
+
+    def _read(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for name in names:
+            actor = self.myc.actors.get(name)
+            if actor is None or not actor.rec.isolated:
+                continue
+            try:
+                usage: dict[str, Any] = dict(self.myc.ctx.iso.usage(actor.slot))
+            except (ColonyError, OSError):
+                continue
+            if "cpu_usec" in usage:
+                current = (time.monotonic(), int(usage["cpu_usec"]))
+                usage["cpu_percent"] = filters.cpu_percent(self.previous.get(name), current)
+                self.previous[name] = current
+            out[name] = usage
+        return out
+
+
+class UsageTicker:
+    """Adds usage samples to ``/events?usage=SECONDS[&colony=NAME]`` on the HTTP listener.
+
+    Bloom shows CPU and memory live without polling: while its one WebSocket is open, the
+    daemon sends ``{"type": "usage", "at", "colonies": {name: {..., "text"}}}`` every SECONDS
+    (at least 1) next to the events. Without ``usage`` the stream is exactly ``/events``.
+    """
+
+    def __init__(self, app: ASGIApp, myc: Mycelium) -> None:
+        self.app = app
+        self.myc = myc
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode())
+        if scope["type"] != "websocket" or scope["path"] != "/events" or "usage" not in query:
+            await self.app(scope, receive, send)
+            return
+        try:
+            period = max(1.0, float(query["usage"][0]))
+        except ValueError:
+            period = 2.0
+        only = query.get("colony", [None])[0]
+        accepted = asyncio.Event()
+
+        async def forward(message: Message) -> None:
+            await send(message)
+            if message["type"] == "websocket.accept":
+                accepted.set()
+
+        async with asyncio.TaskGroup() as tg:
+            ticker = tg.create_task(self._tick(send, accepted, period, only))
+            try:
+                await self.app(scope, receive, forward)
+            finally:
+                ticker.cancel()
+
+    async def _tick(
+        self, send: Send, accepted: asyncio.Event, period: float, only: str | None
+    ) -> None:
+        await accepted.wait()
+        sampler = UsageSampler(self.myc)
+        while True:
+            names = [only] if only else list(self.myc.actors)
+            usage = await sampler.sample(names)
+            for sample in usage.values():
+                sample["text"] = filters.format_usage(sample)
+            message = {"type": "usage", "at": time.time(), "colonies": usage}
+            try:
+                await send({"type": "websocket.send", "text": json.dumps(message)})
+            except Exception:  # the socket closed under us: the stream's handler ends it
+                log.debug("usage ticker: send failed", exc_info=True)
+                return
+            await asyncio.sleep(period)
+
+
+def routes(myc: Mycelium) -> list[BaseRoute]:
+    env = _environment()
+    sampler = UsageSampler(myc)
+
+    def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+        text = env.get_template(template).render(
+            user=getattr(request.state, "user", None), now=time.time(), **context
+        )
+        response = HTMLResponse(text, status_code=status)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def listing() -> dict[str, Any]:
+        colonies = myc.colonies()
+        usage = await sampler.sample([c["name"] for c in colonies])
+        for colony in colonies:
+            colony["usage"] = colony.get("usage") or usage.get(colony["name"])
+        return {"colonies": colonies}
+
+    async def detail(name: str) -> dict[str, Any]:
+        colony = myc.colony(name)
+        usage = await sampler.sample([name])
+        colony["usage"] = colony.get("usage") or usage.get(name)
+        return {"colony": colony}
+
+    async def index(request: Request) -> Response:
+        return render(request, "index.html", **await listing())
+
+    async def rows(request: Request) -> Response:
+        return render(request, "_rows.html", **await listing())
+
+    async def colony_page(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            context = await detail(name)
+        except ColonyError as exc:
+            return render(request, "missing.html", status=exc.status, name=name, error=str(exc))
+        return render(request, "colony.html", **context)
+
+    async def broods(request: Request) -> Response:
+        return render(request, "broods.html")
+
+    async def colony_fragment(request: Request) -> Response:
+        return render(request, "_detail.html", **await detail(request.path_params["name"]))
+
+    return [
+        Route("/", index, methods=["GET"], include_in_schema=False),
+        Route("/ui/colonies/{name}", colony_page, methods=["GET"], include_in_schema=False),
+        Route("/ui/broods", broods, methods=["GET"], include_in_schema=False),
+        Route("/ui/fragments/rows", rows, methods=["GET"], include_in_schema=False),
+        Route(
+            "/ui/fragments/colonies/{name}",
+            colony_fragment,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
+    ]
+
+
+def create_bloom_app(api: ASGIApp, myc: Mycelium, auth: Auth) -> ASGIApp:
+    """The HTTP listener's app: login, Bloom's pages and static files, then the whole API,
+    all behind :class:`AuthMiddleware`."""
+
+    async def colony_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ColonyError)
+        return error_response(exc)
+
+    app = Starlette(
+        routes=[
+            *web_routes(auth),
+            *routes(myc),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            Mount("", app=api),
+        ],
+        exception_handlers={ColonyError: colony_error},
+    )
+    return AuthMiddleware(UsageTicker(app, myc), auth)

@@ -1,0 +1,81 @@
+"""API: broods (issue 6): one objective given to N colonies, ranked, one picked."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from colony.api.agents import env_field
+from colony.api.common import caller, field, json_body
+from colony.daemon.mycelium import Mycelium
+from colony.daemon.workflow import workflow_of
+
+
+def routes(myc: Mycelium) -> list[BaseRoute]:
+    async def spawn(request: Request) -> JSONResponse:
+        """
+        summary: Create a brood; its colonies spawn now, agents follow as slots free up.
+        requestBody: {description: '{objective, count, repo, agent, command, max_parallel, rev,
+          config, name, env}'}
+        responses:
+          202: {description: 'Brood with "members"'}
+          400: {description: bad objective, count, agent, repository or revision; nothing made}
+        """
+        body = await json_body(request)
+        brood = await workflow_of(myc).broods.spawn(
+            field(body, "objective", str, ""),
+            field(body, "count", int, 1),
+            repo=field(body, "repo", str),
+            agent=field(body, "agent", str, None),
+            command=field(body, "command", str, None),
+            max_parallel=field(body, "max_parallel", int, None),
+            rev=field(body, "rev", str, None),
+            config=field(body, "config", str, None),
+            name=field(body, "name", str, None),
+            env=env_field(body),
+            user=caller(request),
+        )
+        return JSONResponse(brood, status_code=202)
+
+    async def list_broods(request: Request) -> JSONResponse:
+        """
+        summary: Every brood with its ranked members.
+        responses:
+          200: {description: '{"broods": [Brood]}'}
+        """
+        return JSONResponse({"broods": workflow_of(myc).broods.all()})
+
+    async def show(request: Request) -> JSONResponse:
+        """
+        summary: One brood; members ranked best first (check, status, diff size, time, cost).
+        responses:
+          200: {description: 'Brood with "members"'}
+        """
+        return JSONResponse(workflow_of(myc).broods.show(request.path_params["brood"]))
+
+    async def pick(request: Request) -> JSONResponse:
+        """
+        summary: Merge one member (default the best ranked) and move the others to the trash.
+        requestBody: {description: '{colony, squash, into, force}'}
+        responses:
+          200: {description: '{brood, picked, merge, trashed}'}
+          409: {description: members still run, or the merge would conflict; nothing changed}
+        """
+        body = await json_body(request)
+        result = await workflow_of(myc).broods.pick(
+            request.path_params["brood"],
+            field(body, "colony", str, None),
+            squash=bool(field(body, "squash", bool, False)),
+            into=field(body, "into", str, None),
+            force=bool(field(body, "force", bool, False)),
+            user=caller(request),
+        )
+        return JSONResponse(result)
+
+    return [
+        Route("/broods", list_broods, methods=["GET"]),
+        Route("/broods", spawn, methods=["POST"]),
+        Route("/broods/{brood}", show, methods=["GET"]),
+        Route("/broods/{brood}/pick", pick, methods=["POST"]),
+    ]

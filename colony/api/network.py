@@ -1,0 +1,88 @@
+"""API: a colony's network: its policy (changed live), connection records, firewall text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from colony.api.common import caller, int_param, json_body
+from colony.core.policy import parse_policy
+from colony.core.values import show
+from colony.daemon.mycelium import Mycelium
+from colony.daemon.network import Network
+from colony.errors import ColonyError, ConfigError
+
+
+def _net(myc: Mycelium, request: Request) -> tuple[str, Network]:
+    name = request.path_params["name"]
+    myc.actor(name)  # 404 for an unknown colony
+    net = myc.ctx.net
+    if net is None:
+        raise ColonyError("network policies are not available in this daemon")
+    return name, net
+
+
+def _entries(body: dict[str, Any], key: str) -> list[Any]:
+    value = body.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of entries, got {show(value)}")
+    return value
+
+
+def routes(myc: Mycelium) -> list[BaseRoute]:
+    async def network(request: Request) -> JSONResponse:
+        """
+        summary: A colony's policy, resolved names, counters and recent connection records.
+        responses:
+          200: {description: '{policy, source, resolved, accepted, denied, destinations,
+            records}'}
+          404: {description: no such colony}
+        """
+        name, net = _net(myc, request)
+        limit = int_param(request.query_params.get("limit", "50"), "limit")
+        return JSONResponse(net.view(name, limit))
+
+    async def set_policy(request: Request) -> JSONResponse:
+        """
+        summary: Replace a colony's egress policy, live, in one nft transaction.
+        requestBody: {description: '{egress: allow|deny|allowlist, allow: [..], deny: [..]}'}
+        responses:
+          200: {description: 'the network view, with "warnings"'}
+          400: {description: bad policy; nothing changed}
+        """
+        name, net = _net(myc, request)
+        body = await json_body(request)
+        policy = parse_policy(body.get("egress"), _entries(body, "allow"), _entries(body, "deny"))
+        warnings = await net.set_policy(name, policy, by=caller(request))
+        return JSONResponse({**net.view(name, 0), "warnings": warnings})
+
+    async def reset_policy(request: Request) -> JSONResponse:
+        """
+        summary: Drop a colony's policy override; colony.toml's [network] applies again.
+        responses:
+          200: {description: the network view}
+        """
+        name, net = _net(myc, request)
+        await net.set_policy(name, None, by=caller(request))
+        return JSONResponse({**net.view(name, 0), "warnings": []})
+
+    async def firewall(request: Request) -> JSONResponse:
+        """
+        summary: The nft text of a colony's table as the daemon would load it now.
+        responses:
+          200: {description: '{"colony", "text"}'}
+        """
+        name, net = _net(myc, request)
+        return JSONResponse({"colony": name, "text": net.render(name)})
+
+    return [
+        Route("/colonies/{name}/network", network, methods=["GET"]),
+        Route("/colonies/{name}/policy", set_policy, methods=["PUT"]),
+        Route("/colonies/{name}/policy", reset_policy, methods=["DELETE"]),
+        Route("/colonies/{name}/firewall", firewall, methods=["GET"]),
+    ]

@@ -1,0 +1,40 @@
+"""API: live resource usage of colonies (SPEC §7, ``colony top``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from colony.daemon.mycelium import Mycelium
+
+
+def routes(myc: Mycelium) -> list[BaseRoute]:
+    async def all_usage(request: Request) -> JSONResponse:
+        """
+        summary: Usage of every colony (refreshed once a second).
+        responses:
+          200: {description: '{"usage": [Usage]}: colony, state, level, user, at, cpu_percent,
+            cpu_usec, memory, pids, io_read, io_write, oom_kills, memory_hits, pids_hits,
+            limits'}
+        """
+        actors = sorted(myc.actors.values(), key=lambda a: a.rec.created)
+        samples = await asyncio.gather(*(myc.resources.sample(a) for a in actors))
+        return JSONResponse({"usage": list(samples)})
+
+    async def one_usage(request: Request) -> JSONResponse:
+        """
+        summary: Usage of one colony; cpu_percent is null until two samples exist.
+        responses:
+          200: {description: Usage}
+          404: {description: no such colony}
+        """
+        actor = myc.actor(request.path_params["name"])
+        return JSONResponse(await myc.resources.sample(actor))
+
+    return [
+        Route("/usage", all_usage, methods=["GET"]),
+        Route("/colonies/{name}/usage", one_usage, methods=["GET"]),
+    ]

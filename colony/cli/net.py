@@ -1,0 +1,230 @@
+"""Network commands: ``colony net`` (connections), ``colony policy`` (change it live), and
+``colony debug render-firewall`` (the nft table as loaded)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
+from typing import Any
+
+import click
+from rich.text import Text
+
+from colony.cli.app import (
+    _client,
+    _err_console,
+    _out,
+    _print_json,
+    json_option,
+    main,
+    name_argument,
+)
+from colony.cli.format import _grid, _header, format_age
+from colony.core.policy import parse_policy
+from colony.errors import ConfigError
+
+FLAGS = {"egress": "--egress", "allow": "--allow", "deny": "--deny"}
+
+
+# --- formatting (pure) ----------------------------------------------------------------------
+
+
+def _target(dest: object, port: object) -> str:
+    if dest is None:
+        return "?"
+    host = f"[{dest}]" if ":" in str(dest) and port is not None else str(dest)
+    return f"{host}:{port}" if port is not None else host
+
+
+def _entries(entries: Sequence[str], resolved: Mapping[str, Sequence[str]]) -> str:
+    if not entries:
+        return "-"
+    out = []
+    for entry in entries:
+        name = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
+        addresses = resolved.get(name.lower())
+        shown = ", ".join(addresses) if addresses else "unresolved"
+        out.append(f"{entry} ({shown})" if addresses is not None else entry)
+    return ", ".join(out)
+
+
+def format_policy(view: Mapping[str, Any], now: float) -> Text:
+    """The policy block of ``colony net``/``colony policy``: mode, entries, where it is from."""
+    policy = view.get("policy") or {}
+    resolved = view.get("resolved") or {}
+    source = str(view.get("source") or "colony.toml")
+    if source == "override" and view.get("set_at"):
+        source = f"set by {view.get('set_by')} {format_age(float(view['set_at']), now)}"
+    egress = str(policy.get("egress", "?"))
+    style = {"allow": "green", "deny": "red", "allowlist": "yellow"}.get(egress, "")
+    rows = [
+        [Text("egress", style="bold"), Text.assemble((egress, style), f"  ({source})")],
+        [Text("allow", style="bold"), Text(_entries(policy.get("allow") or [], resolved))],
+        [Text("deny", style="bold"), Text(_entries(policy.get("deny") or [], resolved))],
+        [Text("dns", style="bold"), Text(", ".join(view.get("resolvers") or []) or "-")],
+        [
+            Text("let in", style="bold"),
+            Text(", ".join(view.get("exposed_to") or []) or "-"),
+        ],
+    ]
+    out = _grid(rows)
+    if not view.get("attached", True):
+        out.append("\n(no kernel objects now: applied when the colony next starts)")
+    return out
+
+
+def _clock(at: float, tz: tzinfo | None) -> str:
+    return datetime.fromtimestamp(at, tz).strftime("%H:%M:%S")
+
+
+def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
+    """``colony net NAME``: the policy, counters, destinations and recent connections."""
+    out = format_policy(view, now)
+    accepted, denied = int(view.get("accepted") or 0), int(view.get("denied") or 0)
+    out.append("\n\n")
+    out.append_text(
+        Text.assemble(
+            ("connections ", "bold"),
+            (f"{accepted} accepted", "green"),
+            ", ",
+            (f"{denied} denied", "red" if denied else ""),
+        )
+    )
+    destinations = view.get("destinations") or []
+    if destinations:
+        rows = [_header("DESTINATION", "PROTO", "ACCEPTED", "DENIED", "LAST")]
+        for d in destinations:
+            rows.append(
+                [
+                    Text(_target(d.get("dest"), d.get("port"))),
+                    Text(str(d.get("proto") or "?")),
+                    Text(str(d.get("accepted", 0))),
+                    Text(str(d.get("denied", 0)), style="red" if d.get("denied") else ""),
+                    Text(format_age(float(d.get("last") or 0), now)),
+                ]
+            )
+        out.append("\n\n")
+        out.append_text(_grid(rows))
+    records = view.get("records") or []
+    if records:
+        rows = [_header("TIME", "VERDICT", "PROTO", "DESTINATION", "USER")]
+        for r in records:
+            verdict = str(r.get("verdict"))
+            rows.append(
+                [
+                    Text(_clock(float(r.get("at") or 0), tz)),
+                    Text(verdict, style="green" if verdict == "accept" else "red"),
+                    Text(str(r.get("proto") or "?")),
+                    Text(_target(r.get("dest"), r.get("port"))),
+                    Text(str(r.get("user") or "-")),
+                ]
+            )
+        out.append("\n\n")
+        out.append_text(_grid(rows))
+    return out
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@main.command()
+@name_argument
+@click.option("-n", "--lines", default=20, show_default=True, help="Recent connections shown.")
+@json_option
+@click.pass_context
+def net(ctx: click.Context, name: str, lines: int, as_json: bool) -> None:
+    """Show a colony's network policy, connection counters and recent connections.
+
+    Every new outbound connection and every refused attempt is recorded, with its
+    destination, port, protocol and verdict.
+
+    \b
+    Example:
+      colony net web -n 50
+    """
+    view = _client(ctx).network(name, limit=max(0, lines))
+    if as_json:
+        _print_json(view)
+    else:
+        _out(format_network(view, time.time()))
+
+
+@main.command()
+@name_argument
+@click.option("--egress", metavar="MODE", help="allow | deny | allowlist")
+@click.option(
+    "--allow", multiple=True, metavar="ENTRY", help="host[:port], IP[:port], CIDR[:port]."
+)
+@click.option("--deny", multiple=True, metavar="ENTRY", help="Refused whatever the mode.")
+@click.option("--reset", is_flag=True, help="Drop the override: colony.toml's [network] again.")
+@json_option
+@click.pass_context
+def policy(
+    ctx: click.Context,
+    name: str,
+    egress: str | None,
+    allow: tuple[str, ...],
+    deny: tuple[str, ...],
+    reset: bool,
+    as_json: bool,
+) -> None:
+    """Show or change a colony's egress policy, live: no restart.
+
+    The flags state the whole new policy (entries not given are dropped). It is stored, so it
+    outlives a daemon restart, until --reset. Without flags, show the policy.
+
+    \b
+    Examples:
+      colony policy web --egress allowlist --allow pypi.org:443 --allow 10.1.2.0/24
+      colony policy web --egress allow --deny 169.254.169.254
+      colony policy web --reset
+    """
+    if reset and (egress or allow or deny):
+        raise ConfigError("--reset: expected no --egress, --allow or --deny with it")
+    if egress is None and (allow or deny):
+        raise ConfigError(
+            "--egress: required with --allow or --deny, got none",
+            hint="the flags state the whole policy, e.g. --egress allowlist --allow pypi.org:443",
+        )
+    if egress is not None:
+        parse_policy(egress, allow, deny, names=FLAGS)  # bad input: no request at all
+    client = _client(ctx)
+    if reset:
+        view = client.reset_policy(name)
+    elif egress is not None:
+        view = client.set_policy(name, egress, list(allow), list(deny))
+    else:
+        view = client.network(name, limit=0)
+    for warning in view.get("warnings") or []:
+        _err_console().print(Text.assemble(("warning:", "bold yellow"), f" {warning}"))
+    if as_json:
+        _print_json(view)
+    else:
+        _out(format_policy(view, time.time()))
+
+
+def _debug_group() -> click.Group:
+    """``colony debug``, shared with other modules that add a look under the hood."""
+    found = main.commands.get("debug")
+    if isinstance(found, click.Group):
+        return found
+
+    @main.group()
+    def debug() -> None:
+        """Look under the hood: what Mycelium renders for the kernel."""
+
+    return debug
+
+
+@_debug_group().command("render-firewall")
+@name_argument
+@click.pass_context
+def render_firewall(ctx: click.Context, name: str) -> None:
+    """Print the nft text of a colony's table, as Mycelium loads it (in one transaction).
+
+    \b
+    Example:
+      colony debug render-firewall web
+    """
+    click.echo(_client(ctx).firewall(name)["text"], nl=False)

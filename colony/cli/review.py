@@ -1,0 +1,217 @@
+"""``colony diff/merge/conflicts/snapshot/undo/trash``: review and recovery (issue 6)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from colony.cli.app import _client, _out, _print_json, json_option, main, name_argument
+from colony.cli.workflow_format import (
+    format_conflicts,
+    format_merge,
+    format_purged,
+    format_snapshot,
+    format_snapshots,
+    format_trash,
+    format_undo,
+)
+from colony.errors import ConfigError
+
+
+@main.command()
+@name_argument
+@click.option("--stat", is_flag=True, help="Only the files and line counts.")
+@json_option
+@click.pass_context
+def diff(ctx: click.Context, name: str, stat: bool, as_json: bool) -> None:
+    """Show what colony NAME changed since its base: commits and uncommitted files.
+
+    \b
+    Example:
+      colony diff web --stat
+    """
+    result = _client(ctx).diff(name, stat=stat)
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(str(result.get("diff") or ""), nl=False)
+
+
+@main.command()
+@name_argument
+@click.option("--squash", is_flag=True, help="One commit on the branch instead of a merge.")
+@click.option("--into", help="Branch to merge into [default: the one the colony came from].")
+@click.option("--force", is_flag=True, help="Merge even while the colony's agent runs.")
+@click.option("-m", "--message", help="Message of the merge or squashed commit.")
+@json_option
+@click.pass_context
+def merge(
+    ctx: click.Context,
+    name: str,
+    squash: bool,
+    into: str | None,
+    force: bool,
+    message: str | None,
+    as_json: bool,
+) -> None:
+    """Merge colony NAME's work into a branch; refused, with the files, if it would conflict.
+
+    Uncommitted files in the colony are committed on its branch first. The check runs in
+    memory (git merge-tree): a refused merge changes nothing. A branch checked out in a
+    worktree is moved with 'git merge --ff-only', which never overwrites local changes.
+
+    \b
+    Example:
+      colony merge web --squash -m "Add /health"
+    """
+    result = _client(ctx).merge(name, into=into, squash=squash, force=force, message=message)
+    if as_json:
+        _print_json(result)
+    else:
+        _out(format_merge(result))
+
+
+@main.command()
+@json_option
+@click.pass_context
+def conflicts(ctx: click.Context, as_json: bool) -> None:
+    """List files changed in two or more colonies of the same repository.
+
+    \b
+    Example:
+      colony conflicts
+    """
+    result = _client(ctx).conflicts()
+    if as_json:
+        _print_json(result)
+    else:
+        _out(format_conflicts(result.get("conflicts") or []))
+
+
+@main.command()
+@name_argument
+@click.option("-m", "--message", help="What the snapshot is.")
+@click.option("--list", "list_", is_flag=True, help="List the colony's snapshots instead.")
+@json_option
+@click.pass_context
+def snapshot(
+    ctx: click.Context, name: str, message: str | None, list_: bool, as_json: bool
+) -> None:
+    """Record colony NAME's files as a numbered snapshot; its branch does not move.
+
+    \b
+    Example:
+      colony snapshot web -m "before the refactor" && colony snapshot web --list
+    """
+    client = _client(ctx)
+    if list_:
+        result = client.snapshots(name)
+        if as_json:
+            _print_json(result)
+        else:
+            _out(format_snapshots(result.get("snapshots") or [], time.time()))
+        return
+    made = client.snapshot(name, message)
+    if as_json:
+        _print_json(made)
+    else:
+        _out(format_snapshot(made))
+
+
+@main.command()
+@name_argument
+@click.option("--to", "to", type=int, help="Snapshot number [default: the latest].")
+@click.option("--force", is_flag=True, help="Undo even while the colony's agent runs.")
+@json_option
+@click.pass_context
+def undo(ctx: click.Context, name: str, to: int | None, force: bool, as_json: bool) -> None:
+    """Restore colony NAME's files to a snapshot; the branch does not move.
+
+    What the undo replaces is recorded as a snapshot first, so 'colony undo NAME' right
+    after brings it back.
+
+    \b
+    Example:
+      colony undo web --to 2
+    """
+    result = _client(ctx).undo(name, to=to, force=force)
+    if as_json:
+        _print_json(result)
+    else:
+        _out(format_undo(result))
+
+
+# --- trash --------------------------------------------------------------------------------
+
+
+@main.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def trash(ctx: click.Context, as_json: bool) -> None:
+    """Removed colonies: list them, restore one, or purge them.
+
+    \b
+    Example:
+      colony trash && colony trash restore web
+    """
+    if ctx.invoked_subcommand is None:
+        _list_trash(ctx, as_json)
+
+
+def _list_trash(ctx: click.Context, as_json: bool) -> None:
+    result = _client(ctx).trash()
+    if as_json:
+        _print_json(result)
+    else:
+        _out(format_trash(result.get("trash") or [], time.time()))
+
+
+@trash.command("ls")
+@json_option
+@click.pass_context
+def trash_ls(ctx: click.Context, as_json: bool) -> None:
+    """List the trash: id, name, when removed, branch, final snapshot."""
+    _list_trash(ctx, as_json)
+
+
+@trash.command("restore")
+@click.argument("which")
+@json_option
+@click.pass_context
+def trash_restore(ctx: click.Context, which: str, as_json: bool) -> None:
+    """Bring back a removed colony (a name: its latest removal; or a trash id).
+
+    Its branch is checked out again, its files are put back exactly as they were when it
+    was removed, its data dir returns, and it starts.
+
+    \b
+    Example:
+      colony trash restore web
+    """
+    result = _client(ctx).trash_restore(which)
+    if as_json:
+        _print_json(result)
+    else:
+        _out(f"restored colony '{result.get('name')}' ({result.get('state')})")
+
+
+@trash.command("purge")
+@click.argument("which", required=False)
+@click.option("--all", "everything", is_flag=True, help="Purge every entry.")
+@json_option
+@click.pass_context
+def trash_purge(ctx: click.Context, which: str | None, everything: bool, as_json: bool) -> None:
+    """Delete trash entries for good: data, logs, and the branch, saved work and snapshots.
+
+    \b
+    Example:
+      colony trash purge web
+    """
+    if (which is None) == (not everything):
+        raise ConfigError("trash purge: expected a name or id, or --all")
+    result = _client(ctx).trash_purge(None if everything else which)
+    if as_json:
+        _print_json(result)
+    else:
+        _out(format_purged(result.get("purged") or []))

@@ -1,0 +1,317 @@
+"""Rendering of agent sessions, review results, the trash and broods (issue 6). Pure: each
+``format_*`` takes the API's JSON and returns a :class:`rich.text.Text`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.text import Text
+
+from colony.cli.format import _grid, _header, format_age, format_duration
+
+STATUS_STYLE = {
+    "running": "cyan",
+    "completed": "green",
+    "failed": "red",
+    "interrupted": "yellow",
+    "lost": "magenta",
+    "done": "green",
+    "picked": "green",
+    "queued": "dim",
+    "spawning": "dim",
+    "agent": "cyan",
+    "checking": "cyan",
+}
+
+
+def _status(status: object) -> Text:
+    text = str(status or "-")
+    return Text(text, style=STATUS_STYLE.get(text, ""))
+
+
+def _first_line(text: object, width: int = 60) -> str:
+    line = str(text or "").strip().splitlines()[0] if str(text or "").strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def format_cost(cost: object) -> str:
+    return f"${cost:.4f}" if isinstance(cost, int | float) else "-"
+
+
+def format_tokens(tokens_in: object, tokens_out: object) -> str:
+    if not isinstance(tokens_in, int) and not isinstance(tokens_out, int):
+        return "-"
+    return f"{tokens_in or 0}/{tokens_out or 0}"
+
+
+def _took(item: Mapping[str, Any]) -> str:
+    duration = item.get("duration")
+    return format_duration(duration) if isinstance(duration, int | float) else "-"
+
+
+# --- agent sessions -----------------------------------------------------------------------
+
+
+def format_sessions(sessions: Sequence[Mapping[str, Any]], now: float) -> Text:
+    """The ``colony agent ls`` table."""
+    if not sessions:
+        return Text("no agent sessions")
+    rows = [_header("ID", "COLONY", "AGENT", "STATUS", "STARTED", "TOOK", "COST", "TOKENS", "TASK")]
+    for s in sessions:
+        rows.append(
+            [
+                Text(str(s.get("id"))),
+                Text(str(s.get("colony"))),
+                Text(str(s.get("agent"))),
+                _status(s.get("status")),
+                Text(format_age(s["started"], now) if s.get("started") else "-"),
+                Text(_took(s)),
+                Text(format_cost(s.get("cost"))),
+                Text(format_tokens(s.get("tokens_in"), s.get("tokens_out"))),
+                Text(_first_line(s.get("task"), 40)),
+            ]
+        )
+    return _grid(rows)
+
+
+def format_session(s: Mapping[str, Any], now: float) -> Text:
+    """``colony agent show``: the session, then its last events."""
+    out = Text()
+    out.append(f"session {s.get('id')}", style="bold")
+    out.append(f" of colony {s.get('colony')}: {s.get('agent')} ")
+    out.append_text(_status(s.get("status")))
+    if s.get("exit_code") is not None:
+        out.append(f" (exit {s['exit_code']})")
+    rows = [
+        ("task", _first_line(s.get("task"), 200)),
+        ("session id", s.get("session_id") or "-"),
+        ("model", s.get("model") or "-"),
+        ("started", format_age(s["started"], now) if s.get("started") else "-"),
+        ("took", _took(s)),
+        ("cost", format_cost(s.get("cost"))),
+        ("tokens in/out", format_tokens(s.get("tokens_in"), s.get("tokens_out"))),
+        ("result", _first_line(s.get("result"), 200) or "-"),
+    ]
+    if s.get("parent"):
+        rows.append(("continues", f"session {s['parent']}"))
+    if s.get("brood"):
+        rows.append(("brood", str(s["brood"])))
+    for key, value in rows:
+        out.append(f"\n  {key:<14}{value}")
+    events = s.get("events") or []
+    if events:
+        out.append("\n")
+        for event in events:
+            out.append("\n")
+            out.append_text(format_agent_event(event))
+    return out
+
+
+EVENT_MARK = {
+    "init": ("●", "dim"),
+    "text": ("│", ""),
+    "thinking": ("…", "dim"),
+    "tool_call": ("→", "cyan"),
+    "tool_result": ("←", "dim"),
+    "result": ("■", "bold"),
+    "error": ("✗", "red"),
+    "output": (" ", "dim"),
+    "ended": ("■", "bold"),
+}
+
+
+def format_agent_event(event: Mapping[str, Any]) -> Text:
+    """One event of a session on one line: a mark for its kind, then its text."""
+    kind = str(event.get("kind"))
+    mark, style = EVENT_MARK.get(kind, ("?", ""))
+    if kind == "ended":
+        text = (
+            f"{event.get('status')} (exit {event.get('exit_code')}), "
+            f"cost {format_cost(event.get('cost'))}"
+        )
+    elif kind == "tool_result" and (event.get("data") or {}).get("is_error"):
+        style = "red"
+        text = _first_line(event.get("text"), 160)
+    else:
+        text = _first_line(event.get("text"), 160)
+    return Text.assemble((f"{mark} ", style), (text, style if kind != "text" else ""))
+
+
+def format_started(s: Mapping[str, Any]) -> Text:
+    return Text(
+        f"started agent session {s.get('id')} ({s.get('agent')}) in colony {s.get('colony')}\n"
+        f"follow it with: colony agent logs {s.get('colony')} {s.get('id')} -f"
+    )
+
+
+# --- review -------------------------------------------------------------------------------
+
+
+def format_merge(result: Mapping[str, Any]) -> Text:
+    name, into = result.get("colony"), result.get("into")
+    if not result.get("merged"):
+        return Text(f"colony '{name}' has nothing to merge into {into}: it is up to date")
+    how = (
+        "squashed"
+        if result.get("squash")
+        else ("fast-forward" if result.get("fast_forward") else "merge commit")
+    )
+    lines = [f"merged colony '{name}' into {into} ({how}): {str(result.get('commit'))[:12]}"]
+    if result.get("committed_work"):
+        lines.append(f"its uncommitted work was first committed on colony/{name}")
+    return Text("\n".join(lines))
+
+
+def format_conflicts(conflicts: Sequence[Mapping[str, Any]]) -> Text:
+    if not conflicts:
+        return Text("no file is changed in more than one colony")
+    rows = [_header("FILE", "COLONIES", "REPOSITORY")]
+    for c in conflicts:
+        rows.append(
+            [
+                Text(str(c.get("path"))),
+                Text(", ".join(c.get("colonies") or [])),
+                Text(str(c.get("repo"))),
+            ]
+        )
+    return _grid(rows)
+
+
+def format_snapshots(snapshots: Sequence[Mapping[str, Any]], now: float) -> Text:
+    if not snapshots:
+        return Text("no snapshots")
+    rows = [_header("N", "TAKEN", "COMMIT", "MESSAGE")]
+    for s in snapshots:
+        rows.append(
+            [
+                Text(str(s.get("number"))),
+                Text(format_age(s["at"], now) if s.get("at") else "-"),
+                Text(str(s.get("commit"))[:12]),
+                Text(_first_line(s.get("message"))),
+            ]
+        )
+    return _grid(rows)
+
+
+def format_snapshot(s: Mapping[str, Any]) -> Text:
+    return Text(
+        f"snapshot {s.get('number')} of colony '{s.get('colony')}': "
+        f"{str(s.get('commit'))[:12]} ({s.get('ref')})"
+    )
+
+
+def format_undo(result: Mapping[str, Any]) -> Text:
+    restored = result.get("restored") or {}
+    saved = result.get("saved") or {}
+    text = f"restored colony '{result.get('colony')}' to snapshot {restored.get('number')}"
+    if saved:
+        text += f"; what it replaced is snapshot {saved.get('number')}"
+    return Text(text)
+
+
+def format_trash(entries: Sequence[Mapping[str, Any]], now: float) -> Text:
+    if not entries:
+        return Text("the trash is empty")
+    rows = [_header("ID", "NAME", "REMOVED", "OWNER", "BRANCH", "SNAPSHOT")]
+    for e in entries:
+        rows.append(
+            [
+                Text(str(e.get("id"))),
+                Text(str(e.get("name"))),
+                Text(format_age(e["removed"], now) if e.get("removed") else "-"),
+                Text(str(e.get("owner") or "-")),
+                Text(str(e.get("branch") or "-")),
+                Text(str(e.get("snapshot") or "-")[:12]),
+            ]
+        )
+    return _grid(rows)
+
+
+def format_purged(purged: Sequence[Mapping[str, Any]]) -> Text:
+    if not purged:
+        return Text("the trash is empty")
+    lines = []
+    for p in purged:
+        refs = len(p.get("deleted_refs") or [])
+        lines.append(f"purged trash entry {p.get('id')} ({p.get('name')}): {refs} refs deleted")
+    return Text("\n".join(lines))
+
+
+# --- broods -------------------------------------------------------------------------------
+
+
+def format_brood(brood: Mapping[str, Any], now: float) -> Text:
+    """``colony brood show``: the brood, then its members best first."""
+    out = Text()
+    out.append(f"brood {brood.get('name')}", style="bold")
+    out.append(" ")
+    out.append_text(_status(brood.get("state")))
+    if brood.get("picked"):
+        out.append(f" ({brood['picked']})")
+    out.append(f"\n  objective     {_first_line(brood.get('objective'), 200)}")
+    out.append(
+        f"\n  base          {str(brood.get('base'))[:12]}  into {brood.get('target') or '-'}"
+    )
+    out.append(
+        f"\n  agents        {brood.get('count')}, at most {brood.get('max_parallel')} at once"
+    )
+    members = sorted(brood.get("members") or [], key=lambda m: m.get("rank") or 0)
+    if not members:
+        return out
+    rows = [_header("RANK", "COLONY", "STATE", "CHECK", "AGENT", "DIFF", "TOOK", "COST")]
+    for m in members:
+        check = {True: Text("passed", "green"), False: Text("failed", "red")}.get(
+            m.get("check"), Text("-")
+        )
+        diff = (
+            "-"
+            if m.get("diff_lines") is None
+            else f"{m['diff_files']} files, {m['diff_lines']} lines"
+        )
+        rows.append(
+            [
+                Text(str(m.get("rank"))),
+                Text(str(m.get("colony")), style="" if m.get("exists", True) else "dim"),
+                _status(m.get("state")),
+                check,
+                _status(m.get("status")),
+                Text(diff),
+                Text(_took(m)),
+                Text(format_cost(m.get("cost"))),
+            ]
+        )
+    out.append("\n\n")
+    out.append_text(_grid(rows, indent=2))
+    failed = [m for m in members if m.get("reason")]
+    for m in failed:
+        out.append(f"\n  {m.get('colony')}: {m.get('reason')}", style="red")
+    return out
+
+
+def format_broods(broods: Sequence[Mapping[str, Any]], now: float) -> Text:
+    if not broods:
+        return Text("no broods")
+    rows = [_header("NAME", "STATE", "MEMBERS", "CREATED", "OBJECTIVE")]
+    for b in broods:
+        members = b.get("members") or []
+        done = sum(1 for m in members if m.get("state") in ("done", "failed"))
+        rows.append(
+            [
+                Text(str(b.get("name"))),
+                _status(b.get("state")),
+                Text(f"{done}/{len(members)} finished"),
+                Text(format_age(b["created"], now) if b.get("created") else "-"),
+                Text(_first_line(b.get("objective"), 50)),
+            ]
+        )
+    return _grid(rows)
+
+
+def format_pick(result: Mapping[str, Any]) -> Text:
+    lines = [f"picked {result.get('picked')} of brood {result.get('brood')}"]
+    lines.append(str(format_merge(result.get("merge") or {})))
+    trashed = result.get("trashed") or []
+    if trashed:
+        lines.append(f"moved to the trash: {', '.join(trashed)} (colony trash restore NAME)")
+    return Text("\n".join(lines))

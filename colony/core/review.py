@@ -1,0 +1,173 @@
+"""Review decisions: which files conflict between colonies, snapshot numbering, git output
+parsing for diff and merge. Pure.
+
+Example:
+    >>> plan_conflicts({"a": ("/r", {"app.py"}), "b": ("/r", {"app.py", "x"})})
+    [FileConflict(repo='/r', path='app.py', colonies=('a', 'b'))]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from colony.errors import NotFound
+
+SNAPSHOT_REF_RE = re.compile(r"^refs/colony/snapshots/(?P<name>[^/]+)/(?P<t>\d+)(?:-(?P<n>\d+))?$")
+
+
+@dataclass(frozen=True)
+class FileConflict:
+    """A file changed (relative to their bases) in two or more colonies of one repository."""
+
+    repo: str
+    path: str
+    colonies: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"repo": self.repo, "path": self.path, "colonies": list(self.colonies)}
+
+
+def plan_conflicts(changed: Mapping[str, tuple[str, Iterable[str]]]) -> list[FileConflict]:
+    """Files changed in two or more colonies of the same repository, sorted by repo and path.
+
+    Args:
+        changed: colony → (repository, paths it changed).
+    """
+    touched: dict[tuple[str, str], set[str]] = {}
+    for colony, (repo, paths) in changed.items():
+        for path in paths:
+            touched.setdefault((repo, path), set()).add(colony)
+    return [
+        FileConflict(repo, path, tuple(sorted(colonies)))
+        for (repo, path), colonies in sorted(touched.items())
+        if len(colonies) >= 2
+    ]
+
+
+def new_conflicts(
+    before: Iterable[FileConflict], after: Iterable[FileConflict]
+) -> list[FileConflict]:
+    """Conflicts of ``after`` that are new, or that a further colony joined since ``before``."""
+    known = {(c.repo, c.path): set(c.colonies) for c in before}
+    return [c for c in after if not set(c.colonies) <= known.get((c.repo, c.path), set())]
+
+
+# --- snapshots ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    number: int  # 1-based, oldest first
+    ref: str
+    commit: str
+    message: str
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "ref": self.ref,
+            "commit": self.commit,
+            "message": self.message,
+            "at": self.at,
+        }
+
+
+def parse_snapshots(lines: str, name: str, since: float = 0) -> list[Snapshot]:
+    """Number a colony's snapshots, oldest first, from ``git for-each-ref`` output.
+
+    Each line is ``<ref>\\0<commit>\\0<subject>``; the ref's ``<unix-time>[-<n>]`` orders them.
+    Snapshots made before ``since`` (an earlier colony of the same name) are left out.
+    """
+    found = []
+    for line in lines.splitlines():
+        parts = line.split("\0")
+        if len(parts) < 3:
+            continue
+        m = SNAPSHOT_REF_RE.match(parts[0])
+        if m is None or m["name"] != name or int(m["t"]) < int(since):
+            continue
+        found.append(((int(m["t"]), int(m["n"] or 1)), parts[0], parts[1], parts[2]))
+    found.sort()
+    return [
+        Snapshot(i, ref, commit, subject, float(key[0]))
+        for i, (key, ref, commit, subject) in enumerate(found, start=1)
+    ]
+
+
+def pick_snapshot(snapshots: list[Snapshot], number: int | None, colony: str) -> Snapshot:
+    """Snapshot ``number`` (default: the latest), or NotFound naming the valid range."""
+    if not snapshots:
+        raise NotFound(
+            f"colony '{colony}' has no snapshots",
+            hint=f"record one with 'colony snapshot {colony}'",
+        )
+    if number is None:
+        return snapshots[-1]
+    if not 1 <= number <= len(snapshots):
+        raise NotFound(
+            f"--to {number}: colony '{colony}' has snapshots 1-{len(snapshots)}",
+            hint=f"list them with 'colony snapshot {colony} --list'",
+        )
+    return snapshots[number - 1]
+
+
+# --- git output ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffStat:
+    files: int
+    added: int
+    deleted: int
+    paths: tuple[str, ...]
+
+    @property
+    def lines(self) -> int:
+        return self.added + self.deleted
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "added": self.added,
+            "deleted": self.deleted,
+            "lines": self.lines,
+            "paths": list(self.paths),
+        }
+
+
+def parse_numstat(z: str) -> DiffStat:
+    """``git diff --numstat -z`` (renames off) → counts; binary files count as changed files."""
+    added = deleted = 0
+    paths = []
+    for record in z.split("\0"):
+        if not record:
+            continue
+        fields = record.split("\t", 2)
+        if len(fields) != 3:
+            continue
+        a, d, path = fields
+        added += int(a) if a.isdigit() else 0
+        deleted += int(d) if d.isdigit() else 0
+        paths.append(path)
+    return DiffStat(len(paths), added, deleted, tuple(paths))
+
+
+def parse_merge_tree(z: str) -> tuple[str, list[str]]:
+    """``git merge-tree --write-tree --name-only --no-messages -z`` → (tree, conflicted files)."""
+    fields = z.split("\0")
+    tree = fields[0].strip()
+    files: list[str] = []
+    for path in fields[1:]:
+        if path and path not in files:
+            files.append(path)
+    return tree, files
+
+
+def format_file_list(paths: list[str], limit: int = 10) -> str:
+    """'a, b, c' with at most ``limit`` names, then '… and N more'."""
+    shown = ", ".join(paths[:limit])
+    return shown + (f" … and {len(paths) - limit} more" if len(paths) > limit else "")

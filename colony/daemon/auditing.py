@@ -1,0 +1,36 @@
+"""Wiring of the audit log into Mycelium: the store, the writer, the file watch, the push."""
+
+from __future__ import annotations
+
+from colony.daemon.audit import Auditor
+from colony.daemon.audit_push import Pusher
+from colony.daemon.context import Context
+from colony.daemon.files import FileWatch
+from colony.daemon.mycelium import Mycelium
+from colony.store.audit import AuditStore, load_key
+
+
+async def start_audit(
+    ctx: Context, myc: Mycelium, *, push: str | None, retention: float | None
+) -> Auditor:
+    """Start recording every event of ``ctx.bus``; returns once the subscription is live.
+
+    Args:
+        push: VictoriaLogs' jsonline URL (from :func:`~colony.core.audit_events.push_url`).
+        retention: seconds to keep entries; None keeps them all.
+    """
+    store = AuditStore(ctx.paths.audit_db, load_key(ctx.paths.audit_key))
+    auditor = Auditor(store, ctx.bus, ctx.clock, retention=retention)
+    ctx.start_task(auditor.run())
+    await auditor.started.wait()
+    if push is not None:
+        pusher = Pusher(push, auditor)
+        auditor.keep_after = pusher.keep_after
+        ctx.start_task(pusher.run())
+    ctx.start_task(auditor.prune_loop())
+
+    def colonies() -> dict[str, tuple[str | None, str]]:
+        return {n: (a.rec.workspace, str(a.rec.state)) for n, a in myc.actors.items()}
+
+    ctx.start_task(FileWatch(ctx.bus, colonies, ctx.clock).run())
+    return auditor

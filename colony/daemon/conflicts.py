@@ -1,0 +1,130 @@
+"""Files changed in two or more colonies, and the event raised the moment that happens.
+
+What each colony changed comes from git (its base against its workspace, untracked files
+too). It is looked at again when the bus says the colony's files changed
+(``{"type": "files"}`` from the workspace watcher), when one of its agents ends, and on a
+timer for everything else. A file that a second (or further) colony touches raises
+``{"type": "conflict", "path", "colonies", "repo", "at"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from colony.core.review import FileConflict, new_conflicts, plan_conflicts
+from colony.errors import ColonyError
+from colony.vcs import review as git_review
+
+if TYPE_CHECKING:
+    from colony.daemon.actor import ColonyActor
+    from colony.daemon.mycelium import Mycelium
+
+log = logging.getLogger("colony.conflicts")
+INTERVAL = 2.0  # seconds between full looks, when no event says what changed
+DEBOUNCE = 0.1  # seconds to gather file events before looking
+
+
+class ConflictWatch:
+    def __init__(self, myc: Mycelium, interval: float = INTERVAL) -> None:
+        self.myc = myc
+        self.ctx = myc.ctx
+        self.interval = interval
+        self.changed: dict[str, tuple[str, set[str]]] = {}
+        self.known: list[FileConflict] | None = None  # None until the first look
+        self.lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        """Watch until cancelled. A failing look is logged, never fatal."""
+        loop = asyncio.get_running_loop()
+        async with self.ctx.bus.subscribe() as queue:
+            last_full = loop.time()
+            while True:
+                names = await self._wait(queue, last_full + self.interval - loop.time())
+                if names is None or loop.time() - last_full >= self.interval:
+                    names, last_full = None, loop.time()  # a busy bus must not starve it
+                try:
+                    await self.sweep(names)
+                except Exception:
+                    log.exception("looking for conflicts failed")
+
+    async def _wait(self, queue: asyncio.Queue[dict[str, Any]], left: float) -> set[str] | None:
+        """Colonies to look at again (None: all), after the next event or ``left`` seconds."""
+        try:
+            event = await asyncio.wait_for(queue.get(), max(0.0, left))
+        except TimeoutError:
+            return None
+        names: set[str] = set()
+        deadline = asyncio.get_running_loop().time() + DEBOUNCE
+        while True:
+            if _touches_files(event):
+                names.add(str(event.get("colony")))
+            elif event.get("type") == "removed":
+                self.changed.pop(str(event.get("colony")), None)
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return names
+            try:
+                event = await asyncio.wait_for(queue.get(), left)
+            except TimeoutError:
+                return names
+
+    async def sweep(self, names: set[str] | None = None) -> list[FileConflict]:
+        """Look again at ``names`` (None: every colony) and raise events for new conflicts."""
+        async with self.lock:
+            actors = {a.name: a for a in list(self.myc.actors.values()) if _reviewable(a)}
+            for gone in set(self.changed) - set(actors):
+                del self.changed[gone]
+            todo = [a for n, a in actors.items() if names is None or n in names]
+            found = await asyncio.gather(*(asyncio.to_thread(_changed, a) for a in todo))
+            for actor, paths in zip(todo, found, strict=True):
+                if paths is not None:
+                    self.changed[actor.name] = (actor.rec.repo, paths)
+            conflicts = plan_conflicts(self.changed)
+            fresh = new_conflicts(self.known, conflicts) if self.known is not None else []
+            self.known = conflicts
+            now = self.ctx.clock()
+            for c in fresh:
+                self.ctx.bus.publish(
+                    {
+                        "type": "conflict",
+                        "path": c.path,
+                        "colonies": list(c.colonies),
+                        "repo": c.repo,
+                        "at": now,
+                    }
+                )
+                for name in c.colonies:
+                    if name in actors:
+                        others = ", ".join(x for x in c.colonies if x != name)
+                        actors[name].log.note(
+                            "colony", f"conflict: {c.path} also changed in {others}"
+                        )
+            return conflicts
+
+    async def current(self) -> list[FileConflict]:
+        """The conflicts as they are now (looks at every colony first)."""
+        return await self.sweep(None)
+
+    def paths_of(self, name: str) -> set[str]:
+        return set(self.changed.get(name, ("", set()))[1])
+
+
+def _touches_files(event: dict[str, Any]) -> bool:
+    kind = event.get("type")
+    return kind == "files" or (kind == "agent" and event.get("kind") in ("tool_result", "ended"))
+
+
+def _reviewable(actor: ColonyActor) -> bool:
+    rec = actor.rec
+    return not actor.done and bool(rec.workspace) and bool(rec.base) and (rec.vcs or "git") == "git"
+
+
+def _changed(actor: ColonyActor) -> set[str] | None:
+    from colony.daemon.review import workspace_of
+
+    try:
+        return git_review.changed_paths(workspace_of(actor))
+    except ColonyError:  # its workspace is going away, or its repository is broken
+        return None

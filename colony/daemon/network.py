@@ -1,0 +1,369 @@
+"""Mycelium's network service: each colony's policy loaded into its nft table, kept current.
+
+A colony is *attached* once its kernel objects exist (spawn, start after a vanished netns,
+adoption) and *detached* when they are removed. While attached, its table carries its policy
+(a stored ``colony policy`` override, else colony.toml's ``[network]``), the addresses its
+host names resolve to (re-resolved on a timer), the host's DNS resolvers and the peers its
+``expose_to`` lets in. Every change is one kernel transaction per affected table (its set
+contents, over netlink; see :func:`colony.isolation.firewall.apply_policy`).
+
+Example:
+    >>> net = Network(iso=iso, policies=PolicyStore(store), bus=bus, names=Names())
+    >>> await net.attach(rec, slot, cfg)
+    []
+    >>> await net.set_policy("web", parse_policy("deny"), by="alice")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from colony.core.config import Config
+from colony.core.model import ColonyRecord, Slot
+from colony.core.policy import (
+    Peer,
+    Policy,
+    Rules,
+    check_exposures,
+    plan_exposures,
+    plan_rules,
+)
+from colony.daemon.events import EventBus
+from colony.daemon.names import RESOLV_CONF, Names
+from colony.daemon.netlog import NetLog, NflogReader
+from colony.errors import ColonyError, HostError, NotFound
+from colony.isolation import Isolation, nflog
+from colony.isolation.firewall import ACCEPT_PREFIX, DENY_PREFIX, log_group, render_colony_table
+from colony.store.policies import PolicyStore, StoredPolicy
+from colony.store.queries import Store
+
+log = logging.getLogger("colony.network")
+
+
+@dataclass
+class Member:
+    """An attached colony, as the network service sees it."""
+
+    slot: Slot
+    owner: str
+    config: Policy  # colony.toml's [network]
+    override: StoredPolicy | None
+    expose_to: tuple[str, ...]
+    ports: Mapping[str, int]
+
+    @property
+    def policy(self) -> Policy:
+        return self.override.policy if self.override else self.config
+
+
+def config_policy(cfg: Config) -> Policy:
+    net = cfg.network
+    return Policy(egress=net.egress, allow=net.allow, deny=net.deny)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hosts(policy: Policy) -> frozenset[str]:
+    return policy.hosts()
+
+
+@functools.lru_cache(maxsize=4096)
+def _plan(
+    policy: Policy,
+    resolved: tuple[tuple[str, tuple[str, ...]], ...],
+    resolvers: tuple[str, ...],
+    exposed: tuple[tuple[str, int], ...],
+) -> Rules:
+    # Cached: with hundreds of colonies, every attach re-checks every table's rules.
+    return plan_rules(policy, dict(resolved), resolvers=resolvers, exposed=exposed)
+
+
+def service_ports(cfg: Config) -> dict[str, int]:
+    return {s.name: s.port for s in cfg.services if s.port is not None}
+
+
+class Network:
+    """Policies of the attached colonies, their tables, and their connection records."""
+
+    def __init__(
+        self,
+        *,
+        iso: Isolation,
+        policies: PolicyStore,
+        bus: EventBus,
+        names: Names | None = None,
+        netlog: NetLog | None = None,
+        clock: Callable[[], float] = time.time,
+        ifname: Callable[[int], str | None] | None = None,
+    ) -> None:
+        self.iso = iso
+        self.ifname = ifname or _ifname
+        self.policies = policies
+        self.bus = bus
+        self.names = names or Names()
+        self.netlog = netlog or NetLog()
+        self.clock = clock
+        self.log_group: int | None = None  # set once the NFLOG reader has its group
+        self.members: dict[str, Member] = {}
+        self.resolved: dict[str, tuple[str, ...]] = {}
+        self.resolvers: tuple[str, ...] = self.names.nameservers()
+        self.applied: dict[str, Rules] = {}
+        self._by_veth: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+
+    # --- colonies coming and going ----------------------------------------------------------
+
+    async def attach(self, rec: ColonyRecord, slot: Slot, cfg: Config) -> list[str]:
+        """Load the colony's policy into its table (and update peers it exposes to or uses).
+
+        Returns warnings (names that resolve to nothing yet).
+
+        Raises:
+            ConfigError: an ``expose_to`` entry names a service without a port.
+            HostError: nft rejected the colony's table.
+        """
+        ports = service_ports(cfg)
+        check_exposures(cfg.network.expose_to, ports, cfg.source)
+        member = Member(
+            slot=slot,
+            owner=rec.owner,
+            config=config_policy(cfg),
+            override=self.policies.get(rec.name),
+            expose_to=cfg.network.expose_to,
+            ports=ports,
+        )
+        warnings = await self._resolve(_hosts(member.policy))
+        async with self._lock:
+            self.members[rec.name] = member
+            self._members_changed()
+            self.applied.pop(rec.name, None)  # the table was just made (or is an old one)
+            try:
+                await self._sync(strict=rec.name)
+            except ColonyError:
+                self.members.pop(rec.name, None)
+                self._members_changed()
+                await self._sync()  # peers already told to let it in forget it again
+                raise
+        return warnings
+
+    async def detach(self, name: str) -> None:
+        """Forget a colony whose kernel objects are gone; peers stop letting it in."""
+        async with self._lock:
+            if self.members.pop(name, None) is None:
+                return
+            self._members_changed()
+            self.applied.pop(name, None)
+            self.netlog.forget(name)
+            await self._sync()
+
+    # --- policy changes -----------------------------------------------------------------
+
+    async def set_policy(self, name: str, policy: Policy | None, *, by: str) -> list[str]:
+        """Store and apply ``policy`` for colony ``name`` (None: back to colony.toml's).
+
+        An attached colony's table changes in one transaction; a colony without kernel
+        objects gets the policy when they are made. Returns warnings.
+        """
+        at = self.clock()
+        override = None if policy is None else StoredPolicy(policy, by, at)
+        member = self.members.get(name)
+        effective = policy or (member.config if member else None)
+        # Resolved afresh: a name no colony used lately may have a stale cached address.
+        warnings = await self._resolve(_hosts(effective), fresh=True) if effective else []
+        async with self._lock:
+            if member is not None:
+                old = member.override
+                member.override = override
+                try:
+                    await self._sync(strict=name)
+                except ColonyError:
+                    member.override = old
+                    raise
+            if policy is None:
+                self.policies.delete(name)
+            else:
+                self.policies.save(name, policy, by=by, at=at)
+        event = {"type": "policy", "colony": name, "user": by, "at": at, "reset": policy is None}
+        self.bus.publish({**event, **(effective.to_json() if effective else {})})
+        return warnings
+
+    async def refresh(self) -> None:
+        """Re-read the resolvers and re-resolve every name in use; reload what changed."""
+        self.resolvers = self.names.nameservers()
+        hosts: set[str] = set()
+        for member in self.members.values():
+            hosts |= _hosts(member.policy)
+        fresh = await self.names.resolve(hosts)
+        async with self._lock:
+            self.resolved.update(fresh)
+            await self._sync()
+
+    async def run(self, interval: float = 60.0) -> None:
+        """Re-resolve names every ``interval`` seconds, until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("re-resolving policy names failed")
+
+    # --- views --------------------------------------------------------------------------
+
+    def rules(self, name: str) -> Rules:
+        """What colony ``name``'s table should hold now."""
+        return self._rules(name, self.members[name], self._exposures())
+
+    def _exposures(self) -> dict[str, tuple[tuple[str, int], ...]]:
+        peers = {n: Peer(m.slot.veth, m.expose_to, m.ports) for n, m in self.members.items()}
+        return plan_exposures(peers)
+
+    def _rules(
+        self, name: str, member: Member, exposures: Mapping[str, tuple[tuple[str, int], ...]]
+    ) -> Rules:
+        policy = member.policy
+        resolved = tuple((h, self.resolved.get(h, ())) for h in sorted(_hosts(policy)))
+        return _plan(policy, resolved, self.resolvers, exposures.get(name, ()))
+
+    def render(self, name: str) -> str:
+        member = self._member(name)
+        return render_colony_table(member.slot, self.rules(name))
+
+    def view(self, name: str, limit: int = 50) -> dict[str, Any]:
+        """The colony's policy, where it comes from, its resolved names, and its records."""
+        member = self.members.get(name)
+        stored = member.override if member else self.policies.get(name)
+        policy = member.policy if member else (stored.policy if stored else None)
+        names = sorted(_hosts(policy)) if policy else []
+        rules = self.rules(name) if member else None
+        return {
+            "colony": name,
+            "attached": member is not None,
+            "policy": policy.to_json() if policy else None,
+            "source": "override" if stored else "colony.toml",
+            "set_by": stored.by if stored else None,
+            "set_at": stored.at if stored else None,
+            "resolved": {n: list(self.resolved.get(n, ())) for n in names},
+            "resolvers": [r for r in self.resolvers if ":" not in r],  # IPv4: what is used
+            "expose_to": list(member.expose_to) if member else [],
+            "exposed_to": sorted({self._colony_of(v) or v for v, _ in rules.exposed})
+            if rules
+            else [],
+            **self.netlog.view(name, limit),
+        }
+
+    # --- connection records -------------------------------------------------------------
+
+    def on_packet(self, packet: nflog.Packet) -> None:
+        """Turn one logged packet into a record of the colony it came from (or went to)."""
+        name = self._colony_of(self.ifname(packet.indev)) or self._colony_of(
+            self.ifname(packet.outdev)
+        )
+        if name is None or packet.prefix not in (ACCEPT_PREFIX, DENY_PREFIX):
+            return
+        record = {
+            "type": "net",
+            "colony": name,
+            "user": self.members[name].owner,
+            "dest": packet.dest,
+            "port": packet.port,
+            "proto": packet.proto,
+            "verdict": "accept" if packet.prefix == ACCEPT_PREFIX else "deny",
+            "at": self.clock(),
+        }
+        self.netlog.add(record)
+        self.bus.publish(record)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _member(self, name: str) -> Member:
+        member = self.members.get(name)
+        if member is None:
+            raise NotFound(
+                f"colony '{name}' has no network: its kernel objects do not exist",
+                hint=f"start it with 'colony start {name}'",
+            )
+        return member
+
+    def _colony_of(self, veth: str | None) -> str | None:
+        return None if veth is None else self._by_veth.get(veth)
+
+    def _members_changed(self) -> None:
+        self._by_veth = {m.slot.veth: n for n, m in self.members.items()}
+
+    async def _resolve(self, hosts: Iterable[str], fresh: bool = False) -> list[str]:
+        wanted = [h for h in hosts if fresh or h not in self.resolved]
+        if not wanted:
+            return []
+        found = await self.names.resolve(wanted)
+        self.resolved.update(found)
+        return [f"{h}: no address found; retried every minute" for h, a in found.items() if not a]
+
+    async def _sync(self, strict: str | None = None) -> None:
+        """Load every table whose rules changed. A failure of ``strict``'s raises; others log."""
+        exposures = self._exposures()
+        for name, member in list(self.members.items()):
+            rules = self._rules(name, member, exposures)
+            if self.applied.get(name) == rules:
+                continue
+            load = functools.partial(self.iso.set_network, remake=name == strict)
+            try:
+                await asyncio.to_thread(load, member.slot, rules)
+            except ColonyError as exc:
+                if name == strict:
+                    raise
+                log.error("colony %s: cannot load its network policy: %s", name, exc)
+                continue
+            self.applied[name] = rules
+
+
+def _ifname(index: int) -> str | None:
+    if index <= 0:
+        return None
+    try:
+        return socket.if_indextoname(index)
+    except OSError:
+        return None
+
+
+def start_network(
+    store: Store,
+    iso: Isolation,
+    bus: EventBus,
+    prefix: str,
+    start_task: Callable[[Coroutine[Any, Any, Any]], Any],
+    env: Mapping[str, str] = os.environ,
+) -> Network:
+    """The daemon's network service, its NFLOG reader and its re-resolution timer, running.
+
+    ``COLONY_HOSTS_FILE`` names a hosts(5) file consulted before DNS for policy names;
+    ``COLONY_RESOLVE_INTERVAL`` sets the seconds between re-resolutions (default 60);
+    ``COLONY_RESOLV_CONF`` the file naming the DNS servers colonies may query (default
+    /etc/resolv.conf, which is also what colony processes read).
+    Without NFLOG (no netlink, the group taken) policies still apply, unrecorded.
+    """
+    hosts = env.get("COLONY_HOSTS_FILE")
+    resolv_conf = Path(env.get("COLONY_RESOLV_CONF") or RESOLV_CONF)
+    net = Network(
+        iso=iso,
+        policies=PolicyStore(store),
+        bus=bus,
+        names=Names(Path(hosts) if hosts else None, resolv_conf),
+    )
+    reader = NflogReader(net.on_packet)
+    try:
+        # The group is fixed by the prefix: tables log to it whichever daemon made them.
+        net.log_group = reader.open(log_group(prefix))
+    except HostError as exc:
+        log.error("connection records are off: %s", exc)
+    else:
+        start_task(reader.run())
+    start_task(net.run(float(env.get("COLONY_RESOLVE_INTERVAL") or 60)))
+    return net

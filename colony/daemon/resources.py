@@ -1,0 +1,160 @@
+"""Live resource usage of colonies, and ``resource`` events when a limit bites (SPEC §7).
+
+Once a second the monitor reads every colony's cgroup accounting (CPU time, memory, pids,
+I/O bytes, OOM kills, limit hits), keeps the latest sample on the colony's actor (``usage`` in
+its JSON, ``GET /usage``), and turns counters that grew into events on the bus,
+``{"type": "resource", colony, user, kind: "oom"|"limit", detail, at}``, with a note in the
+colony's log. What counts as an event is decided by :func:`colony.core.resources.plan_events`.
+
+Example:
+    >>> monitor = ResourceMonitor(ctx, lambda: myc.actors.values())
+    >>> ctx.start_task(monitor.run())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from colony.core.resources import cpu_percent, plan_events
+from colony.daemon.actor import ColonyActor
+from colony.daemon.context import Context
+from colony.errors import ColonyError
+
+log = logging.getLogger("colony.resources")
+INTERVAL = 1.0
+
+
+@dataclass
+class _Track:
+    usage: dict[str, int]
+    mono: float
+    last_limit: dict[str, float] = field(default_factory=dict)
+
+
+class ResourceMonitor:
+    """Samples every colony's usage; publishes OOM kills and limit hits."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        actors: Callable[[], Iterable[ColonyActor]],
+        interval: float = INTERVAL,
+    ) -> None:
+        self.ctx = ctx
+        self.actors = actors
+        self.interval = interval
+        self.started = ctx.clock()
+        self.tracks: dict[str, _Track] = {}
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.poll()
+            except Exception:  # a bug here must not take the daemon down; say so and go on
+                log.exception("resource monitor: poll failed")
+
+    def _read(self, actors: list[ColonyActor]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for actor in actors:
+            try:
+                out[actor.name] = self.ctx.iso.usage(actor.slot)
+            except (ColonyError, OSError):
+                continue  # removed meanwhile
+        return out
+
+    async def poll(self) -> None:
+        """One round: sample, update each actor's ``usage``, publish events."""
+        actors = [a for a in self.actors() if a.rec.isolated and not a.done]
+        read = await asyncio.to_thread(self._read, actors)
+        mono, now = time.monotonic(), self.ctx.clock()
+        for actor in actors:
+            cur = read.get(actor.name)
+            if cur is None:
+                continue
+            track = self.tracks.get(actor.name)
+            if track is None:
+                # A colony made by this daemon counts from zero (an OOM kill in its first
+                # second is still reported); one adopted after a restart from its first sample.
+                base = {} if actor.rec.created >= self.started else dict(cur)
+                track = _Track(base, mono)
+            prev = track.usage if actor.name in self.tracks else None
+            cpu = cpu_percent(prev, cur, mono - track.mono)
+            events, track.last_limit = plan_events(
+                track.usage, cur, _limits(actor), track.last_limit, now
+            )
+            for kind, detail in events:
+                self._publish(actor, kind, detail, now)
+            self.tracks[actor.name] = _Track(dict(cur), mono, track.last_limit)
+            actor.usage = sample_json(actor, cur, cpu, now)
+        live = {a.name for a in actors}
+        for gone in set(self.tracks) - live:
+            del self.tracks[gone]
+
+    def _publish(self, actor: ColonyActor, kind: str, detail: str, at: float) -> None:
+        self.ctx.bus.publish(
+            {
+                "type": "resource",
+                "colony": actor.name,
+                "user": actor.rec.owner,
+                "kind": kind,
+                "detail": detail,
+                "at": at,
+            }
+        )
+        actor.log.note("colony", f"resource {kind}: {detail}")
+
+    async def sample(self, actor: ColonyActor) -> dict[str, Any]:
+        """The colony's latest sample; read now (without CPU %) if there is none yet."""
+        if actor.usage is not None and actor.rec.isolated:
+            return actor.usage
+        if not actor.rec.isolated:
+            return sample_json(actor, None, None, self.ctx.clock())
+        cur = await asyncio.to_thread(self._read, [actor])
+        return sample_json(actor, cur.get(actor.name), None, self.ctx.clock())
+
+
+def _limits(actor: ColonyActor) -> dict[str, int | float | None]:
+    limits = actor.cfg.limits
+    return {
+        "cpu": limits.cpu,
+        "memory": limits.memory,
+        "swap": limits.swap,
+        "pids": limits.pids,
+        "io_weight": limits.io_weight,
+    }
+
+
+def sample_json(
+    actor: ColonyActor, usage: dict[str, int] | None, cpu: float | None, at: float
+) -> dict[str, Any]:
+    """One colony's usage as the API shows it; numbers are None where unknown."""
+    usage = usage or {}
+    ident = actor.contain.identity
+    return {
+        "colony": actor.name,
+        "state": str(actor.rec.state),
+        "level": actor.contain.level,
+        "user": ident.user if ident else None,
+        "at": at,
+        "cpu_percent": cpu,
+        **{
+            key: usage.get(key)
+            for key in (
+                "cpu_usec",
+                "memory",
+                "pids",
+                "io_read",
+                "io_write",
+                "oom_kills",
+                "memory_hits",
+                "pids_hits",
+            )
+        },
+        "limits": {k: v for k, v in _limits(actor).items() if v is not None},
+    }

@@ -1,0 +1,83 @@
+"""The colony list: one row per colony, kept in step with the daemon's answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable
+
+from colony.cli.format import format_age, format_services, format_state
+
+COLUMNS = ("name", "state", "services", "owner", "created")
+
+
+def format_row(colony: Mapping[str, Any], now: float) -> tuple[Text, ...]:
+    """The cells of one colony's row."""
+    return (
+        Text(str(colony.get("name"))),
+        format_state(str(colony.get("state"))),
+        format_services(colony.get("services") or []),
+        Text(str(colony.get("owner") or "")),
+        Text(format_age(float(colony.get("created") or now), now)),
+    )
+
+
+class ColonyTable(DataTable[Text]):
+    """Colonies by creation time; the cursor stays on the same colony across updates."""
+
+    DEFAULT_CSS = """
+    ColonyTable { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "down", show=False),
+        Binding("k", "cursor_up", "up", show=False),
+        Binding("g", "scroll_top", "top", show=False),
+        Binding("G", "scroll_bottom", "bottom", show=False),
+    ]
+
+    class Changed(Message):
+        """The colony under the cursor changed (None: the list is empty)."""
+
+        def __init__(self, name: str | None) -> None:
+            super().__init__()
+            self.name = name
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.names: list[str] = []
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            self.add_column(column, key=column)
+
+    @property
+    def selected(self) -> str | None:
+        if not self.names or self.cursor_row < 0 or self.cursor_row >= len(self.names):
+            return None
+        return self.names[self.cursor_row]
+
+    def show(self, colonies: Sequence[Mapping[str, Any]], now: float) -> None:
+        """Replace the rows with ``colonies``, keeping the cursor on the colony it was on."""
+        keep = self.selected
+        names = [str(c.get("name")) for c in colonies]
+        if names == self.names:
+            for colony in colonies:
+                for column, cell in zip(COLUMNS, format_row(colony, now), strict=True):
+                    self.update_cell(str(colony.get("name")), column, cell)
+        else:
+            self.clear()
+            for colony in colonies:
+                self.add_row(*format_row(colony, now), key=str(colony.get("name")))
+            self.names = names
+            if keep in names:
+                self.move_cursor(row=names.index(keep))
+        if self.selected != keep:
+            self.post_message(self.Changed(self.selected))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Changed(self.selected))

@@ -1,0 +1,427 @@
+// Bloom: keeps the server-rendered pages live. One WebSocket to /events (reconnecting with
+// exponential backoff); each event makes the page fetch the fragment that changed, rendered
+// by the same templates as the page. No polling. Plus: the create form, lifecycle buttons,
+// preview tabs, the followed log, the terminal (xterm.js over the exec WebSocket) and the
+// panels of optional APIs (agents, audit), which render once those APIs answer.
+"use strict";
+(() => {
+  const page = document.body.dataset.page;
+  const colony = document.body.dataset.colony || null;
+  const live = document.getElementById("live");
+  const flash = document.getElementById("flash");
+  const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+
+  let flashTimer = null;
+  function say(message, kind = "error") {
+    flash.textContent = message;
+    flash.className = `flash ${kind}`;
+    flash.hidden = !message;
+    clearTimeout(flashTimer);
+    if (kind === "info") flashTimer = setTimeout(() => { flash.hidden = true; }, 4000);
+  }
+
+  async function api(method, path, body) {
+    const init = { method, headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    if (!response.ok) {
+      const err = (data && data.error) || { message: `${method} ${path}: ${response.status}` };
+      throw Object.assign(new Error(err.message), { status: response.status, hint: err.hint });
+    }
+    return data;
+  }
+
+  // --- fragments: fetch one at a time; an event during a fetch makes one more -----------
+  function refresher(url, apply) {
+    let busy = false, again = false;
+    const run = async () => {
+      if (busy) { again = true; return; }
+      busy = true;
+      try {
+        const response = await fetch(url(), { headers: { Accept: "text/html" } });
+        await apply(response.status, await response.text());
+      } catch (e) { /* the socket's reconnect refreshes everything */ }
+      busy = false;
+      if (again) { again = false; run(); }
+    };
+    return run;
+  }
+
+  const refreshRows = refresher(() => "/ui/fragments/rows", (status, html) => {
+    if (status === 200) document.getElementById("rows").innerHTML = html;
+  });
+  const refreshDetail = refresher(
+    () => `/ui/fragments/colonies/${encodeURIComponent(colony)}`,
+    (status, html) => {
+      const box = document.getElementById("detail");
+      if (status === 200) box.innerHTML = html;
+      else if (status === 404) {
+        box.innerHTML = `<section class="panel head"><h1>${colony} ` +
+          `<span id="badge" class="badge state-removed">removed</span></h1></section>`;
+      }
+    });
+
+  // --- the one WebSocket --------------------------------------------------------------
+  let delay = 500;
+  function connect() {
+    // usage=2: the daemon also sends CPU/memory samples every 2 s on this same socket.
+    const query = colony ? `?usage=2&colony=${encodeURIComponent(colony)}` : "?usage=2";
+    const ws = new WebSocket(`${wsBase}/events${query}`);
+    ws.onopen = () => {
+      delay = 500;
+      live.textContent = "live";
+      live.className = "live on";
+      if (colony) ws.send(JSON.stringify({ colony }));
+      refreshAll(); // catch up on whatever happened while we were away
+    };
+    ws.onmessage = (message) => {
+      let event;
+      try { event = JSON.parse(message.data); } catch (e) { return; }
+      onEvent(event);
+    };
+    ws.onclose = () => {
+      live.textContent = `reconnecting in ${Math.round(delay / 100) / 10}s…`;
+      live.className = "live off";
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
+  }
+
+  function refreshAll() {
+    if (page === "list") refreshRows();
+    if (page === "broods") refreshBroods();
+    if (page === "colony") {
+      refreshDetail();
+      followLogs();
+      loadPanels();
+    }
+  }
+
+  function onEvent(event) {
+    if (event.type === "usage") return showUsage(event.colonies || {});
+    if (page === "list") refreshRows();
+    if (page === "broods") refreshBroods();
+    if (page === "colony" && event.colony === colony) {
+      if (["state", "service", "removed", "resource"].includes(event.type)) refreshDetail();
+      if (["agent", "exec", "exec_end"].includes(event.type)) {
+        loadPanel(document.getElementById("agents"));
+      }
+      loadPanel(document.getElementById("audit"));
+    }
+  }
+
+  function showUsage(colonies) {
+    for (const [name, sample] of Object.entries(colonies)) {
+      const cell = page === "colony" ? document.getElementById("usage")
+        : document.querySelector(`#row-${CSS.escape(name)} .usage`);
+      if (cell && sample.text) cell.textContent = sample.text;
+    }
+  }
+
+  // --- broods (issue 6): rendered here from GET /broods ----------------------------------
+  const refreshBroods = refresher(() => "/broods", (status, text) => {
+    const box = document.getElementById("broods");
+    let data = null;
+    try { data = JSON.parse(text); } catch (e) { data = null; }
+    if (status !== 200 || !data) {
+      box.innerHTML = '<section class="panel dim"></section>';
+      box.firstChild.textContent = data && data.error ? data.error.message
+        : "Not available: this Mycelium does not offer broods.";
+      return;
+    }
+    if (!data.broods.length) {
+      box.innerHTML = '<section class="panel dim">No broods yet: ' +
+        "<code>colony brood spawn OBJECTIVE --count N</code> makes one.</section>";
+      return;
+    }
+    box.replaceChildren(...data.broods.map(broodPanel));
+  });
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  function broodPanel(brood) {
+    const panel = el("section", undefined, "panel");
+    const title = el("h2", `${brood.name} `);
+    title.append(el("span", brood.state, `badge state-${brood.state}`));
+    panel.append(title, el("p", brood.objective));
+    panel.append(el("p", `${brood.count} colonies, ${brood.max_parallel} agents at once · ` +
+      `owner ${brood.owner} · ${cellText("created", brood.created)}` +
+      (brood.picked ? ` · picked ${brood.picked}` : ""), "dim"));
+    const table = el("table");
+    const head = table.createTHead().insertRow();
+    const cols = ["rank", "colony", "state", "status", "check", "diff_lines", "duration", "cost"];
+    cols.concat([""]).forEach((c) => head.appendChild(el("th", c)));
+    const body = table.createTBody();
+    for (const m of brood.members) {
+      const tr = body.insertRow();
+      for (const c of cols) {
+        const td = tr.insertCell();
+        if (c === "colony" && m.exists) {
+          const a = el("a", m.colony);
+          a.href = `/ui/colonies/${encodeURIComponent(m.colony)}`;
+          td.append(a);
+        } else {
+          td.textContent = c === "check" && m.check !== null ? (m.check ? "passed" : "failed")
+            : cellText(c, m[c]);
+        }
+      }
+      const td = tr.insertCell();
+      if (!brood.picked && m.exists) {
+        const button = el("button", "pick");
+        button.addEventListener("click", async () => {
+          if (!confirm(`Merge ${m.colony} and move the other members to the trash?`)) return;
+          try {
+            await api("POST", `/broods/${encodeURIComponent(brood.name)}/pick`, { colony: m.colony });
+            say(`picked ${m.colony}`, "info");
+            refreshBroods();
+          } catch (err) {
+            say(`pick ${m.colony}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+          }
+        });
+        td.append(button);
+      }
+    }
+    panel.append(table);
+    return panel;
+  }
+
+  // --- lifecycle buttons and the create form --------------------------------------------
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest("button[data-action]");
+    if (!button) return;
+    const { action, name } = button.dataset;
+    const path = `/colonies/${encodeURIComponent(name)}`;
+    try {
+      if (action === "remove") {
+        if (!confirm(`Remove colony ${name}? Uncommitted work is saved first.`)) return;
+        await api("DELETE", `${path}?force=true`);
+        if (page === "colony") location.href = "/";
+      } else {
+        await api("POST", `${path}/${action}`);
+      }
+      say("");
+    } catch (err) {
+      say(`${action} ${name}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+    }
+  });
+
+  const form = document.getElementById("create");
+  if (form) {
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const data = new FormData(form);
+      const body = { name: data.get("name").trim(), repo: data.get("repo").trim() };
+      if (data.get("rev").trim()) body.rev = data.get("rev").trim();
+      const button = form.querySelector("button");
+      button.disabled = true;
+      try {
+        await api("POST", "/colonies", body);
+        say(`spawning ${body.name}…`, "info");
+        form.reset();
+        refreshRows();
+      } catch (err) {
+        say(`spawn ${body.name}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  // --- preview tabs -------------------------------------------------------------------
+  const frame = document.getElementById("preview");
+  document.querySelectorAll("button[data-preview]").forEach((tab) => {
+    tab.addEventListener("click", () => {
+      document.querySelectorAll("button[data-preview]").forEach((t) =>
+        t.classList.toggle("active", t === tab));
+      frame.hidden = false;
+      frame.src = tab.dataset.preview;
+      const open = document.getElementById("preview-open");
+      open.href = tab.dataset.preview;
+      open.hidden = false;
+    });
+  });
+
+  // --- the followed log ---------------------------------------------------------------
+  let logAbort = null;
+  async function followLogs() {
+    const pre = document.getElementById("logs");
+    if (!pre) return;
+    if (logAbort) logAbort.abort();
+    const abort = (logAbort = new AbortController());
+    pre.textContent = "";
+    const path = `/colonies/${encodeURIComponent(colony)}/logs?follow=true&lines=200`;
+    try {
+      const response = await fetch(path, { signal: abort.signal });
+      if (!response.ok) return;
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let rest = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        rest += decoder.decode(value, { stream: true });
+        const lines = rest.split("\n");
+        rest = lines.pop();
+        const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+        for (const line of lines) {
+          if (!line.trim()) continue;
+          const entry = JSON.parse(line);
+          pre.append(`${entry.source} | ${entry.line}\n`);
+        }
+        while (pre.childNodes.length > 2000) pre.removeChild(pre.firstChild);
+        if (atBottom) pre.scrollTop = pre.scrollHeight;
+      }
+    } catch (e) { /* aborted, or the daemon went away: the socket's reconnect restarts it */ }
+  }
+
+  // --- the terminal: xterm.js speaking the exec WebSocket's frames ----------------------
+  // Client → daemon: start JSON, then b"\x00"+stdin, {"type":"resize"}; daemon → client:
+  // b"\x01"+output, then {"type":"exit","code":N} or {"type":"error","error":{...}}.
+  const termButton = document.getElementById("term-open");
+  if (termButton) termButton.addEventListener("click", openTerminal);
+
+  function openTerminal() {
+    const box = document.getElementById("terminal");
+    if (!window.Terminal) {
+      box.hidden = false;
+      box.textContent = "xterm.js is not installed: run 'make install' where Colony lives.";
+      return;
+    }
+    termButton.hidden = true;
+    box.hidden = false;
+    box.innerHTML = "";
+    const term = new window.Terminal({ cursorBlink: true, fontSize: 13, scrollback: 5000 });
+    const fit = window.FitAddon ? new window.FitAddon.FitAddon() : null;
+    if (fit) term.loadAddon(fit);
+    term.open(box);
+    if (fit) fit.fit();
+    const ws = new WebSocket(`${wsBase}/colonies/${encodeURIComponent(colony)}/exec`);
+    ws.binaryType = "arraybuffer";
+    const encoder = new TextEncoder();
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ argv: null, tty: true, cols: term.cols, rows: term.rows }));
+      term.focus();
+    };
+    ws.onmessage = (message) => {
+      if (message.data instanceof ArrayBuffer) {
+        const bytes = new Uint8Array(message.data);
+        if (bytes[0] === 1 || bytes[0] === 2) term.write(bytes.subarray(1));
+        return;
+      }
+      const data = JSON.parse(message.data);
+      if (data.type === "exit") term.write(`\r\n[exited with code ${data.code}]\r\n`);
+      if (data.type === "error") term.write(`\r\nerror: ${data.error.message}\r\n`);
+    };
+    ws.onclose = () => {
+      term.write("\r\n[connection closed]\r\n");
+      termButton.hidden = false;
+      termButton.textContent = "Open a new shell";
+    };
+    term.onData((text) => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      const bytes = encoder.encode(text);
+      const frame = new Uint8Array(bytes.length + 1);
+      frame.set(bytes, 1);
+      ws.send(frame);
+    });
+    term.onResize(({ cols, rows }) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "resize", cols, rows }));
+    });
+    if (fit) window.addEventListener("resize", () => fit.fit());
+  }
+
+  // --- panels of optional APIs (agents, audit) ------------------------------------------
+  function loadPanels() {
+    document.querySelectorAll("section[data-api]").forEach(loadPanel);
+  }
+
+  const panelRefreshers = new Map();
+  function loadPanel(panel) {
+    if (!panel) return;
+    if (!panelRefreshers.has(panel)) {
+      const body = panel.querySelector(".panel-body");
+      panelRefreshers.set(panel, refresher(() => panel.dataset.api, (status, text) => {
+        let data = null;
+        try { data = JSON.parse(text); } catch (e) { data = null; }
+        if (data === null && (status === 404 || status === 405)) {
+          body.className = "panel-body dim"; // the route itself is missing
+          body.textContent = "Not available: this Mycelium does not offer this API.";
+        } else if (status !== 200) {
+          body.className = "panel-body dim";
+          body.textContent = (data && data.error && data.error.message) || `error ${status}`;
+        } else {
+          renderTable(body, data);
+        }
+      }));
+    }
+    panelRefreshers.get(panel)();
+  }
+
+  function renderTable(body, data) {
+    const rows = Array.isArray(data) ? data
+      : Object.values(data || {}).find((v) => Array.isArray(v)) || [];
+    body.className = "panel-body";
+    if (!rows.length) {
+      body.className = "panel-body dim";
+      body.textContent = "Nothing yet.";
+      return;
+    }
+    const panel = body.closest("section");
+    let keys = (panel.dataset.columns || "").split(/\s+/).filter(Boolean);
+    if (!keys.length) {
+      rows.slice(0, 20).forEach((row) => Object.keys(row).forEach((k) => {
+        if (!keys.includes(k) && keys.length < 8) keys.push(k);
+      }));
+    }
+    const table = document.createElement("table");
+    const head = table.createTHead().insertRow();
+    keys.forEach((k) => { head.appendChild(document.createElement("th")).textContent = k; });
+    const tbody = table.createTBody();
+    rows.slice(-200).reverse().forEach((row) => {
+      const tr = tbody.insertRow();
+      if (panel.dataset.detail && row.id !== undefined) {
+        tr.classList.add("clickable");
+        tr.addEventListener("click", () => showDetail(panel, row.id));
+      }
+      keys.forEach((k) => { tr.insertCell().textContent = cellText(k, row[k]); });
+    });
+    body.replaceChildren(table);
+  }
+
+  function cellText(key, value) {
+    if (value === null || value === undefined) return "";
+    if (typeof value === "number" && /^(at|started|ended|created)$/.test(key) && value > 1e9) {
+      return new Date(value * 1000).toLocaleString();
+    }
+    if (key === "duration" && typeof value === "number") return `${value.toFixed(1)}s`;
+    if (key === "cost" && typeof value === "number") return `$${value.toFixed(4)}`;
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  async function showDetail(panel, id) {
+    const pre = panel.querySelector(".panel-detail");
+    pre.hidden = false;
+    pre.textContent = "Loading…";
+    try {
+      const data = await api("GET", panel.dataset.detail.replace("{id}", id));
+      const lines = (data.events || []).map((e) =>
+        `${cellText("at", e.at)}  ${e.kind || ""}${e.tool ? ` ${e.tool}` : ""}  ${e.text || ""}`);
+      pre.textContent = `session ${id}: ${data.status}\n${lines.join("\n") || "no events"}`;
+    } catch (err) {
+      pre.textContent = err.message;
+    }
+  }
+
+  connect();
+})();

@@ -1,0 +1,270 @@
+"""`make bench` (network): policy changes among 200 colonies, and spawn with and without a policy.
+
+One run measures, p50 and p95 over N rounds:
+  (a) spawn until `running` of a colony without a policy (colony.toml's default: egress allow);
+  (b) the same with a policy: an allowlist of 6 entries, 2 of them host names (pinned through
+      the daemon's hosts file, so no DNS traffic);
+  (c) a live policy change through the API (`colony policy`), one colony, no other colonies;
+  (d) the same with 200 colonies present: 200 namespaces, veth pairs and nft tables with a
+      policy, made directly through LinuxIsolation (not full spawns), with the daemon's
+      prefix so its tables sit next to them;
+  (e) spawn with a policy, with those 200 present;
+and, without and with the 200: the `nft -f` load of a whole table (f, g: what a new colony
+costs), a policy's set contents sent over netlink (h, i: what a change costs), and listing the
+daemon's tables (j, k: what gc and adoption cost).
+Everything it makes is removed at the end, also on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from colony.client import Client  # noqa: E402
+from colony.core.model import Slot  # noqa: E402
+from colony.core.policy import parse_policy, plan_rules  # noqa: E402
+from colony.errors import ColonyError  # noqa: E402
+from colony.isolation import firewall  # noqa: E402
+from colony.isolation.linux import LinuxIsolation  # noqa: E402
+
+PREFIX = "cbnet"
+POOL = "10.215.0.0/20"  # 1023 slots: the daemon's colonies from 1, the 200 from FIRST_EXTRA
+FIRST_EXTRA = 600
+EXTRA = 200
+POLICY_TOML = """[network]
+egress = "allowlist"
+allow = ["pkg.bench.test:443", "git.bench.test", "10.1.0.0/16", "192.0.2.7:80",
+         "198.51.100.0/24:443", "2001:db8::/32"]
+deny = ["169.254.169.254"]
+"""
+HOSTS = "203.0.113.10 pkg.bench.test\n203.0.113.11 git.bench.test\n"
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {"p50": statistics.median(samples) * 1000, "p95": pct(samples, 0.95) * 1000}
+
+
+def git(repo: Path, *args: str) -> None:
+    base = ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b.invalid"]
+    subprocess.run([*base, *args], check=True)
+
+
+def make_repo(where: Path) -> Path:
+    repo = where / "repo"
+    repo.mkdir()
+    (repo / "README.md").write_text("bench\n")
+    (repo / "policy.toml").write_text(POLICY_TOML)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "bench")
+    return repo
+
+
+def wait_state(events: object, name: str, state: str) -> None:
+    for event in events:  # type: ignore[attr-defined]
+        if event.get("colony") != name or event.get("type") != "state":
+            continue
+        if event["state"] == "failed":
+            raise SystemExit(f"bench: colony {name} failed: {event.get('reason')}")
+        if event["state"] == state:
+            return
+
+
+def spawn_rounds(client: Client, repo: Path, tag: str, config: str | None, n: int) -> list[float]:
+    """Spawn and remove ``n`` colonies (after 2 warm-ups); seconds until each ran."""
+    out = []
+    for i in range(n + 2):
+        name = f"{tag}{i}"
+        with client.events(name) as events:
+            t0 = time.perf_counter()
+            client.spawn(name, str(repo), config=str(repo / config) if config else None)
+            wait_state(events, name, "running")
+            took = time.perf_counter() - t0
+        client.remove(name, force=True)
+        git(repo, "branch", "-q", "-D", f"colony/{name}")
+        if i >= 2:
+            out.append(took)
+    return out
+
+
+def policy_rounds(client: Client, name: str, n: int) -> list[float]:
+    """Live policy changes through the API, alternating two allowlists."""
+    out = []
+    for i in range(n + 2):
+        allow = ["pkg.bench.test:443", f"10.{i % 250}.0.0/16", "198.51.100.0/24:443"]
+        t0 = time.perf_counter()
+        client.set_policy(name, "allowlist", allow, ["169.254.169.254"])
+        if i >= 2:
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+def nft_rounds(slot: Slot, n: int) -> list[float]:
+    policy = parse_policy("allowlist", ["10.1.0.0/16", "192.0.2.7:80"], ["169.254.169.254"])
+    out = []
+    for i in range(n):
+        rules = plan_rules(policy, {}, resolvers=[f"10.0.0.{1 + i % 200}"])
+        text = firewall.render_colony_table(slot, rules)
+        t0 = time.perf_counter()
+        firewall.apply(text)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def sets_rounds(slot: Slot, n: int) -> list[float]:
+    """Policy changes of one table straight through the firewall module (no API)."""
+    out = []
+    for i in range(n):
+        policy = parse_policy("allowlist", [f"10.{i % 250}.0.0/16", "192.0.2.7:80"])
+        rules = plan_rules(policy, {}, resolvers=["10.0.0.1"])
+        t0 = time.perf_counter()
+        firewall.apply_policy(slot, rules)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def list_rounds(n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        firewall.list_tables(PREFIX)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def start_daemon(work: Path) -> tuple[subprocess.Popen[bytes], Client]:
+    (work / "hosts").write_text(HOSTS)
+    log = (work / "mycelium.log").open("wb")
+    argv = [sys.executable, "-m", "colony", "daemon", "run", "--state-dir", str(work / "state")]
+    argv += ["--socket", str(work / "m.sock"), "--proxy-port", "0", "--http-port", "off"]
+    argv += ["--prefix", PREFIX, "--pool", POOL]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLONY_HOSTS_FILE": str(work / "hosts")}
+    daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    log.close()
+    client = Client(work / "m.sock")
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.health()
+            return daemon, client
+        except ColonyError:
+            if time.monotonic() > deadline or daemon.poll() is not None:
+                daemon.kill()
+                raise
+            time.sleep(0.05)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--rounds", type=int, default=20)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench: needs root (network namespaces)", file=sys.stderr)
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="colony-bench-net-"))
+    work.chmod(0o755)  # colony processes may run as an unprivileged user (issue 3)
+    pool = ipaddress.IPv4Network(POOL)
+    iso = LinuxIsolation()
+    extra = [Slot(PREFIX, f"x{i}", FIRST_EXTRA + i, pool) for i in range(EXTRA)]
+    probe = Slot(PREFIX, "probe", FIRST_EXTRA + EXTRA, pool)
+    figures: dict[str, object] = {"rounds": args.rounds, "colonies_present": EXTRA}
+    daemon, client = start_daemon(work)
+    made: list[Slot] = []
+    try:
+        repo = make_repo(work)
+        figures["spawn_no_policy"] = summary(spawn_rounds(client, repo, "p", None, args.rounds))
+        figures["spawn_policy"] = summary(
+            spawn_rounds(client, repo, "q", "policy.toml", args.rounds)
+        )
+        client.spawn("live", str(repo), config=str(repo / "policy.toml"))
+        with client.events("live") as events:
+            if client.colony("live")["state"] != "running":
+                wait_state(events, "live", "running")
+        figures["policy_change_alone"] = summary(policy_rounds(client, "live", args.rounds))
+        made.append(probe)
+        firewall.apply(firewall.render_colony_table(probe))
+        figures["nft_load_alone"] = summary(nft_rounds(probe, args.rounds))
+        figures["sets_alone"] = summary(sets_rounds(probe, args.rounds))
+        figures["list_alone"] = summary(list_rounds(args.rounds))
+
+        rules = plan_rules(parse_policy("allowlist", ["10.1.0.0/16"]), {})
+        t0 = time.perf_counter()
+        for slot in extra:
+            iso.create(slot)
+            made.append(slot)
+            iso.set_network(slot, rules)
+        figures["create_200_s"] = round(time.perf_counter() - t0, 2)
+        figures["policy_change_200"] = summary(policy_rounds(client, "live", args.rounds))
+        figures["nft_load_200"] = summary(nft_rounds(probe, args.rounds))
+        figures["sets_200"] = summary(sets_rounds(probe, args.rounds))
+        figures["list_200"] = summary(list_rounds(args.rounds))
+        figures["spawn_policy_200"] = summary(
+            spawn_rounds(client, repo, "r", "policy.toml", args.rounds)
+        )
+    finally:
+        for colony in client.colonies()["colonies"]:
+            client.remove(colony["name"], force=True)
+        with ThreadPoolExecutor(8) as pool_exec:
+            list(pool_exec.map(iso.destroy, [s for s in made if s is not probe]))
+        firewall.delete_table(probe.table)
+        client.close()
+        daemon.terminate()
+        daemon.wait(30)
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+    report(figures, args.json)
+    return 0
+
+
+def report(figures: dict[str, object], as_json: bool) -> None:
+    def f(key: str) -> dict[str, float]:
+        return figures[key]  # type: ignore[return-value]
+
+    figures["ratio_spawn_policy_to_none_p50"] = (
+        f("spawn_policy")["p50"] / f("spawn_no_policy")["p50"]
+    )
+    figures["ratio_change_200_to_alone_p50"] = (
+        f("policy_change_200")["p50"] / f("policy_change_alone")["p50"]
+    )
+    if as_json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"rounds: {figures['rounds']} (after 2 warm-up rounds)")
+    for key, label in (
+        ("spawn_no_policy", "(a) spawn, no policy"),
+        ("spawn_policy", "(b) spawn, allowlist policy"),
+        ("policy_change_alone", "(c) policy change, 1 colony"),
+        ("policy_change_200", f"(d) policy change, {EXTRA} colonies present"),
+        ("spawn_policy_200", f"(e) spawn with policy, {EXTRA} present"),
+        ("nft_load_alone", "(f) nft -f of a whole table, alone"),
+        ("nft_load_200", f"(g) nft -f of a whole table, {EXTRA} present"),
+        ("sets_alone", "(h) set contents over netlink, alone"),
+        ("sets_200", f"(i) set contents over netlink, {EXTRA} present"),
+        ("list_alone", "(j) list the daemon's tables, alone"),
+        ("list_200", f"(k) list the daemon's tables, {EXTRA} present"),
+    ):
+        print(f"{label:44s} p50 {f(key)['p50']:7.1f} ms   p95 {f(key)['p95']:7.1f} ms")
+    print(f"ratio (b)/(a) at p50: {figures['ratio_spawn_policy_to_none_p50']:.2f}")
+    print(f"ratio (d)/(c) at p50: {figures['ratio_change_200_to_alone_p50']:.2f}")
+    print(f"making the {EXTRA} colonies' kernel objects took {figures['create_200_s']} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

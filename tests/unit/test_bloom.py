@@ -1,0 +1,118 @@
+"""Pure parts of Bloom and Stem: formatting, the buttons a state offers, the --http-port value."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from colony.cli.daemon import _http_port
+from colony.cli.dashboard import format_login
+from colony.store.tokens import hash_secret, split_token
+from colony.tui.widgets.colonies import format_row
+from colony.tui.widgets.dialogs import KEYS
+from colony.web import filters
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s ago"), (59, "59s ago"), (60, "1m ago"), (3600, "1h ago"), (2 * 86400, "2d ago")],
+)
+def test_format_age(seconds: int, text: str) -> None:
+    assert filters.format_age(1000.0, now=1000.0 + seconds) == text
+
+
+def test_format_age_of_nothing_is_empty() -> None:
+    assert filters.format_age(None, now=1.0) == ""
+
+
+@pytest.mark.parametrize(
+    ("n", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (3 << 20, "3.0 MiB")]
+)
+def test_format_bytes(n: int, text: str) -> None:
+    assert filters.format_bytes(n) == text
+
+
+def test_cpu_percent_between_two_samples() -> None:
+    """When 0.5 s of CPU was used in 2 s, that is 25% of one core."""
+    assert filters.cpu_percent((10.0, 1_000_000), (12.0, 1_500_000)) == 25.0
+
+
+def test_cpu_percent_needs_a_previous_sample() -> None:
+    assert filters.cpu_percent(None, (12.0, 1)) is None
+    assert filters.cpu_percent((12.0, 1), (12.0, 5)) is None
+
+
+def test_format_usage_shows_what_is_known() -> None:
+    assert filters.format_usage({"cpu_percent": 12.5, "memory": 2 << 20, "pids": 3}) == (
+        "12.5% CPU · 2.0 MiB · 3 pids"
+    )
+    assert filters.format_usage({"cpu_usec": 1_500_000, "cpu_percent": None}) == "1.5s CPU"
+    assert filters.format_usage(None) == ""
+
+
+def test_actions_follow_the_state() -> None:
+    assert filters.actions_for("running") == ["stop", "restart", "remove"]
+    assert filters.actions_for("stopped") == ["start", "remove"]
+    assert filters.actions_for("failed") == ["start", "remove"]
+
+
+def test_format_time_has_milliseconds() -> None:
+    assert filters.format_time(0.25).endswith(".250")
+    assert filters.format_time(None) == ""
+
+
+def test_format_login_puts_the_url_last() -> None:
+    text = format_login(
+        {"url": "http://127.0.0.1:8000/login?token=a.b", "user": "ann", "expires": 700.0}, now=100.0
+    )
+    assert text.splitlines() == [
+        "Bloom login for ann (works once, for 10 minutes):",
+        "http://127.0.0.1:8000/login?token=a.b",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "port"), [("off", None), ("OFF", None), ("0", 0), ("8000", 8000)]
+)
+def test_http_port_values(value: str, port: int | None) -> None:
+    assert _http_port(click.Context(click.Command("x")), click.Option(["--p"]), value) == port
+
+
+@pytest.mark.parametrize("value", ["70000", "-1", "web", ""])
+def test_http_port_rejects_other_values(value: str) -> None:
+    with pytest.raises(click.BadParameter, match="expected a port 0-65535 or 'off'"):
+        _http_port(click.Context(click.Command("x")), click.Option(["--p"]), value)
+
+
+def test_split_token() -> None:
+    assert split_token("abc.def") == ("abc", "def")
+    assert split_token("abcdef") is None
+    assert split_token(".def") is None
+    assert split_token("abc.") is None
+    assert split_token("a." + "x" * 300) is None
+
+
+def test_hash_secret_is_sha256_hex() -> None:
+    assert hash_secret("s") == hash_secret("s")
+    assert len(hash_secret("s")) == 64
+    assert hash_secret("s") != "s"
+
+
+def test_stem_row_cells() -> None:
+    colony = {
+        "name": "web",
+        "state": "running",
+        "owner": "ann",
+        "created": 40.0,
+        "services": [{"name": "web", "port": 3000, "state": "running"}],
+    }
+    cells = [str(c) for c in format_row(colony, now=100.0)]
+    assert cells[0] == "web"
+    assert cells[1] == "running"
+    assert "web" in cells[2]
+    assert cells[3:] == ["ann", "1m ago"]
+
+
+def test_stem_help_lists_every_action_key() -> None:
+    keys = {key for group in KEYS.values() for key, _ in group}
+    assert {"n", "s", "t", "r", "d", "o", "e", "?", "q"} <= keys

@@ -1,0 +1,80 @@
+"""Rendering of sessions, review results, the trash and broods (pure)."""
+
+from __future__ import annotations
+
+from colony.cli.workflow_format import (
+    format_agent_event,
+    format_brood,
+    format_conflicts,
+    format_merge,
+    format_sessions,
+    format_trash,
+    format_undo,
+)
+
+NOW = 1_700_000_100.0
+
+
+def test_sessions_table() -> None:
+    """When sessions are listed, each row shows status, duration, cost, tokens and the task's
+    first line."""
+    text = format_sessions(
+        [
+            {
+                "id": 3,
+                "colony": "web",
+                "agent": "claude",
+                "status": "completed",
+                "started": NOW - 90,
+                "duration": 61.0,
+                "cost": 0.0123,
+                "tokens_in": 25040,
+                "tokens_out": 900,
+                "task": "fix the login bug\nand more",
+            }
+        ],
+        NOW,
+    ).plain
+    assert "completed" in text
+    assert "$0.0123" in text
+    assert "25040/900" in text
+    assert "fix the login bug" in text
+    assert "and more" not in text
+    assert format_sessions([], NOW).plain == "no agent sessions"
+
+
+def test_events_and_results_read_as_one_line_each() -> None:
+    """When events and results are printed, each is one line saying what happened."""
+    assert (
+        format_agent_event({"kind": "tool_call", "text": "Edit: app.py"}).plain == "→ Edit: app.py"
+    )
+    ended = {"kind": "ended", "status": "interrupted", "exit_code": -2, "cost": None}
+    assert format_agent_event(ended).plain == "■ interrupted (exit -2), cost -"
+    merged = {"merged": True, "colony": "one", "into": "main", "squash": True, "commit": "a" * 40}
+    assert format_merge(merged).plain == f"merged colony 'one' into main (squashed): {'a' * 12}"
+    assert "nothing to merge" in format_merge({"merged": False, "colony": "x", "into": "m"}).plain
+    undo = {"colony": "w", "restored": {"number": 1}, "saved": {"number": 3}}
+    assert format_undo(undo).plain == (
+        "restored colony 'w' to snapshot 1; what it replaced is snapshot 3"
+    )
+    conflicts = [{"path": "app.py", "colonies": ["one", "two"], "repo": "/r"}]
+    assert "one, two" in format_conflicts(conflicts).plain
+    assert format_trash([], NOW).plain == "the trash is empty"
+
+
+def test_brood_ranks_members() -> None:
+    """When a brood is shown, members appear best first with their check and diff."""
+    brood = {
+        "name": "fix", "state": "done", "objective": "fix it", "base": "b" * 40,
+        "target": "main", "count": 2, "max_parallel": 1,
+        "members": [
+            {"colony": "fix-1", "rank": 2, "state": "done", "check": False, "status": "completed",
+             "diff_files": 1, "diff_lines": 3, "duration": 5.0, "cost": 0.1},
+            {"colony": "fix-2", "rank": 1, "state": "done", "check": True, "status": "completed",
+             "diff_files": 1, "diff_lines": 2, "duration": 4.0, "cost": 0.1},
+        ],
+    }  # fmt: skip
+    text = format_brood(brood, NOW).plain
+    assert text.index("fix-2") < text.index("fix-1")
+    assert "passed" in text
+    assert "1 files, 2 lines" in text
