@@ -18,27 +18,30 @@ from colony.errors import ColonyError
 
 def routes(myc: Mycelium) -> list[BaseRoute]:
     async def events(ws: WebSocket) -> None:
-        await ws.accept()
         only: str | None = None
+        # Subscribe before the handshake completes: a client that connects and then makes a
+        # request must see every event the request causes.
         async with myc.ctx.bus.subscribe() as queue:
+            await ws.accept()
             receiver = asyncio.ensure_future(ws.receive_json())
+            getter = asyncio.ensure_future(queue.get())
             try:
                 while True:
-                    getter = asyncio.ensure_future(queue.get())
                     done, _ = await asyncio.wait({getter, receiver}, return_when="FIRST_COMPLETED")
                     if receiver in done:
-                        getter.cancel()
                         msg = receiver.result()
                         only = msg.get("colony") if isinstance(msg, dict) else None
                         receiver = asyncio.ensure_future(ws.receive_json())
-                        continue
-                    event = getter.result()
-                    if only is None or event.get("colony") == only:
-                        await ws.send_json(event)
+                    if getter in done:
+                        event = getter.result()
+                        getter = asyncio.ensure_future(queue.get())
+                        if only is None or event.get("colony") == only:
+                            await ws.send_json(event)
             except (WebSocketDisconnect, RuntimeError):
                 pass
             finally:
                 receiver.cancel()
+                getter.cancel()
 
     async def exec_ws(ws: WebSocket) -> None:
         await ws.accept()
