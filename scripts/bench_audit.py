@@ -11,11 +11,7 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,29 +19,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchlib import (
+    lacks_root,
+    make_repo,
+    parse_args,
+    pct,
+    remove_work,
+    start_daemon,
+    stop_daemon,
+    summary,
+)
 
-from colony.client import Client  # noqa: E402
-from colony.errors import ColonyError  # noqa: E402
-from colony.store.audit import AuditStore, load_key  # noqa: E402
+from colony.client import Client
+from colony.store.audit import AuditStore, load_key
 
 PREFIX = "cbaudit"
 POOL = "10.213.247.0/24"
 
 
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def ms(samples: list[float]) -> dict[str, float]:
-    return {
-        "n": len(samples),
-        "p50": statistics.median(samples) * 1000,
-        "p95": pct(samples, 0.95) * 1000,
-        "p99": pct(samples, 0.99) * 1000,
-    }
+    return {"n": len(samples), **summary(samples), "p99": pct(samples, 0.99) * 1000}
 
 
 def sample_events(n: int) -> list[dict[str, Any]]:
@@ -83,29 +76,6 @@ def insert_rate(work: Path, batch: int, total: int) -> dict[str, float]:
     return {"batch": batch, "events": total, "events_per_s": total / elapsed}
 
 
-def start_daemon(work: Path) -> tuple[subprocess.Popen[bytes], Client]:
-    sock = work / "mycelium.sock"
-    log = (work / "mycelium.log").open("wb")
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "colony", "daemon", "run", "--state-dir", str(work / "state"),
-         "--socket", str(sock), "--proxy-port", "0", "--prefix", PREFIX, "--pool", POOL,
-         "--http-port", "0"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    client = Client(sock)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.health()
-            return daemon, client
-        except ColonyError:
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                raise
-            time.sleep(0.05)
-
-
 def run_exec(client: Client, name: str, script: str) -> int:
     with client.exec_session(name, ["sh", "-c", script]) as session:
         while session.recv(300) is not None:
@@ -132,14 +102,8 @@ def latencies(client: Client, until: threading.Event | float) -> list[float]:
 
 
 def burst(work: Path, files: int) -> dict[str, Any]:
-    repo = work / "repo"
-    repo.mkdir()
-    (repo / "README.md").write_text("bench\n")
-    git = ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b.invalid"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "bench"], check=True)
-    daemon, client = start_daemon(work)
+    repo = make_repo(work, {"README.md": "bench\n"})
+    daemon, client = start_daemon(work, PREFIX, POOL)
     try:
         client.spawn("burst", str(repo))
         while (state := client.colony("burst")["state"]) != "running":
@@ -177,19 +141,13 @@ def burst(work: Path, files: int) -> dict[str, Any]:
             "ratio_p99": ms(during)["p99"] / ms(idle)["p99"],
         }
     finally:
-        daemon.terminate()
-        daemon.wait(30)
+        stop_daemon(daemon)
         client.close()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("bench_audit: needs root (a real Mycelium)", file=sys.stderr)
+    args = parse_args(__doc__, events=50_000, files=10_000)
+    if lacks_root("bench_audit", "a real Mycelium"):
         return 1
     work = Path(tempfile.mkdtemp(prefix="colony-bench-audit-"))
     work.chmod(0o711)  # colony processes run as an unprivileged user
@@ -198,7 +156,7 @@ def main() -> int:
                  for b in (1, 100, 1000)]  # fmt: skip
         files = burst(work, args.files)
     finally:
-        subprocess.run(["rm", "-rf", str(work)], check=False)
+        remove_work(work)
     figures = {"insert": rates, "burst": files}
     if args.json:
         print(json.dumps(figures, indent=2))

@@ -17,27 +17,31 @@ Everything it makes is removed at the end, also on failure.
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import json
-import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchlib import (
+    delete_branch,
+    lacks_root,
+    make_repo,
+    parse_args,
+    remove_work,
+    start_daemon,
+    stop_daemon,
+    summary,
+    wait_state,
+)
 
-from colony.client import Client  # noqa: E402
-from colony.core.model import Slot  # noqa: E402
-from colony.core.policy import parse_policy, plan_rules  # noqa: E402
-from colony.errors import ColonyError  # noqa: E402
-from colony.isolation import firewall  # noqa: E402
-from colony.isolation.linux import LinuxIsolation  # noqa: E402
+from colony.client import Client
+from colony.core.model import Slot
+from colony.core.policy import parse_policy, plan_rules
+from colony.isolation import firewall
+from colony.isolation.linux import LinuxIsolation
 
 PREFIX = "cbnet"
 POOL = "10.215.0.0/20"  # 1023 slots: the daemon's colonies from 1, the 200 from FIRST_EXTRA
@@ -52,41 +56,6 @@ deny = ["169.254.169.254"]
 HOSTS = "203.0.113.10 pkg.bench.test\n203.0.113.11 git.bench.test\n"
 
 
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    return {"p50": statistics.median(samples) * 1000, "p95": pct(samples, 0.95) * 1000}
-
-
-def git(repo: Path, *args: str) -> None:
-    base = ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b.invalid"]
-    subprocess.run([*base, *args], check=True)
-
-
-def make_repo(where: Path) -> Path:
-    repo = where / "repo"
-    repo.mkdir()
-    (repo / "README.md").write_text("bench\n")
-    (repo / "policy.toml").write_text(POLICY_TOML)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "bench")
-    return repo
-
-
-def wait_state(events: object, name: str, state: str) -> None:
-    for event in events:  # type: ignore[attr-defined]
-        if event.get("colony") != name or event.get("type") != "state":
-            continue
-        if event["state"] == "failed":
-            raise SystemExit(f"bench: colony {name} failed: {event.get('reason')}")
-        if event["state"] == state:
-            return
-
-
 def spawn_rounds(client: Client, repo: Path, tag: str, config: str | None, n: int) -> list[float]:
     """Spawn and remove ``n`` colonies (after 2 warm-ups); seconds until each ran."""
     out = []
@@ -98,7 +67,7 @@ def spawn_rounds(client: Client, repo: Path, tag: str, config: str | None, n: in
             wait_state(events, name, "running")
             took = time.perf_counter() - t0
         client.remove(name, force=True)
-        git(repo, "branch", "-q", "-D", f"colony/{name}")
+        delete_branch(repo, name)
         if i >= 2:
             out.append(took)
     return out
@@ -149,35 +118,9 @@ def list_rounds(n: int) -> list[float]:
     return out
 
 
-def start_daemon(work: Path) -> tuple[subprocess.Popen[bytes], Client]:
-    (work / "hosts").write_text(HOSTS)
-    log = (work / "mycelium.log").open("wb")
-    argv = [sys.executable, "-m", "colony", "daemon", "run", "--state-dir", str(work / "state")]
-    argv += ["--socket", str(work / "m.sock"), "--proxy-port", "0", "--http-port", "off"]
-    argv += ["--prefix", PREFIX, "--pool", POOL]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLONY_HOSTS_FILE": str(work / "hosts")}
-    daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-    log.close()
-    client = Client(work / "m.sock")
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.health()
-            return daemon, client
-        except ColonyError:
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                daemon.kill()
-                raise
-            time.sleep(0.05)
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", "--rounds", type=int, default=20)
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("bench: needs root (network namespaces)", file=sys.stderr)
+    args = parse_args(__doc__, rounds=20)
+    if lacks_root("bench", "network namespaces"):
         return 1
     work = Path(tempfile.mkdtemp(prefix="colony-bench-net-"))
     work.chmod(0o755)  # colony processes may run as an unprivileged user (issue 3)
@@ -186,10 +129,12 @@ def main() -> int:
     extra = [Slot(PREFIX, f"x{i}", FIRST_EXTRA + i, pool) for i in range(EXTRA)]
     probe = Slot(PREFIX, "probe", FIRST_EXTRA + EXTRA, pool)
     figures: dict[str, object] = {"rounds": args.rounds, "colonies_present": EXTRA}
-    daemon, client = start_daemon(work)
+    (work / "hosts").write_text(HOSTS)
+    hosts = {"COLONY_HOSTS_FILE": str(work / "hosts")}
+    daemon, client = start_daemon(work, PREFIX, POOL, socket="m.sock", http_port="off", env=hosts)
     made: list[Slot] = []
     try:
-        repo = make_repo(work)
+        repo = make_repo(work, {"README.md": "bench\n", "policy.toml": POLICY_TOML})
         figures["spawn_no_policy"] = summary(spawn_rounds(client, repo, "p", None, args.rounds))
         figures["spawn_policy"] = summary(
             spawn_rounds(client, repo, "q", "policy.toml", args.rounds)
@@ -226,9 +171,8 @@ def main() -> int:
             list(pool_exec.map(iso.destroy, [s for s in made if s is not probe]))
         firewall.delete_table(probe.table)
         client.close()
-        daemon.terminate()
-        daemon.wait(30)
-        subprocess.run(["rm", "-rf", str(work)], check=False)
+        stop_daemon(daemon)
+        remove_work(work)
     report(figures, args.json)
     return 0
 

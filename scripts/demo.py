@@ -84,8 +84,9 @@ def main() -> int:
         for name in NAMES:
             sh(*COLONY, "spawn", name, "--repo", str(repo), env=env)
             spawned.append(name)
-        say("4. The live table")
+        say("4. The live table, and what each colony uses")
         sh(*COLONY, "ls", env=env)
+        sh(*COLONY, "top", "--once", env=env)
         say("5. Each preview URL answers with its own colony's name")
         for name in NAMES:
             url = sh(*COLONY, "url", name, "web", env=env).stdout.split()[-1]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import socket
 from collections import deque
@@ -25,6 +24,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from colony import host
+from colony.core.http1 import (
+    CHUNKED,
+    UNTIL_CLOSE,
+    Head,
+    Malformed,
+    one_host,
+    parse_chunk_size,
+    parse_head,
+    render_error_page,
+    request_framing,
+    response_framing,
+)
 from colony.core.routes import RequestRecord, RouteTable, Upstream, resolve
 from colony.errors import ColonyError
 
@@ -34,95 +45,12 @@ log = logging.getLogger(__name__)
 
 HEAD_LIMIT = 64 * 1024  # longest request or response head (and chunk-size line)
 CHUNK = 64 * 1024
-CHUNKED = -1  # body framings besides a fixed length
-UNTIL_CLOSE = -2
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Connect = Callable[[Upstream], Awaitable[Streams]]
 Write = Callable[[bytes], Awaitable[None]]
 
-_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 502: "Bad Gateway"}
-_REASONS |= {421: "Misdirected Request", 431: "Request Header Fields Too Large"}
-
-
-class _Malformed(Exception):
-    """A head or chunk the proxy will not forward; str() is shown to the client."""
-
-
-_BROKEN = (_Malformed, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)
-
-
-@dataclass(frozen=True)
-class _Head:
-    raw: bytes
-    start: list[str]
-    headers: list[tuple[str, str]]  # names lowercased
-
-    def values(self, name: str) -> list[str]:
-        return [v for n, v in self.headers if n == name]
-
-
-def _is_token(text: str) -> bool:
-    return bool(text) and all(c in _TOKEN for c in text)
-
-
-def _parse_head(raw: bytes, *, request: bool) -> _Head:
-    lines = raw[:-4].decode("latin-1").split("\r\n")
-    if any(c in line for line in lines for c in "\r\n\0"):
-        raise _Malformed("stray CR, LF or NUL in the head")
-    start = lines[0].split(" ", 2)
-    if request:
-        ok = len(start) == 3 and _is_token(start[0]) and start[1] != ""
-        ok = ok and start[2] in ("HTTP/1.0", "HTTP/1.1")
-    else:
-        ok = len(start) >= 2 and start[0].startswith("HTTP/1.") and start[1].isdigit()
-        ok = ok and len(start[1]) == 3
-    if not ok:
-        raise _Malformed(f"bad {'request' if request else 'status'} line")
-    headers = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not _is_token(name):  # also rejects obs-fold and "Name :"
-            raise _Malformed("bad header line")
-        headers.append((name.lower(), value.strip(" \t")))
-    return _Head(raw, start, headers)
-
-
-def _codings(head: _Head) -> list[str]:
-    return [c.strip().lower() for v in head.values("transfer-encoding") for c in v.split(",")]
-
-
-def _content_length(head: _Head) -> int | None:
-    values = {v.strip() for raw in head.values("content-length") for v in raw.split(",")}
-    if not values:
-        return None
-    if len(values) != 1 or not all(v.isascii() and v.isdigit() for v in values):
-        raise _Malformed("bad Content-Length")
-    return int(values.pop())
-
-
-def _request_body(head: _Head) -> int:
-    """Body framing of a request; ambiguous framing is refused (request smuggling)."""
-    codings = _codings(head)
-    if codings:
-        if head.values("content-length") or codings[-1] != "chunked":
-            raise _Malformed("unsupported Transfer-Encoding")
-        return CHUNKED
-    return _content_length(head) or 0
-
-
-def _response_body(head: _Head, status: int, method: str) -> int:
-    if method == "HEAD" or status < 200 or status in (204, 304):
-        return 0
-    codings = _codings(head)
-    if codings:
-        return CHUNKED if codings[-1] == "chunked" else UNTIL_CLOSE
-    try:
-        length = _content_length(head)
-    except _Malformed:
-        return UNTIL_CLOSE
-    return UNTIL_CLOSE if length is None else length
+_BROKEN = (Malformed, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)
 
 
 async def _copy_exact(reader: asyncio.StreamReader, write: Write, n: int) -> None:
@@ -137,13 +65,11 @@ async def _copy_exact(reader: asyncio.StreamReader, write: Write, n: int) -> Non
 async def _copy_chunked(reader: asyncio.StreamReader, write: Write) -> None:
     while True:
         line = await reader.readuntil(b"\r\n")
-        size = line.split(b";", 1)[0].strip()
-        if not size or any(c not in b"0123456789abcdefABCDEF" for c in size) or len(size) > 16:
-            raise _Malformed("bad chunk size")
+        size = parse_chunk_size(line)
         await write(line)
-        if int(size, 16) == 0:
+        if size == 0:
             break
-        await _copy_exact(reader, write, int(size, 16) + 2)  # data and its CRLF
+        await _copy_exact(reader, write, size + 2)  # data and its CRLF
     while (line := await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
         await write(line)
     await write(line)
@@ -161,19 +87,6 @@ async def _copy_body(reader: asyncio.StreamReader, write: Write, framing: int) -
         await _copy_until_eof(reader, write)
     else:
         await _copy_exact(reader, write, framing)
-
-
-def _page(status: int, message: str) -> bytes:
-    reason = _REASONS[status]
-    body = (
-        f"<!doctype html>\n<title>{status} {reason}</title>\n"
-        f"<h1>{status} {reason}</h1>\n<p>{html.escape(message)}</p>\n"
-    ).encode()
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
-    ).encode()
-    return head + body
 
 
 def _unreachable(up: Upstream) -> str:
@@ -194,7 +107,7 @@ class _Pending:
     started: float
 
     @classmethod
-    def of(cls, head: _Head, host_header: str) -> _Pending:
+    def of(cls, head: Head, host_header: str) -> _Pending:
         path = head.start[1].split("?", 1)[0]
         return cls(head.start[0], path, host_header, asyncio.get_running_loop().time())
 
@@ -226,7 +139,7 @@ class _Tunnel:
     status: int | None = None  # final status of the response in flight
     sent: int = 0  # bytes of the response in flight sent to the client
 
-    async def run(self, first: _Head, host_header: str) -> None:
+    async def run(self, first: Head, host_header: str) -> None:
         self.idle.set()
         try:
             async with asyncio.TaskGroup() as tg:
@@ -247,12 +160,12 @@ class _Tunnel:
         self.remote[1].write(data)
         await self.remote[1].drain()
 
-    async def _requests(self, head: _Head, host_header: str) -> bool:
+    async def _requests(self, head: Head, host_header: str) -> bool:
         """Forward requests; True when the client finished cleanly and responses may follow."""
         reader = self.client[0]
         try:
             while True:
-                framing = _request_body(head)  # checked before the head was accepted
+                framing = request_framing(head)  # checked before the head was accepted
                 self.pending.append(_Pending.of(head, host_header))
                 self.idle.clear()
                 await self._to_upstream(head.raw)
@@ -269,10 +182,10 @@ class _Tunnel:
                 except asyncio.LimitOverrunError:
                     return await self._refuse(431, "request head larger than 64 KiB")
                 try:
-                    head = _parse_head(raw, request=True)
-                    host_header = _one_host(head)
-                    _request_body(head)
-                except _Malformed as exc:
+                    head = parse_head(raw, request=True)
+                    host_header = one_host(head)
+                    request_framing(head)
+                except Malformed as exc:
                     return await self._refuse(400, str(exc))
                 routed = resolve(self.proxy.routes(), host_header, self.proxy.domain)
                 if routed is None or (routed.colony, routed.port) != self._target:
@@ -293,7 +206,7 @@ class _Tunnel:
         """Answer ``status`` once earlier responses are through, then end the connection."""
         await self.idle.wait()
         with contextlib.suppress(ConnectionError):
-            self.client[1].write(_page(status, message))
+            self.client[1].write(render_error_page(status, message))
             await self.client[1].drain()
         return False
 
@@ -310,8 +223,8 @@ class _Tunnel:
                     break  # left in the buffer: pass it and the rest through untouched
                 await write(raw)
                 try:
-                    head = _parse_head(raw, request=False)
-                except _Malformed:
+                    head = parse_head(raw, request=False)
+                except Malformed:
                     break  # not HTTP we can follow: pass the rest through untouched
                 status = int(head.start[1])
                 method = self.pending[0].method if self.pending else "GET"
@@ -321,8 +234,8 @@ class _Tunnel:
                 if tunnel:
                     break  # recorded when the connection ends
                 try:
-                    await _copy_body(reader, write, _response_body(head, status, method))
-                except _Malformed:
+                    await _copy_body(reader, write, response_framing(head, status, method))
+                except Malformed:
                     break
                 if status >= 200:
                     self._finish(status)
@@ -344,13 +257,6 @@ class _Tunnel:
 def _half_closed(task: asyncio.Task[bool]) -> bool:
     """Whether the request side ended cleanly with responses still to come."""
     return not task.cancelled() and task.exception() is None and task.result()
-
-
-def _one_host(head: _Head) -> str:
-    hosts = head.values("host")
-    if len(hosts) != 1 or not hosts[0]:
-        raise _Malformed("expected exactly one Host header")
-    return hosts[0]
 
 
 class PreviewProxy:
@@ -447,7 +353,7 @@ class PreviewProxy:
                 await writer.wait_closed()
 
     async def _reply(self, writer: asyncio.StreamWriter, status: int, message: str) -> int:
-        page = _page(status, message)
+        page = render_error_page(status, message)
         writer.write(page)
         await writer.drain()
         return len(page)
@@ -457,9 +363,9 @@ class PreviewProxy:
         try:
             async with asyncio.timeout(self.head_timeout):
                 raw = await reader.readuntil(b"\r\n\r\n")
-            head = _parse_head(raw, request=True)
-            host_header = _one_host(head)
-            _request_body(head)
+            head = parse_head(raw, request=True)
+            host_header = one_host(head)
+            request_framing(head)
         except asyncio.IncompleteReadError:
             return  # closed before a whole head arrived: nobody to answer
         except asyncio.LimitOverrunError:
@@ -468,7 +374,7 @@ class PreviewProxy:
         except TimeoutError:
             await self._reply(writer, 408, "no request head in time")
             return
-        except _Malformed as exc:
+        except Malformed as exc:
             await self._reply(writer, 400, str(exc))
             return
         upstream = resolve(self.routes(), host_header, self.domain)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from colony.errors import ConfigError, NotFound
+from colony.errors import ConfigError, Conflict, NotFound
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,31 @@ def find_marker(repo: Path) -> tuple[str, Path] | None:
         if (directory / ".git").exists():
             return "git", directory
     return None
+
+
+def check_free(name: str, path: Path) -> None:
+    """Refuse to create colony ``name``'s workspace at ``path`` if anything is there already
+    (a dangling symlink too). Call it under :func:`repo_lock`."""
+    if path.exists() or path.is_symlink():
+        raise Conflict(
+            f"colony '{name}': cannot create workspace: {path} already exists",
+            hint="remove that directory or pick another colony name",
+        )
+
+
+def last_line(text: str) -> str:
+    """The last non-blank line of a command's output (where its error usually is)."""
+    rows = [r.strip() for r in text.strip().splitlines() if r.strip()]
+    return rows[-1] if rows else "no output"
+
+
+def name_taken(name: str, root: Path, taken: str, remedy: str) -> Conflict:
+    """The error of a backend that refused colony ``name``'s workspace because ``taken`` (its
+    branch or workspace name) already exists in ``root``; ``remedy`` says how to free it."""
+    return Conflict(
+        f"colony '{name}': cannot create workspace: {taken} already exists in {root}",
+        hint=f"pick another colony name, or {remedy}",
+    )
 
 
 def detect(repo: Path) -> str | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from colony import host
 from colony.core.model import check_name
 from colony.errors import ConfigError, Conflict, HostError, NotFound
-from colony.vcs import Workspace, repo_lock
+from colony.vcs import Workspace, check_free, last_line, name_taken, repo_lock
 
 # Variables that would point git at another repository or index than the one we name.
 _REPO_VARS = frozenset(
@@ -110,11 +110,6 @@ def git_root(repo: Path) -> Path:
     return _main_root(lines[0], lines[1])
 
 
-def _tail(text: str) -> str:
-    rows = [r.strip() for r in text.strip().splitlines() if r.strip()]
-    return rows[-1] if rows else "no output"
-
-
 class GitWorktrees:
     """Workspaces as git worktrees; thread-safe, serializes create/remove per repository."""
 
@@ -134,11 +129,7 @@ class GitWorktrees:
         branch = f"colony/{name}"
         path = path.resolve()
         with repo_lock(root):
-            if path.exists() or path.is_symlink():
-                raise Conflict(
-                    f"colony '{name}': cannot create workspace: {path} already exists",
-                    hint="remove that directory or pick another colony name",
-                )
+            check_free(name, path)
             done = git(
                 root, "worktree", "add", "--quiet", "-b", branch, str(path), base, check=False
             )
@@ -164,21 +155,16 @@ class GitWorktrees:
         branch = f"colony/{name}"
         if "a branch named" in done.stderr and "already exists" in done.stderr:
             # git refused before creating anything; the branch is someone else's: keep it.
-            raise Conflict(
-                f"colony '{name}': cannot create workspace: branch '{branch}' already exists "
-                f"in {root}",
-                hint=(
-                    f"pick another colony name, or delete the branch if its work is no longer "
-                    f"needed: git -C {root} branch -D {branch}"
-                ),
-            )
+            command = f"git -C {root} branch -D {branch}"
+            remedy = f"delete the branch if its work is no longer needed: {command}"
+            raise name_taken(name, root, f"branch '{branch}'", remedy)
         # The path did not exist before (checked under the lock), so it is ours to delete.
         shutil.rmtree(path, ignore_errors=True)
         git(root, "worktree", "prune", check=False)
         # Delete the branch only while it still points at base: then it is the one git just made.
         git(root, "update-ref", "-d", f"refs/heads/{branch}", base, check=False)
         raise HostError(
-            f"colony '{name}': cannot create worktree {path} in {root}: {_tail(done.stderr)}"
+            f"colony '{name}': cannot create worktree {path} in {root}: {last_line(done.stderr)}"
         )
 
     # --- remove, snapshot -----------------------------------------------------------------
@@ -220,7 +206,7 @@ class GitWorktrees:
         Uses a copy of the worktree's index, so neither its index nor its branch moves.
         Returns (commit id, the ref that now holds it).
         """
-        head, index = self._worktree_head(ws)
+        head, index = worktree_head(ws)
         scratch = index.with_name(f"colony-save-{uuid.uuid4().hex}.index")
         env = git_env(GIT_INDEX_FILE=str(scratch))
         try:
@@ -236,25 +222,6 @@ class GitWorktrees:
         argv = ("commit-tree", "--no-gpg-sign", "-p", head, "-m", message, tree)
         commit = git(ws.path, *argv, env=ident).stdout.strip()
         return commit, self._keep(ws.repo, prefix, commit)
-
-    def _worktree_head(self, ws: Workspace) -> tuple[str, Path]:
-        done = git(
-            ws.path,
-            "rev-parse",
-            "--path-format=absolute",
-            "--show-toplevel",
-            "--git-path",
-            "index",
-            "--verify",
-            "HEAD",
-        )
-        top, index, head = done.stdout.splitlines()
-        if Path(top).resolve() != ws.path.resolve():
-            raise Conflict(
-                f"colony '{ws.name}': {ws.path} is not a git worktree any more (found {top})",
-                hint=f"move its files away, then run 'git -C {ws.repo} worktree prune'",
-            )
-        return head, Path(index)
 
     def _keep(self, repo: Path, prefix: str, commit: str) -> str:
         """Point a new ref ``PREFIX/<unix-time>`` at ``commit``; never overwrite one."""
@@ -273,10 +240,35 @@ class GitWorktrees:
         return parse_worktrees(done.stdout)[1:]
 
 
+def worktree_head(ws: Workspace) -> tuple[str, Path]:
+    """The commit checked out in ``ws`` and the path of its index.
+
+    Raises:
+        Conflict: ``ws.path`` is no longer a worktree of its own (e.g. its .git is gone).
+    """
+    done = git(
+        ws.path,
+        "rev-parse",
+        "--path-format=absolute",
+        "--show-toplevel",
+        "--git-path",
+        "index",
+        "--verify",
+        "HEAD",
+    )
+    top, index, head = done.stdout.splitlines()
+    if Path(top).resolve() != ws.path.resolve():
+        raise Conflict(
+            f"colony '{ws.name}': {ws.path} is not a git worktree any more (found {top})",
+            hint=f"move its files away, then run 'git -C {ws.repo} worktree prune'",
+        )
+    return head, Path(index)
+
+
 def parse_worktrees(porcelain_z: str) -> list[Path]:
     """Worktree paths from ``git worktree list --porcelain -z``, the main one first."""
     fields = porcelain_z.split("\0")
     return [Path(f.removeprefix("worktree ")) for f in fields if f.startswith("worktree ")]
 
 
-__all__ = ["GitWorktrees", "git_root", "parse_worktrees"]
+__all__ = ["GitWorktrees", "git_root", "parse_worktrees", "worktree_head"]

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from colony import host
 from colony.core.model import check_name
-from colony.errors import ColonyError, ConfigError, Conflict, HostError, NotFound
-from colony.vcs import Workspace, find_marker, repo_lock
+from colony.errors import ColonyError, ConfigError, HostError, NotFound
+from colony.vcs import Workspace, check_free, find_marker, last_line, name_taken, repo_lock
 
 _ONE_ID = 'commit_id ++ "\\n"'
 _WC_STATE = 'commit_id ++ " " ++ if(empty, "empty", "changed") ++ "\\n"'
@@ -40,11 +40,6 @@ def jj_root(repo: Path) -> Path:
     return found[1]
 
 
-def _tail(text: str) -> str:
-    rows = [r.strip() for r in text.strip().splitlines() if r.strip()]
-    return rows[-1] if rows else "no output"
-
-
 class JjWorkspaces:
     """Workspaces as jj workspaces; thread-safe, serializes create/remove per repository."""
 
@@ -59,11 +54,7 @@ class JjWorkspaces:
         base = self._resolve(root, name, rev or "@-")
         path = path.resolve()
         with repo_lock(root):
-            if path.exists() or path.is_symlink():
-                raise Conflict(
-                    f"colony '{name}': cannot create workspace: {path} already exists",
-                    hint="remove that directory or pick another colony name",
-                )
+            check_free(name, path)
             done = jj(root, "workspace", "add", "--name", name, "-r", base, str(path), check=False)
             if done.returncode != 0:
                 self._undo_add(name, root, path, done)
@@ -89,19 +80,12 @@ class JjWorkspaces:
         """Remove whatever a failed ``jj workspace add`` left, then raise its error."""
         if "already exists" in done.stderr and "Workspace named" in done.stderr:
             # jj refused before creating anything; that workspace is someone else's: keep it.
-            raise Conflict(
-                f"colony '{name}': cannot create workspace: jj workspace '{name}' already "
-                f"exists in {root}",
-                hint=(
-                    f"pick another colony name, or forget the workspace if it is unused: "
-                    f"jj -R {root} workspace forget {name}"
-                ),
-            )
+            remedy = f"forget the workspace if it is unused: jj -R {root} workspace forget {name}"
+            raise name_taken(name, root, f"jj workspace '{name}'", remedy)
         shutil.rmtree(path, ignore_errors=True)  # did not exist before (checked under the lock)
         jj(root, "--ignore-working-copy", "workspace", "forget", name, check=False)
-        raise HostError(
-            f"colony '{name}': cannot create jj workspace {path} in {root}: {_tail(done.stderr)}"
-        )
+        why = last_line(done.stderr)
+        raise HostError(f"colony '{name}': cannot create jj workspace {path} in {root}: {why}")
 
     def remove(self, ws: Workspace) -> str | None:
         saved = None
@@ -157,7 +141,7 @@ class JjWorkspaces:
         done = jj(root, *args, check=False)
         if done.returncode != 0:
             raise HostError(
-                f"{root}: cannot list jj workspaces: {_tail(done.stderr)}",
+                f"{root}: cannot list jj workspaces: {last_line(done.stderr)}",
                 hint="Colony needs a jj whose 'workspace list' template knows 'root' (0.38+)",
             )
         main = root.resolve()

@@ -20,7 +20,7 @@ from pathlib import Path
 from colony.core.review import DiffStat, parse_merge_tree, parse_numstat
 from colony.errors import ConfigError, Conflict, HostError, NotFound
 from colony.vcs import Workspace
-from colony.vcs.git import _IDENTITY, git, git_env
+from colony.vcs.git import _IDENTITY, git, git_env, worktree_head
 
 # Hooks of the user's repository are not run by the daemon.
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
@@ -56,23 +56,6 @@ def is_ancestor(repo: Path, older: str, newer: str) -> bool:
     return git(repo, "merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
 
 
-def _index(ws: Workspace) -> tuple[str, Path]:
-    done = git(
-        ws.path,
-        "rev-parse",
-        "--path-format=absolute",
-        "--show-toplevel",
-        "--git-path",
-        "index",
-        "--verify",
-        "HEAD",
-    )
-    top, index, head = done.stdout.splitlines()
-    if Path(top).resolve() != ws.path.resolve():
-        raise Conflict(f"colony '{ws.name}': {ws.path} is not a git worktree any more")
-    return head, Path(index)
-
-
 def _scratch(index: Path) -> Path:
     scratch = index.with_name(f"colony-review-{uuid.uuid4().hex}.index")
     if index.exists():
@@ -87,7 +70,7 @@ def tree_commit(ws: Workspace, message: str) -> str:
     """
     if not ws.path.is_dir():
         raise NotFound(f"colony '{ws.name}': workspace {ws.path} does not exist")
-    head, index = _index(ws)
+    head, index = worktree_head(ws)
     scratch = _scratch(index)
     env = git_env(GIT_INDEX_FILE=str(scratch))
     try:
@@ -269,7 +252,7 @@ def restore(ws: Workspace, commit: str) -> None:
     Files the workspace has and ``commit`` lacks are deleted, ignored files are left alone,
     and the index is reset to HEAD (the restored state shows as uncommitted changes).
     """
-    _, index = _index(ws)
+    _, index = worktree_head(ws)
     scratch = _scratch(index)
     env = git_env(GIT_INDEX_FILE=str(scratch))
     try:

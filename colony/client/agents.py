@@ -1,0 +1,58 @@
+"""Client methods for agent sessions in colonies (issue 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from colony.client.base import ClientBase, Json, decode, seg
+
+
+class AgentsMixin(ClientBase):
+    def agent_run(
+        self,
+        name: str,
+        task: str,
+        *,
+        preset: str | None = None,
+        command: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Json:
+        """Start an agent in colony ``name``; returns the session (status "running")."""
+        body = {"task": task, "preset": preset, "command": command, "env": env or {}}
+        return self._request("POST", f"/colonies/{seg(name)}/agents/run", body=body)
+
+    def agent_continue(
+        self,
+        name: str,
+        task: str = "continue",
+        *,
+        session: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Json:
+        """Continue session ``session`` (default the latest) of colony ``name``."""
+        body = {"task": task, "session": session, "env": env or {}}
+        return self._request("POST", f"/colonies/{seg(name)}/agents/continue", body=body)
+
+    def agent_stop(self, name: str, session: int | None = None) -> Json:
+        """Interrupt the running session (or ``session``); returns it ended."""
+        path = f"/colonies/{seg(name)}/agents" + (f"/{session}" if session else "") + "/stop"
+        return self._request("POST", path)
+
+    def agent_sessions(self, name: str | None = None) -> Json:
+        """``{"sessions": [session, ...]}`` of colony ``name``, or of every colony."""
+        return self._request("GET", f"/colonies/{seg(name)}/agents" if name else "/agents")
+
+    def agent_session(self, name: str, session: int, events: int = 50) -> Json:
+        """One session with its last ``events`` events."""
+        path = f"/colonies/{seg(name)}/agents/{session}"
+        return self._request("GET", path, params={"events": events})
+
+    def agent_events(
+        self, name: str, session: int, *, after: int = 0, follow: bool = False
+    ) -> Iterator[Json]:
+        """A session's events, oldest first; with ``follow``, until it ends (the last one has
+        kind "ended"). Lazy: connects on the first ``next()``."""
+        path = f"/colonies/{seg(name)}/agents/{session}/events"
+        params: Json = {"after": after, "follow": "true" if follow else ""}
+        for line in self._lines(path, params, None if follow else self.timeout):
+            yield decode(line)

@@ -1,0 +1,239 @@
+"""The client's core: the Unix-socket transport, the error mapping and the NDJSON reader.
+
+API errors (``{"error": {...}}``) become the matching :mod:`colony.errors` class, and a daemon
+that does not answer becomes :class:`DaemonUnavailable`; both are mapped here, in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.sync.client import ClientConnection, unix_connect
+
+from colony import host
+from colony.errors import ERROR_TYPES, ColonyError
+
+Json = dict[str, Any]
+BASE_URL = "http://mycelium"
+START_HINT = "start it with 'colony daemon start'"
+LOG_HINT = "see the daemon's log (mycelium.log in its state directory)"
+
+
+class DaemonUnavailable(ColonyError):
+    """Mycelium does not answer on its socket: not started, gone, or it dropped the connection."""
+
+
+# --- defaults -----------------------------------------------------------------------------
+
+
+def default_state_dir() -> Path:
+    """$COLONY_STATE_DIR, else /var/lib/colony as root, else ~/.local/state/colony."""
+    if env := os.environ.get("COLONY_STATE_DIR"):
+        return Path(env)
+    if host.is_root():
+        return Path("/var/lib/colony")
+    return Path.home() / ".local" / "state" / "colony"
+
+
+def default_socket(state_dir: Path | None = None) -> Path:
+    """$COLONY_SOCKET, else ``<state dir>/mycelium.sock``."""
+    if env := os.environ.get("COLONY_SOCKET"):
+        return Path(env)
+    return (state_dir or default_state_dir()) / "mycelium.sock"
+
+
+# --- error mapping (the one place) --------------------------------------------------------
+
+
+def error_from_json(body: object, *, fallback: str) -> ColonyError:
+    """The ColonyError an API error body ``{"error": {"type", "message", "hint"}}`` describes.
+
+    A body without that shape (a crash page, a proxy) gives a ColonyError with ``fallback``.
+    """
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return ColonyError(fallback, hint=LOG_HINT)
+    cls = ERROR_TYPES.get(str(err.get("type")), ColonyError)
+    hint = err.get("hint")
+    return cls(str(err.get("message") or fallback), hint=hint if isinstance(hint, str) else None)
+
+
+def error_from_response(status: int, content: bytes, what: str) -> ColonyError:
+    try:
+        body: object = json.loads(content)
+    except ValueError:
+        body = None
+    return error_from_json(body, fallback=f"Mycelium answered {status} to {what}")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _close_failed_sockets(exc: BaseException) -> None:
+    # httpcore 1.0 does not close a Unix socket whose connect() failed; it would warn
+    # (ResourceWarning) when collected. Close it from the frame that made it.
+    for link in _chain(exc):
+        tb = link.__traceback__
+        while tb is not None:
+            for value in tb.tb_frame.f_locals.values():
+                if isinstance(value, socket.socket):
+                    value.close()
+            tb = tb.tb_next
+
+
+@contextlib.contextmanager
+def mapped(socket_path: Path, what: str) -> Iterator[None]:
+    """Turn transport failures while talking to Mycelium into ColonyErrors."""
+    try:
+        yield
+    except InvalidStatus as exc:  # the WebSocket handshake was answered with an HTTP error
+        raise error_from_response(exc.response.status_code, bytes(exc.response.body), what) from exc
+    except (httpx.TimeoutException, TimeoutError) as exc:
+        raise ColonyError(f"Mycelium did not answer {what} in time", hint=LOG_HINT) from exc
+    except (httpx.ConnectError, OSError) as exc:
+        _close_failed_sockets(exc)
+        cause = next((e for e in _chain(exc) if isinstance(e, OSError)), None)
+        if isinstance(cause, PermissionError):
+            raise ColonyError(
+                f"no permission to use Mycelium's socket {socket_path}",
+                hint="run as the user that started Mycelium (or with sudo)",
+            ) from exc
+        if isinstance(cause, FileNotFoundError | ConnectionRefusedError) or isinstance(
+            exc, httpx.ConnectError
+        ):
+            raise DaemonUnavailable(
+                f"Mycelium is not running (nothing answers on {socket_path})", hint=START_HINT
+            ) from exc
+        raise DaemonUnavailable(f"lost the connection to Mycelium: {exc}", hint=LOG_HINT) from exc
+    except (httpx.TransportError, WebSocketException) as exc:
+        raise DaemonUnavailable(
+            f"lost the connection to Mycelium during {what}: {exc or type(exc).__name__}",
+            hint=LOG_HINT,
+        ) from exc
+
+
+def decode(message: str | bytes) -> Json:
+    data = json.loads(message)
+    if not isinstance(data, dict):
+        raise ColonyError(f"Mycelium sent an unexpected message: {str(data)[:80]}", hint=LOG_HINT)
+    return data
+
+
+def nonblank_lines(response: httpx.Response) -> Iterator[str]:
+    """The lines of a streamed NDJSON body, blank ones (keep-alives) skipped."""
+    for line in response.iter_lines():
+        if line.strip():
+            yield line
+
+
+def seg(name: str) -> str:
+    """``name`` as one URL path segment."""
+    return quote(name, safe="")
+
+
+class Closing:
+    """A resource with ``close()`` that closes it at the end of a ``with`` block."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+# --- the transport ------------------------------------------------------------------------
+
+
+class ClientBase(Closing):
+    """The Mycelium API on a Unix socket: requests, streamed bodies and WebSockets.
+
+    Each feature adds its methods in a mixin over this class; :class:`colony.client.Client`
+    combines them.
+    """
+
+    def __init__(self, socket_path: str | Path, *, timeout: float = 30) -> None:
+        self.socket_path = Path(socket_path)
+        self.timeout = timeout
+        self._http = httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(self.socket_path)),
+            base_url=BASE_URL,
+            timeout=timeout,
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(
+        self, method: str, path: str, *, body: Json | None = None, params: Json | None = None
+    ) -> Json:
+        what = f"{method} {path}"
+        with mapped(self.socket_path, what):
+            response = self._http.request(method, path, json=body, params=params)
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, response.content, what)
+        try:
+            return decode(response.content)
+        except ValueError as exc:
+            raise ColonyError(f"Mycelium answered {what} with invalid JSON", hint=LOG_HINT) from exc
+
+    def _open_stream(self, path: str, params: Json, read_timeout: float | None) -> httpx.Response:
+        """``GET path`` with its body left to stream; an API error is raised here.
+
+        ``read_timeout`` None: no read timeout (a followed stream may stay quiet for hours).
+        """
+        timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        request = self._http.build_request("GET", path, params=params, timeout=timeout)
+        with mapped(self.socket_path, f"GET {path}"):
+            response = self._http.send(request, stream=True)
+            if response.status_code >= 400:
+                response.read()
+                response.close()
+                raise error_from_response(response.status_code, response.content, f"GET {path}")
+        return response
+
+    def _lines(self, path: str, params: Json, read_timeout: float | None) -> Iterator[str]:
+        """The non-blank lines of ``GET path``'s streamed body.
+
+        Lazy: connects on the first ``next()``, so errors are raised there.
+        """
+        with (
+            mapped(self.socket_path, f"GET {path}"),
+            contextlib.closing(self._open_stream(path, params, read_timeout)) as response,
+        ):
+            yield from nonblank_lines(response)
+
+    def _connect(self, path: str) -> ClientConnection:
+        with mapped(self.socket_path, f"WebSocket {path}"):
+            return unix_connect(
+                str(self.socket_path),
+                f"ws://mycelium{path}",
+                legacy=True,
+                open_timeout=self.timeout,
+                max_size=None,
+            )
+
+    def health(self) -> Json:
+        return self._request("GET", "/health")
+
+    def stop_daemon(self) -> Json:
+        return self._request("POST", "/daemon/stop")

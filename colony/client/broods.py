@@ -1,0 +1,55 @@
+"""Client methods for broods: one objective, many colonies, pick the best (issue 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from colony.client.base import ClientBase, Json, seg
+
+
+class BroodsMixin(ClientBase):
+    def brood_spawn(
+        self,
+        objective: str,
+        count: int,
+        repo: str | Path,
+        *,
+        agent: str | None = None,
+        command: str | None = None,
+        max_parallel: int | None = None,
+        rev: str | None = None,
+        config: str | Path | None = None,
+        name: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Json:
+        body: Json = {
+            "objective": objective,
+            "count": count,
+            "repo": str(Path(repo).absolute()),
+            "agent": agent,
+            "command": command,
+            "max_parallel": max_parallel,
+            "rev": rev,
+            "config": None if config is None else str(Path(config).absolute()),
+            "name": name,
+            "env": env or {},
+        }
+        return self._request("POST", "/broods", body=body)
+
+    def broods(self) -> Json:
+        return self._request("GET", "/broods")
+
+    def brood(self, name: str) -> Json:
+        return self._request("GET", f"/broods/{seg(name)}")
+
+    def brood_pick(
+        self,
+        name: str,
+        colony: str | None = None,
+        *,
+        squash: bool = False,
+        into: str | None = None,
+        force: bool = False,
+    ) -> Json:
+        body = {"colony": colony, "squash": squash, "into": into, "force": force}
+        return self._request("POST", f"/broods/{seg(name)}/pick", body=body)

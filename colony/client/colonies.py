@@ -1,0 +1,91 @@
+"""Client methods for colonies: list, spawn, stop/start, remove, URLs, logs, gc."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from colony.client.base import ClientBase, Json, decode, seg
+from colony.client.streams import LogStream
+
+
+class ColoniesMixin(ClientBase):
+    def colonies(self) -> Json:
+        """``{"colonies": [colony, ...]}``."""
+        return self._request("GET", "/colonies")
+
+    def colony(self, name: str) -> Json:
+        return self._request("GET", f"/colonies/{seg(name)}")
+
+    def spawn(
+        self,
+        name: str,
+        repo: str | Path,
+        rev: str | None = None,
+        config: str | Path | None = None,
+        limits: dict[str, Any] | None = None,
+        sandbox: str | None = None,
+    ) -> Json:
+        """Ask for a new colony; returns it in state "spawning" (progress comes on /events)."""
+        body: Json = {
+            "name": name,
+            "repo": str(Path(repo).absolute()),
+            "rev": rev,
+            "config": None if config is None else str(Path(config).absolute()),
+            "limits": limits,
+            "sandbox": sandbox,
+        }
+        return self._request("POST", "/colonies", body=body)
+
+    def stop(self, name: str) -> Json:
+        return self._request("POST", f"/colonies/{seg(name)}/stop")
+
+    def start(self, name: str) -> Json:
+        return self._request("POST", f"/colonies/{seg(name)}/start")
+
+    def restart(self, name: str) -> Json:
+        return self._request("POST", f"/colonies/{seg(name)}/restart")
+
+    def remove(self, name: str, force: bool = False) -> Json:
+        """``{"removed": name, "saved": ref | None, "branch": str | None}``."""
+        params = {"force": "true"} if force else None
+        return self._request("DELETE", f"/colonies/{seg(name)}", params=params)
+
+    def urls(self, name: str) -> Json:
+        """``{"urls": {service: url}}``."""
+        return self._request("GET", f"/colonies/{seg(name)}/urls")
+
+    def gc(self) -> Json:
+        """``{"removed": [{"kind", "name"}, ...]}``."""
+        return self._request("POST", "/gc")
+
+    def logs(
+        self, name: str, service: str | None = None, lines: int = 200, follow: bool = False
+    ) -> Iterator[Json]:
+        """Log entries ``{"t", "source", "line"}``, oldest first; with ``follow``, never ends.
+
+        Lazy: connects on the first ``next()``, so errors are raised there.
+        """
+        params = _log_params(service, lines, follow)
+        # A followed stream may stay quiet for hours: no read timeout then.
+        for line in self._lines(_logs_path(name), params, None if follow else self.timeout):
+            yield decode(line)
+
+    def log_stream(self, name: str, service: str | None = None, lines: int = 200) -> LogStream:
+        """A followed log that another thread can end with ``close()`` (Stem, issue 7)."""
+        params = _log_params(service, lines, follow=True)
+        return LogStream(self._open_stream(_logs_path(name), params, None))
+
+
+def _logs_path(name: str) -> str:
+    return f"/colonies/{seg(name)}/logs"
+
+
+def _log_params(service: str | None, lines: int, follow: bool) -> Json:
+    params: Json = {"lines": lines}
+    if service:
+        params["service"] = service
+    if follow:
+        params["follow"] = "true"
+    return params

@@ -1,0 +1,136 @@
+"""What the benchmarks share: a Mycelium of their own, a small repository, percentiles.
+
+Each bench starts a daemon as a subprocess with its own kernel-object prefix and address pool
+(so it never meets a daemon already running), waits until ``/health`` answers, and stops it
+at the end. Times are in seconds; summaries are in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from colony.client import Client  # noqa: E402
+from colony.errors import ColonyError  # noqa: E402
+
+GIT_USER = ["-c", "user.name=b", "-c", "user.email=b@b.invalid"]
+
+
+def parse_args(doc: str, rounds: int | None = None, **counts: int) -> argparse.Namespace:
+    """Options of a bench described by ``doc``'s first line: ``-n/--rounds`` (if ``rounds``),
+    an integer ``--NAME`` for each of ``counts``, and ``--json``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if rounds is not None:
+        parser.add_argument("-n", "--rounds", type=int, default=rounds)
+    for name, default in counts.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return parser.parse_args()
+
+
+def lacks_root(who: str, why: str) -> bool:
+    """True, after saying so on stderr, unless this process runs as root."""
+    if os.geteuid() == 0:
+        return False
+    print(f"{who}: needs root ({why})", file=sys.stderr)
+    return True
+
+
+def pct(samples: list[float], q: float) -> float:
+    """The ``q`` quantile of ``samples``, nearest rank."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """p50 and p95 of ``samples`` in milliseconds."""
+    return {"p50": statistics.median(samples) * 1000, "p95": pct(samples, 0.95) * 1000}
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *GIT_USER, *args], check=True)
+
+
+def make_repo(where: Path, files: Mapping[str, str]) -> Path:
+    """A git repository ``where/repo`` with ``files`` committed on ``main``."""
+    repo = where / "repo"
+    repo.mkdir()
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "bench")
+    return repo
+
+
+def delete_branch(repo: Path, name: str) -> None:
+    """Drop the branch a removed colony ``name`` left in ``repo``."""
+    subprocess.run(["git", "-C", str(repo), "branch", "-q", "-D", f"colony/{name}"], check=True)
+
+
+def start_daemon(
+    work: Path,
+    prefix: str,
+    pool: str,
+    *,
+    socket: str = "mycelium.sock",
+    http_port: str | None = "0",
+    env: Mapping[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], Client]:
+    """Start a Mycelium on ``work`` (log in ``work/mycelium.log``) and wait for ``/health``.
+
+    ``http_port`` None leaves Bloom's port at the daemon's default. If the daemon does not
+    answer within 20 s, or exits, it is killed and the error raised.
+    """
+    argv = [sys.executable, "-m", "colony", "daemon", "run", "--state-dir", str(work / "state")]
+    argv += ["--socket", str(work / socket), "--proxy-port", "0"]
+    if http_port is not None:
+        argv += ["--http-port", http_port]
+    argv += ["--prefix", prefix, "--pool", pool]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    with (work / "mycelium.log").open("wb") as log:
+        daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    client = Client(work / socket)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.health()
+            return daemon, client
+        except ColonyError:
+            if time.monotonic() > deadline or daemon.poll() is not None:
+                daemon.kill()
+                daemon.wait(30)
+                client.close()
+                raise
+            time.sleep(0.05)
+
+
+def stop_daemon(daemon: subprocess.Popen[bytes]) -> None:
+    daemon.terminate()
+    daemon.wait(30)
+
+
+def remove_work(work: Path) -> None:
+    subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def wait_state(events: Iterable[dict[str, Any]], name: str, state: str) -> None:
+    """Read ``events`` until colony ``name`` reaches ``state``; exit if it fails instead."""
+    for event in events:
+        if event.get("colony") != name or event.get("type") != "state":
+            continue
+        if event["state"] == "failed":
+            raise SystemExit(f"bench: colony {name} failed: {event.get('reason')}")
+        if event["state"] == state:
+            return
