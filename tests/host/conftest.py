@@ -172,3 +172,19 @@ def wait_for(check, timeout: float = 30, what: str = "condition"):  # type: igno
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+@pytest.fixture
+def agents_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The scripted agents (tests/agents) first on PATH as claude, codex, gemini, aider."""
+    from tests.host.workflow_helpers import install_fake_agents, path_with
+
+    bin_dir = install_fake_agents(tmp_path / "fake")
+    monkeypatch.setenv("PATH", path_with(bin_dir))  # the daemon (and its colonies) inherit it
+    return bin_dir
+
+
+@pytest.fixture
+def d(agents_bin: Path, daemon: Daemon) -> Daemon:
+    """Mycelium started with the scripted agents first on its PATH."""
+    return daemon

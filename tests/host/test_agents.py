@@ -12,8 +12,6 @@ from colony.errors import Conflict
 from tests.conftest import git, make_repo
 from tests.host.conftest import Daemon, wait_state
 from tests.host.workflow_helpers import (
-    install_fake_agents,
-    path_with,
     wait_ended,
     wait_event,
     wait_until,
@@ -25,19 +23,6 @@ TASKS = {
     "two": "write app.py: print('two')\nwrite notes.txt: two was here",
     "three": "write docs/guide.md: # Guide",
 }
-
-
-@pytest.fixture
-def agents_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bin_dir = install_fake_agents(tmp_path / "fake")
-    monkeypatch.setenv("PATH", path_with(bin_dir))  # the daemon (and its colonies) inherit it
-    return bin_dir
-
-
-@pytest.fixture
-def d(agents_bin: Path, daemon: Daemon) -> Daemon:
-    """Mycelium started with the scripted agents first on its PATH."""
-    return daemon
 
 
 def project(tmp_path: Path, agent: str = "claude") -> Path:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import git, make_repo
 from tests.host.conftest import Daemon
-from tests.host.workflow_helpers import install_fake_agents, path_with, wait_until
+from tests.host.workflow_helpers import wait_until
 
 CONFIG = textwrap.dedent("""
     [agent]
@@ -19,19 +17,6 @@ CONFIG = textwrap.dedent("""
     [check]
     command = "test \\"$(cat answer.txt 2>/dev/null)\\" = 42"
 """)
-
-
-@pytest.fixture
-def agents_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bin_dir = install_fake_agents(tmp_path / "fake")
-    monkeypatch.setenv("PATH", path_with(bin_dir))  # the daemon (and its colonies) inherit it
-    return bin_dir
-
-
-@pytest.fixture
-def d(agents_bin: Path, daemon: Daemon) -> Daemon:
-    """Mycelium started with the scripted agents first on its PATH."""
-    return daemon
 
 
 def read_int(path: Path) -> int:

@@ -8,26 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import git, make_repo
 from tests.host.conftest import Daemon, wait_state
 from tests.host.test_trash import files
-from tests.host.workflow_helpers import install_fake_agents, path_with, wait_until
+from tests.host.workflow_helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def agents_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bin_dir = install_fake_agents(tmp_path / "fake")
-    monkeypatch.setenv("PATH", path_with(bin_dir))
-    return bin_dir
-
-
-@pytest.fixture
-def d(agents_bin: Path, daemon: Daemon) -> Daemon:
-    return daemon
 
 
 def colony(d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from colony.client import Client, EventStream
+from tests.host.conftest import wait_for as wait_until
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 PRESETS = ("claude", "codex", "gemini", "aider")
@@ -38,17 +39,6 @@ def install_fake_agents(folder: Path) -> Path:
 
 def path_with(bin_dir: Path) -> str:
     return f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"
-
-
-def wait_until(check: Callable[[], object], timeout: float = 30, what: str = "it") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def wait_ended(client: Client, colony: str, session: int, timeout: float = 30) -> dict:
