@@ -1,48 +1,36 @@
-"""One actor per colony: a mailbox, and the colony's lifecycle and service supervision.
+"""One actor per colony: a mailbox, and the colony's lifecycle.
 
 Requests arrive as messages and are handled one at a time, so a colony never sees two
 lifecycle operations at once. Long steps (setup, build, waiting for ports) run as the
-colony's *job* task so a stop can interrupt them.
+colony's *job* task so a stop can interrupt them. Its services are supervised by
+:mod:`colony.daemon.services`; :mod:`colony.daemon.removal` takes its files away on ``rm``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import logging
 import shutil
-import signal
 import sqlite3
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from colony import host
-from colony.core import lifecycle, supervise
+from colony.core import lifecycle
 from colony.core.config import Config, ServiceSpec
 from colony.core.env import plan_env
-from colony.core.model import ColonyRecord, ServiceRecord, ServiceState, Slot, State, Transition
+from colony.core.model import ColonyRecord, ServiceRecord, Slot, State, Transition
 from colony.core.routes import render_url
-from colony.daemon import runner
+from colony.daemon import removal, runner
+from colony.daemon.acting import acting_user, user_field
 from colony.daemon.containment import Containment
 from colony.daemon.context import Context
+from colony.daemon.services import ServiceSupervisor
 from colony.errors import ColonyError
 from colony.host import Placement
 from colony.vcs import Workspace
 
 log = logging.getLogger("colony.actor")
-
-# issue 5: who asked for what the actor is doing now. Set from each message's "user" (None for
-# the actor's own messages), inherited by the job a message starts, put on the events.
-acting_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
-
-
-def user_field() -> dict[str, str]:
-    """``{"user": name}`` for an event, when a user asked for what it records."""
-    user = acting_user.get()
-    return {} if user is None else {"user": user}
 
 
 @dataclass
@@ -63,10 +51,7 @@ class ColonyActor:
         self.contain = Containment(ctx, rec, cfg, self.slot)  # issue 3: user, limits, sandbox
         self.usage: dict[str, Any] | None = None  # latest sample of the resource monitor
         self.mailbox: asyncio.Queue[Message] = asyncio.Queue()
-        stored = {s.name: s for s in ctx.store.services(rec.name)}
-        self.services = {s.name: stored.get(s.name, ServiceRecord(s.name)) for s in cfg.services}
-        self.running: dict[str, runner.Running] = {}
-        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.supervisor = ServiceSupervisor(self)  # records, processes and restart timers
         self.job: asyncio.Task[None] | None = None
         self.log = ctx.logs.open(rec.name, ctx.paths.logs(rec.name))
         self.done = False
@@ -74,6 +59,10 @@ class ColonyActor:
     @property
     def name(self) -> str:
         return self.rec.name
+
+    @property
+    def services(self) -> dict[str, ServiceRecord]:
+        return self.supervisor.records
 
     # --- mailbox ------------------------------------------------------------------------
 
@@ -137,11 +126,11 @@ class ColonyActor:
         await self._cancel_job()
         if self.rec.state not in (State.STOPPED, State.FAILED):
             await self._stop()
-        final = await self._final_snapshot()
+        final = await removal.final_snapshot(self)
         # Kernel objects and the workspace are independent: remove them at once.
-        _, saved = await asyncio.gather(self._destroy(), self._remove_workspace())
+        _, saved = await asyncio.gather(self._destroy(), removal.remove_workspace(self))
         await self._detach_network()
-        trash = self._move_to_trash()
+        trash = removal.move_to_trash(self)
         result = {"removed": self.name, "saved": saved, "branch": self.rec.branch,
                   "trash": trash, "snapshot": final}  # fmt: skip
         for hook in self.ctx.on_removed:  # issue 6: the trash records what it takes to restore
@@ -153,54 +142,11 @@ class ColonyActor:
         self.done = True
         return result
 
-    async def _final_snapshot(self) -> str | None:
-        """Record the workspace as a snapshot before it goes (issue 6), so rm loses nothing."""
-        if not self.rec.workspace or not Path(self.rec.workspace).is_dir():
-            return None
-        try:
-            vcs = self.ctx.open_vcs(Path(self.rec.repo))
-            message = f"colony {self.name}: final snapshot before rm"
-            return await asyncio.to_thread(vcs.snapshot, self._workspace_record(), message)
-        except ColonyError as exc:
-            self.log.note("colony", f"cannot take a final snapshot: {exc}")
-            return None
-
     async def _on_exited(self, service: str, pid: int, code: int | None) -> None:
-        svc = self.services.get(service)
-        if svc is None or svc.pid != pid:
-            return  # an exit we already accounted for (stop, restart)
-        self.running.pop(service, None)
-        spec = self.cfg.service(service)
-        if self.rec.state is not State.RUNNING or spec is None:
-            self._set_service(replace(svc, state=ServiceState.EXITED, pid=None, exit_code=code))
-            return
-        svc, actions = supervise.on_exit(svc, code, spec, self.ctx.clock())
-        self._set_service(svc)
-        for action in actions:
-            if isinstance(action, supervise.Notify):
-                self.log.note(service, action.message)
-            else:
-                loop = asyncio.get_running_loop()
-                self.timers[service] = loop.call_later(
-                    action.delay, functools.partial(self.tell, "restart_service", service=service)
-                )
+        await self.supervisor.on_exited(service, pid, code)
 
     async def _on_restart_service(self, service: str) -> None:
-        self.timers.pop(service, None)
-        spec = self.cfg.service(service)
-        svc = self.services.get(service)
-        if spec is None or svc is None or svc.state is not ServiceState.BACKOFF:
-            return
-        if self.rec.state is not State.RUNNING:
-            return
-        await asyncio.to_thread(self.ctx.iso.kill, self.slot, f"svc-{service}")
-        try:
-            await self._start_service(spec)
-        except ColonyError as exc:
-            self.log.note(service, f"{service}: restart failed: {exc}")
-            self._set_service(replace(svc, state=ServiceState.FATAL))
-            return
-        self._set_service(supervise.on_ready(self.services[service], self.ctx.clock()))
+        await self.supervisor.restart(service)
 
     # --- spawn / start pipeline ---------------------------------------------------------
 
@@ -235,7 +181,7 @@ class ColonyActor:
                 await self._run_steps("build", self.cfg.build)
             step = State.STARTING
             self._transition(step)
-            await self._start_services()
+            await self.supervisor.start_all()
             self._transition(State.RUNNING)
         except asyncio.CancelledError:
             raise
@@ -276,7 +222,7 @@ class ColonyActor:
         data = self.ctx.paths.data(self.name)
         data.mkdir(parents=True, exist_ok=True)
         sqlite3.connect(self.ctx.paths.colony_db(self.name)).close()
-        await asyncio.to_thread(self.contain.prepare, self._workspace())
+        await asyncio.to_thread(self.contain.prepare, self.workspace())
         await asyncio.to_thread(self.contain.assign_ports)
 
     async def _ensure_isolation(self) -> None:
@@ -291,8 +237,8 @@ class ColonyActor:
             argv, placement = await self.process(source, ["/bin/sh", "-c", command])
             code = await runner.run_to_end(
                 argv,
-                cwd=self._workspace(),
-                env=self._env(None),
+                cwd=self.workspace(),
+                env=self.env(None),
                 placement=placement,
                 log_path=log_path,
                 header=f"$ {command}",
@@ -301,97 +247,22 @@ class ColonyActor:
                 detail = runner.tail_of(log_path) or "no output"
                 raise ColonyError(f"{source} command '{command}' exited {code}: {detail}")
 
-    async def _start_services(self) -> None:
-        for spec in self.cfg.services:
-            await self._start_service(spec)
-        await asyncio.gather(*(self._wait_ready(spec) for spec in self.cfg.services))
-
-    async def _start_service(self, spec: ServiceSpec) -> None:
-        cwd = self._workspace() / (spec.working_dir or "")
-        if not cwd.is_dir():
-            raise ColonyError(
-                f"service '{spec.name}': working_dir '{spec.working_dir}' is not a directory "
-                "of the workspace"
-            )
-        leaf = f"svc-{spec.name}"
-        argv, placement = await self.process(leaf, ["/bin/sh", "-c", spec.command], cwd)
-        running = runner.start(
-            argv,
-            cwd=cwd,
-            env=self._env(spec),
-            placement=placement,
-            log_path=self.ctx.paths.log(self.name, spec.name),
-            header=f"$ {spec.command}",
-        )
-        self._follow(spec.name, running)
-        svc = self.services.get(spec.name, ServiceRecord(spec.name))
-        self._set_service(supervise.on_started(svc, running.pid, running.started, self.ctx.clock()))
-
-    def _follow(self, service: str, running: runner.Running) -> None:
-        self.running[service] = running
-
-        def exited(fut: asyncio.Future[int | None]) -> None:
-            self.tell("exited", service=service, pid=running.pid, code=fut.result())
-
-        running.exited.add_done_callback(exited)
-
-    async def _wait_ready(self, spec: ServiceSpec) -> None:
-        running = self.running[spec.name]
-        if spec.port is not None:
-            deadline = time.monotonic() + spec.ready_timeout
-            port = self.contain.port(spec) or spec.port
-            while not await runner.port_open(self.contain.netns_path, port):
-                if running.exited.done():
-                    break
-                if time.monotonic() > deadline:
-                    raise ColonyError(
-                        f"service '{spec.name}' did not answer on port {spec.port} within "
-                        f"{spec.ready_timeout:g}s"
-                    )
-                await asyncio.wait([running.exited], timeout=0.05)
-        if running.exited.done():
-            code = running.exited.result()
-            detail = runner.tail_of(self.ctx.paths.log(self.name, spec.name)) or "no output"
-            raise ColonyError(f"service '{spec.name}' exited {code} while starting: {detail}")
-        self._set_service(supervise.on_ready(self.services[spec.name], self.ctx.clock()))
-
     # --- stop, fail, remove -------------------------------------------------------------
 
     async def _stop(self) -> None:
         self._transition(State.STOPPING)
-        await self._end_processes(graceful=True)
+        await self.supervisor.end(graceful=True)
         self._transition(State.STOPPED)
 
-    async def _end_processes(self, graceful: bool) -> None:
-        for handle in self.timers.values():
-            handle.cancel()
-        self.timers.clear()
-        running = dict(self.running)
-        for name, proc in running.items():
-            self._set_service(supervise.on_stop(self.services[name], self.ctx.clock()))
-            host.kill(proc.pid, signal.SIGTERM if graceful else signal.SIGKILL, group=True)
-        if running and graceful:
-            grace = max(self.cfg.service(n).stop_timeout for n in running)  # type: ignore[union-attr]
-            await asyncio.wait([p.exited for p in running.values()], timeout=grace)
-        if self.rec.isolated:
-            await asyncio.to_thread(self.ctx.iso.kill, self.slot)
-        if running:
-            await asyncio.wait([p.exited for p in running.values()], timeout=2)
-        self.running.clear()
-        now = self.ctx.clock()
-        for svc in list(self.services.values()):
-            if svc.state is not ServiceState.STOPPED:
-                self._set_service(replace(svc, state=ServiceState.STOPPED, pid=None, at=now))
-
     async def _fail(self, step: State, reason: str, rollback: bool) -> None:
-        await self._end_processes(graceful=False)
+        await self.supervisor.end(graceful=False)
         if rollback:
             if self.rec.isolated:
                 await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
                 self.rec = self.ctx.store.update(self.rec, isolated=False)
                 await self._detach_network()
             if self.rec.workspace_created and self.rec.workspace:
-                ws = self._workspace_record()
+                ws = self.workspace_record()
                 await asyncio.to_thread(self.ctx.open_vcs(Path(self.rec.repo)).discard, ws)
                 self.rec = self.ctx.store.update(
                     self.rec, workspace=None, branch=None, base=None, workspace_created=False
@@ -403,30 +274,6 @@ class ColonyActor:
         if self.rec.isolated:
             await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
 
-    async def _remove_workspace(self) -> str | None:
-        if not self.rec.workspace:
-            return None
-        ws = self._workspace_record()
-        try:
-            vcs = self.ctx.open_vcs(Path(self.rec.repo))
-            return await asyncio.to_thread(vcs.remove, ws)
-        except ColonyError as exc:
-            # The repository is gone or broken: keep the directory itself with the trash.
-            self.log.note("colony", f"cannot remove workspace through {ws.kind}: {exc}")
-            target = self.ctx.paths.colony(self.name) / "workspace"
-            if Path(ws.path).exists():
-                shutil.move(str(ws.path), target)
-            return str(target)
-
-    def _move_to_trash(self) -> str | None:
-        source = self.ctx.paths.colony(self.name)
-        if not source.exists():
-            return None
-        self.ctx.paths.trash.mkdir(parents=True, exist_ok=True)
-        target = self.ctx.paths.trash / f"{self.name}-{int(self.ctx.clock())}"
-        shutil.move(str(source), target)
-        return str(target)
-
     # --- adoption after a daemon restart or an actor crash ---------------------------------
 
     async def _on_adopt(self) -> None:
@@ -437,13 +284,12 @@ class ColonyActor:
             ):
                 await self._fail(State.RUNNING, "its network namespace vanished", rollback=False)
                 return
-            for name, svc in self.services.items():
-                self._adopt_service(name, svc)
+            self.supervisor.adopt()
         elif state in lifecycle.SPAWN_STEPS:
             reason = f"Mycelium restarted while the colony was {state}"
             await self._fail(state, reason, rollback=not self.rec.provisioned)
         elif state is State.STOPPING:
-            await self._end_processes(graceful=False)
+            await self.supervisor.end(graceful=False)
             self._transition(State.STOPPED)
         elif state is State.STOPPED and self.rec.isolated:
             await asyncio.to_thread(self.ctx.iso.kill, self.slot)
@@ -470,18 +316,6 @@ class ColonyActor:
         if self.ctx.net is not None:
             await self.ctx.net.detach(self.name)
 
-    def _adopt_service(self, name: str, svc: ServiceRecord) -> None:
-        if svc.state is ServiceState.BACKOFF:
-            self.tell("restart_service", service=name)
-            return
-        if svc.pid is None or svc.state not in (ServiceState.STARTING, ServiceState.RUNNING):
-            return
-        running = runner.adopt(svc.pid, svc.started)
-        if running is None:
-            self.tell("exited", service=name, pid=svc.pid, code=None)
-        else:
-            self._follow(name, running)
-
     # --- state, views -------------------------------------------------------------------
 
     def _transition(self, state: State, step: str | None = None, reason: str | None = None) -> None:
@@ -490,31 +324,15 @@ class ColonyActor:
         self.ctx.bus.publish({"type": "state", "colony": self.name, **t.to_json(), **user_field()})
         self.log.note("colony", f"{state}" + (f" at {step}: {reason}" if reason else ""))
 
-    def _set_service(self, svc: ServiceRecord) -> None:
-        self.services[svc.name] = svc
-        self.ctx.store.save_service(self.name, svc)
-        self.ctx.bus.publish(
-            {
-                "type": "service",
-                "colony": self.name,
-                "service": svc.name,
-                "state": str(svc.state),
-                "pid": svc.pid,
-                "at": svc.at,
-                "exit_code": svc.exit_code,
-                **user_field(),
-            }
-        )
-
-    def _workspace(self) -> Path:
+    def workspace(self) -> Path:
         return Path(self.rec.workspace or self.ctx.paths.workspace(self.name))
 
-    def _workspace_record(self) -> Workspace:
+    def workspace_record(self) -> Workspace:
         rec = self.rec
         return Workspace(
             kind=rec.vcs or "git",
             repo=Path(rec.repo),
-            path=self._workspace(),
+            path=self.workspace(),
             name=rec.name,
             branch=rec.branch or f"colony/{rec.name}",
             base=rec.base or "",
@@ -525,10 +343,10 @@ class ColonyActor:
     ) -> tuple[list[str], Placement]:
         """Argv and placement of a process of this colony in cgroup leaf ``leaf``: the one
         place every colony process (service, setup, build, exec, shell) is contained."""
-        workspace = self._workspace()
+        workspace = self.workspace()
         return await self.contain.process(leaf, argv, cwd or workspace, workspace, tty=tty)
 
-    def _env(self, spec: ServiceSpec | None) -> dict[str, str]:
+    def env(self, spec: ServiceSpec | None) -> dict[str, str]:
         paths = self.ctx.paths
         return plan_env(
             host_env={**self.ctx.host_env, **self.contain.env()},
@@ -542,7 +360,7 @@ class ColonyActor:
         )
 
     def env_for_exec(self, extra: dict[str, str]) -> dict[str, str]:
-        return {**self._env(None), **extra}
+        return {**self.env(None), **extra}
 
     def url(self, service: str) -> str:
         return render_url(service, self.name, self.ctx.proxy_port, self.ctx.domain)
@@ -572,21 +390,8 @@ class ColonyActor:
             "containment": self.contain.to_json(),
             "usage": self.usage,
             "limits": _limits_json(self.cfg),
-            "services": [self._service_json(s) for s in self.cfg.services],
+            "services": [self.supervisor.to_json(s) for s in self.cfg.services],
             "transitions": [t.to_json() for t in self.ctx.store.transitions(rec.name)],
-        }
-
-    def _service_json(self, spec: ServiceSpec) -> dict[str, Any]:
-        svc = self.services.get(spec.name, ServiceRecord(spec.name))
-        return {
-            "name": spec.name,
-            "port": spec.port,
-            "host_port": self.contain.host_ports.get(spec.name),
-            "state": str(svc.state),
-            "pid": svc.pid,
-            "restarts": svc.restarts,
-            "exit_code": svc.exit_code,
-            "url": self.url(spec.name) if spec.port else None,
         }
 
 

@@ -1,0 +1,213 @@
+"""Supervision of one colony's services: start, follow, wait until ready, restart, stop.
+
+The colony's actor owns a :class:`ServiceSupervisor` and forwards its service messages
+(``exited``, ``restart_service``) to it, so these methods run one at a time like every other
+request of the actor. What to do after an exit is decided by :mod:`colony.core.supervise`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import signal
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from colony import host
+from colony.core import supervise
+from colony.core.config import ServiceSpec
+from colony.core.model import ServiceRecord, ServiceState, State
+from colony.daemon import runner
+from colony.daemon.acting import user_field
+from colony.errors import ColonyError
+
+if TYPE_CHECKING:
+    from colony.daemon.actor import ColonyActor
+
+
+class ServiceSupervisor:
+    """The services of ``actor``'s colony: their records, processes and restart timers."""
+
+    def __init__(self, actor: ColonyActor) -> None:
+        self.actor = actor
+        stored = {s.name: s for s in actor.ctx.store.services(actor.name)}
+        self.records = {
+            s.name: stored.get(s.name, ServiceRecord(s.name)) for s in actor.cfg.services
+        }
+        self.running: dict[str, runner.Running] = {}
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+
+    # --- start ------------------------------------------------------------------------
+
+    async def start_all(self) -> None:
+        for spec in self.actor.cfg.services:
+            await self.start(spec)
+        await asyncio.gather(*(self.wait_ready(spec) for spec in self.actor.cfg.services))
+
+    async def start(self, spec: ServiceSpec) -> None:
+        actor = self.actor
+        cwd = actor.workspace() / (spec.working_dir or "")
+        if not cwd.is_dir():
+            raise ColonyError(
+                f"service '{spec.name}': working_dir '{spec.working_dir}' is not a directory "
+                "of the workspace"
+            )
+        leaf = f"svc-{spec.name}"
+        argv, placement = await actor.process(leaf, ["/bin/sh", "-c", spec.command], cwd)
+        running = runner.start(
+            argv,
+            cwd=cwd,
+            env=actor.env(spec),
+            placement=placement,
+            log_path=actor.ctx.paths.log(actor.name, spec.name),
+            header=f"$ {spec.command}",
+        )
+        self.follow(spec.name, running)
+        svc = self.records.get(spec.name, ServiceRecord(spec.name))
+        self.set(supervise.on_started(svc, running.pid, running.started, actor.ctx.clock()))
+
+    def follow(self, service: str, running: runner.Running) -> None:
+        self.running[service] = running
+
+        def exited(fut: asyncio.Future[int | None]) -> None:
+            self.actor.tell("exited", service=service, pid=running.pid, code=fut.result())
+
+        running.exited.add_done_callback(exited)
+
+    async def wait_ready(self, spec: ServiceSpec) -> None:
+        actor = self.actor
+        running = self.running[spec.name]
+        if spec.port is not None:
+            deadline = time.monotonic() + spec.ready_timeout
+            port = actor.contain.port(spec) or spec.port
+            while not await runner.port_open(actor.contain.netns_path, port):
+                if running.exited.done():
+                    break
+                if time.monotonic() > deadline:
+                    raise ColonyError(
+                        f"service '{spec.name}' did not answer on port {spec.port} within "
+                        f"{spec.ready_timeout:g}s"
+                    )
+                await asyncio.wait([running.exited], timeout=0.05)
+        if running.exited.done():
+            code = running.exited.result()
+            detail = runner.tail_of(actor.ctx.paths.log(actor.name, spec.name)) or "no output"
+            raise ColonyError(f"service '{spec.name}' exited {code} while starting: {detail}")
+        self.set(supervise.on_ready(self.records[spec.name], actor.ctx.clock()))
+
+    # --- exits and restarts -----------------------------------------------------------
+
+    async def on_exited(self, service: str, pid: int, code: int | None) -> None:
+        actor = self.actor
+        svc = self.records.get(service)
+        if svc is None or svc.pid != pid:
+            return  # an exit we already accounted for (stop, restart)
+        self.running.pop(service, None)
+        spec = actor.cfg.service(service)
+        if actor.rec.state is not State.RUNNING or spec is None:
+            self.set(replace(svc, state=ServiceState.EXITED, pid=None, exit_code=code))
+            return
+        svc, actions = supervise.on_exit(svc, code, spec, actor.ctx.clock())
+        self.set(svc)
+        for action in actions:
+            if isinstance(action, supervise.Notify):
+                actor.log.note(service, action.message)
+            else:
+                loop = asyncio.get_running_loop()
+                self.timers[service] = loop.call_later(
+                    action.delay, functools.partial(actor.tell, "restart_service", service=service)
+                )
+
+    async def restart(self, service: str) -> None:
+        actor = self.actor
+        self.timers.pop(service, None)
+        spec = actor.cfg.service(service)
+        svc = self.records.get(service)
+        if spec is None or svc is None or svc.state is not ServiceState.BACKOFF:
+            return
+        if actor.rec.state is not State.RUNNING:
+            return
+        await asyncio.to_thread(actor.ctx.iso.kill, actor.slot, f"svc-{service}")
+        try:
+            await self.start(spec)
+        except ColonyError as exc:
+            actor.log.note(service, f"{service}: restart failed: {exc}")
+            self.set(replace(svc, state=ServiceState.FATAL))
+            return
+        self.set(supervise.on_ready(self.records[service], actor.ctx.clock()))
+
+    # --- stop and adoption ------------------------------------------------------------
+
+    async def end(self, graceful: bool) -> None:
+        """End every process of the colony: services first (gracefully if asked), then the
+        rest of its cgroup."""
+        actor = self.actor
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+        running = dict(self.running)
+        for name, proc in running.items():
+            self.set(supervise.on_stop(self.records[name], actor.ctx.clock()))
+            host.kill(proc.pid, signal.SIGTERM if graceful else signal.SIGKILL, group=True)
+        if running and graceful:
+            grace = max(actor.cfg.service(n).stop_timeout for n in running)  # type: ignore[union-attr]
+            await asyncio.wait([p.exited for p in running.values()], timeout=grace)
+        if actor.rec.isolated:
+            await asyncio.to_thread(actor.ctx.iso.kill, actor.slot)
+        if running:
+            await asyncio.wait([p.exited for p in running.values()], timeout=2)
+        self.running.clear()
+        now = actor.ctx.clock()
+        for svc in list(self.records.values()):
+            if svc.state is not ServiceState.STOPPED:
+                self.set(replace(svc, state=ServiceState.STOPPED, pid=None, at=now))
+
+    def adopt(self) -> None:
+        """After a daemon restart: follow the services that still run, note the rest."""
+        for name, svc in self.records.items():
+            self._adopt(name, svc)
+
+    def _adopt(self, name: str, svc: ServiceRecord) -> None:
+        if svc.state is ServiceState.BACKOFF:
+            self.actor.tell("restart_service", service=name)
+            return
+        if svc.pid is None or svc.state not in (ServiceState.STARTING, ServiceState.RUNNING):
+            return
+        running = runner.adopt(svc.pid, svc.started)
+        if running is None:
+            self.actor.tell("exited", service=name, pid=svc.pid, code=None)
+        else:
+            self.follow(name, running)
+
+    # --- records and views ------------------------------------------------------------
+
+    def set(self, svc: ServiceRecord) -> None:
+        colony = self.actor.name
+        self.records[svc.name] = svc
+        self.actor.ctx.store.save_service(colony, svc)
+        self.actor.ctx.bus.publish(
+            {
+                "type": "service",
+                "colony": colony,
+                "service": svc.name,
+                "state": str(svc.state),
+                "pid": svc.pid,
+                "at": svc.at,
+                "exit_code": svc.exit_code,
+                **user_field(),
+            }
+        )
+
+    def to_json(self, spec: ServiceSpec) -> dict[str, Any]:
+        svc = self.records.get(spec.name, ServiceRecord(spec.name))
+        return {
+            "name": spec.name,
+            "port": spec.port,
+            "host_port": self.actor.contain.host_ports.get(spec.name),
+            "state": str(svc.state),
+            "pid": svc.pid,
+            "restarts": svc.restarts,
+            "exit_code": svc.exit_code,
+            "url": self.actor.url(spec.name) if spec.port else None,
+        }
