@@ -39,6 +39,7 @@ ORDER = [
     "show",
     "logs",
     "url",
+    "hosts",
     "gc",
     "exec",
     "shell",
