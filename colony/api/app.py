@@ -18,6 +18,7 @@ from colony.api import agents as agents_api  # issue 6
 from colony.api import audit as audit_api  # issue 5
 from colony.api import broods as broods_api  # issue 6
 from colony.api import colonies, streams
+from colony.api import doctor as doctor_api
 from colony.api import hosts as hosts_api
 from colony.api import network as network_api  # issue 4
 from colony.api import review as review_api  # issue 6
@@ -76,6 +77,7 @@ def create_app(
         Route("/daemon/stop", stop_daemon, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
         *colonies.routes(myc),
+        *doctor_api.routes(myc, info),
         *hosts_api.routes(myc),
         *streams.routes(myc),
         *network_api.routes(myc),

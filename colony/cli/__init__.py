@@ -17,6 +17,7 @@ from colony.cli import (  # noqa: F401  (registers their commands)
     colonies,
     daemon,
     dashboard,
+    doctor,
     hosts,
     net,  # issue 4: colony net, policy, debug render-firewall
     review,  # issue 6: colony diff, merge, conflicts, snapshot, undo, trash

@@ -41,6 +41,7 @@ ORDER = [
     "url",
     "hosts",
     "gc",
+    "doctor",
     "exec",
     "shell",
     "top",

@@ -14,6 +14,7 @@ from colony.client.auth import AuthMixin
 from colony.client.base import DaemonUnavailable, default_state_dir
 from colony.client.broods import BroodsMixin
 from colony.client.colonies import ColoniesMixin
+from colony.client.doctor import DoctorMixin
 from colony.client.hosts import HostsMixin
 from colony.client.network import NetworkMixin
 from colony.client.review import ReviewMixin
@@ -39,6 +40,7 @@ class Client(
     BroodsMixin,
     AuthMixin,
     HostsMixin,
+    DoctorMixin,
 ):
     """The Mycelium API on a Unix socket.
 

@@ -130,6 +130,7 @@ class Daemon:
                     "state_dir": str(s.state_dir),
                     "domain": s.domain,
                     "pool": str(s.pool),
+                    "socket": str(s.socket),
                 }
                 auth = Auth(Tokens(store.conn), clock=ctx.clock)
                 app = create_app(myc, on_stop=self.stopping.set, info=info, extra=unix_routes(auth))

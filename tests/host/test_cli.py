@@ -105,3 +105,18 @@ def test_spawn_shows_progress_then_urls_and_ls_lists(daemon: Daemon, tmp_path: P
     removed = colony(daemon, "rm", "cli")
     assert removed.returncode == 0
     assert "branch colony/cli is kept" in removed.stdout
+
+
+def test_doctor_passes_on_a_running_installation(daemon: Daemon, tmp_path: Path) -> None:
+    """When Mycelium runs with a colony, `colony doctor` reports no failure and exits 0;
+    the colony without limits is a warning."""
+    repo = make_repo(tmp_path / "repo", {"README": "x\n"})
+    assert colony(daemon, "spawn", "doc", "--repo", str(repo)).returncode == 0
+    done = colony(daemon, "doctor", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["api socket"]["status"] == "ok"
+    assert checks["firewall"]["status"] == "ok"
+    assert checks["audit"]["status"] == "ok"
+    assert checks["limits"]["status"] == "warn"
+    assert "doc" in checks["limits"]["detail"]

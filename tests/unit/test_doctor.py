@@ -1,0 +1,68 @@
+"""The security checklist's judgement: one call, one assert."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from colony.cli.doctor import format_checks
+from colony.core.doctor import Facts, plan_checks
+
+GOOD = Facts(
+    daemon_uid=0,
+    socket_mode=0o600,
+    ip_forward=True,
+    pool="10.213.0.0/16",
+    unreachable_route=True,
+    nft=True,
+    colonies=("web",),
+    tables=("web",),
+    cgroup_versions={"cpu": 1, "memory": 1, "pids": 1},
+    bubblewrap=True,
+    userns=True,
+    audit_ok=True,
+    audit_detail="audit log verified: 3 entries",
+    http="http://127.0.0.1:8000",
+)
+
+
+def statuses(facts: Facts) -> dict[str, str]:
+    return {c.name: c.status for c in plan_checks(facts)}
+
+
+def test_a_good_installation_has_no_failure() -> None:
+    """When everything is in place, nothing fails (TLS is only a warning: not built yet)."""
+    got = statuses(GOOD)
+    assert {n for n, s in got.items() if s != "ok"} == {"tls"}
+
+
+def test_each_gap_is_named_with_a_fix() -> None:
+    """When the socket is open, a table is missing and a colony runs as root, each fails and
+    says what to do."""
+    bad = replace(GOOD, socket_mode=0o666, tables=(), as_root=("web",), unlimited=("web",))
+    checks = {c.name: c for c in plan_checks(bad)}
+    assert checks["api socket"].status == "fail"
+    assert checks["firewall"].detail == "no nft table for web"
+    assert checks["colony users"].status == "fail"
+    assert checks["limits"].status == "warn"
+    assert all(c.hint for c in checks.values() if c.status != "ok")
+
+
+def test_broken_audit_log_fails() -> None:
+    """When the audit log does not verify, the audit check fails with the entry."""
+    bad = replace(GOOD, audit_ok=False, audit_detail="audit log does not verify at entry 7")
+    assert statuses(bad)["audit"] == "fail"
+
+
+def test_format_shows_fix_under_problems() -> None:
+    """When a check is not ok, its fix is printed under it."""
+    text = format_checks(
+        [
+            {"name": "api socket", "status": "fail", "detail": "mode 666", "hint": "restart"},
+            {"name": "nft", "status": "ok", "detail": "fine", "hint": None},
+        ]
+    ).plain
+    assert text.splitlines() == [
+        "FAIL  api socket  mode 666",
+        "                  fix: restart",
+        "ok    nft         fine",
+    ]
