@@ -171,6 +171,16 @@ def _complete_name(
 
 
 name_argument = click.argument("name", callback=_name_option, shell_complete=_complete_name)
+repo_option = click.option(
+    "--repo",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The repository to work on [default: the current directory's].",
+)
+config_option = click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="colony.toml to use [default: the repository's].",
+)
 
 
 @click.group(cls=ColonyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,16 @@ from pathlib import Path
 import click
 
 from colony.cli.agent import env_option, forwarded_env, read_task
-from colony.cli.app import _client, _name_option, _out, _print_json, json_option, main
+from colony.cli.app import (
+    _client,
+    _name_option,
+    _out,
+    _print_json,
+    config_option,
+    json_option,
+    main,
+    repo_option,
+)
 from colony.cli.colonies import find_repo_root
 from colony.cli.workflow_format import format_brood, format_broods, format_pick
 
@@ -29,17 +38,9 @@ def brood() -> None:
 @click.option("--agent", "preset", help="Preset: claude, codex, aider, gemini [default: [agent]].")
 @click.option("--command", help="Command template with {prompt}, instead of a preset.")
 @click.option("--max-parallel", type=int, help="Agents running at once [default: 4].")
-@click.option(
-    "--repo",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The repository [default: the current directory's].",
-)
+@repo_option
 @click.option("--rev", help="Revision every colony starts from [default: HEAD].")
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="colony.toml to use [default: the repository's].",
-)
+@config_option
 @click.option("--name", callback=_name_option, help="Brood name [default: from the objective].")
 @env_option
 @json_option

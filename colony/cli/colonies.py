@@ -15,9 +15,11 @@ from colony.cli.app import (
     _out,
     _pairs_option,
     _print_json,
+    config_option,
     json_option,
     main,
     name_argument,
+    repo_option,
     wait_option,
 )
 from colony.cli.format import (
@@ -81,17 +83,9 @@ def init(name: str | None, force: bool) -> None:
 
 @main.command()
 @name_argument
-@click.option(
-    "--repo",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The repository to work on [default: the current directory's].",
-)
+@repo_option
 @click.option("--rev", help="Revision to start from [default: the checked-out one].")
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="colony.toml to use [default: the repository's].",
-)
+@config_option
 @click.option(
     "--limit",
     "limits",

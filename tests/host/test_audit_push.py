@@ -7,16 +7,13 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import new_prefix, passable
 from tests.host.conftest import Daemon, wait_for
 
 
@@ -61,25 +58,14 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def pushing(
-    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Daemon]:
-    """A Mycelium started with COLONY_AUDIT_PUSH pointing at the receiver."""
+def push_to_receiver(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLONY_AUDIT_PUSH", f"http://127.0.0.1:{receiver.port}")
-    prefix = new_prefix()
-    passable(tmp_path)
-    d = Daemon(
-        state_dir=tmp_path / "state",
-        socket=tmp_path / "state" / "mycelium.sock",
-        prefix=prefix,
-        pool=f"10.213.{1 + zlib.crc32(prefix.encode()) % 240}.0/24",
-        log=tmp_path / "mycelium.log",
-    )
-    d.start()
-    try:
-        yield d
-    finally:
-        d.cleanup()
+
+
+@pytest.fixture
+def pushing(push_to_receiver: None, daemon: Daemon) -> Daemon:
+    """A Mycelium started with COLONY_AUDIT_PUSH pointing at the receiver."""
+    return daemon
 
 
 def pushed_cursor(d: Daemon) -> int:
