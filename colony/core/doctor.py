@@ -45,134 +45,117 @@ class Facts:
     http: str | None = None  # Bloom's listener, if any
 
 
+def _judge(name: str, good: bool, ok: str, status: Status, bad: str, hint: str) -> Check:
+    """``ok`` when ``good``, else ``status`` with what is wrong and how to fix it."""
+    return Check(name, "ok", ok) if good else Check(name, status, bad, hint)
+
+
 def plan_checks(f: Facts) -> list[Check]:
     """One check per item of the security checklist, with a hint for each that is not ok."""
+    missing = sorted(set(f.colonies) - set(f.tables))
+    absent = [c for c in ("cpu", "memory", "pids") if f.cgroup_versions.get(c) is None]
+    versions = ", ".join(f"{c} v{v}" for c, v in sorted(f.cgroup_versions.items()) if v)
+    sandbox_gap = "bubblewrap is missing" if not f.bubblewrap else "user namespaces are off"
     checks = [
-        Check("daemon user", "ok", "Mycelium runs as root; colony processes drop to their owner")
-        if f.daemon_uid == 0
-        else Check(
+        _judge(
             "daemon user",
+            f.daemon_uid == 0,
+            "Mycelium runs as root; colony processes drop to their owner",
             "fail",
             f"Mycelium runs as uid {f.daemon_uid}",
             "start it as root: sudo colony daemon start",
         ),
-        Check("api socket", "ok", "the Unix socket is root-only (0600)")
-        if f.socket_mode & 0o077 == 0
-        else Check(
+        _judge(
             "api socket",
+            f.socket_mode & 0o077 == 0,
+            "the Unix socket is root-only (0600)",
             "fail",
             f"the Unix socket has mode {f.socket_mode:o}",
             "restart Mycelium; it creates the socket with mode 0600",
         ),
-    ]
-    missing = sorted(set(f.colonies) - set(f.tables))
-    if not f.nft:
-        checks.append(
-            Check(
-                "firewall",
-                "fail",
-                "nft is not installed",
-                "apt-get install nftables, then restart Mycelium",
-            )
+        Check(
+            "firewall",
+            "fail",
+            "nft is not installed",
+            "apt-get install nftables, then restart Mycelium",
         )
-    elif missing:
-        checks.append(
-            Check(
-                "firewall",
-                "fail",
-                f"no nft table for {', '.join(missing)}",
-                "restart Mycelium: it reloads each colony's policy",
-            )
-        )
-    else:
-        checks.append(Check("firewall", "ok", f"every colony has its nft table ({len(f.tables)})"))
-    checks.append(
-        Check("address pool", "ok", f"{f.pool} is covered by an unreachable route")
-        if f.unreachable_route
-        else Check(
+        if not f.nft
+        else _judge(
+            "firewall",
+            not missing,
+            f"every colony has its nft table ({len(f.tables)})",
+            "fail",
+            f"no nft table for {', '.join(missing)}",
+            "restart Mycelium: it reloads each colony's policy",
+        ),
+        _judge(
             "address pool",
+            f.unreachable_route,
+            f"{f.pool} is covered by an unreachable route",
             "warn",
             f"no unreachable route covers {f.pool}",
             "restart Mycelium; it adds the route at start",
-        )
-    )
-    checks.append(
-        Check("forwarding", "ok", "IPv4 forwarding is on (colonies reach the outside via NAT)")
-        if f.ip_forward
-        else Check(
+        ),
+        _judge(
             "forwarding",
+            f.ip_forward,
+            "IPv4 forwarding is on (colonies reach the outside via NAT)",
             "warn",
             "IPv4 forwarding is off: colonies have no egress",
             "sysctl -w net.ipv4.ip_forward=1",
-        )
-    )
-    absent = [c for c in ("cpu", "memory", "pids") if f.cgroup_versions.get(c) is None]
-    versions = ", ".join(f"{c} v{v}" for c, v in sorted(f.cgroup_versions.items()) if v)
-    checks.append(
-        Check("cgroups", "ok", versions)
-        if not absent
-        else Check(
+        ),
+        _judge(
             "cgroups",
+            not absent,
+            versions,
             "fail",
             f"no cgroup controller for {', '.join(absent)}",
             "mount the cgroup hierarchies (systemd does by default)",
-        )
-    )
-    checks.append(
-        Check("limits", "ok", "every colony has limits")
-        if not f.unlimited
-        else Check(
+        ),
+        _judge(
             "limits",
+            not f.unlimited,
+            "every colony has limits",
             "warn",
             f"no limits: {', '.join(f.unlimited)}",
             "set [limits] in colony.toml or 'colony spawn --limit memory=2G ...'",
-        )
-    )
-    checks.append(
-        Check("sandbox", "ok", "bubblewrap and user namespaces: moderate and strict work")
-        if f.bubblewrap and f.userns
-        else Check(
+        ),
+        _judge(
             "sandbox",
+            f.bubblewrap and f.userns,
+            "bubblewrap and user namespaces: moderate and strict work",
             "warn",
-            "moderate and strict are unavailable: "
-            + ("bubblewrap is missing" if not f.bubblewrap else "user namespaces are off"),
+            f"moderate and strict are unavailable: {sandbox_gap}",
             "apt-get install bubblewrap; sysctl -w user.max_user_namespaces=10000",
-        )
-    )
-    checks.append(
-        Check("colony users", "ok", "no colony process runs as root")
-        if not f.as_root
-        else Check(
+        ),
+        _judge(
             "colony users",
+            not f.as_root,
+            "no colony process runs as root",
             "fail",
             f"running as root: {', '.join(f.as_root)}",
             "remove [sandbox] user = root and restart them",
-        )
-    )
-    if f.audit_ok is None:
-        checks.append(Check("audit", "warn", "no audit log", "upgrade Mycelium"))
-    elif f.audit_ok:
-        checks.append(Check("audit", "ok", f.audit_detail))
-    else:
-        checks.append(
-            Check(
-                "audit",
-                "fail",
-                f.audit_detail,
-                "compare with an export or VictoriaLogs: 'colony audit verify'",
-            )
-        )
-    checks.append(
-        Check("dashboard", "ok", f"Bloom on {f.http}, token-protected")
-        if f.http
-        else Check("dashboard", "ok", "Bloom's TCP listener is off")
-    )
-    checks.append(
+        ),
+        Check("audit", "warn", "no audit log", "upgrade Mycelium")
+        if f.audit_ok is None
+        else _judge(
+            "audit",
+            f.audit_ok,
+            f.audit_detail,
+            "fail",
+            f.audit_detail,
+            "compare with an export or VictoriaLogs: 'colony audit verify'",
+        ),
+        Check(
+            "dashboard",
+            "ok",
+            f"Bloom on {f.http}, token-protected" if f.http else "Bloom's TCP listener is off",
+        ),
         Check(
             "tls",
             "warn",
             "previews are plain HTTP, served on 127.0.0.1 only",
             "HTTPS previews through Caddy are not built yet (SPEC §6)",
-        )
-    )
+        ),
+    ]
     return checks

@@ -107,6 +107,24 @@ def release(counters: list[Counter]) -> None:
         counter._change(-1)
 
 
+def execute(task: str, report: Callable[[Step, str, bool], None]) -> str:
+    """Run the task's steps; "done", "failed" (a fail step) or "interrupted" (SIGINT).
+
+    Counters are released whatever the outcome, so a brood's running count stays exact.
+    """
+    counters: list[Counter] = []
+    try:
+        for counter in run(parse(task), report):
+            counters.append(counter)
+    except KeyboardInterrupt:
+        return "interrupted"
+    except SystemExit:
+        return "failed"
+    finally:
+        release(counters)
+    return "done"
+
+
 def prompt_of(argv: list[str], flag: str) -> str:
     return argv[argv.index(flag) + 1] if flag in argv else ""
 

@@ -25,17 +25,9 @@ def main(argv: list[str]) -> int:
         else:
             print(output, flush=True)
 
-    counters: list[actions.Counter] = []
-    try:
-        for counter in actions.run(actions.parse(task), report):
-            counters.append(counter)
-    except KeyboardInterrupt:
-        actions.release(counters)
-        return 130
-    except SystemExit:
-        actions.release(counters)
-        return 1
-    actions.release(counters)
+    outcome = actions.execute(task, report)
+    if outcome != "done":
+        return 130 if outcome == "interrupted" else 1
     print("Tokens: 2.3k sent, 150 received. Cost: $0.01 message, $0.02 session.", flush=True)
     return 0
 

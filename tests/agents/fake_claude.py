@@ -106,17 +106,10 @@ def main(argv: list[str]) -> int:
             }
         )
 
-    counters: list[actions.Counter] = []
-    is_error = False
-    try:
-        for counter in actions.run(actions.parse(task), report):
-            counters.append(counter)
-    except KeyboardInterrupt:
-        actions.release(counters)
+    outcome = actions.execute(task, report)
+    if outcome == "interrupted":
         return 130
-    except SystemExit:
-        is_error = True
-    actions.release(counters)
+    is_error = outcome == "failed"
     text = "I could not finish." if is_error else "Done."
     emit(
         {

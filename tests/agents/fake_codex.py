@@ -71,18 +71,12 @@ def main(argv: list[str]) -> int:
                 }
             )
 
-    counters: list[actions.Counter] = []
-    try:
-        for counter in actions.run(actions.parse(task), report):
-            counters.append(counter)
-    except KeyboardInterrupt:
-        actions.release(counters)
+    outcome = actions.execute(task, report)
+    if outcome == "interrupted":
         return 130
-    except SystemExit:
-        actions.release(counters)
+    if outcome == "failed":
         emit({"type": "turn.failed", "error": {"message": "the task failed"}})
         return 1
-    actions.release(counters)
     emit(
         {
             "type": "item.completed",

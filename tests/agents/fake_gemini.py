@@ -52,17 +52,10 @@ def main(argv: list[str]) -> int:
             }
         )
 
-    counters: list[actions.Counter] = []
-    status = "success"
-    try:
-        for counter in actions.run(actions.parse(task), report):
-            counters.append(counter)
-    except KeyboardInterrupt:
-        actions.release(counters)
+    outcome = actions.execute(task, report)
+    if outcome == "interrupted":
         return 130
-    except SystemExit:
-        status = "error"
-    actions.release(counters)
+    status = "error" if outcome == "failed" else "success"
     emit({"type": "message", "role": "assistant", "content": "Done.", "delta": True})
     emit(
         {

@@ -188,3 +188,14 @@ def agents_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def d(agents_bin: Path, daemon: Daemon) -> Daemon:
     """Mycelium started with the scripted agents first on its PATH."""
     return daemon
+
+
+def shell_transcript(client: Client, name: str, typed: bytes) -> tuple[bytes, int | None]:
+    """Open colony ``name``'s [terminal] command in a 100x30 PTY, type ``typed``, and return
+    everything it printed and its exit code."""
+    out = b""
+    with client.exec_session(name, None, tty=True, cols=100, rows=30) as session:
+        session.send_stdin(typed)
+        while (chunk := session.recv(20)) is not None:
+            out += chunk[1]
+        return out, session.exit_code

@@ -14,7 +14,7 @@ from websockets.sync.client import connect as ws_connect
 from colony.client import Client
 from colony.errors import ColonyError
 from tests.conftest import git, make_repo
-from tests.host.conftest import Daemon, wait_for, wait_state
+from tests.host.conftest import Daemon, shell_transcript, wait_for, wait_state
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webapp" / "app.py"
 
@@ -392,11 +392,7 @@ def test_shell_runs_in_a_pty(daemon: Daemon, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"colony.toml": '[terminal]\ncommand = "sh -i"\n'})
     client.spawn("tty", str(repo))
     wait_state(client, "tty", "running")
-    out = b""
-    with client.exec_session("tty", None, tty=True, cols=100, rows=30) as run:
-        run.send_stdin(b"stty size; echo hi-$COLONY_NAME; exit 3\n")
-        while (chunk := run.recv(20)) is not None:
-            out += chunk[1]
-        assert run.exit_code == 3
+    out, code = shell_transcript(client, "tty", b"stty size; echo hi-$COLONY_NAME; exit 3\n")
+    assert code == 3
     assert b"30 100" in out
     assert b"hi-tty" in out

@@ -25,7 +25,7 @@ from colony.client import Client
 from colony.errors import ColonyError
 from colony.isolation.cgroups import load_layout
 from tests.conftest import git, make_repo
-from tests.host.conftest import Daemon, wait_state
+from tests.host.conftest import Daemon, shell_transcript, wait_state
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT_DIR / "examples" / "webapp" / "app.py"
@@ -400,12 +400,8 @@ def test_shell_at_strict_keeps_its_terminal_and_exit_code(daemon: Daemon, tmp_pa
     client = client_of(daemon)
     toml = '[terminal]\ncommand = "sh -i"\n[sandbox]\nlevel = "strict"\n'
     spawn(client, "tty", make_repo(tmp_path / "repo", {"colony.toml": toml}))
-    out = b""
-    with client.exec_session("tty", None, tty=True, cols=100, rows=30) as session:
-        session.send_stdin(b"stty size; echo hi-$COLONY_NAME; exit 3\n")
-        while (chunk := session.recv(20)) is not None:
-            out += chunk[1]
-        assert session.exit_code == 3
+    out, code = shell_transcript(client, "tty", b"stty size; echo hi-$COLONY_NAME; exit 3\n")
+    assert code == 3
     assert b"30 100" in out
     assert b"hi-tty" in out
     assert b"Cannot set tty process group" not in out
