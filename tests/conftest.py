@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-TEST_PREFIX = "ct-"
+# Another checkout running the suite at the same time sets its own (e.g. "cu-"), so the two
+# runs never see each other's objects as leaks.
+TEST_PREFIX = os.environ.get("COLONY_TEST_PREFIX", "ct-")
+# Second octet of the test pools (10.<net>.<n>.0/24), likewise per checkout.
+TEST_NET = int(os.environ.get("COLONY_TEST_NET", "213"))
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from colony.client import Client
 from colony.errors import ColonyError
-from tests.conftest import new_prefix, passable
+from tests.conftest import TEST_NET, new_prefix, passable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,7 +131,7 @@ def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
         state_dir=tmp_path / "state",
         socket=tmp_path / "state" / "mycelium.sock",
         prefix=prefix,
-        pool=f"10.213.{third}.0/24",
+        pool=f"10.{TEST_NET}.{third}.0/24",
         log=tmp_path / "mycelium.log",
     )
     d.start()

@@ -32,6 +32,7 @@ from colony.errors import HostError
 from colony.isolation import Observed, firewall, netns
 from colony.isolation.cgroups import Layout, Limits, detect, load_layout, unified_mount
 from colony.isolation.linux import LinuxIsolation
+from tests.conftest import TEST_NET, TEST_PREFIX
 
 pytestmark = [
     pytest.mark.host,
@@ -103,8 +104,8 @@ def _layout(kind: str) -> Layout:
 @pytest.fixture
 def env(request: pytest.FixtureRequest) -> Iterator[Env]:
     hexid = uuid.uuid4().hex[:8]
-    prefix = f"ct-{hexid}"
-    pool = IPv4Network(f"10.213.{int(hexid[:2], 16)}.0/24")
+    prefix = f"{TEST_PREFIX}{hexid}"
+    pool = IPv4Network(f"10.{TEST_NET}.{int(hexid[:2], 16)}.0/24")
     env = Env(LinuxIsolation(_layout(getattr(request, "param", "detected"))), prefix, pool)
     try:
         env.iso.prepare(prefix, pool)

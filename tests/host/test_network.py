@@ -30,7 +30,7 @@ from colony.core.model import Slot
 from colony.core.policy import parse_policy, plan_rules
 from colony.errors import ConfigError, HostError
 from colony.isolation import firewall
-from tests.conftest import make_repo, new_prefix
+from tests.conftest import TEST_PREFIX, make_repo, new_prefix
 from tests.host.conftest import Daemon, wait_for, wait_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +124,9 @@ class Outside:
 def outside() -> Iterator[Outside]:
     tag = uuid.uuid4().hex[:6]
     net = f"198.18.{random.randrange(256)}"
-    out = Outside(f"ct-{tag}-out", f"ct-{tag}o", f"{net}.1", [f"{net}.2", f"{net}.3"])
+    out = Outside(
+        f"{TEST_PREFIX}{tag}-out", f"{TEST_PREFIX}{tag}o", f"{net}.1", [f"{net}.2", f"{net}.3"]
+    )
     sh("ip", "netns", "add", out.netns)
     try:
         batch = (

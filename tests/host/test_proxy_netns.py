@@ -18,6 +18,7 @@ from colony import host
 from colony.core.routes import RouteTable, Upstream
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.errors import HostError
+from tests.conftest import TEST_PREFIX
 
 pytestmark = [
     pytest.mark.host,
@@ -81,7 +82,7 @@ def _host_port_refused(port: int) -> bool:
 def netns() -> Iterator[dict[str, str]]:
     """Two fresh namespaces with loopback up: colony name -> netns path."""
     tag = uuid.uuid4().hex[:8]
-    names = {colony: f"ct-{tag}-{colony}" for colony in ("a", "b")}
+    names = {colony: f"{TEST_PREFIX}{tag}-{colony}" for colony in ("a", "b")}
     try:
         for name in names.values():
             host.run(["ip", "netns", "add", name])
@@ -183,7 +184,7 @@ async def test_missing_port_and_missing_netns_502(proxy_port: int) -> None:
 
 async def test_connect_in_netns_refused() -> None:
     """When nothing listens on the port inside the namespace, connect raises ConnectionRefused."""
-    name = f"ct-{uuid.uuid4().hex[:8]}"
+    name = f"{TEST_PREFIX}{uuid.uuid4().hex[:8]}"
     host.run(["ip", "netns", "add", name])
     try:
         host.run(["ip", "-n", name, "link", "set", "lo", "up"])

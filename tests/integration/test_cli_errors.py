@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket
 from colony.cli import main
 from colony.client import Client, DaemonUnavailable
 from colony.errors import ColonyError, ConfigError, Conflict, NotFound
+from tests.conftest import TEST_PREFIX
 
 
 def _error(kind: str, message: str, hint: str | None, status: int) -> JSONResponse:
@@ -347,7 +348,7 @@ def test_daemon_that_cannot_start(short_dir: Path) -> None:
     env = {
         "COLONY_STATE_DIR": str(short_dir / "state"),
         "COLONY_SOCKET": str(short_dir / "state" / "mycelium.sock"),
-        "COLONY_PREFIX": f"ct-{uuid.uuid4().hex[:8]}",
+        "COLONY_PREFIX": f"{TEST_PREFIX}{uuid.uuid4().hex[:8]}",
         "COLONY_POOL": "not-a-network",
     }
     result = CliRunner().invoke(main, ["ls"], env=env)
