@@ -80,6 +80,13 @@ class Network:
 
 
 @dataclass(frozen=True)
+class PreviewPorts:
+    """Ports the preview proxy may reach besides the services' (``[previews] ports``)."""
+
+    ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Agent:
     preset: str | None = None
     command: str | None = None  # contains '{prompt}'
@@ -105,6 +112,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     sandbox: Sandbox = field(default_factory=Sandbox)
     network: Network = field(default_factory=Network)
+    previews: PreviewPorts = field(default_factory=PreviewPorts)
     agent: Agent = field(default_factory=Agent)
     check: Check = field(default_factory=Check)
     warnings: tuple[str, ...] = ()  # e.g. "colony.toml: foo.bar: unknown key, ignored"
@@ -124,10 +132,11 @@ def _prompt_command(value: object, at: At) -> str:
     return command
 
 
+PORT = v.integer("an integer 1-65535", 1, 65535)
 SECONDS = v.number("a number of seconds greater than 0 (at most 3600)", 0, 3600)
 SERVICE_FIELDS: Mapping[str, Reader[Any]] = {
     "command": v.string,
-    "port": v.integer("an integer 1-65535", 1, 65535),
+    "port": PORT,
     "working_dir": v.relative_dir,
     "env": v.str_map(ENV_NAME_RE.fullmatch, "an environment variable name"),
     "restart": v.choice(get_args(Restart)),
@@ -204,6 +213,17 @@ def _network(value: object, at: At) -> Network:
     return Network(**_section(NETWORK_FIELDS, value, at, "egress"))
 
 
+def _previews(value: object, at: At) -> PreviewPorts:
+    """``[previews] ports = [5173, 9229]``: each an integer 1-65535 (duplicates dropped)."""
+    table = v.table(value, at, ("ports",))
+    if "ports" not in table:
+        return PreviewPorts()
+    ports, where = table["ports"], at / "ports"
+    if not isinstance(ports, list | tuple):
+        where.fail("an array of ports such as [5173, 9229]", ports)
+    return PreviewPorts(tuple(dict.fromkeys(PORT(p, where.item(i)) for i, p in enumerate(ports))))
+
+
 def _agent(value: object, at: At) -> Agent:
     agent = Agent(**_section(AGENT_FIELDS, value, at, "preset"))
     if agent.preset and agent.command:
@@ -222,6 +242,7 @@ SECTIONS: Mapping[str, Reader[Any]] = {
     "limits": _limits,
     "sandbox": _sandbox,
     "network": _network,
+    "previews": _previews,
     "agent": _agent,
     "check": _check,
 }
@@ -396,6 +417,9 @@ egress = "allow"                  # allow | deny | allowlist
 # allow = ["pypi.org:443", "10.1.2.0/24"]   # used when egress = "allowlist"
 # deny = ["169.254.169.254"]                # refused whatever the egress mode
 # expose_to = ["api:5432"]                  # colony 'api' may connect to our port 5432
+
+# [previews]                      # ports reachable at <port>.<colony>.localhost besides
+# ports = [5173, 9229]            # the services' (only declared ports are previewed)
 
 [agent]
 # preset = "claude"               # or command = "my-agent --task {prompt}"

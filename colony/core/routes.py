@@ -1,14 +1,20 @@
 """Preview routing: a ``Host`` header such as ``web.shop.localhost:7080`` → an upstream.
 
-Pure: the proxy (``colony/daemon/proxy.py``) asks :func:`resolve` where a connection goes and
-:func:`render_url` is what ``colony url`` prints.
+Pure: the proxy (``colony/daemon/proxy.py``) asks :func:`resolve` where a connection goes,
+:func:`explain_miss` why one goes nowhere, and :func:`render_url` is what ``colony url`` prints.
+
+Only what a colony declares is reachable (issue 11): its services, by name or by port, and
+the ports of ``[previews] ports``. At sandbox level ``none`` a colony shares the host's
+loopback, so only its services are, each on the host port it was given.
 
 Example:
-    >>> table = RouteTable({"shop": {"web": 3000}})
+    >>> table = RouteTable({"shop": plan_previews({"web": 3000}, {"web": 3000}, [5173])})
     >>> resolve(table, "web.shop.localhost:7080")
     Upstream(colony='shop', port=3000, service='web')
     >>> resolve(table, "5173.shop.localhost")
     Upstream(colony='shop', port=5173, service=None)
+    >>> resolve(table, "22.shop.localhost") is None
+    True
     >>> render_url("web", "shop", 7080)
     'http://web.shop.localhost:7080/'
 """
@@ -16,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 _LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -34,10 +40,43 @@ class Upstream:
 
 
 @dataclass(frozen=True)
-class RouteTable:
-    """The services of each colony that has previews: colony -> {service: port}."""
+class Previews:
+    """What one colony lets the proxy reach: the port behind each service name and each port
+    label (a declared port; at level none, the host port its service was given)."""
 
-    colonies: Mapping[str, Mapping[str, int]]
+    services: Mapping[str, int]
+    ports: Mapping[int, int]
+    shared: bool = False  # level none: the host's loopback, services only
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """The previews of each colony: colony -> :class:`Previews`."""
+
+    colonies: Mapping[str, Previews]
+
+
+def plan_previews(
+    declared: Mapping[str, int],
+    upstream: Mapping[str, int],
+    extra: Iterable[int] = (),
+    *,
+    shared: bool = False,
+) -> Previews:
+    """A colony's previews from its services' declared ports, the ports they listen on
+    (``upstream``: the same, or host ports at level none) and ``[previews] ports``.
+
+    A service without an upstream port (level none, host port not given yet) is left out;
+    ``extra`` is ignored when ``shared``: on the host's loopback it would name host ports.
+
+    Example:
+        >>> plan_previews({"web": 3000}, {"web": 41234}, [5173], shared=True)
+        Previews(services={'web': 41234}, ports={3000: 41234}, shared=True)
+    """
+    services = {name: upstream[name] for name in declared if name in upstream}
+    ports = {} if shared else {port: port for port in extra}
+    ports.update({declared[name]: port for name, port in services.items()})
+    return Previews(services, ports, shared)
 
 
 @dataclass(frozen=True)
@@ -79,7 +118,7 @@ def parse_host(host_header: str, domain: str = "localhost") -> tuple[str, str] |
 
 
 def resolve(table: RouteTable, host_header: str, domain: str = "localhost") -> Upstream | None:
-    """The upstream for ``host_header``: a service of the colony, or any port 1-65535.
+    """The upstream for ``host_header``: a service of the colony, or a port it declares.
 
     A service name wins over a port number, so a service called ``3000`` stays reachable.
     """
@@ -87,14 +126,42 @@ def resolve(table: RouteTable, host_header: str, domain: str = "localhost") -> U
     if parsed is None:
         return None
     label, colony = parsed
-    services = table.colonies.get(colony)
-    if services is None:
+    previews = table.colonies.get(colony)
+    if previews is None:
         return None
-    if label in services:
-        return Upstream(colony, services[label], label)
-    if _PORT_RE.fullmatch(label) and int(label) <= 65535:
-        return Upstream(colony, int(label), None)
+    if label in previews.services:
+        return Upstream(colony, previews.services[label], label)
+    port = _port(label)
+    if port is not None and port in previews.ports:
+        return Upstream(colony, previews.ports[port], None)
     return None
+
+
+def _port(label: str) -> int | None:
+    return int(label) if _PORT_RE.fullmatch(label) and int(label) <= 65535 else None
+
+
+def explain_miss(table: RouteTable, host_header: str, domain: str = "localhost") -> str:
+    """Why :func:`resolve` found nothing for ``host_header``: one line for the 404 page."""
+    shown = host_header.strip()[:200]
+    parsed = parse_host(host_header, domain)
+    if parsed is None:
+        return f"no colony preview at {shown}: expected <service>.<colony>.{domain}"
+    label, colony = parsed
+    previews = table.colonies.get(colony)
+    if previews is None:
+        return f"no colony preview at {shown}: there is no colony {colony!r} with previews"
+    if _port(label) is None:
+        return f"colony {colony!r} has no service {label!r} with a port"
+    if previews.shared:
+        return (
+            f"colony {colony!r} runs at sandbox level none, on the host's own ports: only its "
+            f"services are previewed, and port {label} is not one of theirs"
+        )
+    return (
+        f"colony {colony!r} does not preview port {label}: declare it as a service's port or "
+        "in [previews] ports of its colony.toml"
+    )
 
 
 def render_url(

@@ -17,8 +17,8 @@ def preview_names(table: RouteTable, domain: str) -> list[str]:
     """``<service>.<colony>.<domain>`` of every service with a port, sorted."""
     return sorted(
         f"{service}.{colony}.{domain}"
-        for colony, services in table.colonies.items()
-        for service in services
+        for colony, previews in table.colonies.items()
+        for service in previews.services
     )
 
 

@@ -14,7 +14,7 @@ from colony.core import lifecycle
 from colony.core.config import Config, merge_overrides, parse_config_text
 from colony.core.model import ColonyRecord, Slot, State, check_name, plan_index
 from colony.core.policy import check_config_exposures
-from colony.core.routes import RouteTable
+from colony.core.routes import Previews, RouteTable, plan_previews
 from colony.daemon import containment
 from colony.daemon.actor import ColonyActor
 from colony.daemon.context import Context
@@ -50,6 +50,15 @@ def read_config(repo: Path, config: str | None) -> tuple[str, str]:
         return "colony.toml", path.read_text()
     except OSError as exc:
         raise ConfigError(f"colony.toml: cannot read: {exc.strerror}") from exc
+
+
+def _previews(actor: ColonyActor) -> Previews:
+    """A colony's previews. Level none remaps service ports to host ports (issue 3): a
+    service is reachable once it has its host port, never on the port it declared."""
+    shared = actor.contain.level == "none"
+    declared = {s.name: s.port for s in actor.cfg.services if s.port}
+    upstream = actor.contain.host_ports if shared else declared
+    return plan_previews(declared, upstream, actor.cfg.previews.ports, shared=shared)
 
 
 def load_colony_config(rec: ColonyRecord) -> Config:
@@ -212,13 +221,8 @@ class Mycelium:
         return {s.name: actor.url(s.name) for s in actor.cfg.services if s.port is not None}
 
     def routes(self) -> RouteTable:
-        return RouteTable(
-            {
-                # Level none remaps service ports to host ports (issue 3): previews follow.
-                name: {s.name: a.contain.port(s) or s.port for s in a.cfg.services if s.port}
-                for name, a in self.actors.items()
-            }
-        )
+        """What the preview proxy may reach: only what each colony declares (issue 11)."""
+        return RouteTable({name: _previews(a) for name, a in self.actors.items()})
 
     def netns_path(self, name: str) -> str | None:
         """The colony's network namespace; None when it shares the host's (level none)."""

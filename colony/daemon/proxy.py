@@ -4,7 +4,8 @@ It speaks just enough HTTP/1.1 to route: the first request's ``Host`` picks the 
 the whole client connection (browsers keep one connection per origin), then bytes are piped
 both ways. Message boundaries are followed on the way through, so every request is recorded
 and a later request on the same connection for another upstream is refused (421) instead of
-reaching the wrong colony. After a ``101 Switching Protocols`` (WebSocket) the bytes are piped
+reaching the wrong colony. Only ports a colony declares are reached (see
+:mod:`colony.core.routes`). After a ``101 Switching Protocols`` (WebSocket) the bytes are piped
 untouched, so streaming and WebSockets need no frame parsing.
 
 Example:
@@ -36,7 +37,7 @@ from colony.core.http1 import (
     request_framing,
     response_framing,
 )
-from colony.core.routes import RequestRecord, RouteTable, Upstream, resolve
+from colony.core.routes import RequestRecord, RouteTable, Upstream, explain_miss, resolve
 from colony.errors import ColonyError
 
 __all__ = ["PreviewProxy", "RequestRecord", "connect_in_netns"]
@@ -377,9 +378,10 @@ class PreviewProxy:
         except Malformed as exc:
             await self._reply(writer, 400, str(exc))
             return
-        upstream = resolve(self.routes(), host_header, self.domain)
+        table = self.routes()
+        upstream = resolve(table, host_header, self.domain)
         if upstream is None:
-            await self._reply(writer, 404, f"no colony preview at {host_header[:200]}")
+            await self._reply(writer, 404, explain_miss(table, host_header, self.domain))
             return
         request = _Pending.of(head, host_header)
         try:

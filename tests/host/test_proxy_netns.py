@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 
 from colony import host
-from colony.core.routes import RouteTable, Upstream
+from colony.core.routes import RouteTable, Upstream, plan_previews
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.errors import HostError
 from tests.conftest import TEST_PREFIX
@@ -134,7 +134,14 @@ async def proxy_port(
         spawned.append(host.spawn([sys.executable, "-c", *args], placement=placement))
     for colony, args in servers:
         await _wait_listening(netns[colony], int(args[-1]))
-    table = RouteTable({"a": {"web": 3000, "ws": 3001}, "b": {"web": 3000}, "gone": {"web": 3000}})
+    a, b = {"web": 3000, "ws": 3001}, {"web": 3000}
+    table = RouteTable(
+        {
+            "a": plan_previews(a, a, [4000]),  # 4000: declared, nothing listens there
+            "b": plan_previews(b, b, [3002]),
+            "gone": plan_previews(b, b),
+        }
+    )
     paths = {**netns, "gone": "/run/netns/ct-00000000-gone"}
 
     async def connect(up: Upstream) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

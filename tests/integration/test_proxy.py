@@ -17,7 +17,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed
 
-from colony.core.routes import RequestRecord, RouteTable, Upstream
+from colony.core.routes import Previews, RequestRecord, RouteTable, Upstream, plan_previews
 from colony.daemon.proxy import PreviewProxy
 
 BIG = bytes(range(256)) * 4096  # 1 MiB
@@ -102,6 +102,11 @@ async def _echo(ws: ServerConnection) -> None:
             await ws.send(message)
 
 
+def previews(services: dict[str, int], extra: tuple[int, ...] = ()) -> Previews:
+    """Colony a's and b's previews as the daemon plans them (every service on its own port)."""
+    return plan_previews(services, services, extra)
+
+
 def _free_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
@@ -145,9 +150,10 @@ class Proxied:
 async def proxied(ups: Upstreams, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Proxied]:
     table = RouteTable(
         {
-            "a": {"web": ups.ports["alpha"], "ws": ups.ports["ws"]},
-            "b": {"web": ups.ports["beta"]},
-            "dead": {"web": ups.ports["dead"]},
+            # colony a declares beta's port too, as [previews] ports = [...] would
+            "a": previews({"web": ups.ports["alpha"], "ws": ups.ports["ws"]}, (ups.ports["beta"],)),
+            "b": previews({"web": ups.ports["beta"]}),
+            "dead": previews({"web": ups.ports["dead"]}),
         }
     )
 
@@ -187,11 +193,24 @@ async def test_each_host_reaches_its_own_server(proxied: Proxied) -> None:
 
 
 async def test_port_label_reaches_that_port(proxied: Proxied) -> None:
-    """When the label is a port number, that port of the colony answers."""
+    """When the label is a port the colony declares, that port of the colony answers."""
     host = f"{proxied.ups.ports['beta']}.a.localhost"
     async with _client() as client:
         resp = await client.get(proxied.url(), headers={"Host": host})
     assert resp.text.startswith("beta GET /")
+
+
+async def test_undeclared_port_404(proxied: Proxied) -> None:
+    """When the label is a port the colony does not declare (one that listens, here), the
+    answer is 404 saying how to declare it, and nothing reaches that port (issue 11)."""
+    host = f"{proxied.ups.ports['alpha']}.b.localhost"
+    async with _client() as client:
+        resp = await client.get(proxied.url(), headers={"Host": host})
+    assert resp.status_code == 404
+    assert f"does not preview port {proxied.ups.ports['alpha']}" in resp.text
+    assert "[previews] ports" in resp.text
+    assert proxied.ups.connections == {}
+    assert proxied.records == []
 
 
 async def test_websocket_echo(proxied: Proxied) -> None:
@@ -212,8 +231,10 @@ async def test_websocket_echo(proxied: Proxied) -> None:
 async def test_unknown_host_404(proxied: Proxied) -> None:
     """When the Host is no preview, the answer is 404 naming the host (escaped), unrecorded."""
     async with _client() as client:
+        resp = await client.get(proxied.url(), headers={"Host": "db.a.localhost"})
+        assert resp.status_code == 404
+        assert "colony &#x27;a&#x27; has no service &#x27;db&#x27; with a port" in resp.text
         for host in [
-            "db.a.localhost",
             "web.zz.localhost",
             "localhost",
             f"127.0.0.1:{proxied.port}",
@@ -394,7 +415,7 @@ async def test_serve_runs_until_cancelled(ups: Upstreams) -> None:
     async def connect(up: Upstream) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection("127.0.0.1", up.port)
 
-    table = RouteTable({"a": {"web": ups.ports["alpha"]}})
+    table = RouteTable({"a": previews({"web": ups.ports["alpha"]})})
     proxy = PreviewProxy(lambda: table, connect)
     port = _free_port()
     async with asyncio.TaskGroup() as tg:

@@ -302,6 +302,32 @@ def test_bad_ports(port):
     assert "services.web.port: expected an integer 1-65535, got " in service_error(port=port)
 
 
+def test_preview_ports():
+    """When [previews] ports lists ports, they are kept in order, duplicates dropped."""
+    cfg = parse_config_text("[previews]\nports = [5173, 9229, 5173]\n")
+    assert cfg.previews.ports == (5173, 9229)
+    assert parse_config_text("").previews.ports == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ports = [5173, 'abc']", "previews.ports[1]: expected an integer 1-65535, got 'abc'"),
+        ("ports = [0]", "previews.ports[0]: expected an integer 1-65535, got 0"),
+        ("ports = [true]", "previews.ports[0]: expected an integer 1-65535, got True"),
+        (
+            "ports = 5173",
+            "previews.ports: expected an array of ports such as [5173, 9229], got 5173",
+        ),
+    ],
+)
+def test_bad_preview_ports(text, message):
+    """When [previews] ports is not an array of ports, the one-line error names the key path."""
+    with pytest.raises(ConfigError) as err:
+        parse_config_text(f"[previews]\n{text}\n")
+    assert str(err.value) == f"colony.toml: {message}"
+
+
 def test_restart_policy():
     """When restart is not a known policy, the message lists the three choices."""
     assert service_error(restart="sometimes") == (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from colony.core.hosts import BEGIN, END, managed_names, render_hosts
-from colony.core.routes import RouteTable
+from colony.core.routes import RouteTable, plan_previews
 from colony.daemon.hostsfile import preview_names
 
 SYSTEM = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n# a comment of the admin\n"
@@ -38,7 +38,12 @@ def test_long_lists_are_split_over_lines() -> None:
 
 def test_preview_names_of_services_with_ports() -> None:
     """When colonies have services with ports, each gets <service>.<colony>.<domain>."""
-    table = RouteTable({"shop": {"web": 3000, "api": 8000}, "blog": {}})
+    table = RouteTable(
+        {
+            "shop": plan_previews({"web": 3000, "api": 8000}, {"web": 3000, "api": 8000}),
+            "blog": plan_previews({}, {}),
+        }
+    )
     assert preview_names(table, "localhost") == ["api.shop.localhost", "web.shop.localhost"]
 
 

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from colony.core.routes import RouteTable, Upstream, parse_host, render_url, resolve
+from colony.core.routes import (
+    Previews,
+    RouteTable,
+    Upstream,
+    explain_miss,
+    parse_host,
+    plan_previews,
+    render_url,
+    resolve,
+)
 
-TABLE = RouteTable({"shop": {"web": 3000, "api": 8000, "8080": 9999}, "blog": {"web": 4000}})
+SHOP = {"web": 3000, "api": 8000, "8080": 9999}
+TABLE = RouteTable(
+    {
+        "shop": plan_previews(SHOP, SHOP, [5173, 1, 65535]),
+        "blog": plan_previews({"web": 4000}, {"web": 4000}),
+        # level none: services on the host ports they were given
+        "none": plan_previews({"web": 3000, "db": 5432}, {"web": 41234}, [22], shared=True),
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -80,10 +97,51 @@ def test_resolve_service():
 
 
 def test_resolve_port_label():
-    """When the label is a port number, any port 1-65535 of that colony is reachable."""
+    """When the label is a port the colony declares (a service's or [previews] ports), that
+    port answers."""
     assert resolve(TABLE, "5173.shop.localhost") == Upstream("shop", 5173, None)
     assert resolve(TABLE, "1.shop.localhost") == Upstream("shop", 1, None)
-    assert resolve(TABLE, "65535.blog.localhost") == Upstream("blog", 65535, None)
+    assert resolve(TABLE, "65535.shop.localhost") == Upstream("shop", 65535, None)
+    assert resolve(TABLE, "4000.blog.localhost") == Upstream("blog", 4000, None)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["4000.shop.localhost", "22.shop.localhost", "5173.blog.localhost", "8000.blog.localhost"],
+)
+def test_resolve_undeclared_port(host):
+    """When the label is a port the colony does not declare, nothing resolves (issue 11)."""
+    assert resolve(TABLE, host) is None
+    assert "declare it as a service's port or in [previews] ports" in explain_miss(TABLE, host)
+
+
+def test_level_none_reaches_only_its_services_host_ports():
+    """When a colony shares the host's loopback (level none), a service and its declared port
+    reach the service's host port; [previews] ports, a service without its host port yet and
+    any other port (the host's own services) do not resolve."""
+    assert resolve(TABLE, "web.none.localhost") == Upstream("none", 41234, "web")
+    assert resolve(TABLE, "3000.none.localhost") == Upstream("none", 41234, None)
+    for host in ("22.none.localhost", "41234.none.localhost", "8000.none.localhost"):
+        assert resolve(TABLE, host) is None, host
+        assert "sandbox level none" in explain_miss(TABLE, host)
+    assert resolve(TABLE, "db.none.localhost") is None
+    assert resolve(TABLE, "5432.none.localhost") is None
+
+
+def test_explain_miss_names_what_is_wrong():
+    """When nothing resolves, the 404's message says why in one line."""
+    assert "expected <service>.<colony>.localhost" in explain_miss(TABLE, "127.0.0.1:7080")
+    assert "no colony 'nope'" in explain_miss(TABLE, "web.nope.localhost")
+    assert "no service 'db'" in explain_miss(TABLE, "db.shop.localhost")
+    assert "\n" not in explain_miss(TABLE, "x" * 500)
+
+
+def test_plan_previews():
+    """When a colony's previews are planned, service ports and extra ports become labels,
+    and a service's own port wins over an extra port of the same number."""
+    assert plan_previews({"web": 3000}, {"web": 3000}, [3000, 9229]) == Previews(
+        {"web": 3000}, {3000: 3000, 9229: 9229}
+    )
 
 
 @pytest.mark.parametrize(
@@ -112,6 +170,7 @@ def test_resolve_unknown(host):
 def test_resolve_empty_table():
     """When no colony has previews, nothing resolves, not even a port label."""
     assert resolve(RouteTable({}), "3000.shop.localhost") is None
+    assert resolve(RouteTable({"shop": Previews({}, {})}), "3000.shop.localhost") is None
 
 
 def test_render_url():
