@@ -4,9 +4,13 @@ It speaks just enough HTTP/1.1 to route: the first request's ``Host`` picks the 
 the whole client connection (browsers keep one connection per origin), then bytes are piped
 both ways. Message boundaries are followed on the way through, so every request is recorded
 and a later request on the same connection for another upstream is refused (421) instead of
-reaching the wrong colony. Only ports a colony declares are reached (see
-:mod:`colony.core.routes`). After a ``101 Switching Protocols`` (WebSocket) the bytes are piped
-untouched, so streaming and WebSockets need no frame parsing.
+reaching the wrong colony. After a ``101 Switching Protocols`` (WebSocket) the bytes are piped
+untouched, so streaming and WebSockets need no frame parsing; a request asking to switch that
+gets any other answer is followed by more HTTP, which is parsed and recorded as before.
+
+Only ports a colony declares are reached (see :mod:`colony.core.routes`). Each peer may hold a
+bounded number of connections (:class:`~colony.daemon.peers.PeerLimit`), and a connection
+that waits longer than ``idle_timeout`` for a request head (its first or its next) is closed.
 
 Example:
     >>> proxy = PreviewProxy(lambda: table, lambda up: connect_in_netns(path_of(up), up.port))
@@ -38,6 +42,7 @@ from colony.core.http1 import (
     response_framing,
 )
 from colony.core.routes import RequestRecord, RouteTable, Upstream, explain_miss, resolve
+from colony.daemon.peers import DEFAULT_IDLE, PeerLimit
 from colony.errors import ColonyError
 
 __all__ = ["PreviewProxy", "RequestRecord", "connect_in_netns"]
@@ -106,11 +111,13 @@ class _Pending:
     path: str  # without the query string, which may carry secrets
     host: str
     started: float
+    may_switch: bool = False  # asks to leave HTTP: Upgrade, or CONNECT
 
     @classmethod
     def of(cls, head: Head, host_header: str) -> _Pending:
-        path = head.start[1].split("?", 1)[0]
-        return cls(head.start[0], path, host_header, asyncio.get_running_loop().time())
+        method, path = head.start[0], head.start[1].split("?", 1)[0]
+        switch = bool(head.values("upgrade")) or method == "CONNECT"
+        return cls(method, path, host_header, asyncio.get_running_loop().time(), switch)
 
     def record(self, up: Upstream, status: int | None, sent: int) -> RequestRecord:
         duration = asyncio.get_running_loop().time() - self.started
@@ -139,6 +146,7 @@ class _Tunnel:
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     status: int | None = None  # final status of the response in flight
     sent: int = 0  # bytes of the response in flight sent to the client
+    switched: asyncio.Future[bool] | None = None  # the answer to a request that may switch
 
     async def run(self, first: Head, host_header: str) -> None:
         self.idle.set()
@@ -167,21 +175,29 @@ class _Tunnel:
         try:
             while True:
                 framing = request_framing(head)  # checked before the head was accepted
-                self.pending.append(_Pending.of(head, host_header))
+                request = _Pending.of(head, host_header)
+                self.pending.append(request)
                 self.idle.clear()
+                if request.may_switch:
+                    self.switched = asyncio.get_running_loop().create_future()
                 await self._to_upstream(head.raw)
                 await _copy_body(reader, self._to_upstream, framing)
-                if head.values("upgrade"):  # the response decides; either way just pipe
+                # Only a 101 (or a CONNECT's 2xx) leaves HTTP; any other answer is followed by
+                # more requests, which must be parsed and recorded (issue 11).
+                if self.switched is not None and await self.switched:
                     await _copy_until_eof(reader, self._to_upstream)
                     break
+                self.switched = None
                 try:
-                    raw = await reader.readuntil(b"\r\n\r\n")
+                    raw = await self._next_head(reader)
                 except asyncio.IncompleteReadError as exc:
                     if exc.partial:
                         return False
                     break
                 except asyncio.LimitOverrunError:
                     return await self._refuse(431, "request head larger than 64 KiB")
+                if raw is None:
+                    return False  # idle too long: close, as keep-alive servers do
                 try:
                     head = parse_head(raw, request=True)
                     host_header = one_host(head)
@@ -198,6 +214,22 @@ class _Tunnel:
             self.remote[1].write_eof()  # half-close: the upstream still answers what it got
             return True
         return False
+
+    async def _next_head(self, reader: asyncio.StreamReader) -> bytes | None:
+        """The next request head; None once the client was idle (no response in flight) for
+        ``idle_timeout``. A response that takes long (a stream) keeps the connection open."""
+        while True:
+            try:
+                async with asyncio.timeout(self.proxy.idle_timeout):
+                    return await reader.readuntil(b"\r\n\r\n")  # keeps its buffer if cancelled
+            except TimeoutError:
+                if self.idle.is_set():
+                    return None
+
+    def _decide(self, switched: bool) -> None:
+        """Tell the request side whether the request that may switch did."""
+        if self.switched is not None and not self.switched.done():
+            self.switched.set_result(switched)
 
     @property
     def _target(self) -> tuple[str, int]:
@@ -232,6 +264,8 @@ class _Tunnel:
                 tunnel = status == 101 or (method == "CONNECT" and 200 <= status < 300)
                 if status >= 200 or tunnel:
                     self.status = status
+                    if self.pending and self.pending[0].may_switch:
+                        self._decide(tunnel)
                 if tunnel:
                     break  # recorded when the connection ends
                 try:
@@ -268,6 +302,9 @@ class PreviewProxy:
         connect: opens a stream to an upstream; the daemon passes :func:`connect_in_netns`.
         on_request: called with a :class:`RequestRecord` per request that reached a colony
             (including 502s); must not block.
+        peers: caps the open connections of each peer (a new cap of 256 when not given).
+        idle_timeout: seconds a connection may wait for a whole request head, its first or,
+            with no response in flight, its next.
 
     Example:
         >>> proxy = PreviewProxy(routes, connect, on_request=records.append)
@@ -281,14 +318,16 @@ class PreviewProxy:
         domain: str = "localhost",
         on_request: Callable[[RequestRecord], None] | None = None,
         *,
-        head_timeout: float = 30.0,
+        peers: PeerLimit | None = None,
+        idle_timeout: float = DEFAULT_IDLE,
         connect_timeout: float = 10.0,
     ) -> None:
         self.routes = routes
         self.connect = connect
         self.domain = domain
         self.on_request = on_request
-        self.head_timeout = head_timeout
+        self.peers = peers or PeerLimit(what="preview proxy")
+        self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
         self.port: int | None = None
         self._server: asyncio.Server | None = None
@@ -335,6 +374,10 @@ class PreviewProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if not self.peers.admit(writer.transport):  # a flood costs its sender only (issue 11)
+            writer.write(render_error_page(429, self.peers.message()))
+            writer.close()
+            return
         self._handlers.add(task)
         try:
             await self._serve_connection((reader, writer))
@@ -349,6 +392,7 @@ class PreviewProxy:
             log.exception("preview proxy: connection handler failed")
         finally:
             self._handlers.discard(task)
+            self.peers.release(writer.transport)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -362,7 +406,7 @@ class PreviewProxy:
     async def _serve_connection(self, client: Streams) -> None:
         reader, writer = client
         try:
-            async with asyncio.timeout(self.head_timeout):
+            async with asyncio.timeout(self.idle_timeout):
                 raw = await reader.readuntil(b"\r\n\r\n")
             head = parse_head(raw, request=True)
             host_header = one_host(head)

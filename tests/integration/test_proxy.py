@@ -18,6 +18,7 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed
 
 from colony.core.routes import Previews, RequestRecord, RouteTable, Upstream, plan_previews
+from colony.daemon.peers import PeerLimit
 from colony.daemon.proxy import PreviewProxy
 
 BIG = bytes(range(256)) * 4096  # 1 MiB
@@ -161,7 +162,9 @@ async def proxied(ups: Upstreams, caplog: pytest.LogCaptureFixture) -> AsyncIter
         return await asyncio.open_connection("127.0.0.1", up.port)
 
     records: list[RequestRecord] = []
-    proxy = PreviewProxy(lambda: table, connect, on_request=records.append)
+    peers = PeerLimit(3, "preview proxy", owner=lambda sock: 1000)  # every client is uid 1000
+    proxy = PreviewProxy(lambda: table, connect, on_request=records.append, peers=peers)
+    proxy.idle_timeout = 2.0  # short, for test_idle_connections_are_closed
     port = await proxy.start("127.0.0.1", 0)
     try:
         yield Proxied(proxy, port, records, ups)
@@ -389,6 +392,71 @@ async def test_malformed_request_400(proxied: Proxied, request_bytes: bytes) -> 
     answer = await _raw_exchange(proxied.port, request_bytes)
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert proxied.ups.connections == {}
+
+
+async def test_requests_after_a_refused_upgrade_are_recorded(proxied: Proxied) -> None:
+    """When a request asks to upgrade and the answer is not 101, the requests after it on the
+    same connection are parsed, answered and recorded like any other (issue 11), and one for
+    another colony is still refused."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxied.port)
+    try:
+        upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        head = "GET /{} HTTP/1.1\r\nHost: {}.localhost\r\n{}\r\n"
+        writer.write(head.format("up", "web.a", upgrade).encode())
+        await writer.drain()
+        first = await reader.readuntil(b"host=web.a.localhost")  # answered 200, not 101
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+        for path in ("two", "three", "four"):
+            writer.write(head.format(path, "web.a", "").encode())
+        writer.write(head.format("five", "web.b", "").encode())
+        writer.write_eof()
+        rest = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert rest.count(b"HTTP/1.1 200 OK\r\n") == 3
+    assert b"alpha GET /four" in rest
+    assert b"HTTP/1.1 421 " in rest
+    assert b"beta" not in rest
+    await _until(lambda: len(proxied.records) == 4)
+    assert [(r.path, r.status) for r in proxied.records] == [
+        ("/up", 200),
+        ("/two", 200),
+        ("/three", 200),
+        ("/four", 200),
+    ]
+
+
+async def test_idle_connections_are_closed(proxied: Proxied) -> None:
+    """When a connection sends no request head, or stays idle after its answer, the proxy
+    closes it after idle_timeout (408 for a head that never came)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxied.port)
+    async with asyncio.timeout(30):  # a bound for a hang, not a timing assertion
+        assert (await reader.read()).startswith(b"HTTP/1.1 408 ")
+    writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxied.port)
+    writer.write(b"GET /x HTTP/1.1\r\nHost: web.a.localhost\r\n\r\n")
+    async with asyncio.timeout(30):
+        answer = await reader.read()  # the answer, then EOF once idle
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert answer.endswith(b"host=web.a.localhost")
+
+
+async def test_each_peer_has_a_connection_cap(proxied: Proxied) -> None:
+    """When one peer holds as many connections as the cap allows, its next one is answered
+    429 and closed; once one of its connections ends, it may open another."""
+    held = [await asyncio.open_connection("127.0.0.1", proxied.port) for _ in range(3)]
+    answer = await _raw_exchange(proxied.port, b"")
+    assert answer.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
+    assert b"too many open connections from your user (at most 3 per peer)" in answer
+    held.pop()[1].close()
+    await _until(lambda: sum(proxied.proxy.peers.counts.values()) == 2)
+    async with _client() as client:
+        resp = await client.get(proxied.url(), headers={"Host": "web.a.localhost"})
+    assert resp.text.startswith("alpha")
+    for _, writer in held:
+        writer.close()
 
 
 async def test_oversized_head_431(proxied: Proxied) -> None:

@@ -1,0 +1,59 @@
+"""Telling peers apart on loopback: the owner of the other end of a real TCP connection."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from colony.daemon.peers import PeerLimit, peer_of
+from colony.isolation.sockdiag import socket_owner
+
+
+class Conn:
+    """A connection handle as asyncio's transports offer it: the socket in extra info."""
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, name: str) -> socket.socket | None:
+        return self.sock if name == "socket" else None
+
+
+def test_the_owner_of_a_local_peer_is_its_uid() -> None:
+    """When a local process connects over loopback, the accepted socket's peer is found to be
+    that process's user, and a peer that is gone falls back to its address."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        conn, _ = server.accept()
+        with conn:
+            assert socket_owner(conn) == os.getuid()
+            assert peer_of(conn, socket_owner) == f"uid {os.getuid()}"
+            client.close()
+            assert peer_of(conn, lambda sock: None) == "127.0.0.1"
+    with socket.socket(socket.AF_UNIX) as unix:
+        assert socket_owner(unix) is None
+
+
+def test_limit_counts_each_peer_apart() -> None:
+    """When a peer reaches the cap, its next connection is refused while another peer's is
+    admitted; a released connection makes room, and admitting twice counts once."""
+    owners = {}
+    limit = PeerLimit(2, owner=lambda sock: owners[sock.fileno()])
+    socks = [socket.socket() for _ in range(4)]
+    try:
+        owners.update({socks[0].fileno(): 1, socks[1].fileno(): 1, socks[2].fileno(): 1})
+        owners[socks[3].fileno()] = 2
+        first, second, third, other = (Conn(s) for s in socks)
+        assert limit.admit(first)
+        assert limit.admit(first)
+        assert limit.admit(second)
+        assert not limit.admit(third)
+        assert limit.admit(other)
+        limit.release(first)
+        limit.release(first)
+        assert limit.admit(third)
+        assert dict(limit.counts) == {"uid 1": 2, "uid 2": 1}
+        assert peer_of(None, socket_owner) == "unknown"
+    finally:
+        for sock in socks:
+            sock.close()
