@@ -253,6 +253,43 @@ def render_set_messages(slot: Slot, rules: Rules) -> list[bytes]:
     return messages
 
 
+# --- the daemon's own table -----------------------------------------------------------------
+
+
+def host_table(prefix: str) -> str:
+    """The name of the daemon's own table; '_' keeps it apart from every colony's."""
+    return f"{prefix}_host"
+
+
+def render_host_table(prefix: str, pool: Net4) -> str:
+    """The nft -f text of the daemon's table: on the host, only root (Mycelium) may open
+    connections to the pool's addresses (issue 11). The colonies' tables see only traffic
+    forwarded through their veths; this output hook sees what the host's own processes send,
+    so a local user (or a colony at level none) cannot reach a colony's services directly.
+    Answers to connections a colony opened are not new, and pass.
+
+    Example:
+        >>> print(render_host_table("colony", Net4("10.213.0.0/16")))
+        table inet colony_host {
+        ...
+    """
+    table = f"{FAMILY} {host_table(prefix)}"
+    guard = f"ip daddr {pool} meta skuid != 0 ct state new"
+    return (
+        f'table {table} {{\n\tcomment "colony host v{VERSION}"\n}}\nflush table {table}\n'
+        f"table {table} {{\n"
+        + _chain(
+            "output",
+            [
+                f"{guard} meta l4proto tcp reject with tcp reset",  # fails at once
+                f"{guard} reject with icmpx admin-prohibited",
+            ],
+            "type filter hook output priority filter; policy accept;",
+        )
+        + "}\n"
+    )
+
+
 # --- applying -----------------------------------------------------------------------------------
 
 

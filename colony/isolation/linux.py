@@ -43,10 +43,12 @@ class LinuxIsolation:
     def prepare(self, prefix: str, pool: IPv4Network) -> None:
         netns.enable_forwarding()
         netns.add_unreachable(pool)
+        fw.apply(fw.render_host_table(prefix, pool))  # only root reaches colonies (issue 11)
         self.cgroups.prepare(prefix)
 
     def unprepare(self, prefix: str, pool: IPv4Network) -> None:
         netns.remove_unreachable(pool)
+        fw.delete_table(fw.host_table(prefix))
         self.cgroups.unprepare(prefix)
 
     # --- one colony ------------------------------------------------------------------------

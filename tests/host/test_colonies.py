@@ -13,6 +13,7 @@ from websockets.sync.client import connect as ws_connect
 
 from colony.client import Client
 from colony.errors import ColonyError
+from colony.isolation.firewall import host_table
 from tests.conftest import git, make_repo
 from tests.host.conftest import Daemon, shell_transcript, wait_for, wait_state
 
@@ -57,12 +58,13 @@ def links() -> set[str]:
 
 
 def owned(prefix: str) -> list[str]:
-    """Kernel objects of one daemon's prefix: namespaces, links, cgroups, nft tables."""
+    """Kernel objects of one daemon's colonies: namespaces, links, cgroups, nft tables (not
+    the daemon's own table, which lives as long as the daemon)."""
     found = [n for n in netns_names() if n.startswith(prefix)]
     found += [n for n in links() if n.startswith(prefix)]
     found += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{prefix}/*") if p.is_dir()]
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-    found += [t for t in tables.split() if t.startswith(prefix)]
+    found += [t for t in tables.split() if t.startswith(prefix) and t != host_table(prefix)]
     return found
 
 

@@ -401,8 +401,10 @@ def test_limits_and_usage(env: Env) -> None:
 
 
 def test_prepare_and_unprepare_manage_the_pool_route(env: Env) -> None:
-    """When the daemon prepares, the pool is unreachable; when it unprepares, the route goes."""
+    """When the daemon prepares, the pool is unreachable and its own nft table guards the
+    pool's addresses; when it unprepares, the route and the table go."""
     assert f"unreachable {env.pool}" in _unreachable(env.pool)
+    assert firewall.table_comment(firewall.host_table(env.prefix)) == "colony host v1"
     assert all(Path(d).is_dir() for d in env.iso.cgroups.dirs(env.prefix))
     # 'ip route get' only asks the routing table: nothing is sent.
     got = host.run(["ip", "route", "get", str(env.pool.network_address + 200)], check=False)
@@ -413,6 +415,7 @@ def test_prepare_and_unprepare_manage_the_pool_route(env: Env) -> None:
 
     assert _unreachable(env.pool) == ""
     assert not any(Path(d).exists() for d in env.iso.cgroups.dirs(env.prefix))
+    assert firewall.table_comment(firewall.host_table(env.prefix)) is None
 
 
 PEER_SERVER = (

@@ -8,9 +8,11 @@ from colony.isolation import nftnl
 from colony.isolation.firewall import (
     SETS,
     comment,
+    host_table,
     log_group,
     plan_contents,
     render_colony_table,
+    render_host_table,
     render_replacement,
     render_set_messages,
 )
@@ -187,3 +189,16 @@ def test_log_group_is_fixed_by_the_prefix() -> None:
     assert log_group("colony") == log_group("colony")
     assert log_group("colony") != log_group("ct-1234abcd")
     assert 4096 <= log_group("x") < 61440
+
+
+def test_host_table_lets_only_root_open_connections_to_the_pool() -> None:
+    """When the daemon prepares, its own table (a name no colony's can take) refuses new
+    connections from the host to the pool's addresses unless the sender is root."""
+    text = render_host_table("colony", IPv4Network("10.213.0.0/16"))
+    assert host_table("colony") == "colony_host"
+    assert text.startswith('table inet colony_host {\n\tcomment "colony host v1"\n}\n')
+    assert "flush table inet colony_host\n" in text  # loading it again replaces its rules
+    assert "type filter hook output priority filter; policy accept;" in text
+    guard = "ip daddr 10.213.0.0/16 meta skuid != 0 ct state new"
+    assert f"{guard} meta l4proto tcp reject with tcp reset" in text
+    assert f"{guard} reject with icmpx admin-prohibited" in text

@@ -1,0 +1,135 @@
+"""What previews and the host may reach (issue 11): only ports a colony declares through the
+proxy, never a host port for a colony at level none, and colony addresses from root only."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import textwrap
+from pathlib import Path
+
+import httpx
+
+from colony.client import Client
+from tests.conftest import make_repo
+from tests.host.conftest import Daemon, wait_state
+
+# Serves "<text>" on each host:port:text given, until killed.
+SERVE = textwrap.dedent("""
+    import sys, threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = self.server.text.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    for spec in sys.argv[1:]:
+        host, port, text = spec.split(":")
+        server = ThreadingHTTPServer((host, int(port)), Handler)
+        server.text = text
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Event().wait()
+""")
+BASIC = """
+[services.web]
+command = "python3 serve.py 0.0.0.0:3000:b-web 127.0.0.1:4000:b-hidden 127.0.0.1:4001:b-extra"
+port = 3000
+[previews]
+ports = [4001]
+"""
+NONE = """
+[sandbox]
+level = "none"
+[services.web]
+command = "python3 serve.py 127.0.0.1:$PORT:z-web"
+port = 3000
+[previews]
+ports = [4001]
+"""
+
+
+def spawn(d: Daemon, tmp_path: Path, name: str, toml: str) -> dict:
+    assert d.client is not None
+    repo = make_repo(tmp_path / name, {"serve.py": SERVE, "colony.toml": toml})
+    d.client.spawn(name, repo)
+    colony = wait_state(d.client, name, "running", "failed", timeout=60)
+    assert colony["state"] == "running", colony
+    return colony
+
+
+def preview(d: Daemon, host: str) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{d.proxy_port}/", headers={"Host": host}, timeout=10)
+
+
+def test_proxy_reaches_only_declared_ports(daemon: Daemon, tmp_path: Path) -> None:
+    """When a colony listens on a port it does not declare, the proxy answers 404 saying how to
+    declare it; its service (by name or port) and its [previews] ports are reached."""
+    spawn(daemon, tmp_path, "b", BASIC)
+    assert preview(daemon, "web.b.localhost").text == "b-web"
+    assert preview(daemon, "3000.b.localhost").text == "b-web"
+    assert preview(daemon, "4001.b.localhost").text == "b-extra"
+    hidden = preview(daemon, "4000.b.localhost")
+    assert hidden.status_code == 404
+    assert "b-hidden" not in hidden.text
+    assert "does not preview port 4000" in hidden.text
+    assert "[previews] ports" in hidden.text
+
+
+def test_level_none_previews_never_reach_host_ports(daemon: Daemon, tmp_path: Path) -> None:
+    """When a colony at level none shares the host's ports, its service is reached on its host
+    port (by name or declared port), while any other port, a host service's or Bloom's, and
+    its [previews] ports answer 404 and nothing connects to them."""
+    assert daemon.client is not None
+    spawn(daemon, tmp_path, "z", NONE)
+    assert preview(daemon, "web.z.localhost").text == "z-web"
+    assert preview(daemon, "3000.z.localhost").text == "z-web"
+    bloom_port = str(daemon.client.health()["http_url"]).rsplit(":", 1)[1]
+    with socket.create_server(("127.0.0.1", 0)) as ssh_like:  # a host service
+        ssh_like.setblocking(False)
+        ssh_port = ssh_like.getsockname()[1]
+        for port in (ssh_port, bloom_port, 4001):
+            answer = preview(daemon, f"{port}.z.localhost")
+            assert answer.status_code == 404, port
+            assert "sandbox level none" in answer.text
+        try:
+            ssh_like.accept()
+            raise AssertionError("the proxy connected to a host service")
+        except BlockingIOError:
+            pass
+
+
+def nobody_connects(address: str, port: int) -> str:
+    """What happens when user nobody (Debian's Python, run with setpriv) connects."""
+    script = (
+        "import socket,sys\n"
+        "try:\n"
+        f"    socket.create_connection(({address!r}, {port}), timeout=5).close()\n"
+        "    print('connected')\n"
+        "except OSError as exc:\n"
+        "    print(type(exc).__name__)\n"
+    )
+    argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3"]
+    return subprocess.run(
+        [*argv, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    ).stdout.strip()
+
+
+def test_only_root_opens_connections_to_colony_addresses(daemon: Daemon, tmp_path: Path) -> None:
+    """When a colony's service listens on its address, Mycelium's user (root) may connect
+    there, and any other user on the host is refused at once by the daemon's output rule."""
+    colony = spawn(daemon, tmp_path, "b", BASIC)
+    address = colony["address"]
+    assert address
+    with socket.create_connection((address, 3000), timeout=10):
+        pass
+    assert nobody_connects(address, 3000) == "ConnectionRefusedError"
+    assert nobody_connects("127.0.0.1", int(_client(daemon).health()["proxy_port"])) == "connected"
+
+
+def _client(d: Daemon) -> Client:
+    assert d.client is not None
+    return d.client
