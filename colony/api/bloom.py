@@ -5,6 +5,10 @@ live: it subscribes to ``/events`` over one WebSocket and, on each event, fetche
 of the page that changed (``/ui/fragments/...``) so rows and timelines are rendered in one
 place. Everything else goes through the same JSON API that scripts use.
 
+A page itself is a skeleton without data: the session cookie alone opens it, and a stolen
+cookie must show nothing (issue 11; see :mod:`colony.api.auth`). The script fills it from the
+fragments, which, like the API, need Bloom's token.
+
 Example:
     >>> app = create_bloom_app(create_app(myc, on_stop=stop, info={}), myc, auth)  # doctest: +SKIP
 """
@@ -27,7 +31,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from colony.api.auth import Auth, AuthMiddleware, web_routes
+from colony.api.auth import PAGE_HEADERS, Auth, AuthMiddleware, web_routes
 from colony.api.common import error_response
 from colony.daemon.mycelium import Mycelium
 from colony.errors import ColonyError
@@ -37,11 +41,6 @@ log = logging.getLogger("colony.bloom")
 WEB = Path(__file__).resolve().parents[1] / "web"
 TEMPLATES = WEB / "templates"
 STATIC = WEB / "static"
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; frame-src http: https:; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 
 
 def _environment() -> Environment:
@@ -162,11 +161,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         text = env.get_template(template).render(
             user=getattr(request.state, "user", None), now=time.time(), **context
         )
-        response = HTMLResponse(text, status_code=status)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return HTMLResponse(text, status_code=status, headers=PAGE_HEADERS)
 
     async def listing() -> dict[str, Any]:
         colonies = myc.colonies()
@@ -182,18 +177,16 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         return {"colony": colony}
 
     async def index(request: Request) -> Response:
-        return render(request, "index.html", **await listing())
+        return render(request, "index.html", colonies=None)  # a skeleton: rows come later
 
     async def rows(request: Request) -> Response:
         return render(request, "_rows.html", **await listing())
 
     async def colony_page(request: Request) -> Response:
-        name = request.path_params["name"]
-        try:
-            context = await detail(name)
-        except ColonyError as exc:
-            return render(request, "missing.html", status=exc.status, name=name, error=str(exc))
-        return render(request, "colony.html", **context)
+        return render(request, "colony.html", name=request.path_params["name"])
+
+    async def previews(request: Request) -> Response:
+        return render(request, "_previews.html", colony=myc.colony(request.path_params["name"]))
 
     async def broods(request: Request) -> Response:
         return render(request, "broods.html")
@@ -209,6 +202,12 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         Route(
             "/ui/fragments/colonies/{name}",
             colony_fragment,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/ui/fragments/colonies/{name}/previews",
+            previews,
             methods=["GET"],
             include_in_schema=False,
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from pathlib import Path
 
@@ -123,6 +124,20 @@ def _http_port(ctx: click.Context, param: click.Parameter, value: str) -> int | 
     return port
 
 
+HOST_NAME_RE = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+"
+)
+
+
+def _host_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    name = value.strip().lower().removesuffix(".")
+    if not HOST_NAME_RE.fullmatch(name) or name.replace(".", "").isdigit():
+        raise click.BadParameter(
+            f"expected a host name such as bloom.localhost, got {value!r}", ctx, param
+        )
+    return name
+
+
 @daemon.command("run")
 @click.option(
     "--state-dir",
@@ -177,6 +192,15 @@ def _http_port(ctx: click.Context, param: click.Parameter, value: str) -> int | 
     "'off' for none [env COLONY_HTTP_PORT].",
 )
 @click.option(
+    "--http-name",
+    envvar="COLONY_HTTP_NAME",
+    default="bloom.localhost",
+    show_default=True,
+    callback=_host_name,
+    help="Bloom's own name: its URL, its cookie's host and the only origin its API accepts "
+    "(*.localhost resolves to 127.0.0.1 in browsers) [env COLONY_HTTP_NAME].",
+)
+@click.option(
     "--audit-push",
     envvar="COLONY_AUDIT_PUSH",
     metavar="URL",
@@ -200,6 +224,7 @@ def daemon_run(
     pool: str,
     domain: str,
     http_port: int | None,
+    http_name: str,
     audit_push: str | None,
     audit_retention: str | None,
 ) -> None:
@@ -221,6 +246,7 @@ def daemon_run(
         pool=pool,
         domain=domain,
         http_port=http_port,
+        http_name=http_name,
         audit_push=audit_push,
         audit_retention=audit_retention,
     )

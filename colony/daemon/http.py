@@ -2,6 +2,9 @@
 
 A port that is taken does not stop the daemon: colonies matter more than the dashboard. The
 listener is then off, and ``colony dashboard`` says why.
+
+It binds 127.0.0.1 but is reached by a name of its own (``bloom.localhost``), so that Bloom's
+cookie is not sent to every server on 127.0.0.1 (issue 11).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from colony.daemon.context import TaskStarter
 
 log = logging.getLogger("colony.daemon")
 GRACE = 2  # seconds open streams (followed logs) get when the daemon stops
+NAME = "bloom.localhost"
 
 
 class _Server(uvicorn.Server):
@@ -42,11 +46,12 @@ class HttpListener:
 
 
 def start_http(
-    app: Any, host: str, port: int, auth: Auth, start_task: TaskStarter
+    app: Any, host: str, port: int, auth: Auth, start_task: TaskStarter, *, name: str = NAME
 ) -> HttpListener | None:
     """Bind ``host:port`` (0: any free port) and serve ``app`` there; None if binding failed.
 
-    Sets ``auth.base_url`` so login URLs point at the bound port.
+    Sets ``auth.base_url`` to ``http://<name>:<bound port>``: Bloom's origin, where login URLs
+    point.
     """
     try:
         sock = socket.create_server((host, port))
@@ -65,7 +70,7 @@ def start_http(
     )
     server = _Server(config)
     task = start_task(server.serve(sockets=[sock]))
+    auth.base_url = f"http://{name}:{bound}"
     shown = f"[{host}]" if ":" in host else host
-    auth.base_url = f"http://{shown}:{bound}"
-    log.info("Bloom on %s", auth.base_url)
+    log.info("Bloom on %s (listening on %s:%d)", auth.base_url, shown, bound)
     return HttpListener(server, bound, task)

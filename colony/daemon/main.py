@@ -30,7 +30,7 @@ from colony.core.audit_events import plan_request_event, push_url
 from colony.core.model import check_prefix
 from colony.daemon.auditing import start_audit
 from colony.daemon.context import Context
-from colony.daemon.http import start_http
+from colony.daemon.http import NAME, start_http
 from colony.daemon.mycelium import Mycelium
 from colony.daemon.network import start_network
 from colony.daemon.paths import Paths
@@ -57,6 +57,7 @@ class Settings:
     domain: str = "localhost"
     http_port: int | None = 8000  # Bloom and the API on TCP; None: off
     http_host: str = "127.0.0.1"
+    http_name: str = NAME  # Bloom's own name: its origin and its cookie's host (issue 11)
     audit_push: str | None = None  # VictoriaLogs jsonline URL (issue 5)
     audit_retention: float | None = None  # seconds of audit log kept; None: all
 
@@ -139,7 +140,14 @@ class Daemon:
                 if s.http_port is not None:  # issue 7: Bloom + the API on TCP, token-protected
                     tcp = create_app(myc, on_stop=self.stopping.set, info=info)
                     bloom = create_bloom_app(tcp, myc, auth)
-                    web = start_http(bloom, s.http_host, s.http_port, auth, start_task)
+                    web = start_http(
+                        bloom,
+                        s.http_host,
+                        s.http_port,
+                        auth,
+                        start_task,
+                        name=s.http_name,
+                    )
                 info["http_url"] = auth.base_url
                 start_task(ctx.logs.run())
                 start_task(myc.resources.run())  # usage samples and resource events (issue 3)
@@ -198,6 +206,7 @@ def run_daemon(
     pool: str = "10.213.0.0/16",
     domain: str = "localhost",
     http_port: int | None = 8000,
+    http_name: str = NAME,
     audit_push: str | None = None,
     audit_retention: str | None = None,
 ) -> None:
@@ -226,6 +235,7 @@ def run_daemon(
         pool=network,
         domain=domain,
         http_port=http_port,
+        http_name=http_name,
         audit_push=push_url(audit_push) if audit_push else None,
         audit_retention=parse_retention(audit_retention, "--audit-retention")
         if audit_retention

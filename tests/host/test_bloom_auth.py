@@ -4,6 +4,7 @@ once, and `colony dashboard --revoke` ends every token and session of the user."
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -28,25 +29,49 @@ def colony_cli(d: Daemon, *args: str) -> str:
 
 
 def base_url(d: Daemon) -> str:
+    """Bloom's origin, e.g. http://bloom.localhost:41234 (issue 11: a name of its own)."""
     assert d.client is not None
     return str(d.client.health()["http_url"])
 
 
-def ws_status(url: str, headers: dict[str, str] | None = None) -> int:
-    """The HTTP status of a WebSocket handshake (101 when it opened)."""
+def bloom(d: Daemon) -> httpx.Client:
+    """An HTTP client of Bloom. glibc does not resolve *.localhost (browsers and curl do):
+    connect to 127.0.0.1 and send Bloom's name as Host."""
+    base = base_url(d)
+    port = base.rsplit(":", 1)[1]
+    host = base.removeprefix("http://")
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Host": host}, timeout=10)
+
+
+def ws_status(
+    base: str, path: str, headers: dict[str, str] | None = None, token: str | None = None
+) -> int:
+    """The HTTP status of a WebSocket handshake to Bloom (101 when it opened); ``token`` is
+    offered as a browser does, in the subprotocol colony.token.<token>."""
+    port = int(base.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port))
+    protocols = ["colony", f"colony.token.{token}"] if token else None
     try:
-        with ws_connect(url, additional_headers=headers, open_timeout=10):
+        with ws_connect(
+            base.replace("http://", "ws://") + path,
+            sock=sock,
+            additional_headers=headers,
+            subprotocols=protocols,  # type: ignore[arg-type]
+            open_timeout=10,
+        ):
             return 101
     except InvalidStatus as exc:
         return exc.response.status_code
+    finally:
+        sock.close()
 
 
 def test_without_a_token_everything_answers_401(daemon: Daemon) -> None:
     """When no token is sent, the TCP API, Bloom's pages and the WebSockets answer 401, while
     the login page and the Unix socket need none."""
     base = base_url(daemon)
-    ws = base.replace("http://", "ws://")
-    with httpx.Client(base_url=base, timeout=10) as http:
+    assert base.startswith("http://bloom.localhost:")
+    with bloom(daemon) as http:
         for path in ("/", "/colonies", "/health", "/ui/colonies/x", "/ui/fragments/rows"):
             response = http.get(path)
             assert response.status_code == 401, path
@@ -57,53 +82,61 @@ def test_without_a_token_everything_answers_401(daemon: Daemon) -> None:
         assert http.get("/colonies", headers={"Cookie": f"{COOKIE}=abc.def"}).status_code == 401
         assert http.get("/login?token=abc.def").status_code == 401
         assert http.get("/static/bloom.js").status_code == 200  # public: no secrets in it
-    assert ws_status(f"{ws}/events") == 401
-    assert ws_status(f"{ws}/colonies/x/exec") == 401
+    assert ws_status(base, "/events") == 401
+    assert ws_status(base, "/colonies/x/exec") == 401
     assert daemon.client is not None
     assert daemon.client.colonies() == {"colonies": []}  # the Unix socket: no token
 
 
 def test_login_url_works_once_and_revoke_ends_every_token(daemon: Daemon) -> None:
-    """When a login URL is used, it yields a session cookie and cannot be used again; after
-    `colony dashboard --revoke` the session, an API token and an unused login URL all fail."""
+    """When a login URL is used, it yields a session cookie and a token for Bloom's script and
+    cannot be used again; the cookie alone opens only pages; after `colony dashboard --revoke`
+    the session, its token, an API token and an unused login URL all fail."""
     base = base_url(daemon)
     url = colony_cli(daemon, "dashboard", "--no-open").strip().splitlines()[-1]
     assert url.startswith(f"{base}/login?token=")
     spare = colony_cli(daemon, "dashboard", "--no-open").strip().splitlines()[-1]
     api_token = colony_cli(daemon, "dashboard", "--token").strip()
 
-    with httpx.Client(timeout=10) as http:
-        first = http.get(url)
-        assert first.status_code == 303
-        assert first.headers["location"] == "/"
+    with bloom(daemon) as http:
+        first = http.get(url.removeprefix(base))
+        assert first.status_code == 200
         cookie_header = first.headers["set-cookie"]
         assert "HttpOnly" in cookie_header
         assert "samesite=strict" in cookie_header.lower()
+        assert "domain" not in cookie_header.lower()  # host-only: bloom.localhost
         session = first.cookies[COOKIE]
-        assert http.get(url).status_code == 401  # a login URL works once
+        page_token = first.text.split('data-token="')[1].split('"')[0]
+        assert http.get(url.removeprefix(base)).status_code == 401  # a login URL works once
 
     cookies = {"Cookie": f"{COOKIE}={session}"}
-    bearer = {"Authorization": f"Bearer {api_token}"}
-    with httpx.Client(base_url=base, timeout=10) as http:
+    origin = {"Origin": base}
+    with bloom(daemon) as http:
         page = http.get("/", headers=cookies)
         assert page.status_code == 200
         assert "Bloom" in page.text
         assert page.headers["content-security-policy"].startswith("default-src 'self'")
-        assert http.get("/colonies", headers=cookies).json() == {"colonies": []}
-        assert http.get("/colonies", headers=bearer).json() == {"colonies": []}
-        # A cookie alone cannot change anything from another origin.
-        evil = {"Origin": "http://evil.localhost:8000"}
-        assert http.post("/gc", headers={**cookies, **evil}).status_code == 403
-    ws = base.replace("http://", "ws://")
-    origin = {"Origin": base}
-    assert ws_status(f"{ws}/events", {**origin, "Cookie": f"{COOKIE}={session}"}) == 101
-    assert ws_status(f"{ws}/events", {"Cookie": f"{COOKIE}={session}"}) == 403
+        assert http.get("/colonies", headers=cookies).status_code == 403  # the cookie: pages only
+        assert http.post("/gc", headers={**cookies, **origin}).status_code == 403
+        for token in (api_token, page_token):
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert http.get("/colonies", headers=bearer).json() == {"colonies": []}
+            assert http.post("/gc", headers={**bearer, **origin}).status_code == 200
+            # from another origin, whatever the Host says
+            evil = {"Origin": "http://127.0.0.1:8000", "Host": "127.0.0.1:8000"}
+            assert http.post("/gc", headers={**bearer, **evil}).status_code == 403
+    assert ws_status(base, "/events", origin, token=page_token) == 101
+    assert ws_status(base, "/events", {**origin, **cookies}) == 403
+    assert ws_status(base, "/events", {"Origin": "http://127.0.0.1:3000"}, token=page_token) == 403
 
     out = colony_cli(daemon, "dashboard", "--revoke")
-    assert "revoked 3 tokens and sessions of" in out
+    assert "revoked 4 tokens and sessions of" in out
 
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with bloom(daemon) as http:
         assert http.get("/", headers=cookies).status_code == 401
-        assert http.get("/colonies", headers=bearer).status_code == 401
+        assert (
+            http.get("/colonies", headers={"Authorization": f"Bearer {api_token}"}).status_code
+            == 401
+        )
         assert http.get(spare.removeprefix(base)).status_code == 401
-    assert ws_status(f"{ws}/events", {**origin, "Cookie": f"{COOKIE}={session}"}) == 401
+    assert ws_status(base, "/events", origin, token=page_token) == 401

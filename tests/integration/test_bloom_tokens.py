@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from colony.api.auth import COOKIE, Auth, AuthMiddleware, web_routes
+from colony.api.auth import COOKIE, Auth, AuthMiddleware, Login, web_routes
 from colony.store.db import connect
 from colony.store.tokens import Tokens
 
@@ -79,11 +79,13 @@ def test_purge_drops_expired_tokens(tokens: Tokens) -> None:
 
 # --- the middleware ------------------------------------------------------------------------
 
+ORIGIN = "http://bloom.localhost:8000"
+
 
 @pytest.fixture
 def auth(tokens: Tokens) -> Auth:
     auth = Auth(tokens, clock=Clock())
-    auth.base_url = "http://testserver"
+    auth.base_url = ORIGIN
     return auth
 
 
@@ -91,6 +93,9 @@ def auth(tokens: Tokens) -> Auth:
 def client(auth: Auth) -> TestClient:
     async def whoami(request: Request) -> JSONResponse:
         return JSONResponse({"user": request.state.user, "uid": request.state.peer_uid})
+
+    async def page(request: Request) -> JSONResponse:
+        return JSONResponse({"page": request.url.path})
 
     async def echo(ws: WebSocket) -> None:
         await ws.accept()
@@ -100,11 +105,21 @@ def client(auth: Auth) -> TestClient:
     app = Starlette(
         routes=[
             *web_routes(auth),
+            Route("/", page),
+            Route("/ui/colonies/{name}", page),
             Route("/whoami", whoami, methods=["GET", "POST"]),
             WebSocketRoute("/events", echo),
         ]
     )
-    return TestClient(AuthMiddleware(app, auth), follow_redirects=False)
+    return TestClient(AuthMiddleware(app, auth), base_url=ORIGIN, follow_redirects=False)
+
+
+def logged_in(client: TestClient, auth: Auth) -> Login:
+    """Log in as ann: the client keeps the cookie; the token is returned for the 'script'."""
+    done = auth.login(auth.login_url("ann", 1000)["url"].split("token=")[1])
+    assert done is not None
+    client.cookies.set(COOKIE, done.cookie)
+    return done
 
 
 def test_no_token_is_401(client: TestClient) -> None:
@@ -120,47 +135,87 @@ def test_bearer_acts_as_the_tokens_user(client: TestClient, auth: Auth) -> None:
     assert response.json() == {"user": "ann", "uid": 1000}
 
 
-def test_login_sets_a_strict_httponly_cookie_once(client: TestClient, auth: Auth) -> None:
+def test_login_sets_a_host_only_cookie_and_hands_the_page_a_token(
+    client: TestClient, auth: Auth
+) -> None:
+    """When a login URL is visited, the answer sets a strict, HttpOnly cookie without Domain
+    (host-only) and is a page that hands Bloom's script a token; the URL works once."""
     url = auth.login_url("ann", 1000)["url"]
+    assert url.startswith(f"{ORIGIN}/login?token=")
     response = client.get(url)
-    assert response.status_code == 303
-    assert "httponly" in response.headers["set-cookie"].lower()
-    assert "samesite=strict" in response.headers["set-cookie"].lower()
-    session = response.cookies[COOKIE]
-    client.cookies.set(COOKIE, session)
-    assert client.get("/whoami").json()["user"] == "ann"
+    assert response.status_code == 200
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "domain" not in cookie
+    assert response.headers["cache-control"] == "no-store"
+    assert '<script src="/static/login.js">' in response.text
+    token = response.text.split('data-token="')[1].split('"')[0]
+    assert client.get("/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert client.get(url).status_code == 401  # used up
 
 
-def test_cookie_writes_need_bloom_as_origin(client: TestClient, auth: Auth) -> None:
-    session = auth.login(auth.login_url("ann", 1000)["url"].split("token=")[1])
-    assert session is not None
-    client.cookies.set(COOKIE, session)
-    assert client.post("/whoami").status_code == 403  # no Origin
-    assert client.post("/whoami", headers={"Origin": "http://evil.localhost"}).status_code == 403
-    assert client.post("/whoami", headers={"Origin": "http://testserver"}).status_code == 200
-    assert client.get("/whoami").status_code == 200  # reads need no Origin
+def test_the_cookie_alone_opens_only_page_skeletons(client: TestClient, auth: Auth) -> None:
+    """When a request carries only the session cookie (what any server on Bloom's name but
+    another port can make a browser send, issue 11), pages open, and the API, writes and
+    WebSockets are refused, even from Bloom's own origin."""
+    logged_in(client, auth)
+    assert client.get("/").json() == {"page": "/"}
+    assert client.get("/ui/colonies/x").status_code == 200
+    origin = {"Origin": ORIGIN}
+    assert client.get("/whoami").status_code == 403
+    forbidden = client.post("/whoami", headers=origin)
+    assert forbidden.status_code == 403
+    assert "only Bloom's session cookie" in forbidden.json()["error"]["message"]
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/events", headers=origin):
+        pass
 
 
-def test_websockets_need_a_token_and_bloom_as_origin(client: TestClient, auth: Auth) -> None:
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/events"):
-        pass
-    session = auth.login(auth.login_url("ann", 1000)["url"].split("token=")[1])
-    assert session is not None
-    client.cookies.set(COOKIE, session)
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/events"):
-        pass
-    with client.websocket_connect("/events", headers={"Origin": "http://testserver"}) as ws:
+def test_the_token_works_from_bloom_only(client: TestClient, auth: Auth) -> None:
+    """When Bloom's script sends its token, it acts as the user; a request from any other
+    origin is refused, whatever its Host says; the cookie is not a token."""
+    done = logged_in(client, auth)
+    bearer = {"Authorization": f"Bearer {done.token}"}
+    assert client.post("/whoami", headers={**bearer, "Origin": ORIGIN}).status_code == 200
+    assert client.get("/whoami", headers=bearer).status_code == 200  # no Origin: a script
+    for origin in ("http://127.0.0.1:8000", "http://evil.localhost", "http://bloom.localhost:9"):
+        replay = {**bearer, "Origin": origin, "Host": origin.removeprefix("http://")}
+        assert client.post("/whoami", headers=replay).status_code == 403, origin
+    cookie_as_token = {"Authorization": f"Bearer {done.cookie}"}
+    assert client.get("/whoami", headers=cookie_as_token).status_code == 401
+
+
+def test_websockets_take_the_token_as_a_subprotocol(client: TestClient, auth: Auth) -> None:
+    """When a browser's WebSocket offers 'colony' and 'colony.token.<token>', it opens with
+    'colony' chosen; without the token or from another origin it is refused."""
+    done = logged_in(client, auth)
+    offered = ["colony", f"colony.token.{done.token}"]
+    origin = {"Origin": ORIGIN}
+    with client.websocket_connect("/events", subprotocols=offered, headers=origin) as ws:
+        assert ws.accepted_subprotocol == "colony"
         assert ws.receive_json() == {"user": "ann"}
+    evil = {"Origin": "http://127.0.0.1:3000"}
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect("/events", subprotocols=offered, headers=evil),
+    ):
+        pass
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect("/events", subprotocols=["colony", "colony.token.x.y"]),
+    ):
+        pass
 
 
-def test_logout_ends_the_session(client: TestClient, auth: Auth) -> None:
-    session = auth.login(auth.login_url("ann", 1000)["url"].split("token=")[1])
-    assert session is not None
-    client.cookies.set(COOKIE, session)
-    assert client.post("/logout", headers={"Origin": "http://testserver"}).status_code == 200
-    client.cookies.set(COOKIE, session)
-    assert client.get("/whoami").status_code == 401
+def test_logout_ends_the_token_and_the_session(client: TestClient, auth: Auth) -> None:
+    done = logged_in(client, auth)
+    bearer = {"Authorization": f"Bearer {done.token}", "Origin": ORIGIN}
+    assert client.post("/logout", headers=bearer).status_code == 200
+    client.cookies.set(COOKIE, done.cookie)
+    assert client.get("/").status_code == 401
+    assert (
+        client.get("/whoami", headers={"Authorization": f"Bearer {done.token}"}).status_code == 401
+    )
 
 
 def test_login_url_needs_the_listener(tokens: Tokens) -> None:

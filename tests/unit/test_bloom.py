@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 import pytest
+from starlette.datastructures import Headers
 
-from colony.cli.daemon import _http_port
+from colony.api.auth import Caller, bearer_token, check_origin, plan_denial
+from colony.cli.daemon import _host_name, _http_port
 from colony.cli.dashboard import format_login
-from colony.store.tokens import hash_secret, split_token
+from colony.store.tokens import TokenRecord, hash_secret, split_token
 from colony.tui.widgets.colonies import format_row
 from colony.tui.widgets.dialogs import KEYS
 from colony.web import filters
@@ -63,11 +65,12 @@ def test_format_time_has_milliseconds() -> None:
 
 def test_format_login_puts_the_url_last() -> None:
     text = format_login(
-        {"url": "http://127.0.0.1:8000/login?token=a.b", "user": "ann", "expires": 700.0}, now=100.0
+        {"url": "http://bloom.localhost:8000/login?token=a.b", "user": "ann", "expires": 700.0},
+        now=100.0,
     )
     assert text.splitlines() == [
         "Bloom login for ann (works once, for 10 minutes):",
-        "http://127.0.0.1:8000/login?token=a.b",
+        "http://bloom.localhost:8000/login?token=a.b",
     ]
 
 
@@ -82,6 +85,68 @@ def test_http_port_values(value: str, port: int | None) -> None:
 def test_http_port_rejects_other_values(value: str) -> None:
     with pytest.raises(click.BadParameter, match="expected a port 0-65535 or 'off'"):
         _http_port(click.Context(click.Command("x")), click.Option(["--p"]), value)
+
+
+@pytest.mark.parametrize(
+    ("value", "name"), [("bloom.localhost", "bloom.localhost"), ("Dash.Example.", "dash.example")]
+)
+def test_http_name_values(value: str, name: str) -> None:
+    assert _host_name(click.Context(click.Command("x")), click.Option(["--n"]), value) == name
+
+
+@pytest.mark.parametrize("value", ["localhost", "127.0.0.1", "a_b.localhost", "-a.localhost", ""])
+def test_http_name_rejects_other_values(value: str) -> None:
+    """When --http-name is not a dotted host name (127.0.0.1 and localhost are where every
+    other local server lives, and cookies ignore ports), it is refused in one line."""
+    with pytest.raises(click.BadParameter, match=r"expected a host name such as bloom\.localhost"):
+        _host_name(click.Context(click.Command("x")), click.Option(["--n"]), value)
+
+
+BLOOM = "http://bloom.localhost:8000"
+ANN = TokenRecord("id", "api", "ann", 1000, 0.0, None)
+
+
+def scope(path: str, method: str = "GET", kind: str = "http") -> dict:
+    return {"type": kind, "path": path, "method": method}
+
+
+def test_origin_is_compared_with_blooms_own() -> None:
+    """When a request has an Origin, only Bloom's configured one passes; none is a script."""
+    assert check_origin(None, BLOOM)
+    assert check_origin(BLOOM, BLOOM)
+    assert not check_origin("http://127.0.0.1:8000", BLOOM)
+    assert not check_origin("http://bloom.localhost:3000", BLOOM)  # same name, other port
+    assert not check_origin(BLOOM, None)
+
+
+def test_the_cookie_alone_opens_only_page_skeletons() -> None:
+    """When the caller has only the session cookie, GETs of pages pass and the API, fragments,
+    writes and WebSockets are refused (403); a token opens everything; nobody gets 401."""
+    cookie, token = Caller(ANN, cookie_only=True), Caller(ANN, cookie_only=False)
+    for path in ("/", "/ui/broods", "/ui/colonies/web"):
+        assert plan_denial(cookie, scope(path), None, BLOOM) is None
+    for refused in (
+        scope("/colonies"),
+        scope("/ui/fragments/rows"),
+        scope("/ui/colonies/web/x"),
+        scope("/", "POST"),
+        scope("/events", kind="websocket"),
+    ):
+        denial = plan_denial(cookie, refused, BLOOM, BLOOM)
+        assert denial is not None, refused
+        assert denial.status == 403, refused
+        assert plan_denial(token, refused, BLOOM, BLOOM) is None
+    assert plan_denial(None, scope("/"), None, BLOOM).status == 401  # type: ignore[union-attr]
+    evil = plan_denial(token, scope("/gc", "POST"), "http://127.0.0.1:3000", BLOOM)
+    assert "not Bloom's origin" in str(evil)
+
+
+def test_the_token_comes_as_bearer_or_as_a_websocket_subprotocol() -> None:
+    assert bearer_token(Headers({"authorization": "Bearer a.b"})) == "a.b"
+    offered = Headers({"sec-websocket-protocol": "colony, colony.token.c.d"})
+    assert bearer_token(offered) == "c.d"
+    assert bearer_token(Headers({"sec-websocket-protocol": "colony"})) is None
+    assert bearer_token(Headers({"cookie": "colony_session=a.b"})) is None
 
 
 def test_split_token() -> None:

@@ -3,6 +3,11 @@
 // by the same templates as the page. No polling. Plus: the create form, lifecycle buttons,
 // preview tabs, the followed log, the terminal (xterm.js over the exec WebSocket) and the
 // panels of optional APIs (agents, audit), which render once those APIs answer.
+//
+// Pages arrive as skeletons: the session cookie opens nothing else (issue 11). Every request
+// here carries the token the login page left in this origin's storage: as Authorization:
+// Bearer, and on WebSockets (where browsers send no headers) as the subprotocol
+// "colony.token.<token>" next to "colony".
 "use strict";
 (() => {
   const page = document.body.dataset.page;
@@ -10,6 +15,16 @@
   const live = document.getElementById("live");
   const flash = document.getElementById("flash");
   const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+  const token = localStorage.getItem("colony.token");
+  const LOGIN = "run 'colony dashboard' in a terminal for a new login link";
+
+  function authorized(init = {}) {
+    return { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${token}` } };
+  }
+
+  function socket(path) {
+    return new WebSocket(`${wsBase}${path}`, ["colony", `colony.token.${token}`]);
+  }
 
   let flashTimer = null;
   function say(message, kind = "error") {
@@ -26,7 +41,7 @@
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    const response = await fetch(path, init);
+    const response = await fetch(path, authorized(init));
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
     if (!response.ok) {
@@ -43,7 +58,8 @@
       if (busy) { again = true; return; }
       busy = true;
       try {
-        const response = await fetch(url(), { headers: { Accept: "text/html" } });
+        const response = await fetch(url(), authorized({ headers: { Accept: "text/html" } }));
+        if (response.status === 401 || response.status === 403) loggedOut(response.status);
         await apply(response.status, await response.text());
       } catch (e) { /* the socket's reconnect refreshes everything */ }
       busy = false;
@@ -66,12 +82,17 @@
       }
     });
 
+  function loggedOut(status) {
+    say(status === 401 ? `Your Bloom session ended: ${LOGIN}.`
+      : `This browser does not hold Bloom's token for this page: ${LOGIN}.`);
+  }
+
   // --- the one WebSocket --------------------------------------------------------------
   let delay = 500;
   function connect() {
     // usage=2: the daemon also sends CPU/memory samples every 2 s on this same socket.
     const query = colony ? `?usage=2&colony=${encodeURIComponent(colony)}` : "?usage=2";
-    const ws = new WebSocket(`${wsBase}/events${query}`);
+    const ws = socket(`/events${query}`);
     ws.onopen = () => {
       delay = 500;
       live.textContent = "live";
@@ -99,6 +120,7 @@
       refreshDetail();
       followLogs();
       loadPanels();
+      if (!previewsLoaded) loadPreviews();
     }
   }
 
@@ -237,19 +259,29 @@
     });
   }
 
-  // --- preview tabs -------------------------------------------------------------------
-  const frame = document.getElementById("preview");
-  document.querySelectorAll("button[data-preview]").forEach((tab) => {
-    tab.addEventListener("click", () => {
-      document.querySelectorAll("button[data-preview]").forEach((t) =>
-        t.classList.toggle("active", t === tab));
-      frame.hidden = false;
-      frame.src = tab.dataset.preview;
-      const open = document.getElementById("preview-open");
-      open.href = tab.dataset.preview;
-      open.hidden = false;
+  // --- preview tabs: loaded once per page, so a refresh never reloads the iframe --------
+  let previewsLoaded = false;
+  async function loadPreviews() {
+    const box = document.querySelector("#previews .panel-body");
+    const response = await fetch(`/ui/fragments/colonies/${encodeURIComponent(colony)}/previews`,
+      authorized({ headers: { Accept: "text/html" } }));
+    if (response.status !== 200) return;
+    previewsLoaded = true;
+    box.className = "panel-body";
+    box.innerHTML = await response.text();
+    const frame = document.getElementById("preview");
+    box.querySelectorAll("button[data-preview]").forEach((tab) => {
+      tab.addEventListener("click", () => {
+        box.querySelectorAll("button[data-preview]").forEach((t) =>
+          t.classList.toggle("active", t === tab));
+        frame.hidden = false;
+        frame.src = tab.dataset.preview;
+        const open = document.getElementById("preview-open");
+        open.href = tab.dataset.preview;
+        open.hidden = false;
+      });
     });
-  });
+  }
 
   // --- the followed log ---------------------------------------------------------------
   let logAbort = null;
@@ -261,7 +293,7 @@
     pre.textContent = "";
     const path = `/colonies/${encodeURIComponent(colony)}/logs?follow=true&lines=200`;
     try {
-      const response = await fetch(path, { signal: abort.signal });
+      const response = await fetch(path, authorized({ signal: abort.signal }));
       if (!response.ok) return;
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
@@ -305,7 +337,7 @@
     if (fit) term.loadAddon(fit);
     term.open(box);
     if (fit) fit.fit();
-    const ws = new WebSocket(`${wsBase}/colonies/${encodeURIComponent(colony)}/exec`);
+    const ws = socket(`/colonies/${encodeURIComponent(colony)}/exec`);
     ws.binaryType = "arraybuffer";
     const encoder = new TextEncoder();
     ws.onopen = () => {
@@ -423,5 +455,13 @@
     }
   }
 
-  connect();
+  // --- logging out: ends the token and the cookie, then forgets the token ------------------
+  document.getElementById("logout").addEventListener("click", async () => {
+    try { await api("POST", "/logout"); } catch (e) { /* ended already */ }
+    localStorage.removeItem("colony.token");
+    location.replace("/");
+  });
+
+  if (token) connect();
+  else say(`This browser holds no Bloom token: ${LOGIN}.`);
 })();
