@@ -55,6 +55,7 @@ bench: install
 	@$(BIN)/python scripts/bench_network.py
 	@$(BIN)/python scripts/bench_sandbox.py
 	@$(BIN)/python scripts/bench_audit.py
+	@$(BIN)/python scripts/bench_flood.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -372,6 +373,22 @@ def remove_dir(path: str | Path) -> bool:
 
 def is_root() -> bool:
     return os.geteuid() == 0
+
+
+def raise_open_files() -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit; (before, after).
+
+    Every connection a listener holds is a descriptor; a soft limit of 1024 (systemd's
+    default) let one local user exhaust the daemon (issue 11).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (OSError, ValueError) as exc:
+            raise HostError(f"cannot raise the open files limit to {hard}: {exc}") from exc
+        return soft, hard
+    return soft, soft
 
 
 # --- ownership and ports (containment, issue 3) -----------------------------------------

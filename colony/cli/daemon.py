@@ -201,6 +201,25 @@ def _host_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     "(*.localhost resolves to 127.0.0.1 in browsers) [env COLONY_HTTP_NAME].",
 )
 @click.option(
+    "--peer-connections",
+    envvar="COLONY_PEER_CONNECTIONS",
+    type=click.IntRange(1, 65535),
+    default=256,
+    show_default=True,
+    help="Open connections one peer (a local user, else an address) may hold on the preview "
+    "proxy, and as many on Bloom's listener; more are answered 429 [env "
+    "COLONY_PEER_CONNECTIONS].",
+)
+@click.option(
+    "--idle-timeout",
+    envvar="COLONY_IDLE_TIMEOUT",
+    type=click.FloatRange(1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a connection to the preview proxy or Bloom may wait for a request head "
+    "(its first, or its next when idle) [env COLONY_IDLE_TIMEOUT].",
+)
+@click.option(
     "--audit-push",
     envvar="COLONY_AUDIT_PUSH",
     metavar="URL",
@@ -225,6 +244,8 @@ def daemon_run(
     domain: str,
     http_port: int | None,
     http_name: str,
+    peer_connections: int,
+    idle_timeout: float,
     audit_push: str | None,
     audit_retention: str | None,
 ) -> None:
@@ -247,6 +268,8 @@ def daemon_run(
         domain=domain,
         http_port=http_port,
         http_name=http_name,
+        peer_connections=peer_connections,
+        idle_timeout=idle_timeout,
         audit_push=audit_push,
         audit_retention=audit_retention,
     )

@@ -4,11 +4,13 @@ A port that is taken does not stop the daemon: colonies matter more than the das
 listener is then off, and ``colony dashboard`` says why.
 
 It binds 127.0.0.1 but is reached by a name of its own (``bloom.localhost``), so that Bloom's
-cookie is not sent to every server on 127.0.0.1 (issue 11).
+cookie is not sent to every server on 127.0.0.1 (issue 11). Each peer may hold a bounded
+number of connections, and a connection that sends no request head in time is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
@@ -17,9 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from colony.api.auth import Auth
+from colony.core.http1 import render_error_page
 from colony.daemon.context import TaskStarter
+from colony.daemon.peers import BACKLOG, DEFAULT_IDLE, PeerLimit
 
 log = logging.getLogger("colony.daemon")
 GRACE = 2  # seconds open streams (followed logs) get when the daemon stops
@@ -34,6 +40,45 @@ class _Server(uvicorn.Server):
         yield
 
 
+def capped_protocols(peers: PeerLimit, idle: float) -> tuple[type[Any], type[Any]]:
+    """uvicorn's HTTP and WebSocket protocols, counting each connection against ``peers``
+    until it ends (a WebSocket takes its HTTP connection over), and closing a connection
+    whose first request head has not come within ``idle`` seconds."""
+
+    class Http(H11Protocol):
+        refused = False
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            if not peers.admit(transport):
+                self.refused = True
+                transport.write(render_error_page(429, peers.message()))
+                transport.close()
+                return
+            super().connection_made(transport)
+            self.loop.call_later(idle, self._head_timeout)
+
+        def _head_timeout(self) -> None:
+            # No request yet (a WebSocket has its own protocol by now): uvicorn would wait on.
+            if self.cycle is None and self.transport.get_protocol() is self:
+                self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            if not self.refused:
+                super().data_received(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            peers.release(self.transport)
+            if not self.refused:
+                super().connection_lost(exc)
+
+    class WebSocket(WebSocketsSansIOProtocol):
+        def connection_lost(self, exc: Exception | None) -> None:
+            peers.release(self.transport)
+            super().connection_lost(exc)
+
+    return Http, WebSocket
+
+
 @dataclass
 class HttpListener:
     server: uvicorn.Server
@@ -46,7 +91,15 @@ class HttpListener:
 
 
 def start_http(
-    app: Any, host: str, port: int, auth: Auth, start_task: TaskStarter, *, name: str = NAME
+    app: Any,
+    host: str,
+    port: int,
+    auth: Auth,
+    start_task: TaskStarter,
+    *,
+    name: str = NAME,
+    peers: PeerLimit | None = None,
+    idle_timeout: float = DEFAULT_IDLE,
 ) -> HttpListener | None:
     """Bind ``host:port`` (0: any free port) and serve ``app`` there; None if binding failed.
 
@@ -54,18 +107,22 @@ def start_http(
     point.
     """
     try:
-        sock = socket.create_server((host, port))
+        sock = socket.create_server((host, port), backlog=BACKLOG)
     except OSError as exc:
         auth.off = f"Bloom is not listening: cannot bind {host}:{port}: {exc.strerror}"
         log.error("%s; the API stays on the Unix socket", auth.off)
         return None
     bound = int(sock.getsockname()[1])
+    http, ws = capped_protocols(peers or PeerLimit(what="Bloom"), idle_timeout)
     config = uvicorn.Config(
         app,
-        ws="websockets-sansio",
+        http=http,
+        ws=ws,
         lifespan="off",
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=int(max(1, idle_timeout)),
+        backlog=BACKLOG,
         timeout_graceful_shutdown=GRACE,
     )
     server = _Server(config)

@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 
+from colony import host
 from colony.api.app import create_app
 from colony.api.auth import Auth, unix_routes
 from colony.api.bloom import create_bloom_app
@@ -34,6 +35,7 @@ from colony.daemon.http import NAME, start_http
 from colony.daemon.mycelium import Mycelium
 from colony.daemon.network import start_network
 from colony.daemon.paths import Paths
+from colony.daemon.peers import DEFAULT_CAP, DEFAULT_IDLE, PeerLimit
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.workflow import Workflow
 from colony.errors import ColonyError
@@ -58,6 +60,8 @@ class Settings:
     http_port: int | None = 8000  # Bloom and the API on TCP; None: off
     http_host: str = "127.0.0.1"
     http_name: str = NAME  # Bloom's own name: its origin and its cookie's host (issue 11)
+    peer_connections: int = DEFAULT_CAP  # per peer, on the proxy and on Bloom's listener
+    idle_timeout: float = DEFAULT_IDLE  # seconds to wait for a request head
     audit_push: str | None = None  # VictoriaLogs jsonline URL (issue 5)
     audit_retention: float | None = None  # seconds of audit log kept; None: all
 
@@ -79,6 +83,8 @@ class Daemon:
     async def run(self) -> None:
         s = self.settings
         check_prefix(s.prefix, s.pool)
+        before, after = host.raise_open_files()  # connections are descriptors (issue 11)
+        log.info("open files limit %d%s", after, f" (was {before})" if after != before else "")
         s.state_dir.mkdir(parents=True, exist_ok=True)
         paths = Paths(s.state_dir)
         store = Store(paths.db)
@@ -119,6 +125,8 @@ class Daemon:
                     connect=lambda up: connect_in_netns(myc.netns_path(up.colony), up.port),
                     on_request=lambda r: ctx.bus.publish(plan_request_event(r, ctx.clock())),
                     domain=s.domain,
+                    peers=PeerLimit(s.peer_connections, "preview proxy"),
+                    idle_timeout=s.idle_timeout,
                 )
                 ctx.proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
                 workflow = Workflow(myc)  # issue 6: agents, review, trash, broods
@@ -147,6 +155,8 @@ class Daemon:
                         auth,
                         start_task,
                         name=s.http_name,
+                        peers=PeerLimit(s.peer_connections, "Bloom"),
+                        idle_timeout=s.idle_timeout,
                     )
                 info["http_url"] = auth.base_url
                 start_task(ctx.logs.run())
@@ -207,6 +217,8 @@ def run_daemon(
     domain: str = "localhost",
     http_port: int | None = 8000,
     http_name: str = NAME,
+    peer_connections: int = DEFAULT_CAP,
+    idle_timeout: float = DEFAULT_IDLE,
     audit_push: str | None = None,
     audit_retention: str | None = None,
 ) -> None:
@@ -236,6 +248,8 @@ def run_daemon(
         domain=domain,
         http_port=http_port,
         http_name=http_name,
+        peer_connections=peer_connections,
+        idle_timeout=idle_timeout,
         audit_push=push_url(audit_push) if audit_push else None,
         audit_retention=parse_retention(audit_retention, "--audit-retention")
         if audit_retention

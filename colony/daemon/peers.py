@@ -27,6 +27,9 @@ from colony.isolation.sockdiag import socket_owner
 log = logging.getLogger("colony.daemon")
 DEFAULT_CAP = 256  # open connections per peer and listener
 DEFAULT_IDLE = 30.0  # seconds a connection may wait for a whole request head
+# Connections waiting to be accepted. asyncio's default (100) overflows under a flood: the
+# kernel then drops SYNs, everyone's included, and a dropped SYN costs its client 1 s.
+BACKLOG = 1024
 
 
 def peer_of(sock: socket.socket | None, owner: Callable[[socket.socket], int | None]) -> str:

@@ -42,7 +42,7 @@ from colony.core.http1 import (
     response_framing,
 )
 from colony.core.routes import RequestRecord, RouteTable, Upstream, explain_miss, resolve
-from colony.daemon.peers import DEFAULT_IDLE, PeerLimit
+from colony.daemon.peers import BACKLOG, DEFAULT_IDLE, PeerLimit
 from colony.errors import ColonyError
 
 __all__ = ["PreviewProxy", "RequestRecord", "connect_in_netns"]
@@ -337,7 +337,9 @@ class PreviewProxy:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Bind and start accepting; returns the bound port (``port=0`` picks one)."""
         self._closing = False
-        self._server = await asyncio.start_server(self._handle, host, port, limit=HEAD_LIMIT)
+        self._server = await asyncio.start_server(
+            self._handle, host, port, limit=HEAD_LIMIT, backlog=BACKLOG
+        )
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 

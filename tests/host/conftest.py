@@ -42,12 +42,15 @@ class Daemon:
     proc: subprocess.Popen[bytes] | None = None
     client: Client | None = None
     http_port: str = "0"  # Bloom's listener: any free port, so test daemons never collide
+    nofile: tuple[int, int] | None = None  # RLIMIT_NOFILE (soft, hard) to start it with
 
     def start(self) -> Client:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with self.log.open("ab") as log:
+            limit = ["prlimit", "--nofile={}:{}".format(*self.nofile), "--"] if self.nofile else []
             self.proc = subprocess.Popen(
                 [
+                    *limit,
                     sys.executable,
                     "-m",
                     "colony",

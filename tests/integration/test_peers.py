@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 from colony.daemon.peers import PeerLimit, peer_of
 from colony.isolation.sockdiag import socket_owner
@@ -57,3 +60,25 @@ def test_limit_counts_each_peer_apart() -> None:
     finally:
         for sock in socks:
             sock.close()
+
+
+def test_the_open_files_limit_is_raised_to_the_hard_one() -> None:
+    """When a process starts with a low soft open-files limit, raise_open_files lifts it to
+    the hard limit and says what it was."""
+    script = (
+        "import resource\n"
+        "from colony import host\n"
+        "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "print(host.raise_open_files() == (256, hard))\n"
+        "print(host.raise_open_files() == (hard, hard))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    ).stdout.split("\n")
+    assert out[:2] == ["True", "True"]
