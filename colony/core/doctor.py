@@ -33,6 +33,7 @@ class Facts:
     pool: str
     unreachable_route: bool
     nft: bool
+    host_guard: bool = False  # the daemon's table: only root reaches colony addresses
     colonies: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()  # colonies with their nft table present
     cgroup_versions: dict[str, int | None] = field(default_factory=dict)
@@ -87,6 +88,14 @@ def plan_checks(f: Facts) -> list[Check]:
             "fail",
             f"no nft table for {', '.join(missing)}",
             "restart Mycelium: it reloads each colony's policy",
+        ),
+        _judge(
+            "colony addresses",
+            f.host_guard,
+            f"only root opens connections from the host to {f.pool}",
+            "fail",
+            "any local user can connect to colony addresses: the daemon's nft table is missing",
+            "restart Mycelium: it loads the table at start",
         ),
         _judge(
             "address pool",

@@ -27,6 +27,8 @@ async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
     socket = Path(str(info.get("socket", "")))
     observed = await asyncio.to_thread(ctx.iso.observe, ctx.prefix)
     route = await asyncio.to_thread(_route_covers, str(ctx.pool))
+    guarded = getattr(ctx.iso, "host_guard", None)  # the real backend's (issue 11)
+    host_guard = bool(guarded and await asyncio.to_thread(guarded, ctx.prefix))
     isolated = tuple(
         sorted(n for n, a in myc.actors.items() if a.rec.isolated and a.cfg.sandbox.level != "none")
     )
@@ -59,6 +61,7 @@ async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
         ip_forward=_flag("/proc/sys/net/ipv4/ip_forward") == "1",
         pool=str(ctx.pool),
         unreachable_route=route,
+        host_guard=host_guard,
         nft=shutil.which("nft") is not None,
         colonies=isolated,
         tables=tuple(sorted(observed.tables)),

@@ -46,6 +46,10 @@ class LinuxIsolation:
         fw.apply(fw.render_host_table(prefix, pool))  # only root reaches colonies (issue 11)
         self.cgroups.prepare(prefix)
 
+    def host_guard(self, prefix: str) -> bool:
+        """Whether the daemon's own table (only root reaches colony addresses) is loaded."""
+        return fw.table_comment(fw.host_table(prefix)) is not None
+
     def unprepare(self, prefix: str, pool: IPv4Network) -> None:
         netns.remove_unreachable(pool)
         fw.delete_table(fw.host_table(prefix))

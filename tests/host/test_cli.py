@@ -117,6 +117,7 @@ def test_doctor_passes_on_a_running_installation(daemon: Daemon, tmp_path: Path)
     checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
     assert checks["api socket"]["status"] == "ok"
     assert checks["firewall"]["status"] == "ok"
+    assert checks["colony addresses"]["status"] == "ok"
     assert checks["audit"]["status"] == "ok"
     assert checks["limits"]["status"] == "warn"
     assert "doc" in checks["limits"]["detail"]

@@ -14,6 +14,7 @@ GOOD = Facts(
     pool="10.213.0.0/16",
     unreachable_route=True,
     nft=True,
+    host_guard=True,
     colonies=("web",),
     tables=("web",),
     cgroup_versions={"cpu": 1, "memory": 1, "pids": 1},
@@ -44,6 +45,8 @@ def test_each_gap_is_named_with_a_fix() -> None:
     assert checks["firewall"].detail == "no nft table for web"
     assert checks["colony users"].status == "fail"
     assert checks["limits"].status == "warn"
+    unguarded = {c.name: c for c in plan_checks(replace(GOOD, host_guard=False))}
+    assert unguarded["colony addresses"].status == "fail"
     assert all(c.hint for c in checks.values() if c.status != "ok")
 
 
