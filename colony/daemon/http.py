@@ -3,9 +3,10 @@
 A port that is taken does not stop the daemon: colonies matter more than the dashboard. The
 listener is then off, and ``colony dashboard`` says why.
 
-It binds 127.0.0.1 but is reached by a name of its own (``bloom.localhost``), so that Bloom's
-cookie is not sent to every server on 127.0.0.1 (issue 11). Each peer may hold a bounded
-number of connections, and a connection that sends no request head in time is closed.
+It binds 127.0.0.1 (and ``[::1]`` on the same port: browsers try it first, see
+:mod:`colony.daemon.loopback`) but is reached by a name of its own (``bloom.localhost``), so
+that Bloom's cookie is not sent to every server on 127.0.0.1 (issue 11). Each peer may hold a
+bounded number of connections, and a connection that sends no request head in time is closed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +25,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from colony.api.auth import Auth
 from colony.core.http1 import render_error_page
 from colony.daemon.context import TaskStarter
+from colony.daemon.loopback import bind_loopback
 from colony.daemon.peers import BACKLOG, DEFAULT_IDLE, PeerLimit
 
 log = logging.getLogger("colony.daemon")
@@ -48,6 +49,8 @@ def capped_protocols(peers: PeerLimit, idle: float) -> tuple[type[Any], type[Any
     class Http(H11Protocol):
         refused = False
 
+        head_timer: asyncio.TimerHandle | None = None
+
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             if not peers.admit(transport):
                 self.refused = True
@@ -55,7 +58,7 @@ def capped_protocols(peers: PeerLimit, idle: float) -> tuple[type[Any], type[Any
                 transport.close()
                 return
             super().connection_made(transport)
-            self.loop.call_later(idle, self._head_timeout)
+            self.head_timer = self.loop.call_later(idle, self._head_timeout)
 
         def _head_timeout(self) -> None:
             # No request yet (a WebSocket has its own protocol by now): uvicorn would wait on.
@@ -68,6 +71,8 @@ def capped_protocols(peers: PeerLimit, idle: float) -> tuple[type[Any], type[Any
 
         def connection_lost(self, exc: Exception | None) -> None:
             peers.release(self.transport)
+            if self.head_timer is not None:
+                self.head_timer.cancel()
             if not self.refused:
                 super().connection_lost(exc)
 
@@ -107,12 +112,13 @@ def start_http(
     point.
     """
     try:
-        sock = socket.create_server((host, port), backlog=BACKLOG)
+        sockets = bind_loopback(host, port, BACKLOG)
     except OSError as exc:
-        auth.off = f"Bloom is not listening: cannot bind {host}:{port}: {exc.strerror}"
+        where = f"{host}:{port}" + (f" (or [::1]:{port})" if host == "127.0.0.1" else "")
+        auth.off = f"Bloom is not listening: cannot bind {where}: {exc.strerror}"
         log.error("%s; the API stays on the Unix socket", auth.off)
         return None
-    bound = int(sock.getsockname()[1])
+    bound = int(sockets[0].getsockname()[1])
     http, ws = capped_protocols(peers or PeerLimit(what="Bloom"), idle_timeout)
     config = uvicorn.Config(
         app,
@@ -126,7 +132,7 @@ def start_http(
         timeout_graceful_shutdown=GRACE,
     )
     server = _Server(config)
-    task = start_task(server.serve(sockets=[sock]))
+    task = start_task(server.serve(sockets=sockets))
     auth.base_url = f"http://{name}:{bound}"
     shown = f"[{host}]" if ":" in host else host
     log.info("Bloom on %s (listening on %s:%d)", auth.base_url, shown, bound)

@@ -42,6 +42,7 @@ from colony.core.http1 import (
     response_framing,
 )
 from colony.core.routes import RequestRecord, RouteTable, Upstream, explain_miss, resolve
+from colony.daemon.loopback import bind_loopback
 from colony.daemon.peers import BACKLOG, DEFAULT_IDLE, PeerLimit
 from colony.errors import ColonyError
 
@@ -330,40 +331,44 @@ class PreviewProxy:
         self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
         self.port: int | None = None
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
         self._handlers: set[asyncio.Task[None]] = set()
         self._closing = False
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Bind and start accepting; returns the bound port (``port=0`` picks one)."""
+        """Bind and start accepting; returns the bound port (``port=0`` picks one).
+
+        On 127.0.0.1 the proxy also holds ``[::1]`` on the same port: browsers try it first
+        for ``*.localhost`` (see :mod:`colony.daemon.loopback`).
+        """
         self._closing = False
-        self._server = await asyncio.start_server(
-            self._handle, host, port, limit=HEAD_LIMIT, backlog=BACKLOG
-        )
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        for sock in bind_loopback(host, port, BACKLOG):
+            server = await asyncio.start_server(self._handle, sock=sock, limit=HEAD_LIMIT)
+            self._servers.append(server)
+        self.port = int(self._servers[0].sockets[0].getsockname()[1])
         return self.port
 
     async def serve(self, host: str, port: int) -> None:
         """Serve until cancelled, then close every connection."""
         await self.start(host, port)
-        server = self._server
         try:
-            if server is not None:
-                await server.serve_forever()
+            await asyncio.gather(*(server.serve_forever() for server in self._servers))
         finally:
             await self.close()
 
     async def close(self) -> None:
         """Stop accepting and end open connections."""
-        server, self._server = self._server, None
-        if server is None:
+        servers, self._servers = self._servers, []
+        if not servers:
             return
-        server.close()
+        for server in servers:
+            server.close()
         self._closing = True
         for task in self._handlers:
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
-        await server.wait_closed()
+        for server in servers:
+            await server.wait_closed()
 
     def emit(self, record: RequestRecord) -> None:
         if self.on_request is None:

@@ -102,15 +102,12 @@ def test_level_none_previews_never_reach_host_ports(daemon: Daemon, tmp_path: Pa
             pass
 
 
-def nobody_connects(address: str, port: int) -> str:
-    """What happens when user nobody (Debian's Python, run with setpriv) connects."""
+def as_nobody(attempt: str) -> str:
+    """Run ``attempt`` (one Python statement using socket) as user nobody with Debian's
+    Python: 'ok', or the OSError's class name and message."""
     script = (
-        "import socket,sys\n"
-        "try:\n"
-        f"    socket.create_connection(({address!r}, {port}), timeout=5).close()\n"
-        "    print('connected')\n"
-        "except OSError as exc:\n"
-        "    print(type(exc).__name__)\n"
+        f"import socket\ntry:\n    {attempt}\n    print('ok')\n"
+        "except OSError as exc:\n    print(type(exc).__name__, exc.strerror)\n"
     )
     argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3"]
     return subprocess.run(
@@ -126,10 +123,28 @@ def test_only_root_opens_connections_to_colony_addresses(daemon: Daemon, tmp_pat
     assert address
     with socket.create_connection((address, 3000), timeout=10):
         pass
-    assert nobody_connects(address, 3000) == "ConnectionRefusedError"
-    assert nobody_connects("127.0.0.1", int(_client(daemon).health()["proxy_port"])) == "connected"
+    connect = "socket.create_connection(({!r}, {}), timeout=5).close()"
+    assert as_nobody(connect.format(address, 3000)).startswith("ConnectionRefusedError")
+    assert as_nobody(connect.format("127.0.0.1", daemon.proxy_port)) == "ok"
 
 
 def _client(d: Daemon) -> Client:
     assert d.client is not None
     return d.client
+
+
+def test_bloom_and_previews_hold_the_ipv6_loopback_too(daemon: Daemon, tmp_path: Path) -> None:
+    """When a browser resolves bloom.localhost or a preview name, it tries [::1] first: the
+    daemon holds [::1] on Bloom's and the proxy's ports too, so no local user can listen
+    there and receive Bloom's cookie, or serve a page in Bloom's origin that reads its token."""
+    client = _client(daemon)
+    spawn(daemon, tmp_path, "b", BASIC)
+    bloom_port = int(str(client.health()["http_url"]).rsplit(":", 1)[1])
+    for port in (bloom_port, daemon.proxy_port):
+        squat = f"socket.create_server(('::1', {port}), family=socket.AF_INET6).close()"
+        assert "Address already in use" in as_nobody(squat), port
+    v6 = httpx.get(
+        f"http://[::1]:{daemon.proxy_port}/", headers={"Host": "web.b.localhost"}, timeout=10
+    )
+    assert v6.text == "b-web"
+    assert httpx.get(f"http://[::1]:{bloom_port}/health", timeout=10).status_code == 401

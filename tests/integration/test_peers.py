@@ -1,13 +1,18 @@
-"""Telling peers apart on loopback: the owner of the other end of a real TCP connection."""
+"""Mycelium's listeners on loopback: both loopbacks held, peers told apart by the owner of
+the other end of a real TCP connection, and the open-files limit."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from colony.daemon.loopback import bind_loopback
 from colony.daemon.peers import PeerLimit, peer_of
 from colony.isolation.sockdiag import socket_owner
 
@@ -82,3 +87,34 @@ def test_the_open_files_limit_is_raised_to_the_hard_one() -> None:
         env={**os.environ, "PYTHONPATH": str(root)},
     ).stdout.split("\n")
     assert out[:2] == ["True", "True"]
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def test_listeners_hold_both_loopbacks() -> None:
+    """When a listener binds 127.0.0.1, it holds [::1] on the same port too (browsers try it
+    first for *.localhost); a port taken on [::1] by someone else is refused, not shared."""
+    if not _ipv6_loopback():
+        pytest.skip("this host has no IPv6 loopback")
+    socks = bind_loopback("127.0.0.1", 0, backlog=16)
+    try:
+        assert [s.family for s in socks] == [socket.AF_INET, socket.AF_INET6]
+        assert socks[0].getsockname()[1] == socks[1].getsockname()[1]
+        with pytest.raises(OSError, match="in use"):
+            socket.create_server(("::1", socks[1].getsockname()[1]), family=socket.AF_INET6)
+    finally:
+        for sock in socks:
+            sock.close()
+    with socket.create_server(("::1", 0), family=socket.AF_INET6) as squatter:
+        port = squatter.getsockname()[1]
+        with pytest.raises(OSError, match="in use") as taken:
+            bind_loopback("127.0.0.1", port, backlog=16)
+        assert taken.value.errno == errno.EADDRINUSE
+        socket.create_server(("127.0.0.1", port)).close()  # not left half-bound
