@@ -47,7 +47,9 @@ def dashboard(
 ) -> None:
     """Open Bloom, the web dashboard, with a one-time login URL.
 
-    The URL works once and for 10 minutes; the browser then keeps a session for 7 days.
+    Bloom lives on a name of its own, http://bloom.localhost:<port> (browsers resolve
+    *.localhost by themselves). The URL works once and for 10 minutes; the browser then keeps
+    a session for 7 days.
     Scripts use an API token instead: curl -H "Authorization: Bearer $TOKEN" URL/colonies.
 
     \b
