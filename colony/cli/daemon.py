@@ -190,6 +190,23 @@ def _http_port(ctx: click.Context, param: click.Parameter, value: str) -> int | 
     help="Prune audit entries older than this (e.g. 90d), keeping a signed checkpoint; "
     "default: keep all [env COLONY_AUDIT_RETENTION].",
 )
+@click.option(
+    "--log-size",
+    envvar="COLONY_LOG_SIZE",
+    default="10M",
+    show_default=True,
+    metavar="SIZE",
+    help="Largest log file of a colony's source (a service, setup, an agent) before it is "
+    "rotated [env COLONY_LOG_SIZE].",
+)
+@click.option(
+    "--log-files",
+    envvar="COLONY_LOG_FILES",
+    default="3",
+    show_default=True,
+    metavar="N",
+    help="Files kept per log source: the live one and N-1 rotated ones [env COLONY_LOG_FILES].",
+)
 @click.pass_context
 def daemon_run(
     ctx: click.Context,
@@ -202,6 +219,8 @@ def daemon_run(
     http_port: int | None,
     audit_push: str | None,
     audit_retention: str | None,
+    log_size: str,
+    log_files: str,
 ) -> None:
     """Run Mycelium in the foreground (for systemd); Ctrl-C stops it.
 
@@ -223,4 +242,6 @@ def daemon_run(
         http_port=http_port,
         audit_push=audit_push,
         audit_retention=audit_retention,
+        log_size=log_size,
+        log_files=log_files,
     )

@@ -252,6 +252,8 @@ class AgentService:
             while True:
                 exited = live.running.exited.done()
                 self._ingest(live, live.tail.read())
+                if live.tail.size > self.ctx.logs.cap.size:  # issue 11: capped like every log
+                    await asyncio.to_thread(live.tail.rotate, self.ctx.logs.cap)
                 if exited:
                     break
                 await asyncio.wait([live.running.exited], timeout=POLL)

@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,12 @@ from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.core.audit_events import parse_duration as parse_retention
 from colony.core.audit_events import plan_request_event, push_url
+from colony.core.logcap import LogCap, parse_log_cap
 from colony.core.model import check_prefix
 from colony.daemon.auditing import start_audit
 from colony.daemon.context import Context
 from colony.daemon.http import start_http
+from colony.daemon.logs import LogBook
 from colony.daemon.mycelium import Mycelium
 from colony.daemon.network import start_network
 from colony.daemon.paths import Paths
@@ -59,6 +61,7 @@ class Settings:
     http_host: str = "127.0.0.1"
     audit_push: str | None = None  # VictoriaLogs jsonline URL (issue 5)
     audit_retention: float | None = None  # seconds of audit log kept; None: all
+    log_cap: LogCap = field(default_factory=LogCap)  # each log source's files (issue 11)
 
 
 class _Server(uvicorn.Server):
@@ -105,6 +108,7 @@ class Daemon:
                     start_task=start_task,
                     domain=s.domain,
                     host_env=dict(os.environ),
+                    logs=LogBook(s.log_cap),
                 )
                 # issue 4: network policies, connection records (NFLOG), names re-resolved
                 ctx.net = start_network(store, iso, ctx.bus, s.prefix, start_task)
@@ -200,6 +204,8 @@ def run_daemon(
     http_port: int | None = 8000,
     audit_push: str | None = None,
     audit_retention: str | None = None,
+    log_size: str = "10M",
+    log_files: str = "3",
 ) -> None:
     """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``."""
     logging.basicConfig(
@@ -230,5 +236,6 @@ def run_daemon(
         audit_retention=parse_retention(audit_retention, "--audit-retention")
         if audit_retention
         else None,
+        log_cap=parse_log_cap(log_size, log_files),
     )
     asyncio.run(Daemon(settings).run())

@@ -10,7 +10,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -42,6 +42,7 @@ class Daemon:
     proc: subprocess.Popen[bytes] | None = None
     client: Client | None = None
     http_port: str = "0"  # Bloom's listener: any free port, so test daemons never collide
+    extra: list[str] = field(default_factory=list)  # more `colony daemon run` options
 
     def start(self) -> Client:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -65,6 +66,7 @@ class Daemon:
                     self.pool,
                     "--http-port",
                     self.http_port,
+                    *self.extra,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -122,8 +124,10 @@ class Daemon:
         self.stop()
 
 
-@pytest.fixture
-def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
+@contextlib.contextmanager
+def running_daemon(tmp_path: Path, request: pytest.FixtureRequest, *extra: str) -> Iterator[Daemon]:
+    """A started Mycelium with its own prefix and pool (and ``extra`` options); every colony
+    removed and the daemon stopped afterwards, its log printed if the test failed."""
     prefix = new_prefix()
     third = 1 + zlib.crc32(prefix.encode()) % 240
     passable(tmp_path)
@@ -133,6 +137,7 @@ def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
         prefix=prefix,
         pool=f"10.{TEST_NET}.{third}.0/24",
         log=tmp_path / "mycelium.log",
+        extra=list(extra),
     )
     d.start()
     try:
@@ -142,6 +147,12 @@ def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
         failed = getattr(request.node, "rep_call", None)
         if failed is not None and failed.failed:
             print(f"--- Mycelium log ---\n{d.log.read_text()}")
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
+    with running_daemon(tmp_path, request) as d:
+        yield d
 
 
 @pytest.hookimpl(wrapper=True)
