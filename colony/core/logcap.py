@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from colony.core.values import parse_int, parse_size, show
-from colony.errors import ConfigError
+from colony.core.values import bad_setting, int_setting, parse_size
 
 LINE_MAX = 64 * 1024  # a longer line is cut here (the rest, up to its newline, is dropped)
 CUT_MARK = " [… cut: line longer than 64 KiB]"
@@ -45,17 +44,8 @@ def parse_log_cap(size: str | int, files: str | int) -> LogCap:
     """
     nbytes = parse_size(size, MIN_SIZE)
     if nbytes is None:
-        raise ConfigError(
-            f"--log-size: expected a size of at least 256k such as 10M, got {show(size)}",
-            hint="set COLONY_LOG_SIZE or --log-size",
-        )
-    count = parse_int(files, strings=True)
-    if count is None or not 1 <= count <= 100:
-        raise ConfigError(
-            f"--log-files: expected a number of files 1-100, got {show(files)}",
-            hint="set COLONY_LOG_FILES or --log-files",
-        )
-    return LogCap(nbytes, count)
+        raise bad_setting("--log-size", "a size of at least 256k such as 10M", size)
+    return LogCap(nbytes, int_setting("--log-files", files, 1, 100, "a number of files 1-100"))
 
 
 @dataclass(frozen=True)

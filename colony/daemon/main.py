@@ -27,6 +27,7 @@ from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.core.audit_events import parse_duration as parse_retention
 from colony.core.audit_events import plan_request_event, push_url
+from colony.core.filerate import FileRate, parse_file_rate
 from colony.core.logcap import LogCap, parse_log_cap
 from colony.core.model import check_prefix
 from colony.daemon.auditing import start_audit
@@ -62,6 +63,8 @@ class Settings:
     audit_push: str | None = None  # VictoriaLogs jsonline URL (issue 5)
     audit_retention: float | None = None  # seconds of audit log kept; None: all
     log_cap: LogCap = field(default_factory=LogCap)  # each log source's files (issue 11)
+    watch_limit: int = 8192  # inotify watches per colony (issue 11)
+    file_rate: FileRate = field(default_factory=FileRate)  # paths listed per colony (issue 11)
 
 
 class _Server(uvicorn.Server):
@@ -115,7 +118,12 @@ class Daemon:
                 myc = Mycelium(ctx)
                 # issue 5: the audit log records every event from here on
                 ctx.audit = await start_audit(
-                    ctx, myc, push=s.audit_push, retention=s.audit_retention
+                    ctx,
+                    myc,
+                    push=s.audit_push,
+                    retention=s.audit_retention,
+                    watch_limit=s.watch_limit,
+                    file_rate=s.file_rate,
                 )
                 proxy = PreviewProxy(
                     routes=myc.routes,
@@ -206,6 +214,9 @@ def run_daemon(
     audit_retention: str | None = None,
     log_size: str = "10M",
     log_files: str = "3",
+    watch_limit: int = 8192,
+    files_rate: str = "100",
+    files_burst: str = "10000",
 ) -> None:
     """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``."""
     logging.basicConfig(
@@ -237,5 +248,7 @@ def run_daemon(
         if audit_retention
         else None,
         log_cap=parse_log_cap(log_size, log_files),
+        watch_limit=watch_limit,
+        file_rate=parse_file_rate(files_rate, files_burst),
     )
     asyncio.run(Daemon(settings).run())

@@ -7,12 +7,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from colony.client import Client
 from tests.conftest import make_repo
 from tests.host.conftest import Daemon, running_daemon, wait_for, wait_state
+from tests.host.test_audit import entries, run, wait_entry
 
 MB = 1 << 20
 LOG_SIZE = 4 * MB
@@ -97,3 +99,47 @@ def test_a_log_flood_leaves_daemon_memory_flat_and_files_capped(
     files = {p.name: p.stat().st_size for p in logs.glob("flood.log*")}
     assert set(files) <= {"flood.log", "flood.log.1", "flood.log.2"}, files
     assert all(size <= LOG_SIZE for size in files.values()), files
+
+
+@pytest.fixture
+def limited(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
+    """Mycelium with 12 inotify watches per colony and 200 paths listed at once, 20/s after."""
+    options = ("--watch-limit", "12", "--files-burst", "200", "--files-rate", "20")
+    with running_daemon(tmp_path, request, *options) as d:
+        yield d
+
+
+def test_watch_limit_and_file_event_rate_per_colony(limited: Daemon, tmp_path: Path) -> None:
+    """When a colony makes more directories than its watch limit, the audit log says so once;
+    when it writes 3,000 files, at most the burst (and the rate) is listed by name and the
+    rest is summed up as `… and N more`, in a handful of entries whose counts add up."""
+    client = limited.client
+    assert client is not None
+    client.spawn("busy", str(make_repo(tmp_path / "repo", {"README": "hi\n"})))
+    wait_state(client, "busy", "running")
+    assert run(client, "busy", ["sh", "-c", "mkdir out && echo p > out/probe"]) == 0
+    wait_entry(client, "the probe", type="files", colony="busy", paths=["out/probe"])
+    dirs = " ".join(f"d{i}/sub" for i in range(20))
+    assert run(client, "busy", ["sh", "-c", f"mkdir -p {dirs}"]) == 0
+    limit = wait_entry(client, "the watch limit note", type="resource", colony="busy")
+    assert limit["msg"].startswith("busy: limit: inotify watch limit of 12 directories reached")
+    script = "i=0; while [ $i -lt 3000 ]; do echo $i > out/f$i; i=$((i + 1)); done"
+    assert run(client, "busy", ["sh", "-c", script]) == 0
+    client.stop("busy")
+    wait_state(client, "busy", "stopped")
+
+    def flood() -> list[dict[str, Any]]:
+        found = entries(client, kind="files", colony="busy")
+        return [e for e in found if e["data"]["paths"] != ["out/probe"]]
+
+    def total() -> int:
+        return sum(e["data"]["count"] + e["data"].get("more", 0) for e in flood())
+
+    wait_for(lambda: total() >= 3000, 30, "3,000 files counted")
+    batches = flood()
+    assert total() == 3000
+    listed = sum(e["data"]["count"] for e in batches)
+    assert 200 <= listed < 1000
+    assert len(batches) <= 6
+    assert any(" and " in e["msg"] and e["msg"].endswith(" more") for e in batches)
+    assert len(entries(client, kind="resource", colony="busy")) == 1
