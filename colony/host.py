@@ -370,6 +370,27 @@ def remove_dir(path: str | Path) -> bool:
     return True
 
 
+def set_xattr(path: str | Path, name: str, value: str) -> None:
+    """Set an extended attribute of ``path`` (not following a symlink); errors name it.
+
+    Raises:
+        HostError: the filesystem refused it (ENOTSUP: no such attributes there).
+    """
+    try:
+        os.setxattr(path, name, value.encode(), follow_symlinks=False)
+    except OSError as exc:
+        code = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"cannot set {name} on {path}: {exc.strerror} ({code})") from exc
+
+
+def get_xattr(path: str | Path, name: str) -> str | None:
+    """An extended attribute of ``path``; None if it has none or is gone."""
+    try:
+        return os.getxattr(path, name, follow_symlinks=False).decode(errors="replace")
+    except OSError:
+        return None
+
+
 def is_root() -> bool:
     return os.geteuid() == 0
 

@@ -41,6 +41,7 @@ from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.workflow import Workflow
 from colony.errors import ColonyError
 from colony.isolation.linux import LinuxIsolation
+from colony.isolation.marks import render_mark
 from colony.store.queries import Store
 from colony.store.tokens import Tokens
 from colony.vcs import open_vcs
@@ -87,7 +88,7 @@ class Daemon:
         s.state_dir.mkdir(parents=True, exist_ok=True)
         paths = Paths(s.state_dir)
         store = Store(paths.db)
-        iso = LinuxIsolation()
+        iso = LinuxIsolation(mark=render_mark(s.prefix, str(s.state_dir.resolve())))
         await asyncio.to_thread(iso.prepare, s.prefix, s.pool)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
