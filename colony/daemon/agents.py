@@ -370,6 +370,8 @@ class AgentService:
             )
         live.stop_requested = True
         for sig, wait in interrupt_steps(rec.agent):
+            if live.running.exited.done():  # its pid may be someone else's by now
+                break
             host.kill(live.running.pid, sig, group=True)
             if wait:
                 await asyncio.wait([live.running.exited], timeout=wait)

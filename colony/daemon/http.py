@@ -17,6 +17,7 @@ import uvicorn
 
 from colony.api.auth import Auth
 from colony.daemon.context import TaskStarter
+from colony.daemon.ports import bind_error
 
 log = logging.getLogger("colony.daemon")
 GRACE = 2  # seconds open streams (followed logs) get when the daemon stops
@@ -51,8 +52,9 @@ def start_http(
     try:
         sock = socket.create_server((host, port))
     except OSError as exc:
-        auth.off = f"Bloom is not listening: cannot bind {host}:{port}: {exc.strerror}"
-        log.error("%s; the API stays on the Unix socket", auth.off)
+        error = bind_error("Bloom", host, port, exc, "--http-port")  # who holds it (issue 11)
+        auth.off = f"Bloom is not listening: {error}"
+        log.error("%s; the API stays on the Unix socket (%s)", auth.off, error.hint)
         return None
     bound = int(sock.getsockname()[1])
     config = uvicorn.Config(

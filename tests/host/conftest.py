@@ -125,10 +125,12 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def running_daemon(tmp_path: Path, request: pytest.FixtureRequest, *extra: str) -> Iterator[Daemon]:
+def running_daemon(
+    tmp_path: Path, request: pytest.FixtureRequest, *extra: str, prefix: str | None = None
+) -> Iterator[Daemon]:
     """A started Mycelium with its own prefix and pool (and ``extra`` options); every colony
     removed and the daemon stopped afterwards, its log printed if the test failed."""
-    prefix = new_prefix()
+    prefix = prefix or new_prefix()
     third = 1 + zlib.crc32(prefix.encode()) % 240
     passable(tmp_path)
     d = Daemon(
