@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
 import resource
 import signal
@@ -369,6 +370,55 @@ def remove_dir(path: str | Path) -> bool:
         name = errno.errorcode.get(exc.errno or 0, "?")
         raise HostError(f"cannot remove {path}: {exc.strerror} ({name})") from exc
     return True
+
+
+def set_xattr(path: str | Path, name: str, value: str) -> None:
+    """Set an extended attribute of ``path`` (not following a symlink); errors name it.
+
+    Raises:
+        HostError: the filesystem refused it (ENOTSUP: no such attributes there).
+    """
+    try:
+        os.setxattr(path, name, value.encode(), follow_symlinks=False)
+    except OSError as exc:
+        code = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"cannot set {name} on {path}: {exc.strerror} ({code})") from exc
+
+
+def get_xattr(path: str | Path, name: str) -> str | None:
+    """An extended attribute of ``path``; None if it has none or is gone."""
+    try:
+        return os.getxattr(path, name, follow_symlinks=False).decode(errors="replace")
+    except OSError:
+        return None
+
+
+def read_link(path: str | Path) -> str | None:
+    """Where a symlink points (e.g. ``/proc/PID/fd/N``); None if it is gone or unreadable."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def lock_file(path: str | Path) -> int | None:
+    """Open ``path`` (made 0644 if missing) and take an exclusive lock on it, held until the
+    descriptor is closed or the process ends; None if another process holds it.
+
+    Raises:
+        HostError: it cannot be opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        code = errno.errorcode.get(exc.errno or 0, "?")
+        raise HostError(f"cannot open {path}: {exc.strerror} ({code})") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def is_root() -> bool:

@@ -85,7 +85,12 @@ def run_exec(client: Client, name: str, script: str) -> int:
 
 def files_recorded(client: Client, name: str, prefix: str) -> int:
     entries = client.audit(limit=0, colony=name, kind="files")["entries"]
-    return sum(e["data"]["count"] for e in entries if e["data"]["paths"][0].startswith(prefix))
+    # Paths over the colony's rate limit are counted as "more", not listed (issue 11).
+    return sum(
+        e["data"]["count"] + e["data"].get("more", 0)
+        for e in entries
+        if not e["data"]["paths"] or e["data"]["paths"][0].startswith(prefix)
+    )
 
 
 def latencies(client: Client, until: threading.Event | float) -> list[float]:

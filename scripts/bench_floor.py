@@ -28,6 +28,7 @@ from typing import Any
 from colony.core.model import Slot
 from colony.isolation import netns
 from colony.isolation.linux import LinuxIsolation
+from colony.isolation.marks import render_mark
 
 POOL = IPv4Network("10.213.254.0/24")
 
@@ -150,18 +151,13 @@ def main() -> int:
             {"netns.remove": delete, "netns.remove + veth gone": delete_and_wait},
             prefix,
         )
-    iso = LinuxIsolation()
+    iso = LinuxIsolation(mark=render_mark(prefix, "bench_floor"))
     iso.prepare(prefix, POOL)
     try:
         rounds("LinuxIsolation", args.n, iso.create, {"destroy": iso.destroy}, prefix)
     finally:
         seen = iso.observe(prefix)
-        for kind, names in (
-            ("cgroup", seen.cgroups),
-            ("table", seen.tables),
-            ("netns", seen.netns),
-            ("veth", seen.veths),
-        ):
+        for kind, names in seen.by_kind():
             for name in names:
                 iso.remove_orphan(prefix, kind, name)
         iso.unprepare(prefix, POOL)

@@ -42,6 +42,7 @@ from colony.core.model import Slot
 from colony.core.policy import parse_policy, plan_rules
 from colony.isolation import firewall
 from colony.isolation.linux import LinuxIsolation
+from colony.isolation.marks import render_mark
 
 PREFIX = "cbnet"
 POOL = "10.215.0.0/20"  # 1023 slots: the daemon's colonies from 1, the 200 from FIRST_EXTRA
@@ -125,7 +126,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="colony-bench-net-"))
     work.chmod(0o755)  # colony processes may run as an unprivileged user (issue 3)
     pool = ipaddress.IPv4Network(POOL)
-    iso = LinuxIsolation()
+    iso = LinuxIsolation(mark=render_mark(PREFIX, str(work)))
     extra = [Slot(PREFIX, f"x{i}", FIRST_EXTRA + i, pool) for i in range(EXTRA)]
     probe = Slot(PREFIX, "probe", FIRST_EXTRA + EXTRA, pool)
     figures: dict[str, object] = {"rounds": args.rounds, "colonies_present": EXTRA}

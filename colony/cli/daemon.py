@@ -233,6 +233,49 @@ def _host_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="Prune audit entries older than this (e.g. 90d), keeping a signed checkpoint; "
     "default: keep all [env COLONY_AUDIT_RETENTION].",
 )
+@click.option(
+    "--log-size",
+    envvar="COLONY_LOG_SIZE",
+    default="10M",
+    show_default=True,
+    metavar="SIZE",
+    help="Largest log file of a colony's source (a service, setup, an agent) before it is "
+    "rotated [env COLONY_LOG_SIZE].",
+)
+@click.option(
+    "--log-files",
+    envvar="COLONY_LOG_FILES",
+    default="3",
+    show_default=True,
+    metavar="N",
+    help="Files kept per log source: the live one and N-1 rotated ones [env COLONY_LOG_FILES].",
+)
+@click.option(
+    "--watch-limit",
+    envvar="COLONY_WATCH_LIMIT",
+    type=click.IntRange(1, 1_000_000),
+    default=8192,
+    show_default=True,
+    metavar="N",
+    help="inotify watches (workspace directories) per colony [env COLONY_WATCH_LIMIT].",
+)
+@click.option(
+    "--files-rate",
+    envvar="COLONY_FILES_RATE",
+    default="100",
+    show_default=True,
+    metavar="N",
+    help="Changed paths per second a colony may list in the audit log once its burst is "
+    "used up; the rest are counted [env COLONY_FILES_RATE].",
+)
+@click.option(
+    "--files-burst",
+    envvar="COLONY_FILES_BURST",
+    default="10000",
+    show_default=True,
+    metavar="N",
+    help="Changed paths a colony may list at once [env COLONY_FILES_BURST].",
+)
 @click.pass_context
 def daemon_run(
     ctx: click.Context,
@@ -248,6 +291,11 @@ def daemon_run(
     idle_timeout: float,
     audit_push: str | None,
     audit_retention: str | None,
+    log_size: str,
+    log_files: str,
+    watch_limit: int,
+    files_rate: str,
+    files_burst: str,
 ) -> None:
     """Run Mycelium in the foreground (for systemd); Ctrl-C stops it.
 
@@ -272,4 +320,9 @@ def daemon_run(
         idle_timeout=idle_timeout,
         audit_push=audit_push,
         audit_retention=audit_retention,
+        log_size=log_size,
+        log_files=log_files,
+        watch_limit=watch_limit,
+        files_rate=files_rate,
+        files_burst=files_burst,
     )

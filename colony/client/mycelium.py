@@ -59,11 +59,33 @@ def _answers(client: Client) -> bool:
     return True
 
 
-def _last_error(path: Path) -> str:
-    """The daemon's last ``error:`` line in its log (else its last line)."""
+def _last_error(path: Path) -> tuple[str, str | None]:
+    """The daemon's last ``error:`` line in its log (else its last line), and the ``hint:``
+    that follows it."""
     lines = [line.strip() for line in (host.read_text(path) or "").splitlines() if line.strip()]
-    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
-    return (errors or lines or ["no output"])[-1]
+    errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    if not errors:
+        return (lines or ["no output"])[-1], None
+    after = lines[errors[-1] + 1 : errors[-1] + 2]
+    hint = after[0].removeprefix("hint: ") if after and after[0].startswith("hint: ") else None
+    return lines[errors[-1]].removeprefix("error: "), hint
+
+
+def _pid_file(state_dir: Path) -> int | None:
+    parts = (host.read_text(state_dir / "mycelium.pid") or "").split()
+    return int(parts[0]) if parts and parts[0].isdigit() else None
+
+
+def _ended_silently(state_dir: Path) -> int | None:
+    """The pid of a Mycelium that ended without clearing its ``mycelium.pid`` (issue 11)."""
+    pid = _pid_file(state_dir)
+    return pid if pid is not None and not host.alive(pid) else None
+
+
+def _running(state_dir: Path) -> int | None:
+    """The pid of the Mycelium that holds ``state_dir`` now, if one does."""
+    pid = _pid_file(state_dir)
+    return pid if pid is not None and host.alive(pid) else None
 
 
 def ensure_daemon(socket_path: str | Path, *, quiet: bool = False) -> Client:
@@ -91,20 +113,28 @@ def ensure_daemon(socket_path: str | Path, *, quiet: bool = False) -> Client:
                 f"cannot start Mycelium: cannot write its log {log}: {exc.strerror}",
                 hint="set COLONY_STATE_DIR to a directory you can write",
             ) from exc
+        gone = _ended_silently(state_dir)
         with out:
             proc = host.spawn(argv, cwd="/", stdout=out)
         _STARTED.append(proc)
         deadline = time.monotonic() + START_TIMEOUT
+        pid = proc.pid
         while not _answers(client):
             code = proc.poll()
             if code is not None:
-                raise ColonyError(
-                    f"Mycelium exited with code {code} while starting: {_last_error(log)}",
-                    hint=f"see its log: {log}",
-                )
+                # Another command started one at the same moment: it holds the state
+                # directory, and ours stepped aside (issue 11); wait for that one.
+                other = _running(state_dir)
+                if other is None:
+                    error, hint = _last_error(log)
+                    raise ColonyError(
+                        f"Mycelium exited with code {code} while starting: {error}",
+                        hint=hint or f"see its log: {log}",
+                    )
+                pid = other
             if time.monotonic() > deadline:
                 raise ColonyError(
-                    f"Mycelium (pid {proc.pid}) did not answer on {client.socket_path} "
+                    f"Mycelium (pid {pid}) did not answer on {client.socket_path} "
                     f"within {START_TIMEOUT:g}s",
                     hint=f"see its log: {log}",
                 )
@@ -113,5 +143,8 @@ def ensure_daemon(socket_path: str | Path, *, quiet: bool = False) -> Client:
         client.close()
         raise
     if not quiet:
-        print(f"started Mycelium (pid {proc.pid}, log {log})", file=sys.stderr)
+        pid = int(client.health().get("pid") or pid)  # ours, or one started at the same moment
+        if gone is not None:
+            print(f"Mycelium (pid {gone}) had ended without a word; see {log}", file=sys.stderr)
+        print(f"started Mycelium (pid {pid}, log {log})", file=sys.stderr)
     return client

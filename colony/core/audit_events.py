@@ -99,9 +99,7 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
     if t == "net":
         return f"{e.get('verdict')} {e.get('proto')} to {e.get('dest')}:{e.get('port')}"
     if t == "files":
-        paths = [str(p) for p in (e.get("paths") or [])]
-        shown = ", ".join(paths[:3]) + (", …" if len(paths) > 3 else "")
-        return f"{e.get('count', len(paths))} files changed" + (f": {shown}" if shown else "")
+        return _format_files(e)
     if t == "resource":
         return f"{e.get('kind')}: {e.get('detail')}"
     if t == "agent":
@@ -110,6 +108,18 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
         colonies = ", ".join(str(c) for c in e.get("colonies") or [])
         return f"conflict on {e.get('path')} between {colonies}"
     return None
+
+
+def _format_files(e: dict[str, Any]) -> str:
+    """``3 files changed: a, b, c``; paths the rate limit held back (issue 11) end it as
+    ``… and 9,412 more``."""
+    paths = [str(p) for p in (e.get("paths") or [])]
+    more = e.get("more") if isinstance(e.get("more"), int) else 0
+    if not paths and more:
+        return f"… and {more:,} more files changed"
+    shown = ", ".join(paths[:3]) + (", …" if len(paths) > 3 or more else "")
+    text = f"{e.get('count', len(paths))} files changed" + (f": {shown}" if shown else "")
+    return text + (f" and {more:,} more" if more else "")
 
 
 def format_event(event: dict[str, Any]) -> str:

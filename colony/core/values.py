@@ -347,3 +347,23 @@ def relative_dir(value: object, at: At) -> str:
     if path.is_absolute() or ".." in path.parts:
         at.fail("a directory relative to the repository, without '..'", value)
     return str(path)
+
+
+def bad_setting(option: str, expected: str, value: object) -> ConfigError:
+    """The one-line error of a daemon setting ``--option`` (env ``COLONY_OPTION``)."""
+    env = "COLONY_" + option.lstrip("-").replace("-", "_").upper()
+    return ConfigError(
+        f"{option}: expected {expected}, got {show(value)}", hint=f"set {env} or {option}"
+    )
+
+
+def int_setting(option: str, value: object, low: int, high: int, expected: str) -> int:
+    """A daemon setting that is a whole number from ``low`` to ``high``.
+
+    Raises:
+        ConfigError: from :func:`bad_setting`.
+    """
+    number = parse_int(value, strings=True)
+    if number is None or not low <= number <= high:
+        raise bad_setting(option, expected, value)
+    return number

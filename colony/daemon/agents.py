@@ -252,6 +252,8 @@ class AgentService:
             while True:
                 exited = live.running.exited.done()
                 self._ingest(live, live.tail.read())
+                if live.tail.size > self.ctx.logs.cap.size:  # issue 11: capped like every log
+                    await asyncio.to_thread(live.tail.rotate, self.ctx.logs.cap)
                 if exited:
                     break
                 await asyncio.wait([live.running.exited], timeout=POLL)
@@ -368,6 +370,8 @@ class AgentService:
             )
         live.stop_requested = True
         for sig, wait in interrupt_steps(rec.agent):
+            if live.running.exited.done():  # its pid may be someone else's by now
+                break
             host.kill(live.running.pid, sig, group=True)
             if wait:
                 await asyncio.wait([live.running.exited], timeout=wait)

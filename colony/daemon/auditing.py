@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from colony.core.filerate import FileRate
 from colony.daemon.audit import Auditor
 from colony.daemon.audit_push import Pusher
 from colony.daemon.context import Context
@@ -11,13 +12,21 @@ from colony.store.audit import AuditStore, load_key
 
 
 async def start_audit(
-    ctx: Context, myc: Mycelium, *, push: str | None, retention: float | None
+    ctx: Context,
+    myc: Mycelium,
+    *,
+    push: str | None,
+    retention: float | None,
+    watch_limit: int,
+    file_rate: FileRate,
 ) -> Auditor:
     """Start recording every event of ``ctx.bus``; returns once the subscription is live.
 
     Args:
         push: VictoriaLogs' jsonline URL (from :func:`~colony.core.audit_events.push_url`).
         retention: seconds to keep entries; None keeps them all.
+        watch_limit: inotify watches per colony (issue 11).
+        file_rate: changed paths listed per colony (issue 11).
     """
     store = AuditStore(ctx.paths.audit_db, load_key(ctx.paths.audit_key))
     auditor = Auditor(store, ctx.bus, ctx.clock, retention=retention)
@@ -32,5 +41,13 @@ async def start_audit(
     def colonies() -> dict[str, tuple[str | None, str]]:
         return {n: (a.rec.workspace, str(a.rec.state)) for n, a in myc.actors.items()}
 
-    ctx.start_task(FileWatch(ctx.bus, colonies, ctx.clock).run())
+    def note(name: str, line: str) -> None:
+        actor = myc.actors.get(name)
+        if actor is not None:
+            actor.log.note("colony", line)
+
+    watch = FileWatch(
+        ctx.bus, colonies, ctx.clock, watch_limit=watch_limit, rate=file_rate, note=note
+    )
+    ctx.start_task(watch.run())
     return auditor

@@ -1,11 +1,18 @@
 """File modifications in each colony's workspace, from inotify, as batched bus events.
 
 One thread reads one inotify descriptor for every workspace (recursive: a watch per
-directory, ``.git`` and ``.jj`` left out) and collects changed paths; every half second the
-daemon publishes them as ``{"type": "files", colony, paths, count, at}`` events of at most
+directory, the workspace's own top-level ``.git`` and ``.jj`` directories left out; nested
+ones are watched, issue 11) and collects changed paths; every half second the daemon
+publishes them as ``{"type": "files", colony, paths, count, at}`` events of at most
 :data:`CHUNK` paths each. A file counts once per batch however often it was written; a file
 counts when it is closed after writing, moved or deleted (a new file that is never written,
 such as a symlink, counts one batch after its creation).
+
+A colony cannot exhaust what it shares with the host (issue 11): it gets at most
+``watch_limit`` watches (directories nearest the top first), and a ``resource`` event says
+when it hits that; the paths listed are rate-limited per colony
+(:func:`colony.core.filerate.plan_batch`), the rest counted as ``more`` (``… and 9,412
+more``); and a batch holds at most :data:`PENDING_MAX` distinct paths in memory.
 
 Changes are recorded while something may run in the colony: in the states from provisioning
 to stopping, and during exec sessions. The daemon's own work on a workspace (creating or
@@ -21,18 +28,20 @@ import os
 import queue
 import select
 import threading
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from inotify_simple import INotify, flags
 
+from colony.core.filerate import FileRate
 from colony.daemon.events import Event, EventBus
+from colony.daemon.filebatch import Batcher, Note
 
 log = logging.getLogger("colony.files")
 
-SKIP = frozenset({".git", ".jj"})
-CHUNK = 1000
+SKIP = frozenset({".git", ".jj"})  # at the workspace's top only: the VCS's own internals
+WATCH_LIMIT = 8192  # inotify watches (directories) per colony
 FLUSH_EVERY = 0.5
 ACTIVE_STATES = frozenset({"provisioning", "building", "starting", "running", "stopping"})
 MASK = (
@@ -56,22 +65,28 @@ class FileWatch:
         >>> start_task(FileWatch(bus, workspaces, time.time).run())  # doctest: +SKIP
     """
 
-    def __init__(self, bus: EventBus, colonies: Colonies, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        colonies: Colonies,
+        clock: Callable[[], float],
+        *,
+        watch_limit: int = WATCH_LIMIT,
+        rate: FileRate | None = None,
+        note: Note | None = None,
+    ) -> None:
         self.bus = bus
         self.colonies = colonies
-        self.clock = clock
+        self.watch_limit = watch_limit
+        self.batch = Batcher(bus, clock, rate or FileRate(), note)
         self.ino = INotify()
-        self.lock = threading.Lock()
         self.commands: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
         self.wake_r, self.wake_w = os.pipe()
         self.dirs: dict[int, tuple[str, str, str]] = {}  # wd -> (colony, workspace, dir in it)
+        self.watches: dict[str, int] = {}  # colony -> watches it holds (inotify thread only)
         self.roots: dict[str, str] = {}  # colony -> workspace (as watched)
         self.active: frozenset[str] = frozenset()
         self.execs: dict[str, int] = {}
-        self.pending: dict[str, set[str]] = {}
-        self.fresh: dict[str, dict[str, int]] = {}  # created, not yet closed: path -> flush no.
-        self.flushes = 0
-        self.overflowed = False
         self.full_warned = False
         self.stopped = threading.Event()
 
@@ -110,6 +125,10 @@ class FileWatch:
             os.close(self.wake_r)
             os.close(self.wake_w)
 
+    def flush(self, only: str | None = None) -> None:
+        """Publish what changed since the last flush (of colony ``only``, or of all)."""
+        self.batch.flush(only)
+
     def _on_event(self, event: Event) -> None:
         etype = event.get("type")
         name = event.get("colony")
@@ -125,6 +144,8 @@ class FileWatch:
         self._sync()
         if was_active and name not in self.active:
             self.flush(only=name)  # what was written before the stop is reported with it
+        if etype == "removed":
+            self.batch.drop(name)
 
     def _sync(self) -> None:
         """Watch every workspace that exists; record changes where something may run."""
@@ -149,39 +170,6 @@ class FileWatch:
     def _command(self, kind: str, name: str, arg: str) -> None:
         self.commands.put((kind, name, arg))
         os.write(self.wake_w, b"x")
-
-    def flush(self, only: str | None = None) -> None:
-        """Publish what changed since the last flush (of colony ``only``, or of all)."""
-        with self.lock:
-            if only is None:
-                self.flushes += 1
-            taken: dict[str, set[str]] = {}
-            names = {*self.pending, *self.fresh} if only is None else {only}
-            for name in names:
-                paths = self.pending.pop(name, set())
-                stale = self.fresh.get(name, {})
-                for path, seen in list(stale.items()):
-                    if only is not None or seen < self.flushes - 1:
-                        paths.add(path)
-                        del stale[path]
-                if paths:
-                    taken[name] = paths
-            overflowed, self.overflowed = self.overflowed, False
-        now = self.clock()
-        for name, paths in sorted(taken.items()):
-            ordered = sorted(paths)
-            for start in range(0, len(ordered), CHUNK):
-                chunk = ordered[start : start + CHUNK]
-                event: dict[str, Any] = {
-                    "type": "files",
-                    "colony": name,
-                    "paths": chunk,
-                    "count": len(chunk),
-                    "at": now,
-                }
-                if overflowed:
-                    event["overflow"] = True
-                self.bus.publish(event)
 
     # --- the inotify thread -------------------------------------------------------------
 
@@ -212,22 +200,28 @@ class FileWatch:
                     with contextlib.suppress(OSError):
                         self.ino.rm_watch(wd)
                     del self.dirs[wd]
-            with self.lock:
-                self.fresh.pop(name, None)
+            self.watches.pop(name, None)
+            self.batch.forget(name)
         else:
             self._add_tree(name, workspace, "", report=False)
 
     def _add_tree(self, name: str, top: str, rel: str, *, report: bool) -> None:
-        """Watch directory ``rel`` of workspace ``top`` and every directory below it; with
-        ``report``, count the files found (they appeared before the watch did)."""
-        stack = [(os.path.join(top, rel), rel)]
-        while stack:
-            path, rel_dir = stack.pop()
+        """Watch directory ``rel`` of workspace ``top`` and every directory below it, nearest
+        first, up to the colony's watch limit; with ``report``, count the files found (they
+        appeared before the watch did)."""
+        todo = deque([(os.path.join(top, rel), rel)])
+        while todo:
+            path, rel_dir = todo.popleft()
+            if self.watches.get(name, 0) >= self.watch_limit:
+                self.batch.cap_hit(name, self.watch_limit, rel_dir or ".")
+                return
             try:
                 wd = self.ino.add_watch(path, MASK | flags.ONLYDIR)
             except OSError as exc:
                 self._watch_failed(path, exc)
                 continue
+            if wd not in self.dirs:
+                self.watches[name] = self.watches.get(name, 0) + 1
             self.dirs[wd] = (name, top, rel_dir)
             try:
                 entries = list(os.scandir(path))
@@ -237,13 +231,12 @@ class FileWatch:
             for entry in entries:
                 sub = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in SKIP:
-                        stack.append((entry.path, sub))
+                    if rel_dir or entry.name not in SKIP:
+                        todo.append((entry.path, sub))
                 elif report:
                     found.append(sub)
             if found and name in self.active:
-                with self.lock:
-                    self.pending.setdefault(name, set()).update(found)
+                self.batch.found(name, found)
 
     def _watch_failed(self, path: str, exc: OSError) -> None:
         if exc.errno == 28 and not self.full_warned:  # ENOSPC: out of inotify watches
@@ -257,8 +250,7 @@ class FileWatch:
     def _handle(self, wd: int, mask: int, name: str) -> None:
         if mask & flags.Q_OVERFLOW:
             log.warning("inotify queue overflowed: some file changes were not seen")
-            with self.lock:
-                self.overflowed = True
+            self.batch.overflow()
             return
         where = self.dirs.get(wd)
         if where is None:
@@ -266,21 +258,14 @@ class FileWatch:
         colony, top, rel_dir = where
         if mask & flags.IGNORED:
             del self.dirs[wd]
-            return
-        if name in SKIP:
+            self.watches[colony] = max(0, self.watches.get(colony, 0) - 1)
             return
         path = f"{rel_dir}/{name}" if rel_dir else name
         if mask & flags.ISDIR:
+            if not rel_dir and name in SKIP:  # the workspace's own .git/.jj (issue 11: only it)
+                return
             if mask & (flags.CREATE | flags.MOVED_TO):
                 self._add_tree(colony, top, path, report=True)
             return
-        if colony not in self.active:
-            return
-        with self.lock:
-            if mask & flags.CREATE:
-                self.fresh.setdefault(colony, {})[path] = self.flushes
-                return
-            self.pending.setdefault(colony, set()).add(path)
-            fresh = self.fresh.get(colony)
-            if fresh:
-                fresh.pop(path, None)
+        if colony in self.active:
+            self.batch.changed(colony, path, created=bool(mask & flags.CREATE))

@@ -27,6 +27,7 @@ from colony.core.http1 import render_error_page
 from colony.daemon.context import TaskStarter
 from colony.daemon.loopback import bind_loopback
 from colony.daemon.peers import BACKLOG, DEFAULT_IDLE, PeerLimit
+from colony.daemon.ports import bind_error
 
 log = logging.getLogger("colony.daemon")
 GRACE = 2  # seconds open streams (followed logs) get when the daemon stops
@@ -114,9 +115,9 @@ def start_http(
     try:
         sockets = bind_loopback(host, port, BACKLOG)
     except OSError as exc:
-        where = f"{host}:{port}" + (f" (or [::1]:{port})" if host == "127.0.0.1" else "")
-        auth.off = f"Bloom is not listening: cannot bind {where}: {exc.strerror}"
-        log.error("%s; the API stays on the Unix socket", auth.off)
+        error = bind_error("Bloom", host, port, exc, "--http-port")  # who holds it (issue 11)
+        auth.off = f"Bloom is not listening: {error}"
+        log.error("%s; the API stays on the Unix socket (%s)", auth.off, error.hint)
         return None
     bound = int(sockets[0].getsockname()[1])
     http, ws = capped_protocols(peers or PeerLimit(what="Bloom"), idle_timeout)

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import ipaddress
 import logging
 import os
-import signal
 import socket
 import sys
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 
@@ -28,18 +28,32 @@ from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.core.audit_events import parse_duration as parse_retention
 from colony.core.audit_events import plan_request_event, push_url
+from colony.core.filerate import FileRate, parse_file_rate
+from colony.core.logcap import LogCap, parse_log_cap
 from colony.core.model import check_prefix
 from colony.daemon.auditing import start_audit
 from colony.daemon.context import Context
 from colony.daemon.http import NAME, start_http
+from colony.daemon.lifetime import (
+    Lifetime,
+    Stop,
+    early_signals,
+    exit_reason,
+    loop_signals,
+    socket_answers,
+    user_error,
+)
+from colony.daemon.logs import LogBook
 from colony.daemon.mycelium import Mycelium
 from colony.daemon.network import start_network
 from colony.daemon.paths import Paths
 from colony.daemon.peers import DEFAULT_CAP, DEFAULT_IDLE, PeerLimit
+from colony.daemon.ports import bind_error, check_free
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.workflow import Workflow
 from colony.errors import ColonyError
 from colony.isolation.linux import LinuxIsolation
+from colony.isolation.marks import render_mark
 from colony.store.queries import Store
 from colony.store.tokens import Tokens
 from colony.vcs import open_vcs
@@ -64,6 +78,9 @@ class Settings:
     idle_timeout: float = DEFAULT_IDLE  # seconds to wait for a request head
     audit_push: str | None = None  # VictoriaLogs jsonline URL (issue 5)
     audit_retention: float | None = None  # seconds of audit log kept; None: all
+    log_cap: LogCap = field(default_factory=LogCap)  # each log source's files (issue 11)
+    watch_limit: int = 8192  # inotify watches per colony (issue 11)
+    file_rate: FileRate = field(default_factory=FileRate)  # paths listed per colony (issue 11)
 
 
 class _Server(uvicorn.Server):
@@ -75,24 +92,44 @@ class _Server(uvicorn.Server):
 
 
 class Daemon:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, life: Lifetime) -> None:
         self.settings = settings
+        self.life = life
         self.stopping = asyncio.Event()
+        self.reason = "stopped"  # why it stops, for the log
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.bound: tuple[int, int] | None = None  # (st_dev, st_ino) of the socket we made
 
-    async def run(self) -> None:
+    def stop(self, reason: str) -> None:
+        if not self.stopping.is_set():
+            self.reason = reason
+        self.stopping.set()
+
+    def _preflight(self) -> None:
+        """Refuse to start, touching nothing, where another daemon or process is in the way:
+        the state directory, the API socket, the preview port (issue 11)."""
         s = self.settings
         check_prefix(s.prefix, s.pool)
         before, after = host.raise_open_files()  # connections are descriptors (issue 11)
         log.info("open files limit %d%s", after, f" (was {before})" if after != before else "")
         s.state_dir.mkdir(parents=True, exist_ok=True)
+        self.life.claim()
+        if socket_answers(s.socket):
+            raise ColonyError(
+                f"another Mycelium is listening on the API socket {s.socket}",
+                hint="stop it first ('colony daemon stop'), or give this one its own --socket",
+            )
+        check_free(s.proxy_host, s.proxy_port, "previews", "--proxy-port")
+
+    async def run(self) -> None:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        loop_signals(loop, self.stop)
+        self._preflight()
         paths = Paths(s.state_dir)
         store = Store(paths.db)
-        iso = LinuxIsolation()
+        iso = LinuxIsolation(mark=render_mark(s.prefix, str(s.state_dir.resolve())))
         await asyncio.to_thread(iso.prepare, s.prefix, s.pool)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
         try:
             async with asyncio.TaskGroup() as tg:
 
@@ -112,13 +149,19 @@ class Daemon:
                     start_task=start_task,
                     domain=s.domain,
                     host_env=dict(os.environ),
+                    logs=LogBook(s.log_cap),
                 )
                 # issue 4: network policies, connection records (NFLOG), names re-resolved
                 ctx.net = start_network(store, iso, ctx.bus, s.prefix, start_task)
                 myc = Mycelium(ctx)
                 # issue 5: the audit log records every event from here on
                 ctx.audit = await start_audit(
-                    ctx, myc, push=s.audit_push, retention=s.audit_retention
+                    ctx,
+                    myc,
+                    push=s.audit_push,
+                    retention=s.audit_retention,
+                    watch_limit=s.watch_limit,
+                    file_rate=s.file_rate,
                 )
                 proxy = PreviewProxy(
                     routes=myc.routes,
@@ -128,7 +171,12 @@ class Daemon:
                     peers=PeerLimit(s.peer_connections, "preview proxy"),
                     idle_timeout=s.idle_timeout,
                 )
-                ctx.proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
+                try:
+                    ctx.proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
+                except OSError as exc:  # taken since the preflight check
+                    raise bind_error(
+                        "previews", s.proxy_host, s.proxy_port, exc, "--proxy-port"
+                    ) from exc
                 workflow = Workflow(myc)  # issue 6: agents, review, trash, broods
                 removed = await myc.adopt_all()
                 if removed:
@@ -142,11 +190,15 @@ class Daemon:
                     "socket": str(s.socket),
                 }
                 auth = Auth(Tokens(store.conn), clock=ctx.clock)
-                app = create_app(myc, on_stop=self.stopping.set, info=info, extra=unix_routes(auth))
+                asked = "asked to stop through the API ('colony daemon stop')"
+                app = create_app(
+                    myc, on_stop=lambda: self.stop(asked), info=info, extra=unix_routes(auth)
+                )
                 server = self._server(app)
                 web = None
                 if s.http_port is not None:  # issue 7: Bloom + the API on TCP, token-protected
-                    tcp = create_app(myc, on_stop=self.stopping.set, info=info)
+                    by_token = "asked to stop through the API on the TCP listener"
+                    tcp = create_app(myc, on_stop=lambda: self.stop(by_token), info=info)
                     bloom = create_bloom_app(tcp, myc, auth)
                     web = start_http(
                         bloom,
@@ -164,7 +216,7 @@ class Daemon:
                 serving = start_task(server.serve(sockets=[self._listen()]))
                 log.info("Mycelium listening on %s, previews on port %d", s.socket, ctx.proxy_port)
                 await self.stopping.wait()
-                log.info("Mycelium stopping; colonies keep running")
+                log.info("Mycelium stopping (%s); colonies keep running", self.reason)
                 server.should_exit = True
                 await serving
                 if web is not None:
@@ -176,8 +228,7 @@ class Daemon:
                 await asyncio.to_thread(iso.unprepare, s.prefix, s.pool)
         finally:
             store.close()
-            with contextlib.suppress(FileNotFoundError):
-                s.socket.unlink()
+            self._unlink_socket()
 
     def _listen(self) -> socket.socket:
         """The API socket, readable and writable by root only: whoever can talk to Mycelium
@@ -185,12 +236,25 @@ class Daemon:
         path = self.settings.socket
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            path.unlink()  # stale: the preflight found nobody answering there
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(path))
         os.chmod(path, 0o600)
         sock.listen(128)
+        made = path.stat()
+        self.bound = (made.st_dev, made.st_ino)
         return sock
+
+    def _unlink_socket(self) -> None:
+        """Remove the socket file if it is still the one this daemon made: a daemon that failed
+        to start, or one whose path another daemon took since, leaves it (issue 11: removing
+        it made the other daemon unreachable, as if it had died)."""
+        try:
+            now = self.settings.socket.stat()
+        except FileNotFoundError:
+            return
+        if self.bound == (now.st_dev, now.st_ino):
+            self.settings.socket.unlink()
 
     def _server(self, app: Any) -> uvicorn.Server:
         config = uvicorn.Config(
@@ -221,38 +285,71 @@ def run_daemon(
     idle_timeout: float = DEFAULT_IDLE,
     audit_push: str | None = None,
     audit_retention: str | None = None,
+    log_size: str = "10M",
+    log_files: str = "3",
+    watch_limit: int = 8192,
+    files_rate: str = "100",
+    files_burst: str = "10000",
 ) -> None:
-    """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``."""
+    """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``.
+
+    Every way out is logged with its reason (issue 11): see :mod:`colony.daemon.lifetime`.
+    """
+    early_signals()  # first of all: no signal may end the daemon without a word
+    faulthandler.enable()  # a crash in C code leaves its traceback in the log
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if os.geteuid() != 0:
-        raise ColonyError(
-            "Mycelium needs root: it creates network namespaces, veths and cgroups",
-            hint="run 'sudo colony daemon start'",
-        )
+    life = Lifetime(Path(state_dir))
     try:
-        network = ipaddress.IPv4Network(pool)
-    except ValueError as exc:
-        raise ColonyError(
-            f"--pool: expected an IPv4 network such as 10.213.0.0/16, got {pool!r}"
-        ) from exc
-    settings = Settings(
-        state_dir=Path(state_dir),
-        socket=Path(socket),
-        proxy_port=proxy_port,
-        prefix=prefix,
-        pool=network,
-        domain=domain,
-        http_port=http_port,
-        http_name=http_name,
-        peer_connections=peer_connections,
-        idle_timeout=idle_timeout,
-        audit_push=push_url(audit_push) if audit_push else None,
-        audit_retention=parse_retention(audit_retention, "--audit-retention")
-        if audit_retention
-        else None,
-    )
-    asyncio.run(Daemon(settings).run())
+        if os.geteuid() != 0:
+            raise ColonyError(
+                "Mycelium needs root: it creates network namespaces, veths and cgroups",
+                hint="run 'sudo colony daemon start'",
+            )
+        try:
+            network = ipaddress.IPv4Network(pool)
+        except ValueError as exc:
+            raise ColonyError(
+                f"--pool: expected an IPv4 network such as 10.213.0.0/16, got {pool!r}"
+            ) from exc
+        settings = Settings(
+            state_dir=Path(state_dir),
+            socket=Path(socket),
+            proxy_port=proxy_port,
+            prefix=prefix,
+            pool=network,
+            domain=domain,
+            http_port=http_port,
+            http_name=http_name,
+            peer_connections=peer_connections,
+            idle_timeout=idle_timeout,
+            audit_push=push_url(audit_push) if audit_push else None,
+            audit_retention=parse_retention(audit_retention, "--audit-retention")
+            if audit_retention
+            else None,
+            log_cap=parse_log_cap(log_size, log_files),
+            watch_limit=watch_limit,
+            file_rate=parse_file_rate(files_rate, files_burst),
+        )
+        daemon = Daemon(settings, life)
+        asyncio.run(daemon.run())
+    except BaseException as exc:
+        _ended(life, exc)
+    life.release(daemon.reason)
+
+
+def _ended(life: Lifetime, exc: BaseException) -> NoReturn:
+    """Log why the daemon ends with ``exc``; raise what the CLI shows (one line for an error
+    the user can act on, an exit code for a signal, the traceback already logged for a bug)."""
+    error = user_error(exc)
+    if error is None and not isinstance(exc, Stop | KeyboardInterrupt):
+        log.error("Mycelium failed", exc_info=exc)
+    life.release(exit_reason(exc), error=True)
+    if error is not None:
+        raise error from None
+    if isinstance(exc, Stop):
+        raise SystemExit(128 + exc.signum) from None
+    raise SystemExit(130 if isinstance(exc, KeyboardInterrupt) else 1) from None

@@ -231,23 +231,23 @@ class Mycelium:
     # --- garbage ----------------------------------------------------------------------
 
     async def gc(self, user: str | None = None) -> list[dict[str, str]]:
-        """Remove kernel objects and workspaces with this daemon's prefix that belong to no
-        colony. A workspace is never deleted: it moves to the trash. A gc that a user asked
-        for or that removed something is published (for the audit log)."""
+        """Remove kernel objects and workspaces that belong to no colony of the store. A
+        kernel object goes only if it carries this daemon's mark, never for its name alone
+        (issue 11: someone else's ``<prefix>-x`` stays). A workspace is never deleted: it moves
+        to the trash. A gc that a user asked for or that removed something is published (for
+        the audit log)."""
         ctx = self.ctx
         known = {r.name: r for r in ctx.store.colonies()}
         observed = await asyncio.to_thread(ctx.iso.observe, ctx.prefix)
         veths = {Slot(ctx.prefix, r.name, r.index, ctx.pool).veth for r in known.values()}
         removed: list[dict[str, str]] = []
-        for kind, names, keep in (
-            ("cgroup", observed.cgroups, set(known)),
-            ("table", observed.tables, set(known)),
-            ("netns", observed.netns, set(known)),
-            ("veth", observed.veths, veths),
-        ):
-            for orphan in sorted(set(names) - keep):
-                await asyncio.to_thread(ctx.iso.remove_orphan, ctx.prefix, kind, orphan)
-                removed.append({"kind": kind, "name": orphan})
+        for kind, names in observed.by_kind():
+            keep = veths if kind == "veth" else set(known)
+            for orphan in sorted(names - keep):
+                if await asyncio.to_thread(ctx.iso.remove_orphan, ctx.prefix, kind, orphan):
+                    removed.append({"kind": kind, "name": orphan})
+                else:
+                    log.info("gc: left %s %s alone: it was not made by this Mycelium", kind, orphan)
         workspaces = ctx.paths.root / "workspaces"
         if workspaces.is_dir():
             for path in sorted(workspaces.iterdir()):

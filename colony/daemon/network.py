@@ -234,7 +234,7 @@ class Network:
 
     def render(self, name: str) -> str:
         member = self._member(name)
-        return render_colony_table(member.slot, self.rules(name))
+        return render_colony_table(member.slot, self.rules(name), self.iso.mark)
 
     def view(self, name: str, limit: int = 50) -> dict[str, Any]:
         """The colony's policy, where it comes from, its resolved names, and its records."""

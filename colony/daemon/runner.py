@@ -95,7 +95,8 @@ async def run_to_end(
     try:
         code = await running.exited
     except asyncio.CancelledError:
-        host.kill(running.pid, 9, group=True)
+        if not running.exited.done():  # once reaped, the pid may be someone else's
+            host.kill(running.pid, 9, group=True)
         raise
     return -1 if code is None else code
 

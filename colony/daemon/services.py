@@ -149,7 +149,8 @@ class ServiceSupervisor:
         running = dict(self.running)
         for name, proc in running.items():
             self.set(supervise.on_stop(self.records[name], actor.ctx.clock()))
-            host.kill(proc.pid, signal.SIGTERM if graceful else signal.SIGKILL, group=True)
+            if not proc.exited.done():  # a pid already reaped may be someone else's by now
+                host.kill(proc.pid, signal.SIGTERM if graceful else signal.SIGKILL, group=True)
         if running and graceful:
             grace = max(actor.cfg.service(n).stop_timeout for n in running)  # type: ignore[union-attr]
             await asyncio.wait([p.exited for p in running.values()], timeout=grace)

@@ -5,7 +5,7 @@ on a real machine, :class:`colony.testing.fake_isolation.FakeIsolation` in tests
 blocking; the daemon calls them from worker threads.
 
 Example:
-    >>> iso = LinuxIsolation()
+    >>> iso = LinuxIsolation(mark=render_mark("colony", "/var/lib/colony"))
     >>> iso.prepare("colony", pool)
     >>> iso.create(slot)
     >>> proc = host.spawn(["uvicorn", "app:app"], placement=iso.placement(slot, "svc-api"))
@@ -40,9 +40,21 @@ class Observed:
     def empty(self) -> bool:
         return not (self.netns or self.veths or self.cgroups or self.tables)
 
+    def by_kind(self) -> list[tuple[str, frozenset[str]]]:
+        """(kind, names) in the order gc removes them: cgroups (and their processes) first,
+        veths last (most go with their namespace)."""
+        return [
+            ("cgroup", self.cgroups),
+            ("table", self.tables),
+            ("netns", self.netns),
+            ("veth", self.veths),
+        ]
+
 
 class Isolation(Protocol):
     """Creates, tracks and removes what isolates a colony. Blocking; safe across threads."""
+
+    mark: str  # on every object it makes: gc removes only what carries it (issue 11)
 
     def prepare(self, prefix: str, pool: IPv4Network) -> None:
         """At daemon start: forwarding on, the pool unreachable, cgroup parents created."""
@@ -84,8 +96,9 @@ class Isolation(Protocol):
         """Every kernel object that carries ``prefix``."""
         ...
 
-    def remove_orphan(self, prefix: str, kind: str, name: str) -> None:
-        """Remove one object reported by :meth:`observe`; ``kind`` is one of :data:`KINDS`."""
+    def remove_orphan(self, prefix: str, kind: str, name: str) -> bool:
+        """Remove one object reported by :meth:`observe` if it carries :attr:`mark`; False
+        (and nothing touched) if it does not. ``kind`` is one of :data:`KINDS`."""
         ...
 
     def netns_exists(self, slot: Slot) -> bool: ...

@@ -35,6 +35,7 @@ from colony.isolation.limits import (
     parse_usage,
     render_limits,
 )
+from colony.isolation.marks import XATTR
 
 # Controllers a colony uses, by their v2 name. v1 names differ for io only ("blkio").
 CONTROLLERS = ("pids", "memory", "cpu", "io")
@@ -302,6 +303,15 @@ class Cgroups:
             for top in self.dirs(rel):
                 for path in self.tree(top):
                     host.remove_dir(path)
+
+    def mark(self, dirs: list[str], mark: str) -> None:
+        """Put the daemon's mark on cgroup directories it made (gc's proof of ownership)."""
+        for path in dirs:
+            host.set_xattr(path, XATTR, mark)
+
+    def marked(self, rel: str, mark: str) -> bool:
+        """Whether any directory of ``rel`` carries ``mark``."""
+        return any(host.get_xattr(path, XATTR) == mark for path in self.dirs(rel))
 
     def names(self, prefix: str) -> set[str]:
         """Names below ``<prefix>`` in any hierarchy (colonies, known or not)."""

@@ -63,9 +63,11 @@ def log_group(prefix: str) -> int:
     return GROUP_BASE + zlib.crc32(prefix.encode()) % GROUP_SPAN
 
 
-def comment(slot: Slot) -> str:
-    """What a current table of ``slot`` says of itself (its chains depend on nothing else)."""
-    return f"colony network v{VERSION} group {log_group(slot.prefix)} veth {slot.veth}"
+def comment(slot: Slot, mark: str = "") -> str:
+    """What a current table of ``slot`` says of itself (its chains depend on nothing else),
+    ending with the mark of the daemon that made it (:mod:`colony.isolation.marks`)."""
+    text = f"colony network v{VERSION} group {log_group(slot.prefix)} veth {slot.veth}"
+    return f"{text} {mark}" if mark else text
 
 
 @dataclass(frozen=True)
@@ -200,13 +202,14 @@ def _chains(slot: Slot) -> str:
     )
 
 
-def _body(slot: Slot, rules: Rules) -> str:
+def _body(slot: Slot, rules: Rules, mark: str) -> str:
     elements = _elements(plan_contents(rules))
     sets = "".join(_set(name, elements[name]) for name in SETS)
-    return f'table {FAMILY} {slot.table} {{\n\tcomment "{comment(slot)}"\n{sets}{_chains(slot)}}}\n'
+    note = comment(slot, mark)
+    return f'table {FAMILY} {slot.table} {{\n\tcomment "{note}"\n{sets}{_chains(slot)}}}\n'
 
 
-def render_colony_table(slot: Slot, rules: Rules = LOCKED) -> str:
+def render_colony_table(slot: Slot, rules: Rules = LOCKED, mark: str = "") -> str:
     """The nft -f text that (re)creates the colony's table with ``rules``, in one transaction.
 
     Without ``rules`` the table is locked: NAT is in place but no egress and no ingress.
@@ -221,18 +224,18 @@ def render_colony_table(slot: Slot, rules: Rules = LOCKED) -> str:
     """
     table = f"{FAMILY} {slot.table}"
     reset = (  # a table's comment is set when it is made: the first block must carry it
-        f'table {table} {{\n\tcomment "{comment(slot)}"\n'
+        f'table {table} {{\n\tcomment "{comment(slot, mark)}"\n'
         + "".join(_set(name) for name in SETS)
         + f"}}\nflush table {table}\n"
         + "".join(f"flush set {table} {name}\n" for name in SETS)
     )
-    return reset + _body(slot, rules)
+    return reset + _body(slot, rules, mark)
 
 
-def render_replacement(slot: Slot, rules: Rules) -> str:
+def render_replacement(slot: Slot, rules: Rules, mark: str = "") -> str:
     """Delete and recreate the table in one transaction (a table of another version)."""
     table = f"{FAMILY} {slot.table}"
-    return f"table {table} {{}}\ndelete table {table}\n" + _body(slot, rules)
+    return f"table {table} {{}}\ndelete table {table}\n" + _body(slot, rules, mark)
 
 
 def render_set_messages(slot: Slot, rules: Rules) -> list[bytes]:
@@ -302,7 +305,7 @@ def apply(text: str) -> None:
     host.run(["nft", "-f", "-"], input=text)
 
 
-def apply_policy(slot: Slot, rules: Rules) -> None:
+def apply_policy(slot: Slot, rules: Rules, mark: str = "") -> None:
     """Put ``rules`` into the colony's table in one transaction.
 
     A current table (see :func:`comment`) gets only its set contents replaced, over netlink:
@@ -314,10 +317,10 @@ def apply_policy(slot: Slot, rules: Rules) -> None:
     found = table_comment(slot.table)
     if found is None:
         raise HostError(f"cannot load the policy of table {slot.table!r}: it does not exist")
-    if found == comment(slot):
+    if found == comment(slot, mark):
         nftnl.transact(render_set_messages(slot, rules), f"load the policy of {slot.table}")
     else:
-        apply(render_replacement(slot, rules))
+        apply(render_replacement(slot, rules, mark))
 
 
 def table_comment(name: str) -> str | None:

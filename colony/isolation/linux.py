@@ -1,7 +1,7 @@
 """The real isolation backend: netns + veth (iproute2), nft table, cgroups (v1 or v2).
 
 Example:
-    >>> iso = LinuxIsolation()
+    >>> iso = LinuxIsolation(mark=render_mark("colony", "/var/lib/colony"))
     >>> iso.prepare("colony", IPv4Network("10.213.0.0/16"))
     >>> slot = Slot("colony", "web", 1, IPv4Network("10.213.0.0/16"))
     >>> iso.create(slot)
@@ -28,15 +28,19 @@ from colony.host import Placement
 from colony.isolation import KINDS, Isolation, Observed, netns
 from colony.isolation import firewall as fw
 from colony.isolation.cgroups import Cgroups, Layout, Limits, load_layout
+from colony.isolation.marks import alias_netns, has_mark
 
 GC_HINT = "run 'colony gc' to remove kernel objects left by a crashed daemon"
 
 
 class LinuxIsolation:
-    """Isolation through kernel objects; every name carries the daemon's prefix."""
+    """Isolation through kernel objects; every name carries the daemon's prefix, and every
+    object the daemon's ``mark`` (:func:`colony.isolation.marks.render_mark`), so that gc
+    removes only what this daemon made."""
 
-    def __init__(self, layout: Layout | None = None) -> None:
+    def __init__(self, layout: Layout | None = None, *, mark: str) -> None:
         self.cgroups = Cgroups(layout or load_layout())
+        self.mark = mark
 
     # --- daemon start and stop -------------------------------------------------------------
 
@@ -80,20 +84,25 @@ class LinuxIsolation:
         undo.append(lambda: _delete_netns(slot))
         step(
             f"create veth {slot.veth!r} of netns {slot.netns!r}",
-            lambda: netns.run_batch(netns.render_host_batch(slot)),
+            lambda: netns.run_batch(netns.render_host_batch(slot, self.mark)),
         )
         step(
             f"configure netns {slot.netns!r}",
-            lambda: netns.run_batch(netns.render_inside_batch(slot), netns=slot.netns),
+            lambda: netns.run_batch(netns.render_inside_batch(slot, self.mark), netns=slot.netns),
         )
         made: list[str] = []
-        step(
-            f"create cgroup {slot.cgroup!r}", lambda: made.extend(self.cgroups.create(slot.cgroup))
-        )
         undo.append(lambda: [host.remove_dir(p) for p in reversed(made)])
+        step(f"create cgroup {slot.cgroup!r}", lambda: self._make_cgroup(slot, made))
         # Last, so nothing after it can fail and the table never needs undoing; the load is one
         # transaction, and a table an older daemon left under this name gets its rules replaced.
-        step(f"load nft table {slot.table!r}", lambda: fw.apply(fw.render_colony_table(slot)))
+        step(
+            f"load nft table {slot.table!r}",
+            lambda: fw.apply(fw.render_colony_table(slot, mark=self.mark)),
+        )
+
+    def _make_cgroup(self, slot: Slot, made: list[str]) -> None:
+        made.extend(self.cgroups.create(slot.cgroup))
+        self.cgroups.mark(made, self.mark)
 
     def destroy(self, slot: Slot) -> None:
         self.cgroups.remove(slot.cgroup)
@@ -125,9 +134,9 @@ class LinuxIsolation:
 
     def set_network(self, slot: Slot, rules: Rules, *, remake: bool = False) -> None:
         if remake and fw.table_comment(slot.table) is None:  # e.g. `nft flush ruleset` on the host
-            fw.apply(fw.render_colony_table(slot, rules))
+            fw.apply(fw.render_colony_table(slot, rules, self.mark))
         else:
-            fw.apply_policy(slot, rules)
+            fw.apply_policy(slot, rules, self.mark)
 
     def set_limits(self, slot: Slot, limits: Limits) -> list[str]:
         return self.cgroups.set_limits(slot.cgroup, limits)
@@ -136,7 +145,7 @@ class LinuxIsolation:
         # Sandbox level none (issue 3): the colony's processes share the host's network, so
         # it gets only its cgroups; destroy() removes them and skips what was never made.
         if not host.exists(f"{self.cgroups.layout.tracking.path}/{slot.cgroup}"):
-            self.cgroups.create(slot.cgroup)
+            self._make_cgroup(slot, [])
 
     def usage(self, slot: Slot) -> dict[str, int]:
         return self.cgroups.usage(slot.cgroup)
@@ -152,17 +161,30 @@ class LinuxIsolation:
             tables=frozenset(t[cut:] for t in fw.list_tables(prefix)),
         )
 
-    def remove_orphan(self, prefix: str, kind: str, name: str) -> None:
+    def remove_orphan(self, prefix: str, kind: str, name: str) -> bool:
+        if not self.owns(prefix, kind, name):
+            return False
         if kind == "netns":
             netns.delete_netns(f"{prefix}-{name}")
         elif kind == "veth":
             netns.delete_link(name)
         elif kind == "cgroup":
             self.cgroups.remove(f"{prefix}/{name}")
-        elif kind == "table":
-            fw.delete_table(f"{prefix}-{name}")
         else:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+            fw.delete_table(f"{prefix}-{name}")
+        return True
+
+    def owns(self, prefix: str, kind: str, name: str) -> bool:
+        """Whether the object carries this daemon's mark (issue 11: never the name alone)."""
+        if kind == "netns":
+            return has_mark(netns.lo_alias(f"{prefix}-{name}"), self.mark)
+        if kind == "veth":
+            return has_mark(netns.link_alias(name), self.mark)
+        if kind == "cgroup":
+            return self.cgroups.marked(f"{prefix}/{name}", self.mark)
+        if kind == "table":
+            return has_mark(fw.table_comment(f"{prefix}-{name}"), self.mark)
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
 def _rel(slot: Slot, leaf: str | None) -> str:
@@ -178,9 +200,10 @@ def _delete_netns(slot: Slot) -> None:
     colony's netns is touched.
     """
     netns.delete_netns(slot.netns)
-    if netns.link_alias(slot.veth) == slot.netns and not netns.wait_link_gone(slot.veth):
+    alias = netns.link_alias(slot.veth)
+    if alias_netns(alias) == slot.netns and not netns.wait_link_gone(slot.veth):
         netns.delete_link(slot.veth)
 
 
 if TYPE_CHECKING:
-    _conforms: Isolation = LinuxIsolation()
+    _conforms: Isolation = LinuxIsolation(mark="")

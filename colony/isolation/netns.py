@@ -14,32 +14,37 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from ipaddress import IPv4Network
 
 from colony import host
 from colony.core.model import Slot
+from colony.isolation.marks import render_alias
 
 NETNS_DIR = "/run/netns"
 SYS_NET = "/sys/class/net"
 INSIDE_IF = "eth0"
 
 
-def render_host_batch(slot: Slot) -> str:
-    """``ip -batch`` lines for the host side: the pair, its address, its alias, up."""
+def render_host_batch(slot: Slot, mark: str = "") -> str:
+    """``ip -batch`` lines for the host side: the pair, its address, its alias (the netns and
+    the daemon's mark, :mod:`colony.isolation.marks`), up."""
     return (
         f"link add {slot.veth} type veth peer name {INSIDE_IF} netns {slot.netns}\n"
-        f"link set dev {slot.veth} alias {slot.netns}\n"
+        f'link set dev {slot.veth} alias "{render_alias(slot.netns, mark)}"\n'
         f"addr add {slot.host_ip}/30 dev {slot.veth}\n"
         f"link set dev {slot.veth} up\n"
     )
 
 
-def render_inside_batch(slot: Slot) -> str:
-    """``ip -n NS -batch`` lines inside the colony: lo and eth0 up, address, default route."""
+def render_inside_batch(slot: Slot, mark: str = "") -> str:
+    """``ip -n NS -batch`` lines inside the colony: lo up (with the daemon's mark as its
+    alias), eth0 up, address, default route."""
+    alias = f'link set dev lo alias "{mark}"\n' if mark else ""
     return (
-        "link set dev lo up\n"
+        alias + "link set dev lo up\n"
         f"addr add {slot.colony_ip}/30 dev {INSIDE_IF}\n"
         f"link set dev {INSIDE_IF} up\n"
         f"route add default via {slot.host_ip} dev {INSIDE_IF}\n"
@@ -90,6 +95,16 @@ def wait_link_gone(ifname: str, timeout: float = 1.0) -> bool:
         time.sleep(pause)
         pause = min(pause * 2, 0.002)  # a stat per poll is cheap; coarse polls add latency
     return True
+
+
+def lo_alias(netns: str) -> str | None:
+    """The alias of ``lo`` inside the named netns (a colony's carries its daemon's mark)."""
+    done = host.run(["ip", "-n", netns, "-j", "link", "show", "dev", "lo"], check=False)
+    try:
+        links = json.loads(done.stdout or "[]")
+    except ValueError:
+        return None
+    return str(links[0].get("ifalias", "")) if done.returncode == 0 and links else None
 
 
 def delete_link(ifname: str) -> bool:

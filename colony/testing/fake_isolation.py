@@ -1,8 +1,9 @@
 """FakeIsolation: the Isolation protocol in memory, recording every call.
 
 Processes spawned with its placements run on the host (no netns, no cgroup), so daemon tests
-run without root. Tests read ``calls``, pre-seed orphans through ``objects`` and make a method
-fail through ``fail``.
+run without root. Tests read ``calls``, pre-seed orphans through ``objects`` (objects someone
+else made, without this daemon's mark, also go in ``foreign``) and make a method fail
+through ``fail``.
 
 Example:
     >>> iso = FakeIsolation()
@@ -40,6 +41,8 @@ class FakeIsolation:
     limits: dict[tuple[str, str], Limits] = field(default_factory=dict)
     prepared: set[tuple[str, IPv4Network]] = field(default_factory=set)
     networks: dict[tuple[str, str], Rules] = field(default_factory=dict)  # set_network (issue 4)
+    mark: str = "mycelium:fake"
+    foreign: set[tuple[str, str, str]] = field(default_factory=set)  # (prefix, kind, name)
 
     def _call(self, method: str, *args: object) -> None:
         self.calls.append((method, *args))
@@ -126,11 +129,14 @@ class FakeIsolation:
             tables=frozenset(self._names(prefix, "table")),
         )
 
-    def remove_orphan(self, prefix: str, kind: str, name: str) -> None:
+    def remove_orphan(self, prefix: str, kind: str, name: str) -> bool:
         self._call("remove_orphan", prefix, kind, name)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if (prefix, kind, name) in self.foreign:
+            return False
         self._names(prefix, kind).discard(name)
+        return True
 
     def netns_exists(self, slot: Slot) -> bool:
         self._call("netns_exists", slot.name)

@@ -10,7 +10,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,7 @@ class Daemon:
     client: Client | None = None
     http_port: str = "0"  # Bloom's listener: any free port, so test daemons never collide
     nofile: tuple[int, int] | None = None  # RLIMIT_NOFILE (soft, hard) to start it with
+    extra: list[str] = field(default_factory=list)  # more `colony daemon run` options
 
     def start(self) -> Client:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -68,6 +69,7 @@ class Daemon:
                     self.pool,
                     "--http-port",
                     self.http_port,
+                    *self.extra,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -125,9 +127,13 @@ class Daemon:
         self.stop()
 
 
-@pytest.fixture
-def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
-    prefix = new_prefix()
+@contextlib.contextmanager
+def running_daemon(
+    tmp_path: Path, request: pytest.FixtureRequest, *extra: str, prefix: str | None = None
+) -> Iterator[Daemon]:
+    """A started Mycelium with its own prefix and pool (and ``extra`` options); every colony
+    removed and the daemon stopped afterwards, its log printed if the test failed."""
+    prefix = prefix or new_prefix()
     third = 1 + zlib.crc32(prefix.encode()) % 240
     passable(tmp_path)
     d = Daemon(
@@ -136,6 +142,7 @@ def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
         prefix=prefix,
         pool=f"10.{TEST_NET}.{third}.0/24",
         log=tmp_path / "mycelium.log",
+        extra=list(extra),
     )
     d.start()
     try:
@@ -145,6 +152,12 @@ def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
         failed = getattr(request.node, "rep_call", None)
         if failed is not None and failed.failed:
             print(f"--- Mycelium log ---\n{d.log.read_text()}")
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
+    with running_daemon(tmp_path, request) as d:
+        yield d
 
 
 @pytest.hookimpl(wrapper=True)

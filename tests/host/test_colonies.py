@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import textwrap
 from pathlib import Path
@@ -265,31 +266,42 @@ def test_taken_namespace_name_fails_and_is_left_alone(daemon: Daemon, tmp_path: 
 
 def test_daemon_kill9_adopts_running_colonies(daemon: Daemon, tmp_path: Path) -> None:
     """When Mycelium is killed with SIGKILL, services keep running; the restarted daemon adopts
-    them (state, logs, previews) and gc removes objects that belong to no colony."""
+    them (state, logs, previews) and gc removes the objects it made that belong to no colony,
+    but never a namespace with its prefix that someone else made (issue 11)."""
     client = daemon.client
     assert client is not None
     repo = app_repo(tmp_path, web_toml("127.0.0.1"))
     client.spawn("survivor", str(repo))
+    client.spawn("doomed", str(make_repo(tmp_path / "bare", {"README": "x\n"})))
     before = wait_state(client, "survivor", "running")
+    wait_state(client, "doomed", "running")
     pid = before["services"][0]["pid"]
     assert preview(daemon, "web.survivor.localhost").status_code == 200
     daemon.kill9()
     assert Path(f"/proc/{pid}").exists(), "the service must outlive the daemon"
-    # An orphan: a namespace with the daemon's prefix that no colony owns.
-    orphan = f"{daemon.prefix}-orphan"
-    subprocess.run(["ip", "netns", "add", orphan], check=True)
-    client = daemon.start()
-    after = wait_state(client, "survivor", "running")
-    assert after["services"][0]["pid"] == pid
-    assert after["services"][0]["state"] == "running"
-    assert preview(daemon, "web.survivor.localhost").text.startswith("hello from colony survivor")
-    lines = [e["line"] for e in client.logs("survivor", service="web")]
-    assert any('"GET / HTTP/1.1" 200' in line for line in lines)
-    assert orphan not in netns_names(), "the restarted daemon cleans up orphans"
-    subprocess.run(["ip", "netns", "add", orphan], check=True)
-    removed = client.gc()["removed"]
-    assert {"kind": "netns", "name": "orphan"} in removed
-    assert orphan not in netns_names()
+    # An orphan: colony 'doomed' lost its record, so its objects belong to no colony.
+    with sqlite3.connect(daemon.state_dir / "mycelium.db") as db:
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("DELETE FROM colonies WHERE name = 'doomed'")
+    # Not an orphan: a namespace with the daemon's prefix that someone else made.
+    foreign = f"{daemon.prefix}-out"
+    subprocess.run(["ip", "netns", "add", foreign], check=True)
+    try:
+        client = daemon.start()
+        after = wait_state(client, "survivor", "running")
+        assert after["services"][0]["pid"] == pid
+        assert after["services"][0]["state"] == "running"
+        page = preview(daemon, "web.survivor.localhost").text
+        assert page.startswith("hello from colony survivor")
+        lines = [e["line"] for e in client.logs("survivor", service="web")]
+        assert any('"GET / HTTP/1.1" 200' in line for line in lines)
+        left = [o for o in owned(daemon.prefix) if "doomed" in o]
+        assert left == [], "the restarted daemon cleans up its orphans"
+        assert foreign in netns_names(), "and leaves alone what it did not make"
+        assert client.gc()["removed"] == []
+        assert foreign in netns_names()
+    finally:
+        subprocess.run(["ip", "netns", "del", foreign], check=False)
     # Supervision works for adopted services: kill it and it comes back.
     subprocess.run(["kill", "-9", str(pid)], check=True)
 

@@ -32,6 +32,7 @@ from colony.errors import HostError
 from colony.isolation import Observed, firewall, netns
 from colony.isolation.cgroups import Layout, Limits, detect, load_layout, unified_mount
 from colony.isolation.linux import LinuxIsolation
+from colony.isolation.marks import render_mark
 from tests.conftest import TEST_NET, TEST_PREFIX
 
 pytestmark = [
@@ -101,12 +102,33 @@ def _layout(kind: str) -> Layout:
     return detect(f"1 1 0:1 / {point} rw - cgroup2 cgroup2 rw\n")
 
 
+def _remove_all(iso: LinuxIsolation, prefix: str) -> None:
+    """Remove every object with ``prefix``: the backend's own as gc does, and those a test
+    made by hand (without the backend's mark) directly."""
+    seen = iso.observe(prefix)
+    for kind, names in seen.by_kind():
+        for name in names:
+            if iso.remove_orphan(prefix, kind, name):
+                continue
+            if kind == "cgroup":
+                iso.cgroups.remove(f"{prefix}/{name}")
+            elif kind == "table":
+                firewall.delete_table(f"{prefix}-{name}")
+            elif kind == "netns":
+                netns.delete_netns(f"{prefix}-{name}")
+            else:
+                netns.delete_link(name)
+    for veth in seen.veths:
+        netns.wait_link_gone(veth)
+
+
 @pytest.fixture
 def env(request: pytest.FixtureRequest) -> Iterator[Env]:
     hexid = uuid.uuid4().hex[:8]
     prefix = f"{TEST_PREFIX}{hexid}"
     pool = IPv4Network(f"10.{TEST_NET}.{int(hexid[:2], 16)}.0/24")
-    env = Env(LinuxIsolation(_layout(getattr(request, "param", "detected"))), prefix, pool)
+    layout = _layout(getattr(request, "param", "detected"))
+    env = Env(LinuxIsolation(layout, mark=render_mark(prefix, "/state")), prefix, pool)
     try:
         env.iso.prepare(prefix, pool)
         yield env
@@ -116,17 +138,7 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
             proc.wait(timeout=10)
             if proc.stdout:
                 proc.stdout.close()
-        seen = env.iso.observe(prefix)
-        for kind, names in (
-            ("cgroup", seen.cgroups),
-            ("table", seen.tables),
-            ("netns", seen.netns),
-            ("veth", seen.veths),
-        ):
-            for name in names:
-                env.iso.remove_orphan(prefix, kind, name)
-        for veth in seen.veths:
-            netns.wait_link_gone(veth)
+        _remove_all(env.iso, prefix)
         env.iso.unprepare(prefix, pool)
         assert _leftovers(env) == []
 
@@ -176,7 +188,8 @@ def test_create_builds_network_table_and_cgroups(env: Env) -> None:
     (veth,) = _ip_json("addr", "show", "dev", slot.veth)
     assert "UP" in veth["flags"]
     assert [a["local"] for a in veth["addr_info"] if a["family"] == "inet"] == [slot.host_ip]
-    assert netns.link_alias(slot.veth) == slot.netns
+    assert netns.link_alias(slot.veth) == f"{slot.netns} {env.iso.mark}"
+    assert netns.lo_alias(slot.netns) == env.iso.mark
 
     assert firewall.list_tables(env.prefix) == [slot.table]
     rules = host.run(["nft", "list", "table", "inet", slot.table]).stdout
@@ -355,7 +368,8 @@ def test_observe_and_remove_orphans_without_a_store(env: Env) -> None:
     proc = env.spawn(web, "svc-web", ["sleep", "300"])
     _wait_for(lambda: env.iso.procs(web) == [proc.pid], "sleep in cgroup")
 
-    fresh = LinuxIsolation(env.iso.cgroups.layout)  # a new backend: no state carried over
+    # a new backend of the same daemon: no state carried over but the mark
+    fresh = LinuxIsolation(env.iso.cgroups.layout, mark=env.iso.mark)
     seen = fresh.observe(env.prefix)
     assert seen == Observed(
         netns=frozenset({"web", "api"}),
@@ -364,15 +378,53 @@ def test_observe_and_remove_orphans_without_a_store(env: Env) -> None:
         tables=frozenset({"web", "api"}),
     )
     for name in seen.cgroups:
-        fresh.remove_orphan(env.prefix, "cgroup", name)
+        assert fresh.remove_orphan(env.prefix, "cgroup", name)
     assert proc.wait(timeout=10) == -signal.SIGKILL
     for name in seen.tables:
-        fresh.remove_orphan(env.prefix, "table", name)
+        assert fresh.remove_orphan(env.prefix, "table", name)
     for veth in seen.veths:  # a veth whose netns is gone too: delete it directly
-        fresh.remove_orphan(env.prefix, "veth", veth)
+        assert fresh.remove_orphan(env.prefix, "veth", veth)
     for name in seen.netns:
-        fresh.remove_orphan(env.prefix, "netns", name)
+        assert fresh.remove_orphan(env.prefix, "netns", name)
     assert fresh.observe(env.prefix) == Observed()
+
+
+def test_gc_leaves_what_it_did_not_make(env: Env) -> None:
+    """When objects carry the prefix but not this daemon's mark (made by hand, or by another
+    Mycelium with the same prefix and another state dir), remove_orphan leaves each alone;
+    the same kinds made by this daemon go."""
+    prefix = env.prefix
+    host.run(["ip", "netns", "add", f"{prefix}-out"])
+    host.run(["nft", "add", "table", "inet", f"{prefix}-out"])
+    host.make_dir(env.iso.cgroups.dirs(f"{prefix}/out")[0])
+    stray = env.slot("out", 9)
+    host.run(["ip", "link", "add", stray.veth, "type", "veth", "peer", "name", f"{prefix}x9"])
+    other = LinuxIsolation(env.iso.cgroups.layout, mark=render_mark(prefix, "/elsewhere"))
+    theirs, ours = env.slot("theirs", 1), env.slot("ours", 2)
+    other.create(theirs)
+    env.iso.create(ours)
+
+    for kind, name in (
+        ("netns", "out"),
+        ("table", "out"),
+        ("cgroup", "out"),
+        ("veth", stray.veth),
+        ("netns", "theirs"),
+        ("table", "theirs"),
+        ("cgroup", "theirs"),
+        ("veth", theirs.veth),
+    ):
+        assert not env.iso.remove_orphan(prefix, kind, name), (kind, name)
+    for kind, name in (("cgroup", "ours"), ("table", "ours"), ("netns", "ours")):
+        assert env.iso.remove_orphan(prefix, kind, name), (kind, name)
+    netns.wait_link_gone(ours.veth)
+    assert env.iso.observe(prefix) == Observed(
+        netns=frozenset({"out", "theirs"}),
+        veths=frozenset({stray.veth, theirs.veth}),
+        cgroups=frozenset({"out", "theirs"}),
+        tables=frozenset({"out", "theirs"}),
+    )
+    other.destroy(theirs)
 
 
 def test_limits_and_usage(env: Env) -> None:

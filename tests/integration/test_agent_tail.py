@@ -7,7 +7,8 @@ from pathlib import Path
 
 from colony.core.agents import Summary
 from colony.core.agents.session import SessionRecord
-from colony.daemon.agent_tail import Tail
+from colony.core.logcap import CUT_MARK, LogCap
+from colony.daemon.agent_tail import LINE_MAX, Tail
 
 INIT = json.dumps({"type": "system", "subtype": "init", "session_id": "s-1", "model": "m"})
 RESULT = json.dumps(
@@ -60,3 +61,28 @@ def test_a_vanished_file_reads_as_nothing(tmp_path: Path) -> None:
     """When the output file is gone (moved to the trash), reading yields nothing."""
     tail = Tail(str(tmp_path / "gone.log"), 0, "claude", Summary())
     assert tail.read() == []
+
+
+def test_a_flooding_agent_is_read_in_bounded_steps_and_rotated(tmp_path: Path) -> None:
+    """When an agent writes 40 MB at once, one look reads at most CHUNK and skips ahead to
+    the newest output; a line past LINE_MAX comes out cut; rotation keeps the file within
+    its cap and reading goes on from the new start."""
+    log = tmp_path / "1.log"
+    with log.open("wb") as f:
+        f.write(b"x" * (40 << 20) + b"\n" + INIT.encode() + b"\n")
+    tail = Tail(str(log), 0, "claude", Summary())
+    assert tail.read() == [INIT]
+    assert tail.offset == log.stat().st_size
+    assert tail.skipped > 30 << 20
+    with log.open("ab") as f:
+        f.write(b"y" * (LINE_MAX + 10) + b"\n")
+    cut = tail.read() + tail.read()
+    assert cut == ["y" * LINE_MAX + CUT_MARK]
+    assert [e.kind for e in tail.parse(cut)] == ["output"]
+    tail.rotate(LogCap(size=1 << 20, files=2))
+    assert log.stat().st_size == 0
+    assert (tmp_path / "1.log.1").stat().st_size <= 1 << 20
+    with log.open("ab") as f:
+        f.write(RESULT.encode() + b"\n")
+    assert [e.kind for e in tail.parse(tail.read())] == ["result"]
+    assert tail.changes()["read_offset"] == log.stat().st_size

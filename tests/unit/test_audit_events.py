@@ -76,6 +76,21 @@ from colony.errors import ConfigError
             "web: 4 files changed: a, b, c, …",
         ),
         (
+            {"type": "files", "colony": "web", "paths": ["a", "b"], "count": 2, "more": 9412},
+            "files",
+            "web: 2 files changed: a, b, … and 9,412 more",
+        ),
+        (
+            {"type": "files", "colony": "web", "paths": [], "count": 0, "more": 9412},
+            "files",
+            "web: … and 9,412 more files changed",
+        ),
+        (
+            {"type": "resource", "colony": "web", "kind": "limit", "detail": "inotify watch…"},
+            "resource",
+            "web: limit: inotify watch…",
+        ),
+        (
             {"type": "resource", "colony": "web", "kind": "oom", "detail": "killed 12"},
             "resource",
             "web: oom: killed 12",

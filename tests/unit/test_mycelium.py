@@ -126,3 +126,18 @@ async def test_start_after_rolled_back_spawn_builds_everything(world) -> None:  
     assert colony["state"] == "running"
     assert colony["workspace"] is not None
     assert sum(1 for call in vcs.calls if call[0] == "create") == 2
+
+
+async def test_gc_removes_only_its_own_orphans(world) -> None:  # type: ignore[no-untyped-def]
+    """When objects with the daemon's prefix belong to no colony, gc removes those that carry
+    the daemon's mark and leaves someone else's alone, naming only what it removed."""
+    myc, iso, _vcs, repo = world
+    await myc.spawn("live", str(repo))
+    await settled(myc, "live")
+    iso.objects[("ct-unit", "netns")] |= {"gone", "out"}
+    iso.objects[("ct-unit", "table")] |= {"out"}
+    iso.foreign |= {("ct-unit", "netns", "out"), ("ct-unit", "table", "out")}
+    removed = await myc.gc()
+    assert removed == [{"kind": "netns", "name": "gone"}]
+    assert iso.objects[("ct-unit", "netns")] == {"live", "out"}
+    assert iso.objects[("ct-unit", "table")] == {"live", "out"}
