@@ -17,6 +17,7 @@ from colony.client import (
     default_state_dir,
     ensure_daemon,
 )
+from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT
 from colony.errors import ColonyError
 
 
@@ -190,6 +191,23 @@ def _http_port(ctx: click.Context, param: click.Parameter, value: str) -> int | 
     help="Prune audit entries older than this (e.g. 90d), keeping a signed checkpoint; "
     "default: keep all [env COLONY_AUDIT_RETENTION].",
 )
+@click.option(
+    "--uid-base",
+    envvar="COLONY_UID_BASE",
+    type=int,
+    default=DEFAULT_UID_BASE,
+    show_default=True,
+    help="First uid of the range colonies get their own uid from; no user, group or "
+    "subordinate id of the host may fall in it [env COLONY_UID_BASE].",
+)
+@click.option(
+    "--uid-count",
+    envvar="COLONY_UID_COUNT",
+    type=int,
+    default=DEFAULT_UID_COUNT,
+    show_default=True,
+    help="Size of that range: colonies plus trash entries [env COLONY_UID_COUNT].",
+)
 @click.pass_context
 def daemon_run(
     ctx: click.Context,
@@ -202,6 +220,8 @@ def daemon_run(
     http_port: int | None,
     audit_push: str | None,
     audit_retention: str | None,
+    uid_base: int,
+    uid_count: int,
 ) -> None:
     """Run Mycelium in the foreground (for systemd); Ctrl-C stops it.
 
@@ -223,4 +243,6 @@ def daemon_run(
         http_port=http_port,
         audit_push=audit_push,
         audit_retention=audit_retention,
+        uid_base=uid_base,
+        uid_count=uid_count,
     )

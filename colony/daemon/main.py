@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,25 @@ from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.core.audit_events import parse_duration as parse_retention
 from colony.core.audit_events import plan_request_event, push_url
+from colony.core.env import DEFAULT_PATH
+from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT, UidRange, check_range
 from colony.core.model import check_prefix
+from colony.core.mounts import check_state_dir
 from colony.daemon.auditing import start_audit
 from colony.daemon.context import Context
+from colony.daemon.home import make_root_dir
 from colony.daemon.http import start_http
+from colony.daemon.identities import Identities
 from colony.daemon.mycelium import Mycelium
 from colony.daemon.network import start_network
 from colony.daemon.paths import Paths
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.workflow import Workflow
-from colony.errors import ColonyError
+from colony.errors import ColonyError, ConfigError
 from colony.isolation.linux import LinuxIsolation
 from colony.store.queries import Store
 from colony.store.tokens import Tokens
+from colony.store.trash import Trash
 from colony.vcs import open_vcs
 
 log = logging.getLogger("colony.daemon")
@@ -59,6 +65,15 @@ class Settings:
     http_host: str = "127.0.0.1"
     audit_push: str | None = None  # VictoriaLogs jsonline URL (issue 5)
     audit_retention: float | None = None  # seconds of audit log kept; None: all
+    uids: UidRange = field(default_factory=lambda: UidRange(DEFAULT_UID_BASE, DEFAULT_UID_COUNT))
+    colony_path: str = DEFAULT_PATH  # PATH of colony processes
+
+
+def used_uids(store: Store) -> set[int]:
+    """uids of live colonies and of trash entries: none of them goes to a new colony."""
+    live = {r.uid for r in store.colonies() if r.uid is not None}
+    kept = {u for u in Trash(store.conn).uids() if u is not None}
+    return live | kept
 
 
 class _Server(uvicorn.Server):
@@ -78,9 +93,15 @@ class Daemon:
     async def run(self) -> None:
         s = self.settings
         check_prefix(s.prefix, s.pool)
-        s.state_dir.mkdir(parents=True, exist_ok=True)
+        why = check_state_dir(str(s.state_dir.absolute()))
+        if why:
+            raise ConfigError(f"--state-dir: {why}", hint="use a directory such as /var/lib/colony")
+        os.umask(0o077)  # the state directory's files are root's alone (issue 10)
+        make_root_dir(s.state_dir, 0o711)  # colonies at level none pass through to their own
         paths = Paths(s.state_dir)
         store = Store(paths.db)
+        ids = Identities(s.uids, used=lambda: used_uids(store))
+        ids.claim()
         iso = LinuxIsolation()
         await asyncio.to_thread(iso.prepare, s.prefix, s.pool)
         loop = asyncio.get_running_loop()
@@ -105,6 +126,8 @@ class Daemon:
                     start_task=start_task,
                     domain=s.domain,
                     host_env=dict(os.environ),
+                    colony_path=s.colony_path,
+                    ids=ids,
                 )
                 # issue 4: network policies, connection records (NFLOG), names re-resolved
                 ctx.net = start_network(store, iso, ctx.bus, s.prefix, start_task)
@@ -157,6 +180,7 @@ class Daemon:
             if myc.empty():
                 await asyncio.to_thread(iso.unprepare, s.prefix, s.pool)
         finally:
+            ids.release()
             store.close()
             with contextlib.suppress(FileNotFoundError):
                 s.socket.unlink()
@@ -200,6 +224,8 @@ def run_daemon(
     http_port: int | None = 8000,
     audit_push: str | None = None,
     audit_retention: str | None = None,
+    uid_base: int = DEFAULT_UID_BASE,
+    uid_count: int = DEFAULT_UID_COUNT,
 ) -> None:
     """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``."""
     logging.basicConfig(
@@ -230,5 +256,7 @@ def run_daemon(
         audit_retention=parse_retention(audit_retention, "--audit-retention")
         if audit_retention
         else None,
+        uids=check_range(uid_base, uid_count),
+        colony_path=os.environ.get("COLONY_PATH") or DEFAULT_PATH,
     )
     asyncio.run(Daemon(settings).run())

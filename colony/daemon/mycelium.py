@@ -141,18 +141,26 @@ class Mycelium:
         path = Path(repo)
         if not path.is_dir():
             raise NotFound(f"repository {repo}: no such directory")
-        self.ctx.open_vcs(path)
+        vcs = self.ctx.open_vcs(path)
         root = self.ctx.repo_root(path)
         source, text = read_config(root, config)
         cfg = parse_config_text(text, source)
         cfg = merge_overrides(cfg, limits=limits, sandbox=sandbox)
-        containment.validate(owner, cfg, root)  # issue 3: a user to run as, bwrap if needed
+        # issue 3 and 10: a user to run as, bwrap if needed
+        containment.validate(owner, cfg, self.ctx.allowed_users)
         check_config_exposures(cfg)  # issue 4: expose_to names services that have ports
+        planned, _ = await asyncio.to_thread(vcs.plan, root, name, rev)  # the revision exists
+        objects = planned.objects
+        if self.ctx.ids is not None and cfg.sandbox.user is None:
+            some = self.ctx.ids.range.first  # any uid of the range: one that owns nothing
+            containment.check_objects(objects, cfg.sandbox.level, some, (some,))
         if existing is not None:  # replaces a colony whose spawn failed
             await self.actor(name).ask("remove", force=True)
             if self.ctx.store.find(name) is not None:  # lost a race while awaiting
                 lifecycle.check_spawn(name, State.SPAWNING)
         index = plan_index(self.ctx.store.used_indexes(), self.ctx.pool)
+        # No await from here to the insert: the uid is taken once it is stored.
+        uid = self.ctx.ids.allocate() if self.ctx.ids is not None else None
         now = self.ctx.clock()
         overrides = json.dumps({"limits": limits or None, "sandbox": sandbox})
         rec = ColonyRecord(
@@ -167,6 +175,7 @@ class Mycelium:
             config_source=source,
             config_text=text,
             overrides=overrides,
+            uid=uid,
         )
         self.ctx.store.insert(rec)
         actor = ColonyActor(self.ctx, rec, cfg)

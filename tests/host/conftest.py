@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from colony.client import Client
+from colony.core.env import DEFAULT_PATH
 from colony.errors import ColonyError
-from tests.conftest import TEST_NET, new_prefix, passable
+from tests.conftest import TEST_NET, TEST_PREFIX, new_prefix, passable, scratch_dir, uid_base_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +44,7 @@ class Daemon:
     proc: subprocess.Popen[bytes] | None = None
     client: Client | None = None
     http_port: str = "0"  # Bloom's listener: any free port, so test daemons never collide
+    uid_base: int = 0  # 0: one derived from the prefix
 
     def start(self) -> Client:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -65,6 +68,8 @@ class Daemon:
                     self.pool,
                     "--http-port",
                     self.http_port,
+                    "--uid-base",
+                    str(self.uid_base or uid_base_for(self.prefix)),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -122,23 +127,34 @@ class Daemon:
         self.stop()
 
 
-@pytest.fixture
-def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
+def make_daemon(tmp_path: Path) -> tuple[Daemon, Path]:
+    """A Daemon (not started) with its own prefix, pool, uid range and state dir; and the
+    scratch directory to remove after it (the state dir cannot live below /tmp)."""
     prefix = new_prefix()
     third = 1 + zlib.crc32(prefix.encode()) % 240
     passable(tmp_path)
+    scratch = scratch_dir(prefix)
     d = Daemon(
-        state_dir=tmp_path / "state",
-        socket=tmp_path / "state" / "mycelium.sock",
+        state_dir=scratch / "state",
+        socket=scratch / "state" / "mycelium.sock",
         prefix=prefix,
         pool=f"10.{TEST_NET}.{third}.0/24",
         log=tmp_path / "mycelium.log",
     )
-    d.start()
+    return d, scratch
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Daemon]:
+    d, scratch = make_daemon(tmp_path)
     try:
+        d.start()
         yield d
     finally:
-        d.cleanup()
+        try:
+            d.cleanup()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         failed = getattr(request.node, "rep_call", None)
         if failed is not None and failed.failed:
             print(f"--- Mycelium log ---\n{d.log.read_text()}")
@@ -175,13 +191,19 @@ def wait_for(check, timeout: float = 30, what: str = "condition"):  # type: igno
 
 
 @pytest.fixture
-def agents_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The scripted agents (tests/agents) first on PATH as claude, codex, gemini, aider."""
+def agents_bin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The scripted agents (tests/agents) first on colonies' PATH as claude, codex, gemini,
+    aider (``COLONY_PATH``, which the daemon gives colony processes)."""
     from tests.host.workflow_helpers import install_fake_agents, path_with
 
-    bin_dir = install_fake_agents(tmp_path / "fake")
-    monkeypatch.setenv("PATH", path_with(bin_dir))  # the daemon (and its colonies) inherit it
-    return bin_dir
+    scratch = scratch_dir(f"{TEST_PREFIX}agents")
+    try:
+        bin_dir = install_fake_agents(scratch / "fake")
+        monkeypatch.setenv("PATH", path_with(bin_dir))
+        monkeypatch.setenv("COLONY_PATH", f"{bin_dir}:{DEFAULT_PATH}")
+        yield bin_dir
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture
@@ -199,3 +221,35 @@ def shell_transcript(client: Client, name: str, typed: bytes) -> tuple[bytes, in
         while (chunk := session.recv(20)) is not None:
             out += chunk[1]
         return out, session.exit_code
+
+
+def run_in(
+    client: Client,
+    name: str,
+    argv: list[str],
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
+    """Run ``argv`` inside colony ``name`` (as the colony, contained): code, stdout, stderr."""
+    out, err = b"", b""
+    with client.exec_session(name, argv, env=env or {}) as session:
+        while (chunk := session.recv(timeout)) is not None:
+            if chunk[0] == "stdout":
+                out += chunk[1]
+            else:
+                err += chunk[1]
+        code = session.exit_code
+    assert code is not None
+    return code, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def sh_in(client: Client, name: str, script: str, timeout: float = 60) -> tuple[int, str, str]:
+    """Run a shell script inside colony ``name``: code, stdout, stderr."""
+    return run_in(client, name, ["sh", "-c", script], timeout)
+
+
+def git_in(client: Client, name: str, *args: str) -> str:
+    """``git ARGS`` inside colony ``name`` (the colony's own git, as an agent runs it)."""
+    code, out, err = run_in(client, name, ["git", *args])
+    assert code == 0, f"git {' '.join(args)} in {name} exited {code}: {err}"
+    return out
