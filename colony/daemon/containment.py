@@ -172,15 +172,18 @@ class Containment:
         self.jail: Jail | None = None
         self.ports = PortStore(ctx.store)
         self.host_ports = self.ports.get(rec.name) if self.level == "none" else {}
+        # Root with a uid range switches users and builds views; otherwise (a daemon that is
+        # not root, or the daemon's unit tests) colonies run as the daemon's own user.
+        self.privileged = host.is_root() and ctx.ids is not None
         try:
             self.identity = self._identity(rec)
         except ColonyError as exc:
             self.error = exc
 
     def _identity(self, rec: ColonyRecord) -> Identity:
-        if not host.is_root():  # a daemon that is not root cannot switch users
+        if not self.privileged:
             me = pwd.getpwuid(os.getuid())
-            why = "Mycelium's own user (it does not run as root)"
+            why = "Mycelium's own user (it cannot switch users)"
             groups = tuple(os.getgroups())
             return Identity(me.pw_name, me.pw_uid, me.pw_gid, groups, me.pw_dir, me.pw_shell, why)
         if self.cfg.sandbox.user is not None:
@@ -201,8 +204,7 @@ class Containment:
     @property
     def own_uid(self) -> bool:
         """Whether the colony runs as a uid of its own (not a real user, not the daemon's)."""
-        ident = self.identity
-        return ident is not None and host.is_root() and self.cfg.sandbox.user is None
+        return self.identity is not None and self.privileged and self.cfg.sandbox.user is None
 
     # --- kernel objects and limits (blocking: call from a worker thread) ----------------
 
@@ -281,7 +283,7 @@ class Containment:
     def view(self, workspace: Path) -> tuple[MountOp, ...] | None:
         """The colony's private view of the host; None at level none (and for a daemon that
         is not root, which cannot build one)."""
-        if self.level == "none" or not host.is_root():
+        if self.level == "none" or not self.privileged:
             return None
         h = self.home
         own = (str(workspace), str(h.data), str(h.home))
@@ -302,7 +304,7 @@ class Containment:
 
     def objects_seen(self, objects: Path) -> str:
         """Where the colony's git finds the repository's objects."""
-        return str(objects) if self.level == "none" or not host.is_root() else OBJECTS
+        return str(objects) if self.level == "none" or not self.privileged else OBJECTS
 
     def _jail(self) -> Jail:
         """The colony's bubblewrap setup without its workspace (computed once)."""
@@ -315,7 +317,7 @@ class Containment:
         tmp = None
         if self.level == "strict":
             writable = [str(self.home.data), ident.home]
-            if host.is_root():  # the view gives the colony its own /tmp, /var/tmp, /dev/shm
+            if self.privileged:  # the view gives the colony its own /tmp, /var/tmp, /dev/shm
                 writable += ["/tmp", "/var/tmp", "/dev/shm"]
             else:
                 tmp = str(self.home.tmp)
