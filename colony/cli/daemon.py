@@ -208,6 +208,13 @@ def _http_port(ctx: click.Context, param: click.Parameter, value: str) -> int | 
     show_default=True,
     help="Size of that range: colonies plus trash entries [env COLONY_UID_COUNT].",
 )
+@click.option(
+    "--policy",
+    envvar="COLONY_POLICY",
+    metavar="FILE",
+    help="The host policy: sandbox level and floor, egress, default limits, allowed users "
+    "[env COLONY_POLICY; default /etc/colony/policy.toml if it exists].",
+)
 @click.pass_context
 def daemon_run(
     ctx: click.Context,
@@ -222,6 +229,7 @@ def daemon_run(
     audit_retention: str | None,
     uid_base: int,
     uid_count: int,
+    policy: str | None,
 ) -> None:
     """Run Mycelium in the foreground (for systemd); Ctrl-C stops it.
 
@@ -245,4 +253,5 @@ def daemon_run(
         audit_retention=audit_retention,
         uid_base=uid_base,
         uid_count=uid_count,
+        policy=policy,
     )

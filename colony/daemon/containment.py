@@ -298,6 +298,7 @@ class Containment:
             objects=self.rec.objects,
             passwd=passwd,
             group=group,
+            sockets=self.cfg.sandbox.sockets,
             keep_run=keep,
         )
         return tuple(plan_view(view))
@@ -316,7 +317,9 @@ class Containment:
         hidden: list[tuple[str, bool]] = []
         tmp = None
         if self.level == "strict":
-            writable = [str(self.home.data), ident.home]
+            writable = [str(self.home.data)]
+            if ident.home == str(self.home.home):  # its own home; a real user's stays read-only
+                writable.append(ident.home)
             if self.privileged:  # the view gives the colony its own /tmp, /var/tmp, /dev/shm
                 writable += ["/tmp", "/var/tmp", "/dev/shm"]
             else:

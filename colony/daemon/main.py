@@ -28,6 +28,7 @@ from colony.api.peer import PeerCredProtocol
 from colony.core.audit_events import parse_duration as parse_retention
 from colony.core.audit_events import plan_request_event, push_url
 from colony.core.env import DEFAULT_PATH
+from colony.core.hostpolicy import DEFAULT_POLICY_FILE, HostPolicy, parse_host_policy
 from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT, UidRange, check_range
 from colony.core.model import check_prefix
 from colony.core.mounts import check_state_dir
@@ -67,6 +68,28 @@ class Settings:
     audit_retention: float | None = None  # seconds of audit log kept; None: all
     uids: UidRange = field(default_factory=lambda: UidRange(DEFAULT_UID_BASE, DEFAULT_UID_COUNT))
     colony_path: str = DEFAULT_PATH  # PATH of colony processes
+    policy: HostPolicy = field(default_factory=HostPolicy)  # what the host decides (issue 10)
+
+
+def load_policy(path: str | None) -> HostPolicy:
+    """The host policy file (``--policy``; default /etc/colony/policy.toml, if it exists).
+
+    Raises:
+        ConfigError: the file named by --policy is missing, or the file is malformed.
+    """
+    source = path or DEFAULT_POLICY_FILE
+    try:
+        text = Path(source).read_text()
+    except FileNotFoundError:
+        if path is None:
+            return HostPolicy()
+        raise ConfigError(f"--policy: {path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"--policy: cannot read {source}: {exc.strerror}") from exc
+    found = parse_host_policy(text, source)
+    for warning in found.warnings:
+        log.warning("%s", warning)
+    return found
 
 
 def used_uids(store: Store) -> set[int]:
@@ -128,6 +151,7 @@ class Daemon:
                     host_env=dict(os.environ),
                     colony_path=s.colony_path,
                     ids=ids,
+                    policy=s.policy,
                 )
                 # issue 4: network policies, connection records (NFLOG), names re-resolved
                 ctx.net = start_network(store, iso, ctx.bus, s.prefix, start_task)
@@ -226,6 +250,7 @@ def run_daemon(
     audit_retention: str | None = None,
     uid_base: int = DEFAULT_UID_BASE,
     uid_count: int = DEFAULT_UID_COUNT,
+    policy: str | None = None,
 ) -> None:
     """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``."""
     logging.basicConfig(
@@ -257,6 +282,7 @@ def run_daemon(
         if audit_retention
         else None,
         uids=check_range(uid_base, uid_count),
+        policy=load_policy(policy),
         colony_path=os.environ.get("COLONY_PATH") or DEFAULT_PATH,
     )
     asyncio.run(Daemon(settings).run())

@@ -92,11 +92,13 @@ def run(
     timeout: float = 120,
     user: Credentials | None = None,
     stdin: IO[bytes] | None = None,
+    umask: int = -1,
 ) -> Completed:
     """Run a command to completion and return its output.
 
     ``user``: run as that user (only when it is not the caller), with HOME set to its home.
     ``stdin``: a file to read instead of ``input``.
+    ``umask``: the command's umask (-1 keeps the caller's).
 
     Raises:
         HostError: the command could not start, timed out, or (with ``check``) exited non-zero.
@@ -118,6 +120,7 @@ def run(
             timeout=timeout,
             check=False,
             preexec_fn=(lambda: _drop(user)) if switch and user is not None else None,
+            umask=umask,
         )
     except FileNotFoundError as exc:
         raise HostError(f"'{argv[0]}' is not installed (ENOENT)") from exc

@@ -222,9 +222,11 @@ def _git(
     timeout: float = 120,
 ) -> host.Completed:
     argv = ["git", *NO_HOOKS, "-C", str(where), *args]
+    # umask 022 as a user's shell has it (the daemon's is 077): the objects a merge adds must
+    # stay readable to the colonies that borrow them (git's core.sharedRepository still rules).
     return host.run(
         argv, check=check, env=env or git_env(), user=owner, stdin=stdin, input=input,
-        timeout=timeout,
+        timeout=timeout, umask=0o022,
     )  # fmt: skip
 
 

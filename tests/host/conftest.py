@@ -253,3 +253,15 @@ def git_in(client: Client, name: str, *args: str) -> str:
     code, out, err = run_in(client, name, ["git", *args])
     assert code == 0, f"git {' '.join(args)} in {name} exited {code}: {err}"
     return out
+
+
+@pytest.fixture
+def exchange() -> Iterator[Path]:
+    """A directory the test and every colony can read and write (0777, outside /tmp, which
+    each colony has its own of): gates and counters of the scripted agents."""
+    path = scratch_dir(f"{TEST_PREFIX}exchange")
+    path.chmod(0o777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -104,7 +104,7 @@ def test_spawn_shows_progress_then_urls_and_ls_lists(daemon: Daemon, tmp_path: P
     assert json.loads(colony(daemon, "show", "cli", "--json").stdout)["state"] == "stopped"
     removed = colony(daemon, "rm", "cli")
     assert removed.returncode == 0
-    assert "branch colony/cli is kept" in removed.stdout
+    assert "colony trash restore cli" in removed.stdout
 
 
 def test_doctor_passes_on_a_running_installation(daemon: Daemon, tmp_path: Path) -> None:
