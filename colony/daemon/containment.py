@@ -129,7 +129,7 @@ def check_objects(objects: Path, level: str, uid: int, groups: Sequence[int]) ->
     chain = host.path_chain(objects)
     if level != "none":
         chain = chain[-1:]
-        if chain and not chain[0][1] & 0o004 and chain[0][2] != uid:
+        if chain and chain[0][1] & 0o005 != 0o005 and chain[0][2] != uid:
             blocked: str | None = f"{objects} (mode {chain[0][1] & 0o7777:04o})"
         else:
             blocked = find_unreachable(chain, uid, groups)

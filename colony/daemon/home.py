@@ -61,11 +61,18 @@ class ColonyHome:
         for parent in (self.paths.root, self.paths.root / "colonies", workspace.parent):
             make_root_dir(parent, 0o711)
         make_root_dir(self.root, 0o711)
+        for private in (self.root / "logs", self.root / "agents"):
+            if private.is_dir():  # made 0755 by Colony before issue 10
+                private.chmod(0o700)
         acl = render_acl(0o700, grant) if grant else None
         host.make_owned_dir(workspace, uid, gid, 0o700, acl)
         host.make_owned_dir(self.data, uid, gid, 0o700, acl)
         host.make_owned_file(self.db, uid, gid, 0o600)
-        host.make_owned_dir(self.home, uid, gid, 0o700, acl)
+        if host.make_owned_dir(self.home, uid, gid, 0o700, acl):
+            # A prompt that names the colony (the workspace path is long and the same for all).
+            name = self.root.name
+            rc = f"PS1='({name}) \\W\\$ '\n"
+            host.make_owned_file(self.home / ".bashrc", uid, gid, 0o644, rc)
         host.make_owned_dir(self.tmp, uid, gid, 0o700)
         host.make_owned_dir(self.shm, uid, gid, 0o700)
 

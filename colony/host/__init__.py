@@ -36,7 +36,9 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 
 
 def _cmd(argv: Sequence[str]) -> str:
-    return " ".join(argv[:3]) if len(argv) > 3 else " ".join(argv)
+    """The first words of a command, each on one line and short (a script stays readable)."""
+    words = [" ".join(a.split())[:40] + ("…" if len(a) > 40 else "") for a in argv[:3]]
+    return " ".join(words)
 
 
 def _tail(text: str, lines: int = 3) -> str:

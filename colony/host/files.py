@@ -69,8 +69,10 @@ def make_owned_dir(
     return True
 
 
-def make_owned_file(path: str | Path, uid: int, gid: int, mode: int = 0o600) -> None:
-    """Create an empty file ``path`` owned by ``uid``:``gid``; an existing one is kept.
+def make_owned_file(
+    path: str | Path, uid: int, gid: int, mode: int = 0o600, text: str = ""
+) -> None:
+    """Create file ``path`` holding ``text``, owned by ``uid``:``gid``; an existing one is kept.
 
     Raises:
         HostError: it cannot be created.
@@ -82,6 +84,7 @@ def make_owned_file(path: str | Path, uid: int, gid: int, mode: int = 0o600) -> 
     except OSError as exc:
         raise _fail("create", path, exc) from exc
     try:
+        os.write(fd, text.encode())
         os.fchown(fd, uid, gid)
         os.fchmod(fd, mode)
     finally:
