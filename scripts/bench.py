@@ -14,14 +14,13 @@ import ipaddress
 import json
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from benchlib import (
     delete_branch,
     lacks_root,
     make_repo,
+    make_work,
     parse_args,
     remove_work,
     start_daemon,
@@ -58,7 +57,7 @@ def main() -> int:
     args = parse_args(__doc__, rounds=40)
     if lacks_root("bench", "network namespaces"):
         return 1
-    work = Path(tempfile.mkdtemp(prefix="colony-bench-"))
+    work = make_work("colony-bench")
     work.chmod(0o755)  # colony processes run as an unprivileged user (issue 3)
     spawn: list[float] = []
     remove: list[float] = []

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from benchlib import (
     lacks_root,
     make_repo,
+    make_work,
     parse_args,
     pct,
     remove_work,
@@ -154,7 +154,7 @@ def main() -> int:
     args = parse_args(__doc__, events=50_000, files=10_000)
     if lacks_root("bench_audit", "a real Mycelium"):
         return 1
-    work = Path(tempfile.mkdtemp(prefix="colony-bench-audit-"))
+    work = make_work("colony-bench-audit")
     work.chmod(0o711)  # colony processes run as an unprivileged user
     try:
         rates = [insert_rate(work, b, min(args.events, 5_000 if b == 1 else args.events))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +28,7 @@ from benchlib import (
     delete_branch,
     lacks_root,
     make_repo,
+    make_work,
     parse_args,
     remove_work,
     start_daemon,
@@ -123,7 +123,7 @@ def main() -> int:
     args = parse_args(__doc__, rounds=20)
     if lacks_root("bench", "network namespaces"):
         return 1
-    work = Path(tempfile.mkdtemp(prefix="colony-bench-net-"))
+    work = make_work("colony-bench-net")
     work.chmod(0o755)  # colony processes may run as an unprivileged user (issue 3)
     pool = ipaddress.IPv4Network(POOL)
     iso = LinuxIsolation(mark=render_mark(PREFIX, str(work)))

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from benchlib import (
     delete_branch,
     lacks_root,
     make_repo,
+    make_work,
     parse_args,
     remove_work,
     start_daemon,
@@ -38,7 +37,7 @@ def main() -> int:
     args = parse_args(__doc__, rounds=20)
     if lacks_root("bench", "namespaces, cgroups"):
         return 1
-    work = Path(tempfile.mkdtemp(prefix="colony-bench-sandbox-"))
+    work = make_work("colony-bench-sandbox")
     work.chmod(0o755)  # colony processes run unprivileged and must reach the state dir
     daemon, client = start_daemon(work, PREFIX, POOL)
     times: dict[str, list[float]] = {level: [] for level in LEVELS}

@@ -12,7 +12,9 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,23 @@ def delete_branch(repo: Path, name: str) -> None:
     subprocess.run(["git", "-C", str(repo), "branch", "-q", "-D", f"colony/{name}"], check=True)
 
 
+SCRATCH = Path("/var/lib/colony-scratch")  # not below /tmp: each colony has its own /tmp
+
+
+def make_work(tag: str) -> Path:
+    """A scratch directory for a daemon's state, outside the directories colonies get their
+    own of, passable by colony users."""
+    SCRATCH.mkdir(mode=0o711, parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=SCRATCH))
+    work.chmod(0o711)
+    return work
+
+
+def uid_base(prefix: str) -> int:
+    """A colony uid range of its own for the daemon of ``prefix`` (never the default one)."""
+    return 1_900_000_000 + 65_536 * (2001 + zlib.crc32(prefix.encode()) % 1000)
+
+
 def start_daemon(
     work: Path,
     prefix: str,
@@ -97,7 +116,7 @@ def start_daemon(
     argv += ["--socket", str(work / socket), "--proxy-port", "0"]
     if http_port is not None:
         argv += ["--http-port", http_port]
-    argv += ["--prefix", prefix, "--pool", pool]
+    argv += ["--prefix", prefix, "--pool", pool, "--uid-base", str(uid_base(prefix))]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     with (work / "mycelium.log").open("wb") as log:
         daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env)

@@ -17,6 +17,9 @@ COLONY = [sys.executable, "-m", "colony"]
 NAMES = ["alpha", "beta", "gamma"]
 
 
+SCRATCH = Path("/var/lib/colony-scratch")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -62,8 +65,10 @@ def main() -> int:
     if os.geteuid() != 0:
         print("demo: run as root (network namespaces need it): sudo make demo", file=sys.stderr)
         return 1
-    work = Path(tempfile.mkdtemp(prefix="colony-demo-"))
-    work.chmod(0o755)  # colony processes run as an unprivileged user (issue 3)
+    # Not below /tmp, which each colony gets its own of; passable for the colonies' own uids.
+    SCRATCH.mkdir(mode=0o711, parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="colony-demo-", dir=SCRATCH))
+    work.chmod(0o711)
     env = dict(os.environ)
     env.update(
         COLONY_STATE_DIR=str(work / "state"),
@@ -71,6 +76,7 @@ def main() -> int:
         COLONY_PROXY_PORT=str(free_port()),
         COLONY_PREFIX="demo",
         COLONY_POOL="10.213.250.0/24",
+        COLONY_UID_BASE=str(1_900_000_000 + 65_536 * 3500),  # never the everyday daemon's
         PYTHONPATH=str(ROOT),
     )
     spawned: list[str] = []

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,25 @@ import pytest
 TEST_PREFIX = os.environ.get("COLONY_TEST_PREFIX", "ct-")
 # Second octet of the test pools (10.<net>.<n>.0/24), likewise per checkout.
 TEST_NET = int(os.environ.get("COLONY_TEST_NET", "213"))
+# State directories of test daemons: not below /tmp, which every colony gets its own of.
+SCRATCH = Path(os.environ.get("COLONY_TEST_SCRATCH", "/var/lib/colony-test"))
+UIDS_LOCKS = Path("/run/colony-uids")
+
+
+def scratch_dir(tag: str) -> Path:
+    """A new directory below :data:`SCRATCH` that colony users may pass through."""
+    SCRATCH.mkdir(mode=0o711, parents=True, exist_ok=True)
+    SCRATCH.chmod(0o711)
+    path = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=SCRATCH))
+    path.chmod(0o711)
+    return path
+
+
+def uid_base_for(prefix: str) -> int:
+    """A colony uid range of its own for the test daemon of ``prefix``."""
+    return 1_900_000_000 + 65_536 * (1 + zlib.crc32(prefix.encode()) % 2000)
+
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -62,6 +83,8 @@ def leftovers() -> list[str]:
             continue
         if f"/{TEST_PREFIX}" in cgroups:
             found.append(f"process {proc.name} in {cgroups.split(':')[-1].strip()}")
+    if SCRATCH.is_dir():
+        found += [f"state dir {p}" for p in SCRATCH.iterdir() if p.name.startswith(TEST_PREFIX)]
     return sorted(set(found))
 
 

@@ -26,7 +26,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
     async def spawn(request: Request) -> JSONResponse:
         """
         summary: Create and start a colony; progress follows on /events.
-        requestBody: {description: '{name, repo, rev, config, limits, sandbox}'}
+        requestBody: {description: '{name, repo, rev, config, limits, sandbox, user, sockets}'}
         responses:
           202: {description: the new colony, state spawning}
           400: {description: bad name or configuration; nothing was created}
@@ -40,6 +40,8 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             config=field(body, "config", str, None),
             limits=field(body, "limits", dict, None),
             sandbox=field(body, "sandbox", str, None),
+            user=field(body, "user", str, None),
+            sockets=field(body, "sockets", list, None),
             owner=caller(request),
         )
         return JSONResponse(colony, status_code=202)

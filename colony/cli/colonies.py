@@ -97,7 +97,21 @@ def init(name: str | None, force: bool) -> None:
 @click.option(
     "--sandbox",
     type=click.Choice(["none", "basic", "moderate", "strict"]),
-    help="Containment level [default: colony.toml's].",
+    help="Containment level; may be below the host's default (not below its floor) "
+    "[default: colony.toml's if stricter than the host's].",
+)
+@click.option(
+    "--user",
+    help="Run as this local user instead of the colony's own uid (root only; others may "
+    "name themselves).",
+)
+@click.option(
+    "--socket",
+    "sockets",
+    multiple=True,
+    metavar="PATH",
+    help="A host socket under /run/ the colony may use (e.g. /run/postgresql/.s.PGSQL.5432), "
+    "repeatable.",
 )
 @json_option
 @wait_option
@@ -110,6 +124,8 @@ def spawn(
     config: Path | None,
     limits: dict[str, str],
     sandbox: str | None,
+    user: str | None,
+    sockets: tuple[str, ...],
     as_json: bool,
     no_wait: bool,
 ) -> None:
@@ -127,7 +143,10 @@ def spawn(
     values = {k: parse_value(v) for k, v in limits.items()} or None
 
     def call(client: Client) -> Json:
-        return client.spawn(name, root, rev=rev, config=config, limits=values, sandbox=sandbox)
+        return client.spawn(
+            name, root, rev=rev, config=config, limits=values, sandbox=sandbox, user=user,
+            sockets=list(sockets) or None,
+        )  # fmt: skip
 
     _lifecycle(ctx, name, "spawn", call, wait=not no_wait, as_json=as_json)
 
@@ -159,7 +178,8 @@ _lifecycle_command("restart", "Stop and start a colony.")
 def remove(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
     """Remove a colony; its work stays recoverable.
 
-    Uncommitted work is saved to a ref and the branch colony/NAME is kept.
+    A final snapshot is recorded, then its whole workspace (commits, uncommitted files),
+    data dir and logs move to the trash: 'colony trash restore NAME' brings it back.
 
     \b
     Example:

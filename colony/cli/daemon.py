@@ -18,6 +18,7 @@ from colony.client import (
     default_state_dir,
     ensure_daemon,
 )
+from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT
 from colony.errors import ColonyError
 
 
@@ -276,6 +277,30 @@ def _host_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     metavar="N",
     help="Changed paths a colony may list at once [env COLONY_FILES_BURST].",
 )
+@click.option(
+    "--uid-base",
+    envvar="COLONY_UID_BASE",
+    type=int,
+    default=DEFAULT_UID_BASE,
+    show_default=True,
+    help="First uid of the range colonies get their own uid from; no user, group or "
+    "subordinate id of the host may fall in it [env COLONY_UID_BASE].",
+)
+@click.option(
+    "--uid-count",
+    envvar="COLONY_UID_COUNT",
+    type=int,
+    default=DEFAULT_UID_COUNT,
+    show_default=True,
+    help="Size of that range: colonies plus trash entries [env COLONY_UID_COUNT].",
+)
+@click.option(
+    "--policy",
+    envvar="COLONY_POLICY",
+    metavar="FILE",
+    help="The host policy: sandbox level and floor, egress, default limits, allowed users "
+    "[env COLONY_POLICY; default /etc/colony/policy.toml if it exists].",
+)
 @click.pass_context
 def daemon_run(
     ctx: click.Context,
@@ -296,6 +321,9 @@ def daemon_run(
     watch_limit: int,
     files_rate: str,
     files_burst: str,
+    uid_base: int,
+    uid_count: int,
+    policy: str | None,
 ) -> None:
     """Run Mycelium in the foreground (for systemd); Ctrl-C stops it.
 
@@ -325,4 +353,7 @@ def daemon_run(
         watch_limit=watch_limit,
         files_rate=files_rate,
         files_burst=files_burst,
+        uid_base=uid_base,
+        uid_count=uid_count,
+        policy=policy,
     )

@@ -333,12 +333,16 @@ def format_gc(result: Mapping[str, Any]) -> Text:
 def format_removed(result: Mapping[str, Any]) -> Text:
     """What ``colony rm`` did and where the work stays recoverable."""
     lines = [f"removed colony '{result.get('removed')}'"]
+    if result.get("snapshot"):
+        lines.append(f"final snapshot {str(result['snapshot'])[:12]} recorded")
     if result.get("saved"):
-        lines.append(f"uncommitted work saved as {result['saved']}")
-    if result.get("branch"):
-        lines.append(f"branch {result['branch']} is kept")
+        branch = result.get("branch") or "its branch"
+        lines.append(
+            f"workspace ({branch}, commits and uncommitted files) kept in {result['saved']}"
+        )
     if result.get("trash"):
         lines.append(f"data and logs moved to {result['trash']}")
+    lines.append(f"bring it back with 'colony trash restore {result.get('removed')}'")
     return Text("\n".join(lines))
 
 

@@ -26,6 +26,8 @@ class ColoniesMixin(ClientBase):
         config: str | Path | None = None,
         limits: dict[str, Any] | None = None,
         sandbox: str | None = None,
+        user: str | None = None,
+        sockets: list[str] | None = None,
     ) -> Json:
         """Ask for a new colony; returns it in state "spawning" (progress comes on /events)."""
         body: Json = {
@@ -35,6 +37,8 @@ class ColoniesMixin(ClientBase):
             "config": None if config is None else str(Path(config).absolute()),
             "limits": limits,
             "sandbox": sandbox,
+            "user": user,
+            "sockets": sockets,
         }
         return self._request("POST", "/colonies", body=body)
 

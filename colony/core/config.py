@@ -67,8 +67,9 @@ class Limits:
 @dataclass(frozen=True)
 class Sandbox:
     level: Level = "basic"
-    user: str | None = None
+    user: str | None = None  # a real user instead of the colony's own uid (host-approved)
     hide: tuple[str, ...] = ()
+    sockets: tuple[str, ...] = ()  # host sockets under /run to see (host-approved)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ SANDBOX_FIELDS: Mapping[str, Reader[Any]] = {
     "level": v.choice(get_args(Level)),
     "user": v.matching("a user name such as 'alice'", USER_RE.fullmatch),
     "hide": v.string_list(),
+    "sockets": v.string_list(v.matching("a path under /run/", lambda p: p.startswith("/run/"))),
 }
 NETWORK_FIELDS: Mapping[str, Reader[Any]] = {
     "egress": v.choice(get_args(Egress)),

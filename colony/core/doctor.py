@@ -43,6 +43,10 @@ class Facts:
     audit_detail: str = ""
     unlimited: tuple[str, ...] = ()  # colonies without any limit
     as_root: tuple[str, ...] = ()  # colonies whose processes would run as root
+    # issue 10, looked at on live colonies: "colony: what is wrong" each
+    identities: tuple[str, ...] = ()  # shared or foreign uids, files not the colony's own
+    views: tuple[str, ...] = ()  # processes without no_new_privs or a private view
+    state_files: tuple[str, ...] = ()  # state files and directories others may read
     http: str | None = None  # Bloom's listener, if any
 
 
@@ -144,6 +148,30 @@ def plan_checks(f: Facts) -> list[Check]:
             "fail",
             f"running as root: {', '.join(f.as_root)}",
             "remove [sandbox] user = root and restart them",
+        ),
+        _judge(
+            "colony identities",
+            not f.identities,
+            "every colony runs as a uid of its own; its workspace and data dir are 0700 of it",
+            "fail",
+            "; ".join(f.identities[:3]),
+            "restart the colony; if its files changed owner, remove it and spawn it again",
+        ),
+        _judge(
+            "colony views",
+            not f.views,
+            "every colony process has no_new_privs and, above none, a private view of the host",
+            "fail",
+            "; ".join(f.views[:3]),
+            "restart the colony (processes started by an older Mycelium keep the host's view)",
+        ),
+        _judge(
+            "state files",
+            not f.state_files,
+            "the state directory's database, logs and keys are root's alone",
+            "fail",
+            "; ".join(f.state_files[:3]),
+            "chmod 0600 the files and 0700 the directories named (Mycelium does at start)",
         ),
         Check("audit", "warn", "no audit log", "upgrade Mycelium")
         if f.audit_ok is None

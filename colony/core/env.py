@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-# Host variables passed through; everything else of the daemon's environment stays out.
-PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "TERM", "HOME", "USER", "LOGNAME", "SHELL")
+# Host variables passed through; everything else of the daemon's environment stays out. PATH
+# is the colony's own (issue 10): the daemon's may name root's tools (pyenv, cargo).
+PASSTHROUGH = ("LANG", "LC_ALL", "TZ", "TERM")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def port_var(service: str) -> str:
@@ -15,6 +17,7 @@ def port_var(service: str) -> str:
 def plan_env(
     *,
     host_env: Mapping[str, str],
+    own: Mapping[str, str],
     name: str,
     data_dir: str,
     db: str,
@@ -25,14 +28,19 @@ def plan_env(
 ) -> dict[str, str]:
     """Build the environment of one process of a colony.
 
+    ``host_env`` is the daemon's environment (only :data:`PASSTHROUGH` is taken from it);
+    ``own`` the colony's PATH and its user's HOME, USER, LOGNAME and SHELL.
+
     Example:
-        >>> env = plan_env(host_env={"PATH": "/bin"}, name="web", data_dir="/d", db="/d/c.db",
-        ...                address=None, ports=[("api", 8000)], service_port=8000)
+        >>> env = plan_env(host_env={"PATH": "/root/bin"}, own={"HOME": "/h"}, name="web",
+        ...                data_dir="/d", db="/d/c.db", address=None, ports=[("api", 8000)],
+        ...                service_port=8000)
         >>> env["COLONY_NAME"], env["PORT"], env["COLONY_PORT_API"], env["DATABASE_URL"]
         ('web', '8000', '8000', 'sqlite:////d/c.db')
     """
     env = {k: host_env[k] for k in PASSTHROUGH if k in host_env}
-    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env["PATH"] = DEFAULT_PATH
+    env.update(own)
     env.update(
         COLONY="1",
         COLONY_NAME=name,

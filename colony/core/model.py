@@ -192,3 +192,5 @@ class ColonyRecord:
     workspace_created: bool = False
     isolated: bool = False  # the colony's kernel objects exist and are its own
     provisioned: bool = False
+    uid: int | None = None  # its own uid (and gid) from Mycelium's range (issue 10)
+    objects: str | None = None  # the repository's object directory, shared read-only

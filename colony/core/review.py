@@ -171,3 +171,45 @@ def format_file_list(paths: list[str], limit: int = 10) -> str:
     """'a, b, c' with at most ``limit`` names, then '… and N more'."""
     shown = ", ".join(paths[:limit])
     return shown + (f" … and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+# --- files whose change deserves a second look (issue 10) ---------------------------------
+
+# (pattern, why): a name anywhere, or a directory prefix ending in "/".
+SENSITIVE: tuple[tuple[str, str], ...] = (
+    ("colony.toml", "Colony's configuration: commands, limits, sandbox and network"),
+    (".gitattributes", "git attributes: filters and diff drivers that run programs"),
+    (".gitmodules", "submodules: where git fetches code from"),
+    (".githooks/", "git hooks"),
+    (".husky/", "git hooks (husky)"),
+    (".pre-commit-config.yaml", "pre-commit hooks"),
+    ("lefthook.yml", "git hooks (lefthook)"),
+    (".lefthook.yml", "git hooks (lefthook)"),
+    (".envrc", "direnv: runs when a shell enters the directory"),
+    (".vscode/", "editor tasks and settings that can run programs"),
+    (".devcontainer/", "dev container definition"),
+    (".github/workflows/", "CI workflows: run with the repository's secrets"),
+    (".gitlab-ci.yml", "CI pipeline: runs with the repository's secrets"),
+)
+
+
+def plan_sensitive(paths: Iterable[str]) -> list[dict[str, str]]:
+    """The changed paths that configure tools, hooks or CI, each with why it matters.
+
+    Example:
+        >>> plan_sensitive(["app.py", "colony.toml", "a/.gitattributes"])[0]["path"]
+        'a/.gitattributes'
+    """
+    found = []
+    for path in sorted(set(paths)):
+        name = path.rsplit("/", 1)[-1]
+        for pattern, why in SENSITIVE:
+            hit = (
+                path.startswith(pattern) or f"/{pattern}" in f"/{path}"
+                if pattern.endswith("/")
+                else name == pattern
+            )
+            if hit:
+                found.append({"path": path, "why": why})
+                break
+    return found

@@ -3,8 +3,8 @@
 SPEC §7. Every process of a colony (service, setup, build, exec, shell) starts through one
 helper that asks :func:`render_sandbox` for its argv: ``none`` and ``basic`` run the command
 as it is (``basic`` inside the colony's network namespace), ``moderate`` and ``strict`` put
-bubblewrap (``bwrap``) in front of it. Who the process runs as comes from :func:`choose_user`;
-never root.
+bubblewrap (``bwrap``) in front of it. Who the process runs as is the colony's own uid
+(:func:`colony_identity`), never root.
 
 Example:
     >>> render_sandbox(Jail("moderate"), ["sh", "-c", "make"], "/ws")
@@ -24,7 +24,6 @@ from colony.errors import ConfigError
 
 LEVELS: tuple[Level, ...] = get_args(Level)
 NEEDS_BWRAP = frozenset({"moderate", "strict"})
-FALLBACK_USER = "nobody"
 
 LEVEL_TEXT: Mapping[str, str] = {
     "none": "no namespace: the host's network, ports remapped to free host ports; cgroup limits",
@@ -79,36 +78,35 @@ class Identity:
         return {"name": self.user, "uid": self.uid, "gid": self.gid, "why": self.why}
 
 
-def choose_user(
-    owner: str, requested: str | None, *, owner_is_local: bool, repo_owner: str | None
-) -> tuple[str, str]:
-    """The user name a colony runs as, and why: never root.
-
-    ``[sandbox] user`` wins; only root may name another user than themselves (anyone may name
-    ``nobody``). Otherwise the owner (the user who spawned it); when that is root (or not a
-    local user), the repository's owner, and when that is root too, ``nobody``.
-
-    Raises:
-        ConfigError: ``requested`` is root, or names another user and the owner is not root.
+def colony_identity(name: str, uid: int, home: str, shell: str) -> Identity:
+    """The identity of colony ``name``: its own uid and gid, a user name that exists only
+    inside the colony, and its private home.
 
     Example:
-        >>> choose_user("root", None, owner_is_local=True, repo_owner="alice")
-        ('alice', "owner root: the repository's owner")
+        >>> colony_identity("web", 1_900_000_003, "/st/colonies/web/home", "/bin/bash").user
+        'colony-web'
     """
-    if requested is not None:
-        if requested == "root":
-            raise ConfigError("sandbox.user: expected an unprivileged user, got 'root'")
-        if owner != "root" and requested not in (owner, FALLBACK_USER):
-            raise ConfigError(
-                f"sandbox.user: only root may run a colony as another user; {owner!r} may name "
-                f"{owner!r} or {FALLBACK_USER!r}, got {requested!r}"
-            )
-        return requested, "[sandbox] user"
-    if owner != "root" and owner_is_local:
-        return owner, "the owner"
-    if repo_owner and repo_owner != "root":
-        return repo_owner, f"owner {owner}: the repository's owner"
-    return FALLBACK_USER, f"owner {owner}: colonies never run as root"
+    why = "its own uid from Mycelium's colony range"
+    return Identity(f"colony-{name}", uid, uid, (uid,), home, shell, why)
+
+
+def check_user(requested: str, owner: str, allowed: Iterable[str]) -> None:
+    """Check that a colony may run as the local user ``requested`` instead of its own uid.
+
+    Only the host decides: the spawn's ``--user`` flag (root's, or the owner naming
+    themselves) or ``allowed_users`` of the host policy file. Never root.
+
+    Raises:
+        ConfigError: naming the setting.
+    """
+    if requested == "root":
+        raise ConfigError("--user: expected an unprivileged user, got 'root'")
+    if owner != "root" and requested != owner and requested not in allowed:
+        raise ConfigError(
+            f"--user: only root may run a colony as another user; {owner!r} may name "
+            f"{owner!r}, got {requested!r}",
+            hint="or list the user in allowed_users of /etc/colony/policy.toml",
+        )
 
 
 def plan_identity_env(identity: Identity, level: str) -> dict[str, str]:
@@ -151,10 +149,11 @@ class Jail:
 def render_sandbox(jail: Jail, argv: Sequence[str], cwd: str, *, tty: bool = False) -> list[str]:
     """The argv that runs ``argv`` at ``jail.level``; unchanged for none and basic.
 
-    The network namespace and the cgroup are entered before exec (see ``host.Placement``);
-    bwrap adds the PID and user namespaces (moderate) and the read-only view (strict). With
-    ``tty``, the command takes the terminal as its controlling one inside the PID namespace
-    (``setsid --ctty``), so a shell's job control sees process groups it can address.
+    The network namespace, the cgroup and the private view of the host are entered before
+    exec (see ``host.Placement``); bwrap adds the PID and user namespaces (moderate) and the
+    read-only file system (strict). With ``tty``, the command takes the terminal as its
+    controlling one inside the PID namespace (``setsid --ctty``), so a shell's job control
+    sees process groups it can address.
     """
     if jail.level not in NEEDS_BWRAP:
         return list(argv)
@@ -164,8 +163,7 @@ def render_sandbox(jail: Jail, argv: Sequence[str], cwd: str, *, tty: bool = Fal
     if jail.level == "moderate":
         out += ["--dev-bind", "/", "/", "--proc", "/proc"]
     else:
-        out += ["--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--tmpfs", "/dev/shm"]
-        out += ["--proc", "/proc"]
+        out += ["--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc"]
         if jail.tmp:
             out += ["--bind", jail.tmp, "/tmp"]
         for path in jail.writable:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +43,7 @@ class ColonyActor:
 
     def __init__(self, ctx: Context, rec: ColonyRecord, cfg: Config) -> None:
         self.ctx = ctx
-        self.rec = rec
+        self._rec = rec
         self.cfg = cfg
         self.slot = Slot(ctx.prefix, rec.name, rec.index, ctx.pool)
         self.contain = Containment(ctx, rec, cfg, self.slot)  # issue 3: user, limits, sandbox
@@ -59,6 +57,15 @@ class ColonyActor:
     @property
     def name(self) -> str:
         return self.rec.name
+
+    @property
+    def rec(self) -> ColonyRecord:
+        return self._rec
+
+    @rec.setter
+    def rec(self, rec: ColonyRecord) -> None:
+        self._rec = rec
+        self.contain.rec = rec  # its view takes the workspace and objects from the record
 
     @property
     def services(self) -> dict[str, ServiceRecord]:
@@ -127,10 +134,11 @@ class ColonyActor:
         if self.rec.state not in (State.STOPPED, State.FAILED):
             await self._stop()
         final = await removal.final_snapshot(self)
-        # Kernel objects and the workspace are independent: remove them at once.
-        _, saved = await asyncio.gather(self._destroy(), removal.remove_workspace(self))
+        await self._destroy()  # every process gone before its files move
+        kept = await asyncio.to_thread(removal.keep_workspace, self)
         await self._detach_network()
-        trash = removal.move_to_trash(self)
+        trash = await asyncio.to_thread(removal.move_to_trash, self)
+        saved = str(Path(trash) / removal.KEPT_WORKSPACE) if kept and trash else None
         result = {"removed": self.name, "saved": saved, "branch": self.rec.branch,
                   "trash": trash, "snapshot": final}  # fmt: skip
         for hook in self.ctx.on_removed:  # issue 6: the trash records what it takes to restore
@@ -192,44 +200,56 @@ class ColonyActor:
             await self._fail(step, f"internal error: {exc!r}", rollback=first)
 
     async def _create(self) -> None:
-        """Make the workspace and the kernel objects at once; undo both if either fails."""
+        """Make the kernel objects and the colony's directories at once, then its workspace:
+        a repository of its own, made by the colony itself (issue 10). A failure leaves what
+        was made for :meth:`_fail` to roll back."""
         repo = Path(self.rec.repo)
+        vcs = self.ctx.open_vcs(repo)
+        planned, base = await asyncio.to_thread(vcs.plan, repo, self.name, self.rec.rev)
+        objects = str(planned.objects)
         path = self.ctx.paths.workspace(self.name)
-
-        def make_workspace() -> Workspace:
-            return self.ctx.open_vcs(repo).create(repo, self.name, path, self.rec.rev)
-
-        ws_result, iso_result = await asyncio.gather(
-            asyncio.to_thread(make_workspace),
+        self.rec = self.ctx.store.update(self.rec, objects=objects, workspace=str(path))
+        files, iso_result = await asyncio.gather(
+            asyncio.to_thread(self.contain.prepare, path),
             asyncio.to_thread(self.contain.create),
             return_exceptions=True,
         )
-        if isinstance(ws_result, Workspace):
-            self.rec = self.ctx.store.update(
-                self.rec,
-                vcs=ws_result.kind,
-                branch=ws_result.branch,
-                base=ws_result.base,
-                workspace=str(ws_result.path),
-                workspace_created=True,
-            )
         if not isinstance(iso_result, BaseException):
             self.rec = self.ctx.store.update(self.rec, isolated=True)
-        for result in (ws_result, iso_result):
+        for result in (files, iso_result):
             if isinstance(result, BaseException):
                 raise result
+        inside = self.contain.inside(path)
+        seen = self.contain.objects_seen(Path(objects))
+        ws = await asyncio.to_thread(
+            lambda: vcs.create(repo, self.name, path, self.rec.rev, inside=inside, objects=seen)
+        )
+        self.rec = self.ctx.store.update(
+            self.rec,
+            vcs=ws.kind,
+            branch=ws.branch,
+            base=ws.base or base,
+            workspace_created=True,
+        )
         await self._attach_network()
-        data = self.ctx.paths.data(self.name)
-        data.mkdir(parents=True, exist_ok=True)
-        sqlite3.connect(self.ctx.paths.colony_db(self.name)).close()
-        await asyncio.to_thread(self.contain.prepare, self.workspace())
         await asyncio.to_thread(self.contain.assign_ports)
 
     async def _ensure_isolation(self) -> None:
+        """Before a start: kernel objects, directories (a restored colony lacks its /tmp),
+        and the colony's copies of the repository's branches brought up to date."""
         if await asyncio.to_thread(self.contain.ensure):
             self.rec = self.ctx.store.update(self.rec, isolated=True)
             await self._attach_network()
+        await asyncio.to_thread(self.contain.prepare, self.workspace())
         await asyncio.to_thread(self.contain.assign_ports)
+        if self.rec.base and Path(self.workspace()).is_dir():
+            ws = self.workspace_record()
+            vcs = self.ctx.open_vcs(ws.repo)
+            inside = self.contain.inside(ws.path)
+            try:
+                await asyncio.to_thread(lambda: vcs.refresh(ws, inside=inside))
+            except ColonyError as exc:
+                self.log.note("colony", f"cannot update its copies of the branches: {exc}")
 
     async def _run_steps(self, source: str, commands: tuple[str, ...]) -> None:
         log_path = self.ctx.paths.log(self.name, source)
@@ -261,13 +281,12 @@ class ColonyActor:
                 await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
                 self.rec = self.ctx.store.update(self.rec, isolated=False)
                 await self._detach_network()
-            if self.rec.workspace_created and self.rec.workspace:
-                ws = self.workspace_record()
-                await asyncio.to_thread(self.ctx.open_vcs(Path(self.rec.repo)).discard, ws)
+            if self.rec.workspace:
+                await asyncio.to_thread(removal.discard_workspace, self)
                 self.rec = self.ctx.store.update(
                     self.rec, workspace=None, branch=None, base=None, workspace_created=False
                 )
-            shutil.rmtree(self.ctx.paths.data(self.name), ignore_errors=True)
+            await asyncio.to_thread(self.contain.home.discard)
         self._transition(State.FAILED, step=str(step), reason=reason)
 
     async def _destroy(self) -> None:
@@ -336,6 +355,7 @@ class ColonyActor:
             name=rec.name,
             branch=rec.branch or f"colony/{rec.name}",
             base=rec.base or "",
+            objects=rec.objects or "",
         )
 
     async def process(
@@ -349,7 +369,8 @@ class ColonyActor:
     def env(self, spec: ServiceSpec | None) -> dict[str, str]:
         paths = self.ctx.paths
         return plan_env(
-            host_env={**self.ctx.host_env, **self.contain.env()},
+            host_env=self.ctx.host_env,
+            own=self.contain.env(),
             name=self.name,
             data_dir=str(paths.data(self.name)),
             db=str(paths.colony_db(self.name)),

@@ -41,7 +41,6 @@ from colony.daemon import runner
 from colony.daemon.mycelium import read_config
 from colony.errors import ColonyError, ConfigError, Conflict
 from colony.store.broods import Broods
-from colony.vcs import review as git_review
 
 if TYPE_CHECKING:
     from colony.daemon.agents import AgentService
@@ -96,11 +95,13 @@ class BroodService:
         root = self.ctx.repo_root(path)
         source, text = read_config(root, config)
         plan_run(parse_config_text(text, source).agent, agent, command, objective, source)
-        base = git_review.rev(root, rev or "HEAD")
+        repository = await asyncio.to_thread(self.ctx.open_vcs(path).open, root)
+        base = await asyncio.to_thread(repository.rev, rev or "HEAD")
         if base is None:
             raise ConfigError(f"--rev: expected a commit of {root}, got {rev or 'HEAD'!r}")
-        target = rev if rev and git_review.branch_exists(root, rev) else None
-        target = target or git_review.current_branch(root)
+        is_branch = rev and await asyncio.to_thread(repository.rev, f"refs/heads/{rev}")
+        target = rev if is_branch else None
+        target = target or await asyncio.to_thread(repository.current_branch)
         name = (
             check_name(name, "--name") if name else plan_brood_name(objective, secrets.token_hex(2))
         )

@@ -122,9 +122,10 @@ def _reviewable(actor: ColonyActor) -> bool:
 
 
 def _changed(actor: ColonyActor) -> set[str] | None:
-    from colony.daemon.review import workspace_of
+    from colony.daemon.review import inside_of, workspace_of
 
     try:
-        return git_review.changed_paths(workspace_of(actor))
+        ws = workspace_of(actor)
+        return git_review.changed_paths(ws, inside=inside_of(actor, ws))
     except ColonyError:  # its workspace is going away, or its repository is broken
         return None

@@ -1,10 +1,12 @@
-"""Containment of one colony's processes (SPEC §7): who they run as, their cgroup limits,
-their sandbox level, and the host ports of a colony at level ``none``.
+"""Containment of one colony's processes (SPEC §7): who they run as, what they see of the
+host, their cgroup limits, their sandbox level, and the host ports of a colony at ``none``.
 
-Every process of a colony starts through :meth:`Containment.process`, which returns the argv
-(bubblewrap in front at moderate and strict) and the placement (netns, cgroups, uid, gid,
-groups, no_new_privs). The decisions are pure (:mod:`colony.core.sandbox`); this module looks
-users up, creates and chowns directories, and applies limits.
+Every process of a colony starts through :meth:`Containment.contained`: services, setup,
+build, exec, shell, agents, and the git Mycelium runs in the workspace (:meth:`inside`). It
+returns the argv (bubblewrap in front at moderate and strict) and the placement: netns,
+cgroups, the private view of the host (a mount plan, issue 10), the colony's own uid and
+gid, no_new_privs. The decisions are pure (:mod:`colony.core.sandbox`,
+:mod:`colony.core.mounts`); this module knows paths and applies limits.
 
 Example:
     >>> contain = Containment(ctx, rec, cfg, slot)
@@ -15,36 +17,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import pwd
 import shutil
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from colony import host
 from colony.core import config as conf
 from colony.core.config import Config, ServiceSpec
 from colony.core.model import ColonyRecord, Slot
+from colony.core.mounts import OBJECTS, MountOp, View, below, plan_view
 from colony.core.sandbox import (
     LEVEL_TEXT,
     NEEDS_BWRAP,
     Identity,
     Jail,
-    choose_user,
+    check_user,
+    colony_identity,
     find_unreachable,
     plan_hide,
     plan_identity_env,
     render_sandbox,
 )
 from colony.daemon.context import Context
-from colony.errors import ColonyError, ConfigError
+from colony.daemon.home import ColonyHome
+from colony.errors import ColonyError, ConfigError, HostError
 from colony.host import Placement
 from colony.isolation.limits import OPTIONAL_LIMIT, Limits
 from colony.store.ports import PortStore
+from colony.vcs.inside import Ran, hardening_env
 
 USERNS_MAX = "/proc/sys/user/max_user_namespaces"
 USERNS_CLONE = "/proc/sys/kernel/unprivileged_userns_clone"  # Debian's switch, where present
+_git_runs = itertools.count(1)
 
 
 def _passwd(name: str) -> pwd.struct_passwd | None:
@@ -54,43 +63,19 @@ def _passwd(name: str) -> pwd.struct_passwd | None:
         return None
 
 
-def _owner_name(path: Path) -> str | None:
-    try:
-        return pwd.getpwuid(path.stat().st_uid).pw_name
-    except (OSError, KeyError):
-        return None
-
-
-def resolve_identity(owner: str, requested: str | None, repo: Path) -> Identity:
-    """The unprivileged user of a colony (see :func:`colony.core.sandbox.choose_user`).
-
-    A daemon that does not run as root cannot switch users: its colonies run as itself.
+def real_user(name: str) -> Identity:
+    """A local user a colony runs as instead of its own uid (``--user``, host-approved).
 
     Raises:
         ConfigError: the user does not exist or has uid 0.
     """
-    if not host.is_root():
-        me = pwd.getpwuid(os.getuid())
-        if requested not in (None, me.pw_name):
-            raise ConfigError(
-                f"sandbox.user: Mycelium does not run as root, so colonies run as its user "
-                f"{me.pw_name!r}; got {requested!r}"
-            )
-        groups = tuple(os.getgroups())
-        why = "Mycelium's own user (it does not run as root)"
-        return Identity(me.pw_name, me.pw_uid, me.pw_gid, groups, me.pw_dir, me.pw_shell, why)
-    name, why = choose_user(
-        owner,
-        requested,
-        owner_is_local=_passwd(owner) is not None,
-        repo_owner=_owner_name(repo),
-    )
     entry = _passwd(name)
     if entry is None:
-        raise ConfigError(f"sandbox.user: expected an existing user, got {name!r}")
+        raise ConfigError(f"--user: expected an existing user, got {name!r}")
     if entry.pw_uid == 0:
-        raise ConfigError(f"sandbox.user: expected an unprivileged user, got {name!r} (uid 0)")
+        raise ConfigError(f"--user: expected an unprivileged user, got {name!r} (uid 0)")
     groups = tuple(os.getgrouplist(name, entry.pw_gid))
+    why = "--user: a local user the host allowed"
     return Identity(name, entry.pw_uid, entry.pw_gid, groups, entry.pw_dir, entry.pw_shell, why)
 
 
@@ -119,14 +104,44 @@ def check_level(level: str) -> str | None:
     return bwrap
 
 
-def validate(owner: str, cfg: Config, repo: Path) -> None:
+def validate(owner: str, cfg: Config, allowed_users: Sequence[str] = ()) -> None:
     """Everything about containment that can be wrong before a colony is made.
 
     Raises:
-        ConfigError: naming the key (sandbox.user, sandbox.level).
+        ConfigError: naming the setting (--user, sandbox.level).
     """
-    resolve_identity(owner, cfg.sandbox.user, repo)
+    if cfg.sandbox.user is not None:
+        check_user(cfg.sandbox.user, owner, allowed_users)
+        real_user(cfg.sandbox.user)
     check_level(cfg.sandbox.level)
+
+
+def check_objects(objects: Path, level: str, uid: int, groups: Sequence[int]) -> None:
+    """Refuse a repository whose objects the colony's user could not read: its git would not
+    work (issue 10). At ``none`` the whole path must be passable; above, the directory is
+    bound into the colony's view, so only its own mode counts.
+
+    Raises:
+        ConfigError: naming the directory that is closed.
+    """
+    if os.geteuid() != 0:
+        return
+    chain = host.path_chain(objects)
+    if level != "none":
+        chain = chain[-1:]
+        if chain and chain[0][1] & 0o005 != 0o005 and chain[0][2] != uid:
+            blocked: str | None = f"{objects} (mode {chain[0][1] & 0o7777:04o})"
+        else:
+            blocked = find_unreachable(chain, uid, groups)
+    else:
+        blocked = find_unreachable(chain, uid, groups)
+    if blocked:
+        raise ConfigError(
+            f"the colony's user (uid {uid}) could not read the repository's objects: "
+            f"{blocked} is closed to it",
+            hint=f"let others read it (chmod -R o+rX {objects})"
+            + (", or use a sandbox level above none" if level == "none" else ""),
+        )
 
 
 def cgroup_limits(limits: conf.Limits) -> Limits:
@@ -146,37 +161,50 @@ class Containment:
         self.ctx = ctx
         self.name = rec.name
         self.owner = rec.owner
-        self.repo = Path(rec.repo)
+        self.rec = rec
         self.cfg = cfg
         self.slot = slot
         self.level = cfg.sandbox.level
+        self.home = ColonyHome(ctx.paths, rec.name)
         self.identity: Identity | None = None
         self.error: ColonyError | None = None
         self.unapplied: list[str] = []  # limits this kernel does not offer
         self.jail: Jail | None = None
         self.ports = PortStore(ctx.store)
         self.host_ports = self.ports.get(rec.name) if self.level == "none" else {}
+        # Root with a uid range switches users and builds views; otherwise (a daemon that is
+        # not root, or the daemon's unit tests) colonies run as the daemon's own user.
+        self.privileged = host.is_root() and ctx.ids is not None
         try:
-            found = resolve_identity(rec.owner, cfg.sandbox.user, self.repo)
+            self.identity = self._identity(rec)
         except ColonyError as exc:
             self.error = exc
-        else:
-            if not Path(found.home).is_dir():  # e.g. nobody's /nonexistent
-                found = replace(found, home=str(self.private_home))
-            self.identity = found
 
-    @property
-    def private_home(self) -> Path:
-        return self.ctx.paths.colony(self.name) / "home"
-
-    @property
-    def private_tmp(self) -> Path:
-        return self.ctx.paths.colony(self.name) / "tmp"
+    def _identity(self, rec: ColonyRecord) -> Identity:
+        if not self.privileged:
+            me = pwd.getpwuid(os.getuid())
+            why = "Mycelium's own user (it cannot switch users)"
+            groups = tuple(os.getgroups())
+            return Identity(me.pw_name, me.pw_uid, me.pw_gid, groups, me.pw_dir, me.pw_shell, why)
+        if self.cfg.sandbox.user is not None:
+            return real_user(self.cfg.sandbox.user)
+        if rec.uid is None:
+            raise ColonyError(
+                f"colony '{rec.name}' was made by an older Colony and has no uid of its own",
+                hint=f"merge or save its work, then 'colony rm {rec.name}' and spawn it again",
+            )
+        shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+        return colony_identity(rec.name, rec.uid, str(self.home.home), shell)
 
     def user(self) -> Identity:
         if self.identity is None:
             raise self.error or ColonyError(f"colony '{self.name}': no user to run as")
         return self.identity
+
+    @property
+    def own_uid(self) -> bool:
+        """Whether the colony runs as a uid of its own (not a real user, not the daemon's)."""
+        return self.identity is not None and self.privileged and self.cfg.sandbox.user is None
 
     # --- kernel objects and limits (blocking: call from a worker thread) ----------------
 
@@ -218,48 +246,21 @@ class Containment:
         missing = self.ctx.iso.set_limits(self.slot, limits)
         self.unapplied = sorted({OPTIONAL_LIMIT.get(m, m) for m in missing})
 
-    # --- files and ports (blocking) ---------------------------------------------------
+    # --- files (blocking) -------------------------------------------------------------
 
     def prepare(self, workspace: Path) -> None:
-        """Give the workspace, data dir and colony database to the colony's user, make its
-        private home and /tmp, and check that it can reach them.
-
-        Raises:
-            ColonyError: the user cannot enter a parent directory of the state directory.
-        """
+        """Make the colony's directories (before any of its processes runs): workspace, data
+        dir and database, home, /tmp and /dev/shm of its own, 0700 of its uid with the owner
+        in their ACL; and the passwd and group files its view shows."""
         ident = self.user()
-        data = self.ctx.paths.data(self.name)
-        if ident.uid != os.geteuid():  # a daemon that is not root: its files are its user's
-            for path in (workspace, data):
-                blocked = find_unreachable(host.path_chain(path), ident.uid, ident.groups)
-                if blocked:
-                    raise ColonyError(
-                        f"colony user '{ident.user}' (uid {ident.uid}) cannot reach {path}: "
-                        f"{blocked} is closed to it",
-                        hint="keep the state directory where every user may pass "
-                        "(chmod o+x on its parents), or run the colony as a user who can",
-                    )
-            for path in (workspace, data, *self._git_admin(workspace, ident)):
-                host.chown_tree(path, ident.uid, ident.gid)
-        if ident.home == str(self.private_home):
-            host.make_private_dir(self.private_home, ident.uid, ident.gid)
-        if self.level == "strict":
-            host.make_private_dir(self.private_tmp, ident.uid, ident.gid)
+        grant = self._owner_uid()
+        self.home.make(ident.uid, ident.gid, workspace, grant)
+        if self.own_uid:
+            self.home.write_identity(ident)
 
-    def _git_admin(self, workspace: Path, ident: Identity) -> list[Path]:
-        """The worktree's admin dir and branch refs, when the colony user owns the repository
-        (so it can commit on its branch); nothing otherwise."""
-        dotgit = workspace / ".git"
-        with contextlib.suppress(OSError):
-            text = dotgit.read_text() if dotgit.is_file() else ""
-            if not text.startswith("gitdir: "):
-                return []
-            admin = Path(text.removeprefix("gitdir: ").strip())
-            common = admin.parent.parent
-            if common.stat().st_uid != ident.uid:
-                return []
-            return [admin, common / "refs/heads/colony", common / "logs/refs/heads/colony"]
-        return []
+    def _owner_uid(self) -> list[int]:
+        entry = _passwd(self.owner)
+        return [entry.pw_uid] if entry is not None and entry.pw_uid != 0 else []
 
     def assign_ports(self) -> None:
         """Level none: a free host port for each service port, kept while still free."""
@@ -279,6 +280,33 @@ class Containment:
 
     # --- processes --------------------------------------------------------------------
 
+    def view(self, workspace: Path) -> tuple[MountOp, ...] | None:
+        """The colony's private view of the host; None at level none (and for a daemon that
+        is not root, which cannot build one)."""
+        if self.level == "none" or not self.privileged:
+            return None
+        h = self.home
+        own = (str(workspace), str(h.data), str(h.home))
+        keep = tuple(p for p in (os.path.realpath("/etc/resolv.conf"),) if below(p, "/run"))
+        passwd = str(h.passwd) if self.own_uid else None
+        group = str(h.group) if self.own_uid else None
+        view = View(
+            state_dir=str(self.ctx.paths.root),
+            tmp=str(h.tmp),
+            shm=str(h.shm),
+            own=own,
+            objects=self.rec.objects,
+            passwd=passwd,
+            group=group,
+            sockets=self.cfg.sandbox.sockets,
+            keep_run=keep,
+        )
+        return tuple(plan_view(view))
+
+    def objects_seen(self, objects: Path) -> str:
+        """Where the colony's git finds the repository's objects."""
+        return str(objects) if self.level == "none" or not self.privileged else OBJECTS
+
     def _jail(self) -> Jail:
         """The colony's bubblewrap setup without its workspace (computed once)."""
         if self.jail is not None:
@@ -287,10 +315,15 @@ class Containment:
         bwrap = check_level(self.level) or "bwrap"
         writable: list[str] = []
         hidden: list[tuple[str, bool]] = []
+        tmp = None
         if self.level == "strict":
-            writable = [str(self.ctx.paths.data(self.name))]
-            if ident.home == str(self.private_home):
+            writable = [str(self.home.data)]
+            if ident.home == str(self.home.home):  # its own home; a real user's stays read-only
                 writable.append(ident.home)
+            if self.privileged:  # the view gives the colony its own /tmp, /var/tmp, /dev/shm
+                writable += ["/tmp", "/var/tmp", "/dev/shm"]
+            else:
+                tmp = str(self.home.tmp)
             homes = [ident.home]
             owner = _passwd(self.owner)
             if owner is not None and owner.pw_dir not in homes:
@@ -301,22 +334,51 @@ class Containment:
                 parent = host.path_chain(os.path.dirname(path))
                 if os.path.lexists(path) and not find_unreachable(parent, ident.uid, ident.groups):
                     hidden.append((path, os.path.isdir(path)))
-        self.jail = Jail(self.level, tuple(writable), str(self.private_tmp), tuple(hidden), bwrap)
+        self.jail = Jail(self.level, tuple(writable), tmp, tuple(hidden), bwrap)
         return self.jail
 
-    def placement_for(self, leaf: str) -> Placement:
-        """Blocking: the leaf cgroup, and who and where the process runs."""
+    def placement_for(
+        self, leaf: str, workspace: Path | None = None, *, private_net: bool = False
+    ) -> Placement:
+        """Blocking: the leaf cgroup, and who and where the process runs.
+
+        ``private_net``: an empty network namespace of its own instead of the colony's (the
+        git Mycelium runs needs no network, and works while the colony's namespace is gone).
+        """
         ident = self.user()
         placement = self.ctx.iso.placement(self.slot, leaf)
         switch = ident.uid != os.geteuid()
+        netns = None if self.level == "none" or private_net else placement.netns
         return replace(
             placement,
-            netns=None if self.level == "none" else placement.netns,
+            netns=netns,
+            new_netns=private_net and self.level != "none",
             no_new_privs=True,
             uid=ident.uid if switch else None,
             gid=ident.gid if switch else None,
             groups=ident.groups if switch else None,
+            view=self.view(workspace or Path(self.rec.workspace or "/")),
+            umask=0o022,
         )
+
+    def contained(
+        self,
+        leaf: str,
+        argv: Sequence[str],
+        cwd: Path | str,
+        workspace: Path | str,
+        *,
+        tty: bool = False,
+        private_net: bool = False,
+    ) -> tuple[list[str], Placement]:
+        """Blocking: the argv and placement of one process of the colony in leaf ``leaf``."""
+        placement = self.placement_for(leaf, Path(workspace), private_net=private_net)
+        jail = self._jail()
+        if jail.level == "strict":
+            jail = replace(jail, writable=(str(workspace), *jail.writable))
+        if tty and jail.level in NEEDS_BWRAP:
+            placement = replace(placement, controlling_tty=False)
+        return render_sandbox(jail, argv, str(cwd), tty=tty), placement
 
     async def process(
         self,
@@ -329,25 +391,20 @@ class Containment:
     ) -> tuple[list[str], Placement]:
         """The argv and placement of one process of the colony, in cgroup leaf ``leaf``;
         ``tty`` when it runs on a PTY (``colony shell``)."""
+        return await asyncio.to_thread(self.contained, leaf, argv, cwd, workspace, tty=tty)
 
-        def plan() -> tuple[list[str], Placement]:
-            placement = self.placement_for(leaf)
-            jail = self._jail()
-            if jail.level == "strict":
-                jail = replace(jail, writable=(str(workspace), *jail.writable))
-            if tty and jail.level in NEEDS_BWRAP:
-                placement = replace(placement, controlling_tty=False)
-            return render_sandbox(jail, argv, str(cwd), tty=tty), placement
-
-        return await asyncio.to_thread(plan)
+    def inside(self, workspace: Path) -> Inside:
+        """A runner for git in the workspace: as the colony, contained (issue 10)."""
+        return Inside(self, workspace)
 
     # --- what processes see -----------------------------------------------------------
 
     def env(self) -> dict[str, str]:
-        """Variables that replace the daemon's own: the colony user's HOME, USER, …"""
-        if self.identity is None:
-            return {}
-        return plan_identity_env(self.identity, self.level)
+        """Variables that replace the daemon's own: PATH, the colony user's HOME, USER, …"""
+        env = {"PATH": self.ctx.colony_path}
+        if self.identity is not None:
+            env.update(plan_identity_env(self.identity, self.level))
+        return env
 
     def port(self, spec: ServiceSpec | None) -> int | None:
         """The port the service listens on: its own, or its host port at level none."""
@@ -372,3 +429,53 @@ class Containment:
             "user_error": str(self.error) if self.error else None,
             "unapplied_limits": self.unapplied,
         }
+
+
+class Inside:
+    """Runs a command in a colony's workspace as the colony, contained: the one way Mycelium
+    runs git there (issue 10). Blocking; call from a worker thread."""
+
+    def __init__(self, contain: Containment, workspace: Path) -> None:
+        self.contain = contain
+        self.workspace = workspace
+
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes | None = None,
+        stdout: IO[bytes] | None = None,
+        timeout: float = 120,
+    ) -> Ran:
+        contain = self.contain
+        leaf = f"git-{next(_git_runs)}"
+        argv, placement = contain.contained(
+            leaf, argv, self.workspace, self.workspace, private_net=True
+        )
+        env = {**contain.env(), "LANGUAGE": "C", "LC_ALL": "C.UTF-8", **hardening_env()}
+        iso, slot = contain.ctx.iso, contain.slot
+        try:
+            proc = host.spawn(
+                argv,
+                cwd=self.workspace,
+                env=env,
+                placement=placement,
+                stdin=host.PIPE if input is not None else host.DEVNULL,
+                stdout=stdout if stdout is not None else host.PIPE,
+                stderr=host.PIPE,
+            )
+            try:
+                out, err = proc.communicate(input, timeout)
+            except host.TimeoutExpired as exc:
+                iso.kill(slot, leaf)
+                proc.communicate()
+                raise HostError(
+                    f"git in colony '{contain.name}' timed out after {timeout:g}s"
+                ) from exc
+        finally:
+            with contextlib.suppress(ColonyError):
+                iso.remove_leaf(slot, leaf)
+        return Ran(proc.returncode, out or b"", (err or b"").decode(errors="replace"))
+
+
+__all__ = ["Containment", "Inside", "check_level", "check_objects", "real_user", "validate"]

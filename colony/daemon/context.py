@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from colony.core.env import DEFAULT_PATH
+from colony.core.hostpolicy import HostPolicy
 from colony.daemon.events import EventBus
+from colony.daemon.identities import Identities
 from colony.daemon.logs import LogBook
 from colony.daemon.network import Network
 from colony.daemon.paths import Paths
@@ -37,6 +40,14 @@ class Context:
     proxy_port: int = 0
     domain: str = "localhost"
     host_env: dict[str, str] = field(default_factory=dict)
+    colony_path: str = DEFAULT_PATH  # PATH of colony processes (issue 10: not the daemon's)
+    ids: Identities | None = None  # the colony uid range (issue 10); None: no uid switching
+    policy: HostPolicy = field(default_factory=HostPolicy)  # /etc/colony/policy.toml (issue 10)
+
+    @property
+    def allowed_users(self) -> tuple[str, ...]:
+        return self.policy.allowed_users
+
     bus: EventBus = field(default_factory=EventBus)
     logs: LogBook = field(default_factory=LogBook)
     clock: Callable[[], float] = time.time

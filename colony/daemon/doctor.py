@@ -10,6 +10,7 @@ from typing import Any
 
 from colony import host
 from colony.core.doctor import Check, Facts, plan_checks
+from colony.daemon.actor import ColonyActor
 from colony.daemon.mycelium import Mycelium
 
 
@@ -20,6 +21,79 @@ def _flag(path: str) -> str:
 def _route_covers(pool: str) -> bool:
     done = host.run(["ip", "route", "show", "type", "unreachable"], check=False)
     return any(line.split()[:2] == ["unreachable", pool] for line in done.stdout.splitlines())
+
+
+def _status(pid: int) -> dict[str, str]:
+    text = host.read_text(f"/proc/{pid}/status") or ""
+    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+def _mnt_ns(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def live_colony(actor: ColonyActor, procs: list[int]) -> tuple[list[str], list[str]]:
+    """What is wrong with one running colony: (identity problems, view problems)."""
+    name, ident = actor.name, actor.contain.identity
+    identity: list[str] = []
+    views: list[str] = []
+    uid = ident.uid if ident is not None else None
+    for path in (actor.rec.workspace, str(actor.contain.home.data)):
+        try:
+            st = os.stat(path) if path else None
+        except OSError:
+            continue
+        if st is not None and (st.st_uid != uid or st.st_mode & 0o077):
+            identity.append(f"{name}: {path} is uid {st.st_uid} mode {st.st_mode & 0o7777:04o}")
+    own_view = _mnt_ns("self")
+    for pid in procs:
+        status = _status(pid)
+        if not status:
+            continue  # gone meanwhile
+        ids = status.get("Uid", "").split()
+        if ids and (ids[0] == "0" or (uid is not None and ids[0] != str(uid))):
+            identity.append(f"{name}: pid {pid} runs as uid {ids[0]}")
+        if status.get("NoNewPrivs", "1").strip() != "1":
+            views.append(f"{name}: pid {pid} can gain privileges (no no_new_privs)")
+        private = actor.contain.level != "none" and actor.contain.privileged
+        if private and _mnt_ns(pid) == own_view:
+            views.append(f"{name}: pid {pid} sees the host's mounts")
+    return identity, views
+
+
+def state_files(root: Path) -> list[str]:
+    """Files of the state directory others may read or write (issue 10)."""
+    found = []
+    for path in (root / "mycelium.db", root / "audit.db", root / "audit.key"):
+        if path.exists() and path.stat().st_mode & 0o077:
+            found.append(f"{path} mode {path.stat().st_mode & 0o777:04o}")
+    for logs in [*root.glob("colonies/*/logs"), *root.glob("colonies/*/agents"), root / "trash"]:
+        if logs.is_dir() and logs.stat().st_mode & 0o077:
+            found.append(f"{logs} mode {logs.stat().st_mode & 0o777:04o}")
+    if root.stat().st_mode & 0o066:
+        found.append(f"{root} mode {root.stat().st_mode & 0o777:04o}")
+    return found
+
+
+def _live(myc: Mycelium) -> tuple[list[str], list[str]]:
+    identity: list[str] = []
+    views: list[str] = []
+    uids: dict[int, str] = {}
+    for name, actor in sorted(myc.actors.items()):
+        rec = actor.rec
+        if rec.uid is not None:
+            if rec.uid in uids:
+                identity.append(f"{name}: shares uid {rec.uid} with {uids[rec.uid]}")
+            uids[rec.uid] = name
+        if not actor.rec.state.has_processes:
+            continue
+        more = live_colony(actor, myc.ctx.iso.procs(actor.slot))
+        identity += more[0]
+        views += more[1]
+    return identity, views
 
 
 async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
@@ -55,6 +129,8 @@ async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
         sorted(n for n, a in myc.actors.items() if not any(vars(a.cfg.limits).values()))
     )
     userns = _flag("/proc/sys/user/max_user_namespaces") not in ("", "0")
+    identities, views = await asyncio.to_thread(_live, myc)
+    files = await asyncio.to_thread(state_files, ctx.paths.root)
     return Facts(
         daemon_uid=os.geteuid(),
         socket_mode=socket.stat().st_mode & 0o777 if socket.exists() else 0o777,
@@ -72,6 +148,9 @@ async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
         audit_detail=audit_detail,
         unlimited=unlimited,
         as_root=as_root,
+        identities=tuple(identities),
+        views=tuple(views),
+        state_files=tuple(files),
         http=info.get("http_url"),
     )
 

@@ -28,12 +28,18 @@ from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.core.audit_events import parse_duration as parse_retention
 from colony.core.audit_events import plan_request_event, push_url
+from colony.core.env import DEFAULT_PATH
 from colony.core.filerate import FileRate, parse_file_rate
+from colony.core.hostpolicy import DEFAULT_POLICY_FILE, HostPolicy, parse_host_policy
+from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT, UidRange, check_range
 from colony.core.logcap import LogCap, parse_log_cap
 from colony.core.model import check_prefix
+from colony.core.mounts import check_state_dir
 from colony.daemon.auditing import start_audit
 from colony.daemon.context import Context
+from colony.daemon.home import make_root_dir
 from colony.daemon.http import NAME, start_http
+from colony.daemon.identities import Identities
 from colony.daemon.lifetime import (
     Lifetime,
     Stop,
@@ -51,11 +57,12 @@ from colony.daemon.peers import DEFAULT_CAP, DEFAULT_IDLE, PeerLimit
 from colony.daemon.ports import bind_error, check_free
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.workflow import Workflow
-from colony.errors import ColonyError
+from colony.errors import ColonyError, ConfigError
 from colony.isolation.linux import LinuxIsolation
 from colony.isolation.marks import render_mark
 from colony.store.queries import Store
 from colony.store.tokens import Tokens
+from colony.store.trash import Trash
 from colony.vcs import open_vcs
 
 log = logging.getLogger("colony.daemon")
@@ -81,6 +88,37 @@ class Settings:
     log_cap: LogCap = field(default_factory=LogCap)  # each log source's files (issue 11)
     watch_limit: int = 8192  # inotify watches per colony (issue 11)
     file_rate: FileRate = field(default_factory=FileRate)  # paths listed per colony (issue 11)
+    uids: UidRange = field(default_factory=lambda: UidRange(DEFAULT_UID_BASE, DEFAULT_UID_COUNT))
+    colony_path: str = DEFAULT_PATH  # PATH of colony processes
+    policy: HostPolicy = field(default_factory=HostPolicy)  # what the host decides (issue 10)
+
+
+def load_policy(path: str | None) -> HostPolicy:
+    """The host policy file (``--policy``; default /etc/colony/policy.toml, if it exists).
+
+    Raises:
+        ConfigError: the file named by --policy is missing, or the file is malformed.
+    """
+    source = path or DEFAULT_POLICY_FILE
+    try:
+        text = Path(source).read_text()
+    except FileNotFoundError:
+        if path is None:
+            return HostPolicy()
+        raise ConfigError(f"--policy: {path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"--policy: cannot read {source}: {exc.strerror}") from exc
+    found = parse_host_policy(text, source)
+    for warning in found.warnings:
+        log.warning("%s", warning)
+    return found
+
+
+def used_uids(store: Store) -> set[int]:
+    """uids of live colonies and of trash entries: none of them goes to a new colony."""
+    live = {r.uid for r in store.colonies() if r.uid is not None}
+    kept = {u for u in Trash(store.conn).uids() if u is not None}
+    return live | kept
 
 
 class _Server(uvicorn.Server):
@@ -110,9 +148,13 @@ class Daemon:
         the state directory, the API socket, the preview port (issue 11)."""
         s = self.settings
         check_prefix(s.prefix, s.pool)
+        why = check_state_dir(str(s.state_dir.absolute()))
+        if why:
+            raise ConfigError(f"--state-dir: {why}", hint="use a directory such as /var/lib/colony")
+        os.umask(0o077)  # the state directory's files are root's alone (issue 10)
         before, after = host.raise_open_files()  # connections are descriptors (issue 11)
         log.info("open files limit %d%s", after, f" (was {before})" if after != before else "")
-        s.state_dir.mkdir(parents=True, exist_ok=True)
+        make_root_dir(s.state_dir, 0o711)  # colonies at level none pass through to their own
         self.life.claim()
         if socket_answers(s.socket):
             raise ColonyError(
@@ -128,6 +170,8 @@ class Daemon:
         self._preflight()
         paths = Paths(s.state_dir)
         store = Store(paths.db)
+        ids = Identities(s.uids, used=lambda: used_uids(store))
+        ids.claim()
         iso = LinuxIsolation(mark=render_mark(s.prefix, str(s.state_dir.resolve())))
         await asyncio.to_thread(iso.prepare, s.prefix, s.pool)
         try:
@@ -150,6 +194,9 @@ class Daemon:
                     domain=s.domain,
                     host_env=dict(os.environ),
                     logs=LogBook(s.log_cap),
+                    colony_path=s.colony_path,
+                    ids=ids,
+                    policy=s.policy,
                 )
                 # issue 4: network policies, connection records (NFLOG), names re-resolved
                 ctx.net = start_network(store, iso, ctx.bus, s.prefix, start_task)
@@ -227,6 +274,7 @@ class Daemon:
             if myc.empty():
                 await asyncio.to_thread(iso.unprepare, s.prefix, s.pool)
         finally:
+            ids.release()
             store.close()
             self._unlink_socket()
 
@@ -290,6 +338,9 @@ def run_daemon(
     watch_limit: int = 8192,
     files_rate: str = "100",
     files_burst: str = "10000",
+    uid_base: int = DEFAULT_UID_BASE,
+    uid_count: int = DEFAULT_UID_COUNT,
+    policy: str | None = None,
 ) -> None:
     """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``.
 
@@ -333,6 +384,9 @@ def run_daemon(
             log_cap=parse_log_cap(log_size, log_files),
             watch_limit=watch_limit,
             file_rate=parse_file_rate(files_rate, files_burst),
+            uids=check_range(uid_base, uid_count),
+            policy=load_policy(policy),
+            colony_path=os.environ.get("COLONY_PATH") or DEFAULT_PATH,
         )
         daemon = Daemon(settings, life)
         asyncio.run(daemon.run())

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import pwd
 import shutil
+import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from colony.core import lifecycle
-from colony.core.config import Config, merge_overrides, parse_config_text
+from colony.core.config import Config, parse_config_text
+from colony.core.hostpolicy import Flags, HostPolicy, plan_effective
 from colony.core.model import ColonyRecord, Slot, State, check_name, plan_index
 from colony.core.policy import check_config_exposures
 from colony.core.routes import Previews, RouteTable, plan_previews
@@ -61,10 +65,32 @@ def _previews(actor: ColonyActor) -> Previews:
     return plan_previews(declared, upstream, actor.cfg.previews.ports, shared=shared)
 
 
-def load_colony_config(rec: ColonyRecord) -> Config:
-    overrides = json.loads(rec.overrides)
+def stored_flags(rec: ColonyRecord) -> Flags:
+    """The flags a colony was spawned with, as stored."""
+    o = json.loads(rec.overrides)
+    return Flags(o.get("limits"), o.get("sandbox"), o.get("user"), tuple(o.get("sockets") or ()))
+
+
+def load_colony_config(rec: ColonyRecord, policy: HostPolicy) -> Config:
+    """A stored colony's configuration under the host's policy as it is now."""
     cfg = parse_config_text(rec.config_text, rec.config_source)
-    return merge_overrides(cfg, limits=overrides.get("limits"), sandbox=overrides.get("sandbox"))
+    return plan_effective(cfg, policy, stored_flags(rec))
+
+
+def check_sockets(paths: Sequence[object]) -> list[str]:
+    """``--socket`` paths: host sockets under /run/ that exist.
+
+    Raises:
+        ConfigError: naming the path and what was expected.
+    """
+    out = []
+    for path in paths:
+        if not isinstance(path, str) or not path.startswith("/run/") or ".." in path.split("/"):
+            raise ConfigError(f"--socket: expected a path under /run/, got {path!r}")
+        if not stat.S_ISSOCK(os.stat(path).st_mode if os.path.exists(path) else 0):
+            raise ConfigError(f"--socket: expected a Unix socket, got {path!r}")
+        out.append(path)
+    return out
 
 
 class Mycelium:
@@ -96,7 +122,7 @@ class Mycelium:
                 rec = self.ctx.store.find(name)
                 if rec is None:
                     break
-                actor = ColonyActor(self.ctx, rec, load_colony_config(rec))
+                actor = ColonyActor(self.ctx, rec, load_colony_config(rec, self.ctx.policy))
                 self.actors[name] = actor
                 actor.tell("adopt")
         if self.actors.get(name) is actor:
@@ -110,7 +136,7 @@ class Mycelium:
 
     def launch(self, rec: ColonyRecord) -> ColonyActor:
         """Run an actor for a colony just stored (one restored from the trash, issue 6)."""
-        actor = ColonyActor(self.ctx, rec, load_colony_config(rec))
+        actor = ColonyActor(self.ctx, rec, load_colony_config(rec, self.ctx.policy))
         self._launch(actor)
         return actor
 
@@ -118,7 +144,7 @@ class Mycelium:
         """On start: take over every stored colony, then remove what belongs to none."""
         for rec in self.ctx.store.colonies():
             try:
-                cfg = load_colony_config(rec)
+                cfg = load_colony_config(rec, self.ctx.policy)
             except ColonyError as exc:
                 log.error("colony %s: stored configuration no longer parses: %s", rec.name, exc)
                 cfg = parse_config_text("", rec.config_source)
@@ -138,6 +164,8 @@ class Mycelium:
         config: str | None = None,
         limits: dict[str, str] | None = None,
         sandbox: str | None = None,
+        user: str | None = None,
+        sockets: list[str] | None = None,
         owner: str = "unknown",
     ) -> dict[str, Any]:
         """Validate everything, record the colony, and let its actor build it.
@@ -150,20 +178,31 @@ class Mycelium:
         path = Path(repo)
         if not path.is_dir():
             raise NotFound(f"repository {repo}: no such directory")
-        self.ctx.open_vcs(path)
+        vcs = self.ctx.open_vcs(path)
         root = self.ctx.repo_root(path)
         source, text = read_config(root, config)
         cfg = parse_config_text(text, source)
-        cfg = merge_overrides(cfg, limits=limits, sandbox=sandbox)
-        containment.validate(owner, cfg, root)  # issue 3: a user to run as, bwrap if needed
+        flags = Flags(limits, sandbox, user, tuple(check_sockets(sockets or [])))
+        cfg = plan_effective(cfg, self.ctx.policy, flags)  # issue 10: the host decides
+        # issue 3 and 10: a user to run as, bwrap if needed
+        containment.validate(owner, cfg, self.ctx.allowed_users)
         check_config_exposures(cfg)  # issue 4: expose_to names services that have ports
+        planned, _ = await asyncio.to_thread(vcs.plan, root, name, rev)  # the revision exists
+        objects = planned.objects
+        if self.ctx.ids is not None and cfg.sandbox.user is None:
+            some = self.ctx.ids.range.first  # any uid of the range: one that owns nothing
+            containment.check_objects(objects, cfg.sandbox.level, some, (some,))
         if existing is not None:  # replaces a colony whose spawn failed
             await self.actor(name).ask("remove", force=True)
             if self.ctx.store.find(name) is not None:  # lost a race while awaiting
                 lifecycle.check_spawn(name, State.SPAWNING)
         index = plan_index(self.ctx.store.used_indexes(), self.ctx.pool)
+        # No await from here to the insert: the uid is taken once it is stored.
+        uid = self.ctx.ids.allocate() if self.ctx.ids is not None else None
         now = self.ctx.clock()
-        overrides = json.dumps({"limits": limits or None, "sandbox": sandbox})
+        overrides = json.dumps(
+            {"limits": limits or None, "sandbox": sandbox, "user": user, "sockets": sockets}
+        )
         rec = ColonyRecord(
             name=name,
             index=index,
@@ -176,6 +215,7 @@ class Mycelium:
             config_source=source,
             config_text=text,
             overrides=overrides,
+            uid=uid,
         )
         self.ctx.store.insert(rec)
         actor = ColonyActor(self.ctx, rec, cfg)

@@ -1,8 +1,11 @@
 """What becomes of a colony's files when it is removed: a final snapshot of its workspace,
-the workspace removed through its VCS, and the colony's directory moved into the trash.
+then the whole workspace (files and its own repository) and the colony's directory moved
+into the trash, together, so nothing of its work is lost (issue 10).
 
 The colony's actor calls these while it handles ``remove``; the trash (issue 6) records what
-they return so the colony can be restored.
+they return so the colony can be restored as it was. Paths come from the store and the
+state directory's layout, never from the colony's files; moving a directory never follows a
+symlink inside it.
 """
 
 from __future__ import annotations
@@ -17,44 +20,55 @@ from colony.errors import ColonyError
 if TYPE_CHECKING:
     from colony.daemon.actor import ColonyActor
 
+KEPT_WORKSPACE = "workspace"  # where the workspace goes inside the colony's trash entry
+
 
 async def final_snapshot(actor: ColonyActor) -> str | None:
-    """Record the workspace as a snapshot before it goes (issue 6), so rm loses nothing."""
-    if not actor.rec.workspace or not Path(actor.rec.workspace).is_dir():
+    """Record the workspace as a snapshot before it goes (issue 6), so undo can reach it."""
+    if not actor.rec.workspace or not actor.rec.base or not Path(actor.rec.workspace).is_dir():
         return None
     try:
         vcs = actor.ctx.open_vcs(Path(actor.rec.repo))
         message = f"colony {actor.name}: final snapshot before rm"
-        return await asyncio.to_thread(vcs.snapshot, actor.workspace_record(), message)
+        ws = actor.workspace_record()
+        inside = actor.contain.inside(ws.path)
+        return await asyncio.to_thread(lambda: vcs.snapshot(ws, message, inside=inside))
     except ColonyError as exc:
         actor.log.note("colony", f"cannot take a final snapshot: {exc}")
         return None
 
 
-async def remove_workspace(actor: ColonyActor) -> str | None:
-    """Remove the workspace; where it was saved (a path or a ref), or None without one."""
-    if not actor.rec.workspace:
+def keep_workspace(actor: ColonyActor) -> str | None:
+    """Move the workspace into the colony's directory (which then goes to the trash whole);
+    where it now is, or None without one."""
+    if not actor.rec.workspace or not Path(actor.rec.workspace).is_dir():
         return None
-    ws = actor.workspace_record()
+    target = actor.ctx.paths.colony(actor.name) / KEPT_WORKSPACE
+    shutil.move(actor.rec.workspace, target)
+    return str(target)
+
+
+def discard_workspace(actor: ColonyActor) -> None:
+    """Undo a first spawn that failed: delete its new workspace (nobody's work is in it yet)
+    and release its base in the repository."""
+    if actor.rec.workspace:
+        shutil.rmtree(actor.rec.workspace, ignore_errors=True)
     try:
-        vcs = actor.ctx.open_vcs(Path(actor.rec.repo))
-        return await asyncio.to_thread(vcs.remove, ws)
+        actor.ctx.open_vcs(Path(actor.rec.repo)).release(Path(actor.rec.repo), actor.name)
     except ColonyError as exc:
-        # The repository is gone or broken: keep the directory itself with the trash.
-        actor.log.note("colony", f"cannot remove workspace through {ws.kind}: {exc}")
-        target = actor.ctx.paths.colony(actor.name) / "workspace"
-        if Path(ws.path).exists():
-            shutil.move(str(ws.path), target)
-        return str(target)
+        actor.log.note("colony", f"cannot release its base in {actor.rec.repo}: {exc}")
 
 
 def move_to_trash(actor: ColonyActor) -> str | None:
-    """Move the colony's directory into the trash; its new path, or None when it had none."""
+    """Move the colony's directory (with its workspace) into the trash; its new path, or None
+    when it had none. Its private /tmp and /dev/shm are dropped: they hold no work."""
     paths = actor.ctx.paths
     source = paths.colony(actor.name)
     if not source.exists():
         return None
-    paths.trash.mkdir(parents=True, exist_ok=True)
+    for scratch in ("tmp", "shm"):
+        shutil.rmtree(source / scratch, ignore_errors=True)
+    paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = paths.trash / f"{actor.name}-{int(actor.ctx.clock())}"
     shutil.move(str(source), target)
     return str(target)

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from colony.core.model import State
-from colony.core.review import format_file_list, parse_snapshots, pick_snapshot
-from colony.errors import ColonyError, ConfigError, Conflict
+from colony.core.review import format_file_list, parse_snapshots, pick_snapshot, plan_sensitive
+from colony.errors import ConfigError, Conflict
 from colony.vcs import Workspace, repo_lock
 from colony.vcs import review as git_review
+from colony.vcs.inside import Inside
 
 if TYPE_CHECKING:
     from colony.daemon.actor import ColonyActor
@@ -27,14 +28,6 @@ if TYPE_CHECKING:
     from colony.daemon.mycelium import Mycelium
 
 BUSY = (State.SPAWNING, State.PROVISIONING, State.BUILDING, State.STARTING, State.STOPPING)
-
-
-def give_back(actor: ColonyActor, path: Path) -> None:
-    """Blocking: return the workspace to the colony's user after the daemon wrote in it."""
-    try:
-        actor.contain.prepare(path)
-    except ColonyError as exc:
-        actor.log.note("colony", f"cannot give {path} back to the colony's user: {exc}")
 
 
 def workspace_of(actor: ColonyActor) -> Workspace:
@@ -52,9 +45,15 @@ def workspace_of(actor: ColonyActor) -> Workspace:
         rec.name,
         rec.branch or f"colony/{rec.name}",
         rec.base,
+        rec.objects or "",
     )
     git_review.check_git(ws)
     return ws
+
+
+def inside_of(actor: ColonyActor, ws: Workspace) -> Inside:
+    """How git runs in the colony's workspace: as the colony, contained (issue 10)."""
+    return actor.contain.inside(ws.path)
 
 
 class Review:
@@ -83,14 +82,19 @@ class Review:
     # --- diff -----------------------------------------------------------------------------
 
     async def diff(self, name: str, stat: bool = False) -> dict[str, Any]:
-        ws = workspace_of(self.myc.actor(name))
-        text, counts = await asyncio.to_thread(git_review.diff, ws, stat=stat)
+        actor = self.myc.actor(name)
+        ws = workspace_of(actor)
+        inside = inside_of(actor, ws)
+        text, counts = await asyncio.to_thread(
+            lambda: git_review.diff(ws, inside=inside, stat=stat)
+        )
         return {
             "colony": name,
             "base": ws.base,
             "branch": ws.branch,
             "diff": text,
             "stat": counts.to_json(),
+            "sensitive": plan_sensitive(counts.paths),
         }
 
     async def stat(self, name: str) -> dict[str, Any]:
@@ -101,16 +105,16 @@ class Review:
     def default_target(self, actor: ColonyActor) -> str:
         """The branch the colony came from: its --rev if that is a branch, else the branch
         checked out in the repository."""
-        repo = Path(actor.rec.repo)
+        repo = self.ctx.open_vcs(Path(actor.rec.repo)).open(Path(actor.rec.repo))
         rev = actor.rec.rev
         if rev and rev != "HEAD":
             branch = rev.removeprefix("refs/heads/")
-            if git_review.branch_exists(repo, branch):
+            if repo.rev(f"refs/heads/{branch}") is not None:
                 return branch
-        current = git_review.current_branch(repo)
+        current = repo.current_branch()
         if current is None:
             raise ConfigError(
-                f"--into: {repo} has no branch checked out (detached HEAD)",
+                f"--into: {repo.root} has no branch checked out (detached HEAD)",
                 hint="name the branch to merge into with --into",
             )
         return current
@@ -140,10 +144,13 @@ class Review:
         task = self._last_task(name)
         work = f"colony {name}: {task}" if task else f"colony {name}: work in its workspace"
         with_lock = repo_lock(ws.repo)
+        inside = inside_of(actor, ws)
 
         def run() -> dict[str, Any]:
+            repo = self.ctx.open_vcs(ws.repo).open(ws.repo)
             with with_lock:
-                plan = git_review.plan_merge(ws, target, work)
+                plan = git_review.plan_merge(repo, ws, target, work, inside=inside)
+                changed = git_review.changed_between(repo, ws.base, plan.tip)
                 if plan.conflicts:
                     raise Conflict(
                         f"merging colony '{name}' into '{target}' would conflict in "
@@ -151,13 +158,15 @@ class Review:
                         hint=f"nothing was changed; resolve it in the colony (colony exec {name} "
                         f"-- git merge {target}) or merge another colony",
                     )
+                sensitive = plan_sensitive(changed)
                 if plan.up_to_date:
-                    return {"merged": False, "commit": plan.target, "previous": plan.target}
+                    return {"merged": False, "commit": plan.target, "previous": plan.target,
+                            "sensitive": sensitive}  # fmt: skip
                 text = message or (work if squash else f"Merge colony '{name}' into {target}")
-                done = git_review.apply_merge(ws, plan, squash=squash, message=text)
-            if done["committed_work"]:
-                give_back(actor, ws.path)
-            return {"merged": True, **done}
+                done = git_review.apply_merge(
+                    repo, ws, plan, squash=squash, message=text, inside=inside
+                )
+            return {"merged": True, **done, "sensitive": sensitive}
 
         result = await asyncio.to_thread(run)
         result |= {"colony": name, "into": target, "squash": squash}
@@ -186,8 +195,8 @@ class Review:
     # --- snapshots ------------------------------------------------------------------------
 
     def _snapshots(self, actor: ColonyActor, ws: Workspace) -> list[Any]:
-        text = git_review.list_snapshot_refs(ws.repo, ws.name)
-        return parse_snapshots(text, ws.name, since=actor.rec.created)
+        text = git_review.list_snapshot_refs(ws.name, inside=inside_of(actor, ws))
+        return parse_snapshots(text, ws.name)
 
     async def snapshots(self, name: str) -> list[dict[str, Any]]:
         actor = self.myc.actor(name)
@@ -201,9 +210,10 @@ class Review:
         ws = workspace_of(actor)
         text = message or f"colony {name}: snapshot"
         vcs = self.ctx.open_vcs(ws.repo)
+        inside = inside_of(actor, ws)
 
         def run() -> dict[str, Any]:
-            commit = vcs.snapshot(ws, text)
+            commit = vcs.snapshot(ws, text, inside=inside)
             found = [s for s in self._snapshots(actor, ws) if s.commit == commit]
             result: dict[str, Any] = found[-1].to_json()
             return {**result, "colony": name}
@@ -219,12 +229,13 @@ class Review:
         ws = workspace_of(actor)
         self._quiet(actor, force, "undo")
         vcs = self.ctx.open_vcs(ws.repo)
+        inside = inside_of(actor, ws)
 
         def run() -> dict[str, Any]:
             target = pick_snapshot(self._snapshots(actor, ws), to, name)
-            before = vcs.snapshot(ws, f"colony {name}: before undo to snapshot {target.number}")
-            git_review.restore(ws, target.commit)
-            give_back(actor, ws.path)
+            message = f"colony {name}: before undo to snapshot {target.number}"
+            before = vcs.snapshot(ws, message, inside=inside)
+            git_review.restore(target.commit, inside=inside)
             saved = [s for s in self._snapshots(actor, ws) if s.commit == before]
             return {
                 "colony": name,

@@ -1,13 +1,14 @@
 """The trash: every removed colony, restorable until purged.
 
-``colony rm`` records a final snapshot of the workspace, saves its uncommitted work, keeps
-its branch and moves its data dir and logs under ``<state>/trash``; :meth:`TrashBin.record`
-then stores what it takes to bring it back. :meth:`TrashBin.restore` checks the branch out
-again, puts the workspace's files back exactly as they were, returns the data dir and starts
-the colony. :meth:`TrashBin.purge` deletes an entry for good.
+``colony rm`` records a final snapshot in the colony's own repository, then moves its whole
+directory under ``<state>/trash``: the workspace (files, index, commits, snapshots), data
+dir, home and logs; :meth:`TrashBin.record` stores what it takes to bring it back, its uid
+included (no other colony gets that uid while the entry exists). :meth:`TrashBin.restore`
+moves it all back, exactly as it was, and starts the colony. :meth:`TrashBin.purge` deletes an
+entry for good.
 
 Example:
-    >>> await trash.restore("web", user="ann")   # the latest removal of colony web
+    >>> await trash.restore("web")   # the latest removal of colony web
     {'name': 'web', 'state': 'spawning', ...}
 """
 
@@ -24,18 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 from colony.core.model import ColonyRecord, State, plan_index
 from colony.core.trash import TrashRecord, pick_entry
-from colony.daemon.review import give_back
-from colony.errors import ConfigError, Conflict, NotFound
+from colony.daemon.removal import KEPT_WORKSPACE
+from colony.errors import ColonyError, ConfigError, Conflict, NotFound
 from colony.store.sessions import Sessions
 from colony.store.trash import Trash
-from colony.vcs import repo_lock
-from colony.vcs import review as git_review
 
 if TYPE_CHECKING:
     from colony.daemon.mycelium import Mycelium
 
 log = logging.getLogger("colony.trash")
-KEPT = ("owner", "created", "rev", "config_source", "config_text", "overrides")
+KEPT = ("owner", "created", "rev", "config_source", "config_text", "overrides", "uid", "objects")
 
 
 class TrashBin:
@@ -83,53 +82,46 @@ class TrashBin:
                 f"cannot restore colony '{name}': a colony of that name exists",
                 hint=f"remove it first with 'colony rm {name}'",
             )
-        if entry.vcs not in (None, "git") or not entry.branch or not entry.base:
+        kept = Path(entry.dir or "") / KEPT_WORKSPACE
+        if not entry.dir or not kept.is_dir() or "uid" not in json.loads(entry.record):
             raise ConfigError(
-                f"cannot restore colony '{name}': only git workspaces can be restored"
+                f"cannot restore colony '{name}': trash entry {entry.id} has no workspace of "
+                "its own (removed by an older Colony)",
+                hint=f"its data and logs are in {entry.dir}",
             )
         repo = Path(entry.repo)
         if not repo.is_dir():
             raise NotFound(f"cannot restore colony '{name}': repository {repo} is gone")
-        home = self.ctx.paths.colony(name)
-        if home.exists():
-            raise Conflict(
-                f"cannot restore colony '{name}': {home} exists",
-                hint="move it away, then restore again",
-            )
-        rec = await asyncio.to_thread(self._bring_back, entry, home)
+        for path in (self.ctx.paths.colony(name), self.ctx.paths.workspace(name)):
+            if path.exists():
+                raise Conflict(
+                    f"cannot restore colony '{name}': {path} exists",
+                    hint="move it away, then restore again",
+                )
+        rec = await asyncio.to_thread(self._bring_back, entry)
         try:
             self.ctx.store.insert(rec)
         except sqlite3.IntegrityError as exc:
+            await asyncio.to_thread(self._put_back, entry)
             raise Conflict(f"cannot restore colony '{name}': it was just created again") from exc
         self.trash.delete(entry.id)
         actor = self.myc.launch(rec)
         actor.log.note("colony", f"restored from the trash (entry {entry.id})")
-        await asyncio.to_thread(give_back, actor, Path(str(rec.workspace)))
         await actor.ask("start")
         return actor.to_json()
 
-    def _bring_back(self, entry: TrashRecord, home: Path) -> ColonyRecord:
-        """Workspace, files and data dir of ``entry``; undone if any step fails."""
-        assert entry.branch
-        assert entry.base
-        repo = Path(entry.repo)
-        path = self.ctx.paths.workspace(entry.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with repo_lock(repo):
-            ws = git_review.attach(repo, entry.name, entry.branch, path, entry.base)
+    def _bring_back(self, entry: TrashRecord) -> ColonyRecord:
+        """Move the entry's directory and workspace back; the record of the colony."""
+        assert entry.dir
+        home = self.ctx.paths.colony(entry.name)
+        workspace = self.ctx.paths.workspace(entry.name)
+        home.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+        workspace.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+        shutil.move(entry.dir, home)
         try:
-            tip = entry.snapshot or (entry.saved and git_review.rev(repo, entry.saved))
-            if tip:
-                git_review.restore(ws, tip)
-            if entry.dir and Path(entry.dir).is_dir():
-                home.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(entry.dir, home)
-            self.ctx.paths.data(entry.name).mkdir(parents=True, exist_ok=True)
+            shutil.move(str(home / KEPT_WORKSPACE), workspace)
         except BaseException:
-            with repo_lock(repo):
-                git_review.detach(repo, path)
-            if home.exists() and entry.dir and not Path(entry.dir).exists():
-                shutil.move(home, entry.dir)
+            shutil.move(str(home), entry.dir)
             raise
         kept = json.loads(entry.record)
         now = self.ctx.clock()
@@ -143,34 +135,45 @@ class TrashBin:
             vcs="git",
             branch=entry.branch,
             base=entry.base,
-            workspace=str(ws.path),
+            workspace=str(workspace),
             workspace_created=True,
+            provisioned=True,
             **{**kept, "created": kept.get("created", now)},
         )
+
+    def _put_back(self, entry: TrashRecord) -> None:
+        """Undo :meth:`_bring_back`."""
+        assert entry.dir
+        home = self.ctx.paths.colony(entry.name)
+        shutil.move(str(self.ctx.paths.workspace(entry.name)), home / KEPT_WORKSPACE)
+        shutil.move(str(home), entry.dir)
 
     # --- purge ----------------------------------------------------------------------------
 
     async def purge(self, which: str | None) -> list[dict[str, Any]]:
-        """Delete trash entry ``which`` (None: all): its files, and its branch and refs when no
-        other entry or colony of that name needs them."""
+        """Delete trash entry ``which`` (None: all): its files, and the pin of its base in the
+        repository when no other entry or colony of that name needs it."""
         entries = self.trash.entries()
         chosen = entries if which is None else [pick_entry(entries, which)]
         return [await asyncio.to_thread(self._purge, e) for e in chosen]
 
     def _purge(self, entry: TrashRecord) -> dict[str, Any]:
         if entry.dir:
-            shutil.rmtree(entry.dir, ignore_errors=True)
+            shutil.rmtree(entry.dir, ignore_errors=True)  # fd-based: follows no symlink
         others = [
             e
             for e in self.trash.entries()
             if e.name == entry.name and e.id != entry.id and e.repo == entry.repo
         ]
         live = self.ctx.store.find(entry.name)
-        refs: list[str] = []
+        released: list[str] = []
         repo = Path(entry.repo)
         if not others and (live is None or live.repo != entry.repo) and repo.is_dir():
-            with repo_lock(repo):
-                refs = git_review.delete_refs(repo, entry.name, entry.branch)
+            try:
+                self.ctx.open_vcs(repo).release(repo, entry.name)
+                released.append(f"refs/colony/base/{entry.name}")
+            except ColonyError as exc:
+                log.warning("trash purge %s: cannot release its base: %s", entry.name, exc)
         Sessions(self.ctx.store.conn).delete_colony(entry.name, until=entry.removed)
         self.trash.delete(entry.id)
-        return {"id": entry.id, "name": entry.name, "deleted_refs": refs, "dir": entry.dir}
+        return {"id": entry.id, "name": entry.name, "deleted_refs": released, "dir": entry.dir}

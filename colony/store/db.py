@@ -171,6 +171,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (colony, service)
     ) STRICT;
     """,
+    # issue 10: every colony's own uid, and where its repository's objects are (from the store,
+    # never from the colony's files)
+    """
+    ALTER TABLE colonies ADD COLUMN uid INTEGER;
+    ALTER TABLE colonies ADD COLUMN objects TEXT;
+    """,
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -37,6 +38,9 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.conn = connect(path)
+        for name in (path, *path.parent.glob(f"{path.name}-*")):  # -wal, -shm
+            with contextlib.suppress(OSError):
+                name.chmod(0o600)  # root's alone (issue 10: it was 0644 before)
 
     def close(self) -> None:
         self.conn.close()

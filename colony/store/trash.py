@@ -26,6 +26,11 @@ class Trash:
         rows = self.conn.execute("SELECT * FROM trash ORDER BY id").fetchall()
         return [TrashRecord(**dict(r)) for r in rows]
 
+    def uids(self) -> list[int | None]:
+        """The uid each entry keeps for its colony (issue 10)."""
+        rows = self.conn.execute("SELECT json_extract(record, '$.uid') FROM trash").fetchall()
+        return [r[0] for r in rows]
+
     def delete(self, ident: int) -> None:
         with transaction(self.conn):
             self.conn.execute("DELETE FROM trash WHERE id = ?", (ident,))

@@ -2,23 +2,25 @@
 
 Example:
     >>> vcs = FakeVcs()
-    >>> ws = vcs.create(Path("/src/shop"), "web", Path("/ws/web"))
+    >>> ws = vcs.create(Path("/src/shop"), "web", Path("/ws/web"), inside=run, objects="/o")
     >>> vcs.dirty_paths.add(ws.path)
-    >>> vcs.remove(ws)
-    'refs/colony/saved/web/1'
+    >>> vcs.dirty(ws, inside=run)
+    True
     >>> [c[0] for c in vcs.calls]
-    ['create', 'remove']
+    ['create', 'dirty']
 """
 
 from __future__ import annotations
 
-import builtins
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from colony.errors import ColonyError, Conflict, NotFound
+from colony import host
+from colony.errors import ColonyError, Conflict
 from colony.vcs import Workspace
+from colony.vcs.inside import Inside
+from colony.vcs.repo import Repo
 
 
 @dataclass
@@ -56,49 +58,52 @@ class FakeVcs:
         self._counter += 1
         return self._counter
 
-    def create(self, repo: Path, name: str, path: Path, rev: str | None = None) -> Workspace:
+    def open(self, repo: Path) -> Repo:
+        return Repo(repo, repo / ".git", host.Credentials(0, 0, (0,), "/"))
+
+    def plan(self, repo: Path, name: str, rev: str | None) -> tuple[Repo, str]:
+        with self._lock:
+            self._record("plan", repo, name, rev or "")
+        return self.open(repo), self.base
+
+    def create(
+        self,
+        repo: Path,
+        name: str,
+        path: Path,
+        rev: str | None = None,
+        *,
+        inside: Inside,
+        objects: str,
+    ) -> Workspace:
         with self._lock:
             self._record("create", repo, name, path, rev or "")
-            branch = f"colony/{name}" if self.kind == "git" else name
             if path in self.workspaces:
                 raise Conflict(f"colony '{name}': cannot create workspace: {path} already exists")
-            if any(w.repo == repo and w.branch == branch for w in self.workspaces.values()):
-                raise Conflict(f"colony '{name}': cannot create workspace: '{branch}' exists")
-            ws = Workspace(self.kind, repo, path, name, branch, self.base)
+            ws = Workspace("git", repo, path, name, f"colony/{name}", self.base, objects)
             self.workspaces[path] = ws
             return ws
 
-    def remove(self, ws: Workspace) -> str | None:
+    def refresh(self, ws: Workspace, *, inside: Inside) -> None:
         with self._lock:
-            self._record("remove", ws.name)
-            self.workspaces.pop(ws.path, None)
-            if ws.path not in self.dirty_paths:
-                return None
-            self.dirty_paths.discard(ws.path)
-            return f"refs/colony/saved/{ws.name}/{self._next_id()}"
+            self._record("refresh", ws.name)
 
-    def discard(self, ws: Workspace) -> None:
+    def release(self, repo: Path, name: str) -> None:
         with self._lock:
-            self._record("discard", ws.name)
-            self.workspaces.pop(ws.path, None)
-            self.dirty_paths.discard(ws.path)
+            self._record("release", name)
+            for path in [p for p, w in self.workspaces.items() if w.name == name]:
+                del self.workspaces[path]
+                self.dirty_paths.discard(path)
 
-    def snapshot(self, ws: Workspace, message: str) -> str:
+    def snapshot(self, ws: Workspace, message: str, *, inside: Inside) -> str:
         with self._lock:
             self._record("snapshot", ws.name, message)
-            if ws.path not in self.workspaces:
-                raise NotFound(f"colony '{ws.name}': workspace {ws.path} does not exist")
             return f"{self._next_id():040x}"
 
-    def dirty(self, ws: Workspace) -> bool:
+    def dirty(self, ws: Workspace, *, inside: Inside) -> bool:
         with self._lock:
             self._record("dirty", ws.name)
             return ws.path in self.dirty_paths
-
-    def list(self, repo: Path) -> builtins.list[Path]:
-        with self._lock:
-            self._record("list", repo)
-            return [p for p, w in self.workspaces.items() if w.repo == repo]
 
 
 __all__ = ["FakeVcs"]

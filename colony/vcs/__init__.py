@@ -1,16 +1,18 @@
-"""Workspaces: one checkout of the repository per colony, behind a small Protocol.
+"""Workspaces: one repository of its own per colony, behind a small Protocol (issue 10).
 
-Two backends implement :class:`Vcs`: :class:`colony.vcs.git.GitWorktrees` (one
-``git worktree`` per colony on branch ``colony/<name>``) and
-:class:`colony.vcs.jj.JjWorkspaces` (one ``jj workspace`` per colony). The daemon gets one as a
-constructor argument; its unit tests use :class:`colony.testing.fake_vcs.FakeVcs`.
+:class:`colony.vcs.git.GitWorkspaces` gives each colony a git repository of its own, on
+branch ``colony/<name>``, that borrows the user's repository's objects read-only; its jj
+variant (:class:`colony.vcs.jj.JjWorkspaces`) does the same for a jj repository's git store.
+Git in a colony's workspace runs as the colony, through an :class:`~colony.vcs.inside.Inside`
+runner the daemon provides; git on the user's repository runs as its owner
+(:class:`colony.vcs.repo.Repo`). The daemon gets a backend as a constructor argument; its
+unit tests use :class:`colony.testing.fake_vcs.FakeVcs`.
 
 Example:
     >>> vcs = open_vcs(Path("~/src/shop").expanduser())
-    >>> ws = vcs.create(Path("~/src/shop").expanduser(), "web", Path("/var/lib/colony/ws/web"))
+    >>> ws = vcs.create(repo, "web", path, inside=inside, objects="/run/colony/objects")
     >>> ws.branch
     'colony/web'
-    >>> vcs.remove(ws)  # None when clean, else the ref that keeps the unsaved work
 """
 
 from __future__ import annotations
@@ -20,19 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from colony.errors import ConfigError, Conflict, NotFound
+from colony.errors import ConfigError, NotFound
+from colony.vcs.inside import Inside
+from colony.vcs.repo import Repo
 
 
 @dataclass(frozen=True)
 class Workspace:
     """One colony's checkout of a repository."""
 
-    kind: str  # "git" | "jj"
+    kind: str  # "git" (a jj repository's colonies are git workspaces of its git store too)
     repo: Path  # repository root (toplevel of the main worktree)
     path: Path  # the colony's workspace directory
     name: str  # colony name
-    branch: str  # "colony/<name>" for git; for jj the workspace name
+    branch: str  # "colony/<name>"
     base: str  # full commit id the workspace was created from
+    objects: str = ""  # the repository's object directory (host path), shared read-only
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -46,38 +51,54 @@ class Workspace:
 
 
 class Vcs(Protocol):
-    """A workspace backend. Implementations are thread-safe and serialize create/remove per repo."""
+    """A workspace backend. Implementations are thread-safe."""
 
     kind: str
 
-    def create(self, repo: Path, name: str, path: Path, rev: str | None = None) -> Workspace:
-        """Make a workspace for colony ``name`` at ``path``, based on ``rev`` (default: HEAD).
+    def open(self, repo: Path) -> Repo:
+        """The repository containing ``repo``, for git run as its owner."""
+        ...
+
+    def plan(self, repo: Path, name: str, rev: str | None) -> tuple[Repo, str]:
+        """Check that ``repo`` is a repository and ``rev`` (default: HEAD) a commit of it:
+        (the repository, the base commit id). Creates nothing.
 
         Raises:
             NotFound: ``rev`` is not a commit of ``repo``.
-            Conflict: ``path`` exists, or the colony's branch/workspace name is taken.
+            ConfigError: ``repo`` is not a repository of this backend.
         """
         ...
 
-    def remove(self, ws: Workspace) -> str | None:
-        """Delete the workspace; return the reference that keeps its unsaved work, or None."""
+    def create(
+        self,
+        repo: Path,
+        name: str,
+        path: Path,
+        rev: str | None = None,
+        *,
+        inside: Inside,
+        objects: str,
+    ) -> Workspace:
+        """Make colony ``name``'s repository in the empty directory ``path``, based on ``rev``.
+
+        ``objects`` is where the colony sees the repository's objects (read-only).
+        """
         ...
 
-    def discard(self, ws: Workspace) -> None:
-        """Undo a ``create`` whose colony never came up: delete the workspace without saving,
-        and its branch while it still points at the base (no work of anyone's is on it)."""
+    def refresh(self, ws: Workspace, *, inside: Inside) -> None:
+        """Bring the colony's copies of the repository's branches up to date."""
         ...
 
-    def snapshot(self, ws: Workspace, message: str) -> str:
-        """Record the workspace's current files as a commit without touching it; return its id."""
+    def release(self, repo: Path, name: str) -> None:
+        """Forget colony ``name`` in the repository (its base is no longer kept from gc)."""
         ...
 
-    def dirty(self, ws: Workspace) -> bool:
+    def snapshot(self, ws: Workspace, message: str, *, inside: Inside) -> str:
+        """Record the workspace's current files as a commit without touching it; its id."""
+        ...
+
+    def dirty(self, ws: Workspace, *, inside: Inside) -> bool:
         """Whether the workspace has changes not recorded in a commit (ignored files excluded)."""
-        ...
-
-    def list(self, repo: Path) -> list[Path]:
-        """Paths of the workspaces this backend knows in ``repo``, except the main one."""
         ...
 
 
@@ -107,29 +128,10 @@ def find_marker(repo: Path) -> tuple[str, Path] | None:
     return None
 
 
-def check_free(name: str, path: Path) -> None:
-    """Refuse to create colony ``name``'s workspace at ``path`` if anything is there already
-    (a dangling symlink too). Call it under :func:`repo_lock`."""
-    if path.exists() or path.is_symlink():
-        raise Conflict(
-            f"colony '{name}': cannot create workspace: {path} already exists",
-            hint="remove that directory or pick another colony name",
-        )
-
-
 def last_line(text: str) -> str:
     """The last non-blank line of a command's output (where its error usually is)."""
     rows = [r.strip() for r in text.strip().splitlines() if r.strip()]
     return rows[-1] if rows else "no output"
-
-
-def name_taken(name: str, root: Path, taken: str, remedy: str) -> Conflict:
-    """The error of a backend that refused colony ``name``'s workspace because ``taken`` (its
-    branch or workspace name) already exists in ``root``; ``remedy`` says how to free it."""
-    return Conflict(
-        f"colony '{name}': cannot create workspace: {taken} already exists in {root}",
-        hint=f"pick another colony name, or {remedy}",
-    )
 
 
 def detect(repo: Path) -> str | None:
@@ -157,9 +159,9 @@ def open_vcs(repo: Path) -> Vcs:
 
         return JjWorkspaces()
     if kind == "git":
-        from colony.vcs.git import GitWorktrees
+        from colony.vcs.git import GitWorkspaces
 
-        return GitWorktrees()
+        return GitWorkspaces()
     raise ConfigError(
         f"{repo}: not a git or jj repository",
         hint=f"run 'git init' in {repo}, or point Colony at a repository",
@@ -183,4 +185,13 @@ def repo_root(repo: Path) -> Path:
     return git_root(repo)
 
 
-__all__ = ["Vcs", "Workspace", "detect", "find_marker", "open_vcs", "repo_lock", "repo_root"]
+__all__ = [
+    "Inside",
+    "Vcs",
+    "Workspace",
+    "detect",
+    "find_marker",
+    "open_vcs",
+    "repo_lock",
+    "repo_root",
+]

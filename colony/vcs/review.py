@@ -1,128 +1,78 @@
-"""git operations for review: diff, conflict check, merge, snapshots, undo, re-attaching a
-trashed colony's branch. Every command goes through :func:`colony.vcs.git.git`.
+"""Review of a colony's work: diff, conflict check, merge, snapshots and undo (issue 10).
 
-The conflict check (``git merge-tree --write-tree``, git ≥ 2.38) and the commits it builds
-touch no working tree and no index; a refused merge leaves only unreferenced objects behind.
+The colony's git makes what only the colony's files can tell (its work as a commit, the diff,
+a pack of new objects), running as the colony inside its containment
+(:mod:`colony.vcs.inside`). The repository's side runs as the repository's owner
+(:class:`colony.vcs.repo.Repo`): it receives the pack, checks it, and merges with
+``git merge-tree`` (git ≥ 2.38), touching no working tree before the merge is known to
+succeed. A refused merge changes no ref; the colony's objects it received stay unreferenced.
 
 Example:
-    >>> tip = tree_commit(ws, "work of colony web")   # the workspace as a commit, no ref moved
-    >>> check_merge(ws.repo, "main", tip)             # (tree, ["app.py"]) when app.py conflicts
+    >>> plan = plan_merge(ws, "main", "colony web: add /health", inside=inside)
+    >>> plan.conflicts                      # ("app.py",) when app.py conflicts
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
+import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from colony.core.review import DiffStat, parse_merge_tree, parse_numstat
 from colony.errors import ConfigError, Conflict, HostError, NotFound
 from colony.vcs import Workspace
-from colony.vcs.git import _IDENTITY, git, git_env, worktree_head
-
-# Hooks of the user's repository are not run by the daemon.
-NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+from colony.vcs import inside as colony_git
+from colony.vcs.inside import Inside
+from colony.vcs.repo import Repo, git_env
 
 
 def check_git(ws: Workspace) -> None:
     if ws.kind != "git":
         raise ConfigError(
             f"colony '{ws.name}' uses {ws.kind}: review, snapshots and merge support git "
-            "repositories only for now"
+            "workspaces only"
         )
 
 
-def _ident() -> dict[str, str]:
-    return git_env(**{k: os.environ.get(k, v) for k, v in _IDENTITY.items()})
-
-
-def rev(where: Path, name: str) -> str | None:
-    """The commit ``name`` names in ``where``, or None."""
-    done = git(
-        where,
-        "rev-parse",
-        "--verify",
-        "--quiet",
-        "--end-of-options",
-        f"{name}^{{commit}}",
-        check=False,
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def is_ancestor(repo: Path, older: str, newer: str) -> bool:
-    return git(repo, "merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
-
-
-def _scratch(index: Path) -> Path:
-    scratch = index.with_name(f"colony-review-{uuid.uuid4().hex}.index")
-    if index.exists():
-        shutil.copyfile(index, scratch)
-    return scratch
-
-
-def tree_commit(ws: Workspace, message: str) -> str:
-    """The workspace's files (tracked and untracked, not ignored) as a commit on its HEAD.
-
-    Neither the workspace's index nor any ref moves; the commit is referenced by nothing.
-    """
-    if not ws.path.is_dir():
-        raise NotFound(f"colony '{ws.name}': workspace {ws.path} does not exist")
-    head, index = worktree_head(ws)
-    scratch = _scratch(index)
-    env = git_env(GIT_INDEX_FILE=str(scratch))
-    try:
-        git(ws.path, "add", "--all", env=env)
-        tree = git(ws.path, "write-tree", env=env).stdout.strip()
-    finally:
-        scratch.unlink(missing_ok=True)
-    if tree == git(ws.path, "rev-parse", "HEAD^{tree}").stdout.strip():
-        return head
-    return git(
-        ws.path, "commit-tree", "--no-gpg-sign", "-p", head, "-m", message, tree, env=_ident()
-    ).stdout.strip()
-
-
-def changed_paths(ws: Workspace) -> set[str]:
-    """Paths that differ between the colony's base and its workspace, untracked files too.
-
-    Takes no lock: an agent may be using the workspace's index.
-    """
-    lock = ("--no-optional-locks",)
-    diff = git(ws.path, *lock, "diff", "--name-only", "--no-renames", "-z", ws.base, "--")
-    new = git(ws.path, *lock, "ls-files", "--others", "--exclude-standard", "-z")
-    return {p for p in (diff.stdout + new.stdout).split("\0") if p}
-
-
-def diff(ws: Workspace, *, stat: bool = False) -> tuple[str, DiffStat]:
+def diff(ws: Workspace, *, inside: Inside, stat: bool = False) -> tuple[str, DiffStat]:
     """``git diff`` (or ``--stat``) from the base to the workspace's files, and its counts."""
-    tip = tree_commit(ws, f"colony {ws.name}: workspace")
-    args = ("-c", "diff.external=", "diff", "--no-color", "--no-ext-diff", "--no-renames")
-    text = git(ws.path, *args, *(("--stat",) if stat else ()), ws.base, tip, "--").stdout
-    z = git(ws.path, "diff", "--numstat", "-z", "--no-renames", ws.base, tip, "--").stdout
-    return text, parse_numstat(z)
+    message = f"colony {ws.name}: workspace"
+    _, numstat, text = colony_git.diff(inside, message, ws.base, stat=stat)
+    return text.decode(errors="replace"), parse_numstat(numstat)
+
+
+def changed_paths(ws: Workspace, *, inside: Inside) -> set[str]:
+    """Paths that differ between the colony's base and its workspace, untracked files too."""
+    return colony_git.changed_paths(inside, ws.base)
 
 
 # --- merge --------------------------------------------------------------------------------
 
 
-def check_merge(repo: Path, target: str, tip: str) -> tuple[str, list[str]]:
+def import_work(repo: Repo, ws: Workspace, message: str, *, inside: Inside) -> tuple[str, str]:
+    """Bring the colony's work into the repository: (its HEAD, its files as a commit on it).
+
+    The colony packs what the repository lacks; the repository checks the pack like a fetch.
+    """
+    head, tip = colony_git.tree_commit(inside, message)
+    if repo.rev(tip) is not None:  # nothing new (e.g. the colony made no commit)
+        return head, tip
+    known = [commit for _, commit in repo.refs()] + [ws.base]
+    with tempfile.TemporaryFile() as pack:
+        colony_git.pack(inside, tip, known, pack)
+        pack.seek(0)
+        repo.receive(pack, tip)
+    return head, tip
+
+
+def check_merge(repo: Repo, target: str, tip: str) -> tuple[str, list[str]]:
     """Merge ``tip`` into commit ``target`` in memory: (resulting tree, conflicting files)."""
-    done = git(
-        repo,
-        "merge-tree",
-        "--write-tree",
-        "--name-only",
-        "--no-messages",
-        "-z",
-        target,
-        tip,
+    done = repo.git(
+        "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", target, tip,
         check=False,
-    )
+    )  # fmt: skip
     if done.returncode not in (0, 1):
-        raise HostError(f"git merge-tree failed in {repo}: {done.stderr.strip() or 'no output'}")
+        why = done.stderr.strip() or "no output"
+        raise HostError(f"git merge-tree failed in {repo.root}: {why}")
     tree, files = parse_merge_tree(done.stdout)
     return tree, (files if done.returncode == 1 else [])
 
@@ -133,8 +83,8 @@ class MergePlan:
 
     into: str
     target: str  # the branch's commit now
-    tip: str  # the colony's work as a commit (its branch head, or a commit of its files)
-    head: str  # the colony branch's head
+    tip: str  # the colony's work as a commit (its HEAD, or a commit of its files on it)
+    head: str  # the colony's HEAD
     tree: str  # the merged tree
     conflicts: tuple[str, ...]
     target_tree: str
@@ -145,50 +95,44 @@ class MergePlan:
         return not self.conflicts and self.tree == self.target_tree
 
 
-def plan_merge(ws: Workspace, into: str, work_message: str) -> MergePlan:
-    """Check the merge of the colony's work into branch ``into``; changes nothing."""
-    target = rev(ws.repo, f"refs/heads/{into}")
+def plan_merge(repo: Repo, ws: Workspace, into: str, work: str, *, inside: Inside) -> MergePlan:
+    """Import the colony's work and check its merge into branch ``into``; moves no ref."""
+    target = repo.rev(f"refs/heads/{into}")
     if target is None:
         raise NotFound(
-            f"branch '{into}' not found in {ws.repo}", hint="name an existing branch with --into"
+            f"branch '{into}' not found in {repo.root}", hint="name an existing branch with --into"
         )
-    head = rev(ws.path, "HEAD") or ws.base
-    tip = tree_commit(ws, work_message)
-    tree, conflicts = check_merge(ws.repo, target, tip)
-    target_tree = git(ws.repo, "rev-parse", f"{target}^{{tree}}").stdout.strip()
+    head, tip = import_work(repo, ws, work, inside=inside)
+    tree, conflicts = check_merge(repo, target, tip)
+    target_tree = repo.git("rev-parse", f"{target}^{{tree}}").stdout.strip()
     return MergePlan(into, target, tip, head, tree, tuple(conflicts), target_tree)
 
 
-def apply_merge(ws: Workspace, plan: MergePlan, *, squash: bool, message: str) -> dict[str, object]:
-    """Record the colony's work on its branch, then move ``plan.into`` to the merge.
+def apply_merge(
+    repo: Repo, ws: Workspace, plan: MergePlan, *, squash: bool, message: str, inside: Inside
+) -> dict[str, object]:
+    """Move ``plan.into`` to the merge, then record the colony's work on its own branch.
 
     The branch moves only from ``plan.target`` (compare-and-swap). Where it is checked out,
-    ``git merge --ff-only`` moves it, and refuses rather than overwrite local changes.
+    ``git merge --ff-only`` moves it, and refuses rather than overwrite local changes; then
+    nothing has changed anywhere.
     """
-    committed = plan.tip != plan.head
-    if committed:  # the workspace's uncommitted work becomes a commit on the colony's branch
-        git(ws.repo, "update-ref", f"refs/heads/{ws.branch}", plan.tip, plan.head)
-        git(ws.path, "reset", "--quiet")
-    fast_forward = not squash and is_ancestor(ws.repo, plan.target, plan.tip)
+    fast_forward = not squash and repo.is_ancestor(plan.target, plan.tip)
     if fast_forward:
         new = plan.tip
     else:
         parents = ("-p", plan.target) if squash else ("-p", plan.target, "-p", plan.tip)
-        new = git(
-            ws.repo,
-            "commit-tree",
-            "--no-gpg-sign",
-            *parents,
-            "-m",
-            message,
-            plan.tree,
-            env=_ident(),
-        ).stdout.strip()
-    checked_out = worktree_of(ws.repo, plan.into)
+        name, email = repo.identity()
+        ident = git_env(
+            GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email,
+            GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email,
+        )  # fmt: skip
+        args = ("commit-tree", "--no-gpg-sign", *parents, "-m", message, plan.tree)
+        new = repo.git(*args, env=ident).stdout.strip()
+    checked_out = repo.worktree_of(plan.into)
     if checked_out is not None:
-        done = git(
-            checked_out, *NO_HOOKS, "merge", "--ff-only", "--quiet", new, check=False, env=_ident()
-        )
+        argv = ("-C", str(checked_out), "merge", "--ff-only", "--quiet", new)
+        done = repo.git(*argv, check=False)
         if done.returncode != 0:
             why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git failed"
             raise Conflict(
@@ -196,15 +140,12 @@ def apply_merge(ws: Workspace, plan: MergePlan, *, squash: bool, message: str) -
                 hint=f"commit or stash the changes in {checked_out}, then merge again",
             )
     else:
-        git(
-            ws.repo,
-            "update-ref",
-            "-m",
-            f"colony merge {ws.name}",
-            f"refs/heads/{plan.into}",
-            new,
-            plan.target,
-        )
+        ref = f"refs/heads/{plan.into}"
+        repo.git("update-ref", "-m", f"colony merge {ws.name}", ref, new, plan.target)
+    repo.after_update()
+    committed = plan.tip != plan.head
+    if committed:  # the workspace's uncommitted work is now a commit on the colony's branch
+        colony_git.advance(inside, plan.tip, plan.head)
     return {
         "commit": new,
         "previous": plan.target,
@@ -213,86 +154,35 @@ def apply_merge(ws: Workspace, plan: MergePlan, *, squash: bool, message: str) -
     }
 
 
-def worktree_of(repo: Path, branch: str) -> Path | None:
-    """The worktree that has ``branch`` checked out, if any."""
-    out = git(repo, "worktree", "list", "--porcelain", "-z").stdout
-    path: Path | None = None
-    for field in out.split("\0"):
-        if field.startswith("worktree "):
-            path = Path(field.removeprefix("worktree "))
-        elif field == f"branch refs/heads/{branch}" and path is not None:
-            return path
-    return None
+def changed_between(repo: Repo, base: str, tip: str) -> list[str]:
+    """Paths that differ between two commits of the repository (no renames)."""
+    out = repo.git("diff", "--name-only", "--no-renames", "-z", base, tip, "--").stdout
+    return [p for p in out.split("\0") if p]
 
 
-def current_branch(repo: Path) -> str | None:
-    """The branch checked out in the main worktree, or None when HEAD is detached."""
-    done = git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip() or None
+# --- snapshots and undo ---------------------------------------------------------------------
 
 
-def branch_exists(repo: Path, branch: str) -> bool:
-    return rev(repo, f"refs/heads/{branch}") is not None
+def list_snapshot_refs(name: str, *, inside: Inside) -> str:
+    """``<ref>\\0<commit>\\0<subject>`` lines of the colony's snapshots."""
+    return colony_git.list_refs(inside, f"refs/colony/snapshots/{name}/")
 
 
-# --- snapshots, undo, trash -----------------------------------------------------------------
+def restore(commit: str, *, inside: Inside) -> None:
+    """Make the workspace's files those of ``commit``, without moving its branch."""
+    colony_git.restore(inside, commit)
 
 
-def list_snapshot_refs(repo: Path, name: str) -> str:
-    """``<ref>\\0<commit>\\0<subject>`` lines of refs/colony/snapshots/<name>/."""
-    fmt = "--format=%(refname)%00%(objectname)%00%(contents:subject)"
-    return git(repo, "for-each-ref", fmt, f"refs/colony/snapshots/{name}/").stdout
-
-
-def restore(ws: Workspace, commit: str) -> None:
-    """Make the workspace's files those of ``commit``, without moving its branch.
-
-    Files the workspace has and ``commit`` lacks are deleted, ignored files are left alone,
-    and the index is reset to HEAD (the restored state shows as uncommitted changes).
-    """
-    _, index = worktree_head(ws)
-    scratch = _scratch(index)
-    env = git_env(GIT_INDEX_FILE=str(scratch))
-    try:
-        git(ws.path, "add", "--all", env=env)  # the scratch index now lists every file there is
-        git(ws.path, "read-tree", "--reset", "-u", commit, env=env)
-    finally:
-        scratch.unlink(missing_ok=True)
-    git(ws.path, "reset", "--quiet")
-
-
-def attach(repo: Path, name: str, branch: str, path: Path, base: str) -> Workspace:
-    """A worktree at ``path`` on the existing ``branch`` (a restored colony's)."""
-    if path.exists():
-        raise Conflict(f"colony '{name}': cannot restore workspace: {path} already exists")
-    if not branch_exists(repo, branch):
-        raise NotFound(f"colony '{name}': branch '{branch}' no longer exists in {repo}")
-    done = git(repo, "worktree", "add", "--quiet", str(path), branch, check=False)
-    if done.returncode != 0:
-        shutil.rmtree(path, ignore_errors=True)
-        git(repo, "worktree", "prune", check=False)
-        raise Conflict(
-            f"colony '{name}': cannot check out '{branch}' at {path}: "
-            f"{done.stderr.strip() or 'git worktree add failed'}"
-        )
-    return Workspace("git", repo, path.resolve(), name, branch, base)
-
-
-def detach(repo: Path, path: Path) -> None:
-    """Undo :func:`attach`: remove the worktree, keep the branch."""
-    git(repo, "worktree", "remove", "--force", str(path), check=False)
-    shutil.rmtree(path, ignore_errors=True)
-    git(repo, "worktree", "prune", check=False)
-
-
-def delete_refs(repo: Path, name: str, branch: str | None) -> list[str]:
-    """Delete a colony's branch and its saved and snapshot refs; returns what was deleted."""
-    prefixes = (f"refs/colony/saved/{name}/", f"refs/colony/snapshots/{name}/")
-    refs = git(repo, "for-each-ref", "--format=%(refname)", *prefixes).stdout.split()
-    if branch and branch_exists(repo, branch):
-        refs.append(f"refs/heads/{branch}")
-    for ref in refs:
-        git(repo, "update-ref", "-d", ref)
-    return refs
+__all__ = [
+    "MergePlan",
+    "apply_merge",
+    "changed_between",
+    "changed_paths",
+    "check_git",
+    "check_merge",
+    "diff",
+    "import_work",
+    "list_snapshot_refs",
+    "plan_merge",
+    "restore",
+]

@@ -55,6 +55,7 @@ class Counter:
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
+        os.umask(0)  # each colony has its own uid: the counter files are everyone's
 
     def _change(self, delta: int) -> None:
         with open(self.folder / "lock", "a") as lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from colony.client import Client
+from colony.core.env import DEFAULT_PATH
 from colony.errors import ColonyError
-from tests.conftest import TEST_NET, new_prefix, passable
+from tests.conftest import TEST_NET, TEST_PREFIX, new_prefix, passable, scratch_dir, uid_base_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +46,7 @@ class Daemon:
     http_port: str = "0"  # Bloom's listener: any free port, so test daemons never collide
     nofile: tuple[int, int] | None = None  # RLIMIT_NOFILE (soft, hard) to start it with
     extra: list[str] = field(default_factory=list)  # more `colony daemon run` options
+    uid_base: int = 0  # 0: one derived from the prefix
 
     def start(self) -> Client:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -69,6 +72,8 @@ class Daemon:
                     self.pool,
                     "--http-port",
                     self.http_port,
+                    "--uid-base",
+                    str(self.uid_base or uid_base_for(self.prefix)),
                     *self.extra,
                 ],
                 stdout=log,
@@ -131,24 +136,30 @@ class Daemon:
 def running_daemon(
     tmp_path: Path, request: pytest.FixtureRequest, *extra: str, prefix: str | None = None
 ) -> Iterator[Daemon]:
-    """A started Mycelium with its own prefix and pool (and ``extra`` options); every colony
-    removed and the daemon stopped afterwards, its log printed if the test failed."""
+    """A started Mycelium with its own prefix, pool and uid range (and ``extra`` options),
+    its state dir in a scratch directory (not below /tmp, which every colony has its own of);
+    every colony removed and the daemon stopped afterwards, its log printed if the test
+    failed."""
     prefix = prefix or new_prefix()
     third = 1 + zlib.crc32(prefix.encode()) % 240
     passable(tmp_path)
+    scratch = scratch_dir(prefix)
     d = Daemon(
-        state_dir=tmp_path / "state",
-        socket=tmp_path / "state" / "mycelium.sock",
+        state_dir=scratch / "state",
+        socket=scratch / "state" / "mycelium.sock",
         prefix=prefix,
         pool=f"10.{TEST_NET}.{third}.0/24",
         log=tmp_path / "mycelium.log",
         extra=list(extra),
     )
-    d.start()
     try:
+        d.start()
         yield d
     finally:
-        d.cleanup()
+        try:
+            d.cleanup()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         failed = getattr(request.node, "rep_call", None)
         if failed is not None and failed.failed:
             print(f"--- Mycelium log ---\n{d.log.read_text()}")
@@ -191,13 +202,19 @@ def wait_for(check, timeout: float = 30, what: str = "condition"):  # type: igno
 
 
 @pytest.fixture
-def agents_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The scripted agents (tests/agents) first on PATH as claude, codex, gemini, aider."""
+def agents_bin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The scripted agents (tests/agents) first on colonies' PATH as claude, codex, gemini,
+    aider (``COLONY_PATH``, which the daemon gives colony processes)."""
     from tests.host.workflow_helpers import install_fake_agents, path_with
 
-    bin_dir = install_fake_agents(tmp_path / "fake")
-    monkeypatch.setenv("PATH", path_with(bin_dir))  # the daemon (and its colonies) inherit it
-    return bin_dir
+    scratch = scratch_dir(f"{TEST_PREFIX}agents")
+    try:
+        bin_dir = install_fake_agents(scratch / "fake")
+        monkeypatch.setenv("PATH", path_with(bin_dir))
+        monkeypatch.setenv("COLONY_PATH", f"{bin_dir}:{DEFAULT_PATH}")
+        yield bin_dir
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture
@@ -215,3 +232,47 @@ def shell_transcript(client: Client, name: str, typed: bytes) -> tuple[bytes, in
         while (chunk := session.recv(20)) is not None:
             out += chunk[1]
         return out, session.exit_code
+
+
+def run_in(
+    client: Client,
+    name: str,
+    argv: list[str],
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
+    """Run ``argv`` inside colony ``name`` (as the colony, contained): code, stdout, stderr."""
+    out, err = b"", b""
+    with client.exec_session(name, argv, env=env or {}) as session:
+        while (chunk := session.recv(timeout)) is not None:
+            if chunk[0] == "stdout":
+                out += chunk[1]
+            else:
+                err += chunk[1]
+        code = session.exit_code
+    assert code is not None
+    return code, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def sh_in(client: Client, name: str, script: str, timeout: float = 60) -> tuple[int, str, str]:
+    """Run a shell script inside colony ``name``: code, stdout, stderr."""
+    return run_in(client, name, ["sh", "-c", script], timeout)
+
+
+def git_in(client: Client, name: str, *args: str) -> str:
+    """``git ARGS`` inside colony ``name`` (the colony's own git, as an agent runs it)."""
+    code, out, err = run_in(client, name, ["git", *args])
+    assert code == 0, f"git {' '.join(args)} in {name} exited {code}: {err}"
+    return out
+
+
+@pytest.fixture
+def exchange() -> Iterator[Path]:
+    """A directory the test and every colony can read and write (0777, outside /tmp, which
+    each colony has its own of): gates and counters of the scripted agents."""
+    path = scratch_dir(f"{TEST_PREFIX}exchange")
+    path.chmod(0o777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -10,7 +10,7 @@ import pytest
 from colony.client import Client
 from colony.errors import Conflict
 from tests.conftest import git, make_repo
-from tests.host.conftest import Daemon, wait_state
+from tests.host.conftest import Daemon, git_in, wait_state
 from tests.host.workflow_helpers import (
     wait_ended,
     wait_event,
@@ -90,12 +90,14 @@ def test_merge_refuses_conflict_and_squash_gives_one_commit(d: Daemon, tmp_path:
     assert (merged["merged"], merged["into"]) == (True, "main")
     assert (repo / "app.py").read_text() == "print('one')\n"
     main = git(repo, "rev-parse", "main")
-    two_ws = Path(client.colony("two")["workspace"])
-    before = (git(repo, "rev-parse", "colony/two"), git(two_ws, "status", "--porcelain"))
+    before = (git_in(client, "two", "rev-parse", "HEAD"), git_in(client, "two", "status", "-s"))
     with pytest.raises(Conflict, match=r"would conflict in 1 file\(s\): app\.py$"):
         client.merge("two")
     assert git(repo, "rev-parse", "main") == main
-    assert (git(repo, "rev-parse", "colony/two"), git(two_ws, "status", "--porcelain")) == before
+    assert (
+        git_in(client, "two", "rev-parse", "HEAD"),
+        git_in(client, "two", "status", "-s"),
+    ) == before
     assert git(repo, "status", "--porcelain") == ""
     squashed = client.merge("three", squash=True)
     assert squashed["squash"] is True
@@ -104,14 +106,16 @@ def test_merge_refuses_conflict_and_squash_gives_one_commit(d: Daemon, tmp_path:
     assert (repo / "docs" / "guide.md").read_text() == "# Guide\n"
 
 
-def test_interrupted_session_continues_with_same_session_id(d: Daemon, tmp_path: Path) -> None:
+def test_interrupted_session_continues_with_same_session_id(
+    d: Daemon, tmp_path: Path, exchange: Path
+) -> None:
     """When a running agent is stopped it ends as interrupted; continue resumes it with the
     same agent session id and finishes."""
     client = d.client
     assert client is not None
     repo = project(tmp_path)
     spawn_all(client, repo, ("slow",))
-    gate = tmp_path / "gate-never-opened"
+    gate = exchange / "gate-never-opened"
     first = client.agent_run("slow", f"write progress.txt: started\nwait-for {gate}")
 
     def started() -> bool:
@@ -152,13 +156,15 @@ def test_other_presets_run_and_report(d: Daemon, tmp_path: Path, agent: str) -> 
     assert "tool_call" in kinds
 
 
-def test_agent_outlives_a_daemon_crash_and_is_adopted(d: Daemon, tmp_path: Path) -> None:
+def test_agent_outlives_a_daemon_crash_and_is_adopted(
+    d: Daemon, tmp_path: Path, exchange: Path
+) -> None:
     """When Mycelium is killed while an agent works, the agent keeps running; the restarted
     Mycelium adopts it, reads the rest of its output and records how it ended."""
     client = d.client
     assert client is not None
     spawn_all(client, project(tmp_path), ("durable",))
-    gate = tmp_path / "gate"
+    gate = exchange / "gate"
     session = client.agent_run(
         "durable", f"write before.txt: b\nwait-for {gate}\nwrite after.txt: a"
     )

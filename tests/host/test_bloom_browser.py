@@ -243,12 +243,11 @@ def test_a_level_none_colony_page_cannot_use_a_bloom_session(
     bloom = str(daemon.client.health()["http_url"])
     bloom_port = int(bloom.rsplit(":", 1)[1])
     daemon.client.spawn("victim", make_repo(tmp_path / "victim", {"README.md": "hi\n"}))
-    toml = (
-        '[sandbox]\nlevel = "none"\n'
-        f'[services.web]\ncommand = "python3 evil.py {bloom}"\nport = 3000\n'
-    )
+    toml = f'[services.web]\ncommand = "python3 evil.py {bloom}"\nport = 3000\n'
     daemon.client.spawn(
-        "evil", make_repo(tmp_path / "evil", {"evil.py": EVIL, "colony.toml": toml})
+        "evil",
+        make_repo(tmp_path / "evil", {"evil.py": EVIL, "colony.toml": toml}),
+        sandbox="none",  # the host's flag: colony.toml may not loosen the level (issue 10)
     )
     wait_state(daemon.client, "victim", "running")
     evil = wait_state(daemon.client, "evil", "running")

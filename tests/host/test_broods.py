@@ -23,17 +23,19 @@ def read_int(path: Path) -> int:
     return int(path.read_text() or 0) if path.exists() else 0
 
 
-def test_brood_runs_at_most_k_agents_ranks_and_picks(d: Daemon, tmp_path: Path) -> None:
+def test_brood_runs_at_most_k_agents_ranks_and_picks(
+    d: Daemon, tmp_path: Path, exchange: Path
+) -> None:
     """When a brood of 4 runs with max-parallel 2, never more than 2 agents run at once;
     [check] results rank the members; pick merges the best and trashes the other three."""
     client = d.client
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"README.md": "# x\n", "colony.toml": CONFIG})
     base = git(repo, "rev-parse", "HEAD").strip()
-    count = tmp_path / "count"
+    count = exchange / "count"
     count.mkdir(mode=0o777)
     count.chmod(0o777)
-    gate = tmp_path / "gate"
+    gate = exchange / "gate"
     objective = "\n".join(
         [
             f"count {count}",

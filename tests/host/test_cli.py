@@ -104,7 +104,7 @@ def test_spawn_shows_progress_then_urls_and_ls_lists(daemon: Daemon, tmp_path: P
     assert json.loads(colony(daemon, "show", "cli", "--json").stdout)["state"] == "stopped"
     removed = colony(daemon, "rm", "cli")
     assert removed.returncode == 0
-    assert "branch colony/cli is kept" in removed.stdout
+    assert "colony trash restore cli" in removed.stdout
 
 
 def test_doctor_passes_on_a_running_installation(daemon: Daemon, tmp_path: Path) -> None:
@@ -121,3 +121,22 @@ def test_doctor_passes_on_a_running_installation(daemon: Daemon, tmp_path: Path)
     assert checks["audit"]["status"] == "ok"
     assert checks["limits"]["status"] == "warn"
     assert "doc" in checks["limits"]["detail"]
+    for name in ("colony identities", "colony views", "state files"):
+        assert checks[name]["status"] == "ok", checks[name]
+
+
+def test_doctor_names_a_colony_whose_files_others_can_read(daemon: Daemon, tmp_path: Path) -> None:
+    """When a colony's workspace has been opened to others, `colony doctor` fails and names
+    the colony and the path (issue 10: checks on a live colony)."""
+    repo = make_repo(tmp_path / "repo", {"colony.toml": '[services.s]\ncommand = "sleep 99"\n'})
+    assert colony(daemon, "spawn", "open", "--repo", str(repo)).returncode == 0
+    client = daemon.client
+    assert client is not None
+    workspace = Path(client.colony("open")["workspace"])
+    workspace.chmod(0o755)
+    done = colony(daemon, "doctor", "--json")
+    assert done.returncode == 1
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["colony identities"]["status"] == "fail"
+    assert f"open: {workspace} is uid" in checks["colony identities"]["detail"]
+    assert checks["colony views"]["status"] == "ok"

@@ -16,7 +16,14 @@ from colony.client import Client
 from colony.errors import ColonyError
 from colony.isolation.firewall import host_table
 from tests.conftest import git, make_repo
-from tests.host.conftest import Daemon, shell_transcript, wait_for, wait_state
+from tests.host.conftest import (
+    Daemon,
+    git_in,
+    sh_in,
+    shell_transcript,
+    wait_for,
+    wait_state,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webapp" / "app.py"
 
@@ -95,22 +102,24 @@ def test_four_colonies_share_port_3000(daemon: Daemon, tmp_path: Path) -> None:
     assert len(addresses) == 4
 
 
-def test_worktree_commit_visible_in_main_repo(daemon: Daemon, tmp_path: Path) -> None:
-    """When a commit is made inside a colony's workspace, the main repository sees it on
-    branch colony/<name>."""
+def test_commit_in_colony_reaches_repo_only_by_merge(daemon: Daemon, tmp_path: Path) -> None:
+    """When a commit is made inside a colony, it is on the colony's own branch colony/<name>;
+    the repository sees nothing of it until 'colony merge' brings it in."""
     client = daemon.client
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"README": "hi\n"})
     client.spawn("wt", str(repo))
     colony = wait_state(client, "wt", "running")
     assert colony["branch"] == "colony/wt"
-    workspace = Path(colony["workspace"])
-    assert git(workspace, "rev-parse", "--abbrev-ref", "HEAD").strip() == "colony/wt"
-    (workspace / "new.txt").write_text("from the colony\n")
-    git(workspace, "add", "new.txt")
-    git(workspace, "commit", "-q", "-m", "made in colony")
-    assert "made in colony" in git(repo, "log", "--format=%s", "colony/wt")
-    assert git(repo, "show", "colony/wt:new.txt") == "from the colony\n"
+    assert git_in(client, "wt", "rev-parse", "--abbrev-ref", "HEAD").strip() == "colony/wt"
+    assert git_in(client, "wt", "branch", "--list", "main").strip() == "main"
+    sh_in(client, "wt", "echo 'from the colony' > new.txt && git add new.txt")
+    git_in(client, "wt", "commit", "-q", "-m", "made in colony")
+    assert "made in colony" in git_in(client, "wt", "log", "--format=%s")
+    assert "made in colony" not in git(repo, "log", "--all", "--format=%s")
+    client.merge("wt")
+    assert git(repo, "show", "main:new.txt") == "from the colony\n"
+    assert "made in colony" in git(repo, "log", "--format=%s", "main")
 
 
 def test_exec_runs_inside_the_colony(daemon: Daemon, tmp_path: Path) -> None:
@@ -313,22 +322,26 @@ def test_daemon_kill9_adopts_running_colonies(daemon: Daemon, tmp_path: Path) ->
 
 
 def test_remove_keeps_uncommitted_work(daemon: Daemon, tmp_path: Path) -> None:
-    """When a colony with uncommitted work is removed, the work is saved to a ref and the
-    branch is kept."""
+    """When a colony with uncommitted work is removed, its whole workspace goes to the trash
+    with the final snapshot, and a restore brings the uncommitted file back."""
     client = daemon.client
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"README": "hi\n"})
     client.spawn("keep", str(repo))
     colony = wait_state(client, "keep", "running")
-    (Path(colony["workspace"]) / "draft.txt").write_text("unsaved idea\n")
+    sh_in(client, "keep", "echo 'unsaved idea' > draft.txt")
     with pytest.raises(ColonyError, match="stop it before removing"):
         client.remove("keep")
     result = client.remove("keep", force=True)
     assert result["branch"] == "colony/keep"
-    assert result["saved"]
-    assert git(repo, "show", f"{result['saved']}:draft.txt") == "unsaved idea\n"
+    assert result["snapshot"]
+    assert (Path(result["saved"]) / "draft.txt").read_text() == "unsaved idea\n"
     assert not Path(colony["workspace"]).exists()
     assert owned(daemon.prefix) == []
+    client.trash_restore("keep")
+    wait_state(client, "keep", "running")
+    assert sh_in(client, "keep", "cat draft.txt")[1] == "unsaved idea\n"
+    assert "draft.txt" in git_in(client, "keep", "status", "--porcelain")
 
 
 def test_bad_requests_create_nothing(daemon: Daemon, tmp_path: Path) -> None:

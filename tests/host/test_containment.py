@@ -215,8 +215,8 @@ def test_moderate_hides_and_protects_other_colonies_processes(
     daemon: Daemon, tmp_path: Path
 ) -> None:
     """When colonies run at level moderate, ps in colony A shows none of B's processes and a
-    kill of B's pid from A fails, though both run as the same user; at level basic the same
-    pid can be signalled (the control)."""
+    kill of B's pid from A fails; at level basic too, as every colony has its own uid and a
+    /proc that shows only its own processes (issue 10)."""
     client = client_of(daemon)
     repo = make_repo(
         tmp_path / "repo", {"colony.toml": '[services.idle]\ncommand = "sleep 1000"\n'}
@@ -238,7 +238,11 @@ def test_moderate_hides_and_protects_other_colonies_processes(
     assert Path(f"/proc/{target}").exists()
     assert client.colony("mod-b")["services"][0]["pid"] == b["services"][0]["pid"]
     code, _, _ = sh(client, "plain", f"kill -0 {target}")
-    assert code == 0, "control: without a PID namespace the same user could signal it"
+    assert code != 0, "another uid: not even a PID namespace is needed"
+    code, out, _ = run(client, "plain", ["ps", "-e", "-o", "pid="])
+    assert code == 0
+    assert not {int(p) for p in out.split()} & set(b_pids)
+    assert Path(f"/proc/{target}").exists()  # the control: it runs, the host sees it
 
 
 # --- 5. strict -------------------------------------------------------------------------
@@ -256,9 +260,9 @@ def test_strict_hides_secrets_and_keeps_host_read_only(
     (home / "notes.txt").write_text("keep me\n")
     subprocess.run(["chown", "-R", f"{unix_user.pw_uid}:{unix_user.pw_gid}", str(home)], check=True)
     (home / ".ssh" / "id_rsa").chmod(0o600)
-    toml = f'[sandbox]\nlevel = "strict"\nuser = "{unix_user.pw_name}"\n'
+    toml = '[sandbox]\nlevel = "strict"\n'
     repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
-    colony = spawn(client, "locked", repo)
+    colony = spawn(client, "locked", repo, user=unix_user.pw_name)
     assert colony["containment"]["user"]["name"] == unix_user.pw_name
     # Control: the key is readable by that user outside the sandbox.
     outside = subprocess.run(
@@ -301,8 +305,8 @@ def test_colony_runs_as_its_user_and_cannot_gain_privileges(
     user = unix_user
     Path(f"/etc/sudoers.d/{user.pw_name}").write_text(f"{user.pw_name} ALL=(ALL) NOPASSWD: ALL\n")
     Path(f"/etc/sudoers.d/{user.pw_name}").chmod(0o440)
-    repo = make_repo(tmp_path / "repo", {"colony.toml": f'[sandbox]\nuser = "{user.pw_name}"\n'})
-    colony = spawn(client, "dropped", repo)
+    repo = make_repo(tmp_path / "repo", {"README": "x\n"})
+    colony = spawn(client, "dropped", repo, user=user.pw_name)
     suid = Path(colony["workspace"]) / "suid-id"
     shutil.copy("/usr/bin/id", suid)
     os.chown(suid, 0, 0)
@@ -327,9 +331,9 @@ def test_level_none_remaps_ports_and_previews_follow(daemon: Daemon, tmp_path: P
     """When two colonies at level none both declare port 3000, each gets its own free host
     port (in PORT and COLONY_PORT_WEB), and both previews answer, each from its colony."""
     client = client_of(daemon)
-    toml = '[sandbox]\nlevel = "none"\n[services.web]\ncommand = "python3 app.py"\nport = 3000\n'
+    toml = '[services.web]\ncommand = "python3 app.py"\nport = 3000\n'
     repo = make_repo(tmp_path / "repo", {"app.py": EXAMPLE.read_text(), "colony.toml": toml})
-    colonies = [spawn(client, name, repo) for name in ("open-a", "open-b")]
+    colonies = [spawn(client, name, repo, sandbox="none") for name in ("open-a", "open-b")]
     ports = [c["services"][0]["host_port"] for c in colonies]
     assert None not in ports
     assert len(set(ports)) == 2
@@ -359,8 +363,6 @@ def test_level_none_remaps_ports_and_previews_follow(daemon: Daemon, tmp_path: P
         ('[limits]\nmemory = "lots"\n', "colony.toml: limits.memory: expected"),
         ("[limits]\ncpu = -1\n", "colony.toml: limits.cpu: expected"),
         ('[sandbox]\nlevel = "max"\n', "colony.toml: sandbox.level: expected"),
-        ('[sandbox]\nuser = "root"\n', "sandbox.user: expected an unprivileged user, got 'root'"),
-        ('[sandbox]\nuser = "no-such-user-x"\n', "sandbox.user: expected an existing user"),
     ],
 )
 def test_bad_containment_settings_create_nothing(
@@ -379,6 +381,9 @@ def test_bad_containment_settings_create_nothing(
         ({"limits": {"memory": "lots"}}, "--limit memory: expected"),
         ({"limits": {"cpu": -1}}, "--limit cpu: expected"),
         ({"sandbox": "max"}, "--sandbox: expected"),
+        ({"user": "root"}, "--user: expected an unprivileged user, got 'root'"),
+        ({"user": "no-such-user-x"}, "--user: expected an existing user"),
+        ({"sockets": ["/etc/passwd"]}, "--socket: expected a path under /run/"),
     ):
         with pytest.raises(ColonyError, match=flag):
             client.spawn("bad", str(clean), **kwargs)  # type: ignore[arg-type]
@@ -390,7 +395,9 @@ def test_bad_containment_settings_create_nothing(
     assert cli.returncode == 1
     assert cli.stderr.startswith("error: --limit cpu: expected")
     assert client.colonies()["colonies"] == []
-    assert "colony/bad" not in git(repo, "branch", "--list") + git(clean, "branch", "--list")
+    assert (
+        git(repo, "for-each-ref", "refs/colony") + git(clean, "for-each-ref", "refs/colony") == ""
+    )
     assert not [p for p in Path("/sys/fs/cgroup").glob(f"*/{daemon.prefix}/*") if p.is_dir()]
 
 

@@ -4,18 +4,27 @@ directory and socket, every exit said with its reason, a taken port as one line.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import uuid
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from colony.client import Client
-from tests.conftest import TEST_NET, TEST_PREFIX, make_repo, passable
+from tests.conftest import (
+    TEST_NET,
+    TEST_PREFIX,
+    make_repo,
+    passable,
+    scratch_dir,
+    uid_base_for,
+)
 from tests.host.conftest import Daemon, running_daemon, wait_for, wait_state
 from tests.host.test_colonies import netns_names
 
@@ -39,7 +48,18 @@ def cli_env(state: Path, prefix: str, proxy_port: int) -> dict[str, str]:
         "COLONY_POOL": f"10.{TEST_NET}.{third(prefix)}.0/24",
         "COLONY_PROXY_PORT": str(proxy_port),
         "COLONY_HTTP_PORT": "off",
+        "COLONY_UID_BASE": str(uid_base_for(prefix)),
     }
+
+
+@pytest.fixture
+def state() -> Iterator[Path]:
+    """A state directory below the test scratch directory (not below /tmp)."""
+    scratch = scratch_dir(f"{TEST_PREFIX}life")
+    try:
+        yield scratch / "state"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def colony(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -99,12 +119,11 @@ def test_two_daemons_start_and_stop_without_touching_each_other(
         assert "exited" not in first.log.read_text()
 
 
-def test_a_taken_proxy_port_is_one_line_through_the_auto_start(tmp_path: Path) -> None:
+def test_a_taken_proxy_port_is_one_line_through_the_auto_start(tmp_path: Path, state: Path) -> None:
     """When the preview port is taken, the command that starts Mycelium prints one error line
     naming the port, the process that holds it and the setting that changes it, and the
     daemon's log says why it exited, without a traceback."""
     passable(tmp_path)
-    state = tmp_path / "state"
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     holder.bind(("127.0.0.1", 0))
@@ -133,12 +152,11 @@ def test_a_taken_proxy_port_is_one_line_through_the_auto_start(tmp_path: Path) -
     assert f"Mycelium exited: cannot listen for previews on 127.0.0.1:{port}" in log
 
 
-def test_commands_at_once_start_one_daemon_that_answers(tmp_path: Path) -> None:
+def test_commands_at_once_start_one_daemon_that_answers(tmp_path: Path, state: Path) -> None:
     """When three commands start Mycelium at the same moment, one daemon runs and answers on
     the socket (the others step aside, saying why, and never remove its socket), and every
     command names that daemon's pid."""
     passable(tmp_path)
-    state = tmp_path / "state"
     env = cli_env(state, f"{TEST_PREFIX}{uuid.uuid4().hex[:8]}", free_port())
     runs = [finish(p) for p in [colony(env, "ls") for _ in range(3)]]
     client = Client(state / "mycelium.sock", timeout=30)

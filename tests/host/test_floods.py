@@ -93,7 +93,12 @@ def test_a_log_flood_leaves_daemon_memory_flat_and_files_capped(
     finally:
         follower.close()
     assert after - before < 20 * MB, f"RSS grew from {before / MB:.0f} to {after / MB:.0f} MB"
-    assert any(line.startswith("x" * 1000) and "cut" in line for line in follower.lines)
+    # What the follower could not take is said: the long line cut, or (when the flood came
+    # faster than a look) the output skipped.
+    assert any(
+        (line.startswith("x" * 1000) and "cut" in line) or "skipped" in line
+        for line in follower.lines
+    )
     assert all(len(line) <= 64 * 1024 + 100 for line in follower.lines)
     logs = capped.state_dir / "colonies" / "flood" / "logs"
     files = {p.name: p.stat().st_size for p in logs.glob("flood.log*")}

@@ -42,8 +42,6 @@ port = 3000
 ports = [4001]
 """
 NONE = """
-[sandbox]
-level = "none"
 [services.web]
 command = "python3 serve.py 127.0.0.1:$PORT:z-web"
 port = 3000
@@ -52,10 +50,10 @@ ports = [4001]
 """
 
 
-def spawn(d: Daemon, tmp_path: Path, name: str, toml: str) -> dict:
+def spawn(d: Daemon, tmp_path: Path, name: str, toml: str, sandbox: str | None = None) -> dict:
     assert d.client is not None
     repo = make_repo(tmp_path / name, {"serve.py": SERVE, "colony.toml": toml})
-    d.client.spawn(name, repo)
+    d.client.spawn(name, repo, sandbox=sandbox)
     colony = wait_state(d.client, name, "running", "failed", timeout=60)
     assert colony["state"] == "running", colony
     return colony
@@ -84,7 +82,7 @@ def test_level_none_previews_never_reach_host_ports(daemon: Daemon, tmp_path: Pa
     port (by name or declared port), while any other port, a host service's or Bloom's, and
     its [previews] ports answer 404 and nothing connects to them."""
     assert daemon.client is not None
-    spawn(daemon, tmp_path, "z", NONE)
+    spawn(daemon, tmp_path, "z", NONE, sandbox="none")  # the host's flag, not colony.toml
     assert preview(daemon, "web.z.localhost").text == "z-web"
     assert preview(daemon, "3000.z.localhost").text == "z-web"
     bloom_port = str(daemon.client.health()["http_url"]).rsplit(":", 1)[1]

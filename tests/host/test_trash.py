@@ -6,7 +6,7 @@ from pathlib import Path
 
 from colony.client import Client
 from tests.conftest import git, make_repo
-from tests.host.conftest import Daemon, wait_state
+from tests.host.conftest import Daemon, git_in, sh_in, wait_state
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -33,15 +33,14 @@ def test_rm_then_trash_restore_gives_back_the_exact_files(daemon: Daemon, tmp_pa
     repo = make_repo(tmp_path / "repo", {"app.py": "v1\n", "gone.txt": "g\n", "keep.txt": "k\n"})
     colony = spawn(client, repo, "keeper")
     ws = Path(colony["workspace"])
-    (ws / "committed.txt").write_text("committed\n")
-    git(ws, "add", "committed.txt")
-    git(ws, "commit", "-qm", "agent commit")
-    (ws / "app.py").write_text("v2, not committed\n")
-    (ws / "gone.txt").unlink()
-    (ws / "new").mkdir()
-    (ws / "new" / "untracked.txt").write_text("untracked\n")
-    (ws / "blob.bin").write_bytes(bytes(range(256)))
-    (Path(colony["data_dir"]) / "state.json").write_text('{"n": 1}')
+    script = (
+        "echo committed > committed.txt && git add committed.txt && "
+        "git commit -qm 'agent commit' && echo 'v2, not committed' > app.py && rm gone.txt && "
+        "mkdir new && echo untracked > new/untracked.txt && "
+        'python3 -c \'open("blob.bin", "wb").write(bytes(range(256)))\' && '
+        'echo \'{"n": 1}\' > "$COLONY_DATA_DIR/state.json"'
+    )
+    assert sh_in(client, "keeper", script)[0] == 0
     expected = files(ws)
 
     removed = client.remove("keeper", force=True)
@@ -55,8 +54,9 @@ def test_rm_then_trash_restore_gives_back_the_exact_files(daemon: Daemon, tmp_pa
     back = wait_state(client, "keeper", "running", "failed")
     assert back["state"] == "running", back["reason"]
     assert files(Path(back["workspace"])) == expected
-    assert (Path(back["data_dir"]) / "state.json").read_text() == '{"n": 1}'
-    assert "agent commit" in git(repo, "log", "--format=%s", "colony/keeper")
+    assert (Path(back["data_dir"]) / "state.json").read_text() == '{"n": 1}\n'
+    assert "agent commit" in git_in(client, "keeper", "log", "--format=%s", "colony/keeper")
+    assert "agent commit" not in git(repo, "log", "--all", "--format=%s")
     assert client.trash()["trash"] == []
 
 
@@ -103,7 +103,7 @@ def test_purge_deletes_the_entry_its_branch_and_refs(daemon: Daemon, tmp_path: P
     removed = client.remove("old", force=True)
     assert Path(removed["trash"]).is_dir()
     [purged] = client.trash_purge("old")["purged"]
-    assert "refs/heads/colony/old" in purged["deleted_refs"]
+    assert purged["deleted_refs"] == ["refs/colony/base/old"]
     assert not Path(removed["trash"]).exists()
     assert git(repo, "for-each-ref", "refs/colony/", "refs/heads/colony/") == ""
     spawn(client, repo, "old")  # the name is free again

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import git, make_repo
-from tests.host.conftest import Daemon, wait_state
+from tests.host.conftest import Daemon, git_in, wait_state
 from tests.host.test_trash import files
 from tests.host.workflow_helpers import wait_until
 
@@ -31,7 +31,9 @@ def one_line_error(done: subprocess.CompletedProcess[str], start: str) -> None:
     assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("hint: ")), lines
 
 
-def test_bad_input_is_one_line_and_changes_nothing(d: Daemon, tmp_path: Path) -> None:
+def test_bad_input_is_one_line_and_changes_nothing(
+    d: Daemon, tmp_path: Path, exchange: Path
+) -> None:
     """When the preset is unknown, the task empty, a colony whose agent runs is merged without
     --force, or undo names snapshot 99, each is a one-line error and nothing changes."""
     client = d.client
@@ -47,8 +49,8 @@ def test_bad_input_is_one_line_and_changes_nothing(d: Daemon, tmp_path: Path) ->
         return (
             files(ws),
             git(repo, "rev-parse", "main"),
-            git(repo, "rev-parse", "colony/c"),
-            git(repo, "for-each-ref", "refs/colony/"),
+            git_in(client, "c", "rev-parse", "colony/c"),
+            git_in(client, "c", "for-each-ref", "refs/colony/"),
             len(client.agent_sessions("c")["sessions"]),
         )
 
@@ -72,7 +74,7 @@ def test_bad_input_is_one_line_and_changes_nothing(d: Daemon, tmp_path: Path) ->
     assert client.broods()["broods"] == []
     assert [c["name"] for c in client.colonies()["colonies"]] == ["c"]
 
-    gate = tmp_path / "gate"
+    gate = exchange / "gate"
     run = colony(d, "agent", "run", "c", f"write work.txt: w\nwait-for {gate}")
     assert run.returncode == 0, run.stderr
     wait_until(lambda: (ws / "work.txt").exists(), what="the agent to write")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
-from colony.errors import Conflict, NotFound
+from colony.errors import NotFound
+from colony.testing.inside import LocalInside
 from colony.vcs import Workspace, detect, open_vcs, repo_root
+from colony.vcs import review as rv
 from colony.vcs.jj import JjWorkspaces
+from tests.conftest import passable
 
 pytestmark = pytest.mark.skipif(
     shutil.which("jj") is None,
@@ -60,92 +63,60 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def vcs() -> JjWorkspaces:
-    return JjWorkspaces()
+def colony(
+    repo: Path, tmp_path: Path, name: str, rev: str | None = None
+) -> tuple[Workspace, LocalInside]:
+    uid = 1_899_100_000 + sum(name.encode())
+    path = tmp_path / "ws" / name
+    path.parent.mkdir(exist_ok=True)
+    path.parent.chmod(0o711)
+    for folder in (path, tmp_path / "ws" / f"{name}.home"):
+        folder.mkdir()
+        os.chown(folder, uid, uid)
+    inside = LocalInside(path, uid)
+    vcs = JjWorkspaces()
+    objects = str(vcs.open(repo).objects)
+    return vcs.create(repo, name, path, rev, inside=inside, objects=objects), inside
 
 
-def test_create_and_remove_clean(repo: Path, vcs: JjWorkspaces, tmp_path: Path) -> None:
-    """When a workspace is created, it is a jj workspace on the last commit; removing it
-    clean saves nothing."""
+def test_create_is_a_git_workspace_of_the_git_store(repo: Path, tmp_path: Path) -> None:
+    """When a colony of a jj repository is made, it is a git repository of its own on
+    colony/<name>, based on the parent of the working copy, with that commit's files."""
+    passable(tmp_path)
     base = commit_id(repo, "@-")
-    ws = vcs.create(repo, "web", tmp_path / "ws" / "web")
-    assert ws == Workspace("jj", repo, tmp_path / "ws" / "web", "web", "web", base)
+    ws, inside = colony(repo, tmp_path, "web")
+    assert (ws.kind, ws.branch, ws.base) == ("git", "colony/web", base)
     assert (ws.path / "README").read_text() == "one\n"
-    assert "web" in workspace_names(repo)
-    assert not vcs.dirty(ws)
-    assert vcs.remove(ws) is None
-    assert not ws.path.exists()
-    assert "web" not in workspace_names(repo)
+    assert inside(["git", "rev-parse", "HEAD"]).stdout.decode().strip() == base
+    assert workspace_names(repo) == ["default"]  # no jj workspace: the store stays the repo's
 
 
-def test_create_from_chosen_rev(repo: Path, vcs: JjWorkspaces, tmp_path: Path) -> None:
-    """When a revision is given, the workspace's working copy sits on that commit."""
+def test_create_from_chosen_rev_and_bad_rev(repo: Path, tmp_path: Path) -> None:
+    """When a revision is given, the workspace is based on it; an unknown one is NotFound
+    naming it and the repository."""
+    passable(tmp_path)
     first = commit_id(repo, "@-")
     write_and_commit(repo, {"README": "two\n"}, "second")
-    ws = vcs.create(repo, "old", tmp_path / "ws" / "old", rev=first)
+    ws, _ = colony(repo, tmp_path, "old", rev=first)
     assert ws.base == first
     assert (ws.path / "README").read_text() == "one\n"
-    vcs.remove(ws)
-
-
-def test_bad_rev_leaves_nothing(repo: Path, vcs: JjWorkspaces, tmp_path: Path) -> None:
-    """When the revision does not exist, the error names it and the repo, and nothing is made."""
     with pytest.raises(NotFound) as info:
-        vcs.create(repo, "web", tmp_path / "ws" / "web", rev="no-such-bookmark")
+        JjWorkspaces().plan(repo, "web", "no-such-bookmark")
     assert "no-such-bookmark" in str(info.value)
     assert str(repo) in str(info.value)
-    assert not (tmp_path / "ws" / "web").exists()
-    assert "web" not in workspace_names(repo)
 
 
-def test_taken_name_conflicts(repo: Path, vcs: JjWorkspaces, tmp_path: Path) -> None:
-    """When the workspace name is taken, create raises Conflict and leaves the other one be."""
-    ws = vcs.create(repo, "web", tmp_path / "ws" / "web")
-    with pytest.raises(Conflict) as info:
-        vcs.create(repo, "web", tmp_path / "ws" / "web2")
-    assert info.value.hint is not None
-    assert "workspace forget web" in info.value.hint
-    assert not (tmp_path / "ws" / "web2").exists()
-    assert ws.path.is_dir()
-    assert "web" in workspace_names(repo)
-    vcs.remove(ws)
-
-
-def test_remove_dirty_keeps_work(repo: Path, vcs: JjWorkspaces, tmp_path: Path) -> None:
-    """When a dirty workspace is removed, the returned commit holds its files exactly."""
-    ws = vcs.create(repo, "web", tmp_path / "ws" / "web")
-    (ws.path / "README").write_text("edited\n")
-    (ws.path / "notes.md").write_text("untracked  \n")
-    assert vcs.dirty(ws)
-    saved = vcs.remove(ws)
-    assert saved is not None
-    assert jj(repo, "file", "show", "-r", saved, "README") == "edited"
-    assert jj(repo, "file", "show", "-r", saved, "notes.md") == "untracked"
-    assert not ws.path.exists()
-
-
-def test_concurrent_creates_all_succeed(repo: Path, vcs: JjWorkspaces, tmp_path: Path) -> None:
-    """When 8 threads create workspaces in one repository at once, all of them succeed."""
-    made: list[Workspace] = []
-    errors: list[BaseException] = []
-
-    def work(i: int) -> None:
-        try:
-            made.append(vcs.create(repo, f"c{i}", tmp_path / "ws" / f"c{i}"))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert len(made) == 8
-    for ws in made:
-        vcs.remove(ws)
-    assert workspace_names(repo) == ["default"]
+def test_merge_moves_the_bookmark_jj_sees(repo: Path, tmp_path: Path) -> None:
+    """When a colony's work is merged into a bookmark, jj sees the bookmark on the merge."""
+    passable(tmp_path)
+    jj(repo, "bookmark", "create", "main", "-r", "@-")
+    ws, inside = colony(repo, tmp_path, "web")
+    (ws.path / "new.txt").write_text("from the colony\n")
+    found = JjWorkspaces().open(repo)
+    plan = rv.plan_merge(found, ws, "main", "work", inside=inside)
+    done = rv.apply_merge(found, ws, plan, squash=False, message="m", inside=inside)
+    assert commit_id(repo, "main") == done["commit"]
+    assert jj(repo, "file", "show", "-r", "main", "new.txt") == "from the colony"
 
 
 def test_open_vcs_picks_jj(repo: Path) -> None:

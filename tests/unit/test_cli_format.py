@@ -247,10 +247,21 @@ def test_format_gc_nothing() -> None:
 
 
 def test_format_removed() -> None:
-    """When a colony is removed, the saved ref and the kept branch are named."""
-    result = {"removed": "x", "saved": "refs/colony/saved/x", "branch": "colony/x"}
+    """When a colony is removed, the snapshot, where its workspace is kept and how to bring it
+    back are named."""
+    result = {
+        "removed": "x",
+        "saved": "/st/trash/x-1/workspace",
+        "branch": "colony/x",
+        "snapshot": "0123456789abcdef",
+        "trash": "/st/trash/x-1",
+    }
     assert format_removed(result).plain == (
-        "removed colony 'x'\nuncommitted work saved as refs/colony/saved/x\nbranch colony/x is kept"
+        "removed colony 'x'\n"
+        "final snapshot 0123456789ab recorded\n"
+        "workspace (colony/x, commits and uncommitted files) kept in /st/trash/x-1/workspace\n"
+        "data and logs moved to /st/trash/x-1\n"
+        "bring it back with 'colony trash restore x'"
     )
 
 

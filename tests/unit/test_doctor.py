@@ -69,3 +69,19 @@ def test_format_shows_fix_under_problems() -> None:
         "                  fix: restart",
         "ok    nft         fine",
     ]
+
+
+def test_live_colony_problems_fail_with_what_is_wrong() -> None:
+    """When a colony shares a uid, a process lacks no_new_privs or sees the host's mounts, or
+    a state file is readable by others, each check fails and names it."""
+    facts = replace(
+        GOOD,
+        identities=("b: shares uid 1900000001 with a",),
+        views=("a: pid 42 sees the host's mounts",),
+        state_files=("/var/lib/colony/mycelium.db mode 0644",),
+    )
+    checks = {c.name: c for c in plan_checks(facts)}
+    assert checks["colony identities"].status == "fail"
+    assert "shares uid" in checks["colony identities"].detail
+    assert checks["colony views"].detail == "a: pid 42 sees the host's mounts"
+    assert checks["state files"].hint is not None

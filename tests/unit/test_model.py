@@ -78,9 +78,10 @@ def test_lifecycle_rules() -> None:
 
 def test_env_keeps_host_secrets_out() -> None:
     """When the daemon's environment holds other variables, only the passthrough ones reach
-    a colony, next to the colony's own."""
+    a colony, next to the colony's own; PATH is the fixed one, never the daemon's."""
     env = plan_env(
-        host_env={"PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "s3cr3t"},
+        host_env={"PATH": "/root/.pyenv/shims", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "LANG": "C"},
+        own={"HOME": "/st/colonies/web/home"},
         name="web",
         data_dir="/d",
         db="/d/c.db",
@@ -88,5 +89,7 @@ def test_env_keeps_host_secrets_out() -> None:
         ports=[("web-ui", 3000)],
     )
     assert "AWS_SECRET_ACCESS_KEY" not in env
+    assert env["PATH"] == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    assert (env["LANG"], env["HOME"]) == ("C", "/st/colonies/web/home")
     assert env["COLONY_PORT_WEB_UI"] == "3000"
     assert "PORT" not in env

@@ -107,7 +107,7 @@ async def test_failed_isolation_rolls_back_workspace(world) -> None:  # type: ig
     colony = await settled(myc, "bad")
     assert (colony["state"], colony["step"]) == ("failed", "spawning")
     assert "File exists" in colony["reason"]
-    assert ("discard", "bad") in vcs.calls
+    assert ("release", "bad") in vcs.calls
     assert not any(call[0] == "destroy" for call in iso.calls)
     assert vcs.workspaces == {}
 
@@ -125,7 +125,7 @@ async def test_start_after_rolled_back_spawn_builds_everything(world) -> None:  
     colony = await settled(myc, "again", after=len(failed["transitions"]))
     assert colony["state"] == "running"
     assert colony["workspace"] is not None
-    assert sum(1 for call in vcs.calls if call[0] == "create") == 2
+    assert sum(1 for call in vcs.calls if call[0] == "create") == 1  # the first made none
 
 
 async def test_gc_removes_only_its_own_orphans(world) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,8 @@ from colony.core.sandbox import (
     DEFAULT_HIDE,
     Identity,
     Jail,
-    choose_user,
+    check_user,
+    colony_identity,
     find_unreachable,
     plan_hide,
     plan_identity_env,
@@ -58,40 +59,36 @@ def test_strict_is_read_only_with_writable_places_and_hidden_secrets() -> None:
     argv = render_sandbox(jail, ARGV, "/ws")
     assert " ".join(argv) == (
         "bwrap --unshare-user --unshare-pid --ro-bind / / --dev-bind /dev /dev "
-        "--tmpfs /dev/shm --proc /proc --bind /state/colonies/x/tmp /tmp "
+        "--proc /proc --bind /state/colonies/x/tmp /tmp "
         "--bind /ws /ws --bind /state/colonies/x/data /state/colonies/x/data "
         "--tmpfs /home/a/.ssh --remount-ro /home/a/.ssh --ro-bind /dev/null /home/a/.netrc "
         "--chdir /ws -- /bin/sh -c npm start"
     )
 
 
-def test_choose_user_prefers_the_owner() -> None:
-    """When a normal user spawns a colony, it runs as that user."""
-    assert choose_user("alice", None, owner_is_local=True, repo_owner="bob") == (
-        "alice",
-        "the owner",
+def test_colony_identity_is_its_own_uid() -> None:
+    """When a colony gets its identity, it is its own uid and gid, a name that exists only in
+    the colony, and its private home."""
+    ident = colony_identity("web", 1_900_000_003, "/st/colonies/web/home", "/bin/bash")
+    assert (ident.user, ident.uid, ident.gid, ident.groups) == (
+        "colony-web",
+        1_900_000_003,
+        1_900_000_003,
+        (1_900_000_003,),
     )
+    assert ident.home == "/st/colonies/web/home"
 
 
-def test_choose_user_for_root_takes_the_repository_owner_then_nobody() -> None:
-    """When root spawns a colony, it runs as the repository's owner, or nobody if root owns
-    the repository too: never as root."""
-    assert choose_user("root", None, owner_is_local=True, repo_owner="alice")[0] == "alice"
-    user, why = choose_user("root", None, owner_is_local=True, repo_owner="root")
-    assert user == "nobody"
-    assert why == "owner root: colonies never run as root"
-    assert choose_user("unknown", None, owner_is_local=False, repo_owner=None)[0] == "nobody"
-
-
-def test_sandbox_user_is_honoured_within_bounds() -> None:
-    """When [sandbox] user is set, root may name anyone but root; others only themselves or
-    nobody."""
-    assert choose_user("root", "agent", owner_is_local=True, repo_owner="root")[0] == "agent"
-    assert choose_user("alice", "nobody", owner_is_local=True, repo_owner=None)[0] == "nobody"
-    with pytest.raises(ConfigError, match="expected an unprivileged user, got 'root'"):
-        choose_user("root", "root", owner_is_local=True, repo_owner=None)
+def test_only_the_host_lets_a_colony_run_as_a_real_user() -> None:
+    """When --user names a real user, root may name anyone but root; others only themselves,
+    unless the host policy allows the user."""
+    check_user("agent", "root", ())
+    check_user("alice", "alice", ())
+    check_user("agent", "alice", ("agent",))
+    with pytest.raises(ConfigError, match="unprivileged user, got 'root'"):
+        check_user("root", "root", ())
     with pytest.raises(ConfigError, match="only root may run a colony as another user"):
-        choose_user("alice", "bob", owner_is_local=True, repo_owner=None)
+        check_user("bob", "alice", ())
 
 
 def test_identity_env_replaces_the_daemons() -> None:

@@ -25,17 +25,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from colony.core.mounts import MountOp
 from colony.errors import HostError
+from colony.host.mounts import enter_view
 
 CLONE_NEWNET = 0x40000000
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
 Process = subprocess.Popen
+TimeoutExpired = subprocess.TimeoutExpired
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def _cmd(argv: Sequence[str]) -> str:
-    return " ".join(argv[:3]) if len(argv) > 3 else " ".join(argv)
+    """The first words of a command, each on one line and short (a script stays readable)."""
+    words = [" ".join(a.split())[:40] + ("…" if len(a) > 40 else "") for a in argv[:3]]
+    return " ".join(words)
 
 
 def _tail(text: str, lines: int = 3) -> str:
@@ -51,6 +56,36 @@ class Completed:
     stderr: str
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """Who a command runs as: a user's ids, and the home its configuration comes from."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    home: str
+
+    @classmethod
+    def of_uid(cls, uid: int) -> Credentials:
+        """The credentials of the local user ``uid`` (its groups from the group database)."""
+        import pwd
+
+        try:
+            entry = pwd.getpwuid(uid)
+        except KeyError:
+            return cls(uid, uid, (uid,), "/")
+        return cls(
+            uid, entry.pw_gid, tuple(os.getgrouplist(entry.pw_name, entry.pw_gid)), entry.pw_dir
+        )
+
+
+def _drop(user: Credentials) -> None:
+    # Between fork and exec: groups, then gid, then uid, real, effective and saved alike.
+    os.setgroups(list(user.groups))
+    os.setresgid(user.gid, user.gid, user.gid)
+    os.setresuid(user.uid, user.uid, user.uid)
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -59,24 +94,37 @@ def run(
     env: dict[str, str] | None = None,
     cwd: str | Path | None = None,
     timeout: float = 120,
+    user: Credentials | None = None,
+    stdin: IO[bytes] | None = None,
+    umask: int = -1,
 ) -> Completed:
     """Run a command to completion and return its output.
+
+    ``user``: run as that user (only when it is not the caller), with HOME set to its home.
+    ``stdin``: a file to read instead of ``input``.
+    ``umask``: the command's umask (-1 keeps the caller's).
 
     Raises:
         HostError: the command could not start, timed out, or (with ``check``) exited non-zero.
             The message names the command, the exit code and the tail of stderr.
     """
     argv = [str(a) for a in argv]
+    switch = user is not None and user.uid != os.geteuid()
+    if switch and user is not None:
+        env = {**(os.environ if env is None else env), "HOME": user.home}
     try:
         proc = subprocess.run(
             argv,
             input=input,
+            stdin=stdin,
             capture_output=True,
             text=True,
             env=env,
             cwd=cwd,
             timeout=timeout,
             check=False,
+            preexec_fn=(lambda: _drop(user)) if switch and user is not None else None,
+            umask=umask,
         )
     except FileNotFoundError as exc:
         raise HostError(f"'{argv[0]}' is not installed (ENOENT)") from exc
@@ -161,25 +209,50 @@ class Placement:
     # Take a PTY as controlling terminal before exec; False when a wrapper inside a PID
     # namespace takes it (the terminal can be the controlling one of one session only).
     controlling_tty: bool = True
+    # The colony's private view of the host (issue 10): mount operations performed in a new
+    # mount namespace after joining the network namespace; None keeps the host's view.
+    view: tuple[MountOp, ...] | None = None
+    new_netns: bool = False  # an empty network namespace of its own instead of ``netns``
+    umask: int = -1  # the process's umask; -1 keeps the daemon's
 
 
-def _preexec(placement: Placement, netns_fd: int | None, pty_slave: int | None) -> None:
-    # Runs in the child between fork and exec: no allocation-heavy work, no locks.
+def _preexec(
+    placement: Placement, netns_fd: int | None, pty_slave: int | None, cwd: str | None, report: int
+) -> None:
+    # Runs in the child between fork and exec: no allocation-heavy work, no locks. What goes
+    # wrong is written to ``report`` (closed on exec) so the parent can name it.
+    try:
+        _place(placement, netns_fd, pty_slave)
+        # The working directory is entered last: inside the new mount namespace (a directory
+        # entered before it would be unreachable there), and as the process's own user, so a
+        # symlink a colony made never takes root anywhere.
+        if cwd is not None:
+            os.chdir(cwd)
+    except OSError as exc:
+        os.write(report, str(exc).encode(errors="replace")[:500])
+        raise
+
+
+def _place(placement: Placement, netns_fd: int | None, pty_slave: int | None) -> None:
     for cg in placement.cgroups:
         fd = os.open(os.path.join(cg, "cgroup.procs"), os.O_WRONLY)
         try:
             os.write(fd, b"0")
         finally:
             os.close(fd)
-    if netns_fd is not None and _libc.setns(netns_fd, CLONE_NEWNET) != 0:
-        os._exit(126)
+    if netns_fd is not None:
+        setns(netns_fd)
+    elif placement.new_netns and _libc.unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "cannot unshare the network namespace")
+    if placement.view is not None:
+        enter_view(placement.view)
     if pty_slave is not None and placement.controlling_tty:
         import fcntl
         import termios
 
         fcntl.ioctl(pty_slave, termios.TIOCSCTTY, 0)
     if placement.no_new_privs and _libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-        os._exit(126)
+        raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
     # Privileges go last: joining cgroups and the netns needs root. Groups, then gid, then
     # uid (after setuid nothing else could be changed); real, effective and saved ids alike,
     # so the process can never switch back.
@@ -216,18 +289,21 @@ def spawn(
     netns_fd = os.open(placement.netns, os.O_RDONLY) if placement.netns else None
     if pty_slave is not None:
         stdin = stdout = stderr = pty_slave
+    report_r, report_w = os.pipe()  # both close-on-exec: the child's side closes as it execs
+    where = None if cwd is None else str(cwd)
     try:
         return subprocess.Popen(
             argv,
-            cwd=cwd,
             env=env,
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
             close_fds=True,
-            pass_fds=() if netns_fd is None else (netns_fd,),
-            preexec_fn=lambda: _preexec(placement, netns_fd, pty_slave),
+            umask=placement.umask,
+            # The netns fd and the report pipe stay open through preexec_fn (fds close after
+            # it) but never reach the colony's program.
+            preexec_fn=lambda: _preexec(placement, netns_fd, pty_slave, where, report_w),
         )
     except FileNotFoundError as exc:
         raise HostError(f"cannot start '{argv[0]}': not found") from exc
@@ -235,10 +311,16 @@ def spawn(
         name = errno.errorcode.get(exc.errno or 0, "?")
         raise HostError(f"cannot start '{_cmd(argv)}': {exc.strerror} ({name})") from exc
     except subprocess.SubprocessError as exc:
-        raise HostError(f"cannot start '{_cmd(argv)}': {exc}") from exc
+        os.close(report_w)
+        report_w = -1
+        why = os.read(report_r, 1000).decode(errors="replace") or str(exc)
+        raise HostError(f"cannot start '{_cmd(argv)}': {why}") from exc
     finally:
         if netns_fd is not None:
             os.close(netns_fd)
+        for fd in (report_r, report_w):
+            if fd >= 0:
+                os.close(fd)
 
 
 def pidfd_open(pid: int) -> int | None:
@@ -441,54 +523,7 @@ def raise_open_files() -> tuple[int, int]:
     return soft, soft
 
 
-# --- ownership and ports (containment, issue 3) -----------------------------------------
-
-
-def chown_tree(path: str | Path, uid: int, gid: int) -> None:
-    """Give ``path`` and everything below it (symlinks themselves, not their targets) to
-    ``uid``:``gid``; a missing path is fine.
-
-    Raises:
-        HostError: naming the entry that could not be changed.
-    """
-    top = Path(path)
-    current = top
-    try:
-        if not top.exists():
-            return
-        os.chown(top, uid, gid, follow_symlinks=False)
-        for root, dirs, files in os.walk(top):
-            for name in (*dirs, *files):
-                current = Path(root, name)
-                os.chown(current, uid, gid, follow_symlinks=False)
-    except OSError as exc:
-        name = errno.errorcode.get(exc.errno or 0, "?")
-        raise HostError(f"cannot give {current} to uid {uid}: {exc.strerror} ({name})") from exc
-
-
-def make_private_dir(path: str | Path, uid: int, gid: int, mode: int = 0o700) -> None:
-    """Create ``path`` (and parents) if needed, owned by ``uid``:``gid`` with ``mode``."""
-    try:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        os.chown(path, uid, gid)
-        os.chmod(path, mode)
-    except OSError as exc:
-        name = errno.errorcode.get(exc.errno or 0, "?")
-        raise HostError(f"cannot create {path}: {exc.strerror} ({name})") from exc
-
-
-def path_chain(path: str | Path) -> list[tuple[str, int, int, int]]:
-    """(path, mode, uid, gid) of ``path`` and each of its parents, from ``/`` down; entries
-    that do not exist are left out."""
-    out: list[tuple[str, int, int, int]] = []
-    target = Path(path).absolute()
-    for item in (*reversed(target.parents), target):
-        try:
-            st = os.stat(item)
-        except OSError:
-            continue
-        out.append((str(item), st.st_mode, st.st_uid, st.st_gid))
-    return out
+# --- ports (containment, issue 3) -------------------------------------------------------
 
 
 def free_port(avoid: frozenset[int] = frozenset()) -> int:
@@ -522,15 +557,12 @@ __all__ = [
     "Completed",
     "Placement",
     "alive",
-    "chown_tree",
     "exists",
     "free_port",
     "is_mount",
     "kill",
     "list_dir",
     "make_dir",
-    "make_private_dir",
-    "path_chain",
     "pidfd_open",
     "port_free",
     "reap",
@@ -541,3 +573,12 @@ __all__ = [
     "start_time",
     "write_text",
 ]
+
+from colony.host.files import (  # noqa: E402  (the file helpers live beside)
+    make_owned_dir,
+    make_owned_file,
+    path_chain,
+    replace_file,
+)
+
+__all__ += ["make_owned_dir", "make_owned_file", "path_chain", "replace_file"]

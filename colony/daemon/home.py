@@ -1,0 +1,97 @@
+"""A colony's directories on the host, and the passwd and group files of its view (issue 10).
+
+Layout under the state directory (``colonies/<name>`` and ``workspaces/<name>``):
+
+============================  =========  ===========================================
+path                          owner      what
+============================  =========  ===========================================
+``colonies/<name>/``          root 0711  holds the rest
+``colonies/<name>/data``      uid 0700   ``COLONY_DATA_DIR`` and ``colony.db``
+``colonies/<name>/home``      uid 0700   ``HOME``
+``colonies/<name>/tmp``       uid 0700   its ``/tmp`` (and ``/var/tmp``)
+``colonies/<name>/shm``       uid 0700   its ``/dev/shm``
+``colonies/<name>/etc``       root 0755  ``passwd`` and ``group`` naming its user
+``colonies/<name>/logs``      root 0700  log files (never shown to the colony)
+``workspaces/<name>``         uid 0700   its repository and checkout
+============================  =========  ===========================================
+
+Every directory a colony owns is made new, before any process of the colony runs, and
+never chowned afterwards; the colony's owner gets rwx through an ACL (inherited by what the
+colony creates inside).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from colony import host
+from colony.core.identity import render_acl, render_group, render_passwd
+from colony.core.sandbox import Identity
+from colony.daemon.paths import Paths
+
+
+def make_root_dir(path: Path, mode: int) -> None:
+    """A directory of root's that colonies may pass through (0711) or not (0700)."""
+    path.mkdir(mode=mode, parents=True, exist_ok=True)
+    path.chmod(mode)
+
+
+class ColonyHome:
+    """The host paths of one colony's directories."""
+
+    def __init__(self, paths: Paths, name: str) -> None:
+        self.paths = paths
+        self.root = paths.colony(name)
+        self.data = paths.data(name)
+        self.db = paths.colony_db(name)
+        self.home = self.root / "home"
+        self.tmp = self.root / "tmp"
+        self.shm = self.root / "shm"
+        self.etc = self.root / "etc"
+        self.passwd = self.etc / "passwd"
+        self.group = self.etc / "group"
+
+    def make(self, uid: int, gid: int, workspace: Path, grant: Sequence[int] = ()) -> None:
+        """Make every directory of the colony that is missing (blocking).
+
+        ``grant``: uids (the colony's owner) that keep rwx on the workspace, data dir and home.
+        """
+        for parent in (self.paths.root, self.paths.root / "colonies", workspace.parent):
+            make_root_dir(parent, 0o711)
+        make_root_dir(self.root, 0o711)
+        for private in (self.root / "logs", self.root / "agents"):
+            if private.is_dir():  # made 0755 by Colony before issue 10
+                private.chmod(0o700)
+        acl = render_acl(0o700, grant) if grant else None
+        host.make_owned_dir(workspace, uid, gid, 0o700, acl)
+        host.make_owned_dir(self.data, uid, gid, 0o700, acl)
+        host.make_owned_file(self.db, uid, gid, 0o600)
+        if host.make_owned_dir(self.home, uid, gid, 0o700, acl):
+            # A prompt that names the colony (the workspace path is long and the same for all).
+            name = self.root.name
+            rc = f"PS1='({name}) \\W\\$ '\n"
+            host.make_owned_file(self.home / ".bashrc", uid, gid, 0o644, rc)
+        host.make_owned_dir(self.tmp, uid, gid, 0o700)
+        host.make_owned_dir(self.shm, uid, gid, 0o700)
+
+    def discard(self) -> None:
+        """Remove what :meth:`make` made (a failed first spawn); the logs stay, to say why.
+
+        ``shutil.rmtree`` walks with file descriptors and never follows a symlink.
+        """
+        for path in (self.data, self.home, self.tmp, self.shm, self.etc):
+            shutil.rmtree(path, ignore_errors=True)
+
+    def write_identity(self, ident: Identity) -> None:
+        """The passwd and group files the colony's view shows: the host's, plus its user."""
+        make_root_dir(self.etc, 0o755)
+        passwd = host.read_text("/etc/passwd") or ""
+        group = host.read_text("/etc/group") or ""
+        text = render_passwd(passwd, ident.user, ident.uid, ident.home, ident.shell)
+        host.replace_file(self.passwd, text)
+        host.replace_file(self.group, render_group(group, ident.user, ident.gid))
+
+
+__all__ = ["ColonyHome", "make_root_dir"]

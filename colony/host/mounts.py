@@ -1,0 +1,135 @@
+"""Performs a colony's mount plan (:mod:`colony.core.mounts`) in a new mount namespace.
+
+Runs in the child between fork and exec, as root, after it joined the colony's network
+namespace (a fresh sysfs shows the namespace it is mounted from) and before it drops to the
+colony's identity. Only syscalls and small reads; no locks, no threads.
+
+Bind sources are opened first (``O_PATH | O_NOFOLLOW``), before any cover hides them, and
+bound through ``/proc/self/fd``, so a symlink a colony planted can never redirect a bind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Sequence
+
+from colony.core.mounts import Bind, Detach, MountOp, Mqueue, Proc, Sysfs, Tmpfs
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SLAVE = 1 << 19
+MNT_DETACH = 0x2
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+class MountFailed(OSError):
+    """One operation of the plan failed; ``str()`` names it."""
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise MountFailed(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            flags,
+            data.encode() if data else None,
+        ),
+        f"mount {fstype or 'bind'} on {target}",
+    )
+
+
+def _mount_points(path: str) -> list[str]:
+    """Mount points at or below ``path``, outermost first."""
+    with open("/proc/self/mountinfo", "rb") as f:
+        rows = f.read().decode(errors="replace").splitlines()
+    prefix = path.rstrip("/") + "/"
+    points = []
+    for row in rows:
+        fields = row.split(" ")
+        if len(fields) > 4:
+            point = fields[4].replace("\\040", " ")
+            if point == path or point.startswith(prefix):
+                points.append(point)
+    return sorted(set(points), key=len)
+
+
+def _detach(path: str) -> None:
+    # Detaching the outermost takes everything below it along; what is left (a mount below a
+    # path that is no mount point itself) goes one by one. Failures only mean "not mounted".
+    for point in _mount_points(path):
+        _libc.umount2(point.encode(), MNT_DETACH)
+
+
+def _make_target(target: str, is_dir: bool) -> None:
+    if os.path.lexists(target):
+        return
+    os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+    if is_dir:
+        os.mkdir(target, 0o755)
+    else:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+
+
+def _bind(op: Bind, fd: int) -> None:
+    _make_target(op.target, os.path.isdir(f"/proc/self/fd/{fd}"))
+    _mount(f"/proc/self/fd/{fd}", op.target, None, MS_BIND | MS_REC)
+    flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (MS_RDONLY if op.readonly else 0)
+    _mount(None, op.target, None, flags)
+
+
+def enter_view(ops: Sequence[MountOp]) -> None:
+    """Unshare the mount and IPC namespaces and build the view ``ops`` describe.
+
+    Raises:
+        MountFailed: naming the operation that failed (the caller must not exec then).
+    """
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare mount namespace")
+    _mount(None, "/", None, MS_REC | MS_SLAVE)
+    # Open the sources in the new namespace (a bind needs a source mounted in it), before any
+    # cover hides them.
+    sources: dict[str, int] = {}
+    try:
+        for op in ops:
+            if isinstance(op, Bind) and op.source not in sources:
+                try:
+                    sources[op.source] = os.open(op.source, os.O_PATH | os.O_NOFOLLOW)
+                except OSError as exc:
+                    raise MountFailed(exc.errno, f"open {op.source}: {exc.strerror}") from exc
+        for op in ops:
+            if isinstance(op, Detach):
+                _detach(op.path)
+            elif isinstance(op, Tmpfs):
+                _make_target(op.path, True)
+                options = f"mode={op.mode:o},size={op.size}"
+                _mount("tmpfs", op.path, "tmpfs", MS_NOSUID | MS_NODEV, options)
+            elif isinstance(op, Sysfs):
+                _mount("sysfs", op.path, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            elif isinstance(op, Proc):
+                _mount("proc", op.path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+            elif isinstance(op, Mqueue):
+                if os.path.isdir(op.path):
+                    _mount("mqueue", op.path, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            else:
+                _bind(op, sources[op.source])
+    finally:
+        for fd in sources.values():
+            os.close(fd)
+
+
+__all__ = ["MountFailed", "enter_view"]

@@ -1,0 +1,233 @@
+"""git on the user's repository, run as the repository's owner (issue 10).
+
+Mycelium is root, but a repository's configuration and hooks are its owner's: running git
+there as root would let whoever can write ``.git/config`` run programs as root. So every
+command here runs with the owner's uid (root only for a repository root owns), never with
+``safe.directory=*``, and with hooks and fsmonitor off for Mycelium's own invocations.
+Colonies cannot write the repository at all; their work arrives as a pack that
+:meth:`Repo.receive` checks like a fetch from a stranger would be checked.
+
+Example:
+    >>> repo = Repo.open(Path("/src/shop"))
+    >>> repo.resolve("main")
+    '3f2a…'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from colony import host
+from colony.errors import ConfigError, HostError, NotFound
+from colony.vcs.inside import OID_RE
+
+# Variables that would point git at another repository or index than the one we name.
+_REPO_VARS = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+        "GIT_PREFIX",
+        "GIT_CONFIG",
+        "GIT_CONFIG_COUNT",
+        "GIT_CONFIG_PARAMETERS",
+    }
+)
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+# Author of commits Mycelium makes (merges) when the owner has no git identity.
+FALLBACK_IDENTITY = ("Colony", "colony@localhost")
+
+
+def git_env(**extra: str) -> dict[str, str]:
+    """The environment for git: ours, minus repository overrides, with untranslated messages."""
+    env = {k: v for k, v in os.environ.items() if k not in _REPO_VARS}
+    env.update(LANGUAGE="C", GIT_TERMINAL_PROMPT="0", **extra)
+    return env
+
+
+def not_a_repo(repo: Path) -> ConfigError:
+    return ConfigError(
+        f"{repo}: not a git or jj repository",
+        hint=f"run 'git init' in {repo}, or point Colony at a repository",
+    )
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A repository: its main worktree's toplevel, its git directory, and who owns it."""
+
+    root: Path
+    common: Path  # the git directory shared by its worktrees (absolute)
+    owner: host.Credentials
+
+    @classmethod
+    def open(cls, path: Path) -> Repo:
+        """The repository containing ``path``.
+
+        Raises:
+            NotFound: ``path`` does not exist.
+            ConfigError: it is not in a git repository.
+        """
+        if not path.is_dir():
+            raise NotFound(f"repository {path}: no such directory")
+        owner = host.Credentials.of_uid(path.stat().st_uid)
+        argv = ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"]
+        done = _git(owner, path, argv, check=False)
+        lines = done.stdout.splitlines()
+        if done.returncode != 0 or len(lines) < 2:
+            raise not_a_repo(path)
+        common = Path(lines[1])
+        root = common.parent if common.name == ".git" else Path(lines[0])
+        repo_owner = host.Credentials.of_uid(common.stat().st_uid)
+        return cls(root, common, repo_owner)
+
+    @property
+    def objects(self) -> Path:
+        return self.common / "objects"
+
+    def git(
+        self,
+        *args: str,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        stdin: IO[bytes] | None = None,
+        input: str | None = None,
+        timeout: float = 120,
+    ) -> host.Completed:
+        """Run ``git -C ROOT ARGS`` as the repository's owner, hooks and fsmonitor off."""
+        return _git(self.owner, self.root, args, check, env, stdin, input, timeout)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def resolve(self, rev: str, name: str) -> str:
+        """The full id of the commit ``rev`` names.
+
+        Raises:
+            NotFound: it names no commit.
+        """
+        done = self.git("rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}",
+                        check=False)  # fmt: skip
+        if done.returncode != 0 or not OID_RE.match(done.stdout.strip()):
+            raise NotFound(
+                f"colony '{name}': cannot create workspace: revision '{rev}' not found in "
+                f"{self.root}",
+                hint=f"name a branch, tag or commit of {self.root} "
+                f"(see 'git -C {self.root} log --oneline')",
+            )
+        return done.stdout.strip()
+
+    def rev(self, name: str) -> str | None:
+        """The commit ``name`` names, or None."""
+        done = self.git(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}",
+            check=False,
+        )  # fmt: skip
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    def refs(self) -> list[tuple[str, str]]:
+        """(ref, commit) of the branches and tags a colony gets copies of (not colonies')."""
+        fmt = "--format=%(refname) %(objectname) %(*objectname)"
+        out = self.git("for-each-ref", fmt, "refs/heads", "refs/tags").stdout
+        found = []
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and not parts[0].startswith("refs/heads/colony/"):
+                found.append((parts[0], parts[1]))
+        return found
+
+    def identity(self) -> tuple[str, str]:
+        """The owner's git (name, email) here, or :data:`FALLBACK_IDENTITY`."""
+        name = self.git("config", "--get", "user.name", check=False).stdout.strip()
+        email = self.git("config", "--get", "user.email", check=False).stdout.strip()
+        return (name or FALLBACK_IDENTITY[0], email or FALLBACK_IDENTITY[1])
+
+    def shallow(self) -> list[str]:
+        """The commits a shallow clone is cut at (empty for a full repository)."""
+        done = self.git("rev-parse", "--is-shallow-repository", check=False)
+        if done.stdout.strip() != "true":
+            return []
+        # Read as the owner: the file is theirs, and may be a symlink to anything.
+        text = host.run(["cat", str(self.common / "shallow")], user=self.owner, check=False)
+        return [line for line in text.stdout.split() if OID_RE.match(line)]
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        return self.git("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
+    def current_branch(self) -> str | None:
+        """The branch checked out in the main worktree, or None when HEAD is detached."""
+        done = self.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+    def worktree_of(self, branch: str) -> Path | None:
+        """The worktree that has ``branch`` checked out, if any."""
+        out = self.git("worktree", "list", "--porcelain", "-z").stdout
+        path: Path | None = None
+        for field in out.split("\0"):
+            if field.startswith("worktree "):
+                path = Path(field.removeprefix("worktree "))
+            elif field == f"branch refs/heads/{branch}" and path is not None:
+                return path
+        return None
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def after_update(self) -> None:
+        """Called after Mycelium moved a branch (a jj repository imports it)."""
+
+    def pin(self, name: str, commit: str) -> None:
+        """Keep ``commit`` (a colony's base) from git's garbage collection while the colony or
+        its trash entry needs it: the colony's objects lean on the repository's."""
+        self.git("update-ref", f"refs/colony/base/{name}", commit)
+
+    def unpin(self, name: str) -> None:
+        self.git("update-ref", "-d", f"refs/colony/base/{name}", check=False)
+
+    def receive(self, pack: IO[bytes], tip: str) -> None:
+        """Add a pack a colony made, checked as a fetch from a stranger is: every object
+        well-formed (``--strict``), and ``tip`` complete down to what the repository has.
+
+        Raises:
+            HostError: the pack is malformed or ``tip`` is missing objects.
+        """
+        done = self.git("index-pack", "--stdin", "--fix-thin", "--strict", stdin=pack,
+                        check=False, timeout=600)  # fmt: skip
+        if done.returncode != 0:
+            raise HostError(f"the colony's work was refused: {_last(done.stderr)}")
+        check = self.git("rev-list", "--objects", "--quiet", tip, "--not", "--all", check=False)
+        if check.returncode != 0:
+            raise HostError(f"the colony's work is incomplete: {_last(check.stderr)}")
+
+
+def _last(text: str) -> str:
+    rows = [r.strip() for r in text.strip().splitlines() if r.strip()]
+    return rows[-1] if rows else "no output"
+
+
+def _git(
+    owner: host.Credentials,
+    where: Path,
+    args: Sequence[str],
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    stdin: IO[bytes] | None = None,
+    input: str | None = None,
+    timeout: float = 120,
+) -> host.Completed:
+    argv = ["git", *NO_HOOKS, "-C", str(where), *args]
+    # umask 022 as a user's shell has it (the daemon's is 077): the objects a merge adds must
+    # stay readable to the colonies that borrow them (git's core.sharedRepository still rules).
+    return host.run(
+        argv, check=check, env=env or git_env(), user=owner, stdin=stdin, input=input,
+        timeout=timeout, umask=0o022,
+    )  # fmt: skip
+
+
+__all__ = ["FALLBACK_IDENTITY", "NO_HOOKS", "Repo", "git_env", "not_a_repo"]
