@@ -76,11 +76,6 @@ def make_repo(where: Path, files: Mapping[str, str]) -> Path:
     return repo
 
 
-def delete_branch(repo: Path, name: str) -> None:
-    """Drop the branch a removed colony ``name`` left in ``repo``."""
-    subprocess.run(["git", "-C", str(repo), "branch", "-q", "-D", f"colony/{name}"], check=True)
-
-
 SCRATCH = Path("/var/lib/colony-scratch")  # not below /tmp: each colony has its own /tmp
 
 

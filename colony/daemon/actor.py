@@ -205,25 +205,36 @@ class ColonyActor:
         was made for :meth:`_fail` to roll back."""
         repo = Path(self.rec.repo)
         vcs = self.ctx.open_vcs(repo)
-        planned, base = await asyncio.to_thread(vcs.plan, repo, self.name, self.rec.rev)
-        objects = str(planned.objects)
+        base, objects = self.rec.base, self.rec.objects
+        if base is None or objects is None:  # a restart after a rolled back first spawn
+            planned, base = await asyncio.to_thread(vcs.plan, repo, self.name, self.rec.rev)
+            objects = str(planned.objects)
         path = self.ctx.paths.workspace(self.name)
-        self.rec = self.ctx.store.update(self.rec, objects=objects, workspace=str(path))
-        files, iso_result = await asyncio.gather(
-            asyncio.to_thread(self.contain.prepare, path),
-            asyncio.to_thread(self.contain.create),
-            return_exceptions=True,
-        )
-        if not isinstance(iso_result, BaseException):
+        self.rec = self.ctx.store.update(self.rec, base=base, objects=objects, workspace=str(path))
+        seen = self.contain.objects_seen(Path(objects))
+
+        def checkout() -> Workspace:
+            # A new, empty workspace: the colony's first checkout runs before any of its
+            # configuration exists, so it needs no cgroup and runs while that is made.
+            self.contain.prepare(path)
+            inside = self.contain.inside(path, fresh=True)
+            return vcs.create(
+                repo, self.name, path, self.rec.rev, inside=inside, objects=seen, base=base
+            )
+
+        async def isolate() -> None:
+            await asyncio.to_thread(self.contain.create)
             self.rec = self.ctx.store.update(self.rec, isolated=True)
-        for result in (files, iso_result):
+            await self._attach_network()
+
+        made, isolated = await asyncio.gather(
+            asyncio.to_thread(checkout), isolate(), return_exceptions=True
+        )
+        for result in (made, isolated):
             if isinstance(result, BaseException):
                 raise result
-        inside = self.contain.inside(path)
-        seen = self.contain.objects_seen(Path(objects))
-        ws = await asyncio.to_thread(
-            lambda: vcs.create(repo, self.name, path, self.rec.rev, inside=inside, objects=seen)
-        )
+        assert not isinstance(made, BaseException)
+        ws = made
         self.rec = self.ctx.store.update(
             self.rec,
             vcs=ws.kind,
@@ -231,7 +242,6 @@ class ColonyActor:
             base=ws.base or base,
             workspace_created=True,
         )
-        await self._attach_network()
         await asyncio.to_thread(self.contain.assign_ports)
 
     async def _ensure_isolation(self) -> None:

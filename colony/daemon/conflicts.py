@@ -118,7 +118,8 @@ def _touches_files(event: dict[str, Any]) -> bool:
 
 def _reviewable(actor: ColonyActor) -> bool:
     rec = actor.rec
-    return not actor.done and bool(rec.workspace) and bool(rec.base) and (rec.vcs or "git") == "git"
+    made = bool(rec.workspace) and bool(rec.base) and rec.workspace_created
+    return not actor.done and made and (rec.vcs or "git") == "git"
 
 
 def _changed(actor: ColonyActor) -> set[str] | None:

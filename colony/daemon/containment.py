@@ -338,15 +338,17 @@ class Containment:
         return self.jail
 
     def placement_for(
-        self, leaf: str, workspace: Path | None = None, *, private_net: bool = False
+        self, leaf: str | None, workspace: Path | None = None, *, private_net: bool = False
     ) -> Placement:
         """Blocking: the leaf cgroup, and who and where the process runs.
 
         ``private_net``: an empty network namespace of its own instead of the colony's (the
         git Mycelium runs needs no network, and works while the colony's namespace is gone).
+        ``leaf`` None: no cgroup, only for the checkout of a new, empty workspace, where no
+        code of the colony can run yet (its configuration does not exist yet).
         """
         ident = self.user()
-        placement = self.ctx.iso.placement(self.slot, leaf)
+        placement = self.ctx.iso.placement(self.slot, leaf) if leaf else Placement()
         switch = ident.uid != os.geteuid()
         netns = None if self.level == "none" or private_net else placement.netns
         return replace(
@@ -363,7 +365,7 @@ class Containment:
 
     def contained(
         self,
-        leaf: str,
+        leaf: str | None,
         argv: Sequence[str],
         cwd: Path | str,
         workspace: Path | str,
@@ -393,9 +395,14 @@ class Containment:
         ``tty`` when it runs on a PTY (``colony shell``)."""
         return await asyncio.to_thread(self.contained, leaf, argv, cwd, workspace, tty=tty)
 
-    def inside(self, workspace: Path) -> Inside:
-        """A runner for git in the workspace: as the colony, contained (issue 10)."""
-        return Inside(self, workspace)
+    def inside(self, workspace: Path, *, fresh: bool = False) -> Inside:
+        """A runner for git in the workspace: as the colony, contained (issue 10).
+
+        ``fresh``: the workspace is new and empty and the colony's cgroup may not exist yet;
+        its first checkout runs before any configuration of the colony exists, so nothing of
+        the colony runs in it, and it may run outside the cgroup (while the cgroup is made).
+        """
+        return Inside(self, workspace, fresh=fresh)
 
     # --- what processes see -----------------------------------------------------------
 
@@ -435,9 +442,10 @@ class Inside:
     """Runs a command in a colony's workspace as the colony, contained: the one way Mycelium
     runs git there (issue 10). Blocking; call from a worker thread."""
 
-    def __init__(self, contain: Containment, workspace: Path) -> None:
+    def __init__(self, contain: Containment, workspace: Path, *, fresh: bool = False) -> None:
         self.contain = contain
         self.workspace = workspace
+        self.fresh = fresh
 
     def __call__(
         self,
@@ -448,11 +456,13 @@ class Inside:
         timeout: float = 120,
     ) -> Ran:
         contain = self.contain
-        leaf = f"git-{next(_git_runs)}"
+        leaf = None if self.fresh else f"git-{next(_git_runs)}"
         argv, placement = contain.contained(
             leaf, argv, self.workspace, self.workspace, private_net=True
         )
         env = {**contain.env(), "LANGUAGE": "C", "LC_ALL": "C.UTF-8", **hardening_env()}
+        # git never looks for a repository above the workspace (an empty one, say)
+        env["GIT_CEILING_DIRECTORIES"] = str(self.workspace.parent)
         iso, slot = contain.ctx.iso, contain.slot
         try:
             proc = host.spawn(
@@ -467,14 +477,18 @@ class Inside:
             try:
                 out, err = proc.communicate(input, timeout)
             except host.TimeoutExpired as exc:
-                iso.kill(slot, leaf)
+                if leaf is None:
+                    proc.kill()
+                else:
+                    iso.kill(slot, leaf)
                 proc.communicate()
                 raise HostError(
                     f"git in colony '{contain.name}' timed out after {timeout:g}s"
                 ) from exc
         finally:
-            with contextlib.suppress(ColonyError):
-                iso.remove_leaf(slot, leaf)
+            if leaf is not None:
+                with contextlib.suppress(ColonyError):
+                    iso.remove_leaf(slot, leaf)
         return Ran(proc.returncode, out or b"", (err or b"").decode(errors="replace"))
 
 

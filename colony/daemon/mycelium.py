@@ -187,7 +187,7 @@ class Mycelium:
         # issue 3 and 10: a user to run as, bwrap if needed
         containment.validate(owner, cfg, self.ctx.allowed_users)
         check_config_exposures(cfg)  # issue 4: expose_to names services that have ports
-        planned, _ = await asyncio.to_thread(vcs.plan, root, name, rev)  # the revision exists
+        planned, base = await asyncio.to_thread(vcs.plan, root, name, rev)  # the revision exists
         objects = planned.objects
         if self.ctx.ids is not None and cfg.sandbox.user is None:
             some = self.ctx.ids.range.first  # any uid of the range: one that owns nothing
@@ -216,6 +216,8 @@ class Mycelium:
             config_text=text,
             overrides=overrides,
             uid=uid,
+            base=base,
+            objects=str(objects),
         )
         self.ctx.store.insert(rec)
         actor = ColonyActor(self.ctx, rec, cfg)

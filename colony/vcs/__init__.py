@@ -78,8 +78,10 @@ class Vcs(Protocol):
         *,
         inside: Inside,
         objects: str,
+        base: str | None = None,
     ) -> Workspace:
-        """Make colony ``name``'s repository in the empty directory ``path``, based on ``rev``.
+        """Make colony ``name``'s repository in the empty directory ``path``, based on ``rev``
+        (or on ``base``, a commit :meth:`plan` resolved already).
 
         ``objects`` is where the colony sees the repository's objects (read-only).
         """

@@ -65,14 +65,19 @@ class GitWorkspaces:
         *,
         inside: Inside,
         objects: str,
+        base: str | None = None,
     ) -> Workspace:
         """Make colony ``name``'s repository in the empty directory ``path`` (made by the
         caller and owned by the colony) and check out its base.
 
         Args:
             objects: where the colony's git finds the repository's objects.
+            base: the base commit, when :meth:`plan` already resolved ``rev``.
         """
-        found, base = self.plan(repo, name, rev)
+        if base is None:
+            found, base = self.plan(repo, name, rev)
+        else:
+            found = self.open(repo)
         branch = f"colony/{name}"
         with repo_lock(found.root):
             found.pin(name, base)

@@ -67,6 +67,7 @@ class Repo:
     root: Path
     common: Path  # the git directory shared by its worktrees (absolute)
     owner: host.Credentials
+    is_shallow: bool = False
 
     @classmethod
     def open(cls, path: Path) -> Repo:
@@ -80,14 +81,14 @@ class Repo:
             raise NotFound(f"repository {path}: no such directory")
         owner = host.Credentials.of_uid(path.stat().st_uid)
         argv = ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"]
-        done = _git(owner, path, argv, check=False)
+        done = _git(owner, path, [*argv, "--is-shallow-repository"], check=False)
         lines = done.stdout.splitlines()
-        if done.returncode != 0 or len(lines) < 2:
+        if done.returncode != 0 or len(lines) < 3:
             raise not_a_repo(path)
         common = Path(lines[1])
         root = common.parent if common.name == ".git" else Path(lines[0])
         repo_owner = host.Credentials.of_uid(common.stat().st_uid)
-        return cls(root, common, repo_owner)
+        return cls(root, common, repo_owner, lines[2].strip() == "true")
 
     @property
     def objects(self) -> Path:
@@ -145,14 +146,14 @@ class Repo:
 
     def identity(self) -> tuple[str, str]:
         """The owner's git (name, email) here, or :data:`FALLBACK_IDENTITY`."""
-        name = self.git("config", "--get", "user.name", check=False).stdout.strip()
-        email = self.git("config", "--get", "user.email", check=False).stdout.strip()
+        out = self.git("config", "--get-regexp", r"^user\.(name|email)$", check=False).stdout
+        found = dict(line.partition(" ")[::2] for line in out.splitlines())
+        name, email = found.get("user.name", "").strip(), found.get("user.email", "").strip()
         return (name or FALLBACK_IDENTITY[0], email or FALLBACK_IDENTITY[1])
 
     def shallow(self) -> list[str]:
         """The commits a shallow clone is cut at (empty for a full repository)."""
-        done = self.git("rev-parse", "--is-shallow-repository", check=False)
-        if done.stdout.strip() != "true":
+        if not self.is_shallow:
             return []
         # Read as the owner: the file is theirs, and may be a symlink to anything.
         text = host.run(["cat", str(self.common / "shallow")], user=self.owner, check=False)

@@ -125,7 +125,10 @@ async def test_start_after_rolled_back_spawn_builds_everything(world) -> None:  
     colony = await settled(myc, "again", after=len(failed["transitions"]))
     assert colony["state"] == "running"
     assert colony["workspace"] is not None
-    assert sum(1 for call in vcs.calls if call[0] == "create") == 1  # the first made none
+    # The first checkout ran beside the failed namespace and was discarded; the start made
+    # the one workspace there is.
+    assert sum(1 for call in vcs.calls if call[0] == "create") == 2
+    assert [str(path) for path in vcs.workspaces] == [colony["workspace"]]
 
 
 async def test_gc_removes_only_its_own_orphans(world) -> None:  # type: ignore[no-untyped-def]
