@@ -1,7 +1,8 @@
 """Suite-wide fixtures and the end-of-run leak check.
 
 Every kernel object a test makes carries the prefix ``ct-``. When the run ends, any
-namespace, veth, cgroup, nft table or process of that prefix still present fails the run.
+namespace, veth, cgroup, nft table, process or mounted colony disk of that prefix still
+present fails the run.
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ def leftovers() -> list[str]:
             found.append(f"process {proc.name} in {cgroups.split(':')[-1].strip()}")
     if SCRATCH.is_dir():
         found += [f"state dir {p}" for p in SCRATCH.iterdir() if p.name.startswith(TEST_PREFIX)]
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split(" ")[4]
+        if point.startswith(f"{SCRATCH}/{TEST_PREFIX}"):
+            found.append(f"mount {point}")
     return sorted(set(found))
 
 

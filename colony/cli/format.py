@@ -266,6 +266,9 @@ def format_limits(limits: Mapping[str, Any], containment: Mapping[str, Any]) -> 
         parts.append(f"pids {pids}")
     if (weight := limits.get("io_weight")) is not None:
         parts.append(f"io_weight {weight}")
+    if (disk := limits.get("disk")) is not None:
+        used = containment.get("disk")
+        parts.append(f"disk {size(disk)}" + (f" ({size(used['used'])} used)" if used else ""))
     text = ", ".join(parts) or "none (unlimited)"
     if unapplied := containment.get("unapplied_limits"):
         text += f"; not offered by this kernel: {', '.join(unapplied)}"

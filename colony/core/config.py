@@ -62,6 +62,7 @@ class Limits:
     swap: int | None = None  # bytes; 0 turns swap off
     pids: int | None = None
     io_weight: int | None = None  # 1-10000
+    disk: int | None = None  # bytes: workspace, data, home and tmp together (issue 11)
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,14 @@ SERVICE_FIELDS: Mapping[str, Reader[Any]] = {
     "ready_timeout": SECONDS,
     "stop_timeout": SECONDS,
 }
+MIN_DISK = 64 * 1024**2  # the smallest disk that holds an ext4 file system and a checkout
 LIMIT_FIELDS: Mapping[str, Reader[Any]] = {
     "cpu": v.number("a number of cores greater than 0 (at most 1024)", 0, 1024, strings=True),
     "memory": v.size(1),
     "swap": v.size(0),
     "pids": v.integer("an integer 1-4194304", 1, 4194304, strings=True),
     "io_weight": v.integer("an integer 1-10000", 1, 10000, strings=True),
+    "disk": v.size(MIN_DISK),
 }
 SANDBOX_FIELDS: Mapping[str, Reader[Any]] = {
     "level": v.choice(get_args(Level)),

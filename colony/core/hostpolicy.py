@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, get_args
 
 from colony.core import values as v
@@ -31,6 +31,11 @@ EGRESS_RANK = {"allow": 0, "allowlist": 1, "deny": 2}
 DEFAULT_POLICY_FILE = "/etc/colony/policy.toml"
 
 
+GiB = 1024**3
+# Every colony's limits unless the host's policy says otherwise (``"max"``: none) (issue 11).
+DEFAULT_LIMITS = Limits(memory=8 * GiB, pids=4096, disk=20 * GiB)
+
+
 @dataclass(frozen=True)
 class HostPolicy:
     """What the host decides for every colony."""
@@ -39,7 +44,7 @@ class HostPolicy:
     floor: Level = "none"  # the lowest level even a flag may ask for
     egress: Egress = "allow"  # the egress mode unless the file asks for a stricter one
     allow: tuple[str, ...] = ()  # at egress allowlist: the only entries a file may use
-    limits: Limits = field(default_factory=Limits)  # defaults a file may only lower
+    limits: Limits = DEFAULT_LIMITS  # defaults a file may only lower
     allowed_users: tuple[str, ...] = ()  # real users colonies may run as ([sandbox] user)
     sockets: tuple[str, ...] = ()  # host sockets under /run a file may ask to see
     source: str = "(defaults)"
@@ -66,7 +71,7 @@ def parse_host_policy(text: str, source: str = DEFAULT_POLICY_FILE) -> HostPolic
         return v.pick(v.table(table.get(name, {}), root / name, readers), root / name, readers)
 
     sandbox, network = section("sandbox", SANDBOX_KEYS), section("network", NETWORK_KEYS)
-    limits = Limits(**section("limits", LIMIT_FIELDS))
+    limits = replace(DEFAULT_LIMITS, **section("limits", POLICY_LIMIT_FIELDS))
     policy = HostPolicy(
         **sandbox, **network, limits=limits, source=source, warnings=tuple(root.warnings)
     )
@@ -80,6 +85,16 @@ def parse_host_policy(text: str, source: str = DEFAULT_POLICY_FILE) -> HostPolic
     return policy
 
 
+def _or_max(read: v.Reader[Any]) -> v.Reader[Any]:
+    """A limit, or "max" for none (to lift a default)."""
+
+    def reader(value: object, at: At) -> Any:
+        return None if value == "max" else read(value, at)
+
+    return reader
+
+
+POLICY_LIMIT_FIELDS: Mapping[str, v.Reader[Any]] = {k: _or_max(r) for k, r in LIMIT_FIELDS.items()}
 SANDBOX_KEYS: Mapping[str, v.Reader[Any]] = {
     "level": v.choice(get_args(Level)),
     "floor": v.choice(get_args(Level)),
@@ -176,4 +191,11 @@ def _lower(asked: Limits, host: Limits, refuse: Any) -> Limits:
     return Limits(**out)
 
 
-__all__ = ["DEFAULT_POLICY_FILE", "Flags", "HostPolicy", "parse_host_policy", "plan_effective"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_POLICY_FILE",
+    "Flags",
+    "HostPolicy",
+    "parse_host_policy",
+    "plan_effective",
+]

@@ -41,9 +41,12 @@ PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/proc", "/sys")
 
 @dataclass(frozen=True)
 class Detach:
-    """Lazily unmount everything mounted at or below ``path`` (in this namespace only)."""
+    """Lazily unmount everything mounted at or below ``path`` (in this namespace only), but
+    the mounts that hold a path of ``keep`` (a colony's disk, whose directories are bound
+    back later: a bind needs its source attached; the cover hides it meanwhile)."""
 
     path: str
+    keep: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,8 @@ def plan_view(view: View) -> list[MountOp]:
     """The mount operations that build ``view``, in the order they must run."""
     ops: list[MountOp] = [Detach("/run"), Tmpfs("/run", 0o755, "1m")]
     ops += [Detach("/sys"), Sysfs("/sys")]
-    ops += [Detach(view.state_dir), Tmpfs(view.state_dir, 0o755, "64k")]
+    own = tuple(path for path in view.own if below(path, view.state_dir))
+    ops += [Detach(view.state_dir, keep=own), Tmpfs(view.state_dir, 0o755, "64k")]
     if view.objects:
         ops.append(Bind(view.objects, OBJECTS, readonly=True))
     for path in (*view.keep_run, *view.sockets):
@@ -132,7 +136,7 @@ def plan_view(view: View) -> list[MountOp]:
     if view.group:
         ops.append(Bind(view.group, "/etc/group", readonly=True))
     # Writable binds last: nothing after them resolves a path through a colony's directory.
-    ops += [Bind(path, path) for path in view.own if below(path, view.state_dir)]
+    ops += [Bind(path, path) for path in own]
     ops += [Bind(view.tmp, "/tmp"), Bind(view.tmp, "/var/tmp")]
     if view.shm:
         ops.append(Bind(view.shm, "/dev/shm"))

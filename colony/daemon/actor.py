@@ -138,7 +138,7 @@ class ColonyActor:
         kept = await asyncio.to_thread(removal.keep_workspace, self)
         await self._detach_network()
         trash = await asyncio.to_thread(removal.move_to_trash, self)
-        saved = str(Path(trash) / removal.KEPT_WORKSPACE) if kept and trash else None
+        saved = removal.saved_at(trash, kept) if kept and trash else None
         result = {"removed": self.name, "saved": saved, "branch": self.rec.branch,
                   "trash": trash, "snapshot": final}  # fmt: skip
         for hook in self.ctx.on_removed:  # issue 6: the trash records what it takes to restore
@@ -377,13 +377,12 @@ class ColonyActor:
         return await self.contain.process(leaf, argv, cwd or workspace, workspace, tty=tty)
 
     def env(self, spec: ServiceSpec | None) -> dict[str, str]:
-        paths = self.ctx.paths
         return plan_env(
             host_env=self.ctx.host_env,
             own=self.contain.env(),
             name=self.name,
-            data_dir=str(paths.data(self.name)),
-            db=str(paths.colony_db(self.name)),
+            data_dir=str(self.contain.home.data),
+            db=str(self.contain.home.db),
             address=self.slot.colony_ip if self.contain.netns_path else None,
             ports=self.contain.service_ports(),
             service_port=self.contain.port(spec),
@@ -398,7 +397,6 @@ class ColonyActor:
 
     def to_json(self) -> dict[str, Any]:
         rec = self.rec
-        paths = self.ctx.paths
         return {
             "name": rec.name,
             "state": str(rec.state),
@@ -413,8 +411,8 @@ class ColonyActor:
             "branch": rec.branch,
             "base": rec.base,
             "workspace": rec.workspace,
-            "data_dir": str(paths.data(rec.name)),
-            "db": str(paths.colony_db(rec.name)),
+            "data_dir": str(self.contain.home.data),
+            "db": str(self.contain.home.db),
             "address": self.slot.colony_ip if rec.isolated and self.contain.netns_path else None,
             "netns": self.slot.netns if rec.isolated and self.contain.netns_path else None,
             "sandbox": self.cfg.sandbox.level,

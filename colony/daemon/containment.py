@@ -249,11 +249,13 @@ class Containment:
     # --- files (blocking) -------------------------------------------------------------
 
     def prepare(self, workspace: Path) -> None:
-        """Make the colony's directories (before any of its processes runs): workspace, data
-        dir and database, home, /tmp and /dev/shm of its own, 0700 of its uid with the owner
-        in their ACL; and the passwd and group files its view shows."""
+        """Make the colony's directories (before any of its processes runs): its disk (a
+        size-limited file system with the ``disk`` limit), and on it the workspace, data dir
+        and database, home, /tmp and /dev/shm of its own, 0700 of its uid with the owner in
+        their ACL; and the passwd and group files its view shows."""
         ident = self.user()
         grant = self._owner_uid()
+        self.home.mount(self.cfg.limits.disk if self.privileged else None)
         self.home.make(ident.uid, ident.gid, workspace, grant)
         if self.own_uid:
             self.home.write_identity(ident)
@@ -435,6 +437,7 @@ class Containment:
             "user": ident.to_json() if ident else None,
             "user_error": str(self.error) if self.error else None,
             "unapplied_limits": self.unapplied,
+            "disk": self.home.usage(),
         }
 
 

@@ -1,19 +1,26 @@
 """A colony's directories on the host, and the passwd and group files of its view (issue 10).
 
-Layout under the state directory (``colonies/<name>`` and ``workspaces/<name>``):
+Layout under the state directory (``colonies/<name>``):
 
-============================  =========  ===========================================
-path                          owner      what
-============================  =========  ===========================================
-``colonies/<name>/``          root 0711  holds the rest
-``colonies/<name>/data``      uid 0700   ``COLONY_DATA_DIR`` and ``colony.db``
-``colonies/<name>/home``      uid 0700   ``HOME``
-``colonies/<name>/tmp``       uid 0700   its ``/tmp`` (and ``/var/tmp``)
-``colonies/<name>/shm``       uid 0700   its ``/dev/shm``
-``colonies/<name>/etc``       root 0755  ``passwd`` and ``group`` naming its user
-``colonies/<name>/logs``      root 0700  log files (never shown to the colony)
-``workspaces/<name>``         uid 0700   its repository and checkout
-============================  =========  ===========================================
+=================================  =========  ===========================================
+path                               owner      what
+=================================  =========  ===========================================
+``colonies/<name>/``               root 0711  holds the rest
+``colonies/<name>/volume.img``     root 0600  the image of its disk (with a disk quota)
+``colonies/<name>/volume/``        root 0711  its disk, mounted (else a plain directory)
+``…/volume/workspace``             uid 0700   its repository and checkout
+``…/volume/data``                  uid 0700   ``COLONY_DATA_DIR`` and ``colony.db``
+``…/volume/home``                  uid 0700   ``HOME``
+``…/volume/tmp``                   uid 0700   its ``/tmp`` (and ``/var/tmp``)
+``…/volume/shm``                   uid 0700   its ``/dev/shm``
+``colonies/<name>/etc``            root 0755  ``passwd`` and ``group`` naming its user
+``colonies/<name>/logs``           root 0700  log files (never shown to the colony)
+=================================  =========  ===========================================
+
+Everything a colony can write is on its volume, so its disk quota (the ``disk`` limit)
+covers workspace, data, home and temporary files at once. A colony made before issue 11
+keeps its old layout (``data``, ``home``, … directly in ``colonies/<name>``, its workspace
+in ``workspaces/<name>``) and has no disk quota.
 
 Every directory a colony owns is made new, before any process of the colony runs, and
 never chowned afterwards; the colony's owner gets rwx through an ACL (inherited by what the
@@ -22,6 +29,8 @@ colony creates inside).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +39,7 @@ from colony import host
 from colony.core.identity import render_acl, render_group, render_passwd
 from colony.core.sandbox import Identity
 from colony.daemon.paths import Paths
+from colony.host import volumes
 
 
 def make_root_dir(path: Path, mode: int) -> None:
@@ -44,11 +54,15 @@ class ColonyHome:
     def __init__(self, paths: Paths, name: str) -> None:
         self.paths = paths
         self.root = paths.colony(name)
-        self.data = paths.data(name)
-        self.db = paths.colony_db(name)
-        self.home = self.root / "home"
-        self.tmp = self.root / "tmp"
-        self.shm = self.root / "shm"
+        self.volume = paths.volume(name)
+        self.image = paths.volume_image(name)
+        self.legacy = (self.root / "data").is_dir() and not self.volume.exists()
+        own = self.root if self.legacy else self.volume
+        self.data = own / "data"
+        self.db = self.data / "colony.db"
+        self.home = own / "home"
+        self.tmp = own / "tmp"
+        self.shm = own / "shm"
         self.etc = self.root / "etc"
         self.passwd = self.etc / "passwd"
         self.group = self.etc / "group"
@@ -61,6 +75,8 @@ class ColonyHome:
         for parent in (self.paths.root, self.paths.root / "colonies", workspace.parent):
             make_root_dir(parent, 0o711)
         make_root_dir(self.root, 0o711)
+        if not self.legacy:
+            make_root_dir(self.volume, 0o711)
         for private in (self.root / "logs", self.root / "agents"):
             if private.is_dir():  # made 0755 by Colony before issue 10
                 private.chmod(0o700)
@@ -76,6 +92,44 @@ class ColonyHome:
         host.make_owned_dir(self.tmp, uid, gid, 0o700)
         host.make_owned_dir(self.shm, uid, gid, 0o700)
 
+    # --- the disk -------------------------------------------------------------------------
+
+    def mount(self, size: int | None) -> bool:
+        """Give the colony its disk of ``size`` bytes (blocking): make the image the first
+        time, mount it on :attr:`volume` when it is not mounted. False (a plain directory)
+        when ``size`` is None or the colony has the old layout; a disk made earlier keeps
+        its size.
+
+        Raises:
+            HostError: the image cannot be made or mounted (no loop device, say).
+        """
+        if self.legacy or host.is_mount(self.volume):
+            return host.is_mount(self.volume)
+        if not self.image.exists():
+            if size is None:
+                return False
+            if self.volume.is_dir() and any(self.volume.iterdir()):
+                return False  # made without a quota: its files stay where they are
+            make_root_dir(self.root, 0o711)
+            volumes.make_volume(self.image, size)
+        make_root_dir(self.volume, 0o711)
+        volumes.mount_volume(self.image, self.volume)
+        self.volume.chmod(0o711)
+        with contextlib.suppress(OSError):
+            (self.volume / "lost+found").rmdir()
+        return True
+
+    def usage(self) -> dict[str, int] | None:
+        """Size and use of the colony's disk in bytes; None without one."""
+        if not host.is_mount(self.volume):
+            return None
+        st = os.statvfs(self.volume)
+        return {"size": st.f_blocks * st.f_frsize, "used": (st.f_blocks - st.f_bfree) * st.f_frsize}
+
+    def unmount(self) -> None:
+        """Unmount the colony's disk (its processes are gone); the image keeps its files."""
+        volumes.unmount(self.volume)
+
     def discard(self) -> None:
         """Remove what :meth:`make` made (a failed first spawn); the logs stay, to say why.
 
@@ -83,6 +137,11 @@ class ColonyHome:
         """
         for path in (self.data, self.home, self.tmp, self.shm, self.etc):
             shutil.rmtree(path, ignore_errors=True)
+        if not self.legacy:
+            volumes.unmount(self.volume)
+            with contextlib.suppress(OSError):
+                self.image.unlink()
+            shutil.rmtree(self.volume, ignore_errors=True)
 
     def write_identity(self, ident: Identity) -> None:
         """The passwd and group files the colony's view shows: the host's, plus its user."""

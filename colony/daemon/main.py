@@ -35,6 +35,7 @@ from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT, UidRange, 
 from colony.core.logcap import LogCap, parse_log_cap
 from colony.core.model import check_prefix
 from colony.core.mounts import check_state_dir
+from colony.daemon import logfiles
 from colony.daemon.auditing import start_audit
 from colony.daemon.context import Context
 from colony.daemon.home import make_root_dir
@@ -66,6 +67,18 @@ from colony.store.trash import Trash
 from colony.vcs import open_vcs
 
 log = logging.getLogger("colony.daemon")
+OWN_LOG_CHECK = 30.0  # seconds between checks of the daemon's own log's size
+
+
+async def _cap_own_log(path: Path, cap: LogCap) -> None:
+    """Rotate ``mycelium.log`` (where a command-started daemon's output goes) past the cap."""
+    while True:
+        rotated = await asyncio.to_thread(logfiles.rotate, path, cap)
+        if rotated is not None and rotated.dropped:
+            log.info("mycelium.log rotated; %d bytes dropped", rotated.dropped)
+        await asyncio.sleep(OWN_LOG_CHECK)
+
+
 DEFAULT_POOL = ipaddress.IPv4Network("10.213.0.0/16")
 
 
@@ -224,6 +237,8 @@ class Daemon:
                     raise bind_error(
                         "previews", s.proxy_host, s.proxy_port, exc, "--proxy-port"
                     ) from exc
+                # issue 11: the log a started daemon writes is capped like every other
+                start_task(_cap_own_log(paths.root / "mycelium.log", s.log_cap))
                 workflow = Workflow(myc)  # issue 6: agents, review, trash, broods
                 removed = await myc.adopt_all()
                 if removed:

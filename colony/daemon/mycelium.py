@@ -24,6 +24,7 @@ from colony.daemon.actor import ColonyActor
 from colony.daemon.context import Context
 from colony.daemon.resources import ResourceMonitor
 from colony.errors import ColonyError, ConfigError, NotFound
+from colony.host import volumes
 
 log = logging.getLogger("colony.mycelium")
 
@@ -290,19 +291,33 @@ class Mycelium:
                     removed.append({"kind": kind, "name": orphan})
                 else:
                     log.info("gc: left %s %s alone: it was not made by this Mycelium", kind, orphan)
-        workspaces = ctx.paths.root / "workspaces"
-        if workspaces.is_dir():
-            for path in sorted(workspaces.iterdir()):
-                if path.name not in known:
-                    ctx.paths.trash.mkdir(parents=True, exist_ok=True)
-                    target = ctx.paths.trash / f"{path.name}-orphan-{int(ctx.clock())}"
-                    shutil.move(str(path), target)
-                    removed.append({"kind": "workspace", "name": str(path)})
+        removed += await asyncio.to_thread(self._gc_files, set(known))
         for entry in removed:
             log.info("gc: removed %s %s", entry["kind"], entry["name"])
         if user is not None or removed:
             event = {"type": "gc", "removed": removed, "at": ctx.clock()}
             ctx.bus.publish({**event, "user": user} if user else event)
+        return removed
+
+    def _gc_files(self, known: set[str]) -> list[dict[str, str]]:
+        """Workspaces and colony directories of no colony go to the trash (a disk unmounted
+        first); nothing is deleted."""
+        paths = self.ctx.paths
+        removed = []
+        for kind, parent in (
+            ("workspace", paths.root / "workspaces"),
+            ("colony", paths.root / "colonies"),
+        ):
+            if not parent.is_dir():
+                continue
+            for path in sorted(parent.iterdir()):
+                if path.name in known:
+                    continue
+                volumes.unmount(path / "volume")
+                paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
+                target = paths.trash / f"{path.name}-orphan-{int(self.ctx.clock())}"
+                shutil.move(str(path), target)
+                removed.append({"kind": kind, "name": str(path)})
         return removed
 
     def empty(self) -> bool:

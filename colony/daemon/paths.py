@@ -13,6 +13,8 @@ class Paths:
     Example:
         >>> Paths(Path("/var/lib/colony")).logs("web")
         PosixPath('/var/lib/colony/colonies/web/logs')
+        >>> Paths(Path("/var/lib/colony")).workspace("web")
+        PosixPath('/var/lib/colony/colonies/web/volume/workspace')
     """
 
     root: Path
@@ -24,8 +26,17 @@ class Paths:
     def colony(self, name: str) -> Path:
         return self.root / "colonies" / name
 
+    def volume(self, name: str) -> Path:
+        """What the colony may write (workspace, data, home, tmp): its disk's mount point
+        when the host gives colonies a disk quota, else a plain directory (issue 11)."""
+        return self.colony(name) / "volume"
+
+    def volume_image(self, name: str) -> Path:
+        """The image file of the colony's disk (root's, 0600)."""
+        return self.colony(name) / "volume.img"
+
     def data(self, name: str) -> Path:
-        return self.colony(name) / "data"
+        return self.volume(name) / "data"
 
     def colony_db(self, name: str) -> Path:
         return self.data(name) / "colony.db"
@@ -37,6 +48,10 @@ class Paths:
         return self.logs(name) / f"{source}.log"
 
     def workspace(self, name: str) -> Path:
+        return self.volume(name) / "workspace"
+
+    def legacy_workspace(self, name: str) -> Path:
+        """Where a workspace made before issue 11 lives."""
         return self.root / "workspaces" / name
 
     @property

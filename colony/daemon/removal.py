@@ -39,13 +39,17 @@ async def final_snapshot(actor: ColonyActor) -> str | None:
 
 
 def keep_workspace(actor: ColonyActor) -> str | None:
-    """Move the workspace into the colony's directory (which then goes to the trash whole);
-    where it now is, or None without one."""
-    if not actor.rec.workspace or not Path(actor.rec.workspace).is_dir():
+    """Make sure the workspace goes to the trash with the colony's directory: where it is
+    inside that directory, or None without one. A workspace on the colony's volume is there
+    already; one of the old layout (issue 10) is moved in."""
+    workspace = actor.rec.workspace
+    if not workspace or not Path(workspace).is_dir():
         return None
-    target = actor.ctx.paths.colony(actor.name) / KEPT_WORKSPACE
-    shutil.move(actor.rec.workspace, target)
-    return str(target)
+    home = actor.ctx.paths.colony(actor.name)
+    if Path(workspace).is_relative_to(home):
+        return str(Path(workspace).relative_to(home))
+    shutil.move(workspace, home / KEPT_WORKSPACE)
+    return KEPT_WORKSPACE
 
 
 def discard_workspace(actor: ColonyActor) -> None:
@@ -61,14 +65,24 @@ def discard_workspace(actor: ColonyActor) -> None:
 
 def move_to_trash(actor: ColonyActor) -> str | None:
     """Move the colony's directory (with its workspace) into the trash; its new path, or None
-    when it had none. Its private /tmp and /dev/shm are dropped: they hold no work."""
+    when it had none. Its private /tmp and /dev/shm are dropped: they hold no work. Its disk
+    is unmounted first and goes as its image file."""
     paths = actor.ctx.paths
     source = paths.colony(actor.name)
     if not source.exists():
         return None
-    for scratch in ("tmp", "shm"):
-        shutil.rmtree(source / scratch, ignore_errors=True)
+    home = actor.contain.home
+    for scratch in (home.tmp, home.shm):
+        shutil.rmtree(scratch, ignore_errors=True)
+    home.unmount()
     paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = paths.trash / f"{actor.name}-{int(actor.ctx.clock())}"
     shutil.move(str(source), target)
     return str(target)
+
+
+def saved_at(trash: str, kept: str) -> str:
+    """Where the user finds the workspace in the trash: the image file of its disk (mount it
+    with ``mount -o loop,ro``), or the directory itself."""
+    image = Path(trash) / "volume.img"
+    return str(image) if image.exists() else str(Path(trash) / kept)

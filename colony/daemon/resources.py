@@ -127,6 +127,7 @@ def _limits(actor: ColonyActor) -> dict[str, int | float | None]:
         "swap": limits.swap,
         "pids": limits.pids,
         "io_weight": limits.io_weight,
+        "disk": limits.disk,
     }
 
 

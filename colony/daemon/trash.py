@@ -82,8 +82,7 @@ class TrashBin:
                 f"cannot restore colony '{name}': a colony of that name exists",
                 hint=f"remove it first with 'colony rm {name}'",
             )
-        kept = Path(entry.dir or "") / KEPT_WORKSPACE
-        if not entry.dir or not kept.is_dir() or "uid" not in json.loads(entry.record):
+        if not entry.dir or not _kept(Path(entry.dir)) or "uid" not in json.loads(entry.record):
             raise ConfigError(
                 f"cannot restore colony '{name}': trash entry {entry.id} has no workspace of "
                 "its own (removed by an older Colony)",
@@ -92,7 +91,7 @@ class TrashBin:
         repo = Path(entry.repo)
         if not repo.is_dir():
             raise NotFound(f"cannot restore colony '{name}': repository {repo} is gone")
-        for path in (self.ctx.paths.colony(name), self.ctx.paths.workspace(name)):
+        for path in (self.ctx.paths.colony(name), self.ctx.paths.legacy_workspace(name)):
             if path.exists():
                 raise Conflict(
                     f"cannot restore colony '{name}': {path} exists",
@@ -111,18 +110,22 @@ class TrashBin:
         return actor.to_json()
 
     def _bring_back(self, entry: TrashRecord) -> ColonyRecord:
-        """Move the entry's directory and workspace back; the record of the colony."""
+        """Move the entry's directory (with its workspace, or its disk's image) back; the
+        record of the colony. Its disk is mounted again when it starts."""
         assert entry.dir
         home = self.ctx.paths.colony(entry.name)
-        workspace = self.ctx.paths.workspace(entry.name)
         home.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
-        workspace.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+        legacy = (Path(entry.dir) / KEPT_WORKSPACE).is_dir()
+        workspace = self.ctx.paths.workspace(entry.name)
         shutil.move(entry.dir, home)
-        try:
-            shutil.move(str(home / KEPT_WORKSPACE), workspace)
-        except BaseException:
-            shutil.move(str(home), entry.dir)
-            raise
+        if legacy:  # removed before issue 11: the workspace lived beside the colony's dir
+            workspace = self.ctx.paths.legacy_workspace(entry.name)
+            workspace.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+            try:
+                shutil.move(str(home / KEPT_WORKSPACE), workspace)
+            except BaseException:
+                shutil.move(str(home), entry.dir)
+                raise
         kept = json.loads(entry.record)
         now = self.ctx.clock()
         index = plan_index(self.ctx.store.used_indexes(), self.ctx.pool)
@@ -145,7 +148,9 @@ class TrashBin:
         """Undo :meth:`_bring_back`."""
         assert entry.dir
         home = self.ctx.paths.colony(entry.name)
-        shutil.move(str(self.ctx.paths.workspace(entry.name)), home / KEPT_WORKSPACE)
+        legacy = self.ctx.paths.legacy_workspace(entry.name)
+        if legacy.is_dir():
+            shutil.move(str(legacy), home / KEPT_WORKSPACE)
         shutil.move(str(home), entry.dir)
 
     # --- purge ----------------------------------------------------------------------------
@@ -177,3 +182,12 @@ class TrashBin:
         Sessions(self.ctx.store.conn).delete_colony(entry.name, until=entry.removed)
         self.trash.delete(entry.id)
         return {"id": entry.id, "name": entry.name, "deleted_refs": released, "dir": entry.dir}
+
+
+def _kept(entry: Path) -> bool:
+    """Whether a trash entry holds a workspace: on its disk's image, in its volume directory,
+    or (removed before issue 11) beside them."""
+    return any(
+        p.exists()
+        for p in (entry / "volume.img", entry / "volume" / "workspace", entry / KEPT_WORKSPACE)
+    )

@@ -234,6 +234,9 @@ def _preexec(
 
 
 def _place(placement: Placement, netns_fd: int | None, pty_slave: int | None) -> None:
+    if _colony_nofile is not None:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (_colony_nofile, hard))
     for cg in placement.cgroups:
         fd = os.open(os.path.join(cg, "cgroup.procs"), os.O_WRONLY)
         try:
@@ -507,18 +510,25 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+# The soft open-files limit processes started by :func:`spawn` get back (colony processes do
+# not inherit the daemon's raised one); None: unchanged.
+_colony_nofile: int | None = None
+
+
 def raise_open_files() -> tuple[int, int]:
     """Raise this process's soft RLIMIT_NOFILE to its hard limit; (before, after).
 
     Every connection a listener holds is a descriptor; a soft limit of 1024 (systemd's
     default) let one local user exhaust the daemon (issue 11).
     """
+    global _colony_nofile
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         except (OSError, ValueError) as exc:
             raise HostError(f"cannot raise the open files limit to {hard}: {exc}") from exc
+        _colony_nofile = soft
         return soft, hard
     return soft, soft
 

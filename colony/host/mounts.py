@@ -15,7 +15,7 @@ import ctypes.util
 import os
 from collections.abc import Sequence
 
-from colony.core.mounts import Bind, Detach, MountOp, Mqueue, Proc, Sysfs, Tmpfs
+from colony.core.mounts import Bind, Detach, MountOp, Mqueue, Proc, Sysfs, Tmpfs, below
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -69,11 +69,13 @@ def _mount_points(path: str) -> list[str]:
     return sorted(set(points), key=len)
 
 
-def _detach(path: str) -> None:
+def _detach(path: str, keep: Sequence[str] = ()) -> None:
     # Detaching the outermost takes everything below it along; what is left (a mount below a
     # path that is no mount point itself) goes one by one. Failures only mean "not mounted".
+    # A mount that holds a path to keep stays, and with it every mount above it.
     for point in _mount_points(path):
-        _libc.umount2(point.encode(), MNT_DETACH)
+        if not any(below(kept, point) for kept in keep):
+            _libc.umount2(point.encode(), MNT_DETACH)
 
 
 def _make_target(target: str, is_dir: bool) -> None:
@@ -113,7 +115,7 @@ def enter_view(ops: Sequence[MountOp]) -> None:
                     raise MountFailed(exc.errno, f"open {op.source}: {exc.strerror}") from exc
         for op in ops:
             if isinstance(op, Detach):
-                _detach(op.path)
+                _detach(op.path, op.keep)
             elif isinstance(op, Tmpfs):
                 _make_target(op.path, True)
                 options = f"mode={op.mode:o},size={op.size}"

@@ -19,6 +19,7 @@ from tests.conftest import git, make_repo
 from tests.host.conftest import (
     Daemon,
     git_in,
+    saved_workspace,
     sh_in,
     shell_transcript,
     wait_for,
@@ -335,7 +336,8 @@ def test_remove_keeps_uncommitted_work(daemon: Daemon, tmp_path: Path) -> None:
     result = client.remove("keep", force=True)
     assert result["branch"] == "colony/keep"
     assert result["snapshot"]
-    assert (Path(result["saved"]) / "draft.txt").read_text() == "unsaved idea\n"
+    with saved_workspace(result["saved"], tmp_path / "saved") as saved:
+        assert (saved / "draft.txt").read_text() == "unsaved idea\n"
     assert not Path(colony["workspace"]).exists()
     assert owned(daemon.prefix) == []
     client.trash_restore("keep")

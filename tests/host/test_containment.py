@@ -24,7 +24,7 @@ import pytest
 from colony.client import Client
 from colony.errors import ColonyError
 from colony.isolation.cgroups import load_layout
-from tests.conftest import git, make_repo
+from tests.conftest import TEST_PREFIX, git, make_repo, scratch_dir
 from tests.host.conftest import Daemon, shell_transcript, wait_state
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
@@ -306,8 +306,10 @@ def test_colony_runs_as_its_user_and_cannot_gain_privileges(
     Path(f"/etc/sudoers.d/{user.pw_name}").write_text(f"{user.pw_name} ALL=(ALL) NOPASSWD: ALL\n")
     Path(f"/etc/sudoers.d/{user.pw_name}").chmod(0o440)
     repo = make_repo(tmp_path / "repo", {"README": "x\n"})
-    colony = spawn(client, "dropped", repo, user=user.pw_name)
-    suid = Path(colony["workspace"]) / "suid-id"
+    spawn(client, "dropped", repo, user=user.pw_name)
+    # Not in the workspace: the colony's disk is mounted nosuid, which would stop it anyway.
+    outside = scratch_dir(f"{TEST_PREFIX}suid")
+    suid = outside / "suid-id"
     shutil.copy("/usr/bin/id", suid)
     os.chown(suid, 0, 0)
     suid.chmod(0o4755)
@@ -316,11 +318,15 @@ def test_colony_runs_as_its_user_and_cannot_gain_privileges(
     assert subprocess.run([*as_user, "sudo", "-n", "true"], check=False).returncode == 0
     raised = subprocess.run([*as_user, str(suid), "-u"], capture_output=True, text=True)
     assert raised.stdout.strip() == "0"
-    code, out, _ = sh(client, "dropped", "id -u; grep NoNewPrivs /proc/self/status; ./suid-id -u")
-    assert code == 0
-    assert out.split() == [str(user.pw_uid), "NoNewPrivs:", "1", str(user.pw_uid)]
-    code, _, _ = sh(client, "dropped", "sudo -n true")
-    assert code != 0
+    try:
+        script = f"id -u; grep NoNewPrivs /proc/self/status; {suid} -u"
+        code, out, _ = sh(client, "dropped", script)
+        assert code == 0
+        assert out.split() == [str(user.pw_uid), "NoNewPrivs:", "1", str(user.pw_uid)]
+        code, _, _ = sh(client, "dropped", "sudo -n true")
+        assert code != 0
+    finally:
+        shutil.rmtree(outside)
     client.remove("dropped", force=True)
 
 

@@ -216,3 +216,17 @@ def test_every_exit_is_logged_with_its_reason(daemon: Daemon) -> None:
     assert daemon.proc.returncode == 0
     assert daemon.log.read_text().rstrip().endswith("Mycelium exited: received SIGTERM")
     assert (daemon.state_dir / "mycelium.pid").read_text() == ""
+
+
+def test_the_daemons_own_log_is_capped(daemon: Daemon) -> None:
+    """When mycelium.log (where a daemon a command started writes) has grown past the log
+    cap, the daemon rotates it: the file shrinks, the newest lines go to mycelium.log.1."""
+    daemon.stop()
+    own = daemon.state_dir / "mycelium.log"
+    own.write_bytes(b"old line\n" * 300_000 + b"newest line\n")  # 2.7 MB
+    daemon.extra = [*daemon.extra, "--log-size", "1M", "--log-files", "2"]
+    daemon.start()
+    wait_for(lambda: own.stat().st_size < 1024**2, 10, "mycelium.log rotated")
+    kept = own.with_name("mycelium.log.1").read_bytes()
+    assert kept.endswith(b"newest line\n")
+    assert len(kept) <= 1024**2

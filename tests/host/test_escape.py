@@ -266,9 +266,15 @@ def test_the_host_does_not_show_through(daemon: Daemon, tmp_path: Path, level: s
         nets = ok(client, "look", "ls /sys/class/net").split()
         assert sorted(nets) == ["eth0", "lo"]
         assert ok(client, "look", "ls -A /sys/fs/cgroup").split() == []
-        assert ok(client, "look", f"ls -A {state}").split() == ["colonies", "workspaces"]
+        assert ok(client, "look", f"ls -A {state}").split() == ["colonies"]
         assert ok(client, "look", f"ls -A {state}/colonies").split() == ["look"]
-        assert ok(client, "look", f"ls -A {state}/workspaces").split() == ["look"]
+        assert ok(client, "look", f"ls -A {state}/colonies/look").split() == ["volume"]
+        mine = ok(client, "look", f"ls -A {state}/colonies/look/volume").split()
+        assert mine == ["data", "home", "workspace"]
+        # Only its own disk shows in its mount table; the other colony's is not there.
+        table = ok(client, "look", "cat /proc/self/mountinfo")
+        assert "/colonies/look/volume " in table
+        assert "/colonies/other/" not in table
         code, _, _ = sh_in(client, "look", f"cat {state}/mycelium.db {state}/audit.db")
         assert code != 0
         code, _, _ = sh_in(client, "look", f"ls {state}/colonies/look/logs")
@@ -282,7 +288,7 @@ def test_the_host_does_not_show_through(daemon: Daemon, tmp_path: Path, level: s
         assert ok(client, "look", "ps -e -o user= | sort -u").split() == ["colony-look"]
         assert ok(client, "look", "id -un").strip() == "colony-look"
         ok(client, "look", "echo mine > /tmp/t && test -w /dev/shm && cat /tmp/t")
-        assert (state / "colonies" / "look" / "tmp" / "t").read_text() == "mine\n"
+        assert (state / "colonies" / "look" / "volume" / "tmp" / "t").read_text() == "mine\n"
         # Files of the state directory are root's alone.
         for name in ("mycelium.db", "audit.db"):
             assert stat.S_IMODE((state / name).stat().st_mode) == 0o600

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import make_repo
-from tests.host.conftest import ROOT, Daemon, wait_for, wait_state
+from tests.host.conftest import ROOT, Daemon, sh_in, wait_for, wait_state
 
 FLOOD = (ROOT / "scripts" / "flood.py").read_text()  # run as nobody, with -c
 WEB = '[services.web]\ncommand = "python3 -m http.server 3000 --bind 127.0.0.1"\nport = 3000\n'
@@ -38,7 +38,8 @@ def colony_ls(d: Daemon) -> tuple[subprocess.CompletedProcess[str], float]:
 def test_a_flood_of_connections_leaves_the_daemon_serving(daemon: Daemon, tmp_path: Path) -> None:
     """When user nobody holds 3,000 connections to the preview proxy and Bloom, `colony ls`
     still answers, another colony's preview still loads and Bloom still answers its user;
-    the daemon raised its open-files limit and holds only what the per-peer caps allow."""
+    the daemon raised its open-files limit (not its colonies') and holds only what the per-peer
+    caps allow."""
     daemon.stop()
     daemon.nofile = (1024, 4096)
     client = daemon.start()
@@ -46,6 +47,8 @@ def test_a_flood_of_connections_leaves_the_daemon_serving(daemon: Daemon, tmp_pa
     make_repo(tmp_path / "repo", {"colony.toml": WEB, "index.html": "still here\n"})
     client.spawn("steady", tmp_path / "repo")
     wait_state(client, "steady", "running")
+    # The daemon's raised limit stays the daemon's: the colony's processes get the soft one.
+    assert sh_in(client, "steady", "ulimit -n")[1].strip() == "1024"
     token = client.api_token()["token"]
     bloom = str(client.health()["http_url"])
     bloom_port = int(bloom.rsplit(":", 1)[1])

@@ -80,12 +80,12 @@ def test_a_log_flood_leaves_daemon_memory_flat_and_files_capped(
     assert client is not None
     assert capped.proc is not None
     client.spawn("flood", str(make_repo(tmp_path / "repo", {"colony.toml": FLOOD})))
-    wait_state(client, "flood", "running")
+    workspace = Path(wait_state(client, "flood", "running")["workspace"])
     follower = Follower(capped.socket, "flood")
     try:
         time.sleep(1.0)
         before = rss(capped.proc.pid)
-        (capped.state_dir / "workspaces" / "flood" / "go").touch()
+        (workspace / "go").touch()
         wait_for(lambda: "flood-done" in follower.lines, 120, "the end of the flood")
         wait_for(lambda: follower.lines.count("alive") >= 3, 30, "the heartbeat")
         time.sleep(1.5)  # a rotation or two more

@@ -640,10 +640,14 @@ def test_parse_limits_for_flags():
         parse_limits({"memory": "lots"}, "--limit")
     assert str(info.value) == "--limit memory: expected a size such as 512M or 2G, got 'lots'"
     with pytest.raises(ConfigError) as info:
-        parse_limits({"disk": "1G"}, "--limit")
+        parse_limits({"disks": "1G"}, "--limit")
     assert str(info.value) == (
-        "--limit: expected one of cpu, memory, swap, pids, io_weight, got 'disk'"
+        "--limit: expected one of cpu, memory, swap, pids, io_weight, disk, got 'disks'"
     )
+    assert parse_limits({"disk": "1G"}, "--limit") == Limits(disk=2**30)
+    with pytest.raises(ConfigError) as info:
+        parse_limits({"disk": "1M"}, "--limit")
+    assert str(info.value) == "--limit disk: expected a size such as 512M or 2G, got '1M'"
 
 
 # Sandbox and network
@@ -780,7 +784,7 @@ def test_unknown_keys_are_warnings():
             "colony": {"name": "shop", "colour": "red"},
             "extra": 1,
             "services": {"web": {"command": "w", "prot": 3000}},
-            "limits": {"disk": "1G"},
+            "limits": {"disc": "1G"},
             "sandbox": {"levle": "strict"},
             "network": {"egres": "deny"},
             "setup": {"cmds": ["a"]},
@@ -795,7 +799,7 @@ def test_unknown_keys_are_warnings():
         "colony.toml: services.web.prot: unknown key, ignored",
         "colony.toml: setup.cmds: unknown key, ignored",
         "colony.toml: terminal.shell: unknown key, ignored",
-        "colony.toml: limits.disk: unknown key, ignored",
+        "colony.toml: limits.disc: unknown key, ignored",
         "colony.toml: sandbox.levle: unknown key, ignored",
         "colony.toml: network.egres: unknown key, ignored",
         "colony.toml: agent.model: unknown key, ignored",
