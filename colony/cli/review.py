@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -16,6 +17,7 @@ from colony.cli.workflow_format import (
     format_trash,
     format_undo,
 )
+from colony.core.review import format_sensitive, render_visible
 from colony.errors import ConfigError
 
 
@@ -34,8 +36,12 @@ def diff(ctx: click.Context, name: str, stat: bool, as_json: bool) -> None:
     result = _client(ctx).diff(name, stat=stat)
     if as_json:
         _print_json(result)
-    else:
-        click.echo(str(result.get("diff") or ""), nl=False)
+        return
+    text = str(result.get("diff") or "")
+    # The colony wrote this text: on a terminal, its escape sequences are shown, not obeyed.
+    click.echo(render_visible(text) if sys.stdout.isatty() else text, nl=False)
+    if warning := format_sensitive(result.get("sensitive") or []):
+        click.echo(warning, err=True)
 
 
 @main.command()
@@ -70,6 +76,8 @@ def merge(
         _print_json(result)
     else:
         _out(format_merge(result))
+        if warning := format_sensitive(result.get("sensitive") or []):
+            click.echo(warning, err=True)
 
 
 @main.command()

@@ -213,3 +213,32 @@ def plan_sensitive(paths: Iterable[str]) -> list[dict[str, str]]:
                 found.append({"path": path, "why": why})
                 break
     return found
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def render_visible(text: str) -> str:
+    r"""``text`` with terminal control characters (escape sequences a colony may have put in
+    its files or names) shown as ``\xNN``; newlines and tabs stay.
+
+    Example:
+        >>> render_visible("+ok\x1b]0;pwned\x07\n")
+        '+ok\\x1b]0;pwned\\x07\n'
+    """
+    return CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+
+
+def format_sensitive(found: Iterable[Mapping[str, str]]) -> str:
+    """A warning naming changed files that configure tools, hooks or CI; "" for none.
+
+    Example:
+        >>> print(format_sensitive([{"path": ".gitattributes", "why": "git filters"}]))
+        warning: this work changes files that configure tools or CI; review them:
+          .gitattributes: git filters
+    """
+    lines = [f"  {render_visible(f['path'])}: {f['why']}" for f in found]
+    if not lines:
+        return ""
+    head = "warning: this work changes files that configure tools or CI; review them:"
+    return "\n".join([head, *lines])

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pty
 import shutil
 import socket
 import stat
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -24,7 +27,7 @@ import pytest
 from colony.client import Client
 from colony.errors import ColonyError
 from tests.conftest import TEST_PREFIX, git, make_repo, scratch_dir
-from tests.host.conftest import Daemon, git_in, run_in, sh_in, wait_state
+from tests.host.conftest import ROOT, Daemon, git_in, run_in, sh_in, wait_state
 
 LEVELS = ["basic", "moderate", "strict"]
 
@@ -351,3 +354,55 @@ def test_git_works_in_a_colony_of_a_closed_repository(
     assert "change" in git_in(client, "g", "log", "--format=%s")
     client.merge("g")
     assert git(repo, "show", "main:app.py") == "b\n"
+
+
+def test_a_colonys_escape_sequences_never_reach_the_users_terminal(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """When a colony puts terminal escape sequences (a window title, a clear screen) in a file
+    and changes a CI workflow, `colony diff` on a terminal shows the sequences as text, and
+    diff and merge warn about the workflow on stderr."""
+    client = daemon.client
+    assert client is not None
+    repo = make_repo(tmp_path / "repo", {"app.py": "v1\n"})
+    spawn_it = client.spawn("inky", str(repo))
+    assert spawn_it["name"] == "inky"
+    wait_state(client, "inky", "running")
+    ok(
+        client,
+        "inky",
+        "printf 'x\\033]0;owned\\007\\033[2J\\n' > app.py && mkdir -p .github/workflows && "
+        "echo 'on: push' > .github/workflows/ci.yml",
+    )
+    env = {**os.environ, "COLONY_SOCKET": str(daemon.socket), "PYTHONPATH": str(ROOT)}
+    main, tty = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "colony", "diff", "inky"],
+            stdout=tty,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        os.close(tty)
+        shown = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(main, 65536):
+                shown += chunk
+    finally:
+        os.close(main)
+    assert proc.returncode == 0, proc.stderr
+    assert b"\x1b" not in shown
+    assert b"\x07" not in shown
+    assert b"+x\\x1b]0;owned\\x07\\x1b[2J" in shown
+    assert ".github/workflows/ci.yml: CI workflows" in proc.stderr
+    merged = subprocess.run(
+        [sys.executable, "-m", "colony", "merge", "inky"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert merged.returncode == 0, merged.stderr
+    assert "warning: this work changes files that configure tools or CI" in merged.stderr

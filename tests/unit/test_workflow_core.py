@@ -19,12 +19,15 @@ from colony.core.broods import (
 from colony.core.config import Agent
 from colony.core.review import (
     FileConflict,
+    format_sensitive,
     new_conflicts,
     parse_merge_tree,
     parse_numstat,
     parse_snapshots,
     pick_snapshot,
     plan_conflicts,
+    plan_sensitive,
+    render_visible,
 )
 from colony.core.trash import TrashRecord, pick_entry
 from colony.errors import ConfigError, Conflict, NotFound
@@ -217,3 +220,19 @@ def test_brood_input_checks() -> None:
         check_brood("x", 2, 0)
     assert brood_state(["done", "failed"]) == "done"
     assert brood_state(["done", "agent"]) == "running"
+
+
+def test_colony_text_is_shown_not_obeyed_on_a_terminal() -> None:
+    """When diff text or a file name holds control characters, they are shown as \\xNN;
+    newlines and tabs stay, and ordinary text (UTF-8 included) is untouched."""
+    assert render_visible("a\tb\n\x1b[2J\x07\x9b\x7fé") == "a\tb\n\\x1b[2J\\x07\\x9b\\x7fé"
+    found = plan_sensitive(["app.py", ".github/workflows/ci.yml", "x\x1b.gitattributes"])
+    assert [f["path"] for f in found] == [".github/workflows/ci.yml"]
+    text = format_sensitive([*found, {"path": "a/\x1bb/.gitattributes", "why": "filters"}])
+    assert text.splitlines() == [
+        "warning: this work changes files that configure tools or CI; review them:",
+        "  .github/workflows/ci.yml: CI workflows: run with the repository's secrets",
+        "  a/\\x1bb/.gitattributes: filters",
+    ]
+    assert format_sensitive([]) == ""
+
