@@ -235,4 +235,3 @@ def test_colony_text_is_shown_not_obeyed_on_a_terminal() -> None:
         "  a/\\x1bb/.gitattributes: filters",
     ]
     assert format_sensitive([]) == ""
-
