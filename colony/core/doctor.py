@@ -48,6 +48,8 @@ class Facts:
     views: tuple[str, ...] = ()  # processes without no_new_privs or a private view
     state_files: tuple[str, ...] = ()  # state files and directories others may read
     http: str | None = None  # Bloom's listener, if any
+    disks: bool = True  # loop devices and mkfs.ext4 are there (issue 11)
+    no_disk: tuple[str, ...] = ()  # colonies with a disk limit and no disk mounted
 
 
 def _judge(name: str, good: bool, ok: str, status: Status, bad: str, hint: str) -> Check:
@@ -172,6 +174,16 @@ def plan_checks(f: Facts) -> list[Check]:
             "fail",
             "; ".join(f.state_files[:3]),
             "chmod 0600 the files and 0700 the directories named (Mycelium does at start)",
+        ),
+        _judge(
+            "colony disks",
+            f.disks and not f.no_disk,
+            "every colony with a disk limit has its own file system",
+            "warn",
+            "no loop devices or mkfs.ext4: disk limits cannot be made"
+            if not f.disks
+            else f"no disk mounted for: {', '.join(f.no_disk[:5])}",
+            "modprobe loop and install e2fsprogs; a stopped colony gets its disk at start",
         ),
         Check("audit", "warn", "no audit log", "upgrade Mycelium")
         if f.audit_ok is None

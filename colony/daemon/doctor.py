@@ -10,6 +10,7 @@ from typing import Any
 
 from colony import host
 from colony.core.doctor import Check, Facts, plan_checks
+from colony.core.model import State
 from colony.daemon.actor import ColonyActor
 from colony.daemon.mycelium import Mycelium
 
@@ -131,6 +132,18 @@ async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
     userns = _flag("/proc/sys/user/max_user_namespaces") not in ("", "0")
     identities, views = await asyncio.to_thread(_live, myc)
     files = await asyncio.to_thread(state_files, ctx.paths.root)
+    disks = Path("/dev/loop-control").exists() and shutil.which("mkfs.ext4") is not None
+    no_disk = tuple(
+        sorted(
+            n
+            for n, a in myc.actors.items()
+            if a.cfg.limits.disk
+            and a.contain.privileged
+            and a.rec.state == State.RUNNING
+            and not a.contain.home.legacy
+            and a.contain.home.usage() is None
+        )
+    )
     return Facts(
         daemon_uid=os.geteuid(),
         socket_mode=socket.stat().st_mode & 0o777 if socket.exists() else 0o777,
@@ -152,6 +165,8 @@ async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
         views=tuple(views),
         state_files=tuple(files),
         http=info.get("http_url"),
+        disks=disks,
+        no_disk=no_disk,
     )
 
 

@@ -39,7 +39,13 @@ from colony import host
 from colony.core.identity import render_acl, render_group, render_passwd
 from colony.core.sandbox import Identity
 from colony.daemon.paths import Paths
+from colony.errors import HostError
 from colony.host import volumes
+
+NO_DISK = (
+    "this host needs loop devices and mkfs.ext4 for disk quotas; without them, set "
+    'disk = "max" under [limits] in /etc/colony/policy.toml'
+)
 
 
 def make_root_dir(path: Path, mode: int) -> None:
@@ -111,9 +117,15 @@ class ColonyHome:
             if self.volume.is_dir() and any(self.volume.iterdir()):
                 return False  # made without a quota: its files stay where they are
             make_root_dir(self.root, 0o711)
-            volumes.make_volume(self.image, size)
+            try:
+                volumes.make_volume(self.image, size)
+            except HostError as exc:
+                raise HostError(f"cannot make the colony's disk: {exc}", hint=NO_DISK) from exc
         make_root_dir(self.volume, 0o711)
-        volumes.mount_volume(self.image, self.volume)
+        try:
+            volumes.mount_volume(self.image, self.volume)
+        except HostError as exc:
+            raise HostError(f"cannot mount the colony's disk: {exc}", hint=NO_DISK) from exc
         self.volume.chmod(0o711)
         with contextlib.suppress(OSError):
             (self.volume / "lost+found").rmdir()

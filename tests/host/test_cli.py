@@ -120,7 +120,7 @@ def test_doctor_passes_on_a_running_installation(daemon: Daemon, tmp_path: Path)
     assert checks["colony addresses"]["status"] == "ok"
     assert checks["audit"]["status"] == "ok"
     assert checks["limits"]["status"] == "ok", checks["limits"]
-    for name in ("colony identities", "colony views", "state files"):
+    for name in ("colony identities", "colony views", "state files", "colony disks"):
         assert checks[name]["status"] == "ok", checks[name]
 
 

@@ -85,3 +85,16 @@ def test_live_colony_problems_fail_with_what_is_wrong() -> None:
     assert "shares uid" in checks["colony identities"].detail
     assert checks["colony views"].detail == "a: pid 42 sees the host's mounts"
     assert checks["state files"].hint is not None
+
+
+def test_missing_disks_are_a_warning_with_the_fix() -> None:
+    """When the host has no loop devices, or a running colony with a disk limit has no disk
+    mounted, the disks check warns and names the colony; otherwise it is ok."""
+    checks = {c.name: c for c in plan_checks(GOOD)}
+    assert checks["colony disks"].status == "ok"
+    checks = {c.name: c for c in plan_checks(replace(GOOD, disks=False))}
+    assert checks["colony disks"].status == "warn"
+    assert "loop devices" in checks["colony disks"].detail
+    checks = {c.name: c for c in plan_checks(replace(GOOD, no_disk=("web",)))}
+    assert checks["colony disks"].detail == "no disk mounted for: web"
+    assert checks["colony disks"].hint is not None
