@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := iproute2 nftables git curl procps util-linux chromium bubblewrap sudo
+APT_PACKAGES := iproute2 nftables git curl procps util-linux mount e2fsprogs chromium bubblewrap sudo
 STAMP_APT := $(VENV)/.apt-stamp
 STAMP_PY := $(VENV)/.py-stamp
 STAMP_NPM := $(VENV)/.npm-stamp
