@@ -7,9 +7,11 @@ All SQL lives in ``colony/store``. The daemon owns the single writer; every writ
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 MIGRATIONS: list[str] = [
     """
@@ -180,10 +182,32 @@ MIGRATIONS: list[str] = [
 ]
 
 
+class Connection(sqlite3.Connection):
+    """The daemon's connection, shared by the event loop and worker threads: one writer at a
+    time. Every statement, and every :func:`transaction` as a whole, holds :attr:`lock`, so
+    a worker's statement never lands inside another thread's transaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.RLock()
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with self.lock:
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        with self.lock:
+            return super().executemany(sql, parameters)
+
+    def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
+        with self.lock:
+            return super().executescript(sql_script)
+
+
 def connect(path: Path, migrations: list[str] | None = None) -> sqlite3.Connection:
     """Open (and migrate, with ``migrations``, default :data:`MIGRATIONS`) the database."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=Connection)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -210,11 +234,14 @@ def _script(conn: sqlite3.Connection, sql: str) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception; other threads wait
+    for it to end (a :class:`Connection`'s lock)."""
+    lock: AbstractContextManager[Any] = conn.lock if isinstance(conn, Connection) else nullcontext()
+    with lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
