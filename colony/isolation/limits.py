@@ -1,7 +1,7 @@
 """Cgroup limits and accounting as text: what to write to control files, how to read them.
 
 Pure: :func:`render_limits` turns :class:`Limits` into (control file, value) pairs for the
-machine's :class:`~colony.isolation.cgroups.Layout`; :func:`parse_usage` and
+machine's :class:`~colony.isolation.layout.Layout`; :func:`parse_usage` and
 :func:`parse_counters` read the text of control files back into numbers. The cgroups backend
 (:mod:`colony.isolation.cgroups`) does the reading and writing.
 
@@ -14,10 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from colony.isolation.cgroups import Layout
+from colony.isolation.layout import Layout
 
 CPU_PERIOD_US = 100_000
 # Control files a kernel may not offer (no swap accounting, no weight-based I/O scheduler);

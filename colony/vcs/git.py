@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from colony.core.model import check_name
-from colony.vcs import Workspace, repo_lock
 from colony.vcs import inside as colony_git
+from colony.vcs.base import Workspace, repo_lock
 from colony.vcs.inside import Inside
 from colony.vcs.repo import Repo
 

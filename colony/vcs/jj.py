@@ -25,7 +25,7 @@ from pathlib import Path
 from colony import host
 from colony.core.model import check_name
 from colony.errors import ColonyError, ConfigError, NotFound
-from colony.vcs import find_marker
+from colony.vcs.base import find_marker
 from colony.vcs.git import GitWorkspaces
 from colony.vcs.inside import OID_RE
 from colony.vcs.repo import Repo, git_env

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from colony.core.review import DiffStat, parse_merge_tree, parse_numstat
 from colony.errors import ConfigError, Conflict, HostError, NotFound
-from colony.vcs import Workspace
 from colony.vcs import inside as colony_git
+from colony.vcs.base import Workspace
 from colony.vcs.inside import Inside
 from colony.vcs.repo import Repo, git_env
 

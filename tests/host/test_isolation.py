@@ -30,7 +30,8 @@ from colony.core.model import Slot
 from colony.core.policy import Rules
 from colony.errors import HostError
 from colony.isolation import Observed, firewall, netns
-from colony.isolation.cgroups import Layout, Limits, detect, load_layout, unified_mount
+from colony.isolation.cgroups import Limits, load_layout
+from colony.isolation.layout import Layout, detect, unified_mount
 from colony.isolation.linux import LinuxIsolation
 from colony.isolation.marks import render_mark
 from tests.conftest import TEST_NET, TEST_PREFIX

@@ -3,14 +3,8 @@
 import pytest
 
 from colony.errors import HostError
-from colony.isolation.cgroups import (
-    Limits,
-    detect,
-    parse_mounts,
-    parse_usage,
-    render_limits,
-    unified_mount,
-)
+from colony.isolation.cgroups import Limits, parse_usage, render_limits
+from colony.isolation.layout import detect, parse_mounts, unified_mount
 
 # This machine (Debian 12 dev/CI): v1 controllers, cgroup2 on /unified offering hugetlb only.
 HYBRID = """\

@@ -3,7 +3,7 @@
 from colony.cli.format import format_limits, format_sandbox, format_user
 from colony.cli.top import format_top
 from colony.core.resources import cpu_percent, format_size, plan_events
-from colony.isolation.cgroups import detect
+from colony.isolation.layout import detect
 from colony.isolation.limits import Limits, fallback, parse_counters, parse_usage, render_limits
 from tests.unit.test_cgroups_detect import HYBRID, PURE_V2, V2_CONTROLLERS
 

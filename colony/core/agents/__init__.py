@@ -1,7 +1,8 @@
 """Agents: presets and templates (:mod:`.presets`), their output parsed into events
 (:mod:`.events` and one module per format). Pure: no processes, no clocks."""
 
-from colony.core.agents.events import AgentEvent, Summary, finish, parse_line, sniff
+from colony.core.agents.events import AgentEvent, Summary, finish
+from colony.core.agents.parse import parse_line, sniff
 from colony.core.agents.presets import (
     PRESETS,
     AgentPlan,

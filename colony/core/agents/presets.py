@@ -32,7 +32,7 @@ class Preset:
     name: str
     run: tuple[str, ...]  # argv template with {prompt}
     resume: tuple[str, ...] | None  # with {prompt} and {session}; None: cannot continue
-    format: str  # parser of its output (colony.core.agents.events.parse_line)
+    format: str  # parser of its output (colony.core.agents.parse.parse_line)
     interrupt: tuple[Step, ...]
     resume_needs_session: bool = True
 

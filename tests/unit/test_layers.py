@@ -1,0 +1,96 @@
+"""The package's layers, as the import graph shows them (issue 13): the pure core imports no
+edge, the edges import no daemon, front ends reach the daemon only through the client, and
+no package but the daemon's (whose loop issue 13's composition root removes) has an import
+cycle."""
+
+from __future__ import annotations
+
+import grimp
+import pytest
+
+GRAPH = grimp.build_graph("colony")
+EDGES = ("colony.host", "colony.isolation", "colony.vcs", "colony.store")
+FRONTS = ("colony.cli", "colony.tui", "colony.web")
+UPPER = ("colony.daemon", "colony.api")
+# Known, to go with issue 13's composition root: the daemon's own import loop.
+KNOWN_LOOP = "colony.daemon"
+
+
+def imports(importer: str, imported: str) -> list[tuple[str, str]]:
+    """Direct imports from modules in package ``importer`` of modules in package ``imported``."""
+    found = []
+    for module in GRAPH.find_children(importer) | {importer}:
+        for each in GRAPH.find_descendants(module) | {module}:
+            for target in GRAPH.find_modules_directly_imported_by(each):
+                if target == imported or target.startswith(imported + "."):
+                    found.append((each, target))
+    return sorted(set(found))
+
+
+def cycles() -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(GRAPH.modules):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(GRAPH.find_modules_directly_imported_by(root))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on.add(root)
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on.add(child)
+                    work.append(
+                        (child, iter(sorted(GRAPH.find_modules_directly_imported_by(child))))
+                    )
+                    break
+                if child in on:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        on.discard(member)
+                        group.append(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        found.append(sorted(group))
+    return found
+
+
+@pytest.mark.parametrize("upper", [*EDGES, *UPPER, *FRONTS])
+def test_the_core_imports_no_other_layer(upper: str) -> None:
+    """colony.core decides; it never imports an edge, the daemon or a front end."""
+    assert imports("colony.core", upper) == []
+
+
+@pytest.mark.parametrize("edge", EDGES)
+@pytest.mark.parametrize("upper", [*UPPER, *FRONTS])
+def test_edges_import_no_daemon_and_no_front_end(edge: str, upper: str) -> None:
+    assert imports(edge, upper) == []
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_front_ends_reach_the_daemon_only_through_the_client(front: str) -> None:
+    """Front ends talk to the daemon's API; the one exception is the command that runs it."""
+    used = imports(front, "colony.daemon") + imports(front, "colony.api")
+    assert [pair for pair in used if pair != ("colony.cli.daemon", "colony.daemon.main")] == []
+
+
+def test_no_import_cycles_outside_the_daemon() -> None:
+    """No group of modules imports itself in a loop, except the daemon's known one."""
+    loops = [group for group in cycles() if not all(m.startswith(KNOWN_LOOP) for m in group)]
+    assert loops == []
