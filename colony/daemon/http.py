@@ -34,7 +34,7 @@ GRACE = 2  # seconds open streams (followed logs) get when the daemon stops
 NAME = "bloom.localhost"
 
 
-class _Server(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the daemon owns signals."""
 
     @contextlib.contextmanager
@@ -132,7 +132,7 @@ def start_http(
         backlog=BACKLOG,
         timeout_graceful_shutdown=GRACE,
     )
-    server = _Server(config)
+    server = QuietServer(config)
     task = start_task(server.serve(sockets=sockets))
     auth.base_url = f"http://{name}:{bound}"
     shown = f"[{host}]" if ":" in host else host

@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -39,7 +39,7 @@ from colony.daemon import logfiles
 from colony.daemon.auditing import start_audit
 from colony.daemon.context import Context
 from colony.daemon.home import make_root_dir
-from colony.daemon.http import NAME, start_http
+from colony.daemon.http import NAME, QuietServer, start_http
 from colony.daemon.identities import Identities
 from colony.daemon.lifetime import (
     Lifetime,
@@ -132,14 +132,6 @@ def used_uids(store: Store) -> set[int]:
     live = {r.uid for r in store.colonies() if r.uid is not None}
     kept = {u for u in Trash(store.conn).uids() if u is not None}
     return live | kept
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the daemon owns signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class Daemon:
@@ -331,7 +323,7 @@ class Daemon:
             # give them 2 s, then end them, or the daemon would not stop while one is open.
             timeout_graceful_shutdown=2,
         )
-        return _Server(config)
+        return QuietServer(config)
 
 
 def run_daemon(
