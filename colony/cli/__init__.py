@@ -42,7 +42,7 @@ from colony.cli.format import (
     parse_pairs,
     parse_value,
 )
-from colony.cli.terminal import exit_status
+from colony.client.terminal import exit_status
 
 __all__ = [
     "EMPTY",

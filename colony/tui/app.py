@@ -25,8 +25,8 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
-from colony.cli.terminal import _run_exec
 from colony.client import Client, Json, LogStream
+from colony.client.terminal import run_exec
 from colony.errors import ColonyError
 from colony.tui.widgets import ColonyDetail, ColonyTable, ConfirmScreen, HelpScreen, SpawnScreen
 
@@ -251,7 +251,7 @@ class ColonyTui(App[None]):
         try:
             with self.suspend():
                 print(f"shell in colony {name}; exit it to return to Stem", flush=True)
-                _run_exec(self.client, name, None, {}, True)
+                run_exec(self.client, name, None, {}, True)
         except ColonyError as exc:
             self.notify(f"shell {name}: {exc}", severity="error")
         self.load()
