@@ -63,9 +63,10 @@ def merge(
 ) -> None:
     """Merge colony NAME's work into a branch; refused, with the files, if it would conflict.
 
-    Uncommitted files in the colony are committed on its branch first. The check runs in
-    memory (git merge-tree): a refused merge changes nothing. A branch checked out in a
-    worktree is moved with 'git merge --ff-only', which never overwrites local changes.
+    The check runs in memory (git merge-tree). A merge that would conflict, or overwrite
+    local changes in the branch's checkout, is refused with the files, and changes nothing.
+    Once the branch has moved, the colony's uncommitted files become a commit on its branch.
+    Merge commits carry the repository owner's git identity.
 
     \b
     Example:

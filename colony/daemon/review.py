@@ -162,6 +162,17 @@ class Review:
                 if plan.up_to_date:
                     return {"merged": False, "commit": plan.target, "previous": plan.target,
                             "sensitive": sensitive}  # fmt: skip
+                # Everything that can refuse is checked before anything is committed or moved.
+                blocking = git_review.blocking_files(repo, plan)
+                if blocking:
+                    where = repo.worktree_of(target)
+                    raise Conflict(
+                        f"cannot merge colony '{name}' into '{target}': local changes in {where} "
+                        f"would be overwritten in {len(blocking)} file(s): "
+                        f"{format_file_list(blocking)}",
+                        hint=f"nothing was changed; commit or stash them in {where}, then merge "
+                        "again",
+                    )
                 text = message or (work if squash else f"Merge colony '{name}' into {target}")
                 done = git_review.apply_merge(
                     repo, ws, plan, squash=squash, message=text, inside=inside
