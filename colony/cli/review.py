@@ -87,6 +87,8 @@ def merge(
 def conflicts(ctx: click.Context, as_json: bool) -> None:
     """List files changed in two or more colonies of the same repository.
 
+    A change already in the branch a colony merges into (merged work) does not count.
+
     \b
     Example:
       colony conflicts

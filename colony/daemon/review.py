@@ -17,14 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from colony.core.model import State
 from colony.core.review import format_file_list, parse_snapshots, pick_snapshot, plan_sensitive
-from colony.errors import ConfigError, Conflict
+from colony.errors import ColonyError, ConfigError, Conflict
 from colony.vcs import Workspace, repo_lock
 from colony.vcs import review as git_review
 from colony.vcs.inside import Inside
+from colony.vcs.repo import Repo
 
 if TYPE_CHECKING:
     from colony.daemon.actor import ColonyActor
     from colony.daemon.agents import AgentService
+    from colony.daemon.context import Context
     from colony.daemon.mycelium import Mycelium
 
 BUSY = (State.SPAWNING, State.PROVISIONING, State.BUILDING, State.STARTING, State.STOPPING)
@@ -54,6 +56,35 @@ def workspace_of(actor: ColonyActor) -> Workspace:
 def inside_of(actor: ColonyActor, ws: Workspace) -> Inside:
     """How git runs in the colony's workspace: as the colony, contained (issue 10)."""
     return actor.contain.inside(ws.path)
+
+
+def default_target(repo: Repo, rev: str | None) -> str:
+    """The branch a colony spawned at ``rev`` came from: ``rev`` if that is a branch, else
+    the branch checked out in the repository.
+
+    Raises:
+        ConfigError: neither (a detached HEAD).
+    """
+    if rev and rev != "HEAD":
+        branch = rev.removeprefix("refs/heads/")
+        if repo.rev(f"refs/heads/{branch}") is not None:
+            return branch
+    current = repo.current_branch()
+    if current is None:
+        raise ConfigError(
+            f"--into: {repo.root} has no branch checked out (detached HEAD)",
+            hint="name the branch to merge into with --into",
+        )
+    return current
+
+
+def target_commit(ctx: Context, repo_path: str, rev: str | None) -> str | None:
+    """The commit of the branch a colony merges into by default, or None when there is none."""
+    try:
+        repo = ctx.open_vcs(Path(repo_path)).open(Path(repo_path))
+        return repo.rev(f"refs/heads/{default_target(repo, rev)}")
+    except ColonyError:
+        return None
 
 
 class Review:
@@ -103,21 +134,8 @@ class Review:
     # --- merge ----------------------------------------------------------------------------
 
     def default_target(self, actor: ColonyActor) -> str:
-        """The branch the colony came from: its --rev if that is a branch, else the branch
-        checked out in the repository."""
-        repo = self.ctx.open_vcs(Path(actor.rec.repo)).open(Path(actor.rec.repo))
-        rev = actor.rec.rev
-        if rev and rev != "HEAD":
-            branch = rev.removeprefix("refs/heads/")
-            if repo.rev(f"refs/heads/{branch}") is not None:
-                return branch
-        current = repo.current_branch()
-        if current is None:
-            raise ConfigError(
-                f"--into: {repo.root} has no branch checked out (detached HEAD)",
-                hint="name the branch to merge into with --into",
-            )
-        return current
+        return default_target(self.ctx.open_vcs(Path(actor.rec.repo)).open(Path(actor.rec.repo)),
+                              actor.rec.rev)  # fmt: skip
 
     async def merge(
         self,

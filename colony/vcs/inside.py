@@ -227,10 +227,69 @@ git --no-optional-locks ls-files --others --exclude-standard -z
 """
 
 
-def changed_paths(inside: Inside, base: str) -> set[str]:
-    """Paths that differ between ``base`` and the workspace, untracked files too; no lock."""
-    out = script(inside, "changed", _CHANGED, base).stdout.decode(errors="replace")
-    return {p for p in out.split("\0") if p}
+# $1 base, $2 target: the paths changed against each, then the untracked files, the three
+# lists separated by an empty name.
+_UNMERGED = r"""set -e
+git --no-optional-locks diff --name-only --no-renames -z "$1" --
+printf '\000'
+git --no-optional-locks diff --name-only --no-renames -z "$2" --
+printf '\000'
+git --no-optional-locks ls-files --others --exclude-standard -z
+"""
+# $1 target, then paths: the target's entries for them, an empty name, then their blob ids
+# as the workspace has them (filters applied, nothing written).
+_SAME = r"""set -e
+t=$1
+shift
+git --literal-pathspecs ls-tree -r -z "$t" -- "$@"
+printf '\000'
+printf '%s\n' "$@" | git hash-object --stdin-paths
+"""
+_SAME_MAX = 200  # untracked files compared with the target at most; more all count
+
+
+def changed_paths(inside: Inside, base: str, target: str | None = None) -> set[str]:
+    """Paths that differ between ``base`` and the workspace, untracked files too; no lock.
+
+    With ``target`` (a commit the colony sees through its alternates, the branch it merges
+    into), paths whose workspace content is already the target's are left out: that change
+    is merged.
+    """
+    if target is None:
+        out = script(inside, "changed", _CHANGED, base).stdout.decode(errors="replace")
+        return {p for p in out.split("\0") if p}
+    out = script(inside, "changed", _UNMERGED, base, target).stdout.decode(errors="replace")
+    lists: list[list[str]] = [[], [], [], []]
+    part = 0
+    for name in out.split("\0"):
+        if name:
+            lists[part].append(name)
+        else:
+            part = min(part + 1, 3)
+    against_base, against_target, untracked = set(lists[0]), set(lists[1]), lists[2]
+    return (against_base & against_target) | _not_in(inside, target, untracked)
+
+
+def _not_in(inside: Inside, target: str, paths: list[str]) -> set[str]:
+    """The untracked ``paths`` whose content ``target`` does not already have."""
+    if not paths or len(paths) > _SAME_MAX or any("\n" in p for p in paths):
+        return set(paths)
+    try:
+        out = script(inside, "same", _SAME, target, *paths).stdout.decode(errors="replace")
+    except HostError:
+        return set(paths)
+    fields = out.split("\0")
+    cut = fields.index("") if "" in fields else len(fields)
+    theirs: dict[str, str] = {}
+    for entry in fields[:cut]:
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == "blob":
+            theirs[path] = fields[2]
+    ours = " ".join(fields[cut + 1 :]).split()
+    if len(ours) != len(paths):
+        return set(paths)
+    return {p for p, blob in zip(paths, ours, strict=True) if theirs.get(p) != blob}
 
 
 def dirty(inside: Inside) -> bool:

@@ -40,9 +40,15 @@ def diff(ws: Workspace, *, inside: Inside, stat: bool = False) -> tuple[str, Dif
     return text.decode(errors="replace"), parse_numstat(numstat)
 
 
-def changed_paths(ws: Workspace, *, inside: Inside) -> set[str]:
-    """Paths that differ between the colony's base and its workspace, untracked files too."""
-    return colony_git.changed_paths(inside, ws.base)
+def changed_paths(ws: Workspace, *, inside: Inside, target: str | None = None) -> set[str]:
+    """Paths that differ between the colony's base and its workspace, untracked files too;
+    with ``target`` (the commit of the branch it merges into), not those already merged."""
+    if target is None:
+        return colony_git.changed_paths(inside, ws.base)
+    try:
+        return colony_git.changed_paths(inside, ws.base, target)
+    except HostError:  # the colony cannot see the target (yet): every change counts
+        return colony_git.changed_paths(inside, ws.base)
 
 
 # --- merge --------------------------------------------------------------------------------

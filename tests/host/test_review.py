@@ -17,6 +17,35 @@ from tests.host.conftest import Daemon, git_in, running_daemon, sh_in
 from tests.host.test_trash import files, spawn
 
 
+def conflicted(d: Daemon) -> list[tuple[str, list[str]]]:
+    assert d.client is not None
+    return [(c["path"], c["colonies"]) for c in d.client.conflicts()["conflicts"]]
+
+
+def test_merged_work_drops_out_of_conflicts(daemon: Daemon, tmp_path: Path) -> None:
+    """When two colonies changed app.py and one of them is merged, app.py is no longer a
+    conflict: the merged colony's change is in the target branch already. A new file that
+    three colonies made alike stops conflicting too once one of them is merged."""
+    client = daemon.client
+    assert client is not None
+    repo = make_repo(tmp_path / "repo", {"app.py": "base\n", "b.txt": "b\n"})
+    for name in ("one", "two", "three"):
+        spawn(client, repo, name)
+        assert sh_in(client, name, "echo same > shared.txt")[0] == 0
+    assert sh_in(client, "one", "echo one > app.py && echo new > one.txt")[0] == 0
+    assert sh_in(client, "two", "echo two > app.py && echo two > b.txt")[0] == 0
+    assert conflicted(daemon) == [
+        ("app.py", ["one", "two"]),
+        ("shared.txt", ["one", "three", "two"]),
+    ]
+
+    assert client.merge("one")["merged"] is True
+    assert conflicted(daemon) == []
+    # What one has not merged still counts: a later change to b.txt conflicts with two's.
+    assert sh_in(client, "one", "echo one > b.txt")[0] == 0
+    assert conflicted(daemon) == [("b.txt", ["one", "two"])]
+
+
 def owner_identity(repo: Path) -> tuple[str, str]:
     """What the repository's owner sees as user.name and user.email there (HOME theirs)."""
     home = pwd.getpwuid(repo.stat().st_uid).pw_dir
