@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from colony.core.model import State
-from colony.core.review import format_file_list, parse_snapshots, pick_snapshot, plan_sensitive
+from colony.core.review import (
+    format_file_list,
+    parse_snapshots,
+    pick_snapshot,
+    plan_sensitive,
+    turn_message,
+)
 from colony.errors import ColonyError, ConfigError, Conflict
 from colony.vcs import Workspace, repo_lock
 from colony.vcs import review as git_review
@@ -84,6 +90,24 @@ def target_commit(ctx: Context, repo_path: str, rev: str | None) -> str | None:
         repo = ctx.open_vcs(Path(repo_path)).open(Path(repo_path))
         return repo.rev(f"refs/heads/{default_target(repo, rev)}")
     except ColonyError:
+        return None
+
+
+def turn_snapshot(actor: ColonyActor, session: int, when: str, task: str = "") -> str | None:
+    """Record the workspace as the snapshot of the ``start`` or ``end`` of agent session
+    ``session`` (blocking: one git process, as the colony). Never raises: an agent runs
+    whether or not its snapshot could be taken; a failure is noted in the colony's log."""
+    try:
+        rec = actor.rec
+        if actor.done or not rec.workspace or not rec.base or not Path(rec.workspace).is_dir():
+            raise Conflict("the colony has no workspace")
+        ws = actor.workspace_record()
+        message = turn_message(actor.name, session, when, task)
+        vcs = actor.ctx.open_vcs(ws.repo)
+        return vcs.snapshot(ws, message, inside=actor.contain.inside(ws.path))
+    except Exception as exc:
+        word = "before" if when == "start" else "after"
+        actor.log.note("colony", f"cannot take the snapshot {word} agent session {session}: {exc}")
         return None
 
 
@@ -249,8 +273,11 @@ class Review:
 
         return await asyncio.to_thread(run)
 
-    async def undo(self, name: str, to: int | None = None, force: bool = False) -> dict[str, Any]:
-        """Make the workspace's files those of snapshot ``to`` (default: the latest).
+    async def undo(
+        self, name: str, to: int | None = None, force: bool = False, session: int | None = None
+    ) -> dict[str, Any]:
+        """Make the workspace's files those of snapshot ``to`` (default: the latest), or
+        those from before agent session ``session`` started.
 
         The state it replaces is recorded as a snapshot first, so an undo can be undone.
         """
@@ -261,7 +288,7 @@ class Review:
         inside = inside_of(actor, ws)
 
         def run() -> dict[str, Any]:
-            target = pick_snapshot(self._snapshots(actor, ws), to, name)
+            target = pick_snapshot(self._snapshots(actor, ws), to, name, session)
             message = f"colony {name}: before undo to snapshot {target.number}"
             before = vcs.snapshot(ws, message, inside=inside)
             git_review.restore(target.commit, inside=inside)

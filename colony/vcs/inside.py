@@ -163,7 +163,7 @@ def refresh(inside: Inside, refs: Sequence[tuple[str, str]]) -> None:
 
 # Commit the workspace's files (tracked and untracked, not ignored) on top of HEAD through a
 # copy of its index: neither the index nor any ref moves. $1 is the message; sets $head and
-# $commit (HEAD itself when nothing changed).
+# $commit (HEAD itself when nothing changed, unless $always is set).
 _COMMIT = r"""set -e
 head=$(git rev-parse --verify -q HEAD) || { echo "the workspace has no HEAD" >&2; exit 1; }
 idx=$(git rev-parse --git-path index)
@@ -173,7 +173,7 @@ if [ -f "$idx" ]; then cp "$idx" "$tmp"; fi
 GIT_INDEX_FILE=$tmp git add --all
 tree=$(GIT_INDEX_FILE=$tmp git write-tree)
 commit=$head
-if [ "$tree" != "$(git rev-parse "$head^{tree}")" ]; then
+if [ -n "${always:-}" ] || [ "$tree" != "$(git rev-parse "$head^{tree}")" ]; then
   commit=$(git commit-tree --no-gpg-sign -p "$head" -m "$1" "$tree")
 fi
 """
@@ -192,8 +192,11 @@ def tree_commit(inside: Inside, message: str) -> tuple[str, str]:
     return _pair(script(inside, "commit", _TREE, message).stdout)
 
 
+# A snapshot is always a commit of its own, even of a clean workspace (then with HEAD's
+# tree): its subject says what took it (an agent turn, an undo), which HEAD's would not.
 _SNAPSHOT = (
-    _COMMIT
+    "always=1\n"
+    + _COMMIT
     + r"""shift
 for ref in "$@"; do
   if git update-ref "$ref" "$commit" "" 2>/dev/null; then echo "$ref $commit"; exit 0; fi

@@ -15,6 +15,8 @@ from colony.vcs.repo import FALLBACK_IDENTITY
 from tests.conftest import git, make_repo
 from tests.host.conftest import Daemon, git_in, running_daemon, sh_in
 from tests.host.test_trash import files, spawn
+from tests.host.test_workflow_cli import colony, one_line_error
+from tests.host.workflow_helpers import wait_ended
 
 
 def conflicted(d: Daemon) -> list[tuple[str, list[str]]]:
@@ -135,3 +137,65 @@ def test_a_refused_merge_changes_nothing_and_names_the_blocking_files(
     assert merged["merged"] is True
     assert (repo / "keep.txt").read_text() == "unrelated local edit\n"
     assert (repo / "app.py").read_text() == "colony\n"
+
+
+def test_every_agent_turn_is_bracketed_by_snapshots_and_undone_by_session(
+    d: Daemon, tmp_path: Path
+) -> None:
+    """When agents run two turns, each turn leaves a snapshot at its start and its end,
+    listed with its session; undo --session N gives back the files from before session N
+    started, and undo --session 1 those from before any agent ran."""
+    client = d.client
+    assert client is not None
+    repo = make_repo(
+        tmp_path / "repo", {"a.txt": "base\n", "colony.toml": "[agent]\npreset = 'claude'\n"}
+    )
+    ws = Path(spawn(client, repo, "turns")["workspace"])
+    untouched = files(ws)
+    first = client.agent_run("turns", "write a.txt: one\nwrite new.txt: n")
+    assert wait_ended(client, "turns", first["id"])["status"] == "completed"
+    after_first = files(ws)
+    second = client.agent_continue("turns", "write a.txt: two")
+    assert wait_ended(client, "turns", second["id"])["status"] == "completed"
+    assert (ws / "a.txt").read_text() == "two\n"
+
+    listed = client.snapshots("turns")["snapshots"]
+    assert [(s["session"], s["turn"]) for s in listed] == [
+        (first["id"], "start"),
+        (first["id"], "end"),
+        (second["id"], "start"),
+        (second["id"], "end"),
+    ]
+    table = colony(d, "snapshot", "turns", "--list").stdout
+    assert f"{first['id']} start" in table
+    assert f"{second['id']} end" in table
+
+    assert client.undo("turns", session=second["id"])["restored"]["turn"] == "start"
+    assert files(ws) == after_first
+    client.undo("turns", session=first["id"])
+    assert files(ws) == untouched
+    missing = colony(d, "undo", "turns", "--session", "99")
+    one_line_error(missing, "--session 99: colony 'turns' has no snapshot from before agent")
+    assert files(ws) == untouched
+
+
+def test_a_snapshot_that_cannot_be_taken_does_not_fail_the_agent(d: Daemon, tmp_path: Path) -> None:
+    """When the colony's repository cannot record a snapshot (its HEAD is gone), the agent
+    still runs and completes, and the colony's log says the snapshot could not be taken."""
+    client = d.client
+    assert client is not None
+    repo = make_repo(
+        tmp_path / "repo", {"a.txt": "base\n", "colony.toml": "[agent]\npreset = 'claude'\n"}
+    )
+    ws = Path(spawn(client, repo, "broken")["workspace"])
+    assert sh_in(client, "broken", "git update-ref -d HEAD")[0] == 0
+    run = client.agent_run("broken", "write a.txt: still works")
+    assert wait_ended(client, "broken", run["id"])["status"] == "completed"
+    assert (ws / "a.txt").read_text() == "still works\n"
+    lines = [e["line"] for e in client.logs("broken", lines=500)]
+    assert any(
+        f"cannot take the snapshot before agent session {run['id']}" in line for line in lines
+    ), lines
+    assert any(
+        f"cannot take the snapshot after agent session {run['id']}" in line for line in lines
+    )
