@@ -137,8 +137,8 @@ def pick_snapshot(
         )
     if session is not None:
         before = [s for s in snapshots if s.session == session and s.turn == "start"]
-        if before:
-            return before[0]
+        if before:  # the latest: a start whose agent then failed to start may precede it
+            return before[-1]
         sessions = sorted({s.session for s in snapshots if s.turn == "start" and s.session})
         have = ", ".join(map(str, sessions)) if sessions else "none"
         raise NotFound(
