@@ -56,7 +56,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         """
         summary: The colony's snapshots, numbered from 1, oldest first.
         responses:
-          200: {description: '{"snapshots": [{number, ref, commit, message, at}]}'}
+          200: {description: '{"snapshots": [{number, ref, commit, message, at, session, turn}]}'}
         """
         found = await workflow_of(myc).review.snapshots(request.path_params["name"])
         return JSONResponse({"snapshots": found})
@@ -76,8 +76,9 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
 
     async def undo(request: Request) -> JSONResponse:
         """
-        summary: Restore the workspace's files to a snapshot (default the latest).
-        requestBody: {description: '{to, force}'}
+        summary: Restore the workspace's files to a snapshot (default the latest), or to
+          the state before agent session N started (session).
+        requestBody: {description: '{to, session, force}'}
         responses:
           200: {description: '{colony, restored: Snapshot, saved: Snapshot of what it replaced}'}
           404: {description: no such snapshot; nothing changed}
@@ -87,6 +88,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             request.path_params["name"],
             field(body, "to", int, None),
             force=bool(field(body, "force", bool, False)),
+            session=field(body, "session", int, None),
         )
         return JSONResponse(result)
 

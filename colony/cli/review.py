@@ -63,9 +63,10 @@ def merge(
 ) -> None:
     """Merge colony NAME's work into a branch; refused, with the files, if it would conflict.
 
-    Uncommitted files in the colony are committed on its branch first. The check runs in
-    memory (git merge-tree): a refused merge changes nothing. A branch checked out in a
-    worktree is moved with 'git merge --ff-only', which never overwrites local changes.
+    The check runs in memory (git merge-tree). A merge that would conflict, or overwrite
+    local changes in the branch's checkout, is refused with the files, and changes nothing.
+    Once the branch has moved, the colony's uncommitted files become a commit on its branch.
+    Merge commits carry the repository owner's git identity.
 
     \b
     Example:
@@ -85,6 +86,8 @@ def merge(
 @click.pass_context
 def conflicts(ctx: click.Context, as_json: bool) -> None:
     """List files changed in two or more colonies of the same repository.
+
+    A change already in the branch a colony merges into (merged work) does not count.
 
     \b
     Example:
@@ -108,6 +111,9 @@ def snapshot(
 ) -> None:
     """Record colony NAME's files as a numbered snapshot; its branch does not move.
 
+    Mycelium also takes one at the start and the end of every agent turn; --list shows
+    which session and turn took each.
+
     \b
     Example:
       colony snapshot web -m "before the refactor" && colony snapshot web --list
@@ -130,20 +136,30 @@ def snapshot(
 @main.command()
 @name_argument
 @click.option("--to", "to", type=int, help="Snapshot number [default: the latest].")
+@click.option("--session", type=int, help="Go back to the state before agent session N started.")
 @click.option("--force", is_flag=True, help="Undo even while the colony's agent runs.")
 @json_option
 @click.pass_context
-def undo(ctx: click.Context, name: str, to: int | None, force: bool, as_json: bool) -> None:
+def undo(
+    ctx: click.Context,
+    name: str,
+    to: int | None,
+    session: int | None,
+    force: bool,
+    as_json: bool,
+) -> None:
     """Restore colony NAME's files to a snapshot; the branch does not move.
 
-    What the undo replaces is recorded as a snapshot first, so 'colony undo NAME' right
-    after brings it back.
+    Every agent turn is bracketed by snapshots: --session N goes back to the files as they
+    were before agent session N started. What the undo replaces is recorded as a snapshot
+    first, so 'colony undo NAME' right after brings it back.
 
     \b
     Example:
       colony undo web --to 2
+      colony undo web --session 3
     """
-    result = _client(ctx).undo(name, to=to, force=force)
+    result = _client(ctx).undo(name, to=to, force=force, session=session)
     if as_json:
         _print_json(result)
     else:

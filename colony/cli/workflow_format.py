@@ -181,12 +181,14 @@ def format_conflicts(conflicts: Sequence[Mapping[str, Any]]) -> Text:
 def format_snapshots(snapshots: Sequence[Mapping[str, Any]], now: float) -> Text:
     if not snapshots:
         return Text("no snapshots")
-    rows = [_header("N", "TAKEN", "COMMIT", "MESSAGE")]
+    rows = [_header("N", "TAKEN", "SESSION", "COMMIT", "MESSAGE")]
     for s in snapshots:
+        session = f"{s['session']} {s.get('turn') or ''}".strip() if s.get("session") else "-"
         rows.append(
             [
                 Text(str(s.get("number"))),
                 Text(format_age(s["at"], now) if s.get("at") else "-"),
+                Text(session),
                 Text(str(s.get("commit"))[:12]),
                 Text(_first_line(s.get("message"))),
             ]

@@ -29,11 +29,13 @@ class ReviewMixin(ClientBase):
         return self._request("POST", path, body={"message": message})
 
     def snapshots(self, name: str) -> Json:
-        """``{"snapshots": [{"number", "ref", "commit", "message", "at"}, ...]}``."""
+        """``{"snapshots": [{"number", "ref", "commit", "message", "at", "session", "turn"}]}``."""
         return self._request("GET", f"/colonies/{seg(name)}/workspace/snapshots")
 
-    def undo(self, name: str, to: int | None = None, force: bool = False) -> Json:
-        body = {"to": to, "force": force}
+    def undo(
+        self, name: str, to: int | None = None, force: bool = False, session: int | None = None
+    ) -> Json:
+        body = {"to": to, "force": force, "session": session}
         return self._request("POST", f"/colonies/{seg(name)}/workspace/undo", body=body)
 
     def conflicts(self) -> Json:

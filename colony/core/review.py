@@ -13,9 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from colony.errors import NotFound
+from colony.errors import ConfigError, NotFound
 
 SNAPSHOT_REF_RE = re.compile(r"^refs/colony/snapshots/(?P<name>[^/]+)/(?P<t>\d+)(?:-(?P<n>\d+))?$")
+# The subject of the snapshots Mycelium takes around each agent turn (issue 12).
+TURN_RE = re.compile(r"^colony \S+: (?P<when>before|after) agent session (?P<session>\d+)\b")
+TURNS = {"before": "start", "after": "end"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,20 @@ def new_conflicts(
 # --- snapshots ----------------------------------------------------------------------------
 
 
+def turn_message(colony: str, session: int, when: str, task: str = "") -> str:
+    """The message of the snapshot taken at the ``start`` or ``end`` of agent session
+    ``session``: what :func:`parse_snapshots` reads the session and turn back from.
+
+    Example:
+        >>> turn_message("web", 3, "start", "add /health\nand tests")
+        'colony web: before agent session 3: add /health'
+    """
+    word = "before" if when == "start" else "after"
+    lines = task.strip().splitlines()
+    first = f": {lines[0][:60]}" if lines else ""
+    return f"colony {colony}: {word} agent session {session}{first}"
+
+
 @dataclass(frozen=True)
 class Snapshot:
     number: int  # 1-based, oldest first
@@ -65,6 +82,8 @@ class Snapshot:
     commit: str
     message: str
     at: float
+    session: int | None = None  # the agent session whose turn took it, if one did
+    turn: str | None = None  # "start" (before the agent ran) or "end" (after)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +92,8 @@ class Snapshot:
             "commit": self.commit,
             "message": self.message,
             "at": self.at,
+            "session": self.session,
+            "turn": self.turn,
         }
 
 
@@ -92,14 +113,39 @@ def parse_snapshots(lines: str, name: str, since: float = 0) -> list[Snapshot]:
             continue
         found.append(((int(m["t"]), int(m["n"] or 1)), parts[0], parts[1], parts[2]))
     found.sort()
-    return [
-        Snapshot(i, ref, commit, subject, float(key[0]))
-        for i, (key, ref, commit, subject) in enumerate(found, start=1)
-    ]
+    snapshots = []
+    for i, (key, ref, commit, subject) in enumerate(found, start=1):
+        turn = TURN_RE.match(subject)
+        session = int(turn["session"]) if turn else None
+        when = TURNS[turn["when"]] if turn else None
+        snapshots.append(Snapshot(i, ref, commit, subject, float(key[0]), session, when))
+    return snapshots
 
 
-def pick_snapshot(snapshots: list[Snapshot], number: int | None, colony: str) -> Snapshot:
-    """Snapshot ``number`` (default: the latest), or NotFound naming the valid range."""
+def pick_snapshot(
+    snapshots: list[Snapshot], number: int | None, colony: str, session: int | None = None
+) -> Snapshot:
+    """Snapshot ``number`` (default: the latest), or the one taken before agent session
+    ``session`` started; NotFound naming what exists otherwise.
+
+    Raises:
+        ConfigError: both ``number`` and ``session``.
+    """
+    if number is not None and session is not None:
+        raise ConfigError(
+            f"--to {number} --session {session}: expected one of --to and --session, not both"
+        )
+    if session is not None:
+        before = [s for s in snapshots if s.session == session and s.turn == "start"]
+        if before:  # the latest: a start whose agent then failed to start may precede it
+            return before[-1]
+        sessions = sorted({s.session for s in snapshots if s.turn == "start" and s.session})
+        have = ", ".join(map(str, sessions)) if sessions else "none"
+        raise NotFound(
+            f"--session {session}: colony '{colony}' has no snapshot from before agent session "
+            f"{session} (sessions with one: {have})",
+            hint=f"list them with 'colony snapshot {colony} --list'",
+        )
     if not snapshots:
         raise NotFound(
             f"colony '{colony}' has no snapshots",

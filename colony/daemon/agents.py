@@ -5,7 +5,8 @@ An agent is a colony process like a service: it joins the colony's namespace and
 output to a file (``<state>/colonies/<name>/agents/<id>.log``), so it keeps running while
 Mycelium is down and is adopted again. Mycelium tails that file, parses each line with the
 agent's format (:mod:`colony.core.agents`), stores the events, and publishes them on the bus
-as ``{"type": "agent", "colony", "session", "kind", ...}``.
+as ``{"type": "agent", "colony", "session", "kind", ...}``. Each turn is bracketed by
+snapshots of the workspace (before the agent starts, after it ends), so a turn can be undone.
 
 Example:
     >>> rec = await agents.run("web", "add a /health route", user="ann")
@@ -29,6 +30,7 @@ from colony.core.agents.session import SessionRecord, plan_status
 from colony.core.model import State
 from colony.daemon import runner
 from colony.daemon.agent_tail import Tail
+from colony.daemon.review import turn_snapshot
 from colony.errors import ColonyError, Conflict
 from colony.store.sessions import Sessions
 
@@ -194,6 +196,9 @@ class AgentService:
                 )
             )
             path = self.ctx.paths.colony(name) / "agents" / f"{rec.id}.log"
+            # A checkpoint of the workspace before the agent touches it (issue 12): `colony
+            # undo NAME --session N` goes back to it. Its failure is noted, never fatal.
+            await asyncio.to_thread(turn_snapshot, actor, rec.id, "start", task)
             try:
                 running = await self._spawn(actor, rec.id, list(plan.argv), env or {}, path)
             except ColonyError as exc:
@@ -312,6 +317,8 @@ class AgentService:
                 await asyncio.to_thread(self.ctx.iso.remove_leaf, actor.slot, leaf(rec.id))
             except ColonyError as exc:
                 log.warning("agent session %s: cannot clean its cgroup: %s", rec.id, exc)
+        if actor is not None and not gone:  # the checkpoint of what the turn left, before
+            await asyncio.to_thread(turn_snapshot, actor, rec.id, "end")  # it is seen ended
         rec = self.sessions.update(rec, status=status, ended=self.ctx.clock(), exit_code=code)
         live.rec = rec
         self.live.pop(rec.id, None)

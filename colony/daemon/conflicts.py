@@ -1,7 +1,8 @@
 """Files changed in two or more colonies, and the event raised the moment that happens.
 
 What each colony changed comes from git (its base against its workspace, untracked files
-too). It is looked at again when the bus says the colony's files changed
+too), less what the branch it merges into already has: merged work drops out. It is looked
+at again when the bus says the colony's files changed
 (``{"type": "files"}`` from the workspace watcher), when one of its agents ends, and on a
 timer for everything else. A file that a second (or further) colony touches raises
 ``{"type": "conflict", "path", "colonies", "repo", "at"}``.
@@ -14,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from colony.core.review import FileConflict, new_conflicts, plan_conflicts
+from colony.daemon.review import target_commit
 from colony.errors import ColonyError
 from colony.vcs import review as git_review
 
@@ -77,7 +79,17 @@ class ConflictWatch:
             for gone in set(self.changed) - set(actors):
                 del self.changed[gone]
             todo = [a for n, a in actors.items() if names is None or n in names]
-            found = await asyncio.gather(*(asyncio.to_thread(_changed, a) for a in todo))
+            # Each colony's work is compared with the branch it merges into, looked up once a
+            # sweep per (repository, rev): a change already there is merged, not a candidate.
+            wanted = {(a.rec.repo, a.rec.rev) for a in todo}
+            keys = list(wanted)
+            commits = await asyncio.gather(
+                *(asyncio.to_thread(target_commit, self.ctx, r, rev) for r, rev in keys)
+            )
+            targets = dict(zip(keys, commits, strict=True))
+            found = await asyncio.gather(
+                *(asyncio.to_thread(_changed, a, targets[(a.rec.repo, a.rec.rev)]) for a in todo)
+            )
             for actor, paths in zip(todo, found, strict=True):
                 if paths is not None:
                     self.changed[actor.name] = (actor.rec.repo, paths)
@@ -122,11 +134,11 @@ def _reviewable(actor: ColonyActor) -> bool:
     return not actor.done and made and (rec.vcs or "git") == "git"
 
 
-def _changed(actor: ColonyActor) -> set[str] | None:
+def _changed(actor: ColonyActor, target: str | None) -> set[str] | None:
     from colony.daemon.review import inside_of, workspace_of
 
     try:
         ws = workspace_of(actor)
-        return git_review.changed_paths(ws, inside=inside_of(actor, ws))
+        return git_review.changed_paths(ws, inside=inside_of(actor, ws), target=target)
     except ColonyError:  # its workspace is going away, or its repository is broken
         return None

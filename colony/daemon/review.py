@@ -16,15 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from colony.core.model import State
-from colony.core.review import format_file_list, parse_snapshots, pick_snapshot, plan_sensitive
-from colony.errors import ConfigError, Conflict
+from colony.core.review import (
+    format_file_list,
+    parse_snapshots,
+    pick_snapshot,
+    plan_sensitive,
+    turn_message,
+)
+from colony.errors import ColonyError, ConfigError, Conflict
 from colony.vcs import Workspace, repo_lock
 from colony.vcs import review as git_review
 from colony.vcs.inside import Inside
+from colony.vcs.repo import Repo
 
 if TYPE_CHECKING:
     from colony.daemon.actor import ColonyActor
     from colony.daemon.agents import AgentService
+    from colony.daemon.context import Context
     from colony.daemon.mycelium import Mycelium
 
 BUSY = (State.SPAWNING, State.PROVISIONING, State.BUILDING, State.STARTING, State.STOPPING)
@@ -54,6 +62,53 @@ def workspace_of(actor: ColonyActor) -> Workspace:
 def inside_of(actor: ColonyActor, ws: Workspace) -> Inside:
     """How git runs in the colony's workspace: as the colony, contained (issue 10)."""
     return actor.contain.inside(ws.path)
+
+
+def default_target(repo: Repo, rev: str | None) -> str:
+    """The branch a colony spawned at ``rev`` came from: ``rev`` if that is a branch, else
+    the branch checked out in the repository.
+
+    Raises:
+        ConfigError: neither (a detached HEAD).
+    """
+    if rev and rev != "HEAD":
+        branch = rev.removeprefix("refs/heads/")
+        if repo.rev(f"refs/heads/{branch}") is not None:
+            return branch
+    current = repo.current_branch()
+    if current is None:
+        raise ConfigError(
+            f"--into: {repo.root} has no branch checked out (detached HEAD)",
+            hint="name the branch to merge into with --into",
+        )
+    return current
+
+
+def target_commit(ctx: Context, repo_path: str, rev: str | None) -> str | None:
+    """The commit of the branch a colony merges into by default, or None when there is none."""
+    try:
+        repo = ctx.open_vcs(Path(repo_path)).open(Path(repo_path))
+        return repo.rev(f"refs/heads/{default_target(repo, rev)}")
+    except ColonyError:
+        return None
+
+
+def turn_snapshot(actor: ColonyActor, session: int, when: str, task: str = "") -> str | None:
+    """Record the workspace as the snapshot of the ``start`` or ``end`` of agent session
+    ``session`` (blocking: one git process, as the colony). Never raises: an agent runs
+    whether or not its snapshot could be taken; a failure is noted in the colony's log."""
+    try:
+        rec = actor.rec
+        if actor.done or not rec.workspace or not rec.base or not Path(rec.workspace).is_dir():
+            raise Conflict("the colony has no workspace")
+        ws = actor.workspace_record()
+        message = turn_message(actor.name, session, when, task)
+        vcs = actor.ctx.open_vcs(ws.repo)
+        return vcs.snapshot(ws, message, inside=actor.contain.inside(ws.path))
+    except Exception as exc:
+        word = "before" if when == "start" else "after"
+        actor.log.note("colony", f"cannot take the snapshot {word} agent session {session}: {exc}")
+        return None
 
 
 class Review:
@@ -103,21 +158,8 @@ class Review:
     # --- merge ----------------------------------------------------------------------------
 
     def default_target(self, actor: ColonyActor) -> str:
-        """The branch the colony came from: its --rev if that is a branch, else the branch
-        checked out in the repository."""
-        repo = self.ctx.open_vcs(Path(actor.rec.repo)).open(Path(actor.rec.repo))
-        rev = actor.rec.rev
-        if rev and rev != "HEAD":
-            branch = rev.removeprefix("refs/heads/")
-            if repo.rev(f"refs/heads/{branch}") is not None:
-                return branch
-        current = repo.current_branch()
-        if current is None:
-            raise ConfigError(
-                f"--into: {repo.root} has no branch checked out (detached HEAD)",
-                hint="name the branch to merge into with --into",
-            )
-        return current
+        return default_target(self.ctx.open_vcs(Path(actor.rec.repo)).open(Path(actor.rec.repo)),
+                              actor.rec.rev)  # fmt: skip
 
     async def merge(
         self,
@@ -162,6 +204,17 @@ class Review:
                 if plan.up_to_date:
                     return {"merged": False, "commit": plan.target, "previous": plan.target,
                             "sensitive": sensitive}  # fmt: skip
+                # Everything that can refuse is checked before anything is committed or moved.
+                blocking = git_review.blocking_files(repo, plan)
+                if blocking:
+                    where = repo.worktree_of(target)
+                    raise Conflict(
+                        f"cannot merge colony '{name}' into '{target}': local changes in {where} "
+                        f"would be overwritten in {len(blocking)} file(s): "
+                        f"{format_file_list(blocking)}",
+                        hint=f"nothing was changed; commit or stash them in {where}, then merge "
+                        "again",
+                    )
                 text = message or (work if squash else f"Merge colony '{name}' into {target}")
                 done = git_review.apply_merge(
                     repo, ws, plan, squash=squash, message=text, inside=inside
@@ -220,8 +273,11 @@ class Review:
 
         return await asyncio.to_thread(run)
 
-    async def undo(self, name: str, to: int | None = None, force: bool = False) -> dict[str, Any]:
-        """Make the workspace's files those of snapshot ``to`` (default: the latest).
+    async def undo(
+        self, name: str, to: int | None = None, force: bool = False, session: int | None = None
+    ) -> dict[str, Any]:
+        """Make the workspace's files those of snapshot ``to`` (default: the latest), or
+        those from before agent session ``session`` started.
 
         The state it replaces is recorded as a snapshot first, so an undo can be undone.
         """
@@ -232,7 +288,7 @@ class Review:
         inside = inside_of(actor, ws)
 
         def run() -> dict[str, Any]:
-            target = pick_snapshot(self._snapshots(actor, ws), to, name)
+            target = pick_snapshot(self._snapshots(actor, ws), to, name, session)
             message = f"colony {name}: before undo to snapshot {target.number}"
             before = vcs.snapshot(ws, message, inside=inside)
             git_review.restore(target.commit, inside=inside)

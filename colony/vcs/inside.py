@@ -163,7 +163,7 @@ def refresh(inside: Inside, refs: Sequence[tuple[str, str]]) -> None:
 
 # Commit the workspace's files (tracked and untracked, not ignored) on top of HEAD through a
 # copy of its index: neither the index nor any ref moves. $1 is the message; sets $head and
-# $commit (HEAD itself when nothing changed).
+# $commit (HEAD itself when nothing changed, unless $always is set).
 _COMMIT = r"""set -e
 head=$(git rev-parse --verify -q HEAD) || { echo "the workspace has no HEAD" >&2; exit 1; }
 idx=$(git rev-parse --git-path index)
@@ -173,7 +173,7 @@ if [ -f "$idx" ]; then cp "$idx" "$tmp"; fi
 GIT_INDEX_FILE=$tmp git add --all
 tree=$(GIT_INDEX_FILE=$tmp git write-tree)
 commit=$head
-if [ "$tree" != "$(git rev-parse "$head^{tree}")" ]; then
+if [ -n "${always:-}" ] || [ "$tree" != "$(git rev-parse "$head^{tree}")" ]; then
   commit=$(git commit-tree --no-gpg-sign -p "$head" -m "$1" "$tree")
 fi
 """
@@ -192,8 +192,11 @@ def tree_commit(inside: Inside, message: str) -> tuple[str, str]:
     return _pair(script(inside, "commit", _TREE, message).stdout)
 
 
+# A snapshot is always a commit of its own, even of a clean workspace (then with HEAD's
+# tree): its subject says what took it (an agent turn, an undo), which HEAD's would not.
 _SNAPSHOT = (
-    _COMMIT
+    "always=1\n"
+    + _COMMIT
     + r"""shift
 for ref in "$@"; do
   if git update-ref "$ref" "$commit" "" 2>/dev/null; then echo "$ref $commit"; exit 0; fi
@@ -227,10 +230,69 @@ git --no-optional-locks ls-files --others --exclude-standard -z
 """
 
 
-def changed_paths(inside: Inside, base: str) -> set[str]:
-    """Paths that differ between ``base`` and the workspace, untracked files too; no lock."""
-    out = script(inside, "changed", _CHANGED, base).stdout.decode(errors="replace")
-    return {p for p in out.split("\0") if p}
+# $1 base, $2 target: the paths changed against each, then the untracked files, the three
+# lists separated by an empty name.
+_UNMERGED = r"""set -e
+git --no-optional-locks diff --name-only --no-renames -z "$1" --
+printf '\000'
+git --no-optional-locks diff --name-only --no-renames -z "$2" --
+printf '\000'
+git --no-optional-locks ls-files --others --exclude-standard -z
+"""
+# $1 target, then paths: the target's entries for them, an empty name, then their blob ids
+# as the workspace has them (filters applied, nothing written).
+_SAME = r"""set -e
+t=$1
+shift
+git --literal-pathspecs ls-tree -r -z "$t" -- "$@"
+printf '\000'
+printf '%s\n' "$@" | git hash-object --stdin-paths
+"""
+_SAME_MAX = 200  # untracked files compared with the target at most; more all count
+
+
+def changed_paths(inside: Inside, base: str, target: str | None = None) -> set[str]:
+    """Paths that differ between ``base`` and the workspace, untracked files too; no lock.
+
+    With ``target`` (a commit the colony sees through its alternates, the branch it merges
+    into), paths whose workspace content is already the target's are left out: that change
+    is merged.
+    """
+    if target is None:
+        out = script(inside, "changed", _CHANGED, base).stdout.decode(errors="replace")
+        return {p for p in out.split("\0") if p}
+    out = script(inside, "changed", _UNMERGED, base, target).stdout.decode(errors="replace")
+    lists: list[list[str]] = [[], [], [], []]
+    part = 0
+    for name in out.split("\0"):
+        if name:
+            lists[part].append(name)
+        else:
+            part = min(part + 1, 3)
+    against_base, against_target, untracked = set(lists[0]), set(lists[1]), lists[2]
+    return (against_base & against_target) | _not_in(inside, target, untracked)
+
+
+def _not_in(inside: Inside, target: str, paths: list[str]) -> set[str]:
+    """The untracked ``paths`` whose content ``target`` does not already have."""
+    if not paths or len(paths) > _SAME_MAX or any("\n" in p for p in paths):
+        return set(paths)
+    try:
+        out = script(inside, "same", _SAME, target, *paths).stdout.decode(errors="replace")
+    except HostError:
+        return set(paths)
+    fields = out.split("\0")
+    cut = fields.index("") if "" in fields else len(fields)
+    theirs: dict[str, str] = {}
+    for entry in fields[:cut]:
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == "blob":
+            theirs[path] = fields[2]
+    ours = " ".join(fields[cut + 1 :]).split()
+    if len(ours) != len(paths):
+        return set(paths)
+    return {p for p, blob in zip(paths, ours, strict=True) if theirs.get(p) != blob}
 
 
 def dirty(inside: Inside) -> bool:

@@ -41,6 +41,11 @@ _REPO_VARS = frozenset(
         "GIT_CONFIG_PARAMETERS",
     }
 )
+# Variables that would make git read another user's configuration than the owner's: the
+# daemon's own (a service may have no HOME, or root's XDG_CONFIG_HOME), never the owner's.
+_CONFIG_VARS = frozenset(
+    {"HOME", "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"}
+)
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 # Author of commits Mycelium makes (merges) when the owner has no git identity.
 FALLBACK_IDENTITY = ("Colony", "colony@localhost")
@@ -145,7 +150,9 @@ class Repo:
         return found
 
     def identity(self) -> tuple[str, str]:
-        """The owner's git (name, email) here, or :data:`FALLBACK_IDENTITY`."""
+        """The owner's git (name, email) here, or :data:`FALLBACK_IDENTITY`: the repository's
+        configuration as its owner sees it (their global and the system's included), whatever
+        the daemon's own HOME is."""
         out = self.git("config", "--get-regexp", r"^user\.(name|email)$", check=False).stdout
         found = dict(line.partition(" ")[::2] for line in out.splitlines())
         name, email = found.get("user.name", "").strip(), found.get("user.email", "").strip()
@@ -177,6 +184,19 @@ class Repo:
             elif field == f"branch refs/heads/{branch}" and path is not None:
                 return path
         return None
+
+    def local_changes(self, worktree: Path) -> set[str]:
+        """Paths in ``worktree`` that differ from its HEAD: edited, staged, deleted, and
+        untracked (not ignored) files, each untracked file by name; no lock taken."""
+        argv = ("-C", str(worktree), "--no-optional-locks", "status", "--porcelain", "-z",
+                "--no-renames", "--untracked-files=all")  # fmt: skip
+        out = self.git(*argv).stdout
+        return {entry[3:] for entry in out.split("\0") if len(entry) > 3}
+
+    def changed_by(self, commit: str, tree: str) -> set[str]:
+        """Paths that differ between ``commit`` and ``tree`` (no renames)."""
+        argv = ("diff-tree", "-r", "--name-only", "-z", "--no-renames", commit, tree, "--")
+        return {p for p in self.git(*argv).stdout.split("\0") if p}
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -223,10 +243,13 @@ def _git(
     timeout: float = 120,
 ) -> host.Completed:
     argv = ["git", *NO_HOOKS, "-C", str(where), *args]
+    # The owner's configuration, not the daemon's: HOME is the owner's home, always.
+    env = {k: v for k, v in (env or git_env()).items() if k not in _CONFIG_VARS}
+    env["HOME"] = owner.home
     # umask 022 as a user's shell has it (the daemon's is 077): the objects a merge adds must
     # stay readable to the colonies that borrow them (git's core.sharedRepository still rules).
     return host.run(
-        argv, check=check, env=env or git_env(), user=owner, stdin=stdin, input=input,
+        argv, check=check, env=env, user=owner, stdin=stdin, input=input,
         timeout=timeout, umask=0o022,
     )  # fmt: skip
 

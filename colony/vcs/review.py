@@ -40,9 +40,15 @@ def diff(ws: Workspace, *, inside: Inside, stat: bool = False) -> tuple[str, Dif
     return text.decode(errors="replace"), parse_numstat(numstat)
 
 
-def changed_paths(ws: Workspace, *, inside: Inside) -> set[str]:
-    """Paths that differ between the colony's base and its workspace, untracked files too."""
-    return colony_git.changed_paths(inside, ws.base)
+def changed_paths(ws: Workspace, *, inside: Inside, target: str | None = None) -> set[str]:
+    """Paths that differ between the colony's base and its workspace, untracked files too;
+    with ``target`` (the commit of the branch it merges into), not those already merged."""
+    if target is None:
+        return colony_git.changed_paths(inside, ws.base)
+    try:
+        return colony_git.changed_paths(inside, ws.base, target)
+    except HostError:  # the colony cannot see the target (yet): every change counts
+        return colony_git.changed_paths(inside, ws.base)
 
 
 # --- merge --------------------------------------------------------------------------------
@@ -108,6 +114,16 @@ def plan_merge(repo: Repo, ws: Workspace, into: str, work: str, *, inside: Insid
     return MergePlan(into, target, tip, head, tree, tuple(conflicts), target_tree)
 
 
+def blocking_files(repo: Repo, plan: MergePlan) -> list[str]:
+    """Local changes in the checkout of ``plan.into`` that the merge would overwrite (edited,
+    staged or deleted files it changes, untracked files it adds); empty when the branch is not
+    checked out. Local changes to other files do not block: they are carried over."""
+    checked_out = repo.worktree_of(plan.into)
+    if checked_out is None:
+        return []
+    return sorted(repo.local_changes(checked_out) & repo.changed_by(plan.target, plan.tree))
+
+
 def apply_merge(
     repo: Repo, ws: Workspace, plan: MergePlan, *, squash: bool, message: str, inside: Inside
 ) -> dict[str, object]:
@@ -133,10 +149,11 @@ def apply_merge(
     if checked_out is not None:
         argv = ("-C", str(checked_out), "merge", "--ff-only", "--quiet", new)
         done = repo.git(*argv, check=False)
-        if done.returncode != 0:
-            why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git failed"
+        if done.returncode != 0:  # a change made since blocking_files looked
+            rows = [r.strip() for r in done.stderr.splitlines() if r.strip()]
+            why = " | ".join(rows[:6]) or "git failed"
             raise Conflict(
-                f"cannot update '{plan.into}' checked out in {checked_out}: {why}",
+                f"cannot update '{plan.into}' checked out in {checked_out}: local changes: {why}",
                 hint=f"commit or stash the changes in {checked_out}, then merge again",
             )
     else:
@@ -176,6 +193,7 @@ def restore(commit: str, *, inside: Inside) -> None:
 __all__ = [
     "MergePlan",
     "apply_merge",
+    "blocking_files",
     "changed_between",
     "changed_paths",
     "check_git",

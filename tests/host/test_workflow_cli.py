@@ -108,8 +108,9 @@ def test_commands_show_sessions_review_and_trash(d: Daemon, tmp_path: Path) -> N
     assert "tokens in/out" in shown
     assert colony(d, "diff", "c", "--stat").stdout.strip().startswith("hello.txt")
     assert "no file is changed" in colony(d, "conflicts").stdout
-    assert colony(d, "snapshot", "c").stdout.startswith("snapshot 1 of colony 'c'")
-    assert "1 " in colony(d, "snapshot", "c", "--list").stdout
+    # Snapshots 1 and 2 are the agent turn's start and end (issue 12).
+    assert colony(d, "snapshot", "c").stdout.startswith("snapshot 3 of colony 'c'")
+    assert "1 start" in colony(d, "snapshot", "c", "--list").stdout
     merged = colony(d, "merge", "c", "--squash", "-m", "hello")
     assert merged.returncode == 0, merged.stderr
     assert "merged colony 'c' into main (squashed)" in merged.stdout

@@ -28,6 +28,7 @@ from colony.core.review import (
     plan_conflicts,
     plan_sensitive,
     render_visible,
+    turn_message,
 )
 from colony.core.trash import TrashRecord, pick_entry
 from colony.errors import ConfigError, Conflict, NotFound
@@ -149,6 +150,37 @@ def test_snapshots_are_numbered_oldest_first_and_per_incarnation() -> None:
         pick_snapshot(snaps, 99, "web")
     with pytest.raises(NotFound, match="has no snapshots"):
         pick_snapshot([], None, "web")
+
+
+def test_turn_snapshots_carry_their_session_and_undo_can_pick_by_session() -> None:
+    """When Mycelium's snapshots around agent turns are listed, each names its session and
+    turn; --session N picks the one from before session N started; a hand-made snapshot
+    has none; asking for both --to and --session, or a session without one, is an error."""
+    rows = [
+        ("1700000001", "c1", "colony web: snapshot"),
+        ("1700000002", "c2", turn_message("web", 1, "start", "add /health\nthen tests")),
+        ("1700000003", "c3", turn_message("web", 1, "end")),
+        ("1700000004", "c4", turn_message("web", 2, "start")),
+        ("1700000004-2", "c5", turn_message("web", 2, "end")),
+    ]
+    lines = "\n".join(f"refs/colony/snapshots/web/{t}\0{c}\0{m}" for t, c, m in rows)
+    snaps = parse_snapshots(lines, "web")
+    assert [(s.commit, s.session, s.turn) for s in snaps] == [
+        ("c1", None, None),
+        ("c2", 1, "start"),
+        ("c3", 1, "end"),
+        ("c4", 2, "start"),
+        ("c5", 2, "end"),
+    ]
+    assert snaps[1].message == "colony web: before agent session 1: add /health"
+    assert snaps[1].to_json()["session"] == 1
+    assert pick_snapshot(snaps, None, "web", session=2).commit == "c4"
+    assert pick_snapshot(snaps, None, "web", session=1).commit == "c2"
+    with pytest.raises(NotFound, match=r"^--session 7: colony 'web' has no snapshot from "
+                       r"before agent session 7 \(sessions with one: 1, 2\)$"):  # fmt: skip
+        pick_snapshot(snaps, None, "web", session=7)
+    with pytest.raises(ConfigError, match=r"^--to 1 --session 1: expected one of"):
+        pick_snapshot(snaps, 1, "web", session=1)
 
 
 def test_git_output_parsing() -> None:

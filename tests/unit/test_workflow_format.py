@@ -8,6 +8,7 @@ from colony.cli.workflow_format import (
     format_conflicts,
     format_merge,
     format_sessions,
+    format_snapshots,
     format_trash,
     format_undo,
 )
@@ -41,6 +42,23 @@ def test_sessions_table() -> None:
     assert "fix the login bug" in text
     assert "and more" not in text
     assert format_sessions([], NOW).plain == "no agent sessions"
+
+
+def test_snapshots_table_names_the_agent_turn_that_took_each() -> None:
+    """When snapshots are listed, those taken around agent turns show session and turn."""
+    text = format_snapshots(
+        [
+            {"number": 1, "at": NOW - 30, "commit": "a" * 40, "message": "by hand",
+             "session": None, "turn": None},
+            {"number": 2, "at": NOW - 20, "commit": "b" * 40, "session": 4, "turn": "start",
+             "message": "colony web: before agent session 4: add /health"},
+        ],
+        NOW,
+    ).plain.splitlines()  # fmt: skip
+    assert text[0].split() == ["N", "TAKEN", "SESSION", "COMMIT", "MESSAGE"]
+    assert text[1].split()[3:5] == ["-", "a" * 12]
+    assert "4 start" in text[2]
+    assert "b" * 12 in text[2]
 
 
 def test_events_and_results_read_as_one_line_each() -> None:
