@@ -126,8 +126,10 @@ class Daemon:
             self.start()
         assert self.client is not None
         for colony in self.client.colonies()["colonies"]:
-            with contextlib.suppress(ColonyError):
+            try:
                 self.client.remove(colony["name"], force=True)
+            except ColonyError as exc:  # the leak check then names what is left; say why
+                print(f"cleanup: cannot remove colony {colony['name']}: {exc}")
         self.client.gc()
         self.stop()
 
