@@ -5,6 +5,8 @@ Pure: raises Conflict with a hint when a request does not fit the colony's state
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from colony.core.model import State
 from colony.errors import Conflict
 
@@ -36,14 +38,33 @@ def check_remove(name: str, state: State, force: bool) -> None:
     )
 
 
-def check_spawn(name: str, existing: State | None) -> None:
-    """A name may be reused only by replacing a colony whose spawn failed."""
-    if existing is None or existing is State.FAILED:
-        return
-    raise Conflict(
-        f"colony '{name}' already exists ({existing})",
-        hint=f"pick another name, or remove it with 'colony rm {name}'",
-    )
+def check_spawn(name: str, existing: State | None, trashed: Sequence[int] = ()) -> None:
+    """A name is free only when no colony has it, failed or not, and no trash entry does
+    (issue 12): a spawn never replaces or shadows anything, and a trashed colony stays
+    restorable under its name.
+
+    Args:
+        existing: the state of the colony of that name, if any.
+        trashed: ids of the trash entries of that name.
+    """
+    if existing is State.FAILED:
+        raise Conflict(
+            f"colony '{name}' already exists (failed)",
+            hint=f"pick another name, or remove it with 'colony rm {name}' and then "
+            f"'colony trash purge {name}'",
+        )
+    if existing is not None:
+        raise Conflict(
+            f"colony '{name}' already exists ({existing})",
+            hint=f"pick another name, or remove it with 'colony rm {name}'",
+        )
+    if trashed:
+        entries = ", ".join(str(i) for i in trashed)
+        raise Conflict(
+            f"colony '{name}' is in the trash (entry {entries})",
+            hint=f"bring it back with 'colony trash restore {name}', or delete it for good "
+            f"with 'colony trash purge {name}'",
+        )
 
 
 def needs_setup(provisioned: bool) -> bool:

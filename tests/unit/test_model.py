@@ -70,10 +70,23 @@ def test_lifecycle_rules() -> None:
         lifecycle.check_remove("w", State.RUNNING, force=False)
     assert exc.value.hint == "run 'colony stop w' or 'colony rm --force w'"
     lifecycle.check_remove("w", State.RUNNING, force=True)
-    lifecycle.check_spawn("w", State.FAILED)
+    lifecycle.check_spawn("w", None)
     with pytest.raises(Conflict, match="already exists"):
         lifecycle.check_spawn("w", State.STOPPED)
     assert lifecycle.check_stop("w", State.STOPPED) is False
+
+
+def test_spawn_refuses_a_failed_or_trashed_name() -> None:
+    """When the name belongs to a failed colony or a trash entry, spawn is refused with the
+    commands that free it (issue 12)."""
+    with pytest.raises(Conflict, match=r"already exists \(failed\)") as failed:
+        lifecycle.check_spawn("w", State.FAILED)
+    assert failed.value.hint is not None
+    assert "colony trash purge w" in failed.value.hint
+    with pytest.raises(Conflict, match=r"is in the trash \(entry 4, 7\)") as trashed:
+        lifecycle.check_spawn("w", None, [4, 7])
+    assert trashed.value.hint is not None
+    assert "colony trash restore w" in trashed.value.hint
 
 
 def test_env_keeps_host_secrets_out() -> None:
