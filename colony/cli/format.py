@@ -302,6 +302,11 @@ def format_service_event(event: Mapping[str, Any]) -> Text:
     return out
 
 
+def format_already(name: str, state: str) -> Text:
+    """``"colony 'web' is already running"``: a request that had nothing to do."""
+    return Text.assemble(f"colony '{name}' is already ", format_state(state))
+
+
 def format_settled(name: str, state: str, took: float) -> Text:
     """``"colony 'web' is running (14.2s)"``."""
     return Text.assemble(f"colony '{name}' is ", format_state(state), f" ({format_duration(took)})")

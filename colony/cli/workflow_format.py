@@ -228,6 +228,19 @@ def format_trash(entries: Sequence[Mapping[str, Any]], now: float) -> Text:
     return _grid(rows)
 
 
+def format_trash_plain(entries: Sequence[Mapping[str, Any]]) -> str:
+    """What ``colony trash purge --all`` is about to delete, one entry a line."""
+    lines = []
+    for e in entries:
+        branch = e.get("branch") or "no branch"
+        snap = str(e.get("snapshot") or "")[:12]
+        lines.append(
+            f"  {e.get('id')}  {e.get('name')}  ({branch}"
+            + (f", snapshot {snap})" if snap else ")")
+        )
+    return "\n".join(lines)
+
+
 def format_purged(purged: Sequence[Mapping[str, Any]]) -> Text:
     if not purged:
         return Text("the trash is empty")

@@ -19,14 +19,17 @@ def check_stop(name: str, state: State) -> bool:
     return state not in (State.STOPPED, State.FAILED)
 
 
-def check_start(name: str, state: State) -> None:
+def check_start(name: str, state: State) -> bool:
+    """True if a start has work to do; False if the colony is already running (issue 12: a
+    start, like a stop, is idempotent)."""
     if state is State.RUNNING:
-        raise Conflict(f"colony '{name}' is already running")
+        return False
     if state not in (State.STOPPED, State.FAILED):
         raise Conflict(
             f"colony '{name}' is {state}; it can be started once stopped",
             hint=f"wait for it, or run 'colony stop {name}' first",
         )
+    return True
 
 
 def check_remove(name: str, state: State, force: bool) -> None:

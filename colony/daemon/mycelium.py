@@ -244,12 +244,16 @@ class Mycelium:
         lifecycle.check_spawn(name, existing.state if existing else None, trashed)
 
     async def request(self, name: str, kind: str, user: str | None = None) -> dict[str, Any]:
-        """stop, start or restart; returns once the actor has accepted the request.
+        """stop, start or restart; returns once the actor has accepted the request. When
+        there was nothing to do (a start of a running colony, a stop of a stopped one), the
+        colony comes with ``"already": STATE``.
 
         ``user`` (who asked) goes on the events the request causes, for the audit log.
         """
         actor = self.actor(name)
-        await actor.ask(kind, user=user)
+        changed = await actor.ask(kind, user=user)
+        if changed is False:  # already there: the colony says so, and nothing happened
+            return {**actor.to_json(), "already": str(actor.rec.state)}
         return actor.to_json()
 
     async def remove(self, name: str, force: bool, user: str | None = None) -> dict[str, Any]:

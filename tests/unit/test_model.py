@@ -63,9 +63,10 @@ def test_plan_index_takes_smallest_free_and_reports_full() -> None:
 
 def test_lifecycle_rules() -> None:
     """When a request does not fit the state, it is a conflict with a hint."""
-    lifecycle.check_start("w", State.STOPPED)
-    with pytest.raises(Conflict, match="already running"):
-        lifecycle.check_start("w", State.RUNNING)
+    assert lifecycle.check_start("w", State.STOPPED) is True
+    assert lifecycle.check_start("w", State.RUNNING) is False  # idempotent, like stop
+    with pytest.raises(Conflict, match="once stopped"):
+        lifecycle.check_start("w", State.STOPPING)
     with pytest.raises(Conflict) as exc:
         lifecycle.check_remove("w", State.RUNNING, force=False)
     assert exc.value.hint == "run 'colony stop w' or 'colony rm --force w'"
