@@ -5,9 +5,9 @@ Pure: raises Conflict with a hint when a request does not fit the colony's state
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from colony.core.model import State
+from colony.core.model import ServiceState, State
 from colony.errors import Conflict
 
 # Steps of a spawn, in order; each is also the state the colony shows while it runs.
@@ -68,6 +68,27 @@ def check_spawn(name: str, existing: State | None, trashed: Sequence[int] = ()) 
             hint=f"bring it back with 'colony trash restore {name}', or delete it for good "
             f"with 'colony trash purge {name}'",
         )
+
+
+def plan_degraded(state: State, services: Mapping[str, ServiceState]) -> tuple[str, ...]:
+    """The services that gave up (fatal) while the colony runs, sorted: a running colony
+    with any is *degraded* (issue 12). Its state stays ``running``, so what waits for
+    ``running`` still works; front ends show ``degraded`` instead, until it recovers (a
+    restart of the colony) or stops.
+
+    Example:
+        >>> plan_degraded(State.RUNNING, {"web": ServiceState.FATAL, "db": ServiceState.RUNNING})
+        ('web',)
+    """
+    if state is not State.RUNNING:
+        return ()
+    return tuple(sorted(n for n, s in services.items() if s is ServiceState.FATAL))
+
+
+def shown_state(state: str, degraded: Sequence[str] | None) -> str:
+    """The state front ends show: ``degraded`` for a running colony with a service that gave
+    up, else its state."""
+    return "degraded" if state == "running" and degraded else state
 
 
 def needs_setup(provisioned: bool) -> bool:

@@ -406,6 +406,7 @@ class ColonyActor:
         return {
             "name": rec.name,
             "state": str(rec.state),
+            "degraded": list(self.supervisor.degraded()),  # issue 12: fatal services
             "step": rec.step,
             "reason": rec.reason,
             "owner": rec.owner,

@@ -183,3 +183,36 @@ def test_trash_purge_all_asks_on_a_terminal(daemon: Daemon, tmp_path: Path) -> N
     assert "for good?" in err
     assert "error: trash purge: nothing deleted" in err
     assert [e["name"] for e in trashed(daemon)] == ["keep"]
+
+
+def test_a_service_that_gives_up_makes_the_colony_degraded(
+    daemon: Daemon, tmp_path: Path, exchange: Path
+) -> None:
+    """When a service gives up after the colony started, the colony stays running but shows
+    as degraded (ls, show, --json, an event) until a restart brings the service back."""
+    client = daemon.client
+    assert client is not None
+    gate = exchange / "die"
+    toml = (
+        f'[services.worker]\ncommand = "while [ ! -e {gate} ]; do sleep 0.1; done; exit 1"\n'
+        "retries = 0\n"
+    )
+    repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
+    assert colony(daemon, "spawn", "sick", cwd=repo).returncode == 0
+    assert listed(daemon)[0]["degraded"] == []
+    with client.events("sick") as events:
+        gate.write_text("")
+        while (event := events.recv(timeout=30)) is not None and event["type"] != "health":
+            pass
+    assert event is not None
+    assert (event["state"], event["degraded"]) == ("degraded", ["worker"])
+    [shown] = listed(daemon)
+    assert (shown["state"], shown["degraded"]) == ("running", ["worker"])
+    assert colony(daemon, "ls").stdout.splitlines()[1].split()[1] == "degraded"
+    assert "degraded (running; gave up: worker)" in colony(daemon, "show", "sick").stdout
+    gate.unlink()
+    restarted = colony(daemon, "restart", "sick")
+    assert restarted.returncode == 0, restarted.stderr
+    [shown] = listed(daemon)
+    assert (shown["state"], shown["degraded"]) == ("running", [])
+    assert colony(daemon, "ls").stdout.splitlines()[1].split()[1] == "running"

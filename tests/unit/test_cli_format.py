@@ -114,6 +114,16 @@ def test_format_table() -> None:
     )
 
 
+def test_format_table_and_show_a_degraded_colony() -> None:
+    """When a running colony has a service that gave up, ls and show say degraded and name
+    the service (issue 12)."""
+    svc = {"name": "web", "port": 3000, "state": "fatal", "exit_code": 1}
+    sick = colony("web", services=[svc], degraded=["web"])
+    assert format_table([sick], NOW).plain.splitlines()[1].split()[1] == "degraded"
+    shown = format_colony(sick, NOW).plain.splitlines()[0]
+    assert shown == "web  degraded (running; gave up: web)"
+
+
 def test_format_table_colors_states() -> None:
     """When a colony failed, its state is drawn red."""
     text = format_table([colony(state="failed")], NOW)

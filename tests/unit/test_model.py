@@ -8,7 +8,15 @@ import pytest
 
 from colony.core import lifecycle
 from colony.core.env import plan_env
-from colony.core.model import Slot, State, check_name, check_prefix, plan_index, pool_capacity
+from colony.core.model import (
+    ServiceState,
+    Slot,
+    State,
+    check_name,
+    check_prefix,
+    plan_index,
+    pool_capacity,
+)
 from colony.errors import ConfigError, Conflict
 
 POOL = ipaddress.IPv4Network("10.213.0.0/16")
@@ -88,6 +96,18 @@ def test_spawn_refuses_a_failed_or_trashed_name() -> None:
         lifecycle.check_spawn("w", None, [4, 7])
     assert trashed.value.hint is not None
     assert "colony trash restore w" in trashed.value.hint
+
+
+def test_a_running_colony_with_a_fatal_service_is_degraded() -> None:
+    """When a service gave up while the colony runs, the colony is degraded; it stays
+    running underneath, and is not degraded once it stops (issue 12)."""
+    services = {"web": ServiceState.FATAL, "db": ServiceState.RUNNING, "a": ServiceState.FATAL}
+    assert lifecycle.plan_degraded(State.RUNNING, services) == ("a", "web")
+    assert lifecycle.plan_degraded(State.STOPPING, services) == ()
+    assert lifecycle.plan_degraded(State.RUNNING, {"db": ServiceState.BACKOFF}) == ()
+    assert lifecycle.shown_state("running", ["web"]) == "degraded"
+    assert lifecycle.shown_state("running", []) == "running"
+    assert lifecycle.shown_state("stopped", ["web"]) == "stopped"
 
 
 def test_env_keeps_host_secrets_out() -> None:
