@@ -247,13 +247,14 @@ def trash_purge(
         raise ConfigError("trash purge: expected a name or id, or --all")
     client = _client(ctx)
     if everything and not yes:
-        entries = client.trash().get("trash") or []
-        if not entries:
+        listing = client.trash()
+        entries, strays = listing.get("trash") or [], listing.get("strays") or []
+        if not entries and not strays:
             _out(format_purged([]))
             return
         if sys.stdin.isatty():
-            click.echo(format_trash_plain(entries), err=True)
-            question = f"Delete these {len(entries)} trash entries and their work for good?"
+            click.echo(format_trash_plain(entries, strays), err=True)
+            question = f"Delete these {len(entries) + len(strays)} items and their work for good?"
             if not click.confirm(question, default=False, err=True):
                 raise ColonyError("trash purge: nothing deleted")
     result = client.trash_purge(None if everything else which)

@@ -228,9 +228,10 @@ def format_trash(entries: Sequence[Mapping[str, Any]], now: float) -> Text:
     return _grid(rows)
 
 
-def format_trash_plain(entries: Sequence[Mapping[str, Any]]) -> str:
-    """What ``colony trash purge --all`` is about to delete, one entry a line."""
-    lines = []
+def format_trash_plain(entries: Sequence[Mapping[str, Any]], strays: Sequence[str] = ()) -> str:
+    """What ``colony trash purge --all`` is about to delete, one entry a line, then what gc
+    moved into the trash."""
+    lines = [f"  -  {path}  (moved there by gc)" for path in strays]
     for e in entries:
         branch = e.get("branch") or "no branch"
         snap = str(e.get("snapshot") or "")[:12]
@@ -247,6 +248,9 @@ def format_purged(purged: Sequence[Mapping[str, Any]]) -> Text:
     lines = []
     for p in purged:
         refs = len(p.get("deleted_refs") or [])
+        if p.get("id") is None:
+            lines.append(f"deleted {p.get('dir')} (moved to the trash by gc)")
+            continue
         lines.append(f"purged trash entry {p.get('id')} ({p.get('name')}): {refs} refs deleted")
     return Text("\n".join(lines))
 

@@ -22,6 +22,7 @@ from colony.core.routes import Previews, RouteTable, plan_previews
 from colony.daemon import containment
 from colony.daemon.actor import ColonyActor
 from colony.daemon.context import Context
+from colony.daemon.paths import ORPHAN
 from colony.daemon.resources import ResourceMonitor
 from colony.errors import ColonyError, ConfigError, NotFound
 from colony.host import volumes
@@ -322,7 +323,7 @@ class Mycelium:
                     continue
                 volumes.unmount(path / "volume")
                 paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
-                target = paths.trash / f"{path.name}-orphan-{int(self.ctx.clock())}"
+                target = paths.trash / f"{path.name}{ORPHAN}{int(self.ctx.clock())}"
                 shutil.move(str(path), target)
                 removed.append({"kind": kind, "name": str(path)})
         return removed

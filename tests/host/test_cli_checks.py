@@ -136,15 +136,21 @@ def test_trash_restore_waits_and_reports_a_failure(
 
 def test_trash_purge_all_leaves_nothing_behind(daemon: Daemon, tmp_path: Path) -> None:
     """When the whole trash is purged (--yes, or without a terminal), every entry, its
-    directory and its refs in the repository are gone."""
+    directory and its refs in the repository are gone, and so is what gc moved there."""
     repo = make_repo(tmp_path / "repo", {"README": "x\n"})
     for name in ("pa", "pb", "pc"):
         assert colony(daemon, "spawn", name, cwd=repo).returncode == 0
         (repo / "README").write_text(f"{name}\n")
         assert colony(daemon, "rm", "--force", name).returncode == 0
     assert len(trashed(daemon)) == 3
+    stray = daemon.state_dir / "colonies" / "stray"  # a directory of no colony: gc trashes it
+    stray.mkdir(parents=True)
+    (stray / "notes").write_text("x\n")
+    assert colony(daemon, "gc").returncode == 0
+    assert json.loads(colony(daemon, "trash", "--json").stdout)["strays"] != []
     done = colony(daemon, "trash", "purge", "--all", "--yes")
     assert done.returncode == 0, done.stderr
+    assert "(moved to the trash by gc)" in done.stdout
     assert trashed(daemon) == []
     assert list((daemon.state_dir / "trash").iterdir()) == []
     refs = subprocess.run(
