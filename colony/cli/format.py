@@ -320,7 +320,10 @@ def format_service_event(event: Mapping[str, Any]) -> Text:
 
 
 def format_already(name: str, state: str) -> Text:
-    """``"colony 'web' is already running"``: a request that had nothing to do."""
+    """``"colony 'web' is already running"``: a request that had nothing to do (a stop of a
+    failed colony too: nothing of it runs)."""
+    if state == "failed":
+        return Text.assemble(f"colony '{name}' is ", format_state(state), ": nothing to stop")
     return Text.assemble(f"colony '{name}' is already ", format_state(state))
 
 

@@ -47,6 +47,9 @@ def test_spawn_refuses_the_name_of_a_failed_colony(daemon: Daemon, tmp_path: Pat
     [after] = listed(daemon)
     assert (after["state"], after["created"]) == ("failed", before["created"])
     assert trashed(daemon) == []
+    stopped = colony(daemon, "stop", "crash")  # nothing of it runs: nothing to do, no error
+    assert stopped.returncode == 0, stopped.stderr
+    assert "colony 'crash' is failed: nothing to stop" in stopped.stderr
 
 
 def test_spawn_checks_revision_and_trash_before_recording(daemon: Daemon, tmp_path: Path) -> None:

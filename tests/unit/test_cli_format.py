@@ -12,6 +12,7 @@ from colony.cli import (
     default_colony_name,
     exit_status,
     format_age,
+    format_already,
     format_colony,
     format_duration,
     format_gc,
@@ -122,6 +123,13 @@ def test_format_table_and_show_a_degraded_colony() -> None:
     assert format_table([sick], NOW).plain.splitlines()[1].split()[1] == "degraded"
     shown = format_colony(sick, NOW).plain.splitlines()[0]
     assert shown == "web  degraded (running; gave up: web)"
+
+
+def test_format_already() -> None:
+    """When a start or stop had nothing to do, it says so (issue 12)."""
+    assert format_already("web", "running").plain == "colony 'web' is already running"
+    assert format_already("web", "stopped").plain == "colony 'web' is already stopped"
+    assert format_already("web", "failed").plain == "colony 'web' is failed: nothing to stop"
 
 
 def test_format_table_colors_states() -> None:
