@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from colony.api.auth import PAGE_HEADERS, Auth, AuthMiddleware, web_routes
 from colony.api.common import error_response
+from colony.core.lifecycle import shown_state
 from colony.daemon.mycelium import Mycelium
 from colony.errors import ColonyError
 from colony.web import filters
@@ -55,6 +56,7 @@ def _environment() -> Environment:
     env.filters["usage"] = filters.format_usage
     env.globals["actions_for"] = filters.actions_for
     env.globals["age"] = filters.format_age
+    env.globals["shown_state"] = shown_state  # issue 12: degraded
     return env
 
 

@@ -106,9 +106,10 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         summary: Removed colonies that can be restored.
         responses:
           200: {description: '{"trash": [{id, name, removed, owner, repo, branch, base, saved,
-            snapshot, dir}]}'}
+            snapshot, dir}], "strays": [path]}'}
         """
-        return JSONResponse({"trash": workflow_of(myc).trash.entries()})
+        bin_ = workflow_of(myc).trash
+        return JSONResponse({"trash": bin_.entries(), "strays": bin_.strays()})
 
     async def restore(request: Request) -> JSONResponse:
         """

@@ -19,6 +19,7 @@ from colony.cli.app import (
     json_option,
     main,
     name_argument,
+    print_error,
     repo_option,
     wait_option,
 )
@@ -76,6 +77,12 @@ def init(name: str | None, force: bool) -> None:
     except OSError as exc:
         raise ColonyError(f"cannot write {path}: {exc.strerror}") from exc
     click.echo(f"wrote {path}")
+
+
+def _names_argument(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    return tuple(str(_name_option(ctx, param, v)) for v in value)
 
 
 # --- lifecycle ----------------------------------------------------------------------------
@@ -171,25 +178,49 @@ _lifecycle_command("restart", "Stop and start a colony.")
 
 
 @main.command("rm")
-@name_argument
+@click.argument("names", nargs=-1, required=True, callback=_names_argument, metavar="NAME...")
 @click.option("--force", is_flag=True, help="Remove even if it is still running.")
 @json_option
 @click.pass_context
-def remove(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
-    """Remove a colony; its work stays recoverable.
+def remove(ctx: click.Context, names: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Remove colonies; their work stays recoverable.
 
-    A final snapshot is recorded, then its whole workspace (commits, uncommitted files),
-    data dir and logs move to the trash: 'colony trash restore NAME' brings it back.
+    For each NAME, a final snapshot is recorded, then its whole workspace (commits,
+    uncommitted files), data dir and logs move to the trash: 'colony trash restore NAME'
+    brings it back. Each colony's result is reported; the exit code is 1 if any of them
+    could not be removed. With several names, --json prints a list (an "error" per failure).
 
     \b
     Example:
-      colony rm --force web
+      colony rm --force web api
     """
-    result = _client(ctx).remove(name, force=force)
+    client = _client(ctx)
+    if len(names) == 1:  # one colony: its result, or its error as any command's
+        result = client.remove(names[0], force=force)
+        if as_json:
+            _print_json(result)
+        else:
+            _out(format_removed(result))
+        return
+    results: list[Json] = []
+    for name in names:
+        try:
+            result = client.remove(name, force=force)
+        except ColonyError as exc:
+            results.append({"name": name, "error": str(exc), "hint": exc.hint})
+            if not as_json:
+                print_error(exc)
+            continue
+        results.append(result)
+        if not as_json:
+            _out(format_removed(result))
     if as_json:
-        _print_json(result)
-    else:
-        _out(format_removed(result))
+        _print_json(results)
+    failed = [str(r["name"]) for r in results if "error" in r]
+    if failed:
+        raise ColonyError(
+            f"{len(failed)} of {len(names)} colonies not removed: {', '.join(failed)}"
+        )
 
 
 # --- looking ------------------------------------------------------------------------------

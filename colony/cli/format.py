@@ -16,8 +16,16 @@ from typing import Any
 
 from rich.text import Text
 
+from colony.core.lifecycle import shown_state
+
 EMPTY = "no colonies (spawn one with 'colony spawn NAME')"
-STATE_STYLES = {"running": "green", "stopped": "dim", "stopping": "yellow", "failed": "bold red"}
+STATE_STYLES = {
+    "running": "green",
+    "degraded": "bold yellow",
+    "stopped": "dim",
+    "stopping": "yellow",
+    "failed": "bold red",
+}
 SERVICE_STYLES = {
     "running": "green",
     "backoff": "yellow",
@@ -97,6 +105,11 @@ def _service_state(svc: Mapping[str, Any]) -> Text:
     return text
 
 
+def format_colony_state(colony: Mapping[str, Any]) -> Text:
+    """A colony's state as front ends show it: ``degraded`` while a service gave up."""
+    return format_state(shown_state(str(colony.get("state") or "?"), colony.get("degraded")))
+
+
 def format_services(services: Sequence[Mapping[str, Any]]) -> Text:
     """``"web:3000 running, worker running"`` (states colored), or ``"-"``."""
     if not services:
@@ -139,7 +152,7 @@ def format_table(colonies: Sequence[Mapping[str, Any]], now: float) -> Text:
         rows.append(
             [
                 Text(str(col.get("name"))),
-                format_state(str(col.get("state") or "?")),
+                format_colony_state(col),
                 format_services(col.get("services") or []),
                 Text(str(col.get("owner") or "-")),
                 Text(format_age(created, now) if created else "-"),
@@ -169,7 +182,11 @@ def format_colony(colony: Mapping[str, Any], now: float, tz: tzinfo | None = Non
     """``colony show``: state, places, services and the timeline of one colony."""
     c = colony
     out = Text.assemble((str(c.get("name")), "bold"), "  ")
-    out.append_text(_state_line(str(c.get("state") or "?"), c.get("step"), c.get("reason")))
+    if format_colony_state(c).plain == "degraded":  # issue 12: running, but a service gave up
+        out.append_text(format_colony_state(c))
+        out.append(f" (running; gave up: {', '.join(c['degraded'])})")
+    else:
+        out.append_text(_state_line(str(c.get("state") or "?"), c.get("step"), c.get("reason")))
     repo = f"{c.get('repo')}" + (f" @ {c['rev']}" if c.get("rev") else "")
     limits = format_limits(c["limits"] or {}, c.get("containment") or {}) if "limits" in c else ""
     fields = [
@@ -300,6 +317,14 @@ def format_service_event(event: Mapping[str, Any]) -> Text:
     if event.get("reason"):
         out.append(f"  {event['reason']}")
     return out
+
+
+def format_already(name: str, state: str) -> Text:
+    """``"colony 'web' is already running"``: a request that had nothing to do (a stop of a
+    failed colony too: nothing of it runs)."""
+    if state == "failed":
+        return Text.assemble(f"colony '{name}' is ", format_state(state), ": nothing to stop")
+    return Text.assemble(f"colony '{name}' is already ", format_state(state))
 
 
 def format_settled(name: str, state: str, took: float) -> Text:

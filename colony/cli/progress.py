@@ -16,6 +16,7 @@ from rich.text import Text
 
 from colony.cli.app import _client, _err_console, _out, _print_json
 from colony.cli.format import (
+    format_already,
     format_duration,
     format_service_event,
     format_settled,
@@ -123,6 +124,18 @@ def _wait(
         )
 
 
+def _already(name: str, colony: Json, as_json: bool) -> bool:
+    """True (after saying so) when the request had nothing to do: a start of a running
+    colony, a stop of a stopped one (issue 12: both succeed)."""
+    if not colony.get("already"):
+        return False
+    if as_json:
+        _print_json(colony)
+    else:
+        _err_console().print(format_already(name, str(colony["already"])))
+    return True
+
+
 def _lifecycle(
     ctx: click.Context,
     name: str,
@@ -134,6 +147,8 @@ def _lifecycle(
     client = _client(ctx)
     if not wait:
         colony = call(client)
+        if _already(name, colony, as_json):
+            return
         if as_json:
             _print_json(colony)
         else:
@@ -143,6 +158,8 @@ def _lifecycle(
     with client.events(name) as events:
         asked = time.time()
         colony = call(client)
+        if _already(name, colony, as_json):
+            return
         try:
             _wait(client, events, colony, action, asked, show=not as_json)
         except ColonyError:

@@ -7,7 +7,16 @@ import time
 
 import click
 
-from colony.cli.app import _client, _out, _print_json, json_option, main, name_argument
+from colony.cli.app import (
+    _client,
+    _out,
+    _print_json,
+    json_option,
+    main,
+    name_argument,
+    wait_option,
+)
+from colony.cli.progress import _lifecycle
 from colony.cli.workflow_format import (
     format_conflicts,
     format_merge,
@@ -15,10 +24,12 @@ from colony.cli.workflow_format import (
     format_snapshot,
     format_snapshots,
     format_trash,
+    format_trash_plain,
     format_undo,
 )
+from colony.client import Client
 from colony.core.review import format_sensitive, render_visible
-from colony.errors import ConfigError
+from colony.errors import ColonyError, ConfigError, NotFound
 
 
 @main.command()
@@ -202,39 +213,67 @@ def trash_ls(ctx: click.Context, as_json: bool) -> None:
 @trash.command("restore")
 @click.argument("which")
 @json_option
+@wait_option
 @click.pass_context
-def trash_restore(ctx: click.Context, which: str, as_json: bool) -> None:
+def trash_restore(ctx: click.Context, which: str, as_json: bool, no_wait: bool) -> None:
     """Bring back a removed colony (a name: its latest removal; or a trash id).
 
     Its branch is checked out again, its files are put back exactly as they were when it
-    was removed, its data dir returns, and it starts.
+    was removed, its data dir returns, and it starts. Like spawn, it follows the colony until
+    it runs (or fails: then it exits 1 with the reason); --no-wait returns at once.
 
     \b
     Example:
       colony trash restore web
     """
-    result = _client(ctx).trash_restore(which)
-    if as_json:
-        _print_json(result)
-    else:
-        _out(f"restored colony '{result.get('name')}' ({result.get('state')})")
+    name = _trash_name(_client(ctx), which)
+    _lifecycle(ctx, name, "start", lambda c: c.trash_restore(which), not no_wait, as_json)
+
+
+def _trash_name(client: Client, which: str) -> str:
+    """The colony name of trash entry ``which`` (a name, or an id)."""
+    if not which.isdigit():
+        return which
+    for entry in client.trash().get("trash") or []:
+        if str(entry.get("id")) == which:
+            return str(entry.get("name"))
+    raise NotFound(f"trash: no entry {which!r}", hint="list the trash with 'colony trash'")
 
 
 @trash.command("purge")
 @click.argument("which", required=False)
 @click.option("--all", "everything", is_flag=True, help="Purge every entry.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation (--all).")
 @json_option
 @click.pass_context
-def trash_purge(ctx: click.Context, which: str | None, everything: bool, as_json: bool) -> None:
+def trash_purge(
+    ctx: click.Context, which: str | None, everything: bool, yes: bool, as_json: bool
+) -> None:
     """Delete trash entries for good: data, logs, and the branch, saved work and snapshots.
+
+    With --all, the entries are listed first and, on a terminal, you are asked to confirm
+    (--yes skips the question).
 
     \b
     Example:
       colony trash purge web
+      colony trash purge --all --yes
     """
     if (which is None) == (not everything):
         raise ConfigError("trash purge: expected a name or id, or --all")
-    result = _client(ctx).trash_purge(None if everything else which)
+    client = _client(ctx)
+    if everything and not yes:
+        listing = client.trash()
+        entries, strays = listing.get("trash") or [], listing.get("strays") or []
+        if not entries and not strays:
+            _out(format_purged([]))
+            return
+        if sys.stdin.isatty():
+            click.echo(format_trash_plain(entries, strays), err=True)
+            question = f"Delete these {len(entries) + len(strays)} items and their work for good?"
+            if not click.confirm(question, default=False, err=True):
+                raise ColonyError("trash purge: nothing deleted")
+    result = client.trash_purge(None if everything else which)
     if as_json:
         _print_json(result)
     else:

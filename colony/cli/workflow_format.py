@@ -230,12 +230,29 @@ def format_trash(entries: Sequence[Mapping[str, Any]], now: float) -> Text:
     return _grid(rows)
 
 
+def format_trash_plain(entries: Sequence[Mapping[str, Any]], strays: Sequence[str] = ()) -> str:
+    """What ``colony trash purge --all`` is about to delete, one entry a line, then what gc
+    moved into the trash."""
+    lines = [f"  -  {path}  (moved there by gc)" for path in strays]
+    for e in entries:
+        branch = e.get("branch") or "no branch"
+        snap = str(e.get("snapshot") or "")[:12]
+        lines.append(
+            f"  {e.get('id')}  {e.get('name')}  ({branch}"
+            + (f", snapshot {snap})" if snap else ")")
+        )
+    return "\n".join(lines)
+
+
 def format_purged(purged: Sequence[Mapping[str, Any]]) -> Text:
     if not purged:
         return Text("the trash is empty")
     lines = []
     for p in purged:
         refs = len(p.get("deleted_refs") or [])
+        if p.get("id") is None:
+            lines.append(f"deleted {p.get('dir')} (moved to the trash by gc)")
+            continue
         lines.append(f"purged trash entry {p.get('id')} ({p.get('name')}): {refs} refs deleted")
     return Text("\n".join(lines))
 

@@ -29,6 +29,7 @@ EVENT_KINDS = {
     "state": "lifecycle",
     "service": "lifecycle",
     "removed": "lifecycle",
+    "health": "lifecycle",
     "gc": "lifecycle",
     "exec": "exec",
     "exec_end": "exec",
@@ -81,6 +82,9 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
         return f"service {e.get('service')} {e.get('state')}{pid}{code}"
     if t == "removed":
         return "removed"
+    if t == "health":
+        services = ", ".join(str(s) for s in e.get("degraded") or [])
+        return f"degraded: {services} gave up" if services else "recovered: every service runs"
     if t == "gc":
         removed = e.get("removed") or []
         names = ", ".join(f"{r.get('kind')} {r.get('name')}" for r in removed[:5])

@@ -115,14 +115,20 @@ class ColonyActor:
     async def _on_spawn(self) -> None:
         self._begin(first=True)
 
-    async def _on_start(self) -> None:
-        lifecycle.check_start(self.name, self.rec.state)
+    async def _on_start(self) -> bool:
+        """Start the colony; False when it already runs (nothing to do)."""
+        if not lifecycle.check_start(self.name, self.rec.state):
+            return False
         self._begin(first=self.rec.workspace is None)
+        return True
 
-    async def _on_stop(self) -> None:
+    async def _on_stop(self) -> bool:
+        """Stop the colony; False when it is already stopped or failed (nothing to do)."""
         await self._cancel_job()
-        if lifecycle.check_stop(self.name, self.rec.state):
-            await self._stop()
+        if not lifecycle.check_stop(self.name, self.rec.state):
+            return False
+        await self._stop()
+        return True
 
     async def _on_restart(self) -> None:
         await self._on_stop()
@@ -400,6 +406,7 @@ class ColonyActor:
         return {
             "name": rec.name,
             "state": str(rec.state),
+            "degraded": list(self.supervisor.degraded()),  # issue 12: fatal services
             "step": rec.step,
             "reason": rec.reason,
             "owner": rec.owner,

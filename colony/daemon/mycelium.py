@@ -22,9 +22,11 @@ from colony.core.routes import Previews, RouteTable, plan_previews
 from colony.daemon import containment
 from colony.daemon.actor import ColonyActor
 from colony.daemon.context import Context
+from colony.daemon.paths import ORPHAN
 from colony.daemon.resources import ResourceMonitor
 from colony.errors import ColonyError, ConfigError, NotFound
 from colony.host import volumes
+from colony.store.trash import Trash
 
 log = logging.getLogger("colony.mycelium")
 
@@ -174,8 +176,7 @@ class Mycelium:
         Nothing is created on the host before the request is known to be good.
         """
         check_name(name, "name")
-        existing = self.ctx.store.find(name)
-        lifecycle.check_spawn(name, existing.state if existing else None)
+        self._check_free(name)
         path = Path(repo)
         if not path.is_dir():
             raise NotFound(f"repository {repo}: no such directory")
@@ -193,10 +194,7 @@ class Mycelium:
         if self.ctx.ids is not None and cfg.sandbox.user is None:
             some = self.ctx.ids.range.first  # any uid of the range: one that owns nothing
             containment.check_objects(objects, cfg.sandbox.level, some, (some,))
-        if existing is not None:  # replaces a colony whose spawn failed
-            await self.actor(name).ask("remove", force=True)
-            if self.ctx.store.find(name) is not None:  # lost a race while awaiting
-                lifecycle.check_spawn(name, State.SPAWNING)
+        self._check_free(name)  # again: another request may have taken it while we awaited
         index = plan_index(self.ctx.store.used_indexes(), self.ctx.pool)
         # No await from here to the insert: the uid is taken once it is stored.
         uid = self.ctx.ids.allocate() if self.ctx.ids is not None else None
@@ -240,13 +238,23 @@ class Mycelium:
         actor.tell("spawn", user=owner)
         return actor.to_json()
 
+    def _check_free(self, name: str) -> None:
+        """Refuse a name a colony (even a failed one) or a trash entry has (issue 12)."""
+        existing = self.ctx.store.find(name)
+        trashed = [e.id for e in Trash(self.ctx.store.conn).entries() if e.name == name]
+        lifecycle.check_spawn(name, existing.state if existing else None, trashed)
+
     async def request(self, name: str, kind: str, user: str | None = None) -> dict[str, Any]:
-        """stop, start or restart; returns once the actor has accepted the request.
+        """stop, start or restart; returns once the actor has accepted the request. When
+        there was nothing to do (a start of a running colony, a stop of a stopped one), the
+        colony comes with ``"already": STATE``.
 
         ``user`` (who asked) goes on the events the request causes, for the audit log.
         """
         actor = self.actor(name)
-        await actor.ask(kind, user=user)
+        changed = await actor.ask(kind, user=user)
+        if changed is False:  # already there: the colony says so, and nothing happened
+            return {**actor.to_json(), "already": str(actor.rec.state)}
         return actor.to_json()
 
     async def remove(self, name: str, force: bool, user: str | None = None) -> dict[str, Any]:
@@ -315,7 +323,7 @@ class Mycelium:
                     continue
                 volumes.unmount(path / "volume")
                 paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
-                target = paths.trash / f"{path.name}-orphan-{int(self.ctx.clock())}"
+                target = paths.trash / f"{path.name}{ORPHAN}{int(self.ctx.clock())}"
                 shutil.move(str(path), target)
                 removed.append({"kind": kind, "name": str(path)})
         return removed

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+ORPHAN = "-orphan-"  # in the names of what gc moves into the trash (TrashBin.strays)
+
 
 @dataclass(frozen=True)
 class Paths:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from colony import host
-from colony.core import supervise
+from colony.core import lifecycle, supervise
 from colony.core.config import ServiceSpec
 from colony.core.model import ServiceRecord, ServiceState, State
 from colony.daemon import runner
@@ -183,8 +183,14 @@ class ServiceSupervisor:
 
     # --- records and views ------------------------------------------------------------
 
+    def degraded(self) -> tuple[str, ...]:
+        """The services that gave up while the colony runs (issue 12)."""
+        states = {name: r.state for name, r in self.records.items()}
+        return lifecycle.plan_degraded(self.actor.rec.state, states)
+
     def set(self, svc: ServiceRecord) -> None:
         colony = self.actor.name
+        before = self.degraded()
         self.records[svc.name] = svc
         self.actor.ctx.store.save_service(colony, svc)
         self.actor.ctx.bus.publish(
@@ -199,6 +205,26 @@ class ServiceSupervisor:
                 **user_field(),
             }
         )
+        after = self.degraded()
+        if after != before:
+            self._publish_health(after, self.actor.ctx.clock())
+
+    def _publish_health(self, degraded: tuple[str, ...], at: float) -> None:
+        """A running colony became degraded, or recovered (issue 12)."""
+        actor = self.actor
+        state = "degraded" if degraded else "running"
+        actor.ctx.bus.publish(
+            {
+                "type": "health",
+                "colony": actor.name,
+                "state": state,
+                "degraded": list(degraded),
+                "at": at,
+                **user_field(),
+            }
+        )
+        gave_up = ", ".join(degraded)
+        actor.log.note("colony", f"degraded: {gave_up} gave up" if degraded else "recovered")
 
     def to_json(self, spec: ServiceSpec) -> dict[str, Any]:
         svc = self.records.get(spec.name, ServiceRecord(spec.name))

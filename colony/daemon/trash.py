@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from colony.core.model import ColonyRecord, State, plan_index
 from colony.core.trash import TrashRecord, pick_entry
+from colony.daemon.paths import ORPHAN
 from colony.daemon.removal import KEPT_WORKSPACE
 from colony.errors import ColonyError, ConfigError, Conflict, NotFound
 from colony.store.sessions import Sessions
@@ -70,6 +71,15 @@ class TrashBin:
 
     def entries(self) -> list[dict[str, Any]]:
         return [e.to_json() for e in self.trash.entries()]
+
+    def strays(self) -> list[str]:
+        """Directories ``colony gc`` moved into the trash (workspaces and colony directories
+        of no colony, named ``NAME-orphan-TIME``): no entry records them, so only a purge of
+        everything deletes them (issue 12: it left them behind)."""
+        root = self.ctx.paths.trash
+        if not root.is_dir():
+            return []
+        return sorted(str(p) for p in root.iterdir() if ORPHAN in p.name)
 
     # --- restore --------------------------------------------------------------------------
 
@@ -160,7 +170,11 @@ class TrashBin:
         repository when no other entry or colony of that name needs it."""
         entries = self.trash.entries()
         chosen = entries if which is None else [pick_entry(entries, which)]
-        return [await asyncio.to_thread(self._purge, e) for e in chosen]
+        purged = [await asyncio.to_thread(self._purge, e) for e in chosen]
+        for stray in self.strays() if which is None else []:
+            await asyncio.to_thread(shutil.rmtree, stray, True)
+            purged.append({"id": None, "name": Path(stray).name, "deleted_refs": [], "dir": stray})
+        return purged
 
     def _purge(self, entry: TrashRecord) -> dict[str, Any]:
         if entry.dir:

@@ -245,9 +245,11 @@ def test_failed_spawn_leaves_nothing(
     assert owned(daemon.prefix) == []
     assert "colony/" not in git(repo, "branch", "--list")
     assert git(repo, "worktree", "list").count("\n") == 1
-    # A failed colony can be replaced by a new spawn of the same name.
+    # Its name is free again once it is removed and purged from the trash (issue 12).
     (repo / "colony.toml").write_text("")
     git(repo, "commit", "-qam", "fixed")
+    client.remove(f"bad-{case}")
+    client.trash_purge(f"bad-{case}")
     client.spawn(f"bad-{case}", str(repo))
     assert wait_state(client, f"bad-{case}", "running", "failed")["state"] == "running"
 

@@ -95,6 +95,11 @@ from colony.errors import ConfigError
             "resource",
             "web: oom: killed 12",
         ),
+        (
+            {"type": "health", "colony": "web", "state": "degraded", "degraded": ["api"]},
+            "lifecycle",
+            "web: degraded: api gave up",
+        ),
         ({"type": "mystery", "colony": "web", "x": 1}, "other", 'web: mystery {"x": 1}'),
     ],
 )

@@ -12,6 +12,7 @@ from colony.cli import (
     default_colony_name,
     exit_status,
     format_age,
+    format_already,
     format_colony,
     format_duration,
     format_gc,
@@ -112,6 +113,23 @@ def test_format_table() -> None:
         "api   failed   -                 alice  1h ago   -\n"
         "web   running  web:3000 running  alice  2m ago   10.213.0.2"
     )
+
+
+def test_format_table_and_show_a_degraded_colony() -> None:
+    """When a running colony has a service that gave up, ls and show say degraded and name
+    the service (issue 12)."""
+    svc = {"name": "web", "port": 3000, "state": "fatal", "exit_code": 1}
+    sick = colony("web", services=[svc], degraded=["web"])
+    assert format_table([sick], NOW).plain.splitlines()[1].split()[1] == "degraded"
+    shown = format_colony(sick, NOW).plain.splitlines()[0]
+    assert shown == "web  degraded (running; gave up: web)"
+
+
+def test_format_already() -> None:
+    """When a start or stop had nothing to do, it says so (issue 12)."""
+    assert format_already("web", "running").plain == "colony 'web' is already running"
+    assert format_already("web", "stopped").plain == "colony 'web' is already stopped"
+    assert format_already("web", "failed").plain == "colony 'web' is failed: nothing to stop"
 
 
 def test_format_table_colors_states() -> None:

@@ -8,7 +8,15 @@ import pytest
 
 from colony.core import lifecycle
 from colony.core.env import plan_env
-from colony.core.model import Slot, State, check_name, check_prefix, plan_index, pool_capacity
+from colony.core.model import (
+    ServiceState,
+    Slot,
+    State,
+    check_name,
+    check_prefix,
+    plan_index,
+    pool_capacity,
+)
 from colony.errors import ConfigError, Conflict
 
 POOL = ipaddress.IPv4Network("10.213.0.0/16")
@@ -63,17 +71,43 @@ def test_plan_index_takes_smallest_free_and_reports_full() -> None:
 
 def test_lifecycle_rules() -> None:
     """When a request does not fit the state, it is a conflict with a hint."""
-    lifecycle.check_start("w", State.STOPPED)
-    with pytest.raises(Conflict, match="already running"):
-        lifecycle.check_start("w", State.RUNNING)
+    assert lifecycle.check_start("w", State.STOPPED) is True
+    assert lifecycle.check_start("w", State.RUNNING) is False  # idempotent, like stop
+    with pytest.raises(Conflict, match="once stopped"):
+        lifecycle.check_start("w", State.STOPPING)
     with pytest.raises(Conflict) as exc:
         lifecycle.check_remove("w", State.RUNNING, force=False)
     assert exc.value.hint == "run 'colony stop w' or 'colony rm --force w'"
     lifecycle.check_remove("w", State.RUNNING, force=True)
-    lifecycle.check_spawn("w", State.FAILED)
+    lifecycle.check_spawn("w", None)
     with pytest.raises(Conflict, match="already exists"):
         lifecycle.check_spawn("w", State.STOPPED)
     assert lifecycle.check_stop("w", State.STOPPED) is False
+
+
+def test_spawn_refuses_a_failed_or_trashed_name() -> None:
+    """When the name belongs to a failed colony or a trash entry, spawn is refused with the
+    commands that free it (issue 12)."""
+    with pytest.raises(Conflict, match=r"already exists \(failed\)") as failed:
+        lifecycle.check_spawn("w", State.FAILED)
+    assert failed.value.hint is not None
+    assert "colony trash purge w" in failed.value.hint
+    with pytest.raises(Conflict, match=r"is in the trash \(entry 4, 7\)") as trashed:
+        lifecycle.check_spawn("w", None, [4, 7])
+    assert trashed.value.hint is not None
+    assert "colony trash restore w" in trashed.value.hint
+
+
+def test_a_running_colony_with_a_fatal_service_is_degraded() -> None:
+    """When a service gave up while the colony runs, the colony is degraded; it stays
+    running underneath, and is not degraded once it stops (issue 12)."""
+    services = {"web": ServiceState.FATAL, "db": ServiceState.RUNNING, "a": ServiceState.FATAL}
+    assert lifecycle.plan_degraded(State.RUNNING, services) == ("a", "web")
+    assert lifecycle.plan_degraded(State.STOPPING, services) == ()
+    assert lifecycle.plan_degraded(State.RUNNING, {"db": ServiceState.BACKOFF}) == ()
+    assert lifecycle.shown_state("running", ["web"]) == "degraded"
+    assert lifecycle.shown_state("running", []) == "running"
+    assert lifecycle.shown_state("stopped", ["web"]) == "stopped"
 
 
 def test_env_keeps_host_secrets_out() -> None:

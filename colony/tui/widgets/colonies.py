@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from colony.cli.format import format_age, format_services, format_state
+from colony.cli.format import format_age, format_colony_state, format_services
 
 COLUMNS = ("name", "state", "services", "owner", "created")
 
@@ -19,7 +19,7 @@ def format_row(colony: Mapping[str, Any], now: float) -> tuple[Text, ...]:
     """The cells of one colony's row."""
     return (
         Text(str(colony.get("name"))),
-        format_state(str(colony.get("state"))),
+        format_colony_state(colony),
         format_services(colony.get("services") or []),
         Text(str(colony.get("owner") or "")),
         Text(format_age(float(colony.get("created") or now), now)),

@@ -129,7 +129,7 @@
     if (page === "list") refreshRows();
     if (page === "broods") refreshBroods();
     if (page === "colony" && event.colony === colony) {
-      if (["state", "service", "removed", "resource"].includes(event.type)) refreshDetail();
+      if (["state", "service", "health", "removed", "resource"].includes(event.type)) refreshDetail();
       if (["agent", "exec", "exec_end"].includes(event.type)) {
         loadPanel(document.getElementById("agents"));
       }
