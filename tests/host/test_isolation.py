@@ -266,7 +266,11 @@ def test_kill_leaves_no_detached_grandchild(env: Env) -> None:
     proc = env.spawn(slot, "svc-web", ["sh", "-c", "(setsid sleep 300 &); sleep 300"])
     _wait_for(lambda: len(env.iso.procs(slot)) == 3, "sh, its sleep and the detached sleep")
     pids = env.iso.procs(slot)
-    assert len({_session(pid) for pid in pids}) == 2, "the grandchild left the service's session"
+    # setsid runs a moment after its fork shows up in the cgroup: wait for the new session.
+    _wait_for(
+        lambda: len({_session(pid) for pid in pids if host.alive(pid)}) == 2,
+        "the grandchild in a session of its own",
+    )
 
     env.iso.kill(slot)
 
