@@ -307,6 +307,27 @@ def format_settled(name: str, state: str, took: float) -> Text:
     return Text.assemble(f"colony '{name}' is ", format_state(state), f" ({format_duration(took)})")
 
 
+def format_warning(text: str) -> Text:
+    """``"warning: colony.toml: services.web.restrat: unknown key, ignored (…)"``."""
+    return Text.assemble(("warning:", "bold yellow"), f" {text}")
+
+
+# What goes on after Ctrl-C stops watching a lifecycle request, and how to undo it (issue 12).
+_GOES_ON = {
+    "spawn": ("still spawning in the background", "'colony rm --force {}' to cancel"),
+    "start": ("still starting in the background", "'colony stop {}' to stop it"),
+    "restart": ("still restarting in the background", "'colony stop {}' to stop it"),
+    "stop": ("still stopping in the background", "'colony show {}' to follow it"),
+}
+
+
+def format_interrupted(action: str, name: str) -> Text:
+    """``"colony 'web' is still spawning in the background; 'colony rm --force web' to
+    cancel"``: Ctrl-C stops the watching, not the work."""
+    state, undo = _GOES_ON.get(action, ("still busy in the background", "'colony show {}'"))
+    return Text(f"colony '{name}' is {state}; {undo.format(name)}")
+
+
 def format_urls(urls: Mapping[str, str | None]) -> Text:
     """One URL alone, or ``"web  http://…"`` per service: the URL is always last."""
     known = {svc: url for svc, url in urls.items() if url}

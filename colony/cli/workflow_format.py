@@ -148,6 +148,14 @@ def format_started(s: Mapping[str, Any]) -> Text:
 # --- review -------------------------------------------------------------------------------
 
 
+def format_agent_interrupted(name: str, session: object) -> Text:
+    """Ctrl-C stops the watching, not the agent (issue 12)."""
+    return Text(
+        f"agent session {session} of colony '{name}' is still running; "
+        f"'colony agent stop {name}' to stop it, 'colony agent logs {name} -f' to watch again"
+    )
+
+
 def format_merge(result: Mapping[str, Any]) -> Text:
     name, into = result.get("colony"), result.get("into")
     if not result.get("merged"):

@@ -295,3 +295,12 @@ def test_default_colony_name(dirname: str, name: str) -> None:
 def test_exit_status(code: int | None, status: int) -> None:
     """When a command ends, its code becomes ours; a signal death reads like a shell's."""
     assert exit_status(code) == status
+
+
+def test_interrupted_spawn_says_how_to_cancel() -> None:
+    """When Ctrl-C stops watching a spawn, the line says it goes on and how to cancel it."""
+    from colony.cli.format import format_interrupted
+
+    assert format_interrupted("spawn", "web").plain == (
+        "colony 'web' is still spawning in the background; 'colony rm --force web' to cancel"
+    )
