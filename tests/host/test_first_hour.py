@@ -9,15 +9,21 @@ import shutil
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from colony import host
+from colony.client import Client
 from colony.core.env import DEFAULT_PATH
-from tests.conftest import make_repo, scratch_dir
+from tests.conftest import TEST_PREFIX, make_repo, passable, scratch_dir
 from tests.host.conftest import Daemon, running_daemon, wait_state
 from tests.host.test_agents import project, spawn_all
+from tests.host.test_daemon_life import cli_env as life_env
+from tests.host.test_daemon_life import colony as life_colony
+from tests.host.test_daemon_life import finish, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -167,3 +173,39 @@ def test_agent_not_installed_is_named_with_how_to_install_it(
     assert "EACCES" not in done.stderr
     assert client.agent_sessions("noagent")["sessions"] == []
     assert wait_state(client, "noagent", "running")["state"] == "running"
+
+
+@pytest.fixture
+def state() -> Iterator[Path]:
+    """A state directory of a Mycelium the CLI starts, below the test scratch directory."""
+    scratch = scratch_dir(f"{TEST_PREFIX}life")
+    try:
+        yield scratch / "state"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_daemon_stop_returns_once_mycelium_has_exited(tmp_path: Path, state: Path) -> None:
+    """When Mycelium is stopped while a shell is open in a colony, `colony daemon stop`
+    returns only once its process has exited, and the next command starts a new one that
+    answers (not one that fails on the ports the old one still held)."""
+    passable(tmp_path)
+    env = life_env(state, f"{TEST_PREFIX}{uuid.uuid4().hex[:8]}", free_port())
+    repo = make_repo(tmp_path / "repo", {"colony.toml": '[services.s]\ncommand = "sleep 300"\n'})
+    client = Client(state / "mycelium.sock", timeout=30)
+    try:
+        code, _, err = finish(life_colony(env, "spawn", "held", "--repo", str(repo)))
+        assert code == 0, err
+        pid = client.health()["pid"]
+        with client.exec_session("held", ["sleep", "300"], tty=True, cols=80, rows=24):
+            code, out, err = finish(life_colony(env, "daemon", "stop"))
+            assert (code, out.strip()) == (0, f"stopped Mycelium (pid {pid})"), err
+            assert not host.alive(pid)
+        code, _, err = finish(life_colony(env, "ls"))
+        assert code == 0, err
+        assert "started Mycelium" in err
+        assert client.health()["pid"] != pid
+    finally:
+        finish(life_colony(env, "rm", "--force", "held"))  # starts a Mycelium if need be
+        finish(life_colony(env, "daemon", "stop"))
+        client.close()
