@@ -3,6 +3,7 @@ through the real CLI against a real Mycelium."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -13,13 +14,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from colony import host
 from colony.client import Client
 from colony.core.env import DEFAULT_PATH
 from tests.conftest import TEST_PREFIX, make_repo, passable, scratch_dir
-from tests.host.conftest import Daemon, running_daemon, wait_state
+from tests.host.conftest import Daemon, running_daemon, wait_for, wait_state
 from tests.host.test_agents import project, spawn_all
 from tests.host.test_daemon_life import cli_env as life_env
 from tests.host.test_daemon_life import colony as life_colony
@@ -209,3 +211,35 @@ def test_daemon_stop_returns_once_mycelium_has_exited(tmp_path: Path, state: Pat
         finish(life_colony(env, "rm", "--force", "held"))  # starts a Mycelium if need be
         finish(life_colony(env, "daemon", "stop"))
         client.close()
+
+
+def test_preview_502_says_stopped_or_names_the_port_listened_on(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """When a preview's port has nothing listening, the 502 names the port the colony does
+    listen on; once the colony is stopped, it says so and how to start it."""
+    toml = (
+        '[services.app]\ncommand = "python3 -m http.server 8001 --bind 127.0.0.1"\n'
+        "[previews]\nports = [5173]\n"
+    )
+    repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
+    client = daemon.client
+    assert client is not None
+    client.spawn("lost", str(repo))
+    assert wait_state(client, "lost", "running", "failed")["state"] == "running"
+
+    def page() -> str:
+        url = f"http://127.0.0.1:{daemon.proxy_port}/"
+        resp = httpx.get(url, headers={"Host": "5173.lost.localhost"}, timeout=10)
+        assert resp.status_code == 502
+        return html.unescape(resp.text)
+
+    def names_the_port() -> str | None:
+        text = page()
+        return text if "8001" in text else None
+
+    text = wait_for(names_the_port, what="the port in the 502")
+    assert "nothing listens on port 5173 inside the colony; it listens on 8001" in text
+    client.stop("lost")
+    wait_state(client, "lost", "stopped")
+    assert "colony 'lost' is stopped, so port 5173 is not answering; start it with " in page()
