@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,22 @@ def default_colony_name(dirname: str) -> str:
     """A valid colony name from a directory name: ``"My_Shop"`` → ``"my-shop"``."""
     name = re.sub(r"[^a-z0-9-]+", "-", dirname.lower()).strip("-")
     return name[:63].strip("-") or "colony"
+
+
+def plan_auto_name(prefix: str, taken: Collection[str]) -> str:
+    """The first free ``<prefix>-<n>`` (n from 1), at most 63 characters (issue 12).
+
+    Example:
+        >>> plan_auto_name("flaskr", {"flaskr-1"})
+        'flaskr-2'
+    """
+    n = 1
+    while True:
+        suffix = f"-{n}"
+        name = prefix[: 63 - len(suffix)].strip("-") + suffix
+        if name not in taken:
+            return name
+        n += 1
 
 
 # --- formatting (pure) --------------------------------------------------------------------

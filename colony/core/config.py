@@ -400,10 +400,11 @@ def render_default_config(name: str) -> str:
 
 DEFAULT_CONFIG = """\
 # colony.toml: how Colony runs this repository in each colony.
-# Unknown keys are reported as warnings; see the specification, section 1.
+# Every key is described in Colony's README, section "colony.toml"; unknown keys are
+# warnings that `colony spawn` prints.
 
 [colony]
-name = "{name}"                   # default colony name prefix
+name = "{name}"                   # `colony spawn` without NAME names colonies {name}-1, -2, …
 # description = "what this repository is"
 
 # [colony.environment]            # runtimes the colony expects; checked and reported
@@ -428,7 +429,10 @@ command = "bash"                  # what `colony shell` opens
 [limits]                          # empty: unlimited
 # cpu = 1.5                       # cores
 # memory = "2G"
+# swap = "0"                      # 0 turns swap off
 # pids = 512
+# io_weight = 100                 # 1-10000
+# disk = "10G"                    # workspace, data, home and tmp together
 
 [sandbox]
 level = "basic"                   # none | basic | moderate | strict

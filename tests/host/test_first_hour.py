@@ -243,3 +243,17 @@ def test_preview_502_says_stopped_or_names_the_port_listened_on(
     client.stop("lost")
     wait_state(client, "lost", "stopped")
     assert "colony 'lost' is stopped, so port 5173 is not answering; start it with " in page()
+
+
+def test_spawn_without_name_takes_the_prefix_and_a_free_number(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """When spawn is given no NAME, the colony is named after [colony] name with the first
+    free number, as colony.toml says."""
+    repo = make_repo(tmp_path / "repo", {"colony.toml": '[colony]\nname = "flaskr"\n'})
+    names = []
+    for _ in range(2):
+        done = colony(daemon, "spawn", "--no-wait", "--json", cwd=repo)
+        assert done.returncode == 0, done.stderr
+        names.append(json.loads(done.stdout)["name"])
+    assert names == ["flaskr-1", "flaskr-2"]
