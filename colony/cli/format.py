@@ -16,6 +16,8 @@ from typing import Any
 
 from rich.text import Text
 
+from colony.core.notices import exit_text
+
 EMPTY = "no colonies (spawn one with 'colony spawn NAME')"
 STATE_STYLES = {"running": "green", "stopped": "dim", "stopping": "yellow", "failed": "bold red"}
 SERVICE_STYLES = {
@@ -109,7 +111,7 @@ def _service_state(svc: Mapping[str, Any]) -> Text:
     state = str(svc.get("state") or "?")
     text = Text(state, style=SERVICE_STYLES.get(state, "cyan"))
     if svc.get("exit_code") is not None and state != "running":
-        text.append(f" (exit {svc['exit_code']})")
+        text.append(f" ({exit_text(svc['exit_code'])})")
     return text
 
 

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 
 SHOWN = 3  # paths named before "…"
@@ -17,6 +18,22 @@ SHOWN = 3  # paths named before "…"
 def plural(count: int, word: str) -> str:
     """``1 file``, ``2 files``."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def exit_text(code: object) -> str:
+    """How a process ended: ``exit 1``, or ``killed by SIGKILL`` for a signal's negative code
+    (Python's returncode, which read as ``exit -9`` looked like the program's own; issue 12).
+
+    Example:
+        >>> exit_text(-9), exit_text(0)
+        ('killed by SIGKILL', 'exit 0')
+    """
+    if isinstance(code, int) and not isinstance(code, bool) and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit {code}"
 
 
 def uncommitted_warning(paths: Sequence[str], root: str, config: str = "colony.toml") -> str | None:
@@ -33,4 +50,4 @@ def uncommitted_warning(paths: Sequence[str], root: str, config: str = "colony.t
     )
 
 
-__all__ = ["plural", "uncommitted_warning"]
+__all__ = ["exit_text", "plural", "uncommitted_warning"]

@@ -29,6 +29,7 @@ from colony.core.agents.events import clip
 from colony.core.agents.presets import not_installed
 from colony.core.agents.session import SessionRecord, plan_status
 from colony.core.model import State
+from colony.core.notices import exit_text
 from colony.daemon import runner
 from colony.daemon.agent_tail import Tail
 from colony.errors import ColonyError, ConfigError, Conflict, HostError
@@ -348,7 +349,7 @@ class AgentService:
             tokens_out=rec.tokens_out,
             session_id=rec.agent_session,
         )
-        self._note(rec, f"{status} (exit {code})")
+        self._note(rec, f"{status} ({exit_text(code)})")
         live.ended.set_result(rec)
         for hook in list(self.on_end):
             try:

@@ -34,3 +34,16 @@ def test_missing_agent_names_the_program_and_how_to_install_it() -> None:
     assert exc.hint is not None
     assert "npm install -g @anthropic-ai/claude-code" in exc.hint
     assert "--agent (aider, codex, gemini)" in exc.hint
+
+
+def test_exit_by_signal_reads_as_killed() -> None:
+    """When a process ended on a signal (a negative code), it reads 'killed by SIGKILL'."""
+    from colony.core.notices import exit_text
+
+    assert [exit_text(c) for c in (-9, -15, 0, 3, None)] == [
+        "killed by SIGKILL",
+        "killed by SIGTERM",
+        "exit 0",
+        "exit 3",
+        "exit None",
+    ]
