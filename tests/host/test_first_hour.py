@@ -257,3 +257,22 @@ def test_spawn_without_name_takes_the_prefix_and_a_free_number(
         assert done.returncode == 0, done.stderr
         names.append(json.loads(done.stdout)["name"])
     assert names == ["flaskr-1", "flaskr-2"]
+
+
+def test_a_service_on_the_wrong_port_is_named_with_the_port_it_chose(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """When a service listens on another port than the one declared, the spawn fails naming
+    the port it does listen on."""
+    toml = (
+        '[services.web]\ncommand = "python3 -m http.server 8001 --bind 127.0.0.1"\n'
+        "port = 3000\nready_timeout = 3\n"
+    )
+    client = daemon.client
+    assert client is not None
+    client.spawn("wrong", str(make_repo(tmp_path / "repo", {"colony.toml": toml})))
+    failed = wait_state(client, "wrong", "failed")
+    assert failed["reason"] == (
+        "service 'web' did not answer on port 3000 within 3s; it listens on 8001 "
+        "(set port in [services.web] to match)"
+    )
