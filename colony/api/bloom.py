@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from colony.api.auth import PAGE_HEADERS, Auth, AuthMiddleware, web_routes
 from colony.api.common import error_response
 from colony.core.lifecycle import shown_state
+from colony.core.notices import exit_text
 from colony.daemon.mycelium import Mycelium
 from colony.errors import ColonyError
 from colony.web import filters
@@ -54,6 +55,7 @@ def _environment() -> Environment:
     env.filters["when"] = filters.format_time
     env.filters["bytes"] = filters.format_bytes
     env.filters["usage"] = filters.format_usage
+    env.filters["exit"] = exit_text  # issue 12: 'killed by SIGKILL', not 'exit -9'
     env.globals["actions_for"] = filters.actions_for
     env.globals["age"] = filters.format_age
     env.globals["shown_state"] = shown_state  # issue 12: degraded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -11,6 +12,7 @@ import click
 
 from colony.cli.app import (
     _client,
+    _err_console,
     _out,
     _pairs_option,
     _print_json,
@@ -20,11 +22,13 @@ from colony.cli.app import (
 )
 from colony.cli.workflow_format import (
     format_agent_event,
+    format_agent_interrupted,
     format_session,
     format_sessions,
     format_started,
 )
 from colony.client import Client, Json
+from colony.errors import ColonyError
 
 # The agent CLIs' credentials, passed from the caller's environment to the agent (never
 # stored, never logged): Mycelium's own environment rarely has them.
@@ -85,6 +89,10 @@ def _follow(client: Client, name: str, session: int, as_json: bool) -> int:
             if event.get("kind") == "ended":
                 status = str(event.get("status"))
     except KeyboardInterrupt:
+        # Ctrl-C ends the watching; the agent goes on in its colony (issue 12).
+        with contextlib.suppress(ColonyError):
+            if client.agent_session(name, session, events=0).get("status") == "running":
+                _err_console().print(format_agent_interrupted(name, session))
         return 130
     if status == "running":
         status = str(client.agent_session(name, session, events=0)["status"])

@@ -87,8 +87,28 @@ def print_error(exc: ColonyError) -> None:
 # --- the group ----------------------------------------------------------------------------
 
 
-class ColonyGroup(click.Group):
+class HelpGroup(click.Group):
+    """A group whose ``--help`` shows each command's whole first sentence, wrapped, where
+    click would cut it at the terminal's width with '...' (issue 12)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=SUMMARY_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+SUMMARY_LIMIT = 300  # characters: more than any first sentence, so none is cut
+
+
+class ColonyGroup(HelpGroup):
     """Maps errors to exit codes in one place: ColonyError 1, Ctrl-C 130."""
+
+    group_class = HelpGroup  # `colony agent`, `colony brood`, … list their commands alike
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         # `python -m colony` would otherwise show as "python -m colony" and complete on
@@ -171,6 +191,9 @@ def _complete_name(
 
 
 name_argument = click.argument("name", callback=_name_option, shell_complete=_complete_name)
+optional_name_argument = click.argument(
+    "name", required=False, callback=_name_option, shell_complete=_complete_name
+)
 repo_option = click.option(
     "--repo",
     type=click.Path(exists=True, file_okay=False, path_type=Path),

@@ -19,6 +19,7 @@ from colony.cli.app import (
     json_option,
     main,
     name_argument,
+    optional_name_argument,
     print_error,
     repo_option,
     wait_option,
@@ -32,6 +33,7 @@ from colony.cli.format import (
     format_table,
     format_urls,
     parse_value,
+    plan_auto_name,
 )
 from colony.cli.progress import _lifecycle
 from colony.client import Client, Json
@@ -64,7 +66,8 @@ def init(name: str | None, force: bool) -> None:
     if root is None:
         raise ColonyError(
             f"{Path.cwd()} is not inside a git or jj repository",
-            hint="run 'colony init' inside the repository the colonies should work on",
+            hint="run 'git init' here first (or cd into the repository the colonies should "
+            "work on), then 'colony init'",
         )
     path = root / "colony.toml"
     if path.exists() and not force:
@@ -88,8 +91,21 @@ def _names_argument(
 # --- lifecycle ----------------------------------------------------------------------------
 
 
+def _name_prefix(root: Path, config: Path | None) -> str:
+    """``[colony] name`` of the colony.toml a spawn will use, else the repository's directory
+    name; a file that does not parse is left for Mycelium to report."""
+    from colony.core.config import parse_config_text
+
+    path = config or root / "colony.toml"
+    try:
+        prefix = parse_config_text(path.read_text()).name
+    except (OSError, UnicodeDecodeError, ColonyError):
+        prefix = None
+    return prefix or default_colony_name(root.name)
+
+
 @main.command()
-@name_argument
+@optional_name_argument
 @repo_option
 @click.option("--rev", help="Revision to start from [default: the checked-out one].")
 @config_option
@@ -99,7 +115,8 @@ def _names_argument(
     multiple=True,
     metavar="KEY=VALUE",
     callback=_pairs_option("KEY=VALUE"),
-    help="Resource limit, repeatable (cpu=1.5, memory=2G, pids=512).",
+    help="Resource limit, repeatable: cpu=1.5, memory=2G, swap=0, pids=512, io_weight=200, "
+    "disk=10G.",
 )
 @click.option(
     "--sandbox",
@@ -125,7 +142,7 @@ def _names_argument(
 @click.pass_context
 def spawn(
     ctx: click.Context,
-    name: str,
+    name: str | None,
     repo: Path | None,
     rev: str | None,
     config: Path | None,
@@ -139,7 +156,8 @@ def spawn(
     """Create and start a colony.
 
     Makes colony NAME from the repository at --repo (default: the current one) and shows
-    each step until it runs; then prints its preview URLs.
+    each step until it runs; then prints its preview URLs. Without NAME, the first free
+    <prefix>-<n>, the prefix being [colony] name or the repository's directory name.
 
     \b
     Example:
@@ -148,14 +166,18 @@ def spawn(
     start = (repo or Path.cwd()).resolve()
     root = find_repo_root(start) or start
     values = {k: parse_value(v) for k, v in limits.items()} or None
+    if name is None:  # issue 12: [colony] name is the prefix of names given here
+        taken = {str(c.get("name")) for c in _client(ctx).colonies().get("colonies") or []}
+        name = plan_auto_name(_name_prefix(root, config), taken)
+    chosen = name
 
     def call(client: Client) -> Json:
         return client.spawn(
-            name, root, rev=rev, config=config, limits=values, sandbox=sandbox, user=user,
+            chosen, root, rev=rev, config=config, limits=values, sandbox=sandbox, user=user,
             sockets=list(sockets) or None,
         )  # fmt: skip
 
-    _lifecycle(ctx, name, "spawn", call, wait=not no_wait, as_json=as_json)
+    _lifecycle(ctx, chosen, "spawn", call, wait=not no_wait, as_json=as_json)
 
 
 def _lifecycle_command(action: str, summary: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from pathlib import Path
 
 import click
@@ -17,9 +16,9 @@ from colony.client import (
     default_socket,
     default_state_dir,
     ensure_daemon,
+    stop_daemon,
 )
 from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT
-from colony.errors import ColonyError
 
 
 @main.group()
@@ -61,27 +60,10 @@ def daemon_stop(ctx: click.Context, timeout: float) -> None:
     Example:
       colony daemon stop
     """
-    socket_path = ctx.ensure_object(Options).socket_path
-    with Client(socket_path) as client:
-        try:
-            pid = client.health().get("pid")
-        except DaemonUnavailable:
-            click.echo("Mycelium is not running")
-            return
-        with contextlib.suppress(DaemonUnavailable):  # it may exit before it answers
-            client.stop_daemon()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                client.health()
-            except DaemonUnavailable:
-                break
-            if time.monotonic() > deadline:
-                raise ColonyError(
-                    f"Mycelium (pid {pid}) still answers after {timeout:g}s",
-                    hint=f"see its log, or end it with 'kill {pid}'",
-                )
-            time.sleep(0.1)
+    pid = stop_daemon(ctx.ensure_object(Options).socket_path, timeout)
+    if pid is None:
+        click.echo("Mycelium is not running")
+        return
     click.echo(f"stopped Mycelium (pid {pid})")
 
 

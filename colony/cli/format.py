@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from rich.text import Text
 
 from colony.core.lifecycle import shown_state
+from colony.core.notices import exit_text
 
 EMPTY = "no colonies (spawn one with 'colony spawn NAME')"
 STATE_STYLES = {
@@ -65,6 +66,22 @@ def default_colony_name(dirname: str) -> str:
     return name[:63].strip("-") or "colony"
 
 
+def plan_auto_name(prefix: str, taken: Collection[str]) -> str:
+    """The first free ``<prefix>-<n>`` (n from 1), at most 63 characters (issue 12).
+
+    Example:
+        >>> plan_auto_name("flaskr", {"flaskr-1"})
+        'flaskr-2'
+    """
+    n = 1
+    while True:
+        suffix = f"-{n}"
+        name = prefix[: 63 - len(suffix)].strip("-") + suffix
+        if name not in taken:
+            return name
+        n += 1
+
+
 # --- formatting (pure) --------------------------------------------------------------------
 
 
@@ -101,7 +118,7 @@ def _service_state(svc: Mapping[str, Any]) -> Text:
     state = str(svc.get("state") or "?")
     text = Text(state, style=SERVICE_STYLES.get(state, "cyan"))
     if svc.get("exit_code") is not None and state != "running":
-        text.append(f" (exit {svc['exit_code']})")
+        text.append(f" ({exit_text(svc['exit_code'])})")
     return text
 
 
@@ -330,6 +347,27 @@ def format_already(name: str, state: str) -> Text:
 def format_settled(name: str, state: str, took: float) -> Text:
     """``"colony 'web' is running (14.2s)"``."""
     return Text.assemble(f"colony '{name}' is ", format_state(state), f" ({format_duration(took)})")
+
+
+def format_warning(text: str) -> Text:
+    """``"warning: colony.toml: services.web.restrat: unknown key, ignored (…)"``."""
+    return Text.assemble(("warning:", "bold yellow"), f" {text}")
+
+
+# What goes on after Ctrl-C stops watching a lifecycle request, and how to undo it (issue 12).
+_GOES_ON = {
+    "spawn": ("still spawning in the background", "'colony rm --force {}' to cancel"),
+    "start": ("still starting in the background", "'colony stop {}' to stop it"),
+    "restart": ("still restarting in the background", "'colony stop {}' to stop it"),
+    "stop": ("still stopping in the background", "'colony show {}' to follow it"),
+}
+
+
+def format_interrupted(action: str, name: str) -> Text:
+    """``"colony 'web' is still spawning in the background; 'colony rm --force web' to
+    cancel"``: Ctrl-C stops the watching, not the work."""
+    state, undo = _GOES_ON.get(action, ("still busy in the background", "'colony show {}'"))
+    return Text(f"colony '{name}' is {state}; {undo.format(name)}")
 
 
 def format_urls(urls: Mapping[str, str | None]) -> Text:

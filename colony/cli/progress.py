@@ -18,11 +18,13 @@ from colony.cli.app import _client, _err_console, _out, _print_json
 from colony.cli.format import (
     format_already,
     format_duration,
+    format_interrupted,
     format_service_event,
     format_settled,
     format_state,
     format_transition,
     format_urls,
+    format_warning,
 )
 from colony.client import Client, EventStream, Json
 from colony.errors import ColonyError, NotFound
@@ -152,6 +154,7 @@ def _lifecycle(
         if as_json:
             _print_json(colony)
         else:
+            _print_warnings(colony)
             _out(Text.assemble(f"colony '{name}' is ", format_state(str(colony.get("state")))))
         return
     began = time.monotonic()
@@ -160,18 +163,32 @@ def _lifecycle(
         colony = call(client)
         if _already(name, colony, as_json):
             return
+        said = {"warnings": colony["warnings"]} if "warnings" in colony else {}
+        if not as_json:
+            _print_warnings(colony)
         try:
             _wait(client, events, colony, action, asked, show=not as_json)
         except ColonyError:
             if as_json:
                 with contextlib.suppress(ColonyError):
-                    _print_json(client.colony(name))
+                    _print_json({**client.colony(name), **said})
+            raise
+        except KeyboardInterrupt:
+            # Ctrl-C ends the watching; the request goes on in Mycelium (issue 12).
+            _err_console().print(format_interrupted(action, name))
             raise
     final = client.colony(name)
     if as_json:
-        _print_json(final)
+        _print_json({**final, **said})
         return
     _err_console().print(format_settled(name, str(final.get("state")), time.monotonic() - began))
     urls = {s.get("name"): s.get("url") for s in final.get("services") or []}
     if final.get("state") == "running" and any(urls.values()):
         _out(format_urls(urls))
+
+
+def _print_warnings(colony: Json) -> None:
+    """The warnings a request returned (a spawn's: config typos, uncommitted changes)."""
+    err = _err_console()
+    for warning in colony.get("warnings") or []:
+        err.print(format_warning(str(warning)))

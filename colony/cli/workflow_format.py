@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from colony.cli.format import _grid, _header, format_age, format_duration
+from colony.core.notices import exit_text, plural
 
 STATUS_STYLE = {
     "running": "cyan",
@@ -82,7 +83,7 @@ def format_session(s: Mapping[str, Any], now: float) -> Text:
     out.append(f" of colony {s.get('colony')}: {s.get('agent')} ")
     out.append_text(_status(s.get("status")))
     if s.get("exit_code") is not None:
-        out.append(f" (exit {s['exit_code']})")
+        out.append(f" ({exit_text(s['exit_code'])})")
     rows = [
         ("task", _first_line(s.get("task"), 200)),
         ("session id", s.get("session_id") or "-"),
@@ -127,7 +128,7 @@ def format_agent_event(event: Mapping[str, Any]) -> Text:
     mark, style = EVENT_MARK.get(kind, ("?", ""))
     if kind == "ended":
         text = (
-            f"{event.get('status')} (exit {event.get('exit_code')}), "
+            f"{event.get('status')} ({exit_text(event.get('exit_code'))}), "
             f"cost {format_cost(event.get('cost'))}"
         )
     elif kind == "tool_result" and (event.get("data") or {}).get("is_error"):
@@ -146,6 +147,14 @@ def format_started(s: Mapping[str, Any]) -> Text:
 
 
 # --- review -------------------------------------------------------------------------------
+
+
+def format_agent_interrupted(name: str, session: object) -> Text:
+    """Ctrl-C stops the watching, not the agent (issue 12)."""
+    return Text(
+        f"agent session {session} of colony '{name}' is still running; "
+        f"'colony agent stop {name}' to stop it, 'colony agent logs {name} -f' to watch again"
+    )
 
 
 def format_merge(result: Mapping[str, Any]) -> Text:
@@ -286,7 +295,7 @@ def format_brood(brood: Mapping[str, Any], now: float) -> Text:
         diff = (
             "-"
             if m.get("diff_lines") is None
-            else f"{m['diff_files']} files, {m['diff_lines']} lines"
+            else f"{plural(m['diff_files'], 'file')}, {plural(m['diff_lines'], 'line')}"
         )
         rows.append(
             [

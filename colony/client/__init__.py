@@ -19,7 +19,7 @@ from colony.client.base import (
     default_state_dir,
     error_from_json,
 )
-from colony.client.mycelium import Client, ensure_daemon
+from colony.client.mycelium import Client, ensure_daemon, stop_daemon
 from colony.client.streams import EventStream, ExecSession, LogStream
 
 __all__ = [
@@ -33,4 +33,5 @@ __all__ = [
     "default_state_dir",
     "ensure_daemon",
     "error_from_json",
+    "stop_daemon",
 ]

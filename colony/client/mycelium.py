@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -88,6 +89,63 @@ def _running(state_dir: Path) -> int | None:
     return pid if pid is not None and host.alive(pid) else None
 
 
+def _wait_gone(pid: int, started: int | None, timeout: float) -> bool:
+    """Whether process ``pid`` (started at ``started``) has exited within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while host.alive(pid, started):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def stop_daemon(socket_path: str | Path, timeout: float) -> int | None:
+    """Ask the Mycelium on ``socket_path`` to stop and return its pid once its process has
+    exited, not merely closed its socket: until then it holds its ports and state directory,
+    and a Mycelium started meanwhile would fail on them (issue 12). None: none was running.
+
+    Raises:
+        ColonyError: it is still running after ``timeout`` seconds.
+    """
+    with Client(socket_path) as client:
+        try:
+            pid = int(client.health()["pid"])
+        except DaemonUnavailable:
+            return None
+        started = host.start_time(pid)  # None: not in our pid namespace; the socket tells
+        with contextlib.suppress(DaemonUnavailable):  # it may exit before it answers
+            client.stop_daemon()
+        deadline = time.monotonic() + timeout
+        while _answers(client) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if started is None and not _answers(client):
+            return pid
+        if started is not None and _wait_gone(pid, started, deadline - time.monotonic()):
+            return pid
+    log = default_state_dir() / "mycelium.log"
+    doing = "still answers" if _answers(client) else "no longer answers but has not exited"
+    raise ColonyError(
+        f"Mycelium (pid {pid}) {doing} {timeout:g}s after it was asked to stop",
+        hint=f"see its log ({log}); 'kill -9 {pid}' ends it (colonies keep running)",
+    )
+
+
+def _stopping(state_dir: Path, client: Client) -> int | None:
+    """A Mycelium that holds ``state_dir`` but does not answer: one on its way out, or one
+    still starting. Waits up to START_TIMEOUT for it to answer or exit; returns its pid if it
+    does neither."""
+    pid = _running(state_dir)
+    if pid is None:
+        return None
+    started = host.start_time(pid)
+    deadline = time.monotonic() + START_TIMEOUT
+    while host.alive(pid, started) and not _answers(client):
+        if time.monotonic() > deadline:
+            return pid
+        time.sleep(0.1)
+    return None
+
+
 def ensure_daemon(socket_path: str | Path, *, quiet: bool = False) -> Client:
     """A client of the Mycelium on ``socket_path``, starting Mycelium first if it is not running.
 
@@ -103,6 +161,17 @@ def ensure_daemon(socket_path: str | Path, *, quiet: bool = False) -> Client:
             return client
         state_dir = default_state_dir()
         log = state_dir / "mycelium.log"
+        # A Mycelium that is stopping still holds the ports and the state directory: wait for
+        # it to go, rather than start one that fails on them (issue 12).
+        stuck = _stopping(state_dir, client)
+        if stuck is not None:
+            raise ColonyError(
+                f"cannot start Mycelium: the one running (pid {stuck}) neither answers on "
+                f"{client.socket_path} nor exits",
+                hint=f"see its log ({log}); 'kill -9 {stuck}' ends it (colonies keep running)",
+            )
+        if _answers(client):  # it was starting, and now answers
+            return client
         argv = [sys.executable, "-m", "colony", "daemon", "run"]
         argv += ["--state-dir", str(state_dir), "--socket", str(client.socket_path)]
         try:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from colony.core.audit import Draft, Entry
+from colony.core.notices import exit_text, plural
 from colony.core.redact import redact_event
 from colony.core.routes import RequestRecord
 from colony.errors import ConfigError
@@ -78,7 +79,7 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
         return f"{e.get('state')}{detail}"
     if t == "service":
         pid = f" (pid {e['pid']})" if e.get("pid") else ""
-        code = f" (exit {e['exit_code']})" if e.get("exit_code") is not None else ""
+        code = f" ({exit_text(e['exit_code'])})" if e.get("exit_code") is not None else ""
         return f"service {e.get('service')} {e.get('state')}{pid}{code}"
     if t == "removed":
         return "removed"
@@ -122,7 +123,7 @@ def _format_files(e: dict[str, Any]) -> str:
     if not paths and more:
         return f"… and {more:,} more files changed"
     shown = ", ".join(paths[:3]) + (", …" if len(paths) > 3 or more else "")
-    text = f"{e.get('count', len(paths))} files changed" + (f": {shown}" if shown else "")
+    text = f"{plural(e.get('count', len(paths)), 'file')} changed" + (f": {shown}" if shown else "")
     return text + (f" and {more:,} more" if more else "")
 
 

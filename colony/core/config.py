@@ -257,7 +257,9 @@ TOP_KEYS = ("colony", "services", *SECTIONS)
 
 def _service(name: str, table: Mapping[Any, Any], at: At) -> ServiceSpec:
     if "command" not in table:
-        (at / "command").fail("a non-empty string")
+        typo = next((k for k in table if v.close_key(k, ("command",))), None)
+        said = f" ({typo!r} is not a key: did you mean 'command'?)" if typo else ""
+        raise (at / "command").error(f"expected a non-empty string, got nothing{said}")
     return ServiceSpec(name=name, **v.pick(table, at, SERVICE_FIELDS))
 
 
@@ -315,7 +317,21 @@ def parse_config(data: Mapping[str, Any], source: str = "colony.toml") -> Config
     head = v.pick(colony, at / "colony", COLONY_FIELDS)
     services = _services(top, colony, at)
     body = v.pick(top, at, SECTIONS)
+    if not services:
+        _warn_no_services(top, at)
     return Config(source=source, services=services, warnings=tuple(at.warnings), **head, **body)
+
+
+def _warn_no_services(top: Mapping[Any, Any], at: At) -> None:
+    """A file that declares tables Colony does not know and no service most likely misspelt
+    ``[services.NAME]``: say that the colony will run nothing (issue 12)."""
+    unknown = [k for k, value in top.items() if k not in TOP_KEYS and isinstance(value, Mapping)]
+    if unknown:
+        shown = ", ".join(f"[{(at / k).path}]" for k in unknown[:3])
+        at.warnings.append(
+            f"{at.source}: no services: the colony runs none ({shown} ignored; "
+            "services are [services.NAME] tables)"
+        )
 
 
 def parse_config_text(text: str, source: str = "colony.toml") -> Config:
@@ -384,10 +400,11 @@ def render_default_config(name: str) -> str:
 
 DEFAULT_CONFIG = """\
 # colony.toml: how Colony runs this repository in each colony.
-# Unknown keys are reported as warnings; see the specification, section 1.
+# Every key is described in Colony's README, section "colony.toml"; unknown keys are
+# warnings that `colony spawn` prints.
 
 [colony]
-name = "{name}"                   # default colony name prefix
+name = "{name}"                   # `colony spawn` without NAME names colonies {name}-1, -2, …
 # description = "what this repository is"
 
 # [colony.environment]            # runtimes the colony expects; checked and reported
@@ -412,7 +429,10 @@ command = "bash"                  # what `colony shell` opens
 [limits]                          # empty: unlimited
 # cpu = 1.5                       # cores
 # memory = "2G"
+# swap = "0"                      # 0 turns swap off
 # pids = 512
+# io_weight = 100                 # 1-10000
+# disk = "10G"                    # workspace, data, home and tmp together
 
 [sandbox]
 level = "basic"                   # none | basic | moderate | strict

@@ -204,7 +204,7 @@ def plan_checks(f: Facts) -> list[Check]:
             "tls",
             "warn",
             "previews are plain HTTP, served on 127.0.0.1 only",
-            "HTTPS previews through Caddy are not built yet (SPEC §6)",
+            "HTTPS previews are not built yet (see the README, section 'Security model')",
         ),
     ]
     return checks

@@ -32,3 +32,16 @@ def parse_listening(text: str, port: int) -> set[int]:
         except (IndexError, ValueError):
             continue
     return found
+
+
+def parse_listen_ports(text: str) -> set[int]:
+    """The TCP ports something listens on (any address) in the table ``text`` (issue 12)."""
+    found: set[int] = set()
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 4 and fields[3] == LISTEN:
+            try:
+                found.add(int(fields[1].rsplit(":", 1)[1], 16))
+            except (IndexError, ValueError):
+                continue
+    return found

@@ -164,6 +164,33 @@ def explain_miss(table: RouteTable, host_header: str, domain: str = "localhost")
     )
 
 
+def explain_unreachable(up: Upstream, state: str | None, listening: Iterable[int] = ()) -> str:
+    """Why a preview's upstream did not answer, for the 502 page: the colony is not running
+    (and how to start it), or its service listens on other ports (named), or on none yet.
+
+    Example:
+        >>> explain_unreachable(Upstream("shop", 3000, "web"), "stopped")
+        "colony 'shop' is stopped, so service 'web' (port 3000) is not answering; start it ..."
+    """
+    what = f"service '{up.service}' (port {up.port})" if up.service else f"port {up.port}"
+    if state is not None and state != "running":
+        how = f"start it with 'colony start {up.colony}'"
+        if state not in ("stopped", "failed"):
+            how = f"wait until it runs ('colony show {up.colony}')"
+        return f"colony '{up.colony}' is {state}, so {what} is not answering; {how}"
+    ports = sorted(set(listening) - {up.port})
+    if ports:
+        shown = ", ".join(str(p) for p in ports[:5])
+        return (
+            f"colony '{up.colony}' {what} is not answering: nothing listens on port {up.port} "
+            f"inside the colony; it listens on {shown} (set the service's port to match)"
+        )
+    return (
+        f"colony '{up.colony}' {what} is not answering: nothing listens on 127.0.0.1:{up.port} "
+        f"inside the colony; see 'colony logs {up.colony}'"
+    )
+
+
 def render_url(
     service_or_port: str | int,
     colony: str,

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import math
@@ -214,13 +215,34 @@ class At:
         self.warnings.append(one_line(f"{self.source}: {self.path}: {message}"))
 
 
+def close_key(key: object, known: Iterable[str]) -> str | None:
+    """The known key ``key`` is most likely a typo of, if one is close enough.
+
+    Example:
+        >>> close_key("restrat", ["command", "restart"])
+        'restart'
+    """
+    if not isinstance(key, str) or len(key) > 40:
+        return None
+    found = difflib.get_close_matches(key.lower(), list(known), n=1, cutoff=0.7)
+    return found[0] if found else None
+
+
+def unknown_key(key: object, known: Iterable[str]) -> str:
+    """'unknown key, ignored', with "(did you mean 'restart'?)" when one is close (issue 12)."""
+    near = close_key(key, known)
+    return "unknown key, ignored" + (f" (did you mean {near!r}?)" if near else "")
+
+
 def table(value: object, at: At, known: Iterable[str], what: str = "a table") -> Mapping[Any, Any]:
-    """A mapping; each key not in ``known`` adds an 'unknown key, ignored' warning."""
+    """A mapping; each key not in ``known`` adds an 'unknown key, ignored' warning, naming the
+    known key it is likely a typo of."""
     if not isinstance(value, Mapping):
         at.fail(what, value)
+    known = tuple(known)
     for key in value:
         if key not in known:
-            (at / key).warn("unknown key, ignored")
+            (at / key).warn(unknown_key(key, known))
     return value
 
 

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 from colony import host
 from colony.core.agents import AgentPlan, interrupt_steps, plan_resume, plan_run
 from colony.core.agents.events import clip
+from colony.core.agents.presets import not_installed
 from colony.core.agents.session import SessionRecord, plan_status
 from colony.core.model import State
+from colony.core.notices import exit_text
 from colony.daemon import runner
 from colony.daemon.agent_tail import Tail
 from colony.daemon.review import turn_snapshot
-from colony.errors import ColonyError, Conflict
+from colony.errors import ColonyError, ConfigError, Conflict, HostError
 from colony.store.sessions import Sessions
 
 if TYPE_CHECKING:
@@ -50,6 +53,9 @@ class _Live:
     seq: int
     ended: asyncio.Future[SessionRecord]
     stop_requested: bool = False
+
+
+MISSING = (errno.ENOENT, errno.EACCES)  # exec errors of a program that is not there
 
 
 def leaf(ident: int) -> str:
@@ -200,7 +206,10 @@ class AgentService:
             # undo NAME --session N` goes back to it. Its failure is noted, never fatal.
             await asyncio.to_thread(turn_snapshot, actor, rec.id, "start", task)
             try:
-                running = await self._spawn(actor, rec.id, list(plan.argv), env or {}, path)
+                running = await self._spawn(actor, rec.id, plan, env or {}, path)
+            except ConfigError:  # the agent's program is not installed
+                self.sessions.delete(rec.id)
+                raise
             except ColonyError as exc:
                 self.sessions.delete(rec.id)
                 raise ColonyError(
@@ -229,18 +238,32 @@ class AgentService:
         return live.rec
 
     async def _spawn(
-        self, actor: ColonyActor, ident: int, argv: list[str], extra: dict[str, str], path: Path
+        self, actor: ColonyActor, ident: int, plan: AgentPlan, extra: dict[str, str], path: Path
     ) -> runner.Running:
+        """Start the agent's process.
+
+        Raises:
+            ConfigError: its program is on none of the colony's PATH directories.
+            HostError: it could not start for another reason.
+        """
         # The one place an agent process starts: contained like every colony process (its
         # namespace, cgroup leaf, user and sandbox), in the workspace, with the colony's env.
-        argv, placement = await actor.process(leaf(ident), argv)
-        return runner.start(
-            argv,
-            cwd=Path(actor.rec.workspace or "."),
-            env=actor.env_for_exec(extra),
-            placement=placement,
-            log_path=path,
-        )
+        argv, placement = await actor.process(leaf(ident), list(plan.argv))
+        env = actor.env_for_exec(extra)
+        try:
+            return runner.start(
+                argv, cwd=Path(actor.rec.workspace or "."), env=env, placement=placement,
+                log_path=path,
+            )  # fmt: skip
+        except HostError as exc:
+            # execvp says EACCES, not ENOENT, when a PATH directory is not the colony's to
+            # search (issue 12): either way the program is not there for the colony.
+            program = plan.argv[0]
+            cause = exc.__cause__
+            direct = argv[0] == program and "/" not in program  # not a wrapper's failure
+            if direct and isinstance(cause, OSError) and cause.errno in MISSING:
+                raise not_installed(plan.agent, program, env.get("PATH", "")) from exc
+            raise
 
     def _watch(self, rec: SessionRecord, running: runner.Running) -> _Live:
         ended: asyncio.Future[SessionRecord] = asyncio.get_running_loop().create_future()
@@ -333,7 +356,7 @@ class AgentService:
             tokens_out=rec.tokens_out,
             session_id=rec.agent_session,
         )
-        self._note(rec, f"{status} (exit {code})")
+        self._note(rec, f"{status} ({exit_text(code)})")
         live.ended.set_result(rec)
         for hook in list(self.on_end):
             try:

@@ -56,6 +56,7 @@ from colony.daemon.network import start_network
 from colony.daemon.paths import Paths
 from colony.daemon.peers import DEFAULT_CAP, DEFAULT_IDLE, PeerLimit
 from colony.daemon.ports import bind_error, check_free
+from colony.daemon.previews import explain_preview
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.workflow import Workflow
 from colony.errors import ColonyError, ConfigError
@@ -222,6 +223,7 @@ class Daemon:
                     domain=s.domain,
                     peers=PeerLimit(s.peer_connections, "preview proxy"),
                     idle_timeout=s.idle_timeout,
+                    explain=lambda up: explain_preview(myc, up),  # issue 12
                 )
                 try:
                     ctx.proxy_port = await proxy.start(s.proxy_host, s.proxy_port)

@@ -17,6 +17,7 @@ from colony.core import lifecycle
 from colony.core.config import Config, parse_config_text
 from colony.core.hostpolicy import Flags, HostPolicy, plan_effective
 from colony.core.model import ColonyRecord, Slot, State, check_name, plan_index
+from colony.core.notices import uncommitted_warning
 from colony.core.policy import check_config_exposures
 from colony.core.routes import Previews, RouteTable, plan_previews
 from colony.daemon import containment
@@ -190,6 +191,8 @@ class Mycelium:
         containment.validate(owner, cfg, self.ctx.allowed_users)
         check_config_exposures(cfg)  # issue 4: expose_to names services that have ports
         planned, base = await asyncio.to_thread(vcs.plan, root, name, rev)  # the revision exists
+        dirty = [] if rev else await asyncio.to_thread(planned.uncommitted)
+        warnings = [*cfg.warnings, *filter(None, [uncommitted_warning(dirty, str(root), source)])]
         objects = planned.objects
         if self.ctx.ids is not None and cfg.sandbox.user is None:
             some = self.ctx.ids.range.first  # any uid of the range: one that owns nothing
@@ -233,10 +236,10 @@ class Mycelium:
             }
         )
         actor.log.note("colony", "spawning")
-        for warning in cfg.warnings:
+        for warning in warnings:
             actor.log.note("colony", f"warning: {warning}")
         actor.tell("spawn", user=owner)
-        return actor.to_json()
+        return {**actor.to_json(), "warnings": warnings}  # issue 12: shown by `colony spawn`
 
     def _check_free(self, name: str) -> None:
         """Refuse a name a colony (even a failed one) or a trash entry has (issue 12)."""

@@ -41,7 +41,14 @@ from colony.core.http1 import (
     request_framing,
     response_framing,
 )
-from colony.core.routes import RequestRecord, RouteTable, Upstream, explain_miss, resolve
+from colony.core.routes import (
+    RequestRecord,
+    RouteTable,
+    Upstream,
+    explain_miss,
+    explain_unreachable,
+    resolve,
+)
 from colony.daemon.loopback import bind_loopback
 from colony.daemon.peers import BACKLOG, DEFAULT_IDLE, PeerLimit
 from colony.errors import ColonyError
@@ -94,14 +101,6 @@ async def _copy_body(reader: asyncio.StreamReader, write: Write, framing: int) -
         await _copy_until_eof(reader, write)
     else:
         await _copy_exact(reader, write, framing)
-
-
-def _unreachable(up: Upstream) -> str:
-    what = f"service '{up.service}' (port {up.port})" if up.service else f"port {up.port}"
-    return (
-        f"colony '{up.colony}' {what} is not answering; check that it is running and "
-        f"listens on 127.0.0.1:{up.port} inside the colony"
-    )
 
 
 @dataclass(frozen=True)
@@ -306,6 +305,8 @@ class PreviewProxy:
         peers: caps the open connections of each peer (a new cap of 256 when not given).
         idle_timeout: seconds a connection may wait for a whole request head, its first or,
             with no response in flight, its next.
+        explain: the 502 page's line for an upstream that did not answer (the daemon says
+            whether the colony is stopped, and which ports it listens on instead).
 
     Example:
         >>> proxy = PreviewProxy(routes, connect, on_request=records.append)
@@ -322,8 +323,10 @@ class PreviewProxy:
         peers: PeerLimit | None = None,
         idle_timeout: float = DEFAULT_IDLE,
         connect_timeout: float = 10.0,
+        explain: Callable[[Upstream], str] | None = None,
     ) -> None:
         self.routes = routes
+        self.explain = explain or (lambda up: explain_unreachable(up, None))
         self.connect = connect
         self.domain = domain
         self.on_request = on_request
@@ -442,7 +445,7 @@ class PreviewProxy:
             if not isinstance(exc, OSError | ColonyError):  # TimeoutError is an OSError
                 log.exception("preview proxy: connect to %s failed", upstream)
             log.debug("preview proxy: %s unreachable: %r", upstream, exc)  # recorded as 502
-            sent = await self._reply(writer, 502, _unreachable(upstream))
+            sent = await self._reply(writer, 502, self.explain(upstream))
             self.emit(request.record(upstream, 502, sent))
             return
         try:

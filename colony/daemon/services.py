@@ -18,8 +18,10 @@ from colony import host
 from colony.core import lifecycle, supervise
 from colony.core.config import ServiceSpec
 from colony.core.model import ServiceRecord, ServiceState, State
+from colony.core.notices import exit_text
 from colony.daemon import runner
 from colony.daemon.acting import user_field
+from colony.daemon.previews import listening_ports
 from colony.errors import ColonyError
 
 if TYPE_CHECKING:
@@ -87,14 +89,26 @@ class ServiceSupervisor:
                 if time.monotonic() > deadline:
                     raise ColonyError(
                         f"service '{spec.name}' did not answer on port {spec.port} within "
-                        f"{spec.ready_timeout:g}s"
+                        f"{spec.ready_timeout:g}s{self._listens_instead(spec, running.pid)}"
                     )
                 await asyncio.wait([running.exited], timeout=0.05)
         if running.exited.done():
             code = running.exited.result()
             detail = runner.tail_of(actor.ctx.paths.log(actor.name, spec.name)) or "no output"
-            raise ColonyError(f"service '{spec.name}' exited {code} while starting: {detail}")
+            how = exit_text(code).replace("exit ", "exited ", 1)  # 'killed by SIGKILL'
+            raise ColonyError(f"service '{spec.name}' {how} while starting: {detail}")
         self.set(supervise.on_ready(self.records[spec.name], actor.ctx.clock()))
+
+    def _listens_instead(self, spec: ServiceSpec, pid: int) -> str:
+        """'; it listens on 8000 (…)' when the service's namespace has other listeners: a
+        service on the wrong port names the port it chose (issue 12)."""
+        if self.actor.contain.netns_path is None:  # level none: those would be the host's
+            return ""
+        ports = sorted(listening_ports(pid) - {spec.port})
+        if not ports:
+            return ""
+        shown = ", ".join(str(p) for p in ports[:5])
+        return f"; it listens on {shown} (set port in [services.{spec.name}] to match)"
 
     # --- exits and restarts -----------------------------------------------------------
 

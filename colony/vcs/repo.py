@@ -158,6 +158,21 @@ class Repo:
         name, email = found.get("user.name", "").strip(), found.get("user.email", "").strip()
         return (name or FALLBACK_IDENTITY[0], email or FALLBACK_IDENTITY[1])
 
+    def uncommitted(self) -> list[str]:
+        """Paths in the main worktree with changes no commit has (changed, staged or new and
+        not ignored); empty when it is clean or git cannot tell."""
+        done = self.git("--no-optional-locks", "status", "--porcelain=v1", "-z",
+                        "--untracked-files=normal", check=False, timeout=30)  # fmt: skip
+        if done.returncode != 0:
+            return []
+        paths, fields = [], iter(done.stdout.split("\0"))
+        for entry in fields:
+            if len(entry) > 3 and entry[2] == " ":
+                paths.append(entry[3:])
+                if entry[0] in "RC":  # a rename or copy: its source path follows
+                    next(fields, None)
+        return paths
+
     def shallow(self) -> list[str]:
         """The commits a shallow clone is cut at (empty for a full repository)."""
         if not self.is_shallow:

@@ -290,3 +290,30 @@ def test_a_level_none_colony_page_cannot_use_a_bloom_session(
         pass
     sock.close()
     assert daemon.client.colony("victim")["state"] == "running"
+
+
+def test_bloom_shows_text_not_escapes_and_labels_not_field_names(
+    daemon: Daemon, page: Page, tmp_path: Path
+) -> None:
+    """When a colony prints coloured output and another fails at setup, Bloom's log panel
+    shows the text without escape codes, the timeline reads 'at provisioning: …' with its
+    separators, and table headings are words, not field names (issue 12)."""
+    client = daemon.client
+    assert client is not None
+    shout = r'printf "\033[32mgreen-text\033[0m\n"; sleep 300'  # a TOML literal string below
+    loud = make_repo(tmp_path / "loud", {"colony.toml": f"[services.s]\ncommand = '{shout}'\n"})
+    bad = make_repo(tmp_path / "bad", {"colony.toml": '[setup]\ncommands = ["exit 3"]\n'})
+    client.spawn("loud", str(loud))
+    client.spawn("bad", str(bad))
+    wait_state(client, "loud", "running")
+    wait_state(client, "bad", "failed")
+    page.goto(login_url(daemon))
+    page.wait_for_url(client.health()["http_url"] + "/")
+    page.goto(client.health()["http_url"] + "/ui/colonies/loud")
+    expect(page.locator("#logs")).to_contain_text("s | green-text\n", timeout=WAIT)
+    assert "\x1b" not in (page.locator("#logs").text_content() or "")
+    expect(page.locator("#audit th").first).to_have_text("#", timeout=WAIT)
+    assert "msg" not in (page.locator("#audit thead").text_content() or "")
+    page.goto(client.health()["http_url"] + "/ui/colonies/bad")
+    failed = page.locator(".timeline li").last
+    expect(failed).to_contain_text("failed at provisioning: ", timeout=WAIT)

@@ -304,6 +304,26 @@ def test_init_outside_repository(short_dir: Path, monkeypatch: pytest.MonkeyPatc
     code, _, err = run("init")
     assert code == 1
     assert "not inside a git or jj repository" in err
+    assert "hint: run 'git init' here first" in err  # issue 12: not 'colony init' again
+
+
+def test_help_summaries_are_not_cut() -> None:
+    """When `colony --help` lists the commands, no summary is cut short with '…' (issue 12)."""
+    for group in ("", "agent", "brood", "daemon", "trash"):
+        code, out, _ = run(*filter(None, [group]), "--help")
+        assert code == 0
+        listed = out.partition("Commands:")[2]
+        assert listed
+        assert "..." not in listed, group
+    assert "Keep preview names in /etc/hosts for resolvers that do not know" in run("--help")[1]
+
+
+def test_spawn_limit_help_lists_every_limit() -> None:
+    """When asked for spawn --help, --limit lists all six limits (issue 12)."""
+    _, out, _ = run("spawn", "--help")
+    flat = " ".join(out.split())
+    for key in ("cpu=", "memory=", "swap=", "pids=", "io_weight=", "disk="):
+        assert key in flat
 
 
 # --- through a real process ---------------------------------------------------------------

@@ -313,3 +313,32 @@ def test_default_colony_name(dirname: str, name: str) -> None:
 def test_exit_status(code: int | None, status: int) -> None:
     """When a command ends, its code becomes ours; a signal death reads like a shell's."""
     assert exit_status(code) == status
+
+
+def test_interrupted_spawn_says_how_to_cancel() -> None:
+    """When Ctrl-C stops watching a spawn, the line says it goes on and how to cancel it."""
+    from colony.cli.format import format_interrupted
+
+    assert format_interrupted("spawn", "web").plain == (
+        "colony 'web' is still spawning in the background; 'colony rm --force web' to cancel"
+    )
+
+
+def test_auto_names_take_the_first_free_number() -> None:
+    """When spawn has no NAME, it takes the first free <prefix>-<n>, within 63 characters."""
+    from colony.cli.format import plan_auto_name
+
+    assert plan_auto_name("flaskr", set()) == "flaskr-1"
+    assert plan_auto_name("flaskr", {"flaskr-1", "flaskr-3"}) == "flaskr-2"
+    assert len(plan_auto_name("a" * 63, set())) == 63
+
+
+def test_default_config_points_to_the_readme() -> None:
+    """When init writes colony.toml, it points to the README, not a specification users do
+    not have, and says what [colony] name does (issue 12)."""
+    from colony.core.config import render_default_config
+
+    text = render_default_config("flaskr")
+    assert "specification" not in text
+    assert "README" in text
+    assert "flaskr-1" in text

@@ -796,18 +796,58 @@ def test_unknown_keys_are_warnings():
     assert cfg.warnings == (
         "colony.toml: extra: unknown key, ignored",
         "colony.toml: colony.colour: unknown key, ignored",
-        "colony.toml: services.web.prot: unknown key, ignored",
+        "colony.toml: services.web.prot: unknown key, ignored (did you mean 'port'?)",
         "colony.toml: setup.cmds: unknown key, ignored",
         "colony.toml: terminal.shell: unknown key, ignored",
-        "colony.toml: limits.disc: unknown key, ignored",
-        "colony.toml: sandbox.levle: unknown key, ignored",
-        "colony.toml: network.egres: unknown key, ignored",
+        "colony.toml: limits.disc: unknown key, ignored (did you mean 'disk'?)",
+        "colony.toml: sandbox.levle: unknown key, ignored (did you mean 'level'?)",
+        "colony.toml: network.egres: unknown key, ignored (did you mean 'egress'?)",
         "colony.toml: agent.model: unknown key, ignored",
-        "colony.toml: check.commands: unknown key, ignored",
+        "colony.toml: check.commands: unknown key, ignored (did you mean 'command'?)",
     )
     assert cfg.name == "shop"
     assert cfg.service("web") is not None
     assert cfg.service("web").port is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("toml", "warning"),
+    [
+        (
+            '[services.web]\ncommand = "x"\nrestrat = "never"\n',
+            "colony.toml: services.web.restrat: unknown key, ignored (did you mean 'restart'?)",
+        ),
+        (
+            '[setup]\ncomands = ["make"]\n',
+            "colony.toml: setup.comands: unknown key, ignored (did you mean 'commands'?)",
+        ),
+        (
+            '[service.web]\ncommand = "x"\n',
+            "colony.toml: service: unknown key, ignored (did you mean 'services'?)",
+        ),
+    ],
+)
+def test_misspelt_keys_suggest_the_known_key(toml: str, warning: str) -> None:
+    """When a key is a typo of a known key of its table, the warning names that key."""
+    assert parse_config_text(toml).warnings[0] == warning
+
+
+def test_misspelt_services_section_warns_that_nothing_runs() -> None:
+    """When a file declares an unknown table and no service, a warning says the colony runs
+    none and how services are declared."""
+    cfg = parse_config_text('[service.web]\ncommand = "x"\nport = 3000\n')
+    assert cfg.services == ()
+    assert cfg.warnings[-1] == (
+        "colony.toml: no services: the colony runs none ([service] ignored; "
+        "services are [services.NAME] tables)"
+    )
+    assert len(parse_config_text("[setup]\ncommands = []\n").warnings) == 0
+
+
+def test_misspelt_command_of_a_service_is_named_in_the_error() -> None:
+    """When a service's 'command' is misspelt, the error says which key was meant."""
+    with pytest.raises(ConfigError, match="'comands' is not a key: did you mean 'command'"):
+        parse_config_text('[services.web]\ncomands = "x"\n')
 
 
 def test_unknown_key_in_array_service():

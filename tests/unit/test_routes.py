@@ -191,3 +191,34 @@ def test_render_then_resolve():
     """When a rendered URL's host is resolved, it reaches the same upstream."""
     host = render_url("api", "shop", 7080).removeprefix("http://").rstrip("/")
     assert resolve(TABLE, host) == Upstream("shop", 8000, "api")
+
+
+def test_unreachable_stopped_colony_says_how_to_start_it() -> None:
+    """When the colony is stopped, the 502 line says so and how to start it."""
+    from colony.core.routes import explain_unreachable
+
+    assert explain_unreachable(Upstream("shop", 3000, "web"), "stopped") == (
+        "colony 'shop' is stopped, so service 'web' (port 3000) is not answering; "
+        "start it with 'colony start shop'"
+    )
+
+
+def test_unreachable_running_colony_names_the_ports_it_listens_on() -> None:
+    """When the colony runs but listens elsewhere, the 502 line names those ports."""
+    from colony.core.routes import explain_unreachable
+
+    text = explain_unreachable(Upstream("shop", 3000, "web"), "running", [8000, 3000])
+    assert text.endswith("nothing listens on port 3000 inside the colony; it listens on 8000 "
+                         "(set the service's port to match)")  # fmt: skip
+
+
+def test_listen_ports_are_read_from_proc_net_tcp() -> None:
+    """When /proc/net/tcp lists listening and connected sockets, only listeners count."""
+    from colony.core.procnet import parse_listen_ports
+
+    text = (
+        "  sl  local_address rem_address   st\n"
+        "   0: 0100007F:1F41 00000000:0000 0A 0\n"
+        "   1: 0100007F:0BB8 0100007F:9C40 01 0\n"
+    )
+    assert parse_listen_ports(text) == {8001}

@@ -67,7 +67,7 @@ def test_events_and_results_read_as_one_line_each() -> None:
         format_agent_event({"kind": "tool_call", "text": "Edit: app.py"}).plain == "→ Edit: app.py"
     )
     ended = {"kind": "ended", "status": "interrupted", "exit_code": -2, "cost": None}
-    assert format_agent_event(ended).plain == "■ interrupted (exit -2), cost -"
+    assert format_agent_event(ended).plain == "■ interrupted (killed by SIGINT), cost -"
     merged = {"merged": True, "colony": "one", "into": "main", "squash": True, "commit": "a" * 40}
     assert format_merge(merged).plain == f"merged colony 'one' into main (squashed): {'a' * 12}"
     assert "nothing to merge" in format_merge({"merged": False, "colony": "x", "into": "m"}).plain
@@ -95,4 +95,4 @@ def test_brood_ranks_members() -> None:
     text = format_brood(brood, NOW).plain
     assert text.index("fix-2") < text.index("fix-1")
     assert "passed" in text
-    assert "1 files, 2 lines" in text
+    assert "1 file, 2 lines" in text

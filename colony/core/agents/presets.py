@@ -37,6 +37,15 @@ class Preset:
     resume_needs_session: bool = True
 
 
+# How to install each preset's CLI, for the error when it is missing (issue 12).
+INSTALL = {
+    "claude": "npm install -g @anthropic-ai/claude-code",
+    "codex": "npm install -g @openai/codex",
+    "gemini": "npm install -g @google/gemini-cli",
+    "aider": "python3 -m pip install aider-install && aider-install",
+}
+
+
 _INT_TERM_KILL: tuple[Step, ...] = (
     (signal.SIGINT, 5.0),
     (signal.SIGTERM, 5.0),
@@ -123,6 +132,23 @@ def find_preset(name: str, what: str = "agent") -> Preset:
             hint="or give a command template containing {prompt}",
         )
     return preset
+
+
+def not_installed(agent: str, program: str, path: str) -> ConfigError:
+    """The error for an agent whose program is on none of the colony's PATH directories
+    (``exec`` reports ENOENT, or EACCES when one of them is not the colony's to search).
+
+    Example:
+        >>> str(not_installed("claude", "claude", "/usr/bin:/bin"))
+        "claude: not found on the colony's PATH (/usr/bin:/bin)"
+    """
+    others = ", ".join(p for p in sorted(PRESETS) if p != agent)
+    how = f"install it with '{INSTALL[agent]}'" if agent in INSTALL else f"install {program}"
+    return ConfigError(
+        f"{program}: not found on the colony's PATH ({path})",
+        hint=f"{how} where every user can run it (or set Mycelium's COLONY_PATH), "
+        f"or choose another preset with --agent ({others}) or a command with --command",
+    )
 
 
 def check_template(command: str, what: str = "command") -> str:

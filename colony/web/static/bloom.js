@@ -182,7 +182,7 @@
     const table = el("table");
     const head = table.createTHead().insertRow();
     const cols = ["rank", "colony", "state", "status", "check", "diff_lines", "duration", "cost"];
-    cols.concat([""]).forEach((c) => head.appendChild(el("th", c)));
+    cols.concat([""]).forEach((c) => head.appendChild(el("th", c && columnLabel(c))));
     const body = table.createTBody();
     for (const m of brood.members) {
       const tr = body.insertRow();
@@ -284,6 +284,13 @@
   }
 
   // --- the followed log ---------------------------------------------------------------
+  // A colony's output carries terminal escapes (colours, cursor moves): drop them, and any
+  // other control character but tab, so the panel shows the text (issue 12).
+  const ESCAPES = /\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]/g;
+  function plainText(text) {
+    return String(text).replace(ESCAPES, "");
+  }
+
   let logAbort = null;
   async function followLogs() {
     const pre = document.getElementById("logs");
@@ -308,7 +315,7 @@
         for (const line of lines) {
           if (!line.trim()) continue;
           const entry = JSON.parse(line);
-          pre.append(`${entry.source} | ${entry.line}\n`);
+          pre.append(`${entry.source} | ${plainText(entry.line)}\n`);
         }
         while (pre.childNodes.length > 2000) pre.removeChild(pre.firstChild);
         if (atBottom) pre.scrollTop = pre.scrollHeight;
@@ -417,7 +424,7 @@
     }
     const table = document.createElement("table");
     const head = table.createTHead().insertRow();
-    keys.forEach((k) => { head.appendChild(document.createElement("th")).textContent = k; });
+    keys.forEach((k) => { head.appendChild(document.createElement("th")).textContent = columnLabel(k); });
     const tbody = table.createTBody();
     rows.slice(-200).reverse().forEach((row) => {
       const tr = tbody.insertRow();
@@ -430,12 +437,24 @@
     body.replaceChildren(table);
   }
 
+  // Column headings for people, not field names (issue 12).
+  const LABELS = { diff_lines: "diff (lines)", diff_files: "diff (files)", exit_code: "exit",
+    msg: "what", seq: "#", at: "when", id: "#" };
+  const SIGNALS = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV",
+    13: "SIGPIPE", 15: "SIGTERM" };
+  function columnLabel(key) {
+    return LABELS[key] || key.replace(/_/g, " ");
+  }
+
   function cellText(key, value) {
     if (value === null || value === undefined) return "";
     if (typeof value === "number" && /^(at|started|ended|created)$/.test(key) && value > 1e9) {
       return new Date(value * 1000).toLocaleString();
     }
     if (key === "duration" && typeof value === "number") return `${value.toFixed(1)}s`;
+    if (key === "exit_code" && typeof value === "number" && value < 0) {
+      return `killed by ${SIGNALS[-value] || `signal ${-value}`}`;
+    }
     if (key === "cost" && typeof value === "number") return `$${value.toFixed(4)}`;
     if (typeof value === "object") return JSON.stringify(value);
     return String(value);
