@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.common import caller, field, int_param, json_body
-from colony.daemon.mycelium import Mycelium
-from colony.daemon.workflow import workflow_of
+from colony.daemon.agents import AgentService
+from colony.daemon.events import EventBus
 from colony.errors import ConfigError
 
 
@@ -33,7 +33,7 @@ def _ident(request: Request) -> int:
     return int(request.path_params["session"])
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(agents: AgentService, bus: EventBus) -> list[BaseRoute]:
     async def run(request: Request) -> JSONResponse:
         """
         summary: Start an agent in a running colony on a task.
@@ -44,7 +44,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           409: {description: the colony is not running, or an agent already runs in it}
         """
         body = await json_body(request)
-        rec = await workflow_of(myc).agents.run(
+        rec = await agents.run(
             request.path_params["name"],
             field(body, "task", str, ""),
             preset=field(body, "preset", str, None),
@@ -63,7 +63,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           409: {description: the session still runs, or its agent cannot continue}
         """
         body = await json_body(request)
-        rec = await workflow_of(myc).agents.resume(
+        rec = await agents.resume(
             request.path_params["name"],
             field(body, "session", int, None),
             field(body, "task", str, "continue"),
@@ -80,7 +80,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           409: {description: it is not running}
         """
         ident = request.path_params.get("session")
-        rec = await workflow_of(myc).agents.stop(
+        rec = await agents.stop(
             request.path_params["name"], None if ident is None else _ident(request)
         )
         return JSONResponse(rec.to_json())
@@ -92,7 +92,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           200: {description: '{"sessions": [Session]}'}
         """
         name = request.path_params.get("name")
-        found = workflow_of(myc).agents.sessions_of(name)
+        found = agents.sessions_of(name)
         return JSONResponse({"sessions": [r.to_json() for r in found]})
 
     async def show(request: Request) -> JSONResponse:
@@ -101,7 +101,6 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: 'Session + {"events": [...]}'}
         """
-        agents = workflow_of(myc).agents
         rec = agents.get(request.path_params["name"], _ident(request))
         count = int_param(request.query_params.get("events", "50"), "events")
         events = agents.sessions.events(rec.id, limit=count)
@@ -114,14 +113,13 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           200: {description: 'one {"seq", "at", "kind", "text", "tool", "data"} per line, then
             {"kind": "ended", ...} when followed'}
         """
-        agents = workflow_of(myc).agents
         name = request.path_params["name"]
         rec = agents.get(name, _ident(request))
         after = int_param(request.query_params.get("after", "0"), "after")
         follow = request.query_params.get("follow", "") in ("1", "true", "yes")
 
         async def body() -> AsyncIterator[bytes]:
-            async with myc.ctx.bus.subscribe(maxsize=0) as queue:
+            async with bus.subscribe(maxsize=0) as queue:
                 seen = after
                 for event in agents.sessions.events(rec.id, after=after):
                     seen = event["seq"]

@@ -24,7 +24,7 @@ from colony.api import network as network_api  # issue 4
 from colony.api import review as review_api  # issue 6
 from colony.api import usage as usage_api  # issue 3
 from colony.api.common import error_response
-from colony.daemon.mycelium import Mycelium
+from colony.daemon.build import Services
 from colony.errors import ColonyError
 
 log = logging.getLogger("colony.api")
@@ -35,14 +35,15 @@ schemas = SchemaGenerator(
 
 
 def create_app(
-    myc: Mycelium,
+    services: Services,
     *,
     on_stop: Callable[[], None],
     info: dict[str, Any],
     extra: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The API over ``myc``. ``on_stop`` asks the daemon to shut down; ``extra`` routes are
-    added (the Unix socket's token routes, issue 7)."""
+    """The API over the daemon's ``services``. ``on_stop`` asks the daemon to shut down;
+    ``extra`` routes are added (the Unix socket's token routes, issue 7)."""
+    myc = services.colonies
 
     async def health(request: Request) -> JSONResponse:
         """
@@ -83,9 +84,9 @@ def create_app(
         *network_api.routes(myc),
         *usage_api.routes(myc),
         *audit_api.routes(myc),
-        *agents_api.routes(myc),
-        *review_api.routes(myc),
-        *broods_api.routes(myc),
+        *agents_api.routes(services.agents, myc.ctx.bus),
+        *review_api.routes(services.review, services.conflicts, services.trash),
+        *broods_api.routes(services.broods),
         *extra,
     ]
 

@@ -8,11 +8,10 @@ from starlette.routing import BaseRoute, Route
 
 from colony.api.agents import env_field
 from colony.api.common import caller, field, json_body
-from colony.daemon.mycelium import Mycelium
-from colony.daemon.workflow import workflow_of
+from colony.daemon.broods import BroodService
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(broods: BroodService) -> list[BaseRoute]:
     async def spawn(request: Request) -> JSONResponse:
         """
         summary: Create a brood; its colonies spawn now, agents follow as slots free up.
@@ -23,7 +22,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           400: {description: bad objective, count, agent, repository or revision; nothing made}
         """
         body = await json_body(request)
-        brood = await workflow_of(myc).broods.spawn(
+        brood = await broods.spawn(
             field(body, "objective", str, ""),
             field(body, "count", int, 1),
             repo=field(body, "repo", str),
@@ -44,7 +43,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: '{"broods": [Brood]}'}
         """
-        return JSONResponse({"broods": workflow_of(myc).broods.all()})
+        return JSONResponse({"broods": broods.all()})
 
     async def show(request: Request) -> JSONResponse:
         """
@@ -52,7 +51,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: 'Brood with "members"'}
         """
-        return JSONResponse(workflow_of(myc).broods.show(request.path_params["brood"]))
+        return JSONResponse(broods.show(request.path_params["brood"]))
 
     async def pick(request: Request) -> JSONResponse:
         """
@@ -63,7 +62,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           409: {description: members still run, or the merge would conflict; nothing changed}
         """
         body = await json_body(request)
-        result = await workflow_of(myc).broods.pick(
+        result = await broods.pick(
             request.path_params["brood"],
             field(body, "colony", str, None),
             squash=bool(field(body, "squash", bool, False)),

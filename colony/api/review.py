@@ -11,15 +11,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.common import caller, field, json_body
-from colony.daemon.mycelium import Mycelium
-from colony.daemon.workflow import workflow_of
+from colony.daemon.conflicts import ConflictWatch
+from colony.daemon.review import Review
+from colony.daemon.trash import TrashBin
 
 
 def _flag(request: Request, key: str) -> bool:
     return request.query_params.get(key, "") in ("1", "true", "yes")
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRoute]:
     async def diff(request: Request) -> JSONResponse:
         """
         summary: The colony's changes against its base (committed and uncommitted files).
@@ -27,9 +28,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           200: {description: '{colony, base, branch, diff, stat: {files, added, deleted, lines,
             paths}}'}
         """
-        result = await workflow_of(myc).review.diff(
-            request.path_params["name"], stat=_flag(request, "stat")
-        )
+        result = await review.diff(request.path_params["name"], stat=_flag(request, "stat"))
         return JSONResponse(result)
 
     async def merge(request: Request) -> JSONResponse:
@@ -42,7 +41,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             or its agent still runs}
         """
         body = await json_body(request)
-        result = await workflow_of(myc).review.merge(
+        result = await review.merge(
             request.path_params["name"],
             into=field(body, "into", str, None),
             squash=bool(field(body, "squash", bool, False)),
@@ -58,7 +57,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: '{"snapshots": [{number, ref, commit, message, at, session, turn}]}'}
         """
-        found = await workflow_of(myc).review.snapshots(request.path_params["name"])
+        found = await review.snapshots(request.path_params["name"])
         return JSONResponse({"snapshots": found})
 
     async def snapshot(request: Request) -> JSONResponse:
@@ -69,7 +68,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           201: {description: '{number, ref, commit, message, at, colony}'}
         """
         body = await json_body(request)
-        result = await workflow_of(myc).review.snapshot(
+        result = await review.snapshot(
             request.path_params["name"], field(body, "message", str, None)
         )
         return JSONResponse(result, status_code=201)
@@ -84,7 +83,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           404: {description: no such snapshot; nothing changed}
         """
         body = await json_body(request)
-        result = await workflow_of(myc).review.undo(
+        result = await review.undo(
             request.path_params["name"],
             field(body, "to", int, None),
             force=bool(field(body, "force", bool, False)),
@@ -98,7 +97,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: '{"conflicts": [{repo, path, colonies}]}'}
         """
-        found = await workflow_of(myc).conflicts.current()
+        found = await watch.current()
         return JSONResponse({"conflicts": [c.to_json() for c in found]})
 
     async def trash(request: Request) -> JSONResponse:
@@ -108,7 +107,6 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           200: {description: '{"trash": [{id, name, removed, owner, repo, branch, base, saved,
             snapshot, dir}], "strays": [path]}'}
         """
-        bin_ = workflow_of(myc).trash
         return JSONResponse({"trash": bin_.entries(), "strays": bin_.strays()})
 
     async def restore(request: Request) -> JSONResponse:
@@ -118,7 +116,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           202: {description: the colony, starting}
           409: {description: a colony of that name exists}
         """
-        colony = await workflow_of(myc).trash.restore(request.path_params["which"])
+        colony = await bin_.restore(request.path_params["which"])
         return JSONResponse(colony, status_code=202)
 
     async def purge(request: Request) -> JSONResponse:
@@ -128,7 +126,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           200: {description: '{"purged": [{id, name, deleted_refs, dir}]}'}
         """
         which = request.path_params.get("which")
-        purged = await workflow_of(myc).trash.purge(which)
+        purged = await bin_.purge(which)
         return JSONResponse({"purged": purged})
 
     return [

@@ -14,8 +14,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -27,17 +26,15 @@ from colony.api.auth import Auth, unix_routes
 from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.core.audit_events import parse_duration as parse_retention
-from colony.core.audit_events import plan_request_event, push_url
+from colony.core.audit_events import push_url
 from colony.core.env import DEFAULT_PATH
-from colony.core.filerate import FileRate, parse_file_rate
-from colony.core.hostpolicy import DEFAULT_POLICY_FILE, HostPolicy, parse_host_policy
-from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT, UidRange, check_range
+from colony.core.filerate import parse_file_rate
+from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT, check_range
 from colony.core.logcap import LogCap, parse_log_cap
 from colony.core.model import check_prefix
 from colony.core.mounts import check_state_dir
 from colony.daemon import logfiles
-from colony.daemon.auditing import start_audit
-from colony.daemon.context import Context
+from colony.daemon.build import build, start
 from colony.daemon.home import make_root_dir
 from colony.daemon.http import NAME, QuietServer, start_http
 from colony.daemon.identities import Identities
@@ -50,22 +47,17 @@ from colony.daemon.lifetime import (
     socket_answers,
     user_error,
 )
-from colony.daemon.logs import LogBook
-from colony.daemon.mycelium import Mycelium
-from colony.daemon.network import start_network
 from colony.daemon.paths import Paths
 from colony.daemon.peers import DEFAULT_CAP, DEFAULT_IDLE, PeerLimit
 from colony.daemon.ports import bind_error, check_free
-from colony.daemon.previews import explain_preview
-from colony.daemon.proxy import PreviewProxy, connect_in_netns
-from colony.daemon.workflow import Workflow
+from colony.daemon.settings import Settings, load_policy, used_uids
 from colony.errors import ColonyError, ConfigError
+from colony.isolation import Isolation
 from colony.isolation.linux import LinuxIsolation
 from colony.isolation.marks import render_mark
 from colony.store.queries import Store
 from colony.store.tokens import Tokens
-from colony.store.trash import Trash
-from colony.vcs import open_vcs
+from colony.vcs import Vcs, open_vcs
 
 log = logging.getLogger("colony.daemon")
 OWN_LOG_CHECK = 30.0  # seconds between checks of the daemon's own log's size
@@ -80,65 +72,23 @@ async def _cap_own_log(path: Path, cap: LogCap) -> None:
         await asyncio.sleep(OWN_LOG_CHECK)
 
 
-DEFAULT_POOL = ipaddress.IPv4Network("10.213.0.0/16")
-
-
-@dataclass(frozen=True)
-class Settings:
-    state_dir: Path
-    socket: Path
-    proxy_port: int = 7080
-    proxy_host: str = "127.0.0.1"
-    prefix: str = "colony"
-    pool: ipaddress.IPv4Network = DEFAULT_POOL
-    domain: str = "localhost"
-    http_port: int | None = 8000  # Bloom and the API on TCP; None: off
-    http_host: str = "127.0.0.1"
-    http_name: str = NAME  # Bloom's own name: its origin and its cookie's host (issue 11)
-    peer_connections: int = DEFAULT_CAP  # per peer, on the proxy and on Bloom's listener
-    idle_timeout: float = DEFAULT_IDLE  # seconds to wait for a request head
-    audit_push: str | None = None  # VictoriaLogs jsonline URL (issue 5)
-    audit_retention: float | None = None  # seconds of audit log kept; None: all
-    log_cap: LogCap = field(default_factory=LogCap)  # each log source's files (issue 11)
-    watch_limit: int = 8192  # inotify watches per colony (issue 11)
-    file_rate: FileRate = field(default_factory=FileRate)  # paths listed per colony (issue 11)
-    uids: UidRange = field(default_factory=lambda: UidRange(DEFAULT_UID_BASE, DEFAULT_UID_COUNT))
-    colony_path: str = DEFAULT_PATH  # PATH of colony processes
-    policy: HostPolicy = field(default_factory=HostPolicy)  # what the host decides (issue 10)
-
-
-def load_policy(path: str | None) -> HostPolicy:
-    """The host policy file (``--policy``; default /etc/colony/policy.toml, if it exists).
-
-    Raises:
-        ConfigError: the file named by --policy is missing, or the file is malformed.
-    """
-    source = path or DEFAULT_POLICY_FILE
-    try:
-        text = Path(source).read_text()
-    except FileNotFoundError:
-        if path is None:
-            return HostPolicy()
-        raise ConfigError(f"--policy: {path}: no such file") from None
-    except OSError as exc:
-        raise ConfigError(f"--policy: cannot read {source}: {exc.strerror}") from exc
-    found = parse_host_policy(text, source)
-    for warning in found.warnings:
-        log.warning("%s", warning)
-    return found
-
-
-def used_uids(store: Store) -> set[int]:
-    """uids of live colonies and of trash entries: none of them goes to a new colony."""
-    live = {r.uid for r in store.colonies() if r.uid is not None}
-    kept = {u for u in Trash(store.conn).uids() if u is not None}
-    return live | kept
-
-
 class Daemon:
-    def __init__(self, settings: Settings, life: Lifetime) -> None:
+    """One Mycelium: preflight, the composition root's components, the listeners, and
+    the signals that stop it. ``isolation`` and ``open_vcs`` are the host backends (the
+    real ones unless given)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        life: Lifetime,
+        *,
+        isolation: Isolation | None = None,
+        open_vcs: Callable[[Path], Vcs] = open_vcs,
+    ) -> None:
         self.settings = settings
         self.life = life
+        self.isolation = isolation
+        self.open_vcs = open_vcs
         self.stopping = asyncio.Event()
         self.reason = "stopped"  # why it stops, for the log
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -178,7 +128,9 @@ class Daemon:
         store = Store(paths.db)
         ids = Identities(s.uids, used=lambda: used_uids(store))
         ids.claim()
-        iso = LinuxIsolation(mark=render_mark(s.prefix, str(s.state_dir.resolve())))
+        iso = self.isolation or LinuxIsolation(
+            mark=render_mark(s.prefix, str(s.state_dir.resolve()))
+        )
         await asyncio.to_thread(iso.prepare, s.prefix, s.pool)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -189,42 +141,11 @@ class Daemon:
                     task.add_done_callback(self.tasks.discard)
                     return task
 
-                ctx = Context(
-                    store=store,
-                    iso=iso,
-                    open_vcs=open_vcs,
-                    paths=paths,
-                    prefix=s.prefix,
-                    pool=s.pool,
+                services = await build(
+                    s, store=store, isolation=iso, open_vcs=self.open_vcs, ids=ids,
                     start_task=start_task,
-                    domain=s.domain,
-                    host_env=dict(os.environ),
-                    logs=LogBook(s.log_cap),
-                    colony_path=s.colony_path,
-                    ids=ids,
-                    policy=s.policy,
-                )
-                # issue 4: network policies, connection records (NFLOG), names re-resolved
-                ctx.net = start_network(store, iso, ctx.bus, s.prefix, start_task)
-                myc = Mycelium(ctx)
-                # issue 5: the audit log records every event from here on
-                ctx.audit = await start_audit(
-                    ctx,
-                    myc,
-                    push=s.audit_push,
-                    retention=s.audit_retention,
-                    watch_limit=s.watch_limit,
-                    file_rate=s.file_rate,
-                )
-                proxy = PreviewProxy(
-                    routes=myc.routes,
-                    connect=lambda up: connect_in_netns(myc.netns_path(up.colony), up.port),
-                    on_request=lambda r: ctx.bus.publish(plan_request_event(r, ctx.clock())),
-                    domain=s.domain,
-                    peers=PeerLimit(s.peer_connections, "preview proxy"),
-                    idle_timeout=s.idle_timeout,
-                    explain=lambda up: explain_preview(myc, up),  # issue 12
-                )
+                )  # fmt: skip
+                ctx, myc, proxy = services.ctx, services.colonies, services.proxy
                 try:
                     ctx.proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
                 except OSError as exc:  # taken since the preflight check
@@ -233,11 +154,9 @@ class Daemon:
                     ) from exc
                 # issue 11: the log a started daemon writes is capped like every other
                 start_task(_cap_own_log(paths.root / "mycelium.log", s.log_cap))
-                workflow = Workflow(myc)  # issue 6: agents, review, trash, broods
-                removed = await myc.adopt_all()
+                removed = await start(services)
                 if removed:
                     log.info("removed %d objects that belonged to no colony", len(removed))
-                await workflow.start()
                 info: dict[str, Any] = {
                     "prefix": s.prefix,
                     "state_dir": str(s.state_dir),
@@ -248,13 +167,13 @@ class Daemon:
                 auth = Auth(Tokens(store.conn), clock=ctx.clock)
                 asked = "asked to stop through the API ('colony daemon stop')"
                 app = create_app(
-                    myc, on_stop=lambda: self.stop(asked), info=info, extra=unix_routes(auth)
+                    services, on_stop=lambda: self.stop(asked), info=info, extra=unix_routes(auth)
                 )
                 server = self._server(app)
                 web = None
                 if s.http_port is not None:  # issue 7: Bloom + the API on TCP, token-protected
                     by_token = "asked to stop through the API on the TCP listener"
-                    tcp = create_app(myc, on_stop=lambda: self.stop(by_token), info=info)
+                    tcp = create_app(services, on_stop=lambda: self.stop(by_token), info=info)
                     bloom = create_bloom_app(tcp, myc, auth)
                     web = start_http(
                         bloom,
@@ -267,8 +186,6 @@ class Daemon:
                         idle_timeout=s.idle_timeout,
                     )
                 info["http_url"] = auth.base_url
-                start_task(ctx.logs.run())
-                start_task(myc.resources.run())  # usage samples and resource events (issue 3)
                 serving = start_task(server.serve(sockets=[self._listen()]))
                 log.info("Mycelium listening on %s, previews on port %d", s.socket, ctx.proxy_port)
                 await self.stopping.wait()

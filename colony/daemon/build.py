@@ -1,0 +1,151 @@
+"""The composition root: every component of a Mycelium, built once, in dependency order
+(issue 13).
+
+:func:`build` takes the settings and the host backends (isolation, the workspace backend,
+the store, the colony uid range) and returns :class:`Services`: every component fully
+built, none Optional. The daemon (:mod:`colony.daemon.main`) builds with the real backends
+and binds the sockets; the tests build with :class:`~colony.testing.fake_isolation.FakeIsolation`
+and :class:`~colony.testing.fake_vcs.FakeVcs`. The API gets the components it serves, not a
+registry to look them up in.
+
+Example:
+    >>> services = await build(settings, store=store, isolation=iso, open_vcs=open_vcs,
+    ...                        ids=None, start_task=start_task)
+    >>> await start(services)
+    >>> services.agents is services.broods.agents
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from colony.core.audit_events import plan_request_event
+from colony.daemon.agents import AgentService
+from colony.daemon.audit import Auditor
+from colony.daemon.auditing import start_audit
+from colony.daemon.broods import BroodService
+from colony.daemon.conflicts import ConflictWatch
+from colony.daemon.context import Context, TaskStarter
+from colony.daemon.identities import Identities
+from colony.daemon.logs import LogBook
+from colony.daemon.mycelium import Mycelium
+from colony.daemon.network import Network, start_network
+from colony.daemon.paths import Paths
+from colony.daemon.peers import PeerLimit
+from colony.daemon.previews import explain_preview
+from colony.daemon.proxy import PreviewProxy, connect_in_netns
+from colony.daemon.review import Review
+from colony.daemon.settings import Settings
+from colony.daemon.trash import TrashBin
+from colony.isolation import Isolation
+from colony.store.queries import Store
+from colony.vcs import Vcs
+from colony.vcs import repo_root as vcs_repo_root
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every component of one Mycelium."""
+
+    ctx: Context  # what the colonies' actors share: store, backends, bus, paths
+    colonies: Mycelium
+    network: Network  # network policies and connection records (issue 4)
+    audit: Auditor  # the audit log (issue 5)
+    proxy: PreviewProxy  # previews; not listening until the daemon starts it
+    agents: AgentService  # issue 6
+    review: Review
+    conflicts: ConflictWatch
+    trash: TrashBin
+    broods: BroodService
+
+
+async def build(
+    settings: Settings,
+    *,
+    store: Store,
+    isolation: Isolation,
+    open_vcs: Callable[[Path], Vcs],
+    ids: Identities | None,
+    start_task: TaskStarter,
+    clock: Callable[[], float] = time.time,
+    host_env: dict[str, str] | None = None,
+    repo_root: Callable[[Path], Path] = vcs_repo_root,
+) -> Services:
+    """Every component, wired; background tasks go to ``start_task``. Nothing listens yet
+    and no colony is adopted: :func:`start` does that."""
+    s = settings
+    ctx = Context(
+        store=store,
+        iso=isolation,
+        open_vcs=open_vcs,
+        paths=Paths(s.state_dir),
+        prefix=s.prefix,
+        pool=s.pool,
+        start_task=start_task,
+        domain=s.domain,
+        host_env=dict(os.environ) if host_env is None else host_env,
+        logs=LogBook(s.log_cap),
+        colony_path=s.colony_path,
+        ids=ids,
+        policy=s.policy,
+        clock=clock,
+        repo_root=repo_root,
+    )
+    network = start_network(store, isolation, ctx.bus, s.prefix, start_task)
+    ctx.net = network
+    colonies = Mycelium(ctx)
+    audit = await start_audit(
+        ctx,
+        colonies,
+        push=s.audit_push,
+        retention=s.audit_retention,
+        watch_limit=s.watch_limit,
+        file_rate=s.file_rate,
+    )
+    ctx.audit = audit
+    proxy = PreviewProxy(
+        routes=colonies.routes,
+        connect=lambda up: connect_in_netns(colonies.netns_path(up.colony), up.port),
+        on_request=lambda r: ctx.bus.publish(plan_request_event(r, ctx.clock())),
+        domain=s.domain,
+        peers=PeerLimit(s.peer_connections, "preview proxy"),
+        idle_timeout=s.idle_timeout,
+        explain=lambda up: explain_preview(colonies, up),  # issue 12
+    )
+    agents = AgentService(colonies)
+    review = Review(colonies, agents)
+    trash = TrashBin(colonies)
+    ctx.on_removed.append(trash.record)  # the trash records what it takes to restore
+    return Services(
+        ctx=ctx,
+        colonies=colonies,
+        network=network,
+        audit=audit,
+        proxy=proxy,
+        agents=agents,
+        review=review,
+        conflicts=ConflictWatch(colonies),
+        trash=trash,
+        broods=BroodService(colonies, agents, review),
+    )
+
+
+async def start(services: Services) -> list[dict[str, str]]:
+    """Adopt the colonies, agent sessions and broods a previous Mycelium left, and start the
+    background work (conflicts, logs, usage); what gc removed on the way."""
+    removed = await services.colonies.adopt_all()
+    await services.agents.adopt()  # before broods: their drivers look at live sessions
+    await services.broods.adopt()
+    start_task = services.ctx.start_task
+    start_task(services.conflicts.run())
+    start_task(services.ctx.logs.run())
+    start_task(services.colonies.resources.run())  # usage samples and resource events
+    return removed
+
+
+__all__ = ["Services", "build", "start"]
