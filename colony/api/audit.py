@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -13,8 +13,6 @@ from starlette.routing import BaseRoute, Route
 from colony.api.common import int_param
 from colony.core.audit_events import Query, parse_kind, parse_since, render_jsonline
 from colony.daemon.audit import Auditor
-from colony.daemon.mycelium import Mycelium
-from colony.errors import ColonyError
 
 NDJSON = "application/x-ndjson"
 
@@ -34,11 +32,9 @@ def _query(request: Request, now: float) -> Query:
     )
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(audit: Auditor, clock: Callable[[], float]) -> list[BaseRoute]:
     def auditor() -> Auditor:
-        if myc.ctx.audit is None:
-            raise ColonyError("the audit log is not running in this Mycelium")
-        return myc.ctx.audit
+        return audit
 
     async def entries(request: Request) -> Response:
         """
@@ -50,7 +46,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           400: {description: a bad parameter}
         """
         audit = auditor()
-        q = _query(request, myc.ctx.clock())
+        q = _query(request, clock())
         limit = int_param(request.query_params.get("limit", "100"), "limit")
         follow = request.query_params.get("follow", "") in ("1", "true", "yes")
         if not follow:
@@ -80,7 +76,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           200: {description: one JSON object per line}
         """
         store = auditor().store
-        batches = store.batches(_query(request, myc.ctx.clock()))
+        batches = store.batches(_query(request, clock()))
 
         async def body() -> AsyncIterator[bytes]:
             while (batch := await asyncio.to_thread(next, batches, None)) is not None:

@@ -107,7 +107,6 @@ async def build(
         watch_limit=s.watch_limit,
         file_rate=s.file_rate,
     )
-    ctx.audit = audit
     proxy = PreviewProxy(
         routes=colonies.routes,
         connect=lambda up: connect_in_netns(colonies.netns_path(up.colony), up.port),

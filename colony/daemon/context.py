@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from colony.core.env import DEFAULT_PATH
 from colony.core.hostpolicy import HostPolicy
@@ -21,9 +21,6 @@ from colony.isolation import Isolation
 from colony.store.queries import Store
 from colony.vcs import Vcs
 from colony.vcs import repo_root as vcs_repo_root
-
-if TYPE_CHECKING:
-    from colony.daemon.audit import Auditor
 
 TaskStarter = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
@@ -55,4 +52,3 @@ class Context:
     net: Network | None = None  # network policies and connection records (issue 4)
     # Called with (record, result) as a colony is removed, before its record goes (issue 6).
     on_removed: list[Callable[[Any, dict[str, Any]], None]] = field(default_factory=list)
-    audit: Auditor | None = None  # the audit log (issue 5)

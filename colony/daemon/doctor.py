@@ -12,6 +12,7 @@ from colony import host
 from colony.core.doctor import Check, Facts, plan_checks
 from colony.core.model import State
 from colony.daemon.actor import ColonyActor
+from colony.daemon.audit import Auditor
 from colony.daemon.mycelium import Mycelium
 
 
@@ -97,7 +98,7 @@ def _live(myc: Mycelium) -> tuple[list[str], list[str]]:
     return identity, views
 
 
-async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
+async def gather(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> Facts:
     ctx = myc.ctx
     socket = Path(str(info.get("socket", "")))
     observed = await asyncio.to_thread(ctx.iso.observe, ctx.prefix)
@@ -109,16 +110,12 @@ async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
     )
     layout = getattr(getattr(ctx.iso, "cgroups", None), "layout", None)
     versions = {c: layout.version(c) if layout else None for c in ("cpu", "memory", "pids")}
-    audit_ok: bool | None = None
-    audit_detail = ""
-    if ctx.audit is not None:
-        verdict = await ctx.audit.verify()
-        audit_ok = verdict.ok
-        audit_detail = (
-            f"audit log verified: {verdict.checked} entries"
-            if verdict.ok
-            else f"audit log does not verify at entry {verdict.first}: {verdict.problem}"
-        )
+    verdict = await audit.verify()
+    audit_detail = (
+        f"audit log verified: {verdict.checked} entries"
+        if verdict.ok
+        else f"audit log does not verify at entry {verdict.first}: {verdict.problem}"
+    )
     as_root = tuple(
         sorted(
             n
@@ -157,7 +154,7 @@ async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
         cgroup_versions=versions,
         bubblewrap=shutil.which("bwrap") is not None,
         userns=userns,
-        audit_ok=audit_ok,
+        audit_ok=verdict.ok,
         audit_detail=audit_detail,
         unlimited=unlimited,
         as_root=as_root,
@@ -170,5 +167,5 @@ async def gather(myc: Mycelium, info: dict[str, Any]) -> Facts:
     )
 
 
-async def run_checks(myc: Mycelium, info: dict[str, Any]) -> list[Check]:
-    return plan_checks(await gather(myc, info))
+async def run_checks(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> list[Check]:
+    return plan_checks(await gather(myc, audit, info))
