@@ -63,42 +63,19 @@ def _environment() -> Environment:
 
 
 class UsageSampler:
-    """CPU, memory and process counts of colonies.
-
-    Uses the daemon's resource monitor (issue 3) when it has one; otherwise reads the
-    cgroups here and works out CPU % since this sampler's previous sample.
-    """
+    """CPU, memory and process counts of colonies, from the daemon's resource monitor
+    (issue 3): Bloom reads usage through the same service as ``GET /usage``."""
 
     def __init__(self, myc: Mycelium) -> None:
         self.myc = myc
-        self.previous: dict[str, tuple[float, int]] = {}
 
     async def sample(self, names: list[str]) -> dict[str, dict[str, Any]]:
-        monitor = getattr(self.myc, "resources", None)
-        if monitor is None:
-            return await asyncio.to_thread(self._read, names)
+        monitor = self.myc.resources
         out: dict[str, dict[str, Any]] = {}
         for name in names:
             actor = self.myc.actors.get(name)
             if actor is not None and actor.rec.isolated:
                 out[name] = dict(await monitor.sample(actor))
-        return out
-
-    def _read(self, names: list[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for name in names:
-            actor = self.myc.actors.get(name)
-            if actor is None or not actor.rec.isolated:
-                continue
-            try:
-                usage: dict[str, Any] = dict(self.myc.ctx.iso.usage(actor.slot))
-            except (ColonyError, OSError):
-                continue
-            if "cpu_usec" in usage:
-                current = (time.monotonic(), int(usage["cpu_usec"]))
-                usage["cpu_percent"] = filters.cpu_percent(self.previous.get(name), current)
-                self.previous[name] = current
-            out[name] = usage
         return out
 
 
