@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -441,20 +442,30 @@ def make_dir(path: str | Path, *, exist_ok: bool = False) -> bool:
     return True
 
 
-def remove_dir(path: str | Path) -> bool:
+def remove_dir(path: str | Path, busy_for: float = 0.0) -> bool:
     """Remove an empty directory (e.g. a cgroup); False if it was already gone.
+
+    ``busy_for`` seconds, an EBUSY is tried again: a cgroup whose last processes were killed
+    stays busy, with an empty ``cgroup.procs``, until their parents have reaped them.
 
     Raises:
         HostError: it exists but could not be removed (EBUSY: a cgroup still has processes).
     """
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        name = errno.errorcode.get(exc.errno or 0, "?")
-        raise HostError(f"cannot remove {path}: {exc.strerror} ({name})") from exc
-    return True
+    deadline = time.monotonic() + busy_for
+    pause = 0.001
+    while True:
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            if exc.errno == errno.EBUSY and time.monotonic() < deadline:
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+                continue
+            name = errno.errorcode.get(exc.errno or 0, "?")
+            raise HostError(f"cannot remove {path}: {exc.strerror} ({name})") from exc
+        return True
 
 
 def set_xattr(path: str | Path, name: str, value: str) -> None:

@@ -193,7 +193,7 @@ class Cgroups:
                 self.retired.pop(rel, None)
             for top in self.dirs(rel):
                 for path in self.tree(top):
-                    host.remove_dir(path)
+                    host.remove_dir(path, busy_for=KILL_TIMEOUT)
 
     def mark(self, dirs: list[str], mark: str) -> None:
         """Put the daemon's mark on cgroup directories it made (gc's proof of ownership)."""
