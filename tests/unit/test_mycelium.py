@@ -14,20 +14,9 @@ from typing import Any
 
 import pytest
 
+from colony.daemon import messages as m
 from colony.daemon.acting import acting_user
 from colony.daemon.context import Context
-from colony.daemon.messages import (
-    MESSAGES,
-    Adopt,
-    Ask,
-    Exited,
-    Remove,
-    Restart,
-    RestartService,
-    Spawn,
-    Start,
-    Stop,
-)
 from colony.daemon.mycelium import Mycelium
 from colony.daemon.paths import Paths
 from colony.errors import ColonyError, Conflict, HostError, NotFound
@@ -113,25 +102,25 @@ async def test_crashed_actor_is_restarted_and_others_untouched(world) -> None:  
 
 # Each message, the handler it reaches, the arguments it brings and whether its reply is the
 # handler's result (the rest answer None once handled).
-DISPATCH: list[tuple[Ask[Any], str, tuple[Any, ...], bool]] = [
-    (Spawn(), "_on_spawn", (), False),
-    (Start(), "_on_start", (), True),
-    (Stop(), "_on_stop", (), True),
-    (Restart(), "_on_restart", (), False),
-    (Remove(force=True), "_on_remove", (True,), True),
-    (Exited("web", 42, None), "_on_exited", ("web", 42, None), False),
-    (RestartService("web"), "_on_restart_service", ("web",), False),
-    (Adopt(), "_on_adopt", (), False),
+DISPATCH: list[tuple[m.Ask[Any], str, tuple[Any, ...], bool]] = [
+    (m.Spawn(), "_on_spawn", (), False),
+    (m.Start(), "_on_start", (), True),
+    (m.Stop(), "_on_stop", (), True),
+    (m.Restart(), "_on_restart", (), False),
+    (m.Remove(force=True), "_on_remove", (True,), True),
+    (m.Exited("web", 42, None), "_on_exited", ("web", 42, None), False),
+    (m.RestartService("web"), "_on_restart_service", ("web",), False),
+    (m.Adopt(), "_on_adopt", (), False),
 ]
 
 
 def test_dispatch_table_covers_every_message() -> None:
-    assert {type(msg) for msg, *_ in DISPATCH} == set(MESSAGES)
+    assert {type(msg) for msg, *_ in DISPATCH} == set(m.MESSAGES)
 
 
 @pytest.mark.parametrize(("msg", "handler", "args", "replies"), DISPATCH)
 async def test_each_message_reaches_its_handler(  # type: ignore[no-untyped-def]
-    world, msg: Ask[Any], handler: str, args: tuple[Any, ...], replies: bool
+    world, msg: m.Ask[Any], handler: str, args: tuple[Any, ...], replies: bool
 ) -> None:
     """When a message is asked for, its handler runs with the message's fields as arguments,
     the sender as the acting user, and the handler's result as the reply where it has one."""
@@ -163,7 +152,7 @@ async def test_a_string_or_other_object_is_refused_at_once(world) -> None:  # ty
     with pytest.raises(TypeError, match="not a colony message: 3"):
         await actor.ask(3)
     assert actor.mailbox.empty()
-    assert await actor.ask(Stop()) is True
+    assert await actor.ask(m.Stop()) is True
     assert myc.actors["one"] is actor
 
 
@@ -175,8 +164,8 @@ async def test_a_handlers_colony_error_reaches_the_asker(world) -> None:  # type
     await settled(myc, "one")
     actor = myc.actors["one"]
     with pytest.raises(Conflict):
-        await actor.ask(Remove())  # it runs, and force was not given
-    assert await actor.ask(Start()) is False  # already running
+        await actor.ask(m.Remove())  # it runs, and force was not given
+    assert await actor.ask(m.Start()) is False  # already running
     assert myc.actors["one"] is actor
 
 
