@@ -1,7 +1,8 @@
 """The ``colony`` command: tables and progress for humans, ``--json`` for scripts.
 
 Each command parses its arguments, calls :mod:`colony.client` and renders the answer with a
-pure ``format_*`` function (:mod:`colony.cli.format`) that returns a :class:`rich.text.Text`.
+pure ``format_*`` function (:mod:`colony.cli.format`, and :mod:`colony.present` for the views
+Stem shares) that returns a :class:`rich.text.Text`.
 The group, shared options and the one error path live in :mod:`colony.cli.app`; each other
 module registers its commands on :data:`main` when imported, so a new command module is one
 more name on the import line below (and, for its place in ``--help``, one in ``app.ORDER``).
@@ -26,24 +27,26 @@ from colony.cli import (  # noqa: F401  (registers their commands)
 )
 from colony.cli.app import main
 from colony.cli.format import (
-    EMPTY,
     default_colony_name,
-    format_age,
     format_already,
-    format_colony,
-    format_duration,
     format_gc,
-    format_log_line,
     format_removed,
     format_service_event,
     format_settled,
-    format_table,
     format_transition,
     format_urls,
     parse_pairs,
     parse_value,
 )
 from colony.client.terminal import exit_status
+from colony.present import (
+    EMPTY,
+    format_age,
+    format_colony,
+    format_duration,
+    format_log_line,
+    format_table,
+)
 
 __all__ = [
     "EMPTY",

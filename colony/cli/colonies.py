@@ -26,11 +26,8 @@ from colony.cli.app import (
 )
 from colony.cli.format import (
     default_colony_name,
-    format_colony,
     format_gc,
-    format_log_line,
     format_removed,
-    format_table,
     format_urls,
     parse_value,
     plan_auto_name,
@@ -38,6 +35,7 @@ from colony.cli.format import (
 from colony.cli.progress import _lifecycle
 from colony.client import Client, Json
 from colony.errors import ColonyError, NotFound
+from colony.present import format_colony, format_log_line, format_table
 
 # --- init ---------------------------------------------------------------------------------
 

@@ -20,9 +20,9 @@ from colony.cli.app import (
     main,
     name_argument,
 )
-from colony.cli.format import _grid, _header, format_age
 from colony.core.policy import parse_policy
 from colony.errors import ConfigError
+from colony.present import format_age, grid, header
 
 FLAGS = {"egress": "--egress", "allow": "--allow", "deny": "--deny"}
 
@@ -68,7 +68,7 @@ def format_policy(view: Mapping[str, Any], now: float) -> Text:
             Text(", ".join(view.get("exposed_to") or []) or "-"),
         ],
     ]
-    out = _grid(rows)
+    out = grid(rows)
     if not view.get("attached", True):
         out.append("\n(no kernel objects now: applied when the colony next starts)")
     return out
@@ -93,7 +93,7 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
     )
     destinations = view.get("destinations") or []
     if destinations:
-        rows = [_header("DESTINATION", "PROTO", "ACCEPTED", "DENIED", "LAST")]
+        rows = [header("DESTINATION", "PROTO", "ACCEPTED", "DENIED", "LAST")]
         for d in destinations:
             rows.append(
                 [
@@ -105,10 +105,10 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
                 ]
             )
         out.append("\n\n")
-        out.append_text(_grid(rows))
+        out.append_text(grid(rows))
     records = view.get("records") or []
     if records:
-        rows = [_header("TIME", "VERDICT", "PROTO", "DESTINATION", "USER")]
+        rows = [header("TIME", "VERDICT", "PROTO", "DESTINATION", "USER")]
         for r in records:
             verdict = str(r.get("verdict"))
             rows.append(
@@ -121,7 +121,7 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
                 ]
             )
         out.append("\n\n")
-        out.append_text(_grid(rows))
+        out.append_text(grid(rows))
     return out
 
 

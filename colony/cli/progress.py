@@ -17,17 +17,16 @@ from rich.text import Text
 from colony.cli.app import _client, _err_console, _out, _print_json
 from colony.cli.format import (
     format_already,
-    format_duration,
     format_interrupted,
     format_service_event,
     format_settled,
-    format_state,
     format_transition,
     format_urls,
     format_warning,
 )
 from colony.client import Client, EventStream, Json
 from colony.errors import ColonyError, NotFound
+from colony.present import format_duration, format_state
 
 # States that end the wait after each lifecycle action, and the state meaning "nothing to do".
 SETTLED = {

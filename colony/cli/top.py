@@ -16,8 +16,8 @@ from rich.live import Live
 from rich.text import Text
 
 from colony.cli.app import _client, _out, _print_json, json_option, main
-from colony.cli.format import _grid, _header, format_state
 from colony.core.resources import format_size
+from colony.present import format_state, grid, header
 
 EMPTY_TOP = "no colonies (spawn one with 'colony spawn NAME')"
 
@@ -53,7 +53,7 @@ def format_top(samples: Sequence[Mapping[str, Any]]) -> Text:
     """
     if not samples:
         return Text(EMPTY_TOP)
-    rows = [_header("COLONY", "STATE", "LEVEL", "USER", "CPU", "MEMORY", "PIDS", "I/O R/W", "OOM")]
+    rows = [header("COLONY", "STATE", "LEVEL", "USER", "CPU", "MEMORY", "PIDS", "I/O R/W", "OOM")]
     for s in sorted(samples, key=lambda x: str(x.get("colony"))):
         limits = s.get("limits") or {}
         oom = s.get("oom_kills")
@@ -70,7 +70,7 @@ def format_top(samples: Sequence[Mapping[str, Any]]) -> Text:
                 Text("-" if oom is None else str(oom), style="bold red" if oom else ""),
             ]
         )
-    return _grid(rows)
+    return grid(rows)
 
 
 @main.command()

@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.text import Text
 
-from colony.cli.format import _grid, _header, format_age, format_duration
 from colony.core.notices import exit_text, plural
+from colony.present import format_age, format_duration, grid, header
 
 STATUS_STYLE = {
     "running": "cyan",
@@ -58,7 +58,7 @@ def format_sessions(sessions: Sequence[Mapping[str, Any]], now: float) -> Text:
     """The ``colony agent ls`` table."""
     if not sessions:
         return Text("no agent sessions")
-    rows = [_header("ID", "COLONY", "AGENT", "STATUS", "STARTED", "TOOK", "COST", "TOKENS", "TASK")]
+    rows = [header("ID", "COLONY", "AGENT", "STATUS", "STARTED", "TOOK", "COST", "TOKENS", "TASK")]
     for s in sessions:
         rows.append(
             [
@@ -73,7 +73,7 @@ def format_sessions(sessions: Sequence[Mapping[str, Any]], now: float) -> Text:
                 Text(_first_line(s.get("task"), 40)),
             ]
         )
-    return _grid(rows)
+    return grid(rows)
 
 
 def format_session(s: Mapping[str, Any], now: float) -> Text:
@@ -175,7 +175,7 @@ def format_merge(result: Mapping[str, Any]) -> Text:
 def format_conflicts(conflicts: Sequence[Mapping[str, Any]]) -> Text:
     if not conflicts:
         return Text("no file is changed in more than one colony")
-    rows = [_header("FILE", "COLONIES", "REPOSITORY")]
+    rows = [header("FILE", "COLONIES", "REPOSITORY")]
     for c in conflicts:
         rows.append(
             [
@@ -184,13 +184,13 @@ def format_conflicts(conflicts: Sequence[Mapping[str, Any]]) -> Text:
                 Text(str(c.get("repo"))),
             ]
         )
-    return _grid(rows)
+    return grid(rows)
 
 
 def format_snapshots(snapshots: Sequence[Mapping[str, Any]], now: float) -> Text:
     if not snapshots:
         return Text("no snapshots")
-    rows = [_header("N", "TAKEN", "SESSION", "COMMIT", "MESSAGE")]
+    rows = [header("N", "TAKEN", "SESSION", "COMMIT", "MESSAGE")]
     for s in snapshots:
         session = f"{s['session']} {s.get('turn') or ''}".strip() if s.get("session") else "-"
         rows.append(
@@ -202,7 +202,7 @@ def format_snapshots(snapshots: Sequence[Mapping[str, Any]], now: float) -> Text
                 Text(_first_line(s.get("message"))),
             ]
         )
-    return _grid(rows)
+    return grid(rows)
 
 
 def format_snapshot(s: Mapping[str, Any]) -> Text:
@@ -224,7 +224,7 @@ def format_undo(result: Mapping[str, Any]) -> Text:
 def format_trash(entries: Sequence[Mapping[str, Any]], now: float) -> Text:
     if not entries:
         return Text("the trash is empty")
-    rows = [_header("ID", "NAME", "REMOVED", "OWNER", "BRANCH", "SNAPSHOT")]
+    rows = [header("ID", "NAME", "REMOVED", "OWNER", "BRANCH", "SNAPSHOT")]
     for e in entries:
         rows.append(
             [
@@ -236,7 +236,7 @@ def format_trash(entries: Sequence[Mapping[str, Any]], now: float) -> Text:
                 Text(str(e.get("snapshot") or "-")[:12]),
             ]
         )
-    return _grid(rows)
+    return grid(rows)
 
 
 def format_trash_plain(entries: Sequence[Mapping[str, Any]], strays: Sequence[str] = ()) -> str:
@@ -287,7 +287,7 @@ def format_brood(brood: Mapping[str, Any], now: float) -> Text:
     members = sorted(brood.get("members") or [], key=lambda m: m.get("rank") or 0)
     if not members:
         return out
-    rows = [_header("RANK", "COLONY", "STATE", "CHECK", "AGENT", "DIFF", "TOOK", "COST")]
+    rows = [header("RANK", "COLONY", "STATE", "CHECK", "AGENT", "DIFF", "TOOK", "COST")]
     for m in members:
         check = {True: Text("passed", "green"), False: Text("failed", "red")}.get(
             m.get("check"), Text("-")
@@ -310,7 +310,7 @@ def format_brood(brood: Mapping[str, Any], now: float) -> Text:
             ]
         )
     out.append("\n\n")
-    out.append_text(_grid(rows, indent=2))
+    out.append_text(grid(rows, indent=2))
     failed = [m for m in members if m.get("reason")]
     for m in failed:
         out.append(f"\n  {m.get('colony')}: {m.get('reason')}", style="red")
@@ -320,7 +320,7 @@ def format_brood(brood: Mapping[str, Any], now: float) -> Text:
 def format_broods(broods: Sequence[Mapping[str, Any]], now: float) -> Text:
     if not broods:
         return Text("no broods")
-    rows = [_header("NAME", "STATE", "MEMBERS", "CREATED", "OBJECTIVE")]
+    rows = [header("NAME", "STATE", "MEMBERS", "CREATED", "OBJECTIVE")]
     for b in broods:
         members = b.get("members") or []
         done = sum(1 for m in members if m.get("state") in ("done", "failed"))
@@ -333,7 +333,7 @@ def format_broods(broods: Sequence[Mapping[str, Any]], now: float) -> Text:
                 Text(_first_line(b.get("objective"), 50)),
             ]
         )
-    return _grid(rows)
+    return grid(rows)
 
 
 def format_pick(result: Mapping[str, Any]) -> Text:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, assert_never, cast
 
 from colony.core import lifecycle
 from colony.core.config import Config, ServiceSpec
@@ -23,6 +23,19 @@ from colony.daemon import removal, runner
 from colony.daemon.acting import acting_user, user_field
 from colony.daemon.containment import Containment
 from colony.daemon.context import Context
+from colony.daemon.messages import (
+    Adopt,
+    Ask,
+    ColonyMessage,
+    Exited,
+    Remove,
+    Restart,
+    RestartService,
+    Spawn,
+    Start,
+    Stop,
+    check_message,
+)
 from colony.daemon.services import ServiceSupervisor
 from colony.errors import ColonyError
 from colony.host import Placement
@@ -30,16 +43,22 @@ from colony.vcs import Workspace
 
 log = logging.getLogger("colony.actor")
 
+R = TypeVar("R")
+
 
 @dataclass
-class Message:
-    kind: str
-    args: dict[str, Any]
+class Envelope:
+    """A message in the mailbox, who sent it (for the events it causes) and where its reply
+    goes (None: nobody waits for one)."""
+
+    message: ColonyMessage
+    user: str | None
     reply: asyncio.Future[Any] | None
 
 
 class ColonyActor:
-    """Owns one colony. Talk to it with :meth:`ask` (await the result) or :meth:`tell`."""
+    """Owns one colony. Talk to it with :meth:`ask` (await the result) or :meth:`tell`,
+    passing one of the messages of :mod:`colony.daemon.messages`."""
 
     def __init__(self, ctx: Context, rec: ColonyRecord, cfg: Config) -> None:
         self.ctx = ctx
@@ -48,7 +67,7 @@ class ColonyActor:
         self.slot = Slot(ctx.prefix, rec.name, rec.index, ctx.pool)
         self.contain = Containment(ctx, rec, cfg, self.slot)  # issue 3: user, limits, sandbox
         self.usage: dict[str, Any] | None = None  # latest sample of the resource monitor
-        self.mailbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.mailbox: asyncio.Queue[Envelope] = asyncio.Queue()
         self.supervisor = ServiceSupervisor(self)  # records, processes and restart timers
         self.job: asyncio.Task[None] | None = None
         self.log = ctx.logs.open(rec.name, ctx.paths.logs(rec.name))
@@ -73,22 +92,25 @@ class ColonyActor:
 
     # --- mailbox ------------------------------------------------------------------------
 
-    async def ask(self, kind: str, **args: Any) -> Any:
+    async def ask(self, msg: Ask[R], user: str | None = None) -> R:
+        """Send ``msg`` and await its reply; ``user`` (who asked) goes on the events it causes.
+        A :class:`TypeError` at once if ``msg`` is no colony message."""
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self.mailbox.put(Message(kind, args, reply))
-        return await reply
+        await self.mailbox.put(Envelope(check_message(msg), user, reply))
+        return cast(R, await reply)
 
-    def tell(self, kind: str, **args: Any) -> None:
-        self.mailbox.put_nowait(Message(kind, args, None))
+    def tell(self, msg: ColonyMessage, user: str | None = None) -> None:
+        """Send ``msg`` without waiting for it to be handled."""
+        self.mailbox.put_nowait(Envelope(check_message(msg), user, None))
 
     async def run(self) -> None:
         """Handle messages until the colony is removed. An unexpected error propagates so the
         daemon's supervisor can log it and restart this actor from the store."""
         while not self.done:
             msg = await self.mailbox.get()
-            acting_user.set(msg.args.pop("user", None))
+            acting_user.set(msg.user)
             try:
-                result = await getattr(self, f"_on_{msg.kind}")(**msg.args)
+                result = await self._handle(msg.message)
             except ColonyError as exc:
                 if msg.reply is not None and not msg.reply.done():
                     msg.reply.set_exception(exc)
@@ -109,6 +131,33 @@ class ColonyActor:
             if msg.reply is not None and not msg.reply.done():
                 out.append(msg.reply)
         return out
+
+    async def _handle(self, msg: ColonyMessage) -> object:
+        """The handler of each message; mypy checks every message has one."""
+        match msg:
+            case Spawn():
+                await self._on_spawn()
+                return None
+            case Start():
+                return await self._on_start()
+            case Stop():
+                return await self._on_stop()
+            case Restart():
+                await self._on_restart()
+                return None
+            case Remove(force=force):
+                return await self._on_remove(force)
+            case Exited(service=service, pid=pid, code=code):
+                await self._on_exited(service, pid, code)
+                return None
+            case RestartService(service=service):
+                await self._on_restart_service(service)
+                return None
+            case Adopt():
+                await self._on_adopt()
+                return None
+            case _:
+                assert_never(msg)
 
     # --- requests ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from colony.core.routes import Previews, RouteTable, plan_previews
 from colony.daemon import containment
 from colony.daemon.actor import ColonyActor
 from colony.daemon.context import Context
+from colony.daemon.messages import REQUESTS, Adopt, Remove, Spawn
 from colony.daemon.paths import ORPHAN
 from colony.daemon.resources import ResourceMonitor
 from colony.errors import ColonyError, ConfigError, NotFound
@@ -128,7 +129,7 @@ class Mycelium:
                     break
                 actor = ColonyActor(self.ctx, rec, load_colony_config(rec, self.ctx.policy))
                 self.actors[name] = actor
-                actor.tell("adopt")
+                actor.tell(Adopt())
         if self.actors.get(name) is actor:
             del self.actors[name]
 
@@ -154,7 +155,7 @@ class Mycelium:
                 cfg = parse_config_text("", rec.config_source)
             actor = ColonyActor(self.ctx, rec, cfg)
             self._launch(actor)
-            actor.tell("adopt")
+            actor.tell(Adopt())
         return await self.gc()
 
     # --- requests ---------------------------------------------------------------------
@@ -238,7 +239,7 @@ class Mycelium:
         actor.log.note("colony", "spawning")
         for warning in warnings:
             actor.log.note("colony", f"warning: {warning}")
-        actor.tell("spawn", user=owner)
+        actor.tell(Spawn(), user=owner)
         return {**actor.to_json(), "warnings": warnings}  # issue 12: shown by `colony spawn`
 
     def _check_free(self, name: str) -> None:
@@ -255,14 +256,16 @@ class Mycelium:
         ``user`` (who asked) goes on the events the request causes, for the audit log.
         """
         actor = self.actor(name)
-        changed = await actor.ask(kind, user=user)
+        message = REQUESTS.get(kind)
+        if message is None:
+            raise NotFound(f"no action '{kind}': expected {', '.join(REQUESTS)}")
+        changed: bool | None = await actor.ask(message(), user=user)
         if changed is False:  # already there: the colony says so, and nothing happened
             return {**actor.to_json(), "already": str(actor.rec.state)}
         return actor.to_json()
 
     async def remove(self, name: str, force: bool, user: str | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = await self.actor(name).ask("remove", force=force, user=user)
-        return result
+        return await self.actor(name).ask(Remove(force=force), user=user)
 
     def colonies(self) -> list[dict[str, Any]]:
         return [a.to_json() for a in sorted(self.actors.values(), key=lambda a: a.rec.created)]

@@ -21,6 +21,7 @@ from colony.core.model import ServiceRecord, ServiceState, State
 from colony.core.notices import exit_text
 from colony.daemon import runner
 from colony.daemon.acting import user_field
+from colony.daemon.messages import Exited, RestartService
 from colony.daemon.previews import listening_ports
 from colony.errors import ColonyError
 
@@ -73,7 +74,7 @@ class ServiceSupervisor:
         self.running[service] = running
 
         def exited(fut: asyncio.Future[int | None]) -> None:
-            self.actor.tell("exited", service=service, pid=running.pid, code=fut.result())
+            self.actor.tell(Exited(service, running.pid, fut.result()))
 
         running.exited.add_done_callback(exited)
 
@@ -130,7 +131,7 @@ class ServiceSupervisor:
             else:
                 loop = asyncio.get_running_loop()
                 self.timers[service] = loop.call_later(
-                    action.delay, functools.partial(actor.tell, "restart_service", service=service)
+                    action.delay, functools.partial(actor.tell, RestartService(service))
                 )
 
     async def restart(self, service: str) -> None:
@@ -185,13 +186,13 @@ class ServiceSupervisor:
 
     def _adopt(self, name: str, svc: ServiceRecord) -> None:
         if svc.state is ServiceState.BACKOFF:
-            self.actor.tell("restart_service", service=name)
+            self.actor.tell(RestartService(name))
             return
         if svc.pid is None or svc.state not in (ServiceState.STARTING, ServiceState.RUNNING):
             return
         running = runner.adopt(svc.pid, svc.started)
         if running is None:
-            self.actor.tell("exited", service=name, pid=svc.pid, code=None)
+            self.actor.tell(Exited(name, svc.pid, None))
         else:
             self.follow(name, running)
 

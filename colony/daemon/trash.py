@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from colony.core.model import ColonyRecord, State, plan_index
 from colony.core.trash import TrashRecord, pick_entry
+from colony.daemon.messages import Start
 from colony.daemon.paths import ORPHAN
 from colony.daemon.removal import KEPT_WORKSPACE
 from colony.errors import ColonyError, ConfigError, Conflict, NotFound
@@ -116,7 +117,7 @@ class TrashBin:
         self.trash.delete(entry.id)
         actor = self.myc.launch(rec)
         actor.log.note("colony", f"restored from the trash (entry {entry.id})")
-        await actor.ask("start")
+        await actor.ask(Start())
         return actor.to_json()
 
     def _bring_back(self, entry: TrashRecord) -> ColonyRecord:

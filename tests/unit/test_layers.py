@@ -1,7 +1,7 @@
 """The package's layers, as the import graph shows them (issue 13): the pure core imports no
-edge, the edges import no daemon, front ends reach the daemon only through the client, and
-no package but the daemon's (whose loop issue 13's composition root removes) has an import
-cycle."""
+edge, the edges import no daemon, front ends reach the daemon only through the client and
+share presentation through colony.present, not through each other, and no package but the
+daemon's (whose loop issue 13's composition root removes) has an import cycle."""
 
 from __future__ import annotations
 
@@ -88,6 +88,23 @@ def test_front_ends_reach_the_daemon_only_through_the_client(front: str) -> None
     """Front ends talk to the daemon's API; the one exception is the command that runs it."""
     used = imports(front, "colony.daemon") + imports(front, "colony.api")
     assert [pair for pair in used if pair != ("colony.cli.daemon", "colony.daemon.main")] == []
+
+
+def test_stem_imports_nothing_of_the_cli() -> None:
+    """Stem shows what the CLI shows through colony.present, never by importing the CLI."""
+    assert imports("colony.tui", "colony.cli") == []
+
+
+@pytest.mark.parametrize("other", [*FRONTS, *UPPER, "colony.client"])
+def test_presentation_imports_no_front_end_and_no_daemon(other: str) -> None:
+    """colony.present turns the API's JSON into Text; it needs neither a front end, the
+    daemon nor the client that fetches the JSON."""
+    assert imports("colony.present", other) == []
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_presentation_imports_no_edge(edge: str) -> None:
+    assert imports("colony.present", edge) == []
 
 
 def test_no_import_cycles_outside_the_daemon() -> None:

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from colony.daemon import messages as m
+from colony.daemon.acting import acting_user
 from colony.daemon.context import Context
 from colony.daemon.mycelium import Mycelium
 from colony.daemon.paths import Paths
-from colony.errors import ColonyError, HostError
+from colony.errors import ColonyError, Conflict, HostError, NotFound
 from colony.store.queries import Store
 from colony.testing.fake_isolation import FakeIsolation
 from colony.testing.fake_vcs import FakeVcs
@@ -96,6 +98,82 @@ async def test_crashed_actor_is_restarted_and_others_untouched(world) -> None:  
     await myc.request("one", "stop")
     assert (await settled(myc, "one"))["state"] == "stopped"
     assert myc.colony("two")["state"] == "running"
+
+
+# Each message, the handler it reaches, the arguments it brings and whether its reply is the
+# handler's result (the rest answer None once handled).
+DISPATCH: list[tuple[m.Ask[Any], str, tuple[Any, ...], bool]] = [
+    (m.Spawn(), "_on_spawn", (), False),
+    (m.Start(), "_on_start", (), True),
+    (m.Stop(), "_on_stop", (), True),
+    (m.Restart(), "_on_restart", (), False),
+    (m.Remove(force=True), "_on_remove", (True,), True),
+    (m.Exited("web", 42, None), "_on_exited", ("web", 42, None), False),
+    (m.RestartService("web"), "_on_restart_service", ("web",), False),
+    (m.Adopt(), "_on_adopt", (), False),
+]
+
+
+def test_dispatch_table_covers_every_message() -> None:
+    assert {type(msg) for msg, *_ in DISPATCH} == set(m.MESSAGES)
+
+
+@pytest.mark.parametrize(("msg", "handler", "args", "replies"), DISPATCH)
+async def test_each_message_reaches_its_handler(  # type: ignore[no-untyped-def]
+    world, msg: m.Ask[Any], handler: str, args: tuple[Any, ...], replies: bool
+) -> None:
+    """When a message is asked for, its handler runs with the message's fields as arguments,
+    the sender as the acting user, and the handler's result as the reply where it has one."""
+    myc, _iso, _vcs, repo = world
+    await myc.spawn("one", str(repo))
+    await settled(myc, "one")
+    actor = myc.actors["one"]
+    seen: list[tuple[tuple[Any, ...], str | None]] = []
+
+    async def record(*got: Any) -> object:
+        seen.append((got, acting_user.get()))
+        return "reply"
+
+    setattr(actor, handler, record)
+    result = await actor.ask(msg, user="ann")
+    assert seen == [(args, "ann")]
+    assert result == ("reply" if replies else None)
+
+
+async def test_a_string_or_other_object_is_refused_at_once(world) -> None:  # type: ignore[no-untyped-def]
+    """When something that is no colony message is sent, the sender gets a TypeError naming
+    it and the messages there are; nothing reaches the mailbox and the actor goes on."""
+    myc, _iso, _vcs, repo = world
+    await myc.spawn("one", str(repo))
+    await settled(myc, "one")
+    actor = myc.actors["one"]
+    with pytest.raises(TypeError, match=r"not a colony message: 'stop' \(expected one of Spawn, "):
+        actor.tell("stop")
+    with pytest.raises(TypeError, match="not a colony message: 3"):
+        await actor.ask(3)
+    assert actor.mailbox.empty()
+    assert await actor.ask(m.Stop()) is True
+    assert myc.actors["one"] is actor
+
+
+async def test_a_handlers_colony_error_reaches_the_asker(world) -> None:  # type: ignore[no-untyped-def]
+    """When a handler refuses with a ColonyError, the asker gets that error and the actor
+    handles the next message."""
+    myc, _iso, _vcs, repo = world
+    await myc.spawn("one", str(repo))
+    await settled(myc, "one")
+    actor = myc.actors["one"]
+    with pytest.raises(Conflict):
+        await actor.ask(m.Remove())  # it runs, and force was not given
+    assert await actor.ask(m.Start()) is False  # already running
+    assert myc.actors["one"] is actor
+
+
+async def test_request_of_an_unknown_action_is_not_found(world) -> None:  # type: ignore[no-untyped-def]
+    myc, _iso, _vcs, repo = world
+    await myc.spawn("one", str(repo))
+    with pytest.raises(NotFound, match="no action 'pause': expected start, stop, restart"):
+        await myc.request("one", "pause")
 
 
 async def test_failed_isolation_rolls_back_workspace(world) -> None:  # type: ignore[no-untyped-def]

@@ -1,10 +1,10 @@
 """Limits and accounting as text, usage and resource events, decided purely (issue 3)."""
 
-from colony.cli.format import format_limits, format_sandbox, format_user
 from colony.cli.top import format_top
 from colony.core.resources import cpu_percent, format_size, plan_events
 from colony.isolation.layout import detect
 from colony.isolation.limits import Limits, fallback, parse_counters, parse_usage, render_limits
+from colony.present import format_limits, format_sandbox, format_user
 from tests.unit.test_cgroups_detect import HYBRID, PURE_V2, V2_CONTROLLERS
 
 V1 = detect(HYBRID, "hugetlb")

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from colony.cli.format import format_age, format_colony_state, format_services
+from colony.present import format_age, format_colony_state, format_services
 
 COLUMNS = ("name", "state", "services", "owner", "created")
 

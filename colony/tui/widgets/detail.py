@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import RichLog, Static
 
-from colony.cli.format import format_colony, format_log_line
+from colony.present import format_colony, format_log_line
 
 
 class ColonyDetail(Vertical):
