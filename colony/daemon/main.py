@@ -27,7 +27,8 @@ from colony.api.auth import Auth, unix_routes
 from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.core.audit_events import parse_duration as parse_retention
-from colony.core.audit_events import plan_request_event, push_url
+from colony.core.audit_events import push_url
+from colony.core.bus_events import RequestEvent
 from colony.core.env import DEFAULT_PATH
 from colony.core.filerate import FileRate, parse_file_rate
 from colony.core.hostpolicy import DEFAULT_POLICY_FILE, HostPolicy, parse_host_policy
@@ -219,7 +220,7 @@ class Daemon:
                 proxy = PreviewProxy(
                     routes=myc.routes,
                     connect=lambda up: connect_in_netns(myc.netns_path(up.colony), up.port),
-                    on_request=lambda r: ctx.bus.publish(plan_request_event(r, ctx.clock())),
+                    on_request=lambda r: ctx.bus.publish(RequestEvent.of(r, ctx.clock())),
                     domain=s.domain,
                     peers=PeerLimit(s.peer_connections, "preview proxy"),
                     idle_timeout=s.idle_timeout,
