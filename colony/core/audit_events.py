@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from colony.core.audit import Draft, Entry
+from colony.core.bus_events import RequestEvent, render_event
 from colony.core.notices import exit_text, plural
 from colony.core.redact import redact_event
 from colony.core.routes import RequestRecord
@@ -139,20 +140,8 @@ def format_event(event: dict[str, Any]) -> str:
 
 
 def plan_request_event(rec: RequestRecord, at: float) -> dict[str, Any]:
-    """The bus event of one preview request (the proxy's ``on_request`` record)."""
-    return {
-        "type": "request",
-        "colony": rec.colony,
-        "service": rec.service,
-        "port": rec.port,
-        "method": rec.method,
-        "host": rec.host,
-        "path": rec.path,
-        "status": rec.status,
-        "bytes": rec.bytes_out,
-        "duration": rec.duration_s,
-        "at": at,
-    }
+    """The JSON of one preview request's bus event (:class:`RequestEvent`)."""
+    return render_event(RequestEvent.of(rec, at))
 
 
 # --- export -------------------------------------------------------------------------------

@@ -9,9 +9,3 @@ from __future__ import annotations
 import contextvars
 
 acting_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
-
-
-def user_field() -> dict[str, str]:
-    """``{"user": name}`` for an event, when a user asked for what it records."""
-    user = acting_user.get()
-    return {} if user is None else {"user": user}

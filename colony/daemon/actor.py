@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any, TypeVar, assert_never, cast
 
 from colony.core import lifecycle
+from colony.core.bus_events import RemovedEvent, StateEvent
 from colony.core.config import Config, ServiceSpec
 from colony.core.env import plan_env
 from colony.core.model import ColonyRecord, ServiceRecord, Slot, State, Transition
 from colony.core.routes import render_url
 from colony.daemon import removal, runner
-from colony.daemon.acting import acting_user, user_field
+from colony.daemon.acting import acting_user
 from colony.daemon.containment import Containment
 from colony.daemon.context import Context
 from colony.daemon.messages import (
@@ -200,8 +201,9 @@ class ColonyActor:
             hook(self.rec, result)
         self.ctx.store.delete(self.name)
         self.ctx.logs.close(self.name)
-        removed = {"type": "removed", "colony": self.name, "at": self.ctx.clock()}
-        self.ctx.bus.publish({**removed, **user_field()})
+        self.ctx.bus.publish(
+            RemovedEvent(colony=self.name, at=self.ctx.clock(), user=acting_user.get())
+        )
         self.done = True
         return result
 
@@ -405,7 +407,7 @@ class ColonyActor:
     def _transition(self, state: State, step: str | None = None, reason: str | None = None) -> None:
         t = Transition(state, self.ctx.clock(), step, reason)
         self.rec = self.ctx.store.set_state(self.rec, t)
-        self.ctx.bus.publish({"type": "state", "colony": self.name, **t.to_json(), **user_field()})
+        self.ctx.bus.publish(StateEvent(colony=self.name, transition=t, user=acting_user.get()))
         self.log.note("colony", f"{state}" + (f" at {step}: {reason}" if reason else ""))
 
     def workspace(self) -> Path:

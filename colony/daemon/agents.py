@@ -22,13 +22,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from colony import host
 from colony.core.agents import AgentPlan, interrupt_steps, plan_resume, plan_run
 from colony.core.agents.events import clip
 from colony.core.agents.presets import not_installed
 from colony.core.agents.session import SessionRecord, plan_status
+from colony.core.bus_events import AgentEnded, AgentOutput, AgentStarted
 from colony.core.model import State
 from colony.core.notices import exit_text
 from colony.daemon import runner
@@ -42,6 +43,15 @@ if TYPE_CHECKING:
     from colony.daemon.mycelium import Mycelium
 
 log = logging.getLogger("colony.agents")
+
+
+class _About(TypedDict):
+    colony: str
+    session: int
+    user: str
+    at: float
+
+
 POLL = 0.1  # seconds between looks at a running agent's output
 
 
@@ -225,14 +235,15 @@ class AgentService:
         finally:
             self.starting.discard(name)
         live = self._watch(rec, running)
-        self._publish(
-            rec,
-            "started",
-            agent=rec.agent,
-            task=clip(task, 500),
-            parent=parent,
-            brood=brood,
-            pid=running.pid,
+        self.ctx.bus.publish(
+            AgentStarted(
+                **self._about(rec),
+                agent=rec.agent,
+                task=clip(task, 500),
+                parent=parent,
+                brood=brood,
+                pid=running.pid,
+            )
         )
         actor.log.note(leaf(rec.id), f"{rec.agent} started: {clip(task, 200)}")
         return live.rec
@@ -304,13 +315,15 @@ class AgentService:
         live.rec = self.sessions.add_events(live.rec, live.seq + 1, now, events, **changes)
         for event in events:
             live.seq += 1
-            self._publish(
-                live.rec,
-                event.kind,
-                seq=live.seq,
-                text=event.text,
-                tool=event.tool,
-                data=dict(event.data),
+            self.ctx.bus.publish(
+                AgentOutput(
+                    **self._about(live.rec),
+                    kind=event.kind,
+                    seq=live.seq,
+                    text=event.text,
+                    tool=event.tool,
+                    data=event.data,
+                )
             )
             if event.kind in ("text", "tool_call", "result", "error"):
                 self._note(
@@ -345,16 +358,17 @@ class AgentService:
         rec = self.sessions.update(rec, status=status, ended=self.ctx.clock(), exit_code=code)
         live.rec = rec
         self.live.pop(rec.id, None)
-        self._publish(
-            rec,
-            "ended",
-            status=status,
-            exit_code=code,
-            duration=rec.duration,
-            cost=rec.cost,
-            tokens_in=rec.tokens_in,
-            tokens_out=rec.tokens_out,
-            session_id=rec.agent_session,
+        self.ctx.bus.publish(
+            AgentEnded(
+                **self._about(rec),
+                status=status,
+                exit_code=code,
+                duration=rec.duration,
+                cost=rec.cost,
+                tokens_in=rec.tokens_in,
+                tokens_out=rec.tokens_out,
+                session_id=rec.agent_session,
+            )
         )
         self._note(rec, f"{status} ({exit_text(code)})")
         live.ended.set_result(rec)
@@ -364,18 +378,9 @@ class AgentService:
             except Exception:
                 log.exception("agent session %s: an end hook failed", rec.id)
 
-    def _publish(self, rec: SessionRecord, kind: str, **fields: Any) -> None:
-        self.ctx.bus.publish(
-            {
-                "type": "agent",
-                "colony": rec.colony,
-                "session": rec.id,
-                "kind": kind,
-                "user": rec.user,
-                "at": self.ctx.clock(),
-                **fields,
-            }
-        )
+    def _about(self, rec: SessionRecord) -> _About:
+        """The fields every agent event of ``rec`` starts with."""
+        return {"colony": rec.colony, "session": rec.id, "user": rec.user, "at": self.ctx.clock()}
 
     def _note(self, rec: SessionRecord, line: str) -> None:
         actor = self.myc.actors.get(rec.colony)

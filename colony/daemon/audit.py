@@ -17,6 +17,7 @@ from typing import Any
 
 from colony.core.audit import Entry, Verdict
 from colony.core.audit_events import Query, matches
+from colony.core.bus_events import ExecEndEvent, ExecEvent
 from colony.core.redact import redact_argv, redact_env, redact_event
 from colony.daemon.events import Event, EventBus
 from colony.daemon.execs import ExecSession
@@ -150,27 +151,28 @@ class Auditor:
 # --- events of exec sessions (published by the API's exec WebSocket) ------------------------
 
 
-def exec_event(session: ExecSession, user: str, at: float) -> dict[str, Any]:
-    """``{"type": "exec", ...}`` for a session that has started; argv and env redacted."""
-    return {
-        "type": "exec",
-        "colony": session.actor.name,
-        "user": user,
-        "argv": redact_argv(session.argv),
-        "env": redact_env(session.req.env),
-        "cwd": session.actor.rec.workspace,
-        "tty": session.req.tty,
-        "at": at,
-    }
+def exec_event(session: ExecSession, user: str, at: float) -> ExecEvent:
+    """The event of a session that has started; argv and env redacted."""
+    return ExecEvent(
+        colony=session.actor.name,
+        user=user,
+        argv=tuple(redact_argv(session.argv)),
+        env=redact_env(session.req.env),
+        cwd=session.actor.rec.workspace,
+        tty=session.req.tty,
+        at=at,
+    )
 
 
-def exec_end_event(started: dict[str, Any], code: int | None, duration: float, at: float) -> Event:
-    """``{"type": "exec_end", ...}`` for the session ``started`` describes."""
-    keys = ("colony", "user", "argv")
-    return {
-        "type": "exec_end",
-        **{k: started[k] for k in keys},
-        "code": code,
-        "duration": duration,
-        "at": at,
-    }
+def exec_end_event(
+    started: ExecEvent, code: int | None, duration: float, at: float
+) -> ExecEndEvent:
+    """The end of the session ``started`` describes."""
+    return ExecEndEvent(
+        colony=started.colony,
+        user=started.user,
+        argv=started.argv,
+        code=code,
+        duration=duration,
+        at=at,
+    )

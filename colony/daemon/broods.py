@@ -35,6 +35,7 @@ from colony.core.broods import (
     plan_starts,
     rank,
 )
+from colony.core.bus_events import BroodDone, BroodMember, BroodPicked, BroodSpawned
 from colony.core.config import parse_config_text
 from colony.core.model import State, check_name
 from colony.daemon import runner
@@ -138,7 +139,11 @@ class BroodService:
                     self.store.delete(name)
                     raise
                 self.store.update_member(member, state="failed", reason=str(exc))
-        self._publish(name, "spawned", count=count, max_parallel=parallel, user=user)
+        self.ctx.bus.publish(
+            BroodSpawned(
+                brood=name, at=self.ctx.clock(), count=count, max_parallel=parallel, user=user
+            )
+        )
         self._drive(name)
         return self.show(name)
 
@@ -171,7 +176,7 @@ class BroodService:
                 members = self.store.members(name)
                 if brood_state(m.state for m in members) == "done":
                     self.store.update(brood, state="done")
-                    self._publish(name, "done")
+                    self.ctx.bus.publish(BroodDone(brood=name, at=self.ctx.clock()))
                     return
                 wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -266,13 +271,15 @@ class BroodService:
 
     def _member(self, m: MemberRecord, **changes: Any) -> MemberRecord:
         m = self.store.update_member(m, **changes)
-        self._publish(
-            m.brood,
-            "member",
-            colony=m.colony,
-            state=m.state,
-            reason=m.reason,
-            check_code=m.check_code,
+        self.ctx.bus.publish(
+            BroodMember(
+                brood=m.brood,
+                at=self.ctx.clock(),
+                colony=m.colony,
+                state=m.state,
+                reason=m.reason,
+                check_code=m.check_code,
+            )
         )
         self._wake(m.brood)
         return m
@@ -285,11 +292,6 @@ class BroodService:
         event = self.wake.get(name)
         if event is not None:
             event.set()
-
-    def _publish(self, brood: str, kind: str, **fields: Any) -> None:
-        self.ctx.bus.publish(
-            {"type": "brood", "brood": brood, "kind": kind, "at": self.ctx.clock(), **fields}
-        )
 
     # --- views, pick ----------------------------------------------------------------------
 
@@ -384,5 +386,9 @@ class BroodService:
                 await self.myc.remove(m.colony, force=True)
                 trashed.append(m.colony)
         self.store.update(brood, state="picked", picked=colony)
-        self._publish(name, "picked", colony=colony, trashed=trashed, user=user)
+        self.ctx.bus.publish(
+            BroodPicked(
+                brood=name, at=self.ctx.clock(), colony=colony, trashed=tuple(trashed), user=user
+            )
+        )
         return {"brood": name, "picked": colony, "merge": merged, "trashed": trashed}

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from colony.core.audit_events import plan_request_event
+from colony.core.bus_events import RequestEvent
 from colony.daemon.agents import AgentService
 from colony.daemon.audit import Auditor
 from colony.daemon.auditing import start_audit
@@ -110,7 +110,7 @@ async def build(
     proxy = PreviewProxy(
         routes=colonies.routes,
         connect=lambda up: connect_in_netns(colonies.netns_path(up.colony), up.port),
-        on_request=lambda r: ctx.bus.publish(plan_request_event(r, ctx.clock())),
+        on_request=lambda r: ctx.bus.publish(RequestEvent.of(r, ctx.clock())),
         domain=s.domain,
         peers=PeerLimit(s.peer_connections, "preview proxy"),
         idle_timeout=s.idle_timeout,

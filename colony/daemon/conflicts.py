@@ -14,6 +14,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from colony.core.bus_events import ConflictEvent
 from colony.core.review import FileConflict, new_conflicts, plan_conflicts
 from colony.daemon.review import target_commit
 from colony.errors import ColonyError
@@ -99,13 +100,7 @@ class ConflictWatch:
             now = self.ctx.clock()
             for c in fresh:
                 self.ctx.bus.publish(
-                    {
-                        "type": "conflict",
-                        "path": c.path,
-                        "colonies": list(c.colonies),
-                        "repo": c.repo,
-                        "at": now,
-                    }
+                    ConflictEvent(path=c.path, colonies=tuple(c.colonies), repo=c.repo, at=now)
                 )
                 for name in c.colonies:
                     if name in actors:

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from colony.core.bus_events import BusEvent, render_event
+
 Event = dict[str, Any]
 
 
 class EventBus:
-    """Publish JSON-able events; each subscriber gets its own bounded queue.
+    """Publish typed events; each subscriber gets their JSON in its own bounded queue.
 
     A subscriber that falls too far behind loses the oldest events rather than slowing the
     daemon down.
@@ -21,11 +23,17 @@ class EventBus:
         self._subscribers: set[asyncio.Queue[Event]] = set()
         self._maxsize = maxsize
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: BusEvent) -> None:
+        """Render ``event`` once (:func:`render_event`) and hand the JSON to every subscriber.
+
+        A JSON dict is passed on as it is: tests and tools feed the bus raw events; the
+        daemon's own publishers are typed, and mypy keeps them so.
+        """
+        message = event if isinstance(event, dict) else render_event(event)
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()
-            queue.put_nowait(event)
+            queue.put_nowait(message)
 
     @asynccontextmanager
     async def subscribe(self, maxsize: int | None = None) -> AsyncIterator[asyncio.Queue[Event]]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
 
+from colony.core.bus_events import FilesEvent, ResourceEvent
 from colony.core.filerate import Budget, FileRate, plan_batch
 from colony.daemon.events import EventBus
 
@@ -149,26 +149,23 @@ class Batcher:
         if more and not chunks:
             chunks = [[]]
         for number, chunk in enumerate(chunks, 1):
-            event: dict[str, Any] = {
-                "type": "files",
-                "colony": name,
-                "paths": chunk,
-                "count": len(chunk),
-                "at": now,
-            }
-            if more and number == len(chunks):
-                event["more"] = more
-            if overflowed:
-                event["overflow"] = True
-            self.bus.publish(event)
+            last = number == len(chunks)
+            self.bus.publish(
+                FilesEvent(
+                    colony=name,
+                    paths=tuple(chunk),
+                    count=len(chunk),
+                    at=now,
+                    more=more if more and last else None,
+                    overflow=overflowed,
+                )
+            )
 
     def _cap_event(self, name: str, limit: int, where: str, now: float) -> None:
         detail = (
             f"inotify watch limit of {limit:,} directories reached at {where}: changes in "
             "the directories beyond it are not audited"
         )
-        self.bus.publish(
-            {"type": "resource", "colony": name, "kind": "limit", "detail": detail, "at": now}
-        )
+        self.bus.publish(ResourceEvent(colony=name, kind="limit", detail=detail, at=now))
         if self.note is not None:
             self.note(name, f"resource limit: {detail}")

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from colony.core import lifecycle
+from colony.core.bus_events import GcEvent, StateEvent
 from colony.core.config import Config, parse_config_text
 from colony.core.hostpolicy import Flags, HostPolicy, plan_effective
-from colony.core.model import ColonyRecord, Slot, State, check_name, plan_index
+from colony.core.model import ColonyRecord, Slot, State, Transition, check_name, plan_index
 from colony.core.notices import uncommitted_warning
 from colony.core.policy import check_config_exposures
 from colony.core.routes import Previews, RouteTable, plan_previews
@@ -226,15 +227,7 @@ class Mycelium:
         actor = ColonyActor(self.ctx, rec, cfg)
         self._launch(actor)
         self.ctx.bus.publish(
-            {
-                "type": "state",
-                "colony": name,
-                "state": "spawning",
-                "at": now,
-                "step": None,
-                "reason": None,
-                "user": owner,
-            }
+            StateEvent(colony=name, transition=Transition(State.SPAWNING, now), user=owner)
         )
         actor.log.note("colony", "spawning")
         for warning in warnings:
@@ -309,8 +302,7 @@ class Mycelium:
         for entry in removed:
             log.info("gc: removed %s %s", entry["kind"], entry["name"])
         if user is not None or removed:
-            event = {"type": "gc", "removed": removed, "at": ctx.clock()}
-            ctx.bus.publish({**event, "user": user} if user else event)
+            ctx.bus.publish(GcEvent(removed=tuple(removed), at=ctx.clock(), user=user or None))
         return removed
 
     def _gc_files(self, known: set[str]) -> list[dict[str, str]]:

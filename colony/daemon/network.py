@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colony.core.bus_events import NetEvent, PolicyEvent, render_event
 from colony.core.config import Config
 from colony.core.model import ColonyRecord, Slot
 from colony.core.policy import (
@@ -191,8 +192,9 @@ class Network:
                 self.policies.delete(name)
             else:
                 self.policies.save(name, policy, by=by, at=at)
-        event = {"type": "policy", "colony": name, "user": by, "at": at, "reset": policy is None}
-        self.bus.publish({**event, **(effective.to_json() if effective else {})})
+        self.bus.publish(
+            PolicyEvent(colony=name, user=by, at=at, reset=policy is None, policy=effective)
+        )
         return warnings
 
     async def refresh(self) -> None:
@@ -268,18 +270,17 @@ class Network:
         )
         if name is None or packet.prefix not in (ACCEPT_PREFIX, DENY_PREFIX):
             return
-        record = {
-            "type": "net",
-            "colony": name,
-            "user": self.members[name].owner,
-            "dest": packet.dest,
-            "port": packet.port,
-            "proto": packet.proto,
-            "verdict": "accept" if packet.prefix == ACCEPT_PREFIX else "deny",
-            "at": self.clock(),
-        }
-        self.netlog.add(record)
-        self.bus.publish(record)
+        event = NetEvent(
+            colony=name,
+            user=self.members[name].owner,
+            dest=packet.dest,
+            port=packet.port,
+            proto=packet.proto,
+            verdict="accept" if packet.prefix == ACCEPT_PREFIX else "deny",
+            at=self.clock(),
+        )
+        self.netlog.add(render_event(event))
+        self.bus.publish(event)
 
     # --- internals ----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from colony.core.bus_events import ResourceEvent
 from colony.core.resources import cpu_percent, plan_events
 from colony.daemon.actor import ColonyActor
 from colony.daemon.context import Context
@@ -98,14 +99,7 @@ class ResourceMonitor:
 
     def _publish(self, actor: ColonyActor, kind: str, detail: str, at: float) -> None:
         self.ctx.bus.publish(
-            {
-                "type": "resource",
-                "colony": actor.name,
-                "user": actor.rec.owner,
-                "kind": kind,
-                "detail": detail,
-                "at": at,
-            }
+            ResourceEvent(colony=actor.name, user=actor.rec.owner, kind=kind, detail=detail, at=at)
         )
         actor.log.note("colony", f"resource {kind}: {detail}")
 

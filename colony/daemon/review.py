@@ -15,6 +15,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from colony.core.bus_events import MergeEvent
 from colony.core.model import State
 from colony.core.review import (
     format_file_list,
@@ -225,15 +226,14 @@ class Review:
         result |= {"colony": name, "into": target, "squash": squash}
         if result["merged"]:
             self.ctx.bus.publish(
-                {
-                    "type": "merge",
-                    "colony": name,
-                    "into": target,
-                    "user": user,
-                    "commit": result["commit"],
-                    "squash": squash,
-                    "at": self.ctx.clock(),
-                }
+                MergeEvent(
+                    colony=name,
+                    into=target,
+                    user=user,
+                    commit=result["commit"],
+                    squash=squash,
+                    at=self.ctx.clock(),
+                )
             )
             actor.log.note("colony", f"merged into {target} ({str(result['commit'])[:12]})")
         return result

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from colony import host
 from colony.core import lifecycle, supervise
+from colony.core.bus_events import HealthEvent, ServiceEvent
 from colony.core.config import ServiceSpec
 from colony.core.model import ServiceRecord, ServiceState, State
 from colony.core.notices import exit_text
 from colony.daemon import runner
-from colony.daemon.acting import user_field
+from colony.daemon.acting import acting_user
 from colony.daemon.messages import Exited, RestartService
 from colony.daemon.previews import listening_ports
 from colony.errors import ColonyError
@@ -209,16 +210,15 @@ class ServiceSupervisor:
         self.records[svc.name] = svc
         self.actor.ctx.store.save_service(colony, svc)
         self.actor.ctx.bus.publish(
-            {
-                "type": "service",
-                "colony": colony,
-                "service": svc.name,
-                "state": str(svc.state),
-                "pid": svc.pid,
-                "at": svc.at,
-                "exit_code": svc.exit_code,
-                **user_field(),
-            }
+            ServiceEvent(
+                colony=colony,
+                service=svc.name,
+                state=str(svc.state),
+                pid=svc.pid,
+                at=svc.at,
+                exit_code=svc.exit_code,
+                user=acting_user.get(),
+            )
         )
         after = self.degraded()
         if after != before:
@@ -229,14 +229,9 @@ class ServiceSupervisor:
         actor = self.actor
         state = "degraded" if degraded else "running"
         actor.ctx.bus.publish(
-            {
-                "type": "health",
-                "colony": actor.name,
-                "state": state,
-                "degraded": list(degraded),
-                "at": at,
-                **user_field(),
-            }
+            HealthEvent(
+                colony=actor.name, state=state, degraded=degraded, at=at, user=acting_user.get()
+            )
         )
         gave_up = ", ".join(degraded)
         actor.log.note("colony", f"degraded: {gave_up} gave up" if degraded else "recovered")
