@@ -179,6 +179,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE colonies ADD COLUMN uid INTEGER;
     ALTER TABLE colonies ADD COLUMN objects TEXT;
     """,
+    # issue 14: who else may see or run a colony, and as what (viewer, operator)
+    """
+    CREATE TABLE shares (
+        colony TEXT NOT NULL REFERENCES colonies(name) ON DELETE CASCADE,
+        user TEXT NOT NULL,
+        role TEXT NOT NULL,
+        by TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (colony, user)
+    ) STRICT;
+    """,
 ]
 
 
