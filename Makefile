@@ -2,17 +2,28 @@
 # Both install, idempotently, what they need: Debian packages and a virtualenv.
 
 PYTHON ?= python3
+PREFIX ?= /opt/colony
+BINDIR ?= /usr/local/bin
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := iproute2 nftables git curl procps util-linux mount e2fsprogs chromium bubblewrap sudo
+APT_PACKAGES := python3-venv iproute2 nftables git curl procps util-linux mount e2fsprogs chromium bubblewrap sudo
 STAMP_APT := $(VENV)/.apt-stamp
 STAMP_PY := $(VENV)/.py-stamp
 STAMP_NPM := $(VENV)/.npm-stamp
 VENDOR := colony/web/static/vendor
 
-.PHONY: install demo test check bench clean
+.PHONY: setup install uninstall demo test check bench clean
 
-install: $(STAMP_APT) $(STAMP_PY) $(STAMP_NPM)
+# What the demo, the tests and the checks need, in this checkout: packages and .venv.
+setup: $(STAMP_APT) $(STAMP_PY) $(STAMP_NPM)
+
+# Colony for every user of the machine: /opt/colony, /usr/local/bin/colony, the groups
+# colony and colony-admin, the systemd unit (README: Install for everyday use).
+install: $(STAMP_APT) $(STAMP_NPM)
+	@PREFIX=$(PREFIX) BINDIR=$(BINDIR) ./packaging/install.sh
+
+uninstall:
+	@PREFIX=$(PREFIX) BINDIR=$(BINDIR) ./packaging/uninstall.sh
 
 $(STAMP_APT): Makefile
 	@mkdir -p $(VENV)
@@ -39,18 +50,18 @@ $(STAMP_PY): pyproject.toml
 	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-demo: install
+demo: setup
 	@$(BIN)/python scripts/demo.py
 
-test: install
+test: setup
 	@$(BIN)/pytest -q
 
-check: install
+check: setup
 	@$(BIN)/ruff format --check colony tests scripts
 	@$(BIN)/ruff check colony tests scripts
 	@$(BIN)/mypy colony
 
-bench: install
+bench: setup
 	@$(BIN)/python scripts/bench.py
 	@$(BIN)/python scripts/bench_network.py
 	@$(BIN)/python scripts/bench_sandbox.py

@@ -209,7 +209,7 @@ config_option = click.option(
 @click.group(cls=ColonyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--socket",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, readable=False, path_type=Path),  # the API says who may
     envvar="COLONY_SOCKET",
     help="Mycelium's API socket [env COLONY_SOCKET; default <state dir>/mycelium.sock].",
 )

@@ -127,7 +127,7 @@ def _host_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     envvar="COLONY_STATE_DIR",
     help="Where colonies, the database and the log live "
-    "[env COLONY_STATE_DIR; default /var/lib/colony as root, else ~/.local/state/colony].",
+    "[env COLONY_STATE_DIR; default /var/lib/colony].",
 )
 @click.option(
     "--socket",

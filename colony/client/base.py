@@ -20,12 +20,17 @@ import httpx
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, unix_connect
 
-from colony import host
 from colony.errors import ERROR_TYPES, ColonyError
 
 Json = dict[str, Any]
 BASE_URL = "http://mycelium"
 START_HINT = "start it with 'colony daemon start'"
+# Mycelium runs as root: a user starts it through the service manager, or asks an admin.
+USER_START_HINT = (
+    "it runs as root: 'sudo systemctl start mycelium' where `make install` set it up, "
+    "else 'sudo colony daemon start'"
+)
+JOIN_HINT = "join the group colony: 'sudo usermod -aG colony $USER', then log in again"
 LOG_HINT = "see the daemon's log (mycelium.log in its state directory)"
 
 
@@ -37,12 +42,11 @@ class DaemonUnavailable(ColonyError):
 
 
 def default_state_dir() -> Path:
-    """$COLONY_STATE_DIR, else /var/lib/colony as root, else ~/.local/state/colony."""
+    """$COLONY_STATE_DIR, else /var/lib/colony: one Mycelium, run by root, serves every user
+    of the machine (issue 14)."""
     if env := os.environ.get("COLONY_STATE_DIR"):
         return Path(env)
-    if host.is_root():
-        return Path("/var/lib/colony")
-    return Path.home() / ".local" / "state" / "colony"
+    return Path("/var/lib/colony")
 
 
 def default_socket(state_dir: Path | None = None) -> Path:
@@ -109,8 +113,9 @@ def mapped(socket_path: Path, what: str) -> Iterator[None]:
         cause = next((e for e in _chain(exc) if isinstance(e, OSError)), None)
         if isinstance(cause, PermissionError):
             raise ColonyError(
-                f"no permission to use Mycelium's socket {socket_path}",
-                hint="run as the user that started Mycelium (or with sudo)",
+                f"no permission to use Mycelium's socket {socket_path}: only root and the "
+                "group colony may",
+                hint=JOIN_HINT,
             ) from exc
         if isinstance(cause, FileNotFoundError | ConnectionRefusedError) or isinstance(
             exc, httpx.ConnectError

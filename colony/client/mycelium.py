@@ -12,7 +12,7 @@ from colony import host
 from colony.client.agents import AgentsMixin
 from colony.client.audit import AuditMixin
 from colony.client.auth import AuthMixin
-from colony.client.base import DaemonUnavailable, default_state_dir
+from colony.client.base import USER_START_HINT, DaemonUnavailable, default_state_dir
 from colony.client.broods import BroodsMixin
 from colony.client.colonies import ColoniesMixin
 from colony.client.doctor import DoctorMixin
@@ -172,6 +172,11 @@ def ensure_daemon(socket_path: str | Path, *, quiet: bool = False) -> Client:
             )
         if _answers(client):  # it was starting, and now answers
             return client
+        if not host.is_root():  # only root can run Mycelium (issue 14)
+            raise DaemonUnavailable(
+                f"Mycelium is not running (nothing answers on {client.socket_path})",
+                hint=USER_START_HINT,
+            )
         argv = [sys.executable, "-m", "colony", "daemon", "run"]
         argv += ["--state-dir", str(state_dir), "--socket", str(client.socket_path)]
         try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -301,3 +303,69 @@ def saved_workspace(saved: str, where: Path) -> Iterator[Path]:
         yield where / "workspace"
     finally:
         subprocess.run(["umount", str(where)], check=True)
+
+
+@dataclass(frozen=True)
+class Installed:
+    """Colony as `make install` leaves it, in a scratch prefix: what every user runs."""
+
+    prefix: Path
+    colony: Path  # the link in the scratch BINDIR
+
+
+@pytest.fixture(scope="session")
+def installed() -> Iterator[Installed]:
+    """`make install` into a scratch prefix (no systemd unit); `make uninstall` afterwards,
+    and the groups it made are removed again."""
+    scratch = scratch_dir(new_prefix() + "-install")
+    groups = [g for g in ("colony", "colony-admin") if not _group_exists(g)]
+    where = {"PREFIX": str(scratch / "opt"), "BINDIR": str(scratch / "bin")}
+    try:
+        done = subprocess.run(
+            ["make", "-s", "install", *(f"{k}={v}" for k, v in where.items())],
+            cwd=ROOT, env={**os.environ, "SERVICE": "no"}, capture_output=True, text=True,
+            check=False, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        yield Installed(prefix=scratch / "opt", colony=scratch / "bin" / "colony")
+        gone = subprocess.run(
+            ["make", "-s", "uninstall", *(f"{k}={v}" for k, v in where.items())],
+            cwd=ROOT, capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert gone.returncode == 0, gone.stdout + gone.stderr
+        assert not (scratch / "opt").exists()
+        assert not (scratch / "bin" / "colony").is_symlink()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        for group in groups:
+            subprocess.run(["groupdel", group], check=False, capture_output=True)
+
+
+def _group_exists(name: str) -> bool:
+    return subprocess.run(["getent", "group", name], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def unix_user() -> Iterator[pwd.struct_passwd]:
+    """A real unprivileged user with a home directory; removed (with its home) afterwards."""
+    name = f"ct{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["useradd", "--create-home", "--shell", "/bin/sh", name], check=True, capture_output=True
+    )
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        Path(f"/etc/sudoers.d/{name}").unlink(missing_ok=True)
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+def run_as(
+    user: str, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``argv`` run as ``user`` (runuser, a login-less clean environment plus ``env``)."""
+    base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": f"/home/{user}", "LANG": "C.UTF-8"}
+    pairs = [f"{k}={v}" for k, v in {**base, **(env or {})}.items()]
+    return subprocess.run(
+        ["runuser", "-u", user, "--", "env", "-i", *pairs, *argv],
+        capture_output=True, text=True, check=False, timeout=60, cwd="/",
+    )  # fmt: skip

@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
 WAIT = 60_000  # ms: upper bound for a state to show up, not a timing assertion
 
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (make install puts it there)"
+    not CHROMIUM.exists(), reason="needs Debian's chromium (make setup puts it there)"
 )
 
 if CHROMIUM.exists():

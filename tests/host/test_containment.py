@@ -14,8 +14,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -74,21 +72,6 @@ def next_event(events, kind: str, timeout: float = 15) -> dict:  # type: ignore[
         if event and event.get("type") == "resource" and event.get("kind") == kind:
             return event
     raise AssertionError(f"no resource event of kind {kind!r} within {timeout}s")
-
-
-@pytest.fixture
-def unix_user() -> Iterator[pwd.struct_passwd]:
-    """A real unprivileged user with a home directory; removed (with its home) afterwards."""
-    name = f"ct{uuid.uuid4().hex[:8]}"
-    subprocess.run(
-        ["useradd", "--create-home", "--shell", "/bin/sh", name], check=True, capture_output=True
-    )
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        sudoers = Path(f"/etc/sudoers.d/{name}")
-        sudoers.unlink(missing_ok=True)
-        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
 
 
 # --- 1. memory -------------------------------------------------------------------------
