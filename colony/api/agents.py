@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from colony.api.access import sight
 from colony.api.common import caller, field, int_param, json_body
 from colony.daemon.agents import AgentService
 from colony.daemon.events import EventBus
@@ -92,7 +93,8 @@ def routes(agents: AgentService, bus: EventBus) -> list[BaseRoute]:
           200: {description: '{"sessions": [Session]}'}
         """
         name = request.path_params.get("name")
-        found = agents.sessions_of(name)
+        sees = sight(request)
+        found = [r for r in agents.sessions_of(name) if sees.colony(r.colony)]
         return JSONResponse({"sessions": [r.to_json() for r in found]})
 
     async def show(request: Request) -> JSONResponse:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -22,7 +23,9 @@ from colony.api import doctor as doctor_api
 from colony.api import hosts as hosts_api
 from colony.api import network as network_api  # issue 4
 from colony.api import review as review_api  # issue 6
+from colony.api import shares as shares_api  # issue 14
 from colony.api import usage as usage_api  # issue 3
+from colony.api.access import AccessMiddleware
 from colony.api.common import error_response
 from colony.daemon.build import Services
 from colony.errors import ColonyError
@@ -87,6 +90,7 @@ def create_app(
         *agents_api.routes(services.agents, myc.ctx.bus),
         *review_api.routes(services.review, services.conflicts, services.trash),
         *broods_api.routes(services.broods),
+        *shares_api.routes(services.access),
         *extra,
     ]
 
@@ -101,4 +105,5 @@ def create_app(
     return Starlette(
         routes=routes,
         exception_handlers={ColonyError: colony_error, Exception: internal_error},
+        middleware=[Middleware(AccessMiddleware, directory=services.access)],
     )

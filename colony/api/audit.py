@@ -10,7 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from colony.api.access import sight
 from colony.api.common import int_param
+from colony.core.audit import Entry
 from colony.core.audit_events import Query, parse_kind, parse_since, render_jsonline
 from colony.daemon.audit import Auditor
 
@@ -49,13 +51,15 @@ def routes(audit: Auditor, clock: Callable[[], float]) -> list[BaseRoute]:
         q = _query(request, clock())
         limit = int_param(request.query_params.get("limit", "100"), "limit")
         follow = request.query_params.get("follow", "") in ("1", "true", "yes")
+        keep = _seen(request)
         if not follow:
             found = await audit.query(q, limit or None)
-            return JSONResponse({"entries": [e.to_json() for e in found]})
+            return JSONResponse({"entries": [e.to_json() for e in found if keep(e)]})
 
         async def body() -> AsyncIterator[bytes]:
             async for entry in audit.entries(q, limit or None, follow=True):
-                yield (json.dumps(entry.to_json()) + "\n").encode()
+                if keep(entry):
+                    yield (json.dumps(entry.to_json()) + "\n").encode()
 
         return StreamingResponse(body(), media_type=NDJSON)
 
@@ -77,10 +81,12 @@ def routes(audit: Auditor, clock: Callable[[], float]) -> list[BaseRoute]:
         """
         store = auditor().store
         batches = store.batches(_query(request, clock()))
+        keep = _seen(request)
 
         async def body() -> AsyncIterator[bytes]:
             while (batch := await asyncio.to_thread(next, batches, None)) is not None:
-                yield "".join(json.dumps(render_jsonline(e)) + "\n" for e in batch).encode()
+                lines = (json.dumps(render_jsonline(e)) + "\n" for e in batch if keep(e))
+                yield "".join(lines).encode()
 
         return StreamingResponse(body(), media_type=NDJSON)
 
@@ -89,3 +95,12 @@ def routes(audit: Auditor, clock: Callable[[], float]) -> list[BaseRoute]:
         Route("/audit/verify", verify, methods=["GET"]),
         Route("/audit/export", export, methods=["GET"]),
     ]
+
+
+def _seen(request: Request) -> Callable[[Entry], bool]:
+    """Which entries the caller may read (issue 14): an admin all; a user those of colonies
+    they see, and their own actions that name no colony."""
+    sees = sight(request)
+    if sees.caller.admin:
+        return lambda _entry: True
+    return lambda e: sees.colony(e.colony) if e.colony else e.user == sees.caller.user

@@ -209,7 +209,7 @@ class AuthMiddleware:
         caller = self.auth.identify(headers)
         error = plan_denial(caller, scope, headers.get("origin"), self.auth.base_url)
         if error is not None:
-            await _deny(scope, receive, send, error, headers)
+            await deny(scope, receive, send, error, headers)
             return
         assert caller is not None
         state = scope.setdefault("state", {})
@@ -234,9 +234,11 @@ def _choosing_protocol(send: Send, headers: Headers) -> Send:
     return choosing
 
 
-async def _deny(
+async def deny(
     scope: Scope, receive: Receive, send: Send, exc: ColonyError, headers: Headers
 ) -> None:
+    """Answer a refused request: the error as JSON (a page for a browser), or a refused
+    WebSocket handshake."""
     if scope["type"] == "websocket":
         await receive()  # websocket.connect
         if "websocket.http.response" in scope.get("extensions", {}):

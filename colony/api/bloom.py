@@ -25,12 +25,14 @@ from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from colony.api.access import AccessMiddleware, Directory, sight
 from colony.api.auth import PAGE_HEADERS, Auth, AuthMiddleware, web_routes
 from colony.api.common import error_response
 from colony.core.lifecycle import shown_state
@@ -144,8 +146,9 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         )
         return HTMLResponse(text, status_code=status, headers=PAGE_HEADERS)
 
-    async def listing() -> dict[str, Any]:
-        colonies = myc.colonies()
+    async def listing(request: Request) -> dict[str, Any]:
+        sees = sight(request)
+        colonies = [c for c in myc.colonies() if sees.colony(c["name"])]
         usage = await sampler.sample([c["name"] for c in colonies])
         for colony in colonies:
             colony["usage"] = colony.get("usage") or usage.get(colony["name"])
@@ -161,7 +164,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         return render(request, "index.html", colonies=None)  # a skeleton: rows come later
 
     async def rows(request: Request) -> Response:
-        return render(request, "_rows.html", **await listing())
+        return render(request, "_rows.html", **await listing(request))
 
     async def colony_page(request: Request) -> Response:
         return render(request, "colony.html", name=request.path_params["name"])
@@ -195,9 +198,10 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
     ]
 
 
-def create_bloom_app(api: ASGIApp, myc: Mycelium, auth: Auth) -> ASGIApp:
+def create_bloom_app(api: ASGIApp, myc: Mycelium, auth: Auth, directory: Directory) -> ASGIApp:
     """The HTTP listener's app: login, Bloom's pages and static files, then the whole API,
-    all behind :class:`AuthMiddleware`."""
+    all behind :class:`AuthMiddleware`; each page checked by :class:`AccessMiddleware` as the
+    API's routes are."""
 
     async def colony_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ColonyError)
@@ -211,5 +215,6 @@ def create_bloom_app(api: ASGIApp, myc: Mycelium, auth: Auth) -> ASGIApp:
             Mount("", app=api),
         ],
         exception_handlers={ColonyError: colony_error},
+        middleware=[Middleware(AccessMiddleware, directory=directory)],
     )
     return AuthMiddleware(UsageTicker(app, myc), auth)

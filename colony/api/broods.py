@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from colony.api.access import sight
 from colony.api.agents import env_field
 from colony.api.common import caller, field, json_body
 from colony.daemon.broods import BroodService
@@ -22,6 +23,7 @@ def routes(broods: BroodService) -> list[BaseRoute]:
           400: {description: bad objective, count, agent, repository or revision; nothing made}
         """
         body = await json_body(request)
+        who = sight(request).caller
         brood = await broods.spawn(
             field(body, "objective", str, ""),
             field(body, "count", int, 1),
@@ -33,7 +35,8 @@ def routes(broods: BroodService) -> list[BaseRoute]:
             config=field(body, "config", str, None),
             name=field(body, "name", str, None),
             env=env_field(body),
-            user=caller(request),
+            user=who.user,
+            user_uid=None if who.admin else (-1 if who.uid is None else who.uid),
         )
         return JSONResponse(brood, status_code=202)
 
@@ -43,7 +46,8 @@ def routes(broods: BroodService) -> list[BaseRoute]:
         responses:
           200: {description: '{"broods": [Brood]}'}
         """
-        return JSONResponse({"broods": broods.all()})
+        sees = sight(request)
+        return JSONResponse({"broods": [b for b in broods.all() if sees.owns(b.get("owner"))]})
 
     async def show(request: Request) -> JSONResponse:
         """

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from colony.api.access import sight
 from colony.api.common import caller, field, int_param, json_body
 from colony.daemon.mycelium import Mycelium
 from colony.errors import NotFound
@@ -21,7 +22,8 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: '{"colonies": [Colony]}'}
         """
-        return JSONResponse({"colonies": myc.colonies()})
+        sees = sight(request)
+        return JSONResponse({"colonies": [c for c in myc.colonies() if sees.colony(c["name"])]})
 
     async def spawn(request: Request) -> JSONResponse:
         """
@@ -33,6 +35,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           409: {description: a colony of that name exists}
         """
         body = await json_body(request)
+        who = sight(request).caller
         colony = await myc.spawn(
             field(body, "name", str),
             field(body, "repo", str),
@@ -42,7 +45,8 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             sandbox=field(body, "sandbox", str, None),
             user=field(body, "user", str, None),
             sockets=field(body, "sockets", list, None),
-            owner=caller(request),
+            owner=who.user,
+            owner_uid=None if who.admin else (-1 if who.uid is None else who.uid),
         )
         return JSONResponse(colony, status_code=202)
 

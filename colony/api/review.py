@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from colony.api.access import sight
 from colony.api.common import caller, field, json_body
 from colony.daemon.conflicts import ConflictWatch
 from colony.daemon.review import Review
@@ -98,7 +99,9 @@ def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRou
           200: {description: '{"conflicts": [{repo, path, colonies}]}'}
         """
         found = await watch.current()
-        return JSONResponse({"conflicts": [c.to_json() for c in found]})
+        sees = sight(request)  # only conflicts between colonies the caller all sees
+        shown = [c.to_json() for c in found if all(sees.colony(n) for n in c.colonies)]
+        return JSONResponse({"conflicts": shown})
 
     async def trash(request: Request) -> JSONResponse:
         """
@@ -107,7 +110,9 @@ def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRou
           200: {description: '{"trash": [{id, name, removed, owner, repo, branch, base, saved,
             snapshot, dir}], "strays": [path]}'}
         """
-        return JSONResponse({"trash": bin_.entries(), "strays": bin_.strays()})
+        mine = _own(request)
+        strays = bin_.strays() if mine is None else []
+        return JSONResponse({"trash": bin_.entries(mine), "strays": strays})
 
     async def restore(request: Request) -> JSONResponse:
         """
@@ -116,7 +121,7 @@ def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRou
           202: {description: the colony, starting}
           409: {description: a colony of that name exists}
         """
-        colony = await bin_.restore(request.path_params["which"])
+        colony = await bin_.restore(request.path_params["which"], _own(request))
         return JSONResponse(colony, status_code=202)
 
     async def purge(request: Request) -> JSONResponse:
@@ -126,7 +131,7 @@ def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRou
           200: {description: '{"purged": [{id, name, deleted_refs, dir}]}'}
         """
         which = request.path_params.get("which")
-        purged = await bin_.purge(which)
+        purged = await bin_.purge(which, _own(request))
         return JSONResponse({"purged": purged})
 
     return [
@@ -141,3 +146,10 @@ def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRou
         Route("/trash/{which}", purge, methods=["DELETE"]),
         Route("/trash/{which}/restore", restore, methods=["POST"]),
     ]
+
+
+def _own(request: Request) -> str | None:
+    """Whose trash entries the caller may list, restore and purge: None (every entry) for an
+    admin, else the caller's own (issue 14)."""
+    caller = sight(request).caller
+    return None if caller.admin else caller.user

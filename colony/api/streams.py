@@ -9,6 +9,7 @@ import time
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from colony.api.access import sight
 from colony.api.common import caller
 from colony.daemon.audit import exec_end_event, exec_event
 from colony.daemon.execs import ExecRequest, ExecSession
@@ -19,6 +20,7 @@ from colony.errors import ColonyError
 def routes(myc: Mycelium) -> list[BaseRoute]:
     async def events(ws: WebSocket) -> None:
         only: str | None = None
+        sees = sight(ws)  # a user's stream carries only what they may see (issue 14)
         # Subscribe before the handshake completes: a client that connects and then makes a
         # request must see every event the request causes.
         async with myc.ctx.bus.subscribe() as queue:
@@ -35,7 +37,9 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
                     if getter in done:
                         event = getter.result()
                         getter = asyncio.ensure_future(queue.get())
-                        if only is None or event.get("colony") == only:
+                        if only is not None and event.get("colony") != only:
+                            continue
+                        if sees.event(event):
                             await ws.send_json(event)
             except (WebSocketDisconnect, RuntimeError):
                 pass

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from colony.api.access import sight
 from colony.daemon.mycelium import Mycelium
 
 
@@ -20,7 +21,10 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             cpu_usec, memory, pids, io_read, io_write, oom_kills, memory_hits, pids_hits,
             limits'}
         """
-        actors = sorted(myc.actors.values(), key=lambda a: a.rec.created)
+        sees = sight(request)
+        actors = sorted(
+            (a for a in myc.actors.values() if sees.colony(a.name)), key=lambda a: a.rec.created
+        )
         samples = await asyncio.gather(*(myc.resources.sample(a) for a in actors))
         return JSONResponse({"usage": list(samples)})
 

@@ -22,6 +22,7 @@ from colony.cli import (  # noqa: F401  (registers their commands)
     hosts,
     net,  # issue 4: colony net, policy, debug render-firewall
     review,  # issue 6: colony diff, merge, conflicts, snapshot, undo, trash
+    share,  # issue 14: colony share, unshare
     terminal,
     top,  # issue 3: colony top
 )

@@ -47,6 +47,8 @@ ORDER = [
     "top",
     "net",
     "policy",
+    "share",
+    "unshare",
     "diff",  # issue 6: review and recovery, agents, broods
     "merge",
     "snapshot",

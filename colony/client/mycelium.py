@@ -19,6 +19,7 @@ from colony.client.doctor import DoctorMixin
 from colony.client.hosts import HostsMixin
 from colony.client.network import NetworkMixin
 from colony.client.review import ReviewMixin
+from colony.client.shares import SharesMixin
 from colony.client.streams import StreamsMixin
 from colony.client.usage import UsageMixin
 from colony.errors import ColonyError
@@ -42,6 +43,7 @@ class Client(
     AuthMixin,
     HostsMixin,
     DoctorMixin,
+    SharesMixin,
 ):
     """The Mycelium API on a Unix socket.
 

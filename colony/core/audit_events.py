@@ -33,6 +33,7 @@ EVENT_KINDS = {
     "removed": "lifecycle",
     "health": "lifecycle",
     "gc": "lifecycle",
+    "share": "lifecycle",
     "exec": "exec",
     "exec_end": "exec",
     "agent": "agent",
@@ -92,6 +93,13 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
         names = ", ".join(f"{r.get('kind')} {r.get('name')}" for r in removed[:5])
         more = f" and {len(removed) - 5} more" if len(removed) > 5 else ""
         return f"gc removed {len(removed)} objects" + (f": {names}{more}" if names else "")
+    if t == "share":
+        role = e.get("role")
+        return (
+            f"shared with {e.get('to')} as {role}"
+            if role
+            else f"no longer shared with {e.get('to')}"
+        )
     if t == "exec":
         return f"{'shell' if e.get('tty') else 'exec'} {_argv(e)}"
     if t == "exec_end":

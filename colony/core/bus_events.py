@@ -298,6 +298,18 @@ class PolicyEvent(BusEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShareEvent(BusEvent):
+    """``user`` shared ``colony`` with ``to`` as ``role`` (issue 14); ``role`` None: ended."""
+
+    TYPE = "share"
+    colony: str
+    user: str
+    to: str
+    role: str | None
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class NetEvent(BusEvent):
     """A connection the colony's firewall logged (``verdict``: accept | deny)."""
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from colony.core.access import ADMIN_GROUP, USERS_GROUP
+
 Status = Literal["ok", "warn", "fail"]
 
 
@@ -50,11 +52,30 @@ class Facts:
     http: str | None = None  # Bloom's listener, if any
     disks: bool = True  # loop devices and mkfs.ext4 are there (issue 11)
     no_disk: tuple[str, ...] = ()  # colonies with a disk limit and no disk mounted
+    socket_group: str | None = None  # the API socket's group (issue 14)
+    admins: tuple[str, ...] = ()  # members of colony-admin: they may act on every colony
 
 
 def _judge(name: str, good: bool, ok: str, status: Status, bad: str, hint: str) -> Check:
     """``ok`` when ``good``, else ``status`` with what is wrong and how to fix it."""
     return Check(name, "ok", ok) if good else Check(name, status, bad, hint)
+
+
+def _socket_check(f: Facts) -> Check:
+    """Root's and the group colony's (0660), or root's alone (0600); nobody else's."""
+    mode = f.socket_mode & 0o777
+    if mode == 0o600:
+        return Check("api socket", "ok", "the Unix socket is root-only (0600)")
+    if mode == 0o660 and f.socket_group == USERS_GROUP:
+        return Check(
+            "api socket", "ok", f"the Unix socket is root's and the group {USERS_GROUP}'s (0660)"
+        )
+    return Check(
+        "api socket",
+        "fail",
+        f"the Unix socket has mode {mode:o} and group {f.socket_group or '?'}",
+        f"restart Mycelium; it makes the socket root:{USERS_GROUP} 0660 (0600 without that group)",
+    )
 
 
 def plan_checks(f: Facts) -> list[Check]:
@@ -72,13 +93,14 @@ def plan_checks(f: Facts) -> list[Check]:
             f"Mycelium runs as uid {f.daemon_uid}",
             "start it as root: sudo colony daemon start",
         ),
+        _socket_check(f),
         _judge(
-            "api socket",
-            f.socket_mode & 0o077 == 0,
-            "the Unix socket is root-only (0600)",
-            "fail",
-            f"the Unix socket has mode {f.socket_mode:o}",
-            "restart Mycelium; it creates the socket with mode 0600",
+            "admins",
+            not f.admins,
+            f"no member in the group {ADMIN_GROUP}: only root acts on every colony",
+            "warn",
+            f"{', '.join(f.admins)} may act on every colony (group {ADMIN_GROUP})",
+            f"if that is not meant: gpasswd -d USER {ADMIN_GROUP}",
         ),
         Check(
             "firewall",

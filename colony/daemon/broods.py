@@ -39,7 +39,7 @@ from colony.core.bus_events import BroodDone, BroodMember, BroodPicked, BroodSpa
 from colony.core.config import parse_config_text
 from colony.core.model import State, check_name
 from colony.daemon import runner
-from colony.daemon.mycelium import read_config
+from colony.daemon.mycelium import check_owned, read_config
 from colony.errors import ColonyError, ConfigError, Conflict
 from colony.store.broods import Broods
 
@@ -81,19 +81,27 @@ class BroodService:
         name: str | None = None,
         env: dict[str, str] | None = None,
         user: str = "unknown",
+        user_uid: int | None = None,
     ) -> dict[str, Any]:
         """Create the brood and its colonies; agents follow as slots free up.
 
         Everything is checked before anything is made (objective, counts, agent, repository,
-        revision, names).
+        revision, names). Given ``user_uid`` (not an admin), the repository and configuration
+        file must be that user's (issue 14).
         """
         parallel = DEFAULT_PARALLEL if max_parallel is None else max_parallel
         check_brood(objective, count, parallel)
         path = Path(repo)
+        if user_uid is not None:
+            check_owned(path, user_uid, user, "repository")
+            if config:
+                check_owned(Path(config), user_uid, user, "configuration file")
         if not path.is_dir():
             raise ConfigError(f"--repo: {repo}: no such directory")
         self.ctx.open_vcs(path)
         root = self.ctx.repo_root(path)
+        if user_uid is not None:
+            check_owned(root, user_uid, user, "repository")
         source, text = read_config(root, config)
         plan_run(parse_config_text(text, source).agent, agent, command, objective, source)
         repository = await asyncio.to_thread(self.ctx.open_vcs(path).open, root)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colony.core.bus_events import RequestEvent
+from colony.daemon.access import Access
 from colony.daemon.agents import AgentService
 from colony.daemon.audit import Auditor
 from colony.daemon.auditing import start_audit
@@ -62,6 +63,7 @@ class Services:
     conflicts: ConflictWatch
     trash: TrashBin
     broods: BroodService
+    access: Access  # who callers are, who owns and shares what (issue 14)
 
 
 async def build(
@@ -131,6 +133,7 @@ async def build(
         conflicts=ConflictWatch(colonies),
         trash=trash,
         broods=BroodService(colonies, agents, review),
+        access=Access(store, ctx.bus, clock),
     )
 
 

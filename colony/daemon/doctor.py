@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import grp
 import os
+import pwd
 import shutil
 from pathlib import Path
 from typing import Any
 
 from colony import host
+from colony.core.access import ADMIN_GROUP
 from colony.core.doctor import Check, Facts, plan_checks
 from colony.core.model import State
 from colony.daemon.actor import ColonyActor
@@ -98,6 +101,23 @@ def _live(myc: Mycelium) -> tuple[list[str], list[str]]:
     return identity, views
 
 
+def _group_name(path: Path) -> str | None:
+    try:
+        return grp.getgrgid(path.stat().st_gid).gr_name
+    except (OSError, KeyError):
+        return None
+
+
+def _members(group: str) -> tuple[str, ...]:
+    """Users in ``group``: listed in it, or with it as their primary group."""
+    try:
+        entry = grp.getgrnam(group)
+    except KeyError:
+        return ()
+    primary = {p.pw_name for p in pwd.getpwall() if p.pw_gid == entry.gr_gid}
+    return tuple(sorted(set(entry.gr_mem) | primary))
+
+
 async def gather(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> Facts:
     ctx = myc.ctx
     socket = Path(str(info.get("socket", "")))
@@ -144,6 +164,8 @@ async def gather(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> Facts:
     return Facts(
         daemon_uid=os.geteuid(),
         socket_mode=socket.stat().st_mode & 0o777 if socket.exists() else 0o777,
+        socket_group=_group_name(socket),
+        admins=_members(ADMIN_GROUP),
         ip_forward=_flag("/proc/sys/net/ipv4/ip_forward") == "1",
         pool=str(ctx.pool),
         unreachable_route=route,

@@ -25,6 +25,7 @@ from colony.api.app import create_app
 from colony.api.auth import Auth, unix_routes
 from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
+from colony.core.access import USERS_GROUP
 from colony.core.audit_events import parse_duration as parse_retention
 from colony.core.audit_events import push_url
 from colony.core.env import DEFAULT_PATH
@@ -174,7 +175,7 @@ class Daemon:
                 if s.http_port is not None:  # issue 7: Bloom + the API on TCP, token-protected
                     by_token = "asked to stop through the API on the TCP listener"
                     tcp = create_app(services, on_stop=lambda: self.stop(by_token), info=info)
-                    bloom = create_bloom_app(tcp, myc, auth)
+                    bloom = create_bloom_app(tcp, myc, auth, services.access)
                     web = start_http(
                         bloom,
                         s.http_host,
@@ -205,15 +206,21 @@ class Daemon:
             self._unlink_socket()
 
     def _listen(self) -> socket.socket:
-        """The API socket, readable and writable by root only: whoever can talk to Mycelium
-        can run commands in colonies."""
+        """The API socket: root's and the group ``colony``'s (0660), whose members each act
+        as themselves (the API checks every request against the caller's role, issue 14);
+        root's alone (0600) where the group does not exist."""
         path = self.settings.socket
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # stale: the preflight found nobody answering there
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(path))
-        os.chmod(path, 0o600)
+        gid = host.group_id(USERS_GROUP)
+        if gid is None:
+            os.chmod(path, 0o600)
+        else:
+            os.chown(path, 0, gid)
+            os.chmod(path, 0o660)
         sock.listen(128)
         made = path.stat()
         self.bound = (made.st_dev, made.st_ino)

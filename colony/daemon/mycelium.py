@@ -27,7 +27,7 @@ from colony.daemon.context import Context
 from colony.daemon.messages import REQUESTS, Adopt, Remove, Spawn
 from colony.daemon.paths import ORPHAN
 from colony.daemon.resources import ResourceMonitor
-from colony.errors import ColonyError, ConfigError, NotFound
+from colony.errors import ColonyError, ConfigError, Forbidden, NotFound
 from colony.host import volumes
 from colony.store.trash import Trash
 
@@ -41,6 +41,24 @@ def user_name(uid: int | None) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def check_owned(path: Path, uid: int, user: str, what: str) -> None:
+    """Refuse a path of another user's (issue 14): a user may spawn colonies only of their own
+    repositories and configuration files, which Mycelium reads as root.
+
+    Raises:
+        Forbidden: names the path, its owner and the caller.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return  # does not exist: the caller's next check says so
+    if st.st_uid != uid:
+        raise Forbidden(
+            f"{what} {path} is not {user}'s (it belongs to {user_name(st.st_uid)})",
+            hint="spawn colonies of your own repositories, or ask an admin",
+        )
 
 
 def read_config(repo: Path, config: str | None) -> tuple[str, str]:
@@ -173,18 +191,27 @@ class Mycelium:
         user: str | None = None,
         sockets: list[str] | None = None,
         owner: str = "unknown",
+        owner_uid: int | None = None,
     ) -> dict[str, Any]:
         """Validate everything, record the colony, and let its actor build it.
 
-        Nothing is created on the host before the request is known to be good.
+        Nothing is created on the host before the request is known to be good. Given
+        ``owner_uid`` (a caller who is not an admin, issue 14), the repository and the
+        configuration file must be that user's own: Mycelium reads them as root.
         """
         check_name(name, "name")
         self._check_free(name)
         path = Path(repo)
+        if owner_uid is not None:
+            check_owned(path, owner_uid, owner, "repository")
+            if config:
+                check_owned(Path(config), owner_uid, owner, "configuration file")
         if not path.is_dir():
             raise NotFound(f"repository {repo}: no such directory")
         vcs = self.ctx.open_vcs(path)
         root = self.ctx.repo_root(path)
+        if owner_uid is not None:
+            check_owned(root, owner_uid, owner, "repository")
         source, text = read_config(root, config)
         cfg = parse_config_text(text, source)
         flags = Flags(limits, sandbox, user, tuple(check_sockets(sockets or [])))

@@ -70,8 +70,13 @@ class TrashBin:
         except sqlite3.Error:
             log.exception("colony %s: cannot record it in the trash", rec.name)
 
-    def entries(self) -> list[dict[str, Any]]:
-        return [e.to_json() for e in self.trash.entries()]
+    def entries(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """Every entry, or ``owner``'s only (issue 14: a user sees their own)."""
+        return [e.to_json() for e in self._of(owner)]
+
+    def _of(self, owner: str | None) -> list[TrashRecord]:
+        entries = self.trash.entries()
+        return entries if owner is None else [e for e in entries if e.owner == owner]
 
     def strays(self) -> list[str]:
         """Directories ``colony gc`` moved into the trash (workspaces and colony directories
@@ -84,9 +89,10 @@ class TrashBin:
 
     # --- restore --------------------------------------------------------------------------
 
-    async def restore(self, which: str) -> dict[str, Any]:
-        """Bring a trashed colony back (its latest removal, or entry ``which`` by id)."""
-        entry = pick_entry(self.trash.entries(), which)
+    async def restore(self, which: str, owner: str | None = None) -> dict[str, Any]:
+        """Bring a trashed colony back (its latest removal, or entry ``which`` by id); only
+        ``owner``'s entries when given."""
+        entry = pick_entry(self._of(owner), which)
         name = entry.name
         if self.ctx.store.find(name) is not None:
             raise Conflict(
@@ -166,13 +172,14 @@ class TrashBin:
 
     # --- purge ----------------------------------------------------------------------------
 
-    async def purge(self, which: str | None) -> list[dict[str, Any]]:
+    async def purge(self, which: str | None, owner: str | None = None) -> list[dict[str, Any]]:
         """Delete trash entry ``which`` (None: all): its files, and the pin of its base in the
-        repository when no other entry or colony of that name needs it."""
-        entries = self.trash.entries()
+        repository when no other entry or colony of that name needs it. Given ``owner``, only
+        their entries, and never gc's strays (they are nobody's)."""
+        entries = self._of(owner)
         chosen = entries if which is None else [pick_entry(entries, which)]
         purged = [await asyncio.to_thread(self._purge, e) for e in chosen]
-        for stray in self.strays() if which is None else []:
+        for stray in self.strays() if which is None and owner is None else []:
             await asyncio.to_thread(shutil.rmtree, stray, True)
             purged.append({"id": None, "name": Path(stray).name, "deleted_refs": [], "dir": stray})
         return purged

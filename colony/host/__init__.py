@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import grp
 import os
 import resource
 import signal
@@ -515,6 +516,14 @@ def lock_file(path: str | Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def group_id(name: str) -> int | None:
+    """The gid of group ``name`` in the host's group database; None when there is none."""
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        return None
 
 
 def is_root() -> bool:

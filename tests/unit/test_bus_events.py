@@ -139,6 +139,11 @@ CASES: list[tuple[be.BusEvent, dict[str, Any]]] = [
         {"type": "policy", "colony": "web", "user": "al", "at": 20.0, "reset": True},
     ),
     (
+        be.ShareEvent(colony="web", user="al", to="bob", role="viewer", at=20.5),
+        {"type": "share", "colony": "web", "user": "al", "to": "bob", "role": "viewer",
+         "at": 20.5},
+    ),
+    (
         be.NetEvent(colony="web", user="al", dest="1.2.3.4", port=443, proto="tcp",
                     verdict="deny", at=21.0),
         {"type": "net", "colony": "web", "user": "al", "dest": "1.2.3.4", "port": 443,

@@ -98,3 +98,21 @@ def test_missing_disks_are_a_warning_with_the_fix() -> None:
     checks = {c.name: c for c in plan_checks(replace(GOOD, no_disk=("web",)))}
     assert checks["colony disks"].detail == "no disk mounted for: web"
     assert checks["colony disks"].hint is not None
+
+
+def test_the_socket_is_roots_and_the_groups_and_admins_are_named() -> None:
+    """When the socket is root:colony 0660 it is fine, with any other group or more bits it
+    fails; members of colony-admin are a warning naming them (issue 14)."""
+    shared = replace(GOOD, socket_mode=0o660, socket_group="colony")
+    assert statuses(shared)["api socket"] == "ok"
+    for mode, group in ((0o660, "users"), (0o666, "colony"), (0o660, None)):
+        check = {
+            c.name: c for c in plan_checks(replace(GOOD, socket_mode=mode, socket_group=group))
+        }
+        assert check["api socket"].status == "fail"
+        assert f"mode {mode:o}" in check["api socket"].detail
+    assert statuses(GOOD)["admins"] == "ok"
+    admins = {c.name: c for c in plan_checks(replace(GOOD, admins=("alice", "bob")))}["admins"]
+    assert admins.status == "warn"
+    assert admins.detail == "alice, bob may act on every colony (group colony-admin)"
+    assert admins.hint == "if that is not meant: gpasswd -d USER colony-admin"
