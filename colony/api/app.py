@@ -80,7 +80,7 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/daemon/stop", stop_daemon, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
-        *colonies.routes(myc),
+        *colonies.routes(myc, services.gate.link),
         *doctor_api.routes(myc, services.audit, info),
         *hosts_api.routes(myc),
         *streams.routes(myc),

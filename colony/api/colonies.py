@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -15,7 +15,12 @@ from colony.daemon.mycelium import Mycelium
 from colony.errors import NotFound
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(
+    myc: Mycelium, link: Callable[[str, str, str], str] = lambda url, _u, _c: url
+) -> list[BaseRoute]:
+    """The colonies' routes; ``link`` makes a preview URL the first-visit link of a user for
+    a colony when previews ask for proof (issue 14)."""
+
     async def list_colonies(request: Request) -> JSONResponse:
         """
         summary: Every colony.
@@ -111,7 +116,9 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: '{"urls": {service: url}}'}
         """
-        return JSONResponse({"urls": myc.urls(request.path_params["name"])})
+        name, user = request.path_params["name"], sight(request).caller.user
+        urls = {s: link(url, user, name) for s, url in myc.urls(name).items()}
+        return JSONResponse({"urls": urls})
 
     async def gc(request: Request) -> JSONResponse:
         """

@@ -283,6 +283,15 @@ def _host_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="The host policy: sandbox level and floor, egress, default limits, allowed users "
     "[env COLONY_POLICY; default /etc/colony/policy.toml if it exists].",
 )
+@click.option(
+    "--preview-auth",
+    envvar="COLONY_PREVIEW_AUTH",
+    type=click.Choice(["off", "local", "users"]),
+    help="Who may open a colony's previews: anyone reaching the proxy (off), local users who "
+    "may see the colony (local), or also browsers with a first-visit link from 'colony url' "
+    "(users) [env COLONY_PREVIEW_AUTH; default users on a machine with more than one human "
+    "account, else off].",
+)
 @click.pass_context
 def daemon_run(
     ctx: click.Context,
@@ -306,6 +315,7 @@ def daemon_run(
     uid_base: int,
     uid_count: int,
     policy: str | None,
+    preview_auth: str | None,
 ) -> None:
     """Run Mycelium in the foreground (for systemd); Ctrl-C stops it.
 
@@ -338,4 +348,5 @@ def daemon_run(
         uid_base=uid_base,
         uid_count=uid_count,
         policy=policy,
+        preview_auth=preview_auth,
     )

@@ -21,7 +21,7 @@ UNTIL_CLOSE = -2
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 502: "Bad Gateway"}
-REASONS |= {421: "Misdirected Request", 429: "Too Many Requests"}
+REASONS |= {403: "Forbidden", 421: "Misdirected Request", 429: "Too Many Requests"}
 REASONS |= {431: "Request Header Fields Too Large"}
 
 

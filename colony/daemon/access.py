@@ -26,12 +26,17 @@ def is_admin(user: str, uid: int | None, group: str = ADMIN_GROUP) -> bool:
     if uid == 0:
         return True
     try:
-        gid = grp.getgrnam(group).gr_gid
         account = pwd.getpwnam(user)
-    except KeyError:  # no such group, or a user the host does not know
+    except KeyError:  # a user the host does not know
         return False
     if uid is not None and account.pw_uid != uid:
         return False  # a token's name that is now another account's
+    if account.pw_uid == 0:
+        return True
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:  # no such group
+        return False
     return gid in os.getgrouplist(user, account.pw_gid)
 
 

@@ -38,6 +38,7 @@ from colony.daemon.mycelium import Mycelium
 from colony.daemon.network import Network, start_network
 from colony.daemon.paths import Paths
 from colony.daemon.peers import PeerLimit
+from colony.daemon.preview_gate import PreviewGate, load_key
 from colony.daemon.previews import explain_preview
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.review import Review
@@ -64,6 +65,7 @@ class Services:
     trash: TrashBin
     broods: BroodService
     access: Access  # who callers are, who owns and shares what (issue 14)
+    gate: PreviewGate  # who may open previews, first-visit links (issue 14)
 
 
 async def build(
@@ -109,6 +111,8 @@ async def build(
         watch_limit=s.watch_limit,
         file_rate=s.file_rate,
     )
+    access = Access(store, ctx.bus, clock)
+    gate = PreviewGate(s.preview_auth, load_key(ctx.paths.preview_key), access, clock)
     proxy = PreviewProxy(
         routes=colonies.routes,
         connect=lambda up: connect_in_netns(colonies.netns_path(up.colony), up.port),
@@ -117,6 +121,7 @@ async def build(
         peers=PeerLimit(s.peer_connections, "preview proxy"),
         idle_timeout=s.idle_timeout,
         explain=lambda up: explain_preview(colonies, up),  # issue 12
+        gate=gate.check,  # issue 14
     )
     agents = AgentService(colonies)
     review = Review(colonies, agents)
@@ -133,7 +138,8 @@ async def build(
         conflicts=ConflictWatch(colonies),
         trash=trash,
         broods=BroodService(colonies, agents, review),
-        access=Access(store, ctx.bus, clock),
+        access=access,
+        gate=gate,
     )
 
 

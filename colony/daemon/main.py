@@ -34,6 +34,7 @@ from colony.core.identity import DEFAULT_UID_BASE, DEFAULT_UID_COUNT, check_rang
 from colony.core.logcap import LogCap, parse_log_cap
 from colony.core.model import check_prefix
 from colony.core.mounts import check_state_dir
+from colony.core.preview_auth import default_mode, parse_mode
 from colony.daemon import logfiles
 from colony.daemon.build import build, start
 from colony.daemon.home import make_root_dir
@@ -51,6 +52,7 @@ from colony.daemon.lifetime import (
 from colony.daemon.paths import Paths
 from colony.daemon.peers import DEFAULT_CAP, DEFAULT_IDLE, PeerLimit
 from colony.daemon.ports import bind_error, check_free
+from colony.daemon.preview_gate import humans
 from colony.daemon.settings import Settings, load_policy, used_uids
 from colony.errors import ColonyError, ConfigError
 from colony.isolation import Isolation
@@ -274,6 +276,7 @@ def run_daemon(
     uid_base: int = DEFAULT_UID_BASE,
     uid_count: int = DEFAULT_UID_COUNT,
     policy: str | None = None,
+    preview_auth: str | None = None,
 ) -> None:
     """Run Mycelium in the foreground until SIGTERM/SIGINT or ``POST /daemon/stop``.
 
@@ -320,6 +323,7 @@ def run_daemon(
             uids=check_range(uid_base, uid_count),
             policy=load_policy(policy),
             colony_path=os.environ.get("COLONY_PATH") or DEFAULT_PATH,
+            preview_auth=parse_mode(preview_auth) if preview_auth else default_mode(humans()),
         )
         daemon = Daemon(settings, life)
         asyncio.run(daemon.run())

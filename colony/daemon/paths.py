@@ -25,6 +25,11 @@ class Paths:
     def db(self) -> Path:
         return self.root / "mycelium.db"
 
+    @property
+    def preview_key(self) -> Path:
+        """The key that signs first-visit preview links (issue 14)."""
+        return self.root / "preview.key"
+
     def colony(self, name: str) -> Path:
         return self.root / "colonies" / name
 

@@ -32,11 +32,10 @@ DEFAULT_IDLE = 30.0  # seconds a connection may wait for a whole request head
 BACKLOG = 1024
 
 
-def peer_of(sock: socket.socket | None, owner: Callable[[socket.socket], int | None]) -> str:
+def peer_of(sock: socket.socket | None, uid: int | None) -> str:
     """``uid N`` for a local peer whose socket's owner is known, else its address."""
     if sock is None:
         return "unknown"
-    uid = owner(sock)
     if uid is not None:
         return f"uid {uid}"
     try:
@@ -62,6 +61,7 @@ class PeerLimit:
         self.what = what
         self.owner = owner
         self.peers: dict[Any, str] = {}  # open connection → its peer
+        self.uids: dict[Any, int | None] = {}  # open connection → its local peer's uid
         self.counts: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
 
@@ -70,7 +70,9 @@ class PeerLimit:
         peer already has ``cap`` open connections here (it is then not counted)."""
         if conn in self.peers:
             return True
-        peer = peer_of(conn.get_extra_info("socket"), self.owner)
+        sock = conn.get_extra_info("socket")
+        uid = None if sock is None else self.owner(sock)
+        peer = peer_of(sock, uid)
         if self.counts[peer] >= self.cap:
             if not self.refused[peer]:  # once per flood, not once per connection
                 log.warning(
@@ -83,12 +85,19 @@ class PeerLimit:
             self.refused[peer] += 1
             return False
         self.peers[conn] = peer
+        self.uids[conn] = uid
         self.counts[peer] += 1
         return True
+
+    def uid(self, conn: Any) -> int | None:
+        """The uid owning the local peer's end of admitted ``conn``; None when remote or
+        unknown (issue 14: the preview gate's proof)."""
+        return self.uids.get(conn)
 
     def release(self, conn: Any) -> None:
         """Forget ``conn``: its peer may open another (no-op for one never admitted)."""
         peer = self.peers.pop(conn, None)
+        self.uids.pop(conn, None)
         if peer is None:
             return
         self.counts[peer] -= 1

@@ -307,6 +307,9 @@ class PreviewProxy:
             with no response in flight, its next.
         explain: the 502 page's line for an upstream that did not answer (the daemon says
             whether the colony is stopped, and which ports it listens on instead).
+        gate: asked once per connection, with its first request head and the uid owning the
+            client's socket: None lets it through, else the response to send instead (issue
+            14: who may open a colony's previews).
 
     Example:
         >>> proxy = PreviewProxy(routes, connect, on_request=records.append)
@@ -324,8 +327,10 @@ class PreviewProxy:
         idle_timeout: float = DEFAULT_IDLE,
         connect_timeout: float = 10.0,
         explain: Callable[[Upstream], str] | None = None,
+        gate: Callable[[Upstream, Head, int | None], bytes | None] | None = None,
     ) -> None:
         self.routes = routes
+        self.gate = gate
         self.explain = explain or (lambda up: explain_unreachable(up, None))
         self.connect = connect
         self.domain = domain
@@ -438,6 +443,16 @@ class PreviewProxy:
             await self._reply(writer, 404, explain_miss(table, host_header, self.domain))
             return
         request = _Pending.of(head, host_header)
+        answer = (
+            None
+            if self.gate is None
+            else self.gate(upstream, head, self.peers.uid(writer.transport))
+        )
+        if answer is not None:  # refused, or a first visit's redirect
+            writer.write(answer)
+            await writer.drain()
+            self.emit(request.record(upstream, int(answer[9:12]), len(answer)))
+            return
         try:
             async with asyncio.timeout(self.connect_timeout):
                 remote = await self.connect(upstream)

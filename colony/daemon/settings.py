@@ -46,6 +46,7 @@ class Settings:
     uids: UidRange = field(default_factory=lambda: UidRange(DEFAULT_UID_BASE, DEFAULT_UID_COUNT))
     colony_path: str = DEFAULT_PATH  # PATH of colony processes
     policy: HostPolicy = field(default_factory=HostPolicy)  # what the host decides (issue 10)
+    preview_auth: str = "off"  # who may open previews: off, local, users (issue 14)
 
 
 def load_policy(path: str | None) -> HostPolicy:

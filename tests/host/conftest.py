@@ -76,6 +76,8 @@ class Daemon:
                     self.http_port,
                     "--uid-base",
                     str(self.uid_base or uid_base_for(self.prefix)),
+                    # Its default depends on the machine's accounts, which tests add.
+                    *([] if "--preview-auth" in self.extra else ["--preview-auth", "off"]),
                     *self.extra,
                 ],
                 stdout=log,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_repo, new_prefix, passable, scratch_dir
-from tests.host.conftest import Daemon, Installed, run_as, wait_state
+from tests.host.conftest import Daemon, Installed, run_as, running_daemon, wait_state
 
 WEB = '[services.web]\ncommand = "python3 -m http.server 3000"\nport = 3000\n'
 
@@ -41,21 +41,33 @@ class User:
         return [c["name"] for c in json.loads(self.ok("ls", "--json"))["colonies"]]
 
 
-@pytest.fixture
-def people(installed: Installed, daemon: Daemon) -> Iterator[dict[str, User]]:
-    """alice and bob: real users in the group colony (made here, removed afterwards)."""
-    made: list[str] = []
+def make_people(installed: Installed, daemon: Daemon) -> dict[str, User]:
+    """alice and bob: real users in the group colony, talking to ``daemon``."""
+    found: dict[str, User] = {}
     try:
-        found = {}
         for who in ("alice", "bob"):
             name = f"ct{who[:2]}{uuid.uuid4().hex[:6]}"
             subprocess.run(["useradd", "--create-home", "-G", "colony", name], check=True)
-            made.append(name)
             found[who] = User(name, pwd.getpwnam(name).pw_uid, installed.colony, daemon.socket)
+    except BaseException:
+        remove_people(found)
+        raise
+    return found
+
+
+def remove_people(people: dict[str, User]) -> None:
+    for user in people.values():
+        subprocess.run(["userdel", "--remove", user.name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def people(installed: Installed, daemon: Daemon) -> Iterator[dict[str, User]]:
+    """alice and bob (made here, removed afterwards)."""
+    found = make_people(installed, daemon)
+    try:
         yield found
     finally:
-        for name in made:
-            subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+        remove_people(found)
 
 
 def own_repo(user: User, where: Path) -> Path:
@@ -219,3 +231,52 @@ def watch_events(installed: Installed, user: User) -> subprocess.Popen[str]:
         ["runuser", "-u", user.name, "--", str(python), "-c", WATCH, str(user.socket)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
     )  # fmt: skip
+
+
+def curl(user: str, url: str, *extra: str) -> tuple[str, str]:
+    """(status, body) of GET ``url`` by a process of ``user`` (the kernel's proof)."""
+    done = run_as(user, "curl", "-s", "-w", "\n%{http_code}", *extra, url)
+    body, _, status = done.stdout.rpartition("\n")
+    return status, body
+
+
+def test_previews_open_for_who_may_see_the_colony_or_holds_its_link(
+    installed: Installed, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """With --preview-auth users, alice's preview answers alice and root, and refuses bob
+    with a page saying whom to ask; the link `colony url` gives alice lets bob in once it
+    set its cookie; shared with bob, it opens for him without a link."""
+    with running_daemon(tmp_path, request, "--preview-auth", "users") as daemon:
+        users = make_people(installed, daemon)
+        try:
+            alice, bob = users["alice"], users["bob"]
+            scratch = scratch_dir(new_prefix() + "-repos")
+            a_web = f"{alice.name}-web"
+            alice.ok("spawn", a_web, "--repo", str(own_repo(alice, scratch / "a")))
+            assert daemon.client is not None
+            plain = daemon.client.urls(a_web)["urls"]["web"].split("?")[0]
+            assert curl("root", plain)[0] == "200"
+            assert curl(alice.name, plain)[0] == "200"
+            status, page = curl(bob.name, plain)
+            assert status == "403"
+            assert f"{bob.name} may not open the preview of colony &#x27;{a_web}&#x27;" in page
+            assert f"colony share {a_web} --with {bob.name}" in page
+
+            link = json.loads(alice.ok("url", a_web, "--json"))["urls"]["web"]
+            assert "?colony_token=" in link
+            jar = Path(f"/home/{bob.name}/jar")
+            status, _ = curl(bob.name, link, "-c", str(jar))
+            assert status == "303"
+            assert curl(bob.name, plain, "-b", str(jar))[0] == "200"
+            assert curl(bob.name, plain)[0] == "403"  # the cookie is the proof, not the visit
+            forged = link.replace("colony_token=", "colony_token=x")
+            assert curl(bob.name, forged)[0] == "403"
+
+            alice.ok("share", a_web, "--with", bob.name)
+            assert curl(bob.name, plain)[0] == "200"
+        finally:
+            for name in client_names(daemon):
+                assert daemon.client is not None
+                daemon.client.remove(name, force=True)
+            remove_people(users)
+            subprocess.run(["rm", "-rf", str(scratch)], check=False)

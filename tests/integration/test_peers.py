@@ -35,9 +35,9 @@ def test_the_owner_of_a_local_peer_is_its_uid() -> None:
         conn, _ = server.accept()
         with conn:
             assert socket_owner(conn) == os.getuid()
-            assert peer_of(conn, socket_owner) == f"uid {os.getuid()}"
+            assert peer_of(conn, socket_owner(conn)) == f"uid {os.getuid()}"
             client.close()
-            assert peer_of(conn, lambda sock: None) == "127.0.0.1"
+            assert peer_of(conn, None) == "127.0.0.1"
     with socket.socket(socket.AF_UNIX) as unix:
         assert socket_owner(unix) is None
 
@@ -61,7 +61,7 @@ def test_limit_counts_each_peer_apart() -> None:
         limit.release(first)
         assert limit.admit(third)
         assert dict(limit.counts) == {"uid 1": 2, "uid 2": 1}
-        assert peer_of(None, socket_owner) == "unknown"
+        assert peer_of(None, 0) == "unknown"
     finally:
         for sock in socks:
             sock.close()
