@@ -157,10 +157,14 @@ class Sight:
     def colony(self, name: object) -> bool:
         if self.caller.admin:
             return True
-        if not isinstance(name, str):
-            return False
+        return isinstance(name, str) and self.role(name) is not None
+
+    def role(self, name: str) -> Role | None:
+        """The caller's role on colony ``name``; None: none (or no such colony)."""
         owner = self.directory.owner(name)
-        return owner is not None and visible(self.caller, owner, self.directory.shares(name))
+        if owner is None:
+            return Role.ADMIN if self.caller.admin else None
+        return role_of(self.caller, owner, self.directory.shares(name))
 
     def owns(self, owner: object) -> bool:
         """Whether something of ``owner`` (a brood, a trash entry) is the caller's."""
@@ -222,6 +226,8 @@ class AccessMiddleware:
             raise Forbidden(f"{method} {path}: no access rule for this route; refused")
         caller = caller_of(scope, self.directory)
         if caller is None:
+            if rule is Who.ANYONE:  # Bloom's login page: no one is logged in yet
+                return
             raise Forbidden("cannot tell who is asking (no peer credentials and no token)")
         scope.setdefault("state", {}).update(caller=caller, sight=Sight(caller, self.directory))
         if rule is Who.ANYONE:

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from colony.api.access import AccessMiddleware, Directory, sight
 from colony.api.auth import PAGE_HEADERS, Auth, AuthMiddleware, web_routes
 from colony.api.common import error_response
+from colony.core.access import Action, allows
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
 from colony.daemon.mycelium import Mycelium
@@ -149,13 +150,16 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
     async def listing(request: Request) -> dict[str, Any]:
         sees = sight(request)
         colonies = [c for c in myc.colonies() if sees.colony(c["name"])]
+        for colony in colonies:
+            colony["role"] = str(sees.role(colony["name"]))
         usage = await sampler.sample([c["name"] for c in colonies])
         for colony in colonies:
             colony["usage"] = colony.get("usage") or usage.get(colony["name"])
         return {"colonies": colonies}
 
-    async def detail(name: str) -> dict[str, Any]:
+    async def detail(request: Request, name: str) -> dict[str, Any]:
         colony = myc.colony(name)
+        colony["role"] = str(sight(request).role(name))
         usage = await sampler.sample([name])
         colony["usage"] = colony.get("usage") or usage.get(name)
         return {"colony": colony}
@@ -167,7 +171,9 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         return render(request, "_rows.html", **await listing(request))
 
     async def colony_page(request: Request) -> Response:
-        return render(request, "colony.html", name=request.path_params["name"])
+        name = request.path_params["name"]
+        role = sight(request).role(name)
+        return render(request, "colony.html", name=name, can_exec=allows(role, Action.EXEC))
 
     async def previews(request: Request) -> Response:
         return render(request, "_previews.html", colony=myc.colony(request.path_params["name"]))
@@ -176,7 +182,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         return render(request, "broods.html")
 
     async def colony_fragment(request: Request) -> Response:
-        return render(request, "_detail.html", **await detail(request.path_params["name"]))
+        return render(request, "_detail.html", **await detail(request, request.path_params["name"]))
 
     return [
         Route("/", index, methods=["GET"], include_in_schema=False),

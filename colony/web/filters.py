@@ -77,8 +77,10 @@ def format_usage(usage: Mapping[str, Any] | None) -> str:
     return " · ".join(parts)
 
 
-def actions_for(state: str) -> list[str]:
-    """The lifecycle buttons that make sense for a colony in ``state``."""
-    if state in ACTIVE:
-        return ["stop", "restart", "remove"]
-    return ["start", "remove"]
+def actions_for(state: str, role: str | None = "admin") -> list[str]:
+    """The lifecycle buttons that make sense for a colony in ``state`` and that the caller's
+    ``role`` on it allows (issue 14: a viewer gets none, an operator no remove)."""
+    if role not in ("operator", "owner", "admin"):
+        return []
+    found = ["stop", "restart", "remove"] if state in ACTIVE else ["start", "remove"]
+    return found if role != "operator" else [a for a in found if a != "remove"]

@@ -181,3 +181,12 @@ def test_stem_row_cells() -> None:
 def test_stem_help_lists_every_action_key() -> None:
     keys = {key for group in KEYS.values() for key, _ in group}
     assert {"n", "s", "t", "r", "d", "o", "e", "?", "q"} <= keys
+
+
+def test_actions_follow_the_callers_role() -> None:
+    """Bloom shows only the buttons the caller's role allows (issue 14)."""
+    assert filters.actions_for("running", "viewer") == []
+    assert filters.actions_for("running", "None") == []
+    assert filters.actions_for("running", "operator") == ["stop", "restart"]
+    assert filters.actions_for("stopped", "operator") == ["start"]
+    assert filters.actions_for("running", "owner") == ["stop", "restart", "remove"]

@@ -333,7 +333,7 @@
     const box = document.getElementById("terminal");
     if (!window.Terminal) {
       box.hidden = false;
-      box.textContent = "xterm.js is not installed: run 'make install' where Colony lives.";
+      box.textContent = "xterm.js is not installed: run 'make setup' (or 'make install') where Colony lives.";
       return;
     }
     termButton.hidden = true;
