@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -21,7 +22,15 @@ import pytest
 from colony.client import Client
 from colony.core.env import DEFAULT_PATH
 from colony.errors import ColonyError
-from tests.conftest import TEST_NET, TEST_PREFIX, new_prefix, passable, scratch_dir, uid_base_for
+from tests.conftest import (
+    TEST_NET,
+    TEST_PREFIX,
+    make_repo,
+    new_prefix,
+    passable,
+    scratch_dir,
+    uid_base_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -371,3 +380,53 @@ def run_as(
         ["runuser", "-u", user, "--", "env", "-i", *pairs, *argv],
         capture_output=True, text=True, check=False, timeout=60, cwd="/",
     )  # fmt: skip
+
+
+PREVIEW_WEB = '[services.web]\ncommand = "python3 -m http.server 3000"\nport = 3000\n'
+
+
+@dataclass(frozen=True)
+class User:
+    """A real user of the machine in the group colony, running the installed command."""
+
+    name: str
+    uid: int
+    colony: Path  # the installed command
+    socket: Path
+
+    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return run_as(self.name, str(self.colony), *argv, env={"COLONY_SOCKET": str(self.socket)})
+
+    def ok(self, *argv: str) -> str:
+        done = self.run(*argv)
+        assert done.returncode == 0, f"{self.name}: colony {' '.join(argv)}: {done.stderr}"
+        return done.stdout
+
+    def names(self) -> list[str]:
+        return [c["name"] for c in json.loads(self.ok("ls", "--json"))["colonies"]]
+
+
+def make_people(installed: Installed, daemon: Daemon) -> dict[str, User]:
+    """alice and bob: real users in the group colony, talking to ``daemon``."""
+    found: dict[str, User] = {}
+    try:
+        for who in ("alice", "bob"):
+            name = f"ct{who[:2]}{uuid.uuid4().hex[:6]}"
+            subprocess.run(["useradd", "--create-home", "-G", "colony", name], check=True)
+            found[who] = User(name, pwd.getpwnam(name).pw_uid, installed.colony, daemon.socket)
+    except BaseException:
+        remove_people(found)
+        raise
+    return found
+
+
+def remove_people(people: dict[str, User]) -> None:
+    for user in people.values():
+        subprocess.run(["userdel", "--remove", user.name], check=False, capture_output=True)
+
+
+def own_repo(user: User, where: Path) -> Path:
+    """A repository of ``user``'s own (made by root, then given to them)."""
+    repo = make_repo(where, {"colony.toml": PREVIEW_WEB, "app.py": "print('hi')\n"})
+    subprocess.run(["chown", "-R", f"{user.name}:{user.name}", str(where)], check=True)
+    return repo

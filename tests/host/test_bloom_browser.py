@@ -19,8 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_repo
-from tests.host.conftest import ROOT, Daemon, wait_state
+from tests.conftest import make_repo, new_prefix, scratch_dir
+from tests.host.conftest import (
+    ROOT,
+    Daemon,
+    Installed,
+    make_people,
+    own_repo,
+    remove_people,
+    wait_state,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "bloom"
@@ -317,3 +325,33 @@ def test_bloom_shows_text_not_escapes_and_labels_not_field_names(
     page.goto(client.health()["http_url"] + "/ui/colonies/bad")
     failed = page.locator(".timeline li").last
     expect(failed).to_contain_text("failed at provisioning: ", timeout=WAIT)
+
+
+def test_bloom_logged_in_as_a_user_shows_only_theirs(
+    installed: Installed, daemon: Daemon, page: Page
+) -> None:
+    """When bob logs into Bloom with the URL his own `colony dashboard` prints, the list
+    holds his colony and not alice's; once alice shares hers as viewer, it shows up without
+    a single button, while his own keeps its stop, restart and remove (issue 14)."""
+    users = make_people(installed, daemon)
+    scratch = scratch_dir(new_prefix() + "-repos")
+    try:
+        alice, bob = users["alice"], users["bob"]
+        a_web, b_web = f"{alice.name}-web", f"{bob.name}-web"
+        alice.ok("spawn", a_web, "--repo", str(own_repo(alice, scratch / "a")))
+        bob.ok("spawn", b_web, "--repo", str(own_repo(bob, scratch / "b")))
+        page.goto(json.loads(bob.ok("dashboard", "--no-open", "--json"))["url"])
+        expect(page.locator(f"#row-{b_web} .badge")).to_have_text("running", timeout=WAIT)
+        expect(page.locator(f"#row-{a_web}")).to_have_count(0)
+        expect(page.locator(f"#row-{b_web} button[data-action]")).to_have_count(3)
+        alice.ok("share", a_web, "--with", bob.name)
+        page.reload()
+        expect(page.locator(f"#row-{a_web} .badge")).to_have_text("running", timeout=WAIT)
+        expect(page.locator(f"#row-{a_web} button[data-action]")).to_have_count(0)
+        shot(page, "4-bob-sees-his-and-a-shared-one")
+    finally:
+        assert daemon.client is not None
+        for colony in daemon.client.colonies()["colonies"]:
+            daemon.client.remove(colony["name"], force=True)
+        remove_people(users)
+        subprocess.run(["rm", "-rf", str(scratch)], check=False)

@@ -7,57 +7,24 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import subprocess
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_repo, new_prefix, passable, scratch_dir
-from tests.host.conftest import Daemon, Installed, run_as, running_daemon, wait_state
-
-WEB = '[services.web]\ncommand = "python3 -m http.server 3000"\nport = 3000\n'
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    uid: int
-    colony: Path  # the installed command
-    socket: Path
-
-    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        return run_as(self.name, str(self.colony), *argv, env={"COLONY_SOCKET": str(self.socket)})
-
-    def ok(self, *argv: str) -> str:
-        done = self.run(*argv)
-        assert done.returncode == 0, f"{self.name}: colony {' '.join(argv)}: {done.stderr}"
-        return done.stdout
-
-    def names(self) -> list[str]:
-        return [c["name"] for c in json.loads(self.ok("ls", "--json"))["colonies"]]
-
-
-def make_people(installed: Installed, daemon: Daemon) -> dict[str, User]:
-    """alice and bob: real users in the group colony, talking to ``daemon``."""
-    found: dict[str, User] = {}
-    try:
-        for who in ("alice", "bob"):
-            name = f"ct{who[:2]}{uuid.uuid4().hex[:6]}"
-            subprocess.run(["useradd", "--create-home", "-G", "colony", name], check=True)
-            found[who] = User(name, pwd.getpwnam(name).pw_uid, installed.colony, daemon.socket)
-    except BaseException:
-        remove_people(found)
-        raise
-    return found
-
-
-def remove_people(people: dict[str, User]) -> None:
-    for user in people.values():
-        subprocess.run(["userdel", "--remove", user.name], check=False, capture_output=True)
+from tests.conftest import new_prefix, passable, scratch_dir
+from tests.host.conftest import (
+    Daemon,
+    Installed,
+    User,
+    make_people,
+    own_repo,
+    remove_people,
+    run_as,
+    running_daemon,
+    wait_state,
+)
 
 
 @pytest.fixture
@@ -68,13 +35,6 @@ def people(installed: Installed, daemon: Daemon) -> Iterator[dict[str, User]]:
         yield found
     finally:
         remove_people(found)
-
-
-def own_repo(user: User, where: Path) -> Path:
-    """A repository of ``user``'s own (made by root, then given to them)."""
-    repo = make_repo(where, {"colony.toml": WEB, "app.py": "print('hi')\n"})
-    subprocess.run(["chown", "-R", f"{user.name}:{user.name}", str(where)], check=True)
-    return repo
 
 
 def test_each_user_sees_and_runs_only_their_own_until_shared(
