@@ -28,7 +28,7 @@ async def final_snapshot(actor: ColonyActor) -> str | None:
     if not actor.rec.workspace or not actor.rec.base or not Path(actor.rec.workspace).is_dir():
         return None
     try:
-        vcs = actor.ctx.open_vcs(Path(actor.rec.repo))
+        vcs = actor.kit.open_vcs(Path(actor.rec.repo))
         message = f"colony {actor.name}: final snapshot before rm"
         ws = actor.workspace_record()
         inside = actor.contain.inside(ws.path)
@@ -45,7 +45,7 @@ def keep_workspace(actor: ColonyActor) -> str | None:
     workspace = actor.rec.workspace
     if not workspace or not Path(workspace).is_dir():
         return None
-    home = actor.ctx.paths.colony(actor.name)
+    home = actor.kit.paths.colony(actor.name)
     if Path(workspace).is_relative_to(home):
         return str(Path(workspace).relative_to(home))
     shutil.move(workspace, home / KEPT_WORKSPACE)
@@ -58,7 +58,7 @@ def discard_workspace(actor: ColonyActor) -> None:
     if actor.rec.workspace:
         shutil.rmtree(actor.rec.workspace, ignore_errors=True)
     try:
-        actor.ctx.open_vcs(Path(actor.rec.repo)).release(Path(actor.rec.repo), actor.name)
+        actor.kit.open_vcs(Path(actor.rec.repo)).release(Path(actor.rec.repo), actor.name)
     except ColonyError as exc:
         actor.log.note("colony", f"cannot release its base in {actor.rec.repo}: {exc}")
 
@@ -67,7 +67,7 @@ def move_to_trash(actor: ColonyActor) -> str | None:
     """Move the colony's directory (with its workspace) into the trash; its new path, or None
     when it had none. Its private /tmp and /dev/shm are dropped: they hold no work. Its disk
     is unmounted first and goes as its image file."""
-    paths = actor.ctx.paths
+    paths = actor.kit.paths
     source = paths.colony(actor.name)
     if not source.exists():
         return None
@@ -76,7 +76,7 @@ def move_to_trash(actor: ColonyActor) -> str | None:
         shutil.rmtree(scratch, ignore_errors=True)
     home.unmount()
     paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
-    target = paths.trash / f"{actor.name}-{int(actor.ctx.clock())}"
+    target = paths.trash / f"{actor.name}-{int(actor.kit.clock())}"
     shutil.move(str(source), target)
     return str(target)
 
