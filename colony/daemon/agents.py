@@ -32,9 +32,9 @@ from colony.core.agents.session import SessionRecord, plan_status
 from colony.core.bus_events import AgentEnded, AgentOutput, AgentStarted
 from colony.core.model import State
 from colony.core.notices import exit_text
+from colony.core.review import turn_message
 from colony.daemon import runner
 from colony.daemon.agent_tail import Tail
-from colony.daemon.review import turn_snapshot
 from colony.errors import ColonyError, ConfigError, Conflict, HostError
 from colony.store.sessions import Sessions
 
@@ -76,6 +76,24 @@ MISSING = (errno.ENOENT, errno.EACCES)  # exec errors of a program that is not t
 
 def leaf(ident: int) -> str:
     return f"agent-{ident}"
+
+
+def turn_snapshot(actor: ColonyActor, session: int, when: str, task: str = "") -> str | None:
+    """Record the workspace as the snapshot of the ``start`` or ``end`` of agent session
+    ``session`` (blocking: one git process, as the colony). Never raises: an agent runs
+    whether or not its snapshot could be taken; a failure is noted in the colony's log."""
+    try:
+        rec = actor.rec
+        if actor.done or not rec.workspace or not rec.base or not Path(rec.workspace).is_dir():
+            raise Conflict("the colony has no workspace")
+        ws = actor.workspace_record()
+        message = turn_message(actor.name, session, when, task)
+        vcs = actor.kit.open_vcs(ws.repo)
+        return vcs.snapshot(ws, message, inside=actor.contain.inside(ws.path))
+    except Exception as exc:
+        word = "before" if when == "start" else "after"
+        actor.log.note("colony", f"cannot take the snapshot {word} agent session {session}: {exc}")
+        return None
 
 
 class AgentService:

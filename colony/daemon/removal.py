@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 from colony.errors import ColonyError
 
 if TYPE_CHECKING:
-    from colony.daemon.actor import ColonyActor
+    from colony.daemon.owner import ColonyOwner
 
 KEPT_WORKSPACE = "workspace"  # where the workspace goes inside the colony's trash entry
 
 
-async def final_snapshot(actor: ColonyActor) -> str | None:
+async def final_snapshot(actor: ColonyOwner) -> str | None:
     """Record the workspace as a snapshot before it goes (issue 6), so undo can reach it."""
     if not actor.rec.workspace or not actor.rec.base or not Path(actor.rec.workspace).is_dir():
         return None
@@ -38,7 +38,7 @@ async def final_snapshot(actor: ColonyActor) -> str | None:
         return None
 
 
-def keep_workspace(actor: ColonyActor) -> str | None:
+def keep_workspace(actor: ColonyOwner) -> str | None:
     """Make sure the workspace goes to the trash with the colony's directory: where it is
     inside that directory, or None without one. A workspace on the colony's volume is there
     already; one of the old layout (issue 10) is moved in."""
@@ -52,7 +52,7 @@ def keep_workspace(actor: ColonyActor) -> str | None:
     return KEPT_WORKSPACE
 
 
-def discard_workspace(actor: ColonyActor) -> None:
+def discard_workspace(actor: ColonyOwner) -> None:
     """Undo a first spawn that failed: delete its new workspace (nobody's work is in it yet)
     and release its base in the repository."""
     if actor.rec.workspace:
@@ -63,7 +63,7 @@ def discard_workspace(actor: ColonyActor) -> None:
         actor.log.note("colony", f"cannot release its base in {actor.rec.repo}: {exc}")
 
 
-def move_to_trash(actor: ColonyActor) -> str | None:
+def move_to_trash(actor: ColonyOwner) -> str | None:
     """Move the colony's directory (with its workspace) into the trash; its new path, or None
     when it had none. Its private /tmp and /dev/shm are dropped: they hold no work. Its disk
     is unmounted first and goes as its image file."""

@@ -23,7 +23,6 @@ from colony.core.review import (
     parse_snapshots,
     pick_snapshot,
     plan_sensitive,
-    turn_message,
 )
 from colony.errors import ColonyError, ConfigError, Conflict
 from colony.vcs import Vcs, Workspace, repo_lock
@@ -92,24 +91,6 @@ def target_commit(open_vcs: Callable[[Path], Vcs], repo_path: str, rev: str | No
         repo = open_vcs(Path(repo_path)).open(Path(repo_path))
         return repo.rev(f"refs/heads/{default_target(repo, rev)}")
     except ColonyError:
-        return None
-
-
-def turn_snapshot(actor: ColonyActor, session: int, when: str, task: str = "") -> str | None:
-    """Record the workspace as the snapshot of the ``start`` or ``end`` of agent session
-    ``session`` (blocking: one git process, as the colony). Never raises: an agent runs
-    whether or not its snapshot could be taken; a failure is noted in the colony's log."""
-    try:
-        rec = actor.rec
-        if actor.done or not rec.workspace or not rec.base or not Path(rec.workspace).is_dir():
-            raise Conflict("the colony has no workspace")
-        ws = actor.workspace_record()
-        message = turn_message(actor.name, session, when, task)
-        vcs = actor.kit.open_vcs(ws.repo)
-        return vcs.snapshot(ws, message, inside=actor.contain.inside(ws.path))
-    except Exception as exc:
-        word = "before" if when == "start" else "after"
-        actor.log.note("colony", f"cannot take the snapshot {word} agent session {session}: {exc}")
         return None
 
 

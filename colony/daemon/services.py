@@ -23,17 +23,17 @@ from colony.core.notices import exit_text
 from colony.daemon import runner
 from colony.daemon.acting import acting_user
 from colony.daemon.messages import Exited, RestartService
-from colony.daemon.previews import listening_ports
+from colony.daemon.ports import listening_ports
 from colony.errors import ColonyError
 
 if TYPE_CHECKING:
-    from colony.daemon.actor import ColonyActor
+    from colony.daemon.owner import ColonyOwner
 
 
 class ServiceSupervisor:
     """The services of ``actor``'s colony: their records, processes and restart timers."""
 
-    def __init__(self, actor: ColonyActor) -> None:
+    def __init__(self, actor: ColonyOwner) -> None:
         self.actor = actor
         stored = {s.name: s for s in actor.kit.store.services(actor.name)}
         self.records = {
