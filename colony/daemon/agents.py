@@ -110,6 +110,7 @@ class AgentService:
         paths: Paths,
         clock: Callable[[], float],
         start_task: TaskStarter,
+        on_end: Callable[[SessionRecord], None] = lambda rec: None,
     ) -> None:
         self.myc = myc
         self.iso = iso
@@ -121,7 +122,7 @@ class AgentService:
         self.sessions = Sessions(store.conn)
         self.live: dict[int, _Live] = {}
         self.starting: set[str] = set()
-        self.on_end: list[Callable[[SessionRecord], None]] = []
+        self.on_end = on_end  # told of every session that ends (the broods wake)
 
     # --- queries --------------------------------------------------------------------------
 
@@ -412,11 +413,10 @@ class AgentService:
         )
         self._note(rec, f"{status} ({exit_text(code)})")
         live.ended.set_result(rec)
-        for hook in list(self.on_end):
-            try:
-                hook(rec)
-            except Exception:
-                log.exception("agent session %s: an end hook failed", rec.id)
+        try:
+            self.on_end(rec)
+        except Exception:
+            log.exception("agent session %s: an end hook failed", rec.id)
 
     def _about(self, rec: SessionRecord) -> _About:
         """The fields every agent event of ``rec`` starts with."""

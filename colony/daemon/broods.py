@@ -91,7 +91,6 @@ class BroodService:
         self.wake: dict[str, asyncio.Event] = {}
         self.checking: set[tuple[str, str]] = set()
         self.env: dict[str, dict[str, str]] = {}  # forwarded variables, kept in memory only
-        agents.on_end.append(self._agent_ended)
 
     # --- spawn ----------------------------------------------------------------------------
 
@@ -318,7 +317,8 @@ class BroodService:
         self._wake(m.brood)
         return m
 
-    def _agent_ended(self, rec: SessionRecord) -> None:
+    def agent_ended(self, rec: SessionRecord) -> None:
+        """Wake the brood of a session that ended (the agents call this)."""
         if rec.brood:
             self._wake(rec.brood)
 

@@ -98,9 +98,9 @@ async def build(
         policy=s.policy,
     )
     network = start_network(store, isolation, bus, s.prefix, start_task)
-    # The actors and the proxy, and the actors and the trash, need each other: the actors
-    # read the proxy's port (known once it listens) and hand what they remove to the trash
-    # through these two functions, both built below.
+    # Some components need each other: the actors read the proxy's port (known once it
+    # listens) and hand what they remove to the trash, and the agents tell the broods of
+    # sessions that end. Each goes through one function over a component built below.
     kit = ActorKit(
         store=store,
         iso=isolation,
@@ -148,6 +148,7 @@ async def build(
         paths=paths,
         clock=clock,
         start_task=start_task,
+        on_end=lambda rec: broods.agent_ended(rec),  # a brood waits for its agents
     )
     review = Review(colonies, agents, open_vcs=open_vcs, bus=bus, clock=clock)
     trash = TrashBin(
