@@ -72,7 +72,9 @@ class ColonyActor:
         )
         self.usage: dict[str, Any] | None = None  # latest sample of the resource monitor
         self.mailbox: asyncio.Queue[Envelope] = asyncio.Queue()
-        self.supervisor = ServiceSupervisor(self)  # records, processes and restart timers
+        self.supervisor = ServiceSupervisor(  # records, processes and restart timers
+            self, store=kit.store, iso=kit.iso, bus=kit.bus, paths=kit.paths, clock=kit.clock
+        )
         self.job: asyncio.Task[None] | None = None
         self.log = kit.logs.open(rec.name, kit.paths.logs(rec.name))
         self.done = False
@@ -192,11 +194,15 @@ class ColonyActor:
         await self._cancel_job()
         if self.rec.state not in (State.STOPPED, State.FAILED):
             await self._stop()
-        final = await removal.final_snapshot(self)
+        final = await removal.final_snapshot(self, self.kit.open_vcs)
         await self._destroy()  # every process gone before its files move
-        kept = await asyncio.to_thread(removal.keep_workspace, self)
+        kept = await asyncio.to_thread(
+            removal.keep_workspace, self, self.kit.paths.colony(self.name)
+        )
         await self._detach_network()
-        trash = await asyncio.to_thread(removal.move_to_trash, self)
+        trash = await asyncio.to_thread(
+            removal.move_to_trash, self, self.kit.paths, self.kit.clock()
+        )
         saved = removal.saved_at(trash, kept) if kept and trash else None
         result = {"removed": self.name, "saved": saved, "branch": self.rec.branch,
                   "trash": trash, "snapshot": final}  # fmt: skip
@@ -351,7 +357,7 @@ class ColonyActor:
                 self.rec = self.kit.store.update(self.rec, isolated=False)
                 await self._detach_network()
             if self.rec.workspace:
-                await asyncio.to_thread(removal.discard_workspace, self)
+                await asyncio.to_thread(removal.discard_workspace, self, self.kit.open_vcs)
                 self.rec = self.kit.store.update(
                     self.rec, workspace=None, branch=None, base=None, workspace_created=False
                 )

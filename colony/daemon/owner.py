@@ -11,7 +11,6 @@ from typing import Protocol
 from colony.core.config import Config, ServiceSpec
 from colony.core.model import ColonyRecord, Slot
 from colony.daemon.containment import Containment
-from colony.daemon.kit import ActorKit
 from colony.daemon.logs import ColonyLog
 from colony.daemon.messages import ColonyMessage
 from colony.host import Placement
@@ -21,7 +20,6 @@ from colony.vcs import Workspace
 class ColonyOwner(Protocol):
     """The actor of one colony, as its services and its removal use it."""
 
-    kit: ActorKit
     cfg: Config
     slot: Slot
     contain: Containment
