@@ -2,8 +2,13 @@
 :func:`colony.daemon.build.build`, never changed after.
 
 :class:`ColonyEnv` is what the host decides for every colony (names, addresses, uids,
-policy); :class:`ActorKit` adds the backends and the shared parts an actor and its parts
-(containment, services, removal) use.
+policy); :class:`ActorKit` adds the backends and the shared parts an actor uses and hands
+on, piece by piece, to its parts (containment, services, removal).
+
+Example:
+    >>> kit = ActorKit(store, iso, open_vcs, paths, ColonyEnv("colony", pool), start_task,
+    ...                EventBus(), LogBook(), time.time, net=network)  # doctest: +SKIP
+    >>> actor = ColonyActor(kit, rec, cfg)  # doctest: +SKIP
 """
 
 from __future__ import annotations
