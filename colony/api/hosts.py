@@ -14,11 +14,11 @@ from colony.daemon.mycelium import Mycelium
 from colony.errors import ConfigError
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(myc: Mycelium, domain: str) -> list[BaseRoute]:
     hosts = HostsFile()
 
     def names() -> list[str]:
-        return preview_names(myc.routes(), myc.ctx.domain)
+        return preview_names(myc.routes(), domain)
 
     async def show(request: Request) -> JSONResponse:
         """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -12,18 +13,19 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from colony.api.access import sight
 from colony.api.common import caller
 from colony.daemon.audit import exec_end_event, exec_event
+from colony.daemon.events import EventBus
 from colony.daemon.execs import ExecRequest, ExecSession
 from colony.daemon.mycelium import Mycelium
 from colony.errors import ColonyError
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(myc: Mycelium, bus: EventBus, clock: Callable[[], float]) -> list[BaseRoute]:
     async def events(ws: WebSocket) -> None:
         only: str | None = None
         sees = sight(ws)  # a user's stream carries only what they may see (issue 14)
         # Subscribe before the handshake completes: a client that connects and then makes a
         # request must see every event the request causes.
-        async with myc.ctx.bus.subscribe() as queue:
+        async with bus.subscribe() as queue:
             await ws.accept()
             receiver = asyncio.ensure_future(ws.receive_json())
             getter = asyncio.ensure_future(queue.get())
@@ -60,8 +62,8 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             if session is not None:
                 await session.close()
             return
-        started = exec_event(session, caller(ws), myc.ctx.clock())  # issue 5: audit
-        myc.ctx.bus.publish(started)
+        started = exec_event(session, caller(ws), clock())  # issue 5: audit
+        bus.publish(started)
         t0 = time.monotonic()
         reader = asyncio.ensure_future(_exec_input(ws, session))
         code: int | None = None
@@ -75,8 +77,8 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             await session.close()
-            end = exec_end_event(started, code, time.monotonic() - t0, myc.ctx.clock())
-            myc.ctx.bus.publish(end)
+            end = exec_end_event(started, code, time.monotonic() - t0, clock())
+            bus.publish(end)
 
     return [
         WebSocketRoute("/events", events),

@@ -23,7 +23,7 @@ from colony.core.routes import render_url
 from colony.daemon import removal, runner
 from colony.daemon.acting import acting_user
 from colony.daemon.containment import Containment
-from colony.daemon.context import Context
+from colony.daemon.kit import ActorKit
 from colony.daemon.messages import (
     Adopt,
     Ask,
@@ -61,17 +61,22 @@ class ColonyActor:
     """Owns one colony. Talk to it with :meth:`ask` (await the result) or :meth:`tell`,
     passing one of the messages of :mod:`colony.daemon.messages`."""
 
-    def __init__(self, ctx: Context, rec: ColonyRecord, cfg: Config) -> None:
-        self.ctx = ctx
+    def __init__(self, kit: ActorKit, rec: ColonyRecord, cfg: Config) -> None:
+        self.kit = kit
         self._rec = rec
         self.cfg = cfg
-        self.slot = Slot(ctx.prefix, rec.name, rec.index, ctx.pool)
-        self.contain = Containment(ctx, rec, cfg, self.slot)  # issue 3: user, limits, sandbox
+        self.slot = Slot(kit.env.prefix, rec.name, rec.index, kit.env.pool)
+        # issue 3: user, limits, sandbox
+        self.contain = Containment(
+            rec, cfg, self.slot, iso=kit.iso, store=kit.store, paths=kit.paths, env=kit.env
+        )
         self.usage: dict[str, Any] | None = None  # latest sample of the resource monitor
         self.mailbox: asyncio.Queue[Envelope] = asyncio.Queue()
-        self.supervisor = ServiceSupervisor(self)  # records, processes and restart timers
+        self.supervisor = ServiceSupervisor(  # records, processes and restart timers
+            self, store=kit.store, iso=kit.iso, bus=kit.bus, paths=kit.paths, clock=kit.clock
+        )
         self.job: asyncio.Task[None] | None = None
-        self.log = ctx.logs.open(rec.name, ctx.paths.logs(rec.name))
+        self.log = kit.logs.open(rec.name, kit.paths.logs(rec.name))
         self.done = False
 
     @property
@@ -189,20 +194,23 @@ class ColonyActor:
         await self._cancel_job()
         if self.rec.state not in (State.STOPPED, State.FAILED):
             await self._stop()
-        final = await removal.final_snapshot(self)
+        final = await removal.final_snapshot(self, self.kit.open_vcs)
         await self._destroy()  # every process gone before its files move
-        kept = await asyncio.to_thread(removal.keep_workspace, self)
+        kept = await asyncio.to_thread(
+            removal.keep_workspace, self, self.kit.paths.colony(self.name)
+        )
         await self._detach_network()
-        trash = await asyncio.to_thread(removal.move_to_trash, self)
+        trash = await asyncio.to_thread(
+            removal.move_to_trash, self, self.kit.paths, self.kit.clock()
+        )
         saved = removal.saved_at(trash, kept) if kept and trash else None
         result = {"removed": self.name, "saved": saved, "branch": self.rec.branch,
                   "trash": trash, "snapshot": final}  # fmt: skip
-        for hook in self.ctx.on_removed:  # issue 6: the trash records what it takes to restore
-            hook(self.rec, result)
-        self.ctx.store.delete(self.name)
-        self.ctx.logs.close(self.name)
-        self.ctx.bus.publish(
-            RemovedEvent(colony=self.name, at=self.ctx.clock(), user=acting_user.get())
+        self.kit.on_removed(self.rec, result)  # issue 6: the trash records how to restore
+        self.kit.store.delete(self.name)
+        self.kit.logs.close(self.name)
+        self.kit.bus.publish(
+            RemovedEvent(colony=self.name, at=self.kit.clock(), user=acting_user.get())
         )
         self.done = True
         return result
@@ -218,7 +226,7 @@ class ColonyActor:
     def _begin(self, first: bool) -> None:
         """Run the spawn pipeline; ``first`` when the colony has no workspace yet (a new colony,
         or one whose first spawn failed and was rolled back)."""
-        self.job = self.ctx.start_task(self._pipeline(first))
+        self.job = self.kit.start_task(self._pipeline(first))
 
     async def _cancel_job(self) -> None:
         job, self.job = self.job, None
@@ -239,7 +247,7 @@ class ColonyActor:
                     step = State.PROVISIONING
                     self._transition(step)
                     await self._run_steps("setup", self.cfg.setup)
-                self.rec = self.ctx.store.update(self.rec, provisioned=True)
+                self.rec = self.kit.store.update(self.rec, provisioned=True)
             if self.cfg.build:
                 step = State.BUILDING
                 self._transition(step)
@@ -261,13 +269,13 @@ class ColonyActor:
         a repository of its own, made by the colony itself (issue 10). A failure leaves what
         was made for :meth:`_fail` to roll back."""
         repo = Path(self.rec.repo)
-        vcs = self.ctx.open_vcs(repo)
+        vcs = self.kit.open_vcs(repo)
         base, objects = self.rec.base, self.rec.objects
         if base is None or objects is None:  # a restart after a rolled back first spawn
             planned, base = await asyncio.to_thread(vcs.plan, repo, self.name, self.rec.rev)
             objects = str(planned.objects)
-        path = self.ctx.paths.workspace(self.name)
-        self.rec = self.ctx.store.update(self.rec, base=base, objects=objects, workspace=str(path))
+        path = self.kit.paths.workspace(self.name)
+        self.rec = self.kit.store.update(self.rec, base=base, objects=objects, workspace=str(path))
         seen = self.contain.objects_seen(Path(objects))
 
         def checkout() -> Workspace:
@@ -281,7 +289,7 @@ class ColonyActor:
 
         async def isolate() -> None:
             await asyncio.to_thread(self.contain.create)
-            self.rec = self.ctx.store.update(self.rec, isolated=True)
+            self.rec = self.kit.store.update(self.rec, isolated=True)
             await self._attach_network()
 
         made, isolated = await asyncio.gather(
@@ -292,7 +300,7 @@ class ColonyActor:
                 raise result
         assert not isinstance(made, BaseException)
         ws = made
-        self.rec = self.ctx.store.update(
+        self.rec = self.kit.store.update(
             self.rec,
             vcs=ws.kind,
             branch=ws.branch,
@@ -305,13 +313,13 @@ class ColonyActor:
         """Before a start: kernel objects, directories (a restored colony lacks its /tmp),
         and the colony's copies of the repository's branches brought up to date."""
         if await asyncio.to_thread(self.contain.ensure):
-            self.rec = self.ctx.store.update(self.rec, isolated=True)
+            self.rec = self.kit.store.update(self.rec, isolated=True)
             await self._attach_network()
         await asyncio.to_thread(self.contain.prepare, self.workspace())
         await asyncio.to_thread(self.contain.assign_ports)
         if self.rec.base and Path(self.workspace()).is_dir():
             ws = self.workspace_record()
-            vcs = self.ctx.open_vcs(ws.repo)
+            vcs = self.kit.open_vcs(ws.repo)
             inside = self.contain.inside(ws.path)
             try:
                 await asyncio.to_thread(lambda: vcs.refresh(ws, inside=inside))
@@ -319,7 +327,7 @@ class ColonyActor:
                 self.log.note("colony", f"cannot update its copies of the branches: {exc}")
 
     async def _run_steps(self, source: str, commands: tuple[str, ...]) -> None:
-        log_path = self.ctx.paths.log(self.name, source)
+        log_path = self.kit.paths.log(self.name, source)
         for command in commands:
             argv, placement = await self.process(source, ["/bin/sh", "-c", command])
             code = await runner.run_to_end(
@@ -345,12 +353,12 @@ class ColonyActor:
         await self.supervisor.end(graceful=False)
         if rollback:
             if self.rec.isolated:
-                await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
-                self.rec = self.ctx.store.update(self.rec, isolated=False)
+                await asyncio.to_thread(self.kit.iso.destroy, self.slot)
+                self.rec = self.kit.store.update(self.rec, isolated=False)
                 await self._detach_network()
             if self.rec.workspace:
-                await asyncio.to_thread(removal.discard_workspace, self)
-                self.rec = self.ctx.store.update(
+                await asyncio.to_thread(removal.discard_workspace, self, self.kit.open_vcs)
+                self.rec = self.kit.store.update(
                     self.rec, workspace=None, branch=None, base=None, workspace_created=False
                 )
             await asyncio.to_thread(self.contain.home.discard)
@@ -358,7 +366,7 @@ class ColonyActor:
 
     async def _destroy(self) -> None:
         if self.rec.isolated:
-            await asyncio.to_thread(self.ctx.iso.destroy, self.slot)
+            await asyncio.to_thread(self.kit.iso.destroy, self.slot)
 
     # --- adoption after a daemon restart or an actor crash ---------------------------------
 
@@ -366,7 +374,7 @@ class ColonyActor:
         state = self.rec.state
         if state is State.RUNNING:
             if self.contain.level != "none" and not await asyncio.to_thread(
-                self.ctx.iso.netns_exists, self.slot
+                self.kit.iso.netns_exists, self.slot
             ):
                 await self._fail(State.RUNNING, "its network namespace vanished", rollback=False)
                 return
@@ -378,7 +386,7 @@ class ColonyActor:
             await self.supervisor.end(graceful=False)
             self._transition(State.STOPPED)
         elif state is State.STOPPED and self.rec.isolated:
-            await asyncio.to_thread(self.ctx.iso.kill, self.slot)
+            await asyncio.to_thread(self.kit.iso.kill, self.slot)
         try:
             await self._attach_network()
         except ColonyError as exc:
@@ -388,7 +396,7 @@ class ColonyActor:
 
     async def _attach_network(self) -> None:
         """Load the colony's policy into its nft table; names that do not resolve are noted."""
-        net = self.ctx.net
+        net = self.kit.net
         if self.cfg.sandbox.level == "none":  # the host's own network: nothing to police
             if self.cfg.network.egress != "allow" or self.cfg.network.expose_to:
                 self.log.note("network", "warning: [network] is not enforced at sandbox none")
@@ -399,19 +407,19 @@ class ColonyActor:
             self.log.note("network", f"warning: {warning}")
 
     async def _detach_network(self) -> None:
-        if self.ctx.net is not None:
-            await self.ctx.net.detach(self.name)
+        if self.kit.net is not None:
+            await self.kit.net.detach(self.name)
 
     # --- state, views -------------------------------------------------------------------
 
     def _transition(self, state: State, step: str | None = None, reason: str | None = None) -> None:
-        t = Transition(state, self.ctx.clock(), step, reason)
-        self.rec = self.ctx.store.set_state(self.rec, t)
-        self.ctx.bus.publish(StateEvent(colony=self.name, transition=t, user=acting_user.get()))
+        t = Transition(state, self.kit.clock(), step, reason)
+        self.rec = self.kit.store.set_state(self.rec, t)
+        self.kit.bus.publish(StateEvent(colony=self.name, transition=t, user=acting_user.get()))
         self.log.note("colony", f"{state}" + (f" at {step}: {reason}" if reason else ""))
 
     def workspace(self) -> Path:
-        return Path(self.rec.workspace or self.ctx.paths.workspace(self.name))
+        return Path(self.rec.workspace or self.kit.paths.workspace(self.name))
 
     def workspace_record(self) -> Workspace:
         rec = self.rec
@@ -435,7 +443,7 @@ class ColonyActor:
 
     def env(self, spec: ServiceSpec | None) -> dict[str, str]:
         return plan_env(
-            host_env=self.ctx.host_env,
+            host_env=self.kit.env.host_env,
             own=self.contain.env(),
             name=self.name,
             data_dir=str(self.contain.home.data),
@@ -450,7 +458,7 @@ class ColonyActor:
         return {**self.env(None), **extra}
 
     def url(self, service: str) -> str:
-        return render_url(service, self.name, self.ctx.proxy_port, self.ctx.domain)
+        return render_url(service, self.name, self.kit.proxy_port(), self.kit.env.domain)
 
     def to_json(self) -> dict[str, Any]:
         rec = self.rec
@@ -478,7 +486,7 @@ class ColonyActor:
             "usage": self.usage,
             "limits": _limits_json(self.cfg),
             "services": [self.supervisor.to_json(s) for s in self.cfg.services],
-            "transitions": [t.to_json() for t in self.ctx.store.transitions(rec.name)],
+            "transitions": [t.to_json() for t in self.kit.store.transitions(rec.name)],
         }
 
 

@@ -32,15 +32,21 @@ from colony.core.agents.session import SessionRecord, plan_status
 from colony.core.bus_events import AgentEnded, AgentOutput, AgentStarted
 from colony.core.model import State
 from colony.core.notices import exit_text
+from colony.core.review import turn_message
 from colony.daemon import runner
 from colony.daemon.agent_tail import Tail
-from colony.daemon.review import turn_snapshot
 from colony.errors import ColonyError, ConfigError, Conflict, HostError
 from colony.store.sessions import Sessions
 
 if TYPE_CHECKING:
     from colony.daemon.actor import ColonyActor
+    from colony.daemon.events import EventBus
+    from colony.daemon.kit import TaskStarter
+    from colony.daemon.logs import LogBook
     from colony.daemon.mycelium import Mycelium
+    from colony.daemon.paths import Paths
+    from colony.isolation import Isolation
+    from colony.store.queries import Store
 
 log = logging.getLogger("colony.agents")
 
@@ -72,16 +78,51 @@ def leaf(ident: int) -> str:
     return f"agent-{ident}"
 
 
+def turn_snapshot(actor: ColonyActor, session: int, when: str, task: str = "") -> str | None:
+    """Record the workspace as the snapshot of the ``start`` or ``end`` of agent session
+    ``session`` (blocking: one git process, as the colony). Never raises: an agent runs
+    whether or not its snapshot could be taken; a failure is noted in the colony's log."""
+    try:
+        rec = actor.rec
+        if actor.done or not rec.workspace or not rec.base or not Path(rec.workspace).is_dir():
+            raise Conflict("the colony has no workspace")
+        ws = actor.workspace_record()
+        message = turn_message(actor.name, session, when, task)
+        vcs = actor.kit.open_vcs(ws.repo)
+        return vcs.snapshot(ws, message, inside=actor.contain.inside(ws.path))
+    except Exception as exc:
+        word = "before" if when == "start" else "after"
+        actor.log.note("colony", f"cannot take the snapshot {word} agent session {session}: {exc}")
+        return None
+
+
 class AgentService:
     """Every agent session of every colony."""
 
-    def __init__(self, myc: Mycelium) -> None:
+    def __init__(
+        self,
+        myc: Mycelium,
+        *,
+        store: Store,
+        iso: Isolation,
+        bus: EventBus,
+        logs: LogBook,
+        paths: Paths,
+        clock: Callable[[], float],
+        start_task: TaskStarter,
+        on_end: Callable[[SessionRecord], None] = lambda rec: None,
+    ) -> None:
         self.myc = myc
-        self.ctx = myc.ctx
-        self.sessions = Sessions(myc.ctx.store.conn)
+        self.iso = iso
+        self.bus = bus
+        self.logs = logs
+        self.paths = paths
+        self.clock = clock
+        self.start_task = start_task
+        self.sessions = Sessions(store.conn)
         self.live: dict[int, _Live] = {}
         self.starting: set[str] = set()
-        self.on_end: list[Callable[[SessionRecord], None]] = []
+        self.on_end = on_end  # told of every session that ends (the broods wake)
 
     # --- queries --------------------------------------------------------------------------
 
@@ -194,7 +235,7 @@ class AgentService:
         name = actor.name
         self.starting.add(name)
         try:
-            now = self.ctx.clock()
+            now = self.clock()
             rec = self.sessions.insert(
                 SessionRecord(
                     0,
@@ -211,7 +252,7 @@ class AgentService:
                     brood=brood,
                 )
             )
-            path = self.ctx.paths.colony(name) / "agents" / f"{rec.id}.log"
+            path = self.paths.colony(name) / "agents" / f"{rec.id}.log"
             # A checkpoint of the workspace before the agent touches it (issue 12): `colony
             # undo NAME --session N` goes back to it. Its failure is noted, never fatal.
             await asyncio.to_thread(turn_snapshot, actor, rec.id, "start", task)
@@ -235,7 +276,7 @@ class AgentService:
         finally:
             self.starting.discard(name)
         live = self._watch(rec, running)
-        self.ctx.bus.publish(
+        self.bus.publish(
             AgentStarted(
                 **self._about(rec),
                 agent=rec.agent,
@@ -281,7 +322,7 @@ class AgentService:
         seq = self.sessions.last_seq(rec.id)
         live = _Live(rec, running, Tail.resume(rec), seq, ended)
         self.live[rec.id] = live
-        self.ctx.start_task(self._follow(live))
+        self.start_task(self._follow(live))
         return live
 
     # --- following ------------------------------------------------------------------------
@@ -291,8 +332,8 @@ class AgentService:
             while True:
                 exited = live.running.exited.done()
                 self._ingest(live, live.tail.read())
-                if live.tail.size > self.ctx.logs.cap.size:  # issue 11: capped like every log
-                    await asyncio.to_thread(live.tail.rotate, self.ctx.logs.cap)
+                if live.tail.size > self.logs.cap.size:  # issue 11: capped like every log
+                    await asyncio.to_thread(live.tail.rotate, self.logs.cap)
                 if exited:
                     break
                 await asyncio.wait([live.running.exited], timeout=POLL)
@@ -300,7 +341,7 @@ class AgentService:
             await self._end(live)
         except Exception:  # a bug here must not take the daemon down
             log.exception("agent session %s: following it failed", live.rec.id)
-            live.rec = self.sessions.update(live.rec, status="failed", ended=self.ctx.clock())
+            live.rec = self.sessions.update(live.rec, status="failed", ended=self.clock())
             self.live.pop(live.rec.id, None)
             if not live.ended.done():
                 live.ended.set_result(live.rec)
@@ -311,11 +352,11 @@ class AgentService:
             return
         events = live.tail.parse(lines, final=final)
         changes = live.tail.changes()
-        now = self.ctx.clock()
+        now = self.clock()
         live.rec = self.sessions.add_events(live.rec, live.seq + 1, now, events, **changes)
         for event in events:
             live.seq += 1
-            self.ctx.bus.publish(
+            self.bus.publish(
                 AgentOutput(
                     **self._about(live.rec),
                     kind=event.kind,
@@ -349,16 +390,16 @@ class AgentService:
         )
         if actor is not None and not actor.done and actor.rec.isolated:
             try:  # whatever the agent left running in its leaf ends with it
-                await asyncio.to_thread(self.ctx.iso.kill, actor.slot, leaf(rec.id))
-                await asyncio.to_thread(self.ctx.iso.remove_leaf, actor.slot, leaf(rec.id))
+                await asyncio.to_thread(self.iso.kill, actor.slot, leaf(rec.id))
+                await asyncio.to_thread(self.iso.remove_leaf, actor.slot, leaf(rec.id))
             except ColonyError as exc:
                 log.warning("agent session %s: cannot clean its cgroup: %s", rec.id, exc)
         if actor is not None and not gone:  # the checkpoint of what the turn left, before
             await asyncio.to_thread(turn_snapshot, actor, rec.id, "end")  # it is seen ended
-        rec = self.sessions.update(rec, status=status, ended=self.ctx.clock(), exit_code=code)
+        rec = self.sessions.update(rec, status=status, ended=self.clock(), exit_code=code)
         live.rec = rec
         self.live.pop(rec.id, None)
-        self.ctx.bus.publish(
+        self.bus.publish(
             AgentEnded(
                 **self._about(rec),
                 status=status,
@@ -372,15 +413,14 @@ class AgentService:
         )
         self._note(rec, f"{status} ({exit_text(code)})")
         live.ended.set_result(rec)
-        for hook in list(self.on_end):
-            try:
-                hook(rec)
-            except Exception:
-                log.exception("agent session %s: an end hook failed", rec.id)
+        try:
+            self.on_end(rec)
+        except Exception:
+            log.exception("agent session %s: an end hook failed", rec.id)
 
     def _about(self, rec: SessionRecord) -> _About:
         """The fields every agent event of ``rec`` starts with."""
-        return {"colony": rec.colony, "session": rec.id, "user": rec.user, "at": self.ctx.clock()}
+        return {"colony": rec.colony, "session": rec.id, "user": rec.user, "at": self.clock()}
 
     def _note(self, rec: SessionRecord, line: str) -> None:
         actor = self.myc.actors.get(rec.colony)
@@ -415,7 +455,7 @@ class AgentService:
         if not live.running.exited.done():
             actor = self.myc.actors.get(colony)
             if actor is not None and actor.rec.isolated:
-                await asyncio.to_thread(self.ctx.iso.kill, actor.slot, leaf(rec.id))
+                await asyncio.to_thread(self.iso.kill, actor.slot, leaf(rec.id))
         return await asyncio.wait_for(asyncio.shield(live.ended), 30)
 
     async def adopt(self) -> None:

@@ -33,7 +33,7 @@ class Auditor:
     """Writes the audit log and answers questions about it.
 
     Example:
-        >>> auditor = Auditor(AuditStore(path, key), ctx.bus, ctx.clock)  # doctest: +SKIP
+        >>> auditor = Auditor(AuditStore(path, key), bus, clock)  # doctest: +SKIP
         >>> start_task(auditor.run()); await auditor.started.wait()  # doctest: +SKIP
     """
 

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +46,14 @@ from colony.store.broods import Broods
 
 if TYPE_CHECKING:
     from colony.daemon.agents import AgentService
+    from colony.daemon.events import EventBus
+    from colony.daemon.kit import TaskStarter
     from colony.daemon.mycelium import Mycelium
+    from colony.daemon.paths import Paths
     from colony.daemon.review import Review
+    from colony.isolation import Isolation
+    from colony.store.queries import Store
+    from colony.vcs import Vcs
 
 log = logging.getLogger("colony.broods")
 DEFAULT_PARALLEL = 4
@@ -54,16 +61,36 @@ POLL = 0.5  # seconds between looks when nothing wakes the driver
 
 
 class BroodService:
-    def __init__(self, myc: Mycelium, agents: AgentService, review: Review) -> None:
+    def __init__(
+        self,
+        myc: Mycelium,
+        agents: AgentService,
+        review: Review,
+        *,
+        store: Store,
+        iso: Isolation,
+        open_vcs: Callable[[Path], Vcs],
+        repo_root: Callable[[Path], Path],
+        paths: Paths,
+        bus: EventBus,
+        clock: Callable[[], float],
+        start_task: TaskStarter,
+    ) -> None:
         self.myc = myc
-        self.ctx = myc.ctx
         self.agents = agents
         self.review = review
-        self.store = Broods(myc.ctx.store.conn)
+        self.colony_store = store
+        self.iso = iso
+        self.open_vcs = open_vcs
+        self.repo_root = repo_root
+        self.paths = paths
+        self.bus = bus
+        self.clock = clock
+        self.start_task = start_task
+        self.store = Broods(store.conn)
         self.wake: dict[str, asyncio.Event] = {}
         self.checking: set[tuple[str, str]] = set()
         self.env: dict[str, dict[str, str]] = {}  # forwarded variables, kept in memory only
-        agents.on_end.append(self._agent_ended)
 
     # --- spawn ----------------------------------------------------------------------------
 
@@ -98,13 +125,13 @@ class BroodService:
                 check_owned(Path(config), user_uid, user, "configuration file")
         if not path.is_dir():
             raise ConfigError(f"--repo: {repo}: no such directory")
-        self.ctx.open_vcs(path)
-        root = self.ctx.repo_root(path)
+        self.open_vcs(path)
+        root = self.repo_root(path)
         if user_uid is not None:
             check_owned(root, user_uid, user, "repository")
         source, text = read_config(root, config)
         plan_run(parse_config_text(text, source).agent, agent, command, objective, source)
-        repository = await asyncio.to_thread(self.ctx.open_vcs(path).open, root)
+        repository = await asyncio.to_thread(self.open_vcs(path).open, root)
         base = await asyncio.to_thread(repository.rev, rev or "HEAD")
         if base is None:
             raise ConfigError(f"--rev: expected a commit of {root}, got {rev or 'HEAD'!r}")
@@ -117,7 +144,7 @@ class BroodService:
         if self.store.find(name) is not None:
             raise Conflict(f"brood '{name}' exists", hint="pick another --name")
         colonies = plan_member_names(name, count)
-        taken = [c for c in colonies if self.ctx.store.find(c) is not None]
+        taken = [c for c in colonies if self.colony_store.find(c) is not None]
         if taken:
             raise Conflict(
                 f"brood '{name}': colony '{taken[0]}' exists", hint="pick another --name"
@@ -131,7 +158,7 @@ class BroodService:
             parallel,
             "running",
             user,
-            self.ctx.clock(),
+            self.clock(),
             target,
             agent,
             command,
@@ -147,17 +174,15 @@ class BroodService:
                     self.store.delete(name)
                     raise
                 self.store.update_member(member, state="failed", reason=str(exc))
-        self.ctx.bus.publish(
-            BroodSpawned(
-                brood=name, at=self.ctx.clock(), count=count, max_parallel=parallel, user=user
-            )
+        self.bus.publish(
+            BroodSpawned(brood=name, at=self.clock(), count=count, max_parallel=parallel, user=user)
         )
         self._drive(name)
         return self.show(name)
 
     def _drive(self, name: str) -> None:
         self.wake[name] = asyncio.Event()
-        self.ctx.start_task(self._run(name))
+        self.start_task(self._run(name))
 
     async def adopt(self) -> None:
         """After a restart: drive every brood that has not finished."""
@@ -184,7 +209,7 @@ class BroodService:
                 members = self.store.members(name)
                 if brood_state(m.state for m in members) == "done":
                     self.store.update(brood, state="done")
-                    self.ctx.bus.publish(BroodDone(brood=name, at=self.ctx.clock()))
+                    self.bus.publish(BroodDone(brood=name, at=self.clock()))
                     return
                 wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -229,7 +254,7 @@ class BroodService:
 
     def _start_check(self, brood: BroodRecord, m: MemberRecord) -> None:
         self.checking.add((brood.name, m.colony))
-        self.ctx.start_task(self._check(brood, m))
+        self.start_task(self._check(brood, m))
 
     async def _check(self, brood: BroodRecord, m: MemberRecord) -> None:
         """Run ``[check]`` in the member's colony and measure its diff; then it is done."""
@@ -260,7 +285,7 @@ class BroodService:
         if actor is None or not command or actor.rec.state is not State.RUNNING:
             return None, None
         argv, placement = await actor.process("check", ["/bin/sh", "-c", command])
-        path = self.ctx.paths.log(colony, "check")
+        path = self.paths.log(colony, "check")
         code = await runner.run_to_end(
             argv,
             cwd=Path(actor.rec.workspace or "."),
@@ -270,8 +295,8 @@ class BroodService:
             header=f"$ {command}",
         )
         try:
-            await asyncio.to_thread(self.ctx.iso.kill, actor.slot, "check")
-            await asyncio.to_thread(self.ctx.iso.remove_leaf, actor.slot, "check")
+            await asyncio.to_thread(self.iso.kill, actor.slot, "check")
+            await asyncio.to_thread(self.iso.remove_leaf, actor.slot, "check")
         except ColonyError as exc:
             log.warning("colony %s: cannot clean the check's cgroup: %s", colony, exc)
         actor.log.note("check", f"[check] exited {code}")
@@ -279,10 +304,10 @@ class BroodService:
 
     def _member(self, m: MemberRecord, **changes: Any) -> MemberRecord:
         m = self.store.update_member(m, **changes)
-        self.ctx.bus.publish(
+        self.bus.publish(
             BroodMember(
                 brood=m.brood,
-                at=self.ctx.clock(),
+                at=self.clock(),
                 colony=m.colony,
                 state=m.state,
                 reason=m.reason,
@@ -292,7 +317,8 @@ class BroodService:
         self._wake(m.brood)
         return m
 
-    def _agent_ended(self, rec: SessionRecord) -> None:
+    def agent_ended(self, rec: SessionRecord) -> None:
+        """Wake the brood of a session that ended (the agents call this)."""
         if rec.brood:
             self._wake(rec.brood)
 
@@ -394,9 +420,9 @@ class BroodService:
                 await self.myc.remove(m.colony, force=True)
                 trashed.append(m.colony)
         self.store.update(brood, state="picked", picked=colony)
-        self.ctx.bus.publish(
+        self.bus.publish(
             BroodPicked(
-                brood=name, at=self.ctx.clock(), colony=colony, trashed=tuple(trashed), user=user
+                brood=name, at=self.clock(), colony=colony, trashed=tuple(trashed), user=user
             )
         )
         return {"brood": name, "picked": colony, "merge": merged, "trashed": trashed}

@@ -31,8 +31,9 @@ from colony.daemon.audit import Auditor
 from colony.daemon.auditing import start_audit
 from colony.daemon.broods import BroodService
 from colony.daemon.conflicts import ConflictWatch
-from colony.daemon.context import Context, TaskStarter
+from colony.daemon.events import EventBus
 from colony.daemon.identities import Identities
+from colony.daemon.kit import ActorKit, ColonyEnv, TaskStarter
 from colony.daemon.logs import LogBook
 from colony.daemon.mycelium import Mycelium
 from colony.daemon.network import Network, start_network
@@ -54,7 +55,6 @@ from colony.vcs import repo_root as vcs_repo_root
 class Services:
     """Every component of one Mycelium."""
 
-    ctx: Context  # what the colonies' actors share: store, backends, bus, paths
     colonies: Mycelium
     network: Network  # network policies and connection records (issue 4)
     audit: Auditor  # the audit log (issue 5)
@@ -66,6 +66,10 @@ class Services:
     broods: BroodService
     access: Access  # who callers are, who owns and shares what (issue 14)
     gate: PreviewGate  # who may open previews, first-visit links (issue 14)
+    bus: EventBus  # what happens, for the API's streams and the audit log
+    logs: LogBook  # every colony's logs
+    clock: Callable[[], float]
+    start_task: TaskStarter  # background work, in the daemon's task group
 
 
 async def build(
@@ -83,63 +87,102 @@ async def build(
     """Every component, wired; background tasks go to ``start_task``. Nothing listens yet
     and no colony is adopted: :func:`start` does that."""
     s = settings
-    ctx = Context(
-        store=store,
-        iso=isolation,
-        open_vcs=open_vcs,
-        paths=Paths(s.state_dir),
+    paths, bus, logs = Paths(s.state_dir), EventBus(), LogBook(s.log_cap)
+    env = ColonyEnv(
         prefix=s.prefix,
         pool=s.pool,
-        start_task=start_task,
         domain=s.domain,
         host_env=dict(os.environ) if host_env is None else host_env,
-        logs=LogBook(s.log_cap),
         colony_path=s.colony_path,
         ids=ids,
         policy=s.policy,
-        clock=clock,
-        repo_root=repo_root,
     )
-    network = start_network(store, isolation, ctx.bus, s.prefix, start_task)
-    ctx.net = network
-    colonies = Mycelium(ctx)
+    network = start_network(store, isolation, bus, s.prefix, start_task)
+    # Some components need each other: the actors read the proxy's port (known once it
+    # listens) and hand what they remove to the trash, and the agents tell the broods of
+    # sessions that end. Each goes through one function over a component built below.
+    kit = ActorKit(
+        store=store,
+        iso=isolation,
+        open_vcs=open_vcs,
+        paths=paths,
+        env=env,
+        start_task=start_task,
+        bus=bus,
+        logs=logs,
+        clock=clock,
+        net=network,
+        proxy_port=lambda: proxy.port or 0,
+        on_removed=lambda rec, result: trash.record(rec, result),  # issue 6
+    )
+    colonies = Mycelium(kit, repo_root)
     audit = await start_audit(
-        ctx,
         colonies,
+        paths=paths,
+        bus=bus,
+        clock=clock,
+        start_task=start_task,
         push=s.audit_push,
         retention=s.audit_retention,
         watch_limit=s.watch_limit,
         file_rate=s.file_rate,
     )
-    access = Access(store, ctx.bus, clock)
-    gate = PreviewGate(s.preview_auth, load_key(ctx.paths.preview_key), access, clock)
+    access = Access(store, bus, clock)
+    gate = PreviewGate(s.preview_auth, load_key(paths.preview_key), access, clock)
     proxy = PreviewProxy(
         routes=colonies.routes,
         connect=lambda up: connect_in_netns(colonies.netns_path(up.colony), up.port),
-        on_request=lambda r: ctx.bus.publish(RequestEvent.of(r, ctx.clock())),
+        on_request=lambda r: bus.publish(RequestEvent.of(r, clock())),
         domain=s.domain,
         peers=PeerLimit(s.peer_connections, "preview proxy"),
         idle_timeout=s.idle_timeout,
         explain=lambda up: explain_preview(colonies, up),  # issue 12
         gate=gate.check,  # issue 14
     )
-    agents = AgentService(colonies)
-    review = Review(colonies, agents)
-    trash = TrashBin(colonies)
-    ctx.on_removed.append(trash.record)  # the trash records what it takes to restore
+    agents = AgentService(
+        colonies,
+        store=store,
+        iso=isolation,
+        bus=bus,
+        logs=logs,
+        paths=paths,
+        clock=clock,
+        start_task=start_task,
+        on_end=lambda rec: broods.agent_ended(rec),  # a brood waits for its agents
+    )
+    review = Review(colonies, agents, open_vcs=open_vcs, bus=bus, clock=clock)
+    trash = TrashBin(
+        colonies, store=store, open_vcs=open_vcs, paths=paths, pool=s.pool, clock=clock
+    )
+    broods = BroodService(
+        colonies,
+        agents,
+        review,
+        store=store,
+        iso=isolation,
+        open_vcs=open_vcs,
+        repo_root=repo_root,
+        paths=paths,
+        bus=bus,
+        clock=clock,
+        start_task=start_task,
+    )
     return Services(
-        ctx=ctx,
         colonies=colonies,
         network=network,
         audit=audit,
         proxy=proxy,
         agents=agents,
         review=review,
-        conflicts=ConflictWatch(colonies),
+        conflicts=ConflictWatch(colonies, open_vcs=open_vcs, bus=bus, clock=clock),
         trash=trash,
-        broods=BroodService(colonies, agents, review),
+        broods=broods,
         access=access,
         gate=gate,
+        bus=bus,
+        logs=logs,
+        clock=clock,
+        start_task=start_task,
     )
 
 
@@ -149,9 +192,9 @@ async def start(services: Services) -> list[dict[str, str]]:
     removed = await services.colonies.adopt_all()
     await services.agents.adopt()  # before broods: their drivers look at live sessions
     await services.broods.adopt()
-    start_task = services.ctx.start_task
+    start_task = services.start_task
     start_task(services.conflicts.run())
-    start_task(services.ctx.logs.run())
+    start_task(services.logs.run())
     start_task(services.colonies.resources.run())  # usage samples and resource events
     return removed
 

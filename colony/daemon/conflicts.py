@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from colony.core.bus_events import ConflictEvent
@@ -22,7 +24,9 @@ from colony.vcs import review as git_review
 
 if TYPE_CHECKING:
     from colony.daemon.actor import ColonyActor
+    from colony.daemon.events import EventBus
     from colony.daemon.mycelium import Mycelium
+    from colony.vcs import Vcs
 
 log = logging.getLogger("colony.conflicts")
 INTERVAL = 2.0  # seconds between full looks, when no event says what changed
@@ -30,9 +34,19 @@ DEBOUNCE = 0.1  # seconds to gather file events before looking
 
 
 class ConflictWatch:
-    def __init__(self, myc: Mycelium, interval: float = INTERVAL) -> None:
+    def __init__(
+        self,
+        myc: Mycelium,
+        *,
+        open_vcs: Callable[[Path], Vcs],
+        bus: EventBus,
+        clock: Callable[[], float],
+        interval: float = INTERVAL,
+    ) -> None:
         self.myc = myc
-        self.ctx = myc.ctx
+        self.open_vcs = open_vcs
+        self.bus = bus
+        self.clock = clock
         self.interval = interval
         self.changed: dict[str, tuple[str, set[str]]] = {}
         self.known: list[FileConflict] | None = None  # None until the first look
@@ -41,7 +55,7 @@ class ConflictWatch:
     async def run(self) -> None:
         """Watch until cancelled. A failing look is logged, never fatal."""
         loop = asyncio.get_running_loop()
-        async with self.ctx.bus.subscribe() as queue:
+        async with self.bus.subscribe() as queue:
             last_full = loop.time()
             while True:
                 names = await self._wait(queue, last_full + self.interval - loop.time())
@@ -85,7 +99,7 @@ class ConflictWatch:
             wanted = {(a.rec.repo, a.rec.rev) for a in todo}
             keys = list(wanted)
             commits = await asyncio.gather(
-                *(asyncio.to_thread(target_commit, self.ctx, r, rev) for r, rev in keys)
+                *(asyncio.to_thread(target_commit, self.open_vcs, r, rev) for r, rev in keys)
             )
             targets = dict(zip(keys, commits, strict=True))
             found = await asyncio.gather(
@@ -97,9 +111,9 @@ class ConflictWatch:
             conflicts = plan_conflicts(self.changed)
             fresh = new_conflicts(self.known, conflicts) if self.known is not None else []
             self.known = conflicts
-            now = self.ctx.clock()
+            now = self.clock()
             for c in fresh:
-                self.ctx.bus.publish(
+                self.bus.publish(
                     ConflictEvent(path=c.path, colonies=tuple(c.colonies), repo=c.repo, at=now)
                 )
                 for name in c.colonies:

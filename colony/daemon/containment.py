@@ -9,7 +9,7 @@ gid, no_new_privs. The decisions are pure (:mod:`colony.core.sandbox`,
 :mod:`colony.core.mounts`); this module knows paths and applies limits.
 
 Example:
-    >>> contain = Containment(ctx, rec, cfg, slot)
+    >>> contain = Containment(rec, cfg, slot, iso=iso, store=store, paths=paths, env=env)
     >>> argv, placement = await contain.process("svc-web", ["/bin/sh", "-c", "npm start"], ws)
 """
 
@@ -43,12 +43,15 @@ from colony.core.sandbox import (
     plan_identity_env,
     render_sandbox,
 )
-from colony.daemon.context import Context
 from colony.daemon.home import ColonyHome
+from colony.daemon.kit import ColonyEnv
+from colony.daemon.paths import Paths
 from colony.errors import ColonyError, ConfigError, HostError
 from colony.host import Placement
+from colony.isolation import Isolation
 from colony.isolation.limits import OPTIONAL_LIMIT, Limits
 from colony.store.ports import PortStore
+from colony.store.queries import Store
 from colony.vcs.inside import Ran, hardening_env
 
 USERNS_MAX = "/proc/sys/user/max_user_namespaces"
@@ -157,24 +160,36 @@ def cgroup_limits(limits: conf.Limits) -> Limits:
 class Containment:
     """The containment of one colony, built from its record and configuration."""
 
-    def __init__(self, ctx: Context, rec: ColonyRecord, cfg: Config, slot: Slot) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        rec: ColonyRecord,
+        cfg: Config,
+        slot: Slot,
+        *,
+        iso: Isolation,
+        store: Store,
+        paths: Paths,
+        env: ColonyEnv,
+    ) -> None:
+        self.iso = iso
+        self.paths = paths
+        self.colony_path = env.colony_path
         self.name = rec.name
         self.owner = rec.owner
         self.rec = rec
         self.cfg = cfg
         self.slot = slot
         self.level = cfg.sandbox.level
-        self.home = ColonyHome(ctx.paths, rec.name)
+        self.home = ColonyHome(paths, rec.name)
         self.identity: Identity | None = None
         self.error: ColonyError | None = None
         self.unapplied: list[str] = []  # limits this kernel does not offer
         self.jail: Jail | None = None
-        self.ports = PortStore(ctx.store)
+        self.ports = PortStore(store)
         self.host_ports = self.ports.get(rec.name) if self.level == "none" else {}
         # Root with a uid range switches users and builds views; otherwise (a daemon that is
         # not root, or the daemon's unit tests) colonies run as the daemon's own user.
-        self.privileged = host.is_root() and ctx.ids is not None
+        self.privileged = host.is_root() and env.ids is not None
         try:
             self.identity = self._identity(rec)
         except ColonyError as exc:
@@ -212,19 +227,19 @@ class Containment:
         """The colony's kernel objects (only cgroups at level none), with its limits applied;
         nothing is left if applying the limits fails."""
         if self.level == "none":
-            self.ctx.iso.create_cgroup(self.slot)
+            self.iso.create_cgroup(self.slot)
         else:
-            self.ctx.iso.create(self.slot)
+            self.iso.create(self.slot)
         try:
             self.apply_limits()
         except ColonyError:
             with contextlib.suppress(ColonyError):
-                self.ctx.iso.destroy(self.slot)
+                self.iso.destroy(self.slot)
             raise
 
     def exists(self) -> bool:
         """Whether the kernel objects a start needs are there (level none: always remade)."""
-        return self.level != "none" and self.ctx.iso.netns_exists(self.slot)
+        return self.level != "none" and self.iso.netns_exists(self.slot)
 
     def ensure(self) -> bool:
         """Re-create missing kernel objects before a start; True if they were re-created."""
@@ -232,10 +247,10 @@ class Containment:
             self.apply_limits()
             return False
         if self.level == "none":
-            self.ctx.iso.create_cgroup(self.slot)
+            self.iso.create_cgroup(self.slot)
             self.apply_limits()
         else:
-            self.ctx.iso.destroy(self.slot)
+            self.iso.destroy(self.slot)
             self.create()
         return True
 
@@ -243,7 +258,7 @@ class Containment:
         limits = cgroup_limits(self.cfg.limits)
         if limits == Limits():
             return
-        missing = self.ctx.iso.set_limits(self.slot, limits)
+        missing = self.iso.set_limits(self.slot, limits)
         self.unapplied = sorted({OPTIONAL_LIMIT.get(m, m) for m in missing})
 
     # --- files (blocking) -------------------------------------------------------------
@@ -293,7 +308,7 @@ class Containment:
         passwd = str(h.passwd) if self.own_uid else None
         group = str(h.group) if self.own_uid else None
         view = View(
-            state_dir=str(self.ctx.paths.root),
+            state_dir=str(self.paths.root),
             tmp=str(h.tmp),
             shm=str(h.shm),
             own=own,
@@ -350,7 +365,7 @@ class Containment:
         code of the colony can run yet (its configuration does not exist yet).
         """
         ident = self.user()
-        placement = self.ctx.iso.placement(self.slot, leaf) if leaf else Placement()
+        placement = self.iso.placement(self.slot, leaf) if leaf else Placement()
         switch = ident.uid != os.geteuid()
         netns = None if self.level == "none" or private_net else placement.netns
         return replace(
@@ -410,7 +425,7 @@ class Containment:
 
     def env(self) -> dict[str, str]:
         """Variables that replace the daemon's own: PATH, the colony user's HOME, USER, …"""
-        env = {"PATH": self.ctx.colony_path}
+        env = {"PATH": self.colony_path}
         if self.identity is not None:
             env.update(plan_identity_env(self.identity, self.level))
         return env
@@ -466,7 +481,7 @@ class Inside:
         env = {**contain.env(), "LANGUAGE": "C", "LC_ALL": "C.UTF-8", **hardening_env()}
         # git never looks for a repository above the workspace (an empty one, say)
         env["GIT_CEILING_DIRECTORIES"] = str(self.workspace.parent)
-        iso, slot = contain.ctx.iso, contain.slot
+        iso, slot = contain.iso, contain.slot
         try:
             proc = host.spawn(
                 argv,

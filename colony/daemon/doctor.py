@@ -95,7 +95,7 @@ def _live(myc: Mycelium) -> tuple[list[str], list[str]]:
             uids[rec.uid] = name
         if not actor.rec.state.has_processes:
             continue
-        more = live_colony(actor, myc.ctx.iso.procs(actor.slot))
+        more = live_colony(actor, myc.kit.iso.procs(actor.slot))
         identity += more[0]
         views += more[1]
     return identity, views
@@ -119,16 +119,16 @@ def _members(group: str) -> tuple[str, ...]:
 
 
 async def gather(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> Facts:
-    ctx = myc.ctx
+    kit = myc.kit
     socket = Path(str(info.get("socket", "")))
-    observed = await asyncio.to_thread(ctx.iso.observe, ctx.prefix)
-    route = await asyncio.to_thread(_route_covers, str(ctx.pool))
-    guarded = getattr(ctx.iso, "host_guard", None)  # the real backend's (issue 11)
-    host_guard = bool(guarded and await asyncio.to_thread(guarded, ctx.prefix))
+    observed = await asyncio.to_thread(kit.iso.observe, kit.env.prefix)
+    route = await asyncio.to_thread(_route_covers, str(kit.env.pool))
+    guarded = getattr(kit.iso, "host_guard", None)  # the real backend's (issue 11)
+    host_guard = bool(guarded and await asyncio.to_thread(guarded, kit.env.prefix))
     isolated = tuple(
         sorted(n for n, a in myc.actors.items() if a.rec.isolated and a.cfg.sandbox.level != "none")
     )
-    layout = getattr(getattr(ctx.iso, "cgroups", None), "layout", None)
+    layout = getattr(getattr(kit.iso, "cgroups", None), "layout", None)
     versions = {c: layout.version(c) if layout else None for c in ("cpu", "memory", "pids")}
     verdict = await audit.verify()
     audit_detail = (
@@ -148,7 +148,7 @@ async def gather(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> Facts:
     )
     userns = _flag("/proc/sys/user/max_user_namespaces") not in ("", "0")
     identities, views = await asyncio.to_thread(_live, myc)
-    files = await asyncio.to_thread(state_files, ctx.paths.root)
+    files = await asyncio.to_thread(state_files, kit.paths.root)
     disks = Path("/dev/loop-control").exists() and shutil.which("mkfs.ext4") is not None
     no_disk = tuple(
         sorted(
@@ -167,7 +167,7 @@ async def gather(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> Facts:
         socket_group=_group_name(socket),
         admins=_members(ADMIN_GROUP),
         ip_forward=_flag("/proc/sys/net/ipv4/ip_forward") == "1",
-        pool=str(ctx.pool),
+        pool=str(kit.env.pool),
         unreachable_route=route,
         host_guard=host_guard,
         nft=shutil.which("nft") is not None,

@@ -176,8 +176,8 @@ class ExecSession:
         if self.proc is not None and self.proc.poll() is None:
             host.kill(self.proc.pid, signal.SIGKILL, group=True)
         actor = self.actor
-        await asyncio.to_thread(actor.ctx.iso.kill, actor.slot, self.leaf)
-        await asyncio.to_thread(actor.ctx.iso.remove_leaf, actor.slot, self.leaf)
+        await asyncio.to_thread(actor.kit.iso.kill, actor.slot, self.leaf)
+        await asyncio.to_thread(actor.kit.iso.remove_leaf, actor.slot, self.leaf)
         if self.running is not None:
             await asyncio.wait([self.running.exited], timeout=2)
         if self.master is not None:

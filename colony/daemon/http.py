@@ -24,7 +24,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 from colony.api.auth import Auth
 from colony.core.http1 import render_error_page
-from colony.daemon.context import TaskStarter
+from colony.daemon.kit import TaskStarter
 from colony.daemon.loopback import bind_loopback
 from colony.daemon.peers import BACKLOG, DEFAULT_IDLE, PeerLimit
 from colony.daemon.ports import bind_error

@@ -148,9 +148,9 @@ class Daemon:
                     s, store=store, isolation=iso, open_vcs=self.open_vcs, ids=ids,
                     start_task=start_task,
                 )  # fmt: skip
-                ctx, myc, proxy = services.ctx, services.colonies, services.proxy
+                myc, proxy = services.colonies, services.proxy
                 try:
-                    ctx.proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
+                    proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
                 except OSError as exc:  # taken since the preflight check
                     raise bind_error(
                         "previews", s.proxy_host, s.proxy_port, exc, "--proxy-port"
@@ -167,7 +167,7 @@ class Daemon:
                     "pool": str(s.pool),
                     "socket": str(s.socket),
                 }
-                auth = Auth(Tokens(store.conn), clock=ctx.clock)
+                auth = Auth(Tokens(store.conn), clock=services.clock)
                 asked = "asked to stop through the API ('colony daemon stop')"
                 app = create_app(
                     services, on_stop=lambda: self.stop(asked), info=info, extra=unix_routes(auth)
@@ -190,7 +190,7 @@ class Daemon:
                     )
                 info["http_url"] = auth.base_url
                 serving = start_task(server.serve(sockets=[self._listen()]))
-                log.info("Mycelium listening on %s, previews on port %d", s.socket, ctx.proxy_port)
+                log.info("Mycelium listening on %s, previews on port %d", s.socket, proxy_port)
                 await self.stopping.wait()
                 log.info("Mycelium stopping (%s); colonies keep running", self.reason)
                 server.should_exit = True

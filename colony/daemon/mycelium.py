@@ -9,7 +9,7 @@ import os
 import pwd
 import shutil
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from colony.core.policy import check_config_exposures
 from colony.core.routes import Previews, RouteTable, plan_previews
 from colony.daemon import containment
 from colony.daemon.actor import ColonyActor
-from colony.daemon.context import Context
+from colony.daemon.kit import ActorKit
 from colony.daemon.messages import REQUESTS, Adopt, Remove, Spawn
 from colony.daemon.paths import ORPHAN
 from colony.daemon.resources import ResourceMonitor
@@ -120,16 +120,20 @@ def check_sockets(paths: Sequence[object]) -> list[str]:
 class Mycelium:
     """Owns every colony actor. Front ends reach it only through the API."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, kit: ActorKit, repo_root: Callable[[Path], Path]) -> None:
+        self.kit = kit
+        self.env = kit.env
+        self.repo_root = repo_root  # toplevel of a repository
         self.actors: dict[str, ColonyActor] = {}
-        self.resources = ResourceMonitor(ctx, lambda: list(self.actors.values()))  # issue 3
+        self.resources = ResourceMonitor(  # issue 3
+            kit.iso, kit.bus, kit.clock, lambda: list(self.actors.values())
+        )
 
     # --- actors ---------------------------------------------------------------------------
 
     def _launch(self, actor: ColonyActor) -> None:
         self.actors[actor.name] = actor
-        self.ctx.start_task(self._supervise(actor))
+        self.kit.start_task(self._supervise(actor))
 
     async def _supervise(self, actor: ColonyActor) -> None:
         """Run an actor; if it crashes, log it and start a fresh one from the store.
@@ -143,10 +147,10 @@ class Mycelium:
                 break
             except Exception:
                 log.exception("colony %s: actor crashed; restarting it", name)
-                rec = self.ctx.store.find(name)
+                rec = self.kit.store.find(name)
                 if rec is None:
                     break
-                actor = ColonyActor(self.ctx, rec, load_colony_config(rec, self.ctx.policy))
+                actor = ColonyActor(self.kit, rec, load_colony_config(rec, self.env.policy))
                 self.actors[name] = actor
                 actor.tell(Adopt())
         if self.actors.get(name) is actor:
@@ -160,19 +164,19 @@ class Mycelium:
 
     def launch(self, rec: ColonyRecord) -> ColonyActor:
         """Run an actor for a colony just stored (one restored from the trash, issue 6)."""
-        actor = ColonyActor(self.ctx, rec, load_colony_config(rec, self.ctx.policy))
+        actor = ColonyActor(self.kit, rec, load_colony_config(rec, self.env.policy))
         self._launch(actor)
         return actor
 
     async def adopt_all(self) -> list[dict[str, str]]:
         """On start: take over every stored colony, then remove what belongs to none."""
-        for rec in self.ctx.store.colonies():
+        for rec in self.kit.store.colonies():
             try:
-                cfg = load_colony_config(rec, self.ctx.policy)
+                cfg = load_colony_config(rec, self.env.policy)
             except ColonyError as exc:
                 log.error("colony %s: stored configuration no longer parses: %s", rec.name, exc)
                 cfg = parse_config_text("", rec.config_source)
-            actor = ColonyActor(self.ctx, rec, cfg)
+            actor = ColonyActor(self.kit, rec, cfg)
             self._launch(actor)
             actor.tell(Adopt())
         return await self.gc()
@@ -208,29 +212,29 @@ class Mycelium:
                 check_owned(Path(config), owner_uid, owner, "configuration file")
         if not path.is_dir():
             raise NotFound(f"repository {repo}: no such directory")
-        vcs = self.ctx.open_vcs(path)
-        root = self.ctx.repo_root(path)
+        vcs = self.kit.open_vcs(path)
+        root = self.repo_root(path)
         if owner_uid is not None:
             check_owned(root, owner_uid, owner, "repository")
         source, text = read_config(root, config)
         cfg = parse_config_text(text, source)
         flags = Flags(limits, sandbox, user, tuple(check_sockets(sockets or [])))
-        cfg = plan_effective(cfg, self.ctx.policy, flags)  # issue 10: the host decides
+        cfg = plan_effective(cfg, self.env.policy, flags)  # issue 10: the host decides
         # issue 3 and 10: a user to run as, bwrap if needed
-        containment.validate(owner, cfg, self.ctx.allowed_users)
+        containment.validate(owner, cfg, self.env.policy.allowed_users)
         check_config_exposures(cfg)  # issue 4: expose_to names services that have ports
         planned, base = await asyncio.to_thread(vcs.plan, root, name, rev)  # the revision exists
         dirty = [] if rev else await asyncio.to_thread(planned.uncommitted)
         warnings = [*cfg.warnings, *filter(None, [uncommitted_warning(dirty, str(root), source)])]
         objects = planned.objects
-        if self.ctx.ids is not None and cfg.sandbox.user is None:
-            some = self.ctx.ids.range.first  # any uid of the range: one that owns nothing
+        if self.env.ids is not None and cfg.sandbox.user is None:
+            some = self.env.ids.range.first  # any uid of the range: one that owns nothing
             containment.check_objects(objects, cfg.sandbox.level, some, (some,))
         self._check_free(name)  # again: another request may have taken it while we awaited
-        index = plan_index(self.ctx.store.used_indexes(), self.ctx.pool)
+        index = plan_index(self.kit.store.used_indexes(), self.env.pool)
         # No await from here to the insert: the uid is taken once it is stored.
-        uid = self.ctx.ids.allocate() if self.ctx.ids is not None else None
-        now = self.ctx.clock()
+        uid = self.env.ids.allocate() if self.env.ids is not None else None
+        now = self.kit.clock()
         overrides = json.dumps(
             {"limits": limits or None, "sandbox": sandbox, "user": user, "sockets": sockets}
         )
@@ -250,10 +254,10 @@ class Mycelium:
             base=base,
             objects=str(objects),
         )
-        self.ctx.store.insert(rec)
-        actor = ColonyActor(self.ctx, rec, cfg)
+        self.kit.store.insert(rec)
+        actor = ColonyActor(self.kit, rec, cfg)
         self._launch(actor)
-        self.ctx.bus.publish(
+        self.kit.bus.publish(
             StateEvent(colony=name, transition=Transition(State.SPAWNING, now), user=owner)
         )
         actor.log.note("colony", "spawning")
@@ -264,8 +268,8 @@ class Mycelium:
 
     def _check_free(self, name: str) -> None:
         """Refuse a name a colony (even a failed one) or a trash entry has (issue 12)."""
-        existing = self.ctx.store.find(name)
-        trashed = [e.id for e in Trash(self.ctx.store.conn).entries() if e.name == name]
+        existing = self.kit.store.find(name)
+        trashed = [e.id for e in Trash(self.kit.store.conn).entries() if e.name == name]
         lifecycle.check_spawn(name, existing.state if existing else None, trashed)
 
     async def request(self, name: str, kind: str, user: str | None = None) -> dict[str, Any]:
@@ -313,15 +317,15 @@ class Mycelium:
         (issue 11: someone else's ``<prefix>-x`` stays). A workspace is never deleted: it moves
         to the trash. A gc that a user asked for or that removed something is published (for
         the audit log)."""
-        ctx = self.ctx
-        known = {r.name: r for r in ctx.store.colonies()}
-        observed = await asyncio.to_thread(ctx.iso.observe, ctx.prefix)
-        veths = {Slot(ctx.prefix, r.name, r.index, ctx.pool).veth for r in known.values()}
+        kit, prefix, pool = self.kit, self.env.prefix, self.env.pool
+        known = {r.name: r for r in kit.store.colonies()}
+        observed = await asyncio.to_thread(kit.iso.observe, prefix)
+        veths = {Slot(prefix, r.name, r.index, pool).veth for r in known.values()}
         removed: list[dict[str, str]] = []
         for kind, names in observed.by_kind():
             keep = veths if kind == "veth" else set(known)
             for orphan in sorted(names - keep):
-                if await asyncio.to_thread(ctx.iso.remove_orphan, ctx.prefix, kind, orphan):
+                if await asyncio.to_thread(kit.iso.remove_orphan, prefix, kind, orphan):
                     removed.append({"kind": kind, "name": orphan})
                 else:
                     log.info("gc: left %s %s alone: it was not made by this Mycelium", kind, orphan)
@@ -329,13 +333,13 @@ class Mycelium:
         for entry in removed:
             log.info("gc: removed %s %s", entry["kind"], entry["name"])
         if user is not None or removed:
-            ctx.bus.publish(GcEvent(removed=tuple(removed), at=ctx.clock(), user=user or None))
+            kit.bus.publish(GcEvent(removed=tuple(removed), at=kit.clock(), user=user or None))
         return removed
 
     def _gc_files(self, known: set[str]) -> list[dict[str, str]]:
         """Workspaces and colony directories of no colony go to the trash (a disk unmounted
         first); nothing is deleted."""
-        paths = self.ctx.paths
+        paths = self.kit.paths
         removed = []
         for kind, parent in (
             ("workspace", paths.root / "workspaces"),
@@ -348,7 +352,7 @@ class Mycelium:
                     continue
                 volumes.unmount(path / "volume")
                 paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
-                target = paths.trash / f"{path.name}{ORPHAN}{int(self.ctx.clock())}"
+                target = paths.trash / f"{path.name}{ORPHAN}{int(self.kit.clock())}"
                 shutil.move(str(path), target)
                 removed.append({"kind": kind, "name": str(path)})
         return removed

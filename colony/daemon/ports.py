@@ -2,7 +2,8 @@
 
 A port that is taken is one line naming the port, the process that holds it (from
 ``/proc/net/tcp`` and the ``socket:[inode]`` links of ``/proc/*/fd``) and the setting that
-changes it, never a traceback (issue 11).
+changes it, never a traceback (issue 11). :func:`listening_ports` reads what a colony's
+service listens on, for its readiness notes and the previews' 502 page (issue 12).
 
 Example:
     >>> try:
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import errno
 import socket
+from pathlib import Path
 
 from colony import host
-from colony.core.procnet import parse_listening
+from colony.core.procnet import parse_listen_ports, parse_listening
 from colony.errors import ColonyError, HostError
 
 CMDLINE_MAX = 80
@@ -73,3 +75,11 @@ def holder(port: int) -> str | None:
                 cmdline = cmdline[: CMDLINE_MAX - 1] + "…"
             return f"pid {pid} ({cmdline})" if cmdline else f"pid {pid}"
     return None
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports listened on in the network namespace of process ``pid``."""
+    found: set[int] = set()
+    for table in ("tcp", "tcp6"):
+        found |= parse_listen_ports(host.read_text(Path(f"/proc/{pid}/net/{table}")) or "")
+    return found

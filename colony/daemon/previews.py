@@ -3,23 +3,13 @@ state and its service's listening sockets; the words are :func:`explain_unreacha
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from colony import host
-from colony.core.procnet import parse_listen_ports
 from colony.core.routes import Upstream, explain_unreachable
+from colony.daemon.ports import listening_ports
 
 if TYPE_CHECKING:
     from colony.daemon.mycelium import Mycelium
-
-
-def listening_ports(pid: int) -> set[int]:
-    """The TCP ports listened on in the network namespace of process ``pid``."""
-    found: set[int] = set()
-    for table in ("tcp", "tcp6"):
-        found |= parse_listen_ports(host.read_text(Path(f"/proc/{pid}/net/{table}")) or "")
-    return found
 
 
 def explain_preview(myc: Mycelium, up: Upstream) -> str:

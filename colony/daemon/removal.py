@@ -18,17 +18,21 @@ from typing import TYPE_CHECKING
 from colony.errors import ColonyError
 
 if TYPE_CHECKING:
-    from colony.daemon.actor import ColonyActor
+    from collections.abc import Callable
+
+    from colony.daemon.owner import ColonyOwner
+    from colony.daemon.paths import Paths
+    from colony.vcs import Vcs
 
 KEPT_WORKSPACE = "workspace"  # where the workspace goes inside the colony's trash entry
 
 
-async def final_snapshot(actor: ColonyActor) -> str | None:
+async def final_snapshot(actor: ColonyOwner, open_vcs: Callable[[Path], Vcs]) -> str | None:
     """Record the workspace as a snapshot before it goes (issue 6), so undo can reach it."""
     if not actor.rec.workspace or not actor.rec.base or not Path(actor.rec.workspace).is_dir():
         return None
     try:
-        vcs = actor.ctx.open_vcs(Path(actor.rec.repo))
+        vcs = open_vcs(Path(actor.rec.repo))
         message = f"colony {actor.name}: final snapshot before rm"
         ws = actor.workspace_record()
         inside = actor.contain.inside(ws.path)
@@ -38,36 +42,34 @@ async def final_snapshot(actor: ColonyActor) -> str | None:
         return None
 
 
-def keep_workspace(actor: ColonyActor) -> str | None:
+def keep_workspace(actor: ColonyOwner, home: Path) -> str | None:
     """Make sure the workspace goes to the trash with the colony's directory: where it is
     inside that directory, or None without one. A workspace on the colony's volume is there
-    already; one of the old layout (issue 10) is moved in."""
+    already; one of the old layout (issue 10) is moved in. ``home``: the colony's directory."""
     workspace = actor.rec.workspace
     if not workspace or not Path(workspace).is_dir():
         return None
-    home = actor.ctx.paths.colony(actor.name)
     if Path(workspace).is_relative_to(home):
         return str(Path(workspace).relative_to(home))
     shutil.move(workspace, home / KEPT_WORKSPACE)
     return KEPT_WORKSPACE
 
 
-def discard_workspace(actor: ColonyActor) -> None:
+def discard_workspace(actor: ColonyOwner, open_vcs: Callable[[Path], Vcs]) -> None:
     """Undo a first spawn that failed: delete its new workspace (nobody's work is in it yet)
     and release its base in the repository."""
     if actor.rec.workspace:
         shutil.rmtree(actor.rec.workspace, ignore_errors=True)
     try:
-        actor.ctx.open_vcs(Path(actor.rec.repo)).release(Path(actor.rec.repo), actor.name)
+        open_vcs(Path(actor.rec.repo)).release(Path(actor.rec.repo), actor.name)
     except ColonyError as exc:
         actor.log.note("colony", f"cannot release its base in {actor.rec.repo}: {exc}")
 
 
-def move_to_trash(actor: ColonyActor) -> str | None:
+def move_to_trash(actor: ColonyOwner, paths: Paths, now: float) -> str | None:
     """Move the colony's directory (with its workspace) into the trash; its new path, or None
     when it had none. Its private /tmp and /dev/shm are dropped: they hold no work. Its disk
     is unmounted first and goes as its image file."""
-    paths = actor.ctx.paths
     source = paths.colony(actor.name)
     if not source.exists():
         return None
@@ -76,7 +78,7 @@ def move_to_trash(actor: ColonyActor) -> str | None:
         shutil.rmtree(scratch, ignore_errors=True)
     home.unmount()
     paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
-    target = paths.trash / f"{actor.name}-{int(actor.ctx.clock())}"
+    target = paths.trash / f"{actor.name}-{int(now)}"
     shutil.move(str(source), target)
     return str(target)
 

@@ -7,8 +7,8 @@ its JSON, ``GET /usage``), and turns counters that grew into events on the bus,
 colony's log. What counts as an event is decided by :func:`colony.core.resources.plan_events`.
 
 Example:
-    >>> monitor = ResourceMonitor(ctx, lambda: myc.actors.values())
-    >>> ctx.start_task(monitor.run())
+    >>> monitor = ResourceMonitor(iso, bus, clock, lambda: myc.actors.values())
+    >>> start_task(monitor.run())
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from typing import Any
 from colony.core.bus_events import ResourceEvent
 from colony.core.resources import cpu_percent, plan_events
 from colony.daemon.actor import ColonyActor
-from colony.daemon.context import Context
+from colony.daemon.events import EventBus
 from colony.errors import ColonyError
+from colony.isolation import Isolation
 
 log = logging.getLogger("colony.resources")
 INTERVAL = 1.0
@@ -42,14 +43,18 @@ class ResourceMonitor:
 
     def __init__(
         self,
-        ctx: Context,
+        iso: Isolation,
+        bus: EventBus,
+        clock: Callable[[], float],
         actors: Callable[[], Iterable[ColonyActor]],
         interval: float = INTERVAL,
     ) -> None:
-        self.ctx = ctx
+        self.iso = iso
+        self.bus = bus
+        self.clock = clock
         self.actors = actors
         self.interval = interval
-        self.started = ctx.clock()
+        self.started = clock()
         self.tracks: dict[str, _Track] = {}
 
     async def run(self) -> None:
@@ -64,7 +69,7 @@ class ResourceMonitor:
         out: dict[str, dict[str, int]] = {}
         for actor in actors:
             try:
-                out[actor.name] = self.ctx.iso.usage(actor.slot)
+                out[actor.name] = self.iso.usage(actor.slot)
             except (ColonyError, OSError):
                 continue  # removed meanwhile
         return out
@@ -73,7 +78,7 @@ class ResourceMonitor:
         """One round: sample, update each actor's ``usage``, publish events."""
         actors = [a for a in self.actors() if a.rec.isolated and not a.done]
         read = await asyncio.to_thread(self._read, actors)
-        mono, now = time.monotonic(), self.ctx.clock()
+        mono, now = time.monotonic(), self.clock()
         for actor in actors:
             cur = read.get(actor.name)
             if cur is None:
@@ -98,7 +103,7 @@ class ResourceMonitor:
             del self.tracks[gone]
 
     def _publish(self, actor: ColonyActor, kind: str, detail: str, at: float) -> None:
-        self.ctx.bus.publish(
+        self.bus.publish(
             ResourceEvent(colony=actor.name, user=actor.rec.owner, kind=kind, detail=detail, at=at)
         )
         actor.log.note("colony", f"resource {kind}: {detail}")
@@ -108,9 +113,9 @@ class ResourceMonitor:
         if actor.usage is not None and actor.rec.isolated:
             return actor.usage
         if not actor.rec.isolated:
-            return sample_json(actor, None, None, self.ctx.clock())
+            return sample_json(actor, None, None, self.clock())
         cur = await asyncio.to_thread(self._read, [actor])
-        return sample_json(actor, cur.get(actor.name), None, self.ctx.clock())
+        return sample_json(actor, cur.get(actor.name), None, self.clock())
 
 
 def _limits(actor: ColonyActor) -> dict[str, int | float | None]:

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +23,9 @@ from colony.core.review import (
     parse_snapshots,
     pick_snapshot,
     plan_sensitive,
-    turn_message,
 )
 from colony.errors import ColonyError, ConfigError, Conflict
-from colony.vcs import Workspace, repo_lock
+from colony.vcs import Vcs, Workspace, repo_lock
 from colony.vcs import review as git_review
 from colony.vcs.inside import Inside
 from colony.vcs.repo import Repo
@@ -33,7 +33,7 @@ from colony.vcs.repo import Repo
 if TYPE_CHECKING:
     from colony.daemon.actor import ColonyActor
     from colony.daemon.agents import AgentService
-    from colony.daemon.context import Context
+    from colony.daemon.events import EventBus
     from colony.daemon.mycelium import Mycelium
 
 BUSY = (State.SPAWNING, State.PROVISIONING, State.BUILDING, State.STARTING, State.STOPPING)
@@ -85,38 +85,30 @@ def default_target(repo: Repo, rev: str | None) -> str:
     return current
 
 
-def target_commit(ctx: Context, repo_path: str, rev: str | None) -> str | None:
+def target_commit(open_vcs: Callable[[Path], Vcs], repo_path: str, rev: str | None) -> str | None:
     """The commit of the branch a colony merges into by default, or None when there is none."""
     try:
-        repo = ctx.open_vcs(Path(repo_path)).open(Path(repo_path))
+        repo = open_vcs(Path(repo_path)).open(Path(repo_path))
         return repo.rev(f"refs/heads/{default_target(repo, rev)}")
     except ColonyError:
         return None
 
 
-def turn_snapshot(actor: ColonyActor, session: int, when: str, task: str = "") -> str | None:
-    """Record the workspace as the snapshot of the ``start`` or ``end`` of agent session
-    ``session`` (blocking: one git process, as the colony). Never raises: an agent runs
-    whether or not its snapshot could be taken; a failure is noted in the colony's log."""
-    try:
-        rec = actor.rec
-        if actor.done or not rec.workspace or not rec.base or not Path(rec.workspace).is_dir():
-            raise Conflict("the colony has no workspace")
-        ws = actor.workspace_record()
-        message = turn_message(actor.name, session, when, task)
-        vcs = actor.ctx.open_vcs(ws.repo)
-        return vcs.snapshot(ws, message, inside=actor.contain.inside(ws.path))
-    except Exception as exc:
-        word = "before" if when == "start" else "after"
-        actor.log.note("colony", f"cannot take the snapshot {word} agent session {session}: {exc}")
-        return None
-
-
 class Review:
-    def __init__(self, myc: Mycelium, agents: AgentService) -> None:
+    def __init__(
+        self,
+        myc: Mycelium,
+        agents: AgentService,
+        *,
+        open_vcs: Callable[[Path], Vcs],
+        bus: EventBus,
+        clock: Callable[[], float],
+    ) -> None:
         self.myc = myc
-        self.ctx = myc.ctx
         self.agents = agents
+        self.open_vcs = open_vcs
+        self.bus = bus
+        self.clock = clock
 
     def _quiet(self, actor: ColonyActor, force: bool, what: str) -> None:
         """Refuse to ``what`` a colony whose work is still changing, unless ``force``."""
@@ -159,7 +151,7 @@ class Review:
     # --- merge ----------------------------------------------------------------------------
 
     def default_target(self, actor: ColonyActor) -> str:
-        return default_target(self.ctx.open_vcs(Path(actor.rec.repo)).open(Path(actor.rec.repo)),
+        return default_target(self.open_vcs(Path(actor.rec.repo)).open(Path(actor.rec.repo)),
                               actor.rec.rev)  # fmt: skip
 
     async def merge(
@@ -190,7 +182,7 @@ class Review:
         inside = inside_of(actor, ws)
 
         def run() -> dict[str, Any]:
-            repo = self.ctx.open_vcs(ws.repo).open(ws.repo)
+            repo = self.open_vcs(ws.repo).open(ws.repo)
             with with_lock:
                 plan = git_review.plan_merge(repo, ws, target, work, inside=inside)
                 changed = git_review.changed_between(repo, ws.base, plan.tip)
@@ -225,14 +217,14 @@ class Review:
         result = await asyncio.to_thread(run)
         result |= {"colony": name, "into": target, "squash": squash}
         if result["merged"]:
-            self.ctx.bus.publish(
+            self.bus.publish(
                 MergeEvent(
                     colony=name,
                     into=target,
                     user=user,
                     commit=result["commit"],
                     squash=squash,
-                    at=self.ctx.clock(),
+                    at=self.clock(),
                 )
             )
             actor.log.note("colony", f"merged into {target} ({str(result['commit'])[:12]})")
@@ -262,7 +254,7 @@ class Review:
         actor = self.myc.actor(name)
         ws = workspace_of(actor)
         text = message or f"colony {name}: snapshot"
-        vcs = self.ctx.open_vcs(ws.repo)
+        vcs = self.open_vcs(ws.repo)
         inside = inside_of(actor, ws)
 
         def run() -> dict[str, Any]:
@@ -284,7 +276,7 @@ class Review:
         actor = self.myc.actor(name)
         ws = workspace_of(actor)
         self._quiet(actor, force, "undo")
-        vcs = self.ctx.open_vcs(ws.repo)
+        vcs = self.open_vcs(ws.repo)
         inside = inside_of(actor, ws)
 
         def run() -> dict[str, Any]:

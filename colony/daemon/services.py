@@ -23,19 +23,39 @@ from colony.core.notices import exit_text
 from colony.daemon import runner
 from colony.daemon.acting import acting_user
 from colony.daemon.messages import Exited, RestartService
-from colony.daemon.previews import listening_ports
+from colony.daemon.ports import listening_ports
 from colony.errors import ColonyError
 
 if TYPE_CHECKING:
-    from colony.daemon.actor import ColonyActor
+    from collections.abc import Callable
+
+    from colony.daemon.events import EventBus
+    from colony.daemon.owner import ColonyOwner
+    from colony.daemon.paths import Paths
+    from colony.isolation import Isolation
+    from colony.store.queries import Store
 
 
 class ServiceSupervisor:
     """The services of ``actor``'s colony: their records, processes and restart timers."""
 
-    def __init__(self, actor: ColonyActor) -> None:
+    def __init__(
+        self,
+        actor: ColonyOwner,
+        *,
+        store: Store,
+        iso: Isolation,
+        bus: EventBus,
+        paths: Paths,
+        clock: Callable[[], float],
+    ) -> None:
         self.actor = actor
-        stored = {s.name: s for s in actor.ctx.store.services(actor.name)}
+        self.store = store
+        self.iso = iso
+        self.bus = bus
+        self.paths = paths
+        self.clock = clock
+        stored = {s.name: s for s in store.services(actor.name)}
         self.records = {
             s.name: stored.get(s.name, ServiceRecord(s.name)) for s in actor.cfg.services
         }
@@ -64,12 +84,12 @@ class ServiceSupervisor:
             cwd=cwd,
             env=actor.env(spec),
             placement=placement,
-            log_path=actor.ctx.paths.log(actor.name, spec.name),
+            log_path=self.paths.log(actor.name, spec.name),
             header=f"$ {spec.command}",
         )
         self.follow(spec.name, running)
         svc = self.records.get(spec.name, ServiceRecord(spec.name))
-        self.set(supervise.on_started(svc, running.pid, running.started, actor.ctx.clock()))
+        self.set(supervise.on_started(svc, running.pid, running.started, self.clock()))
 
     def follow(self, service: str, running: runner.Running) -> None:
         self.running[service] = running
@@ -96,10 +116,10 @@ class ServiceSupervisor:
                 await asyncio.wait([running.exited], timeout=0.05)
         if running.exited.done():
             code = running.exited.result()
-            detail = runner.tail_of(actor.ctx.paths.log(actor.name, spec.name)) or "no output"
+            detail = runner.tail_of(self.paths.log(actor.name, spec.name)) or "no output"
             how = exit_text(code).replace("exit ", "exited ", 1)  # 'killed by SIGKILL'
             raise ColonyError(f"service '{spec.name}' {how} while starting: {detail}")
-        self.set(supervise.on_ready(self.records[spec.name], actor.ctx.clock()))
+        self.set(supervise.on_ready(self.records[spec.name], self.clock()))
 
     def _listens_instead(self, spec: ServiceSpec, pid: int) -> str:
         """'; it listens on 8000 (…)' when the service's namespace has other listeners: a
@@ -124,7 +144,7 @@ class ServiceSupervisor:
         if actor.rec.state is not State.RUNNING or spec is None:
             self.set(replace(svc, state=ServiceState.EXITED, pid=None, exit_code=code))
             return
-        svc, actions = supervise.on_exit(svc, code, spec, actor.ctx.clock())
+        svc, actions = supervise.on_exit(svc, code, spec, self.clock())
         self.set(svc)
         for action in actions:
             if isinstance(action, supervise.Notify):
@@ -144,14 +164,14 @@ class ServiceSupervisor:
             return
         if actor.rec.state is not State.RUNNING:
             return
-        await asyncio.to_thread(actor.ctx.iso.kill, actor.slot, f"svc-{service}")
+        await asyncio.to_thread(self.iso.kill, actor.slot, f"svc-{service}")
         try:
             await self.start(spec)
         except ColonyError as exc:
             actor.log.note(service, f"{service}: restart failed: {exc}")
             self.set(replace(svc, state=ServiceState.FATAL))
             return
-        self.set(supervise.on_ready(self.records[service], actor.ctx.clock()))
+        self.set(supervise.on_ready(self.records[service], self.clock()))
 
     # --- stop and adoption ------------------------------------------------------------
 
@@ -164,18 +184,18 @@ class ServiceSupervisor:
         self.timers.clear()
         running = dict(self.running)
         for name, proc in running.items():
-            self.set(supervise.on_stop(self.records[name], actor.ctx.clock()))
+            self.set(supervise.on_stop(self.records[name], self.clock()))
             if not proc.exited.done():  # a pid already reaped may be someone else's by now
                 host.kill(proc.pid, signal.SIGTERM if graceful else signal.SIGKILL, group=True)
         if running and graceful:
             grace = max(actor.cfg.service(n).stop_timeout for n in running)  # type: ignore[union-attr]
             await asyncio.wait([p.exited for p in running.values()], timeout=grace)
         if actor.rec.isolated:
-            await asyncio.to_thread(actor.ctx.iso.kill, actor.slot)
+            await asyncio.to_thread(self.iso.kill, actor.slot)
         if running:
             await asyncio.wait([p.exited for p in running.values()], timeout=2)
         self.running.clear()
-        now = actor.ctx.clock()
+        now = self.clock()
         for svc in list(self.records.values()):
             if svc.state is not ServiceState.STOPPED:
                 self.set(replace(svc, state=ServiceState.STOPPED, pid=None, at=now))
@@ -208,8 +228,8 @@ class ServiceSupervisor:
         colony = self.actor.name
         before = self.degraded()
         self.records[svc.name] = svc
-        self.actor.ctx.store.save_service(colony, svc)
-        self.actor.ctx.bus.publish(
+        self.store.save_service(colony, svc)
+        self.bus.publish(
             ServiceEvent(
                 colony=colony,
                 service=svc.name,
@@ -222,13 +242,13 @@ class ServiceSupervisor:
         )
         after = self.degraded()
         if after != before:
-            self._publish_health(after, self.actor.ctx.clock())
+            self._publish_health(after, self.clock())
 
     def _publish_health(self, degraded: tuple[str, ...], at: float) -> None:
         """A running colony became degraded, or recovered (issue 12)."""
         actor = self.actor
         state = "degraded" if degraded else "running"
-        actor.ctx.bus.publish(
+        self.bus.publish(
             HealthEvent(
                 colony=actor.name, state=state, degraded=degraded, at=at, user=acting_user.get()
             )

@@ -19,6 +19,7 @@ import json
 import logging
 import shutil
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,17 +34,35 @@ from colony.store.sessions import Sessions
 from colony.store.trash import Trash
 
 if TYPE_CHECKING:
+    from ipaddress import IPv4Network
+
     from colony.daemon.mycelium import Mycelium
+    from colony.daemon.paths import Paths
+    from colony.store.queries import Store
+    from colony.vcs import Vcs
 
 log = logging.getLogger("colony.trash")
 KEPT = ("owner", "created", "rev", "config_source", "config_text", "overrides", "uid", "objects")
 
 
 class TrashBin:
-    def __init__(self, myc: Mycelium) -> None:
+    def __init__(
+        self,
+        myc: Mycelium,
+        *,
+        store: Store,
+        open_vcs: Callable[[Path], Vcs],
+        paths: Paths,
+        pool: IPv4Network,
+        clock: Callable[[], float],
+    ) -> None:
         self.myc = myc
-        self.ctx = myc.ctx
-        self.trash = Trash(myc.ctx.store.conn)
+        self.store = store
+        self.open_vcs = open_vcs
+        self.paths = paths
+        self.pool = pool
+        self.clock = clock
+        self.trash = Trash(store.conn)
 
     def record(self, rec: ColonyRecord, result: dict[str, Any]) -> None:
         """Store a removal (called by the colony's actor before its record goes).
@@ -54,7 +73,7 @@ class TrashBin:
         entry = TrashRecord(
             0,
             rec.name,
-            self.ctx.clock(),
+            self.clock(),
             rec.owner,
             rec.repo,
             json.dumps(stored),
@@ -82,7 +101,7 @@ class TrashBin:
         """Directories ``colony gc`` moved into the trash (workspaces and colony directories
         of no colony, named ``NAME-orphan-TIME``): no entry records them, so only a purge of
         everything deletes them (issue 12: it left them behind)."""
-        root = self.ctx.paths.trash
+        root = self.paths.trash
         if not root.is_dir():
             return []
         return sorted(str(p) for p in root.iterdir() if ORPHAN in p.name)
@@ -94,7 +113,7 @@ class TrashBin:
         ``owner``'s entries when given."""
         entry = pick_entry(self._of(owner), which)
         name = entry.name
-        if self.ctx.store.find(name) is not None:
+        if self.store.find(name) is not None:
             raise Conflict(
                 f"cannot restore colony '{name}': a colony of that name exists",
                 hint=f"remove it first with 'colony rm {name}'",
@@ -108,7 +127,7 @@ class TrashBin:
         repo = Path(entry.repo)
         if not repo.is_dir():
             raise NotFound(f"cannot restore colony '{name}': repository {repo} is gone")
-        for path in (self.ctx.paths.colony(name), self.ctx.paths.legacy_workspace(name)):
+        for path in (self.paths.colony(name), self.paths.legacy_workspace(name)):
             if path.exists():
                 raise Conflict(
                     f"cannot restore colony '{name}': {path} exists",
@@ -116,7 +135,7 @@ class TrashBin:
                 )
         rec = await asyncio.to_thread(self._bring_back, entry)
         try:
-            self.ctx.store.insert(rec)
+            self.store.insert(rec)
         except sqlite3.IntegrityError as exc:
             await asyncio.to_thread(self._put_back, entry)
             raise Conflict(f"cannot restore colony '{name}': it was just created again") from exc
@@ -130,13 +149,13 @@ class TrashBin:
         """Move the entry's directory (with its workspace, or its disk's image) back; the
         record of the colony. Its disk is mounted again when it starts."""
         assert entry.dir
-        home = self.ctx.paths.colony(entry.name)
+        home = self.paths.colony(entry.name)
         home.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
         legacy = (Path(entry.dir) / KEPT_WORKSPACE).is_dir()
-        workspace = self.ctx.paths.workspace(entry.name)
+        workspace = self.paths.workspace(entry.name)
         shutil.move(entry.dir, home)
         if legacy:  # removed before issue 11: the workspace lived beside the colony's dir
-            workspace = self.ctx.paths.legacy_workspace(entry.name)
+            workspace = self.paths.legacy_workspace(entry.name)
             workspace.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
             try:
                 shutil.move(str(home / KEPT_WORKSPACE), workspace)
@@ -144,8 +163,8 @@ class TrashBin:
                 shutil.move(str(home), entry.dir)
                 raise
         kept = json.loads(entry.record)
-        now = self.ctx.clock()
-        index = plan_index(self.ctx.store.used_indexes(), self.ctx.pool)
+        now = self.clock()
+        index = plan_index(self.store.used_indexes(), self.pool)
         return ColonyRecord(
             name=entry.name,
             index=index,
@@ -164,8 +183,8 @@ class TrashBin:
     def _put_back(self, entry: TrashRecord) -> None:
         """Undo :meth:`_bring_back`."""
         assert entry.dir
-        home = self.ctx.paths.colony(entry.name)
-        legacy = self.ctx.paths.legacy_workspace(entry.name)
+        home = self.paths.colony(entry.name)
+        legacy = self.paths.legacy_workspace(entry.name)
         if legacy.is_dir():
             shutil.move(str(legacy), home / KEPT_WORKSPACE)
         shutil.move(str(home), entry.dir)
@@ -192,16 +211,16 @@ class TrashBin:
             for e in self.trash.entries()
             if e.name == entry.name and e.id != entry.id and e.repo == entry.repo
         ]
-        live = self.ctx.store.find(entry.name)
+        live = self.store.find(entry.name)
         released: list[str] = []
         repo = Path(entry.repo)
         if not others and (live is None or live.repo != entry.repo) and repo.is_dir():
             try:
-                self.ctx.open_vcs(repo).release(repo, entry.name)
+                self.open_vcs(repo).release(repo, entry.name)
                 released.append(f"refs/colony/base/{entry.name}")
             except ColonyError as exc:
                 log.warning("trash purge %s: cannot release its base: %s", entry.name, exc)
-        Sessions(self.ctx.store.conn).delete_colony(entry.name, until=entry.removed)
+        Sessions(self.store.conn).delete_colony(entry.name, until=entry.removed)
         self.trash.delete(entry.id)
         return {"id": entry.id, "name": entry.name, "deleted_refs": released, "dir": entry.dir}
 

@@ -108,9 +108,9 @@ def api(tmp_path: Path) -> Iterator[Api]:
             start_task=start_task,
             repo_root=lambda path: path,
         )
-        services.ctx.proxy_port = await services.proxy.start("127.0.0.1", 0)
+        await services.proxy.start("127.0.0.1", 0)
         await start(services)
-        auth = Auth(Tokens(store.conn), clock=services.ctx.clock)
+        auth = Auth(Tokens(store.conn), clock=services.clock)
         info = {"prefix": settings.prefix, "socket": str(socket)}
         app = create_app(services, on_stop=lambda: None, info=info, extra=unix_routes(auth))
         config = uvicorn.Config(

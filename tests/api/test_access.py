@@ -37,7 +37,7 @@ def _keys(routes: list[BaseRoute]) -> set[tuple[str, str]]:
 def test_every_route_has_an_access_rule_and_every_rule_a_route(api: Api) -> None:
     """When a route is added, it has to say who may use it (a route without a rule is
     refused); a rule whose route went away is stale."""
-    auth = Auth(Tokens(api.services.ctx.store.conn), clock=api.services.ctx.clock)
+    auth = Auth(Tokens(api.services.access.store.conn), clock=api.services.clock)
     app = create_app(api.services, on_stop=lambda: None, info={}, extra=unix_routes(auth))
     served = (
         _keys(app.routes) | _keys(web_routes(auth)) | _keys(bloom.routes(api.services.colonies))

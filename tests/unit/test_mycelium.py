@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import pytest
 
 from colony.daemon import messages as m
 from colony.daemon.acting import acting_user
-from colony.daemon.context import Context
+from colony.daemon.events import EventBus
+from colony.daemon.kit import ActorKit, ColonyEnv
+from colony.daemon.logs import LogBook
 from colony.daemon.mycelium import Mycelium
 from colony.daemon.paths import Paths
 from colony.errors import ColonyError, Conflict, HostError, NotFound
@@ -40,18 +43,19 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Mycelium, FakeIsolation, 
         tasks.add(task)
         return task
 
-    ctx = Context(
+    kit = ActorKit(
         store=store,
         iso=iso,
         open_vcs=lambda _repo: vcs,
         paths=Paths(tmp_path / "state"),
-        prefix="ct-unit",
-        pool=ipaddress.IPv4Network("10.213.9.0/24"),
+        env=ColonyEnv(prefix="ct-unit", pool=ipaddress.IPv4Network("10.213.9.0/24")),
         start_task=start_task,
-        repo_root=lambda path: path,
+        bus=EventBus(),
+        logs=LogBook(),
+        clock=time.time,
     )
     try:
-        yield Mycelium(ctx), iso, vcs, repo
+        yield Mycelium(kit, repo_root=lambda path: path), iso, vcs, repo
     finally:
         for task in tasks:
             task.cancel()
