@@ -63,6 +63,11 @@ def test_bad_filters_are_one_line_naming_the_parameter(api: Api) -> None:
             client.audit(after="x")
         with pytest.raises(ConfigError, match=r"^limit: expected an integer, got 'x'$"):
             client._request("GET", "/audit", params={"limit": "x"})
+        # A negative limit used to reach SQLite as "no limit" and return every entry.
+        with pytest.raises(
+            ConfigError, match=r"^limit: expected an integer of at least 0, got '-3'$"
+        ):
+            client.audit(limit=-3)
 
 
 def test_follow_sends_old_entries_then_new_ones(api: Api, tmp_path: Path) -> None:

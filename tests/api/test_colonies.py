@@ -56,6 +56,8 @@ def test_logs_hold_the_colony_and_its_service_and_refuse_a_bad_count(
         last = list(client.logs("web", lines=1))
         with pytest.raises(ConfigError, match=r"^lines: expected an integer, got 'many'$"):
             list(client._lines("/colonies/web/logs", {"lines": "many"}, 5))
+        with pytest.raises(ConfigError, match=r"^lines: expected an integer of at least 0"):
+            list(client.logs("web", lines=-5))
         with pytest.raises(NotFound, match="nobody"):
             list(client.logs("nobody"))
     assert {e["source"] for e in lines} == {"web"}
