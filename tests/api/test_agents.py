@@ -86,6 +86,12 @@ def test_agent_mistakes_are_one_line(api: Api, tmp_path: Path) -> None:
             client.agent_run("nowhere", "do it", preset="claude")
         with pytest.raises(NotFound):
             client.agent_session("ag", 999)
+        # Was a 500: an id beyond SQLite's integers raised OverflowError in the store.
+        with pytest.raises(NotFound, match=r"^colony 'ag' has no agent session 9{20}$"):
+            client.agent_session("ag", int("9" * 20))
+        # Was a 500 (a bare ColonyError): there is nothing to continue.
+        with pytest.raises(NotFound, match=r"^colony 'ag' has no agent sessions$"):
+            client.agent_continue("ag")
         with pytest.raises(NotFound):
             list(client.agent_events("ag", 999))
         with pytest.raises(ConfigError, match=r"^request body: env: expected an object"):
