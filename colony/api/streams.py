@@ -14,7 +14,9 @@ from colony.api.common import caller
 from colony.daemon.audit import exec_end_event, exec_event
 from colony.daemon.execs import ExecRequest, ExecSession
 from colony.daemon.mycelium import Mycelium
-from colony.errors import ColonyError
+from colony.errors import ColonyError, ConfigError
+
+EVENTS_FILTER = 'events: expected a JSON object such as {"colony": "web"}'
 
 
 def routes(myc: Mycelium) -> list[BaseRoute]:
@@ -31,7 +33,11 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
                 while True:
                     done, _ = await asyncio.wait({getter, receiver}, return_when="FIRST_COMPLETED")
                     if receiver in done:
-                        msg = receiver.result()
+                        try:
+                            msg = receiver.result()
+                        except (ValueError, KeyError):  # not JSON, or a binary frame
+                            await ws.close(1003, EVENTS_FILTER)
+                            return
                         only = msg.get("colony") if isinstance(msg, dict) else None
                         receiver = asyncio.ensure_future(ws.receive_json())
                     if getter in done:
@@ -51,7 +57,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         await ws.accept()
         session: ExecSession | None = None
         try:
-            req = ExecRequest.from_json(await ws.receive_json())
+            req = ExecRequest.from_json(await _start_message(ws))
             session = ExecSession(myc.actor(ws.path_params["name"]), req)
             await session.start()
         except ColonyError as exc:
@@ -82,6 +88,13 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         WebSocketRoute("/events", events),
         WebSocketRoute("/colonies/{name}/exec", exec_ws),
     ]
+
+
+async def _start_message(ws: WebSocket) -> object:
+    try:
+        return await ws.receive_json()
+    except (ValueError, KeyError) as exc:  # not JSON, or a binary frame
+        raise ConfigError("exec: expected a JSON object to start the session") from exc
 
 
 async def _exec_input(ws: WebSocket, session: ExecSession) -> None:

@@ -3,12 +3,14 @@ a colony as it happens, and exec runs a command in a colony with its output and 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from colony.client import EventStream
-from colony.errors import NotFound
+from colony.errors import ConfigError, NotFound
 from tests.api.conftest import Api, make_repo, settle
 
 
@@ -56,6 +58,34 @@ def test_exec_runs_a_command_in_the_colony(api: Api, tmp_path: Path) -> None:
     assert out["stderr"] == b"oops\n"
     assert started["argv"] == ["sh", "-c", script]
     assert ended["code"] == 3
+
+
+def test_malformed_stream_messages_are_one_line(api: Api, tmp_path: Path) -> None:
+    """When exec's start message is not JSON or asks for a terminal size no terminal has, the
+    answer is a one-line error (these were tracebacks that dropped the connection); when a
+    filter sent on /events is not JSON, the stream closes with the reason."""
+    repo = make_repo(tmp_path / "repo", {"README": "x\n"})
+    with api.client() as client:
+        client.spawn("box", repo)
+        settle(client, "box", "running")
+        with (
+            client.exec_session("box", ["true"], cols=70000) as run,
+            pytest.raises(
+                ConfigError, match=r"^exec: cols: expected an integer 1-65535, got 70000$"
+            ),
+        ):
+            run.recv(10)
+        with client._connect("/colonies/box/exec") as raw:
+            raw.send("not json")
+            answer = json.loads(raw.recv(10))
+        with client._connect("/events") as events:
+            events.send("not json")
+            with pytest.raises(ConnectionClosed) as closed:
+                events.recv(10)
+    assert answer["error"]["message"] == "exec: expected a JSON object to start the session"
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1003
+    assert closed.value.rcvd.reason == 'events: expected a JSON object such as {"colony": "web"}'
 
 
 def test_exec_in_an_unknown_colony_is_404(api: Api) -> None:
