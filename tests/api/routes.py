@@ -66,6 +66,8 @@ class Recorder:
         finally:
             # Starlette's router puts the route it picked into the scope; the innermost wins.
             route = scope.get("route")
+            if isinstance(route, Mount) and route.routes:
+                route = None  # the mounted app's router found nothing: a 404, no route
             if route is not None and scope["type"] in ("http", "websocket"):
                 found = key_of(route, scope.get("method", "WS"))
                 if found is not None:

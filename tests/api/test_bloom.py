@@ -8,8 +8,6 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
 from tests.api.conftest import BLOOM, Api, make_repo, settle
 
 WEB = '[services.web]\ncommand = "sleep 300"\n'
@@ -97,9 +95,7 @@ def test_logout_ends_the_token_and_revoke_ends_every_one(api: Api) -> None:
     assert issued["url"] == BLOOM
     assert before.status_code == 200
     assert revoked["revoked"] >= 2
-    with httpx.Client(
-        transport=httpx.HTTPTransport(uds=str(api.bloom_socket)), base_url=BLOOM
-    ) as bloom:
+    with api.bloom() as bloom:
         gone = bloom.get("/health", headers={"Authorization": f"Bearer {issued['token']}"})
         page = bloom.get("/", headers={"Cookie": f"colony_session={cookie}"})
     assert gone.status_code == 401
