@@ -18,7 +18,9 @@ from colony.api.access import sight
 from colony.api.common import caller, field, int_param, json_body
 from colony.daemon.agents import AgentService
 from colony.daemon.events import EventBus
-from colony.errors import ConfigError
+from colony.errors import ConfigError, NotFound
+
+SQLITE_MAX = 2**63 - 1
 
 
 def env_field(body: dict[str, object]) -> dict[str, str]:
@@ -31,7 +33,11 @@ def env_field(body: dict[str, object]) -> dict[str, str]:
 
 
 def _ident(request: Request) -> int:
-    return int(request.path_params["session"])
+    ident = int(request.path_params["session"])
+    if ident > SQLITE_MAX:  # no such session; SQLite cannot even look it up (OverflowError)
+        name = request.path_params["name"]
+        raise NotFound(f"colony '{name}' has no agent session {ident}")
+    return ident
 
 
 def routes(agents: AgentService, bus: EventBus) -> list[BaseRoute]:

@@ -45,7 +45,12 @@ def field(body: dict[str, Any], key: str, kind: type, default: Any = _MISSING) -
 
 
 def int_param(text: str, what: str) -> int:
+    """A query parameter that counts (lines, limit, events) or names a seq: 0 or more. (A
+    negative limit reached SQLite as "no limit".)"""
     try:
-        return int(text)
+        value = int(text)
     except ValueError as exc:
         raise ConfigError(f"{what}: expected an integer, got {text!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{what}: expected an integer of at least 0, got {text!r}")
+    return value

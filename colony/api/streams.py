@@ -16,7 +16,9 @@ from colony.daemon.audit import exec_end_event, exec_event
 from colony.daemon.events import EventBus
 from colony.daemon.execs import ExecRequest, ExecSession
 from colony.daemon.mycelium import Mycelium
-from colony.errors import ColonyError
+from colony.errors import ColonyError, ConfigError
+
+EVENTS_FILTER = 'events: expected a JSON object such as {"colony": "web"}'
 
 
 def routes(myc: Mycelium, bus: EventBus, clock: Callable[[], float]) -> list[BaseRoute]:
@@ -33,7 +35,11 @@ def routes(myc: Mycelium, bus: EventBus, clock: Callable[[], float]) -> list[Bas
                 while True:
                     done, _ = await asyncio.wait({getter, receiver}, return_when="FIRST_COMPLETED")
                     if receiver in done:
-                        msg = receiver.result()
+                        try:
+                            msg = receiver.result()
+                        except (ValueError, KeyError):  # not JSON, or a binary frame
+                            await ws.close(1003, EVENTS_FILTER)
+                            return
                         only = msg.get("colony") if isinstance(msg, dict) else None
                         receiver = asyncio.ensure_future(ws.receive_json())
                     if getter in done:
@@ -53,7 +59,7 @@ def routes(myc: Mycelium, bus: EventBus, clock: Callable[[], float]) -> list[Bas
         await ws.accept()
         session: ExecSession | None = None
         try:
-            req = ExecRequest.from_json(await ws.receive_json())
+            req = ExecRequest.from_json(await _start_message(ws))
             session = ExecSession(myc.actor(ws.path_params["name"]), req)
             await session.start()
         except ColonyError as exc:
@@ -84,6 +90,13 @@ def routes(myc: Mycelium, bus: EventBus, clock: Callable[[], float]) -> list[Bas
         WebSocketRoute("/events", events),
         WebSocketRoute("/colonies/{name}/exec", exec_ws),
     ]
+
+
+async def _start_message(ws: WebSocket) -> object:
+    try:
+        return await ws.receive_json()
+    except (ValueError, KeyError) as exc:  # not JSON, or a binary frame
+        raise ConfigError("exec: expected a JSON object to start the session") from exc
 
 
 async def _exec_input(ws: WebSocket, session: ExecSession) -> None:

@@ -35,7 +35,7 @@ from colony.core.notices import exit_text
 from colony.core.review import turn_message
 from colony.daemon import runner
 from colony.daemon.agent_tail import Tail
-from colony.errors import ColonyError, ConfigError, Conflict, HostError
+from colony.errors import ColonyError, ConfigError, Conflict, HostError, NotFound
 from colony.store.sessions import Sessions
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class AgentService:
     def latest(self, colony: str) -> SessionRecord:
         found = self.sessions.for_colony(colony)
         if not found:
-            raise ColonyError(
+            raise NotFound(
                 f"colony '{colony}' has no agent sessions",
                 hint=f"start one with 'colony agent run {colony} \"task\"'",
             )

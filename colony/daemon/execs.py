@@ -54,9 +54,17 @@ class ExecRequest:
             argv,
             env,
             bool(data.get("tty")),
-            int(data.get("cols") or 80),
-            int(data.get("rows") or 24),
+            _size(data, "cols", 80),
+            _size(data, "rows", 24),
         )
+
+
+def _size(data: dict[str, Any], key: str, default: int) -> int:
+    """A terminal dimension: what TIOCSWINSZ takes (an unsigned short), not zero."""
+    value = data.get(key) or default
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+        raise ConfigError(f"exec: {key}: expected an integer 1-65535, got {value!r}")
+    return value
 
 
 def set_winsize(fd: int, cols: int, rows: int) -> None:

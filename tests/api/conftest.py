@@ -16,18 +16,21 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import uvicorn
 
 from colony.api.app import create_app
 from colony.api.auth import Auth, unix_routes
+from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.client import Client
+from colony.core.env import DEFAULT_PATH
 from colony.daemon.build import Services, build, start
 from colony.daemon.http import QuietServer
 from colony.daemon.paths import Paths
@@ -36,8 +39,13 @@ from colony.store.queries import Store
 from colony.store.tokens import Tokens
 from colony.testing.fake_isolation import FakeIsolation
 from colony.testing.fake_vcs import FakeVcs
+from colony.vcs import Vcs
+from colony.vcs.git import GitWorkspaces
+from tests.api.routes import Recorder
 
 T = TypeVar("T")
+AGENTS = Path(__file__).resolve().parents[1] / "agents"
+BLOOM = "http://bloom.localhost:8000"  # Bloom's origin as the fixture's Auth knows it
 
 
 @dataclass
@@ -49,6 +57,8 @@ class Api:
     vcs: FakeVcs
     socket: Path
     loop: asyncio.AbstractEventLoop
+    bloom_socket: Path  # Bloom's app (the HTTP listener's), served on a socket of its own
+    stops: list[str]  # one entry per POST /daemon/stop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the daemon's loop (to look at a component directly)."""
@@ -56,6 +66,11 @@ class Api:
 
     def client(self) -> Client:
         return Client(self.socket, timeout=10)
+
+    def bloom(self, **kwargs: Any) -> httpx.Client:
+        """Plain HTTP to Bloom's app, as a browser or a script reaches the HTTP listener."""
+        transport = httpx.HTTPTransport(uds=str(self.bloom_socket))
+        return httpx.Client(transport=transport, base_url=BLOOM, timeout=10, **kwargs)
 
 
 def make_repo(path: Path, files: dict[str, str]) -> Path:
@@ -75,20 +90,63 @@ def make_repo(path: Path, files: dict[str, str]) -> Path:
     return path
 
 
+def install_agents(folder: Path) -> Path:
+    """``claude``, ``codex``, ``gemini`` and ``aider`` commands in ``folder`` that run the
+    scripted agents of tests/agents; colony processes run on the host here, as the test."""
+    folder.mkdir(parents=True)
+    for name in ("claude", "codex", "gemini", "aider"):
+        wrapper = folder / name
+        wrapper.write_text(f'#!/bin/sh\nexec python3 -B {AGENTS}/fake_{name}.py "$@"\n')
+        wrapper.chmod(0o755)
+    return folder
+
+
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
+    """The API on FakeIsolation and FakeVcs."""
+    vcs = FakeVcs()
+    with serve(tmp_path, vcs, lambda _repo: vcs) as served:
+        yield served
+
+
+@pytest.fixture
+def git_api(tmp_path: Path) -> Iterator[Api]:
+    """The API on FakeIsolation and the real git workspaces (review, merge, snapshots and
+    the trash need real repositories); git runs as the test, in the workspace."""
+    workspaces = GitWorkspaces()
+    with serve(tmp_path, FakeVcs(), lambda _repo: workspaces) as served:
+        yield served
+
+
+def _uvicorn(app: Any, socket: Path) -> QuietServer:
+    config = uvicorn.Config(
+        Recorder(app),
+        uds=str(socket),
+        http=PeerCredProtocol,
+        ws="websockets-sansio",
+        lifespan="off",
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
+    return QuietServer(config)
+
+
+@contextlib.contextmanager
+def serve(tmp_path: Path, vcs: FakeVcs, open_vcs: Callable[[Path], Vcs]) -> Iterator[Api]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="mycelium", daemon=True)
     thread.start()
     tasks: set[asyncio.Task[Any]] = set()
-    iso, vcs = FakeIsolation(), FakeVcs()
-    socket = tmp_path / "api.sock"
+    iso = FakeIsolation()
+    socket, bloom_socket = tmp_path / "api.sock", tmp_path / "bloom.sock"
+    stops: list[str] = []
     settings = Settings(
         state_dir=tmp_path / "state",
         socket=socket,
         prefix="ca-api",
         pool=ipaddress.IPv4Network("10.213.251.0/24"),
         http_port=None,
+        colony_path=f"{install_agents(tmp_path / 'agents')}:{DEFAULT_PATH}",
     )
     store = Store(Paths(settings.state_dir).db)
 
@@ -98,40 +156,38 @@ def api(tmp_path: Path) -> Iterator[Api]:
         task.add_done_callback(tasks.discard)
         return task
 
-    async def boot() -> tuple[Services, QuietServer]:
+    async def boot() -> tuple[Services, list[QuietServer]]:
         services = await build(
             settings,
             store=store,
             isolation=iso,
-            open_vcs=lambda _repo: vcs,
+            open_vcs=open_vcs,
             ids=None,
             start_task=start_task,
             repo_root=lambda path: path,
         )
         await services.proxy.start("127.0.0.1", 0)
         await start(services)
-        auth = Auth(Tokens(store.conn), clock=services.clock)
+        auth = Auth(Tokens(store.conn), clock=services.clock, base_url=BLOOM)
         info = {"prefix": settings.prefix, "socket": str(socket)}
-        app = create_app(services, on_stop=lambda: None, info=info, extra=unix_routes(auth))
-        config = uvicorn.Config(
-            app,
-            uds=str(socket),
-            http=PeerCredProtocol,
-            ws="websockets-sansio",
-            lifespan="off",
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-        server = QuietServer(config)
-        start_task(server.serve())
-        return services, server
 
-    services, server = asyncio.run_coroutine_threadsafe(boot(), loop).result(30)
+        def stop() -> None:
+            stops.append("stop")
+
+        app = create_app(services, on_stop=stop, info=info, extra=unix_routes(auth))
+        tcp = create_app(services, on_stop=stop, info=info)
+        bloom = create_bloom_app(tcp, services.colonies, auth, services.access)
+        servers = [_uvicorn(app, socket), _uvicorn(bloom, bloom_socket)]
+        for server in servers:
+            start_task(server.serve())
+        return services, servers
+
+    services, servers = asyncio.run_coroutine_threadsafe(boot(), loop).result(30)
     deadline = time.monotonic() + 10
-    while not server.started:
+    while not all(server.started for server in servers):
         assert time.monotonic() < deadline, "the API did not start"
         time.sleep(0.01)
-    served = Api(services, iso, vcs, socket, loop)
+    served = Api(services, iso, vcs, socket, loop, bloom_socket, stops)
     try:
         yield served
     finally:
@@ -140,7 +196,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
                 client.remove(colony["name"], force=True)
 
         async def shut() -> None:
-            server.should_exit = True
+            for server in servers:
+                server.should_exit = True
             await asyncio.sleep(0.1)
             await services.proxy.close()
             for task in list(tasks):
@@ -163,3 +220,38 @@ def settle(client: Client, name: str, *states: str, timeout: float = 10) -> dict
             return colony
         assert time.monotonic() < deadline, f"{name} stayed {colony['state']}"
         time.sleep(0.02)
+
+
+# --- every route exercised (issue 13): see routes.py and test_routes_covered.py -----------
+
+HERE = Path(__file__).resolve().parent
+COVERED = "test_routes_covered.py::test_every_route_is_exercised"
+TIER: dict[str, Any] = {"partial": None, "failed": []}
+
+
+def _ours(item: pytest.Item) -> bool:
+    return Path(item.path).resolve().parent == HERE
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if any(_ours(item) for item in items):
+        TIER["partial"] = "some tests of tests/api were deselected (-k, -m, --lf, ...)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put the route check last, and note whether the whole tier was selected."""
+    check = [item for item in items if item.nodeid.endswith(COVERED)]
+    if not check:
+        return
+    items[:] = [item for item in items if item not in check] + check
+    files = {Path(item.path).name for item in items if _ours(item)}
+    missing = sorted(p.name for p in HERE.glob("test_*.py") if p.name not in files)
+    if missing:
+        TIER["partial"] = f"not every file of tests/api was selected ({', '.join(missing)})"
+    elif any("::" in arg for arg in config.args):
+        TIER["partial"] = "tests of tests/api were selected by node id"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed and not report.nodeid.endswith(COVERED):
+        TIER["failed"].append(report.nodeid)

@@ -1,0 +1,74 @@
+"""Broods through the real client (issue 13): one objective given to several colonies whose
+scripted agents do it, ranked, and one member picked and merged while the others go to the
+trash; on real git workspaces."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from colony.client import Client
+from colony.core.broods import FINISHED
+from colony.errors import ConfigError, Conflict, NotFound
+from tests.api.conftest import Api, make_repo
+
+OBJECTIVE = "when -1: write app.py: print('first')\nwhen -2: write app.py: print('second')"
+
+
+def finished(client: Client, name: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while True:
+        brood = client.brood(name)
+        if all(m["state"] in FINISHED for m in brood["members"]):
+            return brood
+        assert time.monotonic() < deadline, brood
+        time.sleep(0.05)
+
+
+def test_a_brood_runs_ranks_and_picks(git_api: Api, tmp_path: Path) -> None:
+    """When a brood of two runs, both agents finish, the listing shows it; picking the second
+    member merges its work into main and trashes the first; picking again is refused."""
+    repo = make_repo(tmp_path / "repo", {"app.py": "print('hello')\n"})
+    with git_api.client() as client:
+        made = client.brood_spawn(OBJECTIVE, 2, repo, agent="claude", name="fix")
+        brood = finished(client, "fix")
+        listed = client.broods()["broods"]
+        with pytest.raises(ConfigError, match=r"^colony: 'fix-9' is not a member of brood 'fix'"):
+            client.brood_pick("fix", "fix-9")
+        picked = client.brood_pick("fix", "fix-2")
+        with pytest.raises(Conflict, match=r"^brood 'fix' was already picked \(fix-2\)$"):
+            client.brood_pick("fix")
+        left = [c["name"] for c in client.colonies()["colonies"]]
+        trash = [e["name"] for e in client.trash()["trash"]]
+    assert sorted(m["colony"] for m in made["members"]) == ["fix-1", "fix-2"]
+    assert {m["status"] for m in brood["members"]} == {"completed"}
+    assert [b["name"] for b in listed] == ["fix"]
+    assert (picked["picked"], picked["trashed"]) == ("fix-2", ["fix-1"])
+    shown = subprocess.run(
+        ["git", "-C", str(repo), "show", "main:app.py"], capture_output=True, text=True
+    )
+    assert shown.stdout == "print('second')\n"
+    assert left == ["fix-2"]
+    assert trash == ["fix-1"]
+
+
+def test_brood_mistakes_make_nothing(api: Api, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"app.py": "print('hello')\n"})
+    with api.client() as client:
+        with pytest.raises(ConfigError, match=r"^--repo: .*nowhere: no such directory$"):
+            client.brood_spawn("do it", 2, tmp_path / "nowhere", agent="claude")
+        with pytest.raises(ConfigError) as count:
+            client.brood_spawn("do it", 0, repo, agent="claude")
+        with pytest.raises(ConfigError, match=r"^request body: count: expected int"):
+            client._request("POST", "/broods", body={"repo": str(repo), "count": "two"})
+        with pytest.raises(NotFound, match="nothing"):
+            client.brood("nothing")
+        with pytest.raises(NotFound, match="nothing"):
+            client.brood_pick("nothing")
+        assert client.broods()["broods"] == []
+        assert client.colonies()["colonies"] == []
+    assert "count" in str(count.value)

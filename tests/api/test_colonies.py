@@ -1,0 +1,152 @@
+"""Colonies and the daemon's own routes through the real client and CLI (issue 13): the
+lifecycle actions, logs, URLs, usage, gc, hosts, doctor, the OpenAPI document and stop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from colony.cli import main
+from colony.errors import ConfigError, NotFound
+from tests.api.conftest import Api, make_repo, settle
+
+WEB = "[services.web]\ncommand = \"sh -c 'echo web says hello; exec sleep 300'\"\n"
+
+
+def running(api: Api, tmp_path: Path, name: str = "web", toml: str = WEB) -> None:
+    repo = make_repo(tmp_path / f"repo-{name}", {"colony.toml": toml})
+    with api.client() as client:
+        client.spawn(name, repo)
+        colony = settle(client, name, "running", "failed")
+    assert colony["state"] == "running", colony["reason"]
+
+
+def test_restart_gives_the_service_a_new_process_and_a_bad_action_is_404(
+    api: Api, tmp_path: Path
+) -> None:
+    """When a colony is restarted its service runs again under a new pid; an action other
+    than stop, start or restart is one line naming it."""
+    running(api, tmp_path)
+    with api.client() as client:
+        before = client.colony("web")["services"][0]["pid"]
+        client.restart("web")
+        settle(client, "web", "running")
+        after = client.colony("web")["services"][0]
+        with pytest.raises(NotFound, match=r"^no action 'jump': expected stop, start or restart$"):
+            client._request("POST", "/colonies/web/jump")
+    assert after["state"] == "running"
+    assert after["pid"] not in (None, before)
+
+
+def test_logs_hold_the_colony_and_its_service_and_refuse_a_bad_count(
+    api: Api, tmp_path: Path
+) -> None:
+    """When a colony has run, its log has the lifecycle and the service's output, one service
+    can be picked, and a count that is not a number is a 400 naming it."""
+    running(api, tmp_path)
+    with api.client() as client:
+        for _ in range(200):
+            lines = list(client.logs("web", service="web"))
+            if any(e["line"] == "web says hello" for e in lines):
+                break
+        everything = list(client.logs("web"))
+        last = list(client.logs("web", lines=1))
+        with pytest.raises(ConfigError, match=r"^lines: expected an integer, got 'many'$"):
+            list(client._lines("/colonies/web/logs", {"lines": "many"}, 5))
+        with pytest.raises(ConfigError, match=r"^lines: expected an integer of at least 0"):
+            list(client.logs("web", lines=-5))
+        with pytest.raises(NotFound, match="nobody"):
+            list(client.logs("nobody"))
+    assert {e["source"] for e in lines} == {"web"}
+    assert "web says hello" in [e["line"] for e in lines]
+    assert [e["line"] for e in everything if e["source"] == "colony"][:3] == [
+        "spawning",
+        "starting",
+        "running",
+    ]
+    assert len(last) == 1
+
+
+def test_urls_and_usage_of_a_colony_and_of_all(api: Api, tmp_path: Path) -> None:
+    """When a colony runs, its URLs (none: no service has a port) and usage come back, the
+    usage of all colonies lists it, and an unknown colony is 404 on each."""
+    running(api, tmp_path)
+    with api.client() as client:
+        assert client.urls("web") == {"urls": {}}
+        one = client.colony_usage("web")
+        every = client.usage()["usage"]
+        with pytest.raises(NotFound):
+            client.urls("nobody")
+        with pytest.raises(NotFound):
+            client.colony_usage("nobody")
+    assert (one["colony"], one["state"], one["level"]) == ("web", "running", "basic")
+    assert one["limits"]["pids"] > 0
+    assert [u["colony"] for u in every] == ["web"]
+
+
+def test_gc_removes_only_what_this_daemon_left(api: Api) -> None:
+    """When the fake kernel holds a namespace of no colony that this daemon made and one that
+    someone else made, gc removes the first, keeps the second and says what it removed."""
+    api.iso.objects[("ca-api", "netns")] = {"ghost", "theirs"}
+    api.iso.foreign.add(("ca-api", "netns", "theirs"))
+    with api.client() as client:
+        removed = client.gc()["removed"]
+        again = client.gc()["removed"]
+    assert removed == [{"kind": "netns", "name": "ghost"}]
+    assert again == []
+    assert api.iso.objects[("ca-api", "netns")] == {"theirs"}
+
+
+def test_hosts_shows_the_names_and_refuses_an_unknown_action(api: Api) -> None:
+    """When asked, the hosts route names the file and no preview names are missing (no
+    colony has a port); an action other than add or remove is one line, and nothing is
+    written."""
+    with api.client() as client:
+        shown = client.hosts()
+        with pytest.raises(ConfigError) as bad:
+            client.hosts_update("replace")
+    assert shown["path"] == "/etc/hosts"
+    assert shown["missing"] == []
+    assert str(bad.value) == "request body: action: expected 'add' or 'remove', got 'replace'"
+
+
+def test_doctor_lists_each_check_with_a_status(api: Api, tmp_path: Path) -> None:
+    running(api, tmp_path)
+    with api.client() as client:
+        checks = {c["name"]: c for c in client.doctor()["checks"]}
+    assert {c["status"] for c in checks.values()} <= {"ok", "warn", "fail"}
+    assert checks["audit"]["status"] == "ok"
+    assert checks["firewall"]["detail"] == "every colony has its nft table (1)"
+
+
+def test_openapi_documents_the_routes(api: Api) -> None:
+    with api.client() as client:
+        schema = client._request("GET", "/openapi.json")
+    assert schema["info"]["title"] == "Mycelium"
+    assert "post" in schema["paths"]["/colonies"]
+    assert "409" in schema["paths"]["/colonies"]["post"]["responses"]
+    assert "/colonies/{name}/workspace/merge" in schema["paths"]
+
+
+def test_daemon_stop_asks_the_daemon_to_stop(api: Api) -> None:
+    with api.client() as client:
+        assert client.stop_daemon() == {"stopping": True}
+    assert api.stops == ["stop"]
+
+
+def test_the_cli_restarts_and_removes(api: Api, tmp_path: Path) -> None:
+    """When the real CLI restarts a colony and removes it, the API shows each change."""
+    running(api, tmp_path, "cli")
+    runner = CliRunner()
+    env = {"COLONY_SOCKET": str(api.socket)}
+    restarted = runner.invoke(main, ["restart", "cli"], env=env)
+    assert restarted.exit_code == 0, restarted.output
+    with api.client() as client:
+        settle(client, "cli", "running")
+    removed = runner.invoke(main, ["rm", "--force", "cli"], env=env)
+    assert removed.exit_code == 0, removed.output
+    listed = runner.invoke(main, ["ls", "--json"], env=env)
+    assert json.loads(listed.output)["colonies"] == []
