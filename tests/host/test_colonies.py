@@ -12,6 +12,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from colony import host
 from colony.client import Client
 from colony.errors import ColonyError
 from colony.isolation.firewall import host_table
@@ -410,9 +411,15 @@ def test_openapi_describes_the_api(daemon: Daemon) -> None:
 
 
 def test_api_socket_is_root_only(daemon: Daemon) -> None:
-    """When Mycelium listens, its socket is readable and writable by root only: whoever can
-    talk to it can run commands in colonies."""
-    assert daemon.socket.stat().st_mode & 0o777 == 0o600
+    """When Mycelium listens, its socket is root's (0600), or root's and the group colony's
+    (0660) where that group exists (issue 14): nobody else may talk to it."""
+    st = daemon.socket.stat()
+    assert st.st_uid == 0
+    group = host.group_id("colony")
+    if group is None:
+        assert st.st_mode & 0o777 == 0o600
+    else:
+        assert (st.st_mode & 0o777, st.st_gid) == (0o660, group)
 
 
 def test_shell_runs_in_a_pty(daemon: Daemon, tmp_path: Path) -> None:
