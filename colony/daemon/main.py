@@ -216,13 +216,16 @@ class Daemon:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # stale: the preflight found nobody answering there
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(str(path))
         gid = host.group_id(USERS_GROUP)
-        if gid is None:
-            os.chmod(path, 0o600)
-        else:
-            os.chown(path, 0, gid)
-            os.chmod(path, 0o660)
+        # The mode comes from the umask at bind: no window with a wider one, and no chmod
+        # that would follow a symlink put in the socket's place.
+        old = os.umask(0o177 if gid is None else 0o117)
+        try:
+            sock.bind(str(path))
+        finally:
+            os.umask(old)
+        if gid is not None:
+            os.chown(path, 0, gid, follow_symlinks=False)
         sock.listen(128)
         made = path.stat()
         self.bound = (made.st_dev, made.st_ino)
