@@ -16,8 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
 from colony.api.common import caller, field, int_param, json_body
-from colony.daemon.agents import AgentService
-from colony.daemon.events import EventBus
+from colony.api.ports import Agents, Events
 from colony.errors import ConfigError
 
 
@@ -34,7 +33,7 @@ def _ident(request: Request) -> int:
     return int(request.path_params["session"])
 
 
-def routes(agents: AgentService, bus: EventBus) -> list[BaseRoute]:
+def routes(agents: Agents, bus: Events) -> list[BaseRoute]:
     async def run(request: Request) -> JSONResponse:
         """
         summary: Start an agent in a running colony on a task.

@@ -27,7 +27,7 @@ from colony.api import shares as shares_api  # issue 14
 from colony.api import usage as usage_api  # issue 3
 from colony.api.access import AccessMiddleware
 from colony.api.common import error_response
-from colony.daemon.build import Services
+from colony.api.ports import ApiServices
 from colony.errors import ColonyError
 
 log = logging.getLogger("colony.api")
@@ -38,7 +38,7 @@ schemas = SchemaGenerator(
 
 
 def create_app(
-    services: Services,
+    services: ApiServices,
     *,
     on_stop: Callable[[], None],
     info: dict[str, Any],
@@ -46,7 +46,7 @@ def create_app(
 ) -> Starlette:
     """The API over the daemon's ``services``. ``on_stop`` asks the daemon to shut down;
     ``extra`` routes are added (the Unix socket's token routes, issue 7)."""
-    myc = services.colonies
+    s = services
 
     async def health(request: Request) -> JSONResponse:
         """
@@ -59,7 +59,7 @@ def create_app(
                 "ok": True,
                 "version": __version__,
                 "pid": os.getpid(),
-                "proxy_port": myc.ctx.proxy_port,
+                "proxy_port": s.proxy_port,
                 **info,
             }
         )
@@ -80,17 +80,17 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/daemon/stop", stop_daemon, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
-        *colonies.routes(myc, services.gate.link),
-        *doctor_api.routes(myc, services.audit, info),
-        *hosts_api.routes(myc),
-        *streams.routes(myc),
-        *network_api.routes(myc),
-        *usage_api.routes(myc),
-        *audit_api.routes(services.audit, myc.ctx.clock),
-        *agents_api.routes(services.agents, myc.ctx.bus),
-        *review_api.routes(services.review, services.conflicts, services.trash),
-        *broods_api.routes(services.broods),
-        *shares_api.routes(services.access),
+        *colonies.routes(s.colonies, s.logs, s.gate.link),
+        *doctor_api.routes(s.doctor, info),
+        *hosts_api.routes(s.hosts),
+        *streams.routes(s.bus, s.execs),
+        *network_api.routes(s.colonies, s.network),
+        *usage_api.routes(s.usage),
+        *audit_api.routes(s.audit, s.clock),
+        *agents_api.routes(s.agents, s.bus),
+        *review_api.routes(s.review, s.conflicts, s.trash),
+        *broods_api.routes(s.broods),
+        *shares_api.routes(s.access),
         *extra,
     ]
 
@@ -105,5 +105,5 @@ def create_app(
     return Starlette(
         routes=routes,
         exception_handlers={ColonyError: colony_error, Exception: internal_error},
-        middleware=[Middleware(AccessMiddleware, directory=services.access)],
+        middleware=[Middleware(AccessMiddleware, directory=s.access)],
     )

@@ -9,10 +9,10 @@ from starlette.routing import BaseRoute, Route
 from colony.api.access import sight
 from colony.api.agents import env_field
 from colony.api.common import caller, field, json_body
-from colony.daemon.broods import BroodService
+from colony.api.ports import Broods
 
 
-def routes(broods: BroodService) -> list[BaseRoute]:
+def routes(broods: Broods) -> list[BaseRoute]:
     async def spawn(request: Request) -> JSONResponse:
         """
         summary: Create a brood; its colonies spawn now, agents follow as slots free up.

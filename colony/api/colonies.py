@@ -11,12 +11,12 @@ from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
 from colony.api.common import caller, field, int_param, json_body
-from colony.daemon.mycelium import Mycelium
+from colony.api.ports import Colonies, Logs
 from colony.errors import NotFound
 
 
 def routes(
-    myc: Mycelium, link: Callable[[str, str, str], str] = lambda url, _u, _c: url
+    myc: Colonies, book: Logs, link: Callable[[str, str, str], str] = lambda url, _u, _c: url
 ) -> list[BaseRoute]:
     """The colonies' routes; ``link`` makes a preview URL the first-visit link of a user for
     a colony when previews ask for proof (issue 14)."""
@@ -99,13 +99,13 @@ def routes(
         source = request.query_params.get("service") or None
         count = int_param(request.query_params.get("lines", "200"), "lines")
         follow = request.query_params.get("follow", "") in ("1", "true", "yes")
-        backlog = myc.ctx.logs.lines(name, source, count)
+        backlog = book.lines(name, source, count)
 
         async def body() -> AsyncIterator[bytes]:
             for entry in backlog:
                 yield (json.dumps(entry) + "\n").encode()
             if follow:
-                async for entry in myc.ctx.logs.follow(name, source):
+                async for entry in book.follow(name, source):
                     yield (json.dumps(entry) + "\n").encode()
 
         return StreamingResponse(body(), media_type="application/x-ndjson")

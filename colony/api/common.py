@@ -7,8 +7,8 @@ from typing import Any
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from colony.daemon.mycelium import user_name
 from colony.errors import ColonyError, ConfigError
+from colony.host import user_name
 
 
 def error_response(exc: ColonyError) -> JSONResponse:

@@ -9,24 +9,18 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.common import field, json_body
-from colony.daemon.hostsfile import HostsFile, preview_names
-from colony.daemon.mycelium import Mycelium
+from colony.api.ports import Hosts
 from colony.errors import ConfigError
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
-    hosts = HostsFile()
-
-    def names() -> list[str]:
-        return preview_names(myc.routes(), myc.ctx.domain)
-
+def routes(hosts: Hosts) -> list[BaseRoute]:
     async def show(request: Request) -> JSONResponse:
         """
         summary: Which preview names the hosts file has, lacks and holds but no longer needs.
         responses:
           200: {description: '{path, present, missing, stale}'}
         """
-        return JSONResponse(await asyncio.to_thread(hosts.status, names()))
+        return JSONResponse(await asyncio.to_thread(hosts.status, hosts.names()))
 
     async def update(request: Request) -> JSONResponse:
         """
@@ -39,7 +33,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         action = field(await json_body(request), "action", str)
         if action not in ("add", "remove"):
             raise ConfigError(f"request body: action: expected 'add' or 'remove', got {action!r}")
-        wanted = names() if action == "add" else []
+        wanted = hosts.names() if action == "add" else []
         return JSONResponse(await asyncio.to_thread(hosts.write, wanted))
 
     return [

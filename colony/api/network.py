@@ -9,20 +9,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.common import caller, int_param, json_body
+from colony.api.ports import Colonies, Network
 from colony.core.policy import parse_policy
 from colony.core.values import show
-from colony.daemon.mycelium import Mycelium
-from colony.daemon.network import Network
-from colony.errors import ColonyError, ConfigError
+from colony.errors import ConfigError
 
 
-def _net(myc: Mycelium, request: Request) -> tuple[str, Network]:
-    name = request.path_params["name"]
+def _colony(myc: Colonies, request: Request) -> str:
+    name: str = request.path_params["name"]
     myc.actor(name)  # 404 for an unknown colony
-    net = myc.ctx.net
-    if net is None:
-        raise ColonyError("network policies are not available in this daemon")
-    return name, net
+    return name
 
 
 def _entries(body: dict[str, Any], key: str) -> list[Any]:
@@ -34,7 +30,7 @@ def _entries(body: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(myc: Colonies, net: Network) -> list[BaseRoute]:
     async def network(request: Request) -> JSONResponse:
         """
         summary: A colony's policy, resolved names, counters and recent connection records.
@@ -43,7 +39,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             records}'}
           404: {description: no such colony}
         """
-        name, net = _net(myc, request)
+        name = _colony(myc, request)
         limit = int_param(request.query_params.get("limit", "50"), "limit")
         return JSONResponse(net.view(name, limit))
 
@@ -55,7 +51,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           200: {description: 'the network view, with "warnings"'}
           400: {description: bad policy; nothing changed}
         """
-        name, net = _net(myc, request)
+        name = _colony(myc, request)
         body = await json_body(request)
         policy = parse_policy(body.get("egress"), _entries(body, "allow"), _entries(body, "deny"))
         warnings = await net.set_policy(name, policy, by=caller(request))
@@ -67,7 +63,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: the network view}
         """
-        name, net = _net(myc, request)
+        name = _colony(myc, request)
         await net.set_policy(name, None, by=caller(request))
         return JSONResponse({**net.view(name, 0), "warnings": []})
 
@@ -77,7 +73,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         responses:
           200: {description: '{"colony", "text"}'}
         """
-        name, net = _net(myc, request)
+        name = _colony(myc, request)
         return JSONResponse({"colony": name, "text": net.render(name)})
 
     return [

@@ -12,16 +12,14 @@ from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
 from colony.api.common import caller, field, json_body
-from colony.daemon.conflicts import ConflictWatch
-from colony.daemon.review import Review
-from colony.daemon.trash import TrashBin
+from colony.api.ports import Conflicts, Review, Trash
 
 
 def _flag(request: Request, key: str) -> bool:
     return request.query_params.get(key, "") in ("1", "true", "yes")
 
 
-def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRoute]:
+def routes(review: Review, watch: Conflicts, bin_: Trash) -> list[BaseRoute]:
     async def diff(request: Request) -> JSONResponse:
         """
         summary: The colony's changes against its base (committed and uncommitted files).

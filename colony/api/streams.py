@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from colony.api.access import sight
 from colony.api.common import caller
-from colony.daemon.audit import exec_end_event, exec_event
-from colony.daemon.execs import ExecRequest, ExecSession
-from colony.daemon.mycelium import Mycelium
+from colony.api.ports import Events, Execs, ExecSession
+from colony.core.execs import ExecRequest
 from colony.errors import ColonyError
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(bus: Events, execs: Execs) -> list[BaseRoute]:
     async def events(ws: WebSocket) -> None:
         only: str | None = None
         sees = sight(ws)  # a user's stream carries only what they may see (issue 14)
         # Subscribe before the handshake completes: a client that connects and then makes a
         # request must see every event the request causes.
-        async with myc.ctx.bus.subscribe() as queue:
+        async with bus.subscribe() as queue:
             await ws.accept()
             receiver = asyncio.ensure_future(ws.receive_json())
             getter = asyncio.ensure_future(queue.get())
@@ -49,20 +47,13 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
 
     async def exec_ws(ws: WebSocket) -> None:
         await ws.accept()
-        session: ExecSession | None = None
         try:
             req = ExecRequest.from_json(await ws.receive_json())
-            session = ExecSession(myc.actor(ws.path_params["name"]), req)
-            await session.start()
+            session = await execs.open(ws.path_params["name"], req, caller(ws))  # audited
         except ColonyError as exc:
             await ws.send_json({"type": "error", "error": exc.to_json()})
             await ws.close()
-            if session is not None:
-                await session.close()
             return
-        started = exec_event(session, caller(ws), myc.ctx.clock())  # issue 5: audit
-        myc.ctx.bus.publish(started)
-        t0 = time.monotonic()
         reader = asyncio.ensure_future(_exec_input(ws, session))
         code: int | None = None
         try:
@@ -74,9 +65,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-            await session.close()
-            end = exec_end_event(started, code, time.monotonic() - t0, myc.ctx.clock())
-            myc.ctx.bus.publish(end)
+            await session.close()  # publishes the session's end (issue 5)
 
     return [
         WebSocketRoute("/events", events),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colony.core.bus_events import RequestEvent
+from colony.core.hosts import preview_names
 from colony.daemon.access import Access
 from colony.daemon.agents import AgentService
 from colony.daemon.audit import Auditor
@@ -32,6 +33,10 @@ from colony.daemon.auditing import start_audit
 from colony.daemon.broods import BroodService
 from colony.daemon.conflicts import ConflictWatch
 from colony.daemon.context import Context, TaskStarter
+from colony.daemon.doctor import Doctor
+from colony.daemon.events import EventBus
+from colony.daemon.execs import Execs
+from colony.daemon.hostsfile import HostsFile
 from colony.daemon.identities import Identities
 from colony.daemon.logs import LogBook
 from colony.daemon.mycelium import Mycelium
@@ -41,6 +46,7 @@ from colony.daemon.peers import PeerLimit
 from colony.daemon.preview_gate import PreviewGate, load_key
 from colony.daemon.previews import explain_preview
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
+from colony.daemon.resources import Usage
 from colony.daemon.review import Review
 from colony.daemon.settings import Settings
 from colony.daemon.trash import TrashBin
@@ -66,6 +72,19 @@ class Services:
     broods: BroodService
     access: Access  # who callers are, who owns and shares what (issue 14)
     gate: PreviewGate  # who may open previews, first-visit links (issue 14)
+    # What the API serves besides (issue 13: it reaches them through colony.api.ports):
+    bus: EventBus
+    logs: LogBook
+    execs: Execs
+    usage: Usage
+    hosts: HostsFile
+    doctor: Doctor
+    clock: Callable[[], float]
+
+    @property
+    def proxy_port(self) -> int:
+        """The preview proxy's port, once the daemon has started it."""
+        return self.ctx.proxy_port
 
 
 async def build(
@@ -140,6 +159,13 @@ async def build(
         broods=BroodService(colonies, agents, review),
         access=access,
         gate=gate,
+        bus=ctx.bus,
+        logs=ctx.logs,
+        execs=Execs(colonies.actor, ctx.bus.publish, clock),
+        usage=Usage(colonies.resources, lambda: colonies.actors, colonies.actor),
+        hosts=HostsFile(names=lambda: preview_names(colonies.routes(), s.domain)),
+        doctor=Doctor(colonies, audit),
+        clock=clock,
     )
 
 
