@@ -1,19 +1,23 @@
 """The package's layers, as the import graph shows them (issue 13): the pure core imports no
-edge, the edges import no daemon, front ends reach the daemon only through the client and
-share presentation through colony.present, not through each other, and no package but the
-daemon's (whose loop issue 13's composition root removes) has an import cycle."""
+edge, the edges import no daemon, the API imports nothing of the daemon (it declares what it
+needs as Protocols, and the daemon serves it), front ends reach the daemon only through the
+client and share presentation through colony.present, not through each other, and no
+package but the daemon's (whose loop issue 13's composition root removes) has an import
+cycle. Imports under TYPE_CHECKING count."""
 
 from __future__ import annotations
 
 import grimp
 import pytest
 
-GRAPH = grimp.build_graph("colony")
+GRAPH = grimp.build_graph("colony", exclude_type_checking_imports=False)
 EDGES = ("colony.host", "colony.isolation", "colony.vcs", "colony.store")
 FRONTS = ("colony.cli", "colony.tui", "colony.web")
 UPPER = ("colony.daemon", "colony.api")
 # Known, to go with issue 13's composition root: the daemon's own import loop.
 KNOWN_LOOP = "colony.daemon"
+# Where the daemon serves the API: main.py makes the apps, http.py the TCP listener's tokens.
+SERVES_API = ("colony.daemon.main", "colony.daemon.http")
 
 
 def imports(importer: str, imported: str) -> list[tuple[str, str]]:
@@ -81,6 +85,21 @@ def test_the_core_imports_no_other_layer(upper: str) -> None:
 @pytest.mark.parametrize("upper", [*UPPER, *FRONTS])
 def test_edges_import_no_daemon_and_no_front_end(edge: str, upper: str) -> None:
     assert imports(edge, upper) == []
+
+
+def test_the_api_imports_nothing_of_the_daemon() -> None:
+    """colony.api takes the daemon's components as the Protocols of colony.api.ports; no
+    module of it imports the daemon, directly or through another package."""
+    assert imports("colony.api", "colony.daemon") == []
+    chain = GRAPH.chain_exists(importer="colony.api", imported="colony.daemon", as_packages=True)
+    assert not chain
+
+
+def test_the_daemon_reaches_the_api_only_where_it_serves_it() -> None:
+    """The composition root builds the components; only the modules that serve the API import
+    it, so the API's routes never become a part of the daemon's own workings."""
+    used = {importer for importer, _ in imports("colony.daemon", "colony.api")}
+    assert used - set(SERVES_API) == set()
 
 
 @pytest.mark.parametrize("front", FRONTS)
