@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
-from colony import __version__
+from colony import __version__, contract
 from colony.api import agents as agents_api  # issue 6
 from colony.api import audit as audit_api  # issue 5
 from colony.api import broods as broods_api  # issue 6
@@ -35,6 +35,32 @@ log = logging.getLogger("colony.api")
 schemas = SchemaGenerator(
     {"openapi": "3.0.0", "info": {"title": "Mycelium", "version": __version__}}
 )
+# The body each operation decodes (colony.contract): /openapi.json shows its schema.
+BODIES: dict[tuple[str, str], type] = {
+    ("/colonies", "post"): contract.Spawn,
+    ("/colonies/{name}/agents/run", "post"): contract.AgentRun,
+    ("/colonies/{name}/agents/continue", "post"): contract.AgentContinue,
+    ("/colonies/{name}/policy", "put"): contract.PolicyBody,
+    ("/colonies/{name}/shares/{user}", "put"): contract.Share,
+    ("/colonies/{name}/workspace/merge", "post"): contract.Merge,
+    ("/colonies/{name}/workspace/snapshots", "post"): contract.Snapshot,
+    ("/colonies/{name}/workspace/undo", "post"): contract.Undo,
+    ("/broods", "post"): contract.BroodSpawn,
+    ("/broods/{brood}/pick", "post"): contract.Pick,
+    ("/hosts", "post"): contract.HostsAction,
+}
+
+
+def with_bodies(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each operation's request body as :data:`BODIES` defines it."""
+    paths = schema.get("paths", {})
+    for (path, method), body in BODIES.items():
+        op = paths.get(path, {}).get(method)
+        if op is not None:
+            described = {k: v for k, v in op.get("requestBody", {}).items() if k == "description"}
+            content = {"application/json": {"schema": contract.json_schema(body)}}
+            op["requestBody"] = {**described, "required": True, "content": content}
+    return schema
 
 
 def create_app(
@@ -74,7 +100,7 @@ def create_app(
         return JSONResponse({"stopping": True})
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(schemas.get_schema(routes=request.app.routes))
+        return JSONResponse(with_bodies(schemas.get_schema(routes=request.app.routes)))
 
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),

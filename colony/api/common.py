@@ -30,20 +30,6 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-_MISSING = object()
-
-
-def field(body: dict[str, Any], key: str, kind: type, default: Any = _MISSING) -> Any:
-    value = body.get(key)
-    if value is None:
-        if default is _MISSING:
-            raise ConfigError(f"request body: {key}: required")
-        return default
-    if not isinstance(value, kind):
-        raise ConfigError(f"request body: {key}: expected {kind.__name__}, got {value!r}")
-    return value
-
-
 def int_param(text: str, what: str) -> int:
     try:
         return int(text)

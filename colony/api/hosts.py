@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from colony.api.common import field, json_body
+from colony.api.common import json_body
 from colony.api.ports import Hosts
+from colony.contract import HostsAction, decode
 from colony.errors import ConfigError
 
 
@@ -30,7 +31,7 @@ def routes(hosts: Hosts) -> list[BaseRoute]:
           200: {description: '{path, present, missing, stale}'}
           400: {description: unknown action}
         """
-        action = field(await json_body(request), "action", str)
+        action = decode(HostsAction, await json_body(request)).action
         if action not in ("add", "remove"):
             raise ConfigError(f"request body: action: expected 'add' or 'remove', got {action!r}")
         wanted = hosts.names() if action == "add" else []

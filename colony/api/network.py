@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.common import caller, int_param, json_body
 from colony.api.ports import Colonies, Network
+from colony.contract import PolicyBody, decode
 from colony.core.policy import parse_policy
-from colony.core.values import show
-from colony.errors import ConfigError
 
 
 def _colony(myc: Colonies, request: Request) -> str:
     name: str = request.path_params["name"]
     myc.actor(name)  # 404 for an unknown colony
     return name
-
-
-def _entries(body: dict[str, Any], key: str) -> list[Any]:
-    value = body.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of entries, got {show(value)}")
-    return value
 
 
 def routes(myc: Colonies, net: Network) -> list[BaseRoute]:
@@ -52,8 +40,8 @@ def routes(myc: Colonies, net: Network) -> list[BaseRoute]:
           400: {description: bad policy; nothing changed}
         """
         name = _colony(myc, request)
-        body = await json_body(request)
-        policy = parse_policy(body.get("egress"), _entries(body, "allow"), _entries(body, "deny"))
+        body = decode(PolicyBody, await json_body(request))
+        policy = parse_policy(body.egress, body.allow, body.deny)
         warnings = await net.set_policy(name, policy, by=caller(request))
         return JSONResponse({**net.view(name, 0), "warnings": warnings})
 

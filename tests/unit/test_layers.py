@@ -130,3 +130,10 @@ def test_no_import_cycles_outside_the_daemon() -> None:
     """No group of modules imports itself in a loop, except the daemon's known one."""
     loops = [group for group in cycles() if not all(m.startswith(KNOWN_LOOP) for m in group)]
     assert loops == []
+
+
+def test_the_contract_imports_nothing_but_the_core() -> None:
+    """colony.contract (the request bodies) is shared by the client and the API, so it needs
+    neither: nothing of Colony but the core and the errors."""
+    used = {target for _, target in imports("colony.contract", "colony")}
+    assert {t for t in used if not t.startswith(("colony.core", "colony.errors"))} == set()
