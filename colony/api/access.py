@@ -11,7 +11,6 @@ forgotten open. Handlers of lists and streams narrow what they return with :func
 from __future__ import annotations
 
 import enum
-import pwd
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from colony.api.auth import deny
 from colony.core.access import Action, Caller, Role, allows, check, role_of
 from colony.errors import ColonyError, Forbidden
+from colony.host import user_name
 
 
 class Who(enum.Enum):
@@ -133,13 +133,6 @@ def caller_of(scope: Scope, directory: Directory) -> Caller | None:
     if isinstance(uid, int):
         return directory.caller(user_name(uid), uid)
     return None
-
-
-def user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
 
 
 def visible(caller: Caller, owner: str, shares: Mapping[str, Role]) -> bool:

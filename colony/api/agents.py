@@ -15,21 +15,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
-from colony.api.common import caller, field, int_param, json_body
-from colony.daemon.agents import AgentService
-from colony.daemon.events import EventBus
-from colony.errors import ConfigError, NotFound
+from colony.api.common import caller, int_param, json_body
+from colony.api.ports import Agents, Events
+from colony.contract import AgentContinue, AgentRun, decode
+from colony.errors import NotFound
 
 SQLITE_MAX = 2**63 - 1
-
-
-def env_field(body: dict[str, object]) -> dict[str, str]:
-    env = body.get("env") or {}
-    if not isinstance(env, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-    ):
-        raise ConfigError("request body: env: expected an object of strings")
-    return env
 
 
 def _ident(request: Request) -> int:
@@ -40,7 +31,7 @@ def _ident(request: Request) -> int:
     return ident
 
 
-def routes(agents: AgentService, bus: EventBus) -> list[BaseRoute]:
+def routes(agents: Agents, bus: Events) -> list[BaseRoute]:
     async def run(request: Request) -> JSONResponse:
         """
         summary: Start an agent in a running colony on a task.
@@ -50,13 +41,13 @@ def routes(agents: AgentService, bus: EventBus) -> list[BaseRoute]:
           400: {description: empty task, unknown preset, bad template; nothing started}
           409: {description: the colony is not running, or an agent already runs in it}
         """
-        body = await json_body(request)
+        body = decode(AgentRun, await json_body(request))
         rec = await agents.run(
             request.path_params["name"],
-            field(body, "task", str, ""),
-            preset=field(body, "preset", str, None),
-            command=field(body, "command", str, None),
-            env=env_field(body),
+            body.task,
+            preset=body.preset,
+            command=body.command,
+            env=body.env,
             user=caller(request),
         )
         return JSONResponse(rec.to_json(), status_code=202)
@@ -69,12 +60,12 @@ def routes(agents: AgentService, bus: EventBus) -> list[BaseRoute]:
           202: {description: the new session; its parent is the continued one}
           409: {description: the session still runs, or its agent cannot continue}
         """
-        body = await json_body(request)
+        body = decode(AgentContinue, await json_body(request))
         rec = await agents.resume(
             request.path_params["name"],
-            field(body, "session", int, None),
-            field(body, "task", str, "continue"),
-            env=env_field(body),
+            body.session,
+            body.task,
+            env=body.env,
             user=caller(request),
         )
         return JSONResponse(rec.to_json(), status_code=202)

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
-from colony import __version__
+from colony import __version__, contract
 from colony.api import agents as agents_api  # issue 6
 from colony.api import audit as audit_api  # issue 5
 from colony.api import broods as broods_api  # issue 6
@@ -27,7 +27,7 @@ from colony.api import shares as shares_api  # issue 14
 from colony.api import usage as usage_api  # issue 3
 from colony.api.access import AccessMiddleware
 from colony.api.common import error_response
-from colony.daemon.build import Services
+from colony.api.ports import ApiServices
 from colony.errors import ColonyError
 
 log = logging.getLogger("colony.api")
@@ -35,10 +35,36 @@ log = logging.getLogger("colony.api")
 schemas = SchemaGenerator(
     {"openapi": "3.0.0", "info": {"title": "Mycelium", "version": __version__}}
 )
+# The body each operation decodes (colony.contract): /openapi.json shows its schema.
+BODIES: dict[tuple[str, str], type] = {
+    ("/colonies", "post"): contract.Spawn,
+    ("/colonies/{name}/agents/run", "post"): contract.AgentRun,
+    ("/colonies/{name}/agents/continue", "post"): contract.AgentContinue,
+    ("/colonies/{name}/policy", "put"): contract.PolicyBody,
+    ("/colonies/{name}/shares/{user}", "put"): contract.Share,
+    ("/colonies/{name}/workspace/merge", "post"): contract.Merge,
+    ("/colonies/{name}/workspace/snapshots", "post"): contract.Snapshot,
+    ("/colonies/{name}/workspace/undo", "post"): contract.Undo,
+    ("/broods", "post"): contract.BroodSpawn,
+    ("/broods/{brood}/pick", "post"): contract.Pick,
+    ("/hosts", "post"): contract.HostsAction,
+}
+
+
+def with_bodies(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each operation's request body as :data:`BODIES` defines it."""
+    paths = schema.get("paths", {})
+    for (path, method), body in BODIES.items():
+        op = paths.get(path, {}).get(method)
+        if op is not None:
+            described = {k: v for k, v in op.get("requestBody", {}).items() if k == "description"}
+            content = {"application/json": {"schema": contract.json_schema(body)}}
+            op["requestBody"] = {**described, "required": True, "content": content}
+    return schema
 
 
 def create_app(
-    services: Services,
+    services: ApiServices,
     *,
     on_stop: Callable[[], None],
     info: dict[str, Any],
@@ -46,7 +72,7 @@ def create_app(
 ) -> Starlette:
     """The API over the daemon's ``services``. ``on_stop`` asks the daemon to shut down;
     ``extra`` routes are added (the Unix socket's token routes, issue 7)."""
-    myc = services.colonies
+    s = services
 
     async def health(request: Request) -> JSONResponse:
         """
@@ -59,7 +85,7 @@ def create_app(
                 "ok": True,
                 "version": __version__,
                 "pid": os.getpid(),
-                "proxy_port": services.proxy.port or 0,
+                "proxy_port": s.proxy_port,
                 **info,
             }
         )
@@ -74,23 +100,23 @@ def create_app(
         return JSONResponse({"stopping": True})
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(schemas.get_schema(routes=request.app.routes))
+        return JSONResponse(with_bodies(schemas.get_schema(routes=request.app.routes)))
 
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/daemon/stop", stop_daemon, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
-        *colonies.routes(myc, services.logs, services.gate.link),
-        *doctor_api.routes(myc, services.audit, info),
-        *hosts_api.routes(myc, services.proxy.domain),
-        *streams.routes(myc, services.bus, services.clock),
-        *network_api.routes(myc, services.network),
-        *usage_api.routes(myc),
-        *audit_api.routes(services.audit, services.clock),
-        *agents_api.routes(services.agents, services.bus),
-        *review_api.routes(services.review, services.conflicts, services.trash),
-        *broods_api.routes(services.broods),
-        *shares_api.routes(services.access),
+        *colonies.routes(s.colonies, s.logs, s.gate.link),
+        *doctor_api.routes(s.doctor, info),
+        *hosts_api.routes(s.hosts),
+        *streams.routes(s.bus, s.execs),
+        *network_api.routes(s.colonies, s.network),
+        *usage_api.routes(s.usage),
+        *audit_api.routes(s.audit, s.clock),
+        *agents_api.routes(s.agents, s.bus),
+        *review_api.routes(s.review, s.conflicts, s.trash),
+        *broods_api.routes(s.broods),
+        *shares_api.routes(s.access),
         *extra,
     ]
 
@@ -105,5 +131,5 @@ def create_app(
     return Starlette(
         routes=routes,
         exception_handlers={ColonyError: colony_error, Exception: internal_error},
-        middleware=[Middleware(AccessMiddleware, directory=services.access)],
+        middleware=[Middleware(AccessMiddleware, directory=s.access)],
     )

@@ -12,9 +12,9 @@ from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
 from colony.api.common import int_param
+from colony.api.ports import Audit
 from colony.core.audit import Entry
 from colony.core.audit_events import Query, parse_kind, parse_since, render_jsonline
-from colony.daemon.audit import Auditor
 
 NDJSON = "application/x-ndjson"
 
@@ -34,8 +34,8 @@ def _query(request: Request, now: float) -> Query:
     )
 
 
-def routes(audit: Auditor, clock: Callable[[], float]) -> list[BaseRoute]:
-    def auditor() -> Auditor:
+def routes(audit: Audit, clock: Callable[[], float]) -> list[BaseRoute]:
+    def auditor() -> Audit:
         return audit
 
     async def entries(request: Request) -> Response:

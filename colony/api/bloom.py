@@ -10,7 +10,8 @@ cookie must show nothing (issue 11; see :mod:`colony.api.auth`). The script fill
 fragments, which, like the API, need Bloom's token.
 
 Example:
-    >>> app = create_bloom_app(create_app(myc, on_stop=stop, info={}), myc, auth)  # doctest: +SKIP
+    >>> api = create_app(services, on_stop=stop, info={})  # doctest: +SKIP
+    >>> app = create_bloom_app(api, services, auth)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from colony.api.access import AccessMiddleware, Directory, sight
+from colony.api.access import AccessMiddleware, sight
 from colony.api.auth import PAGE_HEADERS, Auth, AuthMiddleware, web_routes
 from colony.api.common import error_response
+from colony.api.ports import ApiServices, Colonies, Usage
 from colony.core.access import Action, allows
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
-from colony.daemon.mycelium import Mycelium
 from colony.errors import ColonyError
 from colony.web import filters
 
@@ -69,17 +70,12 @@ class UsageSampler:
     """CPU, memory and process counts of colonies, from the daemon's resource monitor
     (issue 3): Bloom reads usage through the same service as ``GET /usage``."""
 
-    def __init__(self, myc: Mycelium) -> None:
-        self.myc = myc
+    def __init__(self, usage: Usage) -> None:
+        self.usage = usage
 
     async def sample(self, names: list[str]) -> dict[str, dict[str, Any]]:
-        monitor = self.myc.resources
-        out: dict[str, dict[str, Any]] = {}
-        for name in names:
-            actor = self.myc.actors.get(name)
-            if actor is not None and actor.rec.isolated:
-                out[name] = dict(await monitor.sample(actor))
-        return out
+        found = await self.usage.samples(names, isolated=True)
+        return {name: dict(sample) for name, sample in found.items()}
 
 
 class UsageTicker:
@@ -90,9 +86,9 @@ class UsageTicker:
     (at least 1) next to the events. Without ``usage`` the stream is exactly ``/events``.
     """
 
-    def __init__(self, app: ASGIApp, myc: Mycelium) -> None:
+    def __init__(self, app: ASGIApp, usage: Usage) -> None:
         self.app = app
-        self.myc = myc
+        self.usage = usage
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = parse_qs(scope.get("query_string", b"").decode())
@@ -122,9 +118,9 @@ class UsageTicker:
         self, send: Send, accepted: asyncio.Event, period: float, only: str | None
     ) -> None:
         await accepted.wait()
-        sampler = UsageSampler(self.myc)
+        sampler = UsageSampler(self.usage)
         while True:
-            names = [only] if only else list(self.myc.actors)
+            names = [only] if only else self.usage.names()
             usage = await sampler.sample(names)
             for sample in usage.values():
                 sample["text"] = filters.format_usage(sample)
@@ -137,9 +133,9 @@ class UsageTicker:
             await asyncio.sleep(period)
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(myc: Colonies, usage: Usage) -> list[BaseRoute]:
     env = _environment()
-    sampler = UsageSampler(myc)
+    sampler = UsageSampler(usage)
 
     def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
         text = env.get_template(template).render(
@@ -204,7 +200,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
     ]
 
 
-def create_bloom_app(api: ASGIApp, myc: Mycelium, auth: Auth, directory: Directory) -> ASGIApp:
+def create_bloom_app(api: ASGIApp, services: ApiServices, auth: Auth) -> ASGIApp:
     """The HTTP listener's app: login, Bloom's pages and static files, then the whole API,
     all behind :class:`AuthMiddleware`; each page checked by :class:`AccessMiddleware` as the
     API's routes are."""
@@ -216,11 +212,11 @@ def create_bloom_app(api: ASGIApp, myc: Mycelium, auth: Auth, directory: Directo
     app = Starlette(
         routes=[
             *web_routes(auth),
-            *routes(myc),
+            *routes(services.colonies, services.usage),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Mount("", app=api),
         ],
         exception_handlers={ColonyError: colony_error},
-        middleware=[Middleware(AccessMiddleware, directory=directory)],
+        middleware=[Middleware(AccessMiddleware, directory=services.access)],
     )
-    return AuthMiddleware(UsageTicker(app, myc), auth)
+    return AuthMiddleware(UsageTicker(app, services.usage), auth)

@@ -7,12 +7,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
-from colony.api.agents import env_field
-from colony.api.common import caller, field, json_body
-from colony.daemon.broods import BroodService
+from colony.api.common import caller, json_body
+from colony.api.ports import Broods
+from colony.contract import BroodSpawn, Pick, decode
 
 
-def routes(broods: BroodService) -> list[BaseRoute]:
+def routes(broods: Broods) -> list[BaseRoute]:
     async def spawn(request: Request) -> JSONResponse:
         """
         summary: Create a brood; its colonies spawn now, agents follow as slots free up.
@@ -22,19 +22,19 @@ def routes(broods: BroodService) -> list[BaseRoute]:
           202: {description: 'Brood with "members"'}
           400: {description: bad objective, count, agent, repository or revision; nothing made}
         """
-        body = await json_body(request)
+        body = decode(BroodSpawn, await json_body(request))
         who = sight(request).caller
         brood = await broods.spawn(
-            field(body, "objective", str, ""),
-            field(body, "count", int, 1),
-            repo=field(body, "repo", str),
-            agent=field(body, "agent", str, None),
-            command=field(body, "command", str, None),
-            max_parallel=field(body, "max_parallel", int, None),
-            rev=field(body, "rev", str, None),
-            config=field(body, "config", str, None),
-            name=field(body, "name", str, None),
-            env=env_field(body),
+            body.objective,
+            body.count,
+            repo=body.repo,
+            agent=body.agent,
+            command=body.command,
+            max_parallel=body.max_parallel,
+            rev=body.rev,
+            config=body.config,
+            name=body.name,
+            env=body.env,
             user=who.user,
             user_uid=None if who.admin else (-1 if who.uid is None else who.uid),
         )
@@ -65,13 +65,13 @@ def routes(broods: BroodService) -> list[BaseRoute]:
           200: {description: '{brood, picked, merge, trashed}'}
           409: {description: members still run, or the merge would conflict; nothing changed}
         """
-        body = await json_body(request)
+        body = decode(Pick, await json_body(request))
         result = await broods.pick(
             request.path_params["brood"],
-            field(body, "colony", str, None),
-            squash=bool(field(body, "squash", bool, False)),
-            into=field(body, "into", str, None),
-            force=bool(field(body, "force", bool, False)),
+            body.colony,
+            squash=body.squash,
+            into=body.into,
+            force=body.force,
             user=caller(request),
         )
         return JSONResponse(result)

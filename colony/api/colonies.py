@@ -10,14 +10,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
-from colony.api.common import caller, field, int_param, json_body
-from colony.daemon.logs import LogBook
-from colony.daemon.mycelium import Mycelium
+from colony.api.common import caller, int_param, json_body
+from colony.api.ports import Colonies, Logs
+from colony.contract import Spawn, decode
 from colony.errors import NotFound
 
 
 def routes(
-    myc: Mycelium, book: LogBook, link: Callable[[str, str, str], str] = lambda url, _u, _c: url
+    myc: Colonies, book: Logs, link: Callable[[str, str, str], str] = lambda url, _u, _c: url
 ) -> list[BaseRoute]:
     """The colonies' routes; ``link`` makes a preview URL the first-visit link of a user for
     a colony when previews ask for proof (issue 14)."""
@@ -40,17 +40,17 @@ def routes(
           400: {description: bad name or configuration; nothing was created}
           409: {description: a colony of that name exists}
         """
-        body = await json_body(request)
+        body = decode(Spawn, await json_body(request))
         who = sight(request).caller
         colony = await myc.spawn(
-            field(body, "name", str),
-            field(body, "repo", str),
-            rev=field(body, "rev", str, None),
-            config=field(body, "config", str, None),
-            limits=field(body, "limits", dict, None),
-            sandbox=field(body, "sandbox", str, None),
-            user=field(body, "user", str, None),
-            sockets=field(body, "sockets", list, None),
+            body.name,
+            body.repo,
+            rev=body.rev,
+            config=body.config,
+            limits=body.limits,
+            sandbox=body.sandbox,
+            user=body.user,
+            sockets=body.sockets,
             owner=who.user,
             owner_uid=None if who.admin else (-1 if who.uid is None else who.uid),
         )

@@ -7,8 +7,8 @@ from typing import Any
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from colony.daemon.mycelium import user_name
 from colony.errors import ColonyError, ConfigError
+from colony.host import user_name
 
 
 def error_response(exc: ColonyError) -> JSONResponse:
@@ -28,20 +28,6 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ConfigError("request body: expected a JSON object")
     return body
-
-
-_MISSING = object()
-
-
-def field(body: dict[str, Any], key: str, kind: type, default: Any = _MISSING) -> Any:
-    value = body.get(key)
-    if value is None:
-        if default is _MISSING:
-            raise ConfigError(f"request body: {key}: required")
-        return default
-    if not isinstance(value, kind):
-        raise ConfigError(f"request body: {key}: expected {kind.__name__}, got {value!r}")
-    return value
 
 
 def int_param(text: str, what: str) -> int:

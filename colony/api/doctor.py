@@ -8,19 +8,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from colony.daemon.audit import Auditor
-from colony.daemon.doctor import run_checks
-from colony.daemon.mycelium import Mycelium
+from colony.api.ports import Doctor
 
 
-def routes(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> list[BaseRoute]:
-    async def doctor(request: Request) -> JSONResponse:
+def routes(doctor: Doctor, info: dict[str, Any]) -> list[BaseRoute]:
+    async def checklist(request: Request) -> JSONResponse:
         """
         summary: Each item of the security checklist with its status and what to do.
         responses:
           200: {description: '{"checks": [{name, status: ok|warn|fail, detail, hint}]}'}
         """
-        checks = await run_checks(myc, audit, info)
+        checks = await doctor.checks(info)
         return JSONResponse({"checks": [c.to_json() for c in checks]})
 
-    return [Route("/doctor", doctor, methods=["GET"])]
+    return [Route("/doctor", checklist, methods=["GET"])]

@@ -8,25 +8,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from colony.api.common import field, json_body
-from colony.daemon.hostsfile import HostsFile, preview_names
-from colony.daemon.mycelium import Mycelium
+from colony.api.common import json_body
+from colony.api.ports import Hosts
+from colony.contract import HostsAction, decode
 from colony.errors import ConfigError
 
 
-def routes(myc: Mycelium, domain: str) -> list[BaseRoute]:
-    hosts = HostsFile()
-
-    def names() -> list[str]:
-        return preview_names(myc.routes(), domain)
-
+def routes(hosts: Hosts) -> list[BaseRoute]:
     async def show(request: Request) -> JSONResponse:
         """
         summary: Which preview names the hosts file has, lacks and holds but no longer needs.
         responses:
           200: {description: '{path, present, missing, stale}'}
         """
-        return JSONResponse(await asyncio.to_thread(hosts.status, names()))
+        return JSONResponse(await asyncio.to_thread(hosts.status, hosts.names()))
 
     async def update(request: Request) -> JSONResponse:
         """
@@ -36,10 +31,10 @@ def routes(myc: Mycelium, domain: str) -> list[BaseRoute]:
           200: {description: '{path, present, missing, stale}'}
           400: {description: unknown action}
         """
-        action = field(await json_body(request), "action", str)
+        action = decode(HostsAction, await json_body(request)).action
         if action not in ("add", "remove"):
             raise ConfigError(f"request body: action: expected 'add' or 'remove', got {action!r}")
-        wanted = names() if action == "add" else []
+        wanted = hosts.names() if action == "add" else []
         return JSONResponse(await asyncio.to_thread(hosts.write, wanted))
 
     return [

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.common import caller, int_param, json_body
+from colony.api.ports import Colonies, Network
+from colony.contract import PolicyBody, decode
 from colony.core.policy import parse_policy
-from colony.core.values import show
-from colony.daemon.mycelium import Mycelium
-from colony.daemon.network import Network
-from colony.errors import ConfigError
 
 
-def _net(myc: Mycelium, net: Network, request: Request) -> tuple[str, Network]:
-    name = request.path_params["name"]
+def _colony(myc: Colonies, request: Request) -> str:
+    name: str = request.path_params["name"]
     myc.actor(name)  # 404 for an unknown colony
-    return name, net
+    return name
 
 
-def _entries(body: dict[str, Any], key: str) -> list[Any]:
-    value = body.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of entries, got {show(value)}")
-    return value
-
-
-def routes(myc: Mycelium, policies: Network) -> list[BaseRoute]:
+def routes(myc: Colonies, net: Network) -> list[BaseRoute]:
     async def network(request: Request) -> JSONResponse:
         """
         summary: A colony's policy, resolved names, counters and recent connection records.
@@ -40,7 +27,7 @@ def routes(myc: Mycelium, policies: Network) -> list[BaseRoute]:
             records}'}
           404: {description: no such colony}
         """
-        name, net = _net(myc, policies, request)
+        name = _colony(myc, request)
         limit = int_param(request.query_params.get("limit", "50"), "limit")
         return JSONResponse(net.view(name, limit))
 
@@ -52,9 +39,9 @@ def routes(myc: Mycelium, policies: Network) -> list[BaseRoute]:
           200: {description: 'the network view, with "warnings"'}
           400: {description: bad policy; nothing changed}
         """
-        name, net = _net(myc, policies, request)
-        body = await json_body(request)
-        policy = parse_policy(body.get("egress"), _entries(body, "allow"), _entries(body, "deny"))
+        name = _colony(myc, request)
+        body = decode(PolicyBody, await json_body(request))
+        policy = parse_policy(body.egress, body.allow, body.deny)
         warnings = await net.set_policy(name, policy, by=caller(request))
         return JSONResponse({**net.view(name, 0), "warnings": warnings})
 
@@ -64,7 +51,7 @@ def routes(myc: Mycelium, policies: Network) -> list[BaseRoute]:
         responses:
           200: {description: the network view}
         """
-        name, net = _net(myc, policies, request)
+        name = _colony(myc, request)
         await net.set_policy(name, None, by=caller(request))
         return JSONResponse({**net.view(name, 0), "warnings": []})
 
@@ -74,7 +61,7 @@ def routes(myc: Mycelium, policies: Network) -> list[BaseRoute]:
         responses:
           200: {description: '{"colony", "text"}'}
         """
-        name, net = _net(myc, policies, request)
+        name = _colony(myc, request)
         return JSONResponse({"colony": name, "text": net.render(name)})
 
     return [

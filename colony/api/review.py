@@ -11,17 +11,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
-from colony.api.common import caller, field, json_body
-from colony.daemon.conflicts import ConflictWatch
-from colony.daemon.review import Review
-from colony.daemon.trash import TrashBin
+from colony.api.common import caller, json_body
+from colony.api.ports import Conflicts, Review, Trash
+from colony.contract import Merge, Snapshot, Undo, decode
 
 
 def _flag(request: Request, key: str) -> bool:
     return request.query_params.get(key, "") in ("1", "true", "yes")
 
 
-def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRoute]:
+def routes(review: Review, watch: Conflicts, bin_: Trash) -> list[BaseRoute]:
     async def diff(request: Request) -> JSONResponse:
         """
         summary: The colony's changes against its base (committed and uncommitted files).
@@ -41,13 +40,13 @@ def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRou
           409: {description: it would conflict (the message lists the files; nothing changed),
             or its agent still runs}
         """
-        body = await json_body(request)
+        body = decode(Merge, await json_body(request))
         result = await review.merge(
             request.path_params["name"],
-            into=field(body, "into", str, None),
-            squash=bool(field(body, "squash", bool, False)),
-            force=bool(field(body, "force", bool, False)),
-            message=field(body, "message", str, None),
+            into=body.into,
+            squash=body.squash,
+            force=body.force,
+            message=body.message,
             user=caller(request),
         )
         return JSONResponse(result)
@@ -68,10 +67,8 @@ def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRou
         responses:
           201: {description: '{number, ref, commit, message, at, colony}'}
         """
-        body = await json_body(request)
-        result = await review.snapshot(
-            request.path_params["name"], field(body, "message", str, None)
-        )
+        body = decode(Snapshot, await json_body(request))
+        result = await review.snapshot(request.path_params["name"], body.message)
         return JSONResponse(result, status_code=201)
 
     async def undo(request: Request) -> JSONResponse:
@@ -83,12 +80,9 @@ def routes(review: Review, watch: ConflictWatch, bin_: TrashBin) -> list[BaseRou
           200: {description: '{colony, restored: Snapshot, saved: Snapshot of what it replaced}'}
           404: {description: no such snapshot; nothing changed}
         """
-        body = await json_body(request)
+        body = decode(Undo, await json_body(request))
         result = await review.undo(
-            request.path_params["name"],
-            field(body, "to", int, None),
-            force=bool(field(body, "force", bool, False)),
-            session=field(body, "session", int, None),
+            request.path_params["name"], body.to, force=body.force, session=body.session
         )
         return JSONResponse(result)
 

@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from colony.api.common import caller, field, json_body
+from colony.api.common import caller, json_body
+from colony.contract import Share, decode
 from colony.core.access import Role, parse_role
 
 
@@ -37,8 +38,7 @@ def routes(sharing: Sharing) -> list[BaseRoute]:
           400: {description: no such user, the owner, or an unknown role}
           403: {description: the caller may not share it}
         """
-        body = await json_body(request)
-        role = parse_role(field(body, "role", str, "viewer"))
+        role = parse_role(decode(Share, await json_body(request)).role)
         name, to = request.path_params["name"], request.path_params["user"]
         return JSONResponse(sharing.share(name, to, role, by=caller(request)))
 

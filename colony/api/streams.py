@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from colony.api.access import sight
 from colony.api.common import caller
-from colony.daemon.audit import exec_end_event, exec_event
-from colony.daemon.events import EventBus
-from colony.daemon.execs import ExecRequest, ExecSession
-from colony.daemon.mycelium import Mycelium
+from colony.api.ports import Events, Execs, ExecSession
+from colony.core.execs import ExecRequest
 from colony.errors import ColonyError, ConfigError
 
 EVENTS_FILTER = 'events: expected a JSON object such as {"colony": "web"}'
 
 
-def routes(myc: Mycelium, bus: EventBus, clock: Callable[[], float]) -> list[BaseRoute]:
+def routes(bus: Events, execs: Execs) -> list[BaseRoute]:
     async def events(ws: WebSocket) -> None:
         only: str | None = None
         sees = sight(ws)  # a user's stream carries only what they may see (issue 14)
@@ -57,20 +53,13 @@ def routes(myc: Mycelium, bus: EventBus, clock: Callable[[], float]) -> list[Bas
 
     async def exec_ws(ws: WebSocket) -> None:
         await ws.accept()
-        session: ExecSession | None = None
         try:
             req = ExecRequest.from_json(await _start_message(ws))
-            session = ExecSession(myc.actor(ws.path_params["name"]), req)
-            await session.start()
+            session = await execs.open(ws.path_params["name"], req, caller(ws))  # audited
         except ColonyError as exc:
             await ws.send_json({"type": "error", "error": exc.to_json()})
             await ws.close()
-            if session is not None:
-                await session.close()
             return
-        started = exec_event(session, caller(ws), clock())  # issue 5: audit
-        bus.publish(started)
-        t0 = time.monotonic()
         reader = asyncio.ensure_future(_exec_input(ws, session))
         code: int | None = None
         try:
@@ -82,9 +71,7 @@ def routes(myc: Mycelium, bus: EventBus, clock: Callable[[], float]) -> list[Bas
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-            await session.close()
-            end = exec_end_event(started, code, time.monotonic() - t0, clock())
-            bus.publish(end)
+            await session.close()  # publishes the session's end (issue 5)
 
     return [
         WebSocketRoute("/events", events),

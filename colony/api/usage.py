@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
-from colony.daemon.mycelium import Mycelium
+from colony.api.ports import Usage
 
 
-def routes(myc: Mycelium) -> list[BaseRoute]:
+def routes(usage: Usage) -> list[BaseRoute]:
     async def all_usage(request: Request) -> JSONResponse:
         """
         summary: Usage of every colony (refreshed once a second).
@@ -22,11 +20,8 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
             limits'}
         """
         sees = sight(request)
-        actors = sorted(
-            (a for a in myc.actors.values() if sees.colony(a.name)), key=lambda a: a.rec.created
-        )
-        samples = await asyncio.gather(*(myc.resources.sample(a) for a in actors))
-        return JSONResponse({"usage": list(samples)})
+        samples = await usage.samples(n for n in usage.names() if sees.colony(n))
+        return JSONResponse({"usage": list(samples.values())})
 
     async def one_usage(request: Request) -> JSONResponse:
         """
@@ -35,8 +30,7 @@ def routes(myc: Mycelium) -> list[BaseRoute]:
           200: {description: Usage}
           404: {description: no such colony}
         """
-        actor = myc.actor(request.path_params["name"])
-        return JSONResponse(await myc.resources.sample(actor))
+        return JSONResponse(await usage.sample(request.path_params["name"]))
 
     return [
         Route("/usage", all_usage, methods=["GET"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from colony.client.base import ClientBase, Json, decode, seg
+from colony.contract import AgentContinue, AgentRun, to_json
 
 
 class AgentsMixin(ClientBase):
@@ -18,7 +19,7 @@ class AgentsMixin(ClientBase):
         env: dict[str, str] | None = None,
     ) -> Json:
         """Start an agent in colony ``name``; returns the session (status "running")."""
-        body = {"task": task, "preset": preset, "command": command, "env": env or {}}
+        body = to_json(AgentRun(task, preset, command, env or {}))
         return self._request("POST", f"/colonies/{seg(name)}/agents/run", body=body)
 
     def agent_continue(
@@ -30,7 +31,7 @@ class AgentsMixin(ClientBase):
         env: dict[str, str] | None = None,
     ) -> Json:
         """Continue session ``session`` (default the latest) of colony ``name``."""
-        body = {"task": task, "session": session, "env": env or {}}
+        body = to_json(AgentContinue(session, task, env or {}))
         return self._request("POST", f"/colonies/{seg(name)}/agents/continue", body=body)
 
     def agent_stop(self, name: str, session: int | None = None) -> Json:

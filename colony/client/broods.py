@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from colony.client.base import ClientBase, Json, seg
+from colony.contract import BroodSpawn, Pick, to_json
 
 
 class BroodsMixin(ClientBase):
@@ -22,19 +23,19 @@ class BroodsMixin(ClientBase):
         name: str | None = None,
         env: dict[str, str] | None = None,
     ) -> Json:
-        body: Json = {
-            "objective": objective,
-            "count": count,
-            "repo": str(Path(repo).absolute()),
-            "agent": agent,
-            "command": command,
-            "max_parallel": max_parallel,
-            "rev": rev,
-            "config": None if config is None else str(Path(config).absolute()),
-            "name": name,
-            "env": env or {},
-        }
-        return self._request("POST", "/broods", body=body)
+        body = BroodSpawn(
+            repo=str(Path(repo).absolute()),
+            objective=objective,
+            count=count,
+            agent=agent,
+            command=command,
+            max_parallel=max_parallel,
+            rev=rev,
+            config=None if config is None else str(Path(config).absolute()),
+            name=name,
+            env=env or {},
+        )
+        return self._request("POST", "/broods", body=to_json(body))
 
     def broods(self) -> Json:
         return self._request("GET", "/broods")
@@ -51,5 +52,5 @@ class BroodsMixin(ClientBase):
         into: str | None = None,
         force: bool = False,
     ) -> Json:
-        body = {"colony": colony, "squash": squash, "into": into, "force": force}
+        body = to_json(Pick(colony, squash, into, force))
         return self._request("POST", f"/broods/{seg(name)}/pick", body=body)

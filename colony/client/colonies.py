@@ -8,6 +8,7 @@ from typing import Any
 
 from colony.client.base import ClientBase, Json, decode, seg
 from colony.client.streams import LogStream
+from colony.contract import Spawn, to_json
 
 
 class ColoniesMixin(ClientBase):
@@ -30,17 +31,17 @@ class ColoniesMixin(ClientBase):
         sockets: list[str] | None = None,
     ) -> Json:
         """Ask for a new colony; returns it in state "spawning" (progress comes on /events)."""
-        body: Json = {
-            "name": name,
-            "repo": str(Path(repo).absolute()),
-            "rev": rev,
-            "config": None if config is None else str(Path(config).absolute()),
-            "limits": limits,
-            "sandbox": sandbox,
-            "user": user,
-            "sockets": sockets,
-        }
-        return self._request("POST", "/colonies", body=body)
+        body = Spawn(
+            name,
+            str(Path(repo).absolute()),
+            rev=rev,
+            config=None if config is None else str(Path(config).absolute()),
+            limits=limits,
+            sandbox=sandbox,
+            user=user,
+            sockets=sockets,
+        )
+        return self._request("POST", "/colonies", body=to_json(body))
 
     def stop(self, name: str) -> Json:
         return self._request("POST", f"/colonies/{seg(name)}/stop")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from colony.client.base import ClientBase, Json
+from colony.contract import HostsAction, to_json
 
 
 class HostsMixin(ClientBase):
@@ -12,4 +13,4 @@ class HostsMixin(ClientBase):
 
     def hosts_update(self, action: str) -> Json:
         """``action`` "add" writes the current preview names, "remove" takes Colony's out."""
-        return self._request("POST", "/hosts", body={"action": action})
+        return self._request("POST", "/hosts", body=to_json(HostsAction(action)))

@@ -4,6 +4,7 @@ the trash of removed colonies (issue 6)."""
 from __future__ import annotations
 
 from colony.client.base import ClientBase, Json, seg
+from colony.contract import Merge, Snapshot, Undo, to_json
 
 
 class ReviewMixin(ClientBase):
@@ -21,12 +22,12 @@ class ReviewMixin(ClientBase):
         force: bool = False,
         message: str | None = None,
     ) -> Json:
-        body = {"into": into, "squash": squash, "force": force, "message": message}
+        body = to_json(Merge(into, squash, force, message))
         return self._request("POST", f"/colonies/{seg(name)}/workspace/merge", body=body)
 
     def snapshot(self, name: str, message: str | None = None) -> Json:
         path = f"/colonies/{seg(name)}/workspace/snapshots"
-        return self._request("POST", path, body={"message": message})
+        return self._request("POST", path, body=to_json(Snapshot(message)))
 
     def snapshots(self, name: str) -> Json:
         """``{"snapshots": [{"number", "ref", "commit", "message", "at", "session", "turn"}]}``."""
@@ -35,7 +36,7 @@ class ReviewMixin(ClientBase):
     def undo(
         self, name: str, to: int | None = None, force: bool = False, session: int | None = None
     ) -> Json:
-        body = {"to": to, "force": force, "session": session}
+        body = to_json(Undo(to, force, session))
         return self._request("POST", f"/colonies/{seg(name)}/workspace/undo", body=body)
 
     def conflicts(self) -> Json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from colony.client.base import ClientBase, Json, seg
+from colony.contract import Share, to_json
 
 
 class SharesMixin(ClientBase):
@@ -13,7 +14,7 @@ class SharesMixin(ClientBase):
     def share(self, name: str, user: str, role: str = "viewer") -> Json:
         """Give ``user`` the role ``role`` (viewer, operator) on the colony; its shares now."""
         return self._request(
-            "PUT", f"/colonies/{seg(name)}/shares/{seg(user)}", body={"role": role}
+            "PUT", f"/colonies/{seg(name)}/shares/{seg(user)}", body=to_json(Share(role))
         )
 
     def unshare(self, name: str, user: str) -> Json:

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from colony.core.routes import RouteTable
+
 BEGIN = "# BEGIN colony: preview names, managed by 'colony hosts'"
 END = "# END colony"
 PER_LINE = 8  # names per line, so the lines stay readable
+
+
+def preview_names(table: RouteTable, domain: str) -> list[str]:
+    """``<service>.<colony>.<domain>`` of every service with a port, sorted."""
+    return sorted(
+        f"{service}.{colony}.{domain}"
+        for colony, previews in table.colonies.items()
+        for service in previews.services
+    )
 
 
 def managed_names(text: str) -> list[str]:

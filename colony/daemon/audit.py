@@ -17,10 +17,8 @@ from typing import Any
 
 from colony.core.audit import Entry, Verdict
 from colony.core.audit_events import Query, matches
-from colony.core.bus_events import ExecEndEvent, ExecEvent
-from colony.core.redact import redact_argv, redact_env, redact_event
+from colony.core.redact import redact_event
 from colony.daemon.events import Event, EventBus
-from colony.daemon.execs import ExecSession
 from colony.store.audit import AuditStore
 
 log = logging.getLogger("colony.audit")
@@ -146,33 +144,3 @@ class Auditor:
 
     def status(self) -> dict[str, Any]:
         return {"last": self.store.last_seq, "retention": self.retention}
-
-
-# --- events of exec sessions (published by the API's exec WebSocket) ------------------------
-
-
-def exec_event(session: ExecSession, user: str, at: float) -> ExecEvent:
-    """The event of a session that has started; argv and env redacted."""
-    return ExecEvent(
-        colony=session.actor.name,
-        user=user,
-        argv=tuple(redact_argv(session.argv)),
-        env=redact_env(session.req.env),
-        cwd=session.actor.rec.workspace,
-        tty=session.req.tty,
-        at=at,
-    )
-
-
-def exec_end_event(
-    started: ExecEvent, code: int | None, duration: float, at: float
-) -> ExecEndEvent:
-    """The end of the session ``started`` describes."""
-    return ExecEndEvent(
-        colony=started.colony,
-        user=started.user,
-        argv=started.argv,
-        code=code,
-        duration=duration,
-        at=at,
-    )

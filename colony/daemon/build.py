@@ -25,13 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colony.core.bus_events import RequestEvent
+from colony.core.hosts import preview_names
 from colony.daemon.access import Access
 from colony.daemon.agents import AgentService
 from colony.daemon.audit import Auditor
 from colony.daemon.auditing import start_audit
 from colony.daemon.broods import BroodService
 from colony.daemon.conflicts import ConflictWatch
+from colony.daemon.doctor import Doctor
 from colony.daemon.events import EventBus
+from colony.daemon.execs import Execs
+from colony.daemon.hostsfile import HostsFile
 from colony.daemon.identities import Identities
 from colony.daemon.kit import ActorKit, ColonyEnv, TaskStarter
 from colony.daemon.logs import LogBook
@@ -42,6 +46,7 @@ from colony.daemon.peers import PeerLimit
 from colony.daemon.preview_gate import PreviewGate, load_key
 from colony.daemon.previews import explain_preview
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
+from colony.daemon.resources import Usage
 from colony.daemon.review import Review
 from colony.daemon.settings import Settings
 from colony.daemon.trash import TrashBin
@@ -70,6 +75,16 @@ class Services:
     logs: LogBook  # every colony's logs
     clock: Callable[[], float]
     start_task: TaskStarter  # background work, in the daemon's task group
+    # What the API serves besides (issue 13: it reaches them through colony.api.ports):
+    execs: Execs
+    usage: Usage
+    hosts: HostsFile
+    doctor: Doctor
+
+    @property
+    def proxy_port(self) -> int:
+        """The preview proxy's port, once the daemon has started it."""
+        return self.proxy.port or 0
 
 
 async def build(
@@ -183,6 +198,10 @@ async def build(
         logs=logs,
         clock=clock,
         start_task=start_task,
+        execs=Execs(colonies.actor, bus.publish, clock),
+        usage=Usage(colonies.resources, lambda: colonies.actors, colonies.actor),
+        hosts=HostsFile(names=lambda: preview_names(colonies.routes(), s.domain)),
+        doctor=Doctor(colonies, audit),
     )
 
 

@@ -191,3 +191,15 @@ async def gather(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> Facts:
 
 async def run_checks(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> list[Check]:
     return plan_checks(await gather(myc, audit, info))
+
+
+class Doctor:
+    """The checklist over this daemon's colonies and audit log; ``info`` is what the API
+    reports of the daemon (its socket, HTTP URL)."""
+
+    def __init__(self, myc: Mycelium, audit: Auditor) -> None:
+        self.myc = myc
+        self.audit = audit
+
+    async def checks(self, info: dict[str, Any]) -> list[Check]:
+        return await run_checks(self.myc, self.audit, info)

@@ -15,56 +15,19 @@ import shlex
 import signal
 import struct
 import termios
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from colony import host
+from colony.core.bus_events import BusEvent, ExecEndEvent, ExecEvent
+from colony.core.execs import ExecRequest
+from colony.core.redact import redact_argv, redact_env
 from colony.daemon import runner
 from colony.daemon.actor import ColonyActor
-from colony.errors import ConfigError, Conflict
+from colony.errors import ColonyError, Conflict
 
 _sessions = itertools.count(1)
 Send = Callable[[bytes], Awaitable[None]]
-
-
-@dataclass
-class ExecRequest:
-    argv: list[str] | None
-    env: dict[str, str] = field(default_factory=dict)
-    tty: bool = False
-    cols: int = 80
-    rows: int = 24
-
-    @classmethod
-    def from_json(cls, data: Any) -> ExecRequest:
-        if not isinstance(data, dict):
-            raise ConfigError("exec: expected a JSON object to start the session")
-        argv = data.get("argv")
-        if argv is not None and (
-            not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv)
-        ):
-            raise ConfigError(f"exec: argv: expected a non-empty list of strings, got {argv!r}")
-        env = data.get("env") or {}
-        if not isinstance(env, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-        ):
-            raise ConfigError("exec: env: expected an object of strings")
-        return cls(
-            argv,
-            env,
-            bool(data.get("tty")),
-            _size(data, "cols", 80),
-            _size(data, "rows", 24),
-        )
-
-
-def _size(data: dict[str, Any], key: str, default: int) -> int:
-    """A terminal dimension: what TIOCSWINSZ takes (an unsigned short), not zero."""
-    value = data.get(key) or default
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
-        raise ConfigError(f"exec: {key}: expected an integer 1-65535, got {value!r}")
-    return value
 
 
 def set_winsize(fd: int, cols: int, rows: int) -> None:
@@ -194,3 +157,101 @@ class ExecSession:
             for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
                 if stream is not None:
                     stream.close()
+
+
+def exec_event(session: ExecSession, user: str, at: float) -> ExecEvent:
+    """The event of a session that has started; argv and env redacted."""
+    return ExecEvent(
+        colony=session.actor.name,
+        user=user,
+        argv=tuple(redact_argv(session.argv)),
+        env=redact_env(session.req.env),
+        cwd=session.actor.rec.workspace,
+        tty=session.req.tty,
+        at=at,
+    )
+
+
+def exec_end_event(
+    started: ExecEvent, code: int | None, duration: float, at: float
+) -> ExecEndEvent:
+    """The end of the session ``started`` describes."""
+    return ExecEndEvent(
+        colony=started.colony,
+        user=started.user,
+        argv=started.argv,
+        code=code,
+        duration=duration,
+        at=at,
+    )
+
+
+class AuditedSession:
+    """A started session whose end is published (issue 5): its exit code, if it got one,
+    and how long it ran."""
+
+    def __init__(
+        self,
+        session: ExecSession,
+        started: ExecEvent,
+        publish: Callable[[BusEvent], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.session = session
+        self.started = started
+        self.publish = publish
+        self.clock = clock
+        self.code: int | None = None
+        self.t0 = time.monotonic()
+
+    def write(self, data: bytes) -> None:
+        self.session.write(data)
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.session.resize(cols, rows)
+
+    def close_stdin(self) -> None:
+        self.session.close_stdin()
+
+    async def pump(self, send: Send) -> int:
+        self.code = await self.session.pump(send)
+        return self.code
+
+    async def close(self) -> None:
+        await self.session.close()
+        took = time.monotonic() - self.t0
+        self.publish(exec_end_event(self.started, self.code, took, self.clock()))
+
+
+class Execs:
+    """Opens exec sessions in colonies and audits them from start to end.
+
+    Example:
+        >>> execs = Execs(myc.actor, bus.publish, time.time)  # doctest: +SKIP
+        >>> session = await execs.open("web", ExecRequest(["ls"]), "alice")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        actor: Callable[[str], ColonyActor],
+        publish: Callable[[BusEvent], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.actor = actor
+        self.publish = publish
+        self.clock = clock
+
+    async def open(self, colony: str, request: ExecRequest, user: str) -> AuditedSession:
+        """A started session of ``user``'s; on a ColonyError nothing is left running."""
+        session = ExecSession(self.actor(colony), request)
+        try:
+            await session.start()
+        except ColonyError:
+            await session.close()
+            raise
+        started = exec_event(session, user, self.clock())
+        self.publish(started)
+        return AuditedSession(session, started, self.publish, self.clock)
+
+
+__all__ = ["AuditedSession", "ExecRequest", "ExecSession", "Execs", "exec_end_event", "exec_event"]

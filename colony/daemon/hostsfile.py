@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from colony import host
 from colony.core.hosts import managed_names, render_hosts
-from colony.core.routes import RouteTable
 
 DEFAULT_PATH = "/etc/hosts"
 
 
-def preview_names(table: RouteTable, domain: str) -> list[str]:
-    """``<service>.<colony>.<domain>`` of every service with a port, sorted."""
-    return sorted(
-        f"{service}.{colony}.{domain}"
-        for colony, previews in table.colonies.items()
-        for service in previews.services
-    )
-
-
 class HostsFile:
-    """The hosts file Mycelium writes preview names to; ``COLONY_ETC_HOSTS`` picks another."""
+    """The hosts file Mycelium writes preview names to; ``COLONY_ETC_HOSTS`` picks another.
+    ``names`` gives the preview names the colonies have now."""
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(
+        self, path: str | None = None, *, names: Callable[[], list[str]] = lambda: []
+    ) -> None:
         self.path = Path(path or os.environ.get("COLONY_ETC_HOSTS") or DEFAULT_PATH)
+        self.names = names
 
     def status(self, wanted: list[str]) -> dict[str, Any]:
         present = managed_names(self._read())

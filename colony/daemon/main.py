@@ -177,7 +177,7 @@ class Daemon:
                 if s.http_port is not None:  # issue 7: Bloom + the API on TCP, token-protected
                     by_token = "asked to stop through the API on the TCP listener"
                     tcp = create_app(services, on_stop=lambda: self.stop(by_token), info=info)
-                    bloom = create_bloom_app(tcp, myc, auth, services.access)
+                    bloom = create_bloom_app(tcp, services, auth)
                     web = start_http(
                         bloom,
                         s.http_host,

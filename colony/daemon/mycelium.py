@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import os
-import pwd
 import shutil
 import stat
 from collections.abc import Callable, Sequence
@@ -28,19 +27,10 @@ from colony.daemon.messages import REQUESTS, Adopt, Remove, Spawn
 from colony.daemon.paths import ORPHAN
 from colony.daemon.resources import ResourceMonitor
 from colony.errors import ColonyError, ConfigError, Forbidden, NotFound
-from colony.host import volumes
+from colony.host import user_name, volumes
 from colony.store.trash import Trash
 
 log = logging.getLogger("colony.mycelium")
-
-
-def user_name(uid: int | None) -> str:
-    if uid is None:
-        return "unknown"
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
 
 
 def check_owned(path: Path, uid: int, user: str, what: str) -> None:

@@ -158,3 +158,34 @@ def sample_json(
         },
         "limits": {k: v for k, v in _limits(actor).items() if v is not None},
     }
+
+
+class Usage:
+    """The usage of colonies by name, as the API asks for it (issue 13)."""
+
+    def __init__(
+        self,
+        monitor: ResourceMonitor,
+        actors: Callable[[], dict[str, ColonyActor]],
+        actor: Callable[[str], ColonyActor],
+    ) -> None:
+        self.monitor = monitor
+        self.actors = actors
+        self.actor = actor  # raises NotFound
+
+    def names(self) -> list[str]:
+        """Every colony, oldest first."""
+        return [a.name for a in sorted(self.actors().values(), key=lambda a: a.rec.created)]
+
+    async def sample(self, name: str) -> dict[str, Any]:
+        return await self.monitor.sample(self.actor(name))
+
+    async def samples(
+        self, names: Iterable[str], *, isolated: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """The usage of those of ``names`` that exist (with ``isolated``: and are isolated)."""
+        known = self.actors()
+        found = [known[n] for n in names if n in known]
+        actors = [a for a in found if a.rec.isolated or not isolated]
+        got = await asyncio.gather(*(self.monitor.sample(a) for a in actors))
+        return {a.name: s for a, s in zip(actors, got, strict=True)}

@@ -518,6 +518,18 @@ def lock_file(path: str | Path) -> int | None:
     return fd
 
 
+def user_name(uid: int | None) -> str:
+    """The name of local user ``uid``: its number when it has none, "unknown" for None."""
+    if uid is None:
+        return "unknown"
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 def group_id(name: str) -> int | None:
     """The gid of group ``name`` in the host's group database; None when there is none."""
     try:
@@ -601,6 +613,7 @@ __all__ = [
     "socket_in_netns",
     "spawn",
     "start_time",
+    "user_name",
     "write_text",
 ]
 

@@ -176,7 +176,7 @@ def serve(tmp_path: Path, vcs: FakeVcs, open_vcs: Callable[[Path], Vcs]) -> Iter
 
         app = create_app(services, on_stop=stop, info=info, extra=unix_routes(auth))
         tcp = create_app(services, on_stop=stop, info=info)
-        bloom = create_bloom_app(tcp, services.colonies, auth, services.access)
+        bloom = create_bloom_app(tcp, services, auth)
         servers = [_uvicorn(app, socket), _uvicorn(bloom, bloom_socket)]
         for server in servers:
             start_task(server.serve())

@@ -40,7 +40,9 @@ def test_every_route_has_an_access_rule_and_every_rule_a_route(api: Api) -> None
     auth = Auth(Tokens(api.services.access.store.conn), clock=api.services.clock)
     app = create_app(api.services, on_stop=lambda: None, info={}, extra=unix_routes(auth))
     served = (
-        _keys(app.routes) | _keys(web_routes(auth)) | _keys(bloom.routes(api.services.colonies))
+        _keys(app.routes)
+        | _keys(web_routes(auth))
+        | _keys(bloom.routes(api.services.colonies, api.services.usage))
     )
     assert served - set(RULES) == set(), "routes without an access rule"
     assert set(RULES) - served == set(), "rules of no route"

@@ -41,7 +41,7 @@ def test_a_policy_reaches_the_firewall_text_and_the_kernel(api: Api, tmp_path: P
 def test_bad_policies_are_one_line_and_change_nothing(api: Api, tmp_path: Path) -> None:
     running(api, tmp_path)
     with api.client() as client:
-        with pytest.raises(ConfigError, match=r"^allow: expected a list of entries, got "):
+        with pytest.raises(ConfigError, match=r"^request body: allow: expected list, got 'x'$"):
             client._request("PUT", "/colonies/net/policy", body={"egress": "deny", "allow": "x"})
         with pytest.raises(ColonyError) as entry:
             client.set_policy("net", "allowlist", allow=["not a host!"])

@@ -25,7 +25,7 @@ def test_every_route_is_exercised(api: Api) -> None:
     auth = Auth(Tokens(services.access.store.conn), clock=services.clock)
     unix = create_app(services, on_stop=lambda: None, info={}, extra=unix_routes(auth))
     tcp = create_app(services, on_stop=lambda: None, info={})
-    bloom = create_bloom_app(tcp, services.colonies, auth, services.access)
+    bloom = create_bloom_app(tcp, services, auth)
     served = app_routes(unix) | app_routes(bloom)
     missing = sorted(served - EXERCISED, key=lambda key: (key[1], key[0]))
     assert not missing, "routes no test of tests/api reached:\n" + "\n".join(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from colony.core.hosts import BEGIN, END, managed_names, render_hosts
+from colony.core.hosts import BEGIN, END, managed_names, preview_names, render_hosts
 from colony.core.routes import RouteTable, plan_previews
-from colony.daemon.hostsfile import preview_names
 
 SYSTEM = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n# a comment of the admin\n"
 

@@ -1,17 +1,21 @@
 """The package's layers, as the import graph shows them (issue 13): the pure core imports no
-edge, the edges import no daemon, front ends reach the daemon only through the client and
-share presentation through colony.present, not through each other, and no package has an
-import cycle (the daemon's went with issue 13's composition root)."""
+edge, the edges import no daemon, the API imports nothing of the daemon (it declares what it
+needs as Protocols, and the daemon serves it), front ends reach the daemon only through the
+client and share presentation through colony.present, not through each other, and no
+package has an import cycle (the daemon's went with issue 13's composition root). Imports
+under TYPE_CHECKING count."""
 
 from __future__ import annotations
 
 import grimp
 import pytest
 
-GRAPH = grimp.build_graph("colony")
+GRAPH = grimp.build_graph("colony", exclude_type_checking_imports=False)
 EDGES = ("colony.host", "colony.isolation", "colony.vcs", "colony.store")
 FRONTS = ("colony.cli", "colony.tui", "colony.web")
 UPPER = ("colony.daemon", "colony.api")
+# Where the daemon serves the API: main.py makes the apps, http.py the TCP listener's tokens.
+SERVES_API = ("colony.daemon.main", "colony.daemon.http")
 
 
 def imports(importer: str, imported: str) -> list[tuple[str, str]]:
@@ -81,6 +85,21 @@ def test_edges_import_no_daemon_and_no_front_end(edge: str, upper: str) -> None:
     assert imports(edge, upper) == []
 
 
+def test_the_api_imports_nothing_of_the_daemon() -> None:
+    """colony.api takes the daemon's components as the Protocols of colony.api.ports; no
+    module of it imports the daemon, directly or through another package."""
+    assert imports("colony.api", "colony.daemon") == []
+    chain = GRAPH.chain_exists(importer="colony.api", imported="colony.daemon", as_packages=True)
+    assert not chain
+
+
+def test_the_daemon_reaches_the_api_only_where_it_serves_it() -> None:
+    """The composition root builds the components; only the modules that serve the API import
+    it, so the API's routes never become a part of the daemon's own workings."""
+    used = {importer for importer, _ in imports("colony.daemon", "colony.api")}
+    assert used - set(SERVES_API) == set()
+
+
 @pytest.mark.parametrize("front", FRONTS)
 def test_front_ends_reach_the_daemon_only_through_the_client(front: str) -> None:
     """Front ends talk to the daemon's API; the one exception is the command that runs it."""
@@ -108,3 +127,10 @@ def test_presentation_imports_no_edge(edge: str) -> None:
 def test_no_import_cycles() -> None:
     """No group of modules imports itself in a loop, the daemon's included."""
     assert cycles() == []
+
+
+def test_the_contract_imports_nothing_but_the_core() -> None:
+    """colony.contract (the request bodies) is shared by the client and the API, so it needs
+    neither: nothing of Colony but the core and the errors."""
+    used = {target for _, target in imports("colony.contract", "colony")}
+    assert {t for t in used if not t.startswith(("colony.core", "colony.errors"))} == set()
