@@ -159,6 +159,7 @@ def socket_in_netns(
     netns_path: str | Path,
     family: socket.AddressFamily = socket.AF_INET,
     kind: socket.SocketKind = socket.SOCK_STREAM,
+    proto: int = 0,
 ) -> socket.socket:
     """Create a socket that lives in another network namespace.
 
@@ -174,7 +175,7 @@ def socket_in_netns(
             with open(netns_path, "rb") as target, open("/proc/thread-self/ns/net", "rb") as home:
                 setns(target.fileno())
                 try:
-                    out.append(socket.socket(family, kind))
+                    out.append(socket.socket(family, kind, proto))
                 finally:
                     setns(home.fileno())
         except BaseException as exc:

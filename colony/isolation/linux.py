@@ -97,7 +97,7 @@ class LinuxIsolation:
         # transaction, and a table an older daemon left under this name gets its rules replaced.
         step(
             f"load nft table {slot.table!r}",
-            lambda: fw.apply(fw.render_colony_table(slot, mark=self.mark)),
+            lambda: fw.create_table(slot, mark=self.mark),
         )
 
     def _make_cgroup(self, slot: Slot, made: list[str]) -> None:
@@ -134,7 +134,7 @@ class LinuxIsolation:
 
     def set_network(self, slot: Slot, rules: Rules, *, remake: bool = False) -> None:
         if remake and fw.table_comment(slot.table) is None:  # e.g. `nft flush ruleset` on the host
-            fw.apply(fw.render_colony_table(slot, rules, self.mark))
+            fw.create_table(slot, rules, self.mark)
         else:
             fw.apply_policy(slot, rules, self.mark)
 

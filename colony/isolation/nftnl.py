@@ -4,11 +4,15 @@ The ``nft`` tool (1.0.6 on Debian 12) fetches a cache of every table before most
 with 200 colony tables, ``nft add element`` asks the kernel for every set of every table and
 ``nft list tables`` takes seconds. What a colony's lifetime repeats (replacing set contents
 on a policy change, deleting its table, listing tables, reading a table's comment) is sent
-here as netlink messages instead, at a cost independent of the other colonies. Rules are
-still loaded with ``nft -f``.
+here as netlink messages instead, at a cost independent of the other colonies.
 
-The ``render_*``/``parse_*`` functions are pure; :func:`transact` and :func:`dump` own the
-socket.
+A new colony's chains and rules are written by ``nft`` itself, but where its cache is empty:
+in the colony's own, still empty, network namespace. :func:`take_tables` then reads them back
+from there as netlink messages (and deletes them there), and :func:`recreate` turns each into
+the message that makes it again on the host (issue 15: spawn flat in the number of colonies).
+
+The ``render_*``/``parse_*`` functions are pure; :func:`transact`, :func:`dump` and
+:func:`take_tables` own the socket.
 
 Example:
     >>> transact([*render_flush_set("colony-web", "allow4"),
@@ -17,23 +21,32 @@ Example:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import errno
 import ipaddress
 import itertools
 import os
 import socket
 import struct
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 
+from colony import host
 from colony.errors import HostError
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_NFTABLES = 10
 NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END = 0x10, 0x11
 NFT_MSG_NEWTABLE, NFT_MSG_GETTABLE, NFT_MSG_DELTABLE = 0, 1, 2
+NFT_MSG_NEWCHAIN, NFT_MSG_GETCHAIN = 3, 4
+NFT_MSG_NEWRULE, NFT_MSG_GETRULE = 6, 7
+NFT_MSG_NEWSET, NFT_MSG_GETSET = 9, 10
+NFT_MSG_GETSETELEM = 13
 NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM = 12, 14
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK, NLM_F_DUMP, NLM_F_CREATE = 0x1, 0x2, 0x4, 0x300, 0x400
+NLM_F_APPEND = 0x800
 NLA_F_NESTED = 0x8000
 NFPROTO_INET = 1
 
@@ -47,6 +60,18 @@ NFT_SET_ELEM_INTERVAL_END = 1
 UDATA_TABLE_COMMENT = 0
 UDATA_ELEM_FLAGS, ELEM_F_INTERVAL_OPEN = 1, 1
 IFNAMSIZ = 16
+NFTA_SET_TABLE, NFTA_SET_NAME, NFTA_SET_ID = 1, 2, 10
+# The attributes of a dumped object that make it again. Left out: what only the kernel sets
+# (handles, use counts, positions, ids).
+RECREATE: dict[int, frozenset[int]] = {
+    NFT_MSG_NEWTABLE: frozenset({1, 2, 6}),  # name, flags, userdata
+    NFT_MSG_NEWCHAIN: frozenset({1, 3, 4, 5, 7, 12}),  # table, name, hook, policy, type, udata
+    NFT_MSG_NEWRULE: frozenset({1, 2, 4, 7}),  # table, chain, expressions, userdata
+    # table, name, flags, key type/len, data type/len, policy, desc, timeout, gc interval,
+    # userdata, object type, expressions
+    NFT_MSG_NEWSET: frozenset({1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 17, 18}),
+    NFT_MSG_NEWSETELEM: frozenset({1, 2, 3}),  # table, set, elements
+}
 BATCH = 64  # elements per message, far below the netlink message size limit
 
 _HDR = struct.Struct("=IHHII")
@@ -199,6 +224,42 @@ def _messages(data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
         offset += (size + 3) & ~3
 
 
+def _raw_attrs(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(type without flags, the whole attribute with its header and padding) of each."""
+    offset = 0
+    while offset + 4 <= len(data):
+        size, kind = struct.unpack_from("=HH", data, offset)
+        if size < 4:
+            return
+        end = offset + ((size + 3) & ~3)
+        yield kind & 0x3FFF, data[offset:end].ljust(end - offset, b"\0")
+        offset = end
+
+
+def recreate(kind: int, payload: bytes, ident: int = 0) -> bytes:
+    """The message that makes again the object a dump answered with ``payload`` (a NEW*
+    message of ``kind``): its attributes but those only the kernel sets (:data:`RECREATE`).
+    Rules are appended to their chain, so a dump's order is kept; a set gets ``ident``, the
+    id the kernel asks of a new set (unique in its batch)."""
+    keep = RECREATE[kind]
+    body = b"".join(raw for attr, raw in _raw_attrs(payload[4:]) if attr in keep)
+    if kind == NFT_MSG_NEWSET:
+        body += _attr(NFTA_SET_ID, struct.pack("!I", ident))
+    flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK
+    if kind == NFT_MSG_NEWRULE:
+        flags |= NLM_F_APPEND
+    return _message(kind, flags, body)
+
+
+def _name(payload: bytes, attr: int) -> str:
+    return _attrs(payload[4:]).get(attr, b"").split(b"\0", 1)[0].decode()
+
+
+def render_dump(kind: int, body: bytes = b"") -> bytes:
+    """A dump request of every object of ``kind`` (GET*) of the inet family."""
+    return _message(kind, NLM_F_REQUEST | NLM_F_DUMP, body)
+
+
 def _attrs(data: bytes) -> dict[int, bytes]:
     out, offset = {}, 0
     while offset + 4 <= len(data):
@@ -227,14 +288,55 @@ def parse_table(payload: bytes) -> tuple[str, str | None]:
 # --- the socket ---------------------------------------------------------------------------------
 
 
-def _socket() -> socket.socket:
+def _socket(netns_path: str | None = None) -> socket.socket:
     try:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+        if netns_path is None:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+        else:
+            sock = host.socket_in_netns(
+                netns_path, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER
+            )
         sock.bind((0, 0))
     except OSError as exc:
         raise HostError(f"cannot open an nf_tables netlink socket: {exc.strerror}") from exc
     sock.settimeout(5)
     return sock
+
+
+_shared: list[socket.socket] = []  # the host namespace's socket, once opened
+_shared_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _host_socket() -> Iterator[socket.socket]:
+    """The socket in the host's namespace, kept open and used by one thread at a time:
+    closing a netfilter netlink socket waits ~7 ms for the kernel, longer than what is sent
+    on it. A socket that saw an error is closed, so nothing left unread on it can answer a
+    later request."""
+    with _shared_lock:
+        if not _shared:
+            _shared.append(_socket())
+        sock = _shared[0]
+        try:
+            yield sock
+        except BaseException:
+            _shared.clear()
+            sock.close()
+            raise
+
+
+def _close_shared() -> None:
+    with _shared_lock:
+        for sock in _shared:
+            sock.close()
+        _shared.clear()
+
+
+atexit.register(_close_shared)
+
+
+def _close_later(sock: socket.socket) -> None:
+    threading.Thread(target=sock.close, name="nftnl-close", daemon=True).start()
 
 
 def _recv(sock: socket.socket, what: str) -> bytes:
@@ -255,20 +357,23 @@ def transact(messages: Sequence[bytes], what: str = "change a colony's sets") ->
     Raises:
         HostError: naming the first error the kernel answered.
     """
-    if not messages:
-        return
+    if messages:
+        with _host_socket() as sock:
+            _transact_on(sock, messages, what)
+
+
+def _transact_on(sock: socket.socket, messages: Sequence[bytes], what: str) -> None:
     first = next(_seq) * 1024 % 2**31
     batch, seqs = _batch(messages, first)
     waiting = set(seqs)
-    with _socket() as sock:
-        sock.sendall(batch)
-        while waiting:
-            for kind, _flags, seq, payload in _messages(_recv(sock, what)):
-                if kind == NLMSG_ERROR and seq in waiting:
-                    code = -struct.unpack_from("=i", payload)[0]
-                    if code:
-                        raise _error(code, what)
-                    waiting.discard(seq)
+    sock.sendall(batch)
+    while waiting:
+        for kind, _flags, seq, payload in _messages(_recv(sock, what)):
+            if kind == NLMSG_ERROR and seq in waiting:
+                code = -struct.unpack_from("=i", payload)[0]
+                if code:
+                    raise _error(code, what)
+                waiting.discard(seq)
 
 
 def dump(request: bytes, what: str) -> list[bytes]:
@@ -277,16 +382,52 @@ def dump(request: bytes, what: str) -> list[bytes]:
     Raises:
         HostError: the kernel answered an error (ENOENT for a missing object included).
     """
+    with _host_socket() as sock:
+        return _dump_on(sock, request, what)
+
+
+def _dump_on(sock: socket.socket, request: bytes, what: str) -> list[bytes]:
+    seq = next(_seq) * 1024 % 2**31
     out: list[bytes] = []
-    with _socket() as sock:
-        sock.sendall(request)
-        while True:
-            for kind, _flags, _seq, payload in _messages(_recv(sock, what)):
-                if kind == NLMSG_DONE:
-                    return out
-                if kind == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", payload)[0]
-                    if code:
-                        raise _error(code, what)
-                    return out
-                out.append(payload)
+    sock.sendall(request[:8] + struct.pack("=I", seq) + request[12:])
+    while True:
+        for kind, _flags, got, payload in _messages(_recv(sock, what)):
+            if got != seq:
+                continue  # an answer to an earlier request
+            if kind == NLMSG_DONE:
+                return out
+            if kind == NLMSG_ERROR:
+                code = -struct.unpack_from("=i", payload)[0]
+                if code:
+                    raise _error(code, what)
+                return out
+            out.append(payload)
+
+
+def take_tables(netns_path: str) -> list[bytes]:
+    """Read every inet table of the network namespace ``netns_path`` as the messages that
+    make it again (tables, sets with their elements, chains, then rules in order), and delete
+    those tables there.
+
+    Raises:
+        HostError: the namespace cannot be entered or the kernel answered an error.
+    """
+    what = f"read the tables of {netns_path}"
+    sock = _socket(netns_path)
+    try:
+        tables = _dump_on(sock, render_get_table(), what)
+        messages = [recreate(NFT_MSG_NEWTABLE, p) for p in tables]
+        for ident, payload in enumerate(_dump_on(sock, render_dump(NFT_MSG_GETSET), what), 1):
+            messages.append(recreate(NFT_MSG_NEWSET, payload, ident))
+            body = _string(NFTA_SET_ELEM_LIST_TABLE, _name(payload, NFTA_SET_TABLE))
+            body += _string(NFTA_SET_ELEM_LIST_SET, _name(payload, NFTA_SET_NAME))
+            for elements in _dump_on(sock, render_dump(NFT_MSG_GETSETELEM, body), what):
+                if NFTA_SET_ELEM_LIST_ELEMENTS in _attrs(elements[4:]):  # an empty set has none
+                    messages.append(recreate(NFT_MSG_NEWSETELEM, elements))
+        for kind, get in ((NFT_MSG_NEWCHAIN, NFT_MSG_GETCHAIN), (NFT_MSG_NEWRULE, NFT_MSG_GETRULE)):
+            messages += [recreate(kind, p) for p in _dump_on(sock, render_dump(get), what)]
+        names = [parse_table(p)[0] for p in tables]
+        _transact_on(sock, [render_delete_table(n) for n in names], f"clear {netns_path}")
+    finally:
+        _close_later(sock)
+    return messages

@@ -27,7 +27,7 @@ import pytest
 
 from colony import host
 from colony.core.model import Slot
-from colony.core.policy import Rules
+from colony.core.policy import AddressSets, Rules
 from colony.errors import HostError
 from colony.isolation import Observed, firewall, netns
 from colony.isolation.cgroups import Limits, load_layout
@@ -203,6 +203,41 @@ def test_create_builds_network_table_and_cgroups(env: Env) -> None:
         cgroups=frozenset({"web"}),
         tables=frozenset({"web"}),
     )
+
+
+RULES = Rules(
+    egress="allowlist",
+    allow=AddressSets(v4=("10.1.2.0/23",), v4_ports=(("151.101.0.223", 443),)),
+    deny=AddressSets(v4=("169.254.169.254",), v4_ports=(("10.9.0.0/16", 22),)),
+    resolvers=("10.255.255.53",),
+    exposed=(("colonyh4", 5432),),
+)
+
+
+def _listed(table: str) -> str:
+    return host.run(["nft", "list", "table", "inet", table]).stdout
+
+
+def test_a_table_made_over_netlink_is_the_table_nft_makes(env: Env) -> None:
+    """When a colony's table is made (written by nft in the colony's empty namespace, then
+    copied to the host over netlink: issue 15), it lists exactly as the table ``nft -f`` makes
+    from the same text, locked or with a policy, and the colony's namespace keeps no table."""
+    slot = env.slot("web", 1)
+    env.iso.create(slot)
+    copied = _listed(slot.table)
+    inside = host.run(["nsenter", f"--net={slot.netns_path}", "nft", "list", "ruleset"]).stdout
+    assert inside.strip() == ""
+    firewall.delete_table(slot.table)
+    firewall.apply(firewall.render_colony_table(slot, mark=env.iso.mark))
+    assert _listed(slot.table) == copied
+
+    firewall.delete_table(slot.table)
+    env.iso.set_network(slot, RULES, remake=True)  # the table is gone: made anew, with RULES
+    copied = _listed(slot.table)
+    assert "151.101.0.223 . 443" in copied
+    firewall.delete_table(slot.table)
+    firewall.apply(firewall.render_colony_table(slot, RULES, env.iso.mark))
+    assert _listed(slot.table) == copied
 
 
 def test_process_is_placed_and_sees_only_its_colony(env: Env) -> None:

@@ -107,3 +107,28 @@ def test_a_table_answer_parses_to_name_and_comment() -> None:
     assert nftnl.parse_table(payload) == ("colony-web", "hello")
     bare = struct.pack("!BBH", 1, 0, 0) + nftnl._string(nftnl.NFTA_TABLE_NAME, "x")
     assert nftnl.parse_table(bare) == ("x", None)
+
+
+def test_recreate_keeps_what_makes_an_object_and_drops_what_the_kernel_set() -> None:
+    """When a dumped rule becomes a message that makes it again, its table, chain and
+    expressions stay, its handle and position go, and it is appended to the chain; a set
+    gets the id the kernel asks of a new set."""
+    dumped = struct.pack("!BBH", nftnl.NFPROTO_INET, 0, 7) + b"".join(
+        [
+            nftnl._string(1, "t"),  # table
+            nftnl._string(2, "c"),  # chain
+            nftnl._attr(3, struct.pack("!Q", 42)),  # handle
+            nftnl._nested(4, nftnl._attr(1, b"expr")),  # expressions
+            nftnl._attr(6, struct.pack("!Q", 41)),  # position
+        ]
+    )
+    message = nftnl.recreate(nftnl.NFT_MSG_NEWRULE, dumped)
+    _size, kind, flags, _seq, _pid = nftnl._HDR.unpack_from(message)
+    assert kind == (nftnl.NFNL_SUBSYS_NFTABLES << 8) | nftnl.NFT_MSG_NEWRULE
+    assert flags & nftnl.NLM_F_APPEND
+    assert flags & nftnl.NLM_F_CREATE
+    assert [k for k, _ in attrs(message[20:])] == [1, 2, 4]
+
+    dumped_set = struct.pack("!BBH", nftnl.NFPROTO_INET, 0, 7) + nftnl._string(2, "allow4")
+    made = nftnl.recreate(nftnl.NFT_MSG_NEWSET, dumped_set + nftnl._attr(16, bytes(8)), 3)
+    assert attrs(made[20:]) == [(2, b"allow4\0"), (nftnl.NFTA_SET_ID, struct.pack("!I", 3))]
