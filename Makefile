@@ -12,7 +12,7 @@ STAMP_PY := $(VENV)/.py-stamp
 STAMP_NPM := $(VENV)/.npm-stamp
 VENDOR := colony/web/static/vendor
 
-.PHONY: setup install uninstall demo test check bench clean
+.PHONY: setup install uninstall demo test check bench bench-scale clean
 
 # What the demo, the tests and the checks need, in this checkout: packages and .venv.
 setup: $(STAMP_APT) $(STAMP_PY) $(STAMP_NPM)
@@ -67,6 +67,10 @@ bench: setup
 	@$(BIN)/python scripts/bench_sandbox.py
 	@$(BIN)/python scripts/bench_audit.py
 	@$(BIN)/python scripts/bench_flood.py
+
+# Minutes long: 1,000 live colonies with a service each (issue 15's scale goals).
+bench-scale: setup
+	@$(BIN)/python scripts/bench_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,22 @@ def format_size(n: float) -> str:
     return str(n)  # pragma: no cover
 
 
+def due(last_read: Mapping[str, float | None], budget: int) -> list[str]:
+    """The colonies to read this round: those never read first, then the longest unread,
+    at most ``budget`` of them (a read's cost must not grow with the number of colonies).
+
+    Example:
+        >>> due({"a": 5.0, "b": None, "c": 1.0}, 2)
+        ['b', 'c']
+    """
+
+    def when(name: str) -> float:
+        at = last_read[name]
+        return float("-inf") if at is None else at
+
+    return sorted(last_read, key=when)[:budget]
+
+
 def cpu_percent(
     prev: Mapping[str, int] | None, cur: Mapping[str, int], seconds: float
 ) -> float | None:

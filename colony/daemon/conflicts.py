@@ -3,8 +3,12 @@
 What each colony changed comes from git (its base against its workspace, untracked files
 too), less what the branch it merges into already has: merged work drops out. It is looked
 at again when the bus says the colony's files changed
-(``{"type": "files"}`` from the workspace watcher), when one of its agents ends, and on a
-timer for everything else. A file that a second (or further) colony touches raises
+(``{"type": "files"}`` from the workspace watcher), when one of its agents ends, and, on a
+timer, when the branch it merges into moved or it was never looked at. Looking costs a git
+run inside the colony, so nothing looks at every colony over and over (issue 15: with 100
+colonies a look at all of them every 2 s kept both cores busy and spawns took seconds); the
+looks run on two threads of their own, so they never hold up the daemon's other work.
+A file that a second (or further) colony touches raises
 ``{"type": "conflict", "path", "colonies", "repo", "at"}``.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +34,8 @@ if TYPE_CHECKING:
     from colony.vcs import Vcs
 
 log = logging.getLogger("colony.conflicts")
-INTERVAL = 2.0  # seconds between full looks, when no event says what changed
+INTERVAL = 2.0  # seconds between checks of the branches colonies merge into
+LOOKERS = 2  # threads running git inside colonies
 DEBOUNCE = 0.1  # seconds to gather file events before looking
 
 
@@ -50,21 +56,53 @@ class ConflictWatch:
         self.interval = interval
         self.changed: dict[str, tuple[str, set[str]]] = {}
         self.known: list[FileConflict] | None = None  # None until the first look
+        self.targets: dict[tuple[str, str | None], str | None] = {}  # (repo, rev) → its target
         self.lock = asyncio.Lock()
+        self.pool = ThreadPoolExecutor(LOOKERS, thread_name_prefix="conflicts")
 
     async def run(self) -> None:
         """Watch until cancelled. A failing look is logged, never fatal."""
         loop = asyncio.get_running_loop()
-        async with self.bus.subscribe() as queue:
-            last_full = loop.time()
-            while True:
-                names = await self._wait(queue, last_full + self.interval - loop.time())
-                if names is None or loop.time() - last_full >= self.interval:
-                    names, last_full = None, loop.time()  # a busy bus must not starve it
-                try:
-                    await self.sweep(names)
-                except Exception:
-                    log.exception("looking for conflicts failed")
+        try:
+            async with self.bus.subscribe() as queue:
+                last_check = loop.time()
+                while True:
+                    names = await self._wait(queue, last_check + self.interval - loop.time())
+                    if names is None or loop.time() - last_check >= self.interval:
+                        last_check = loop.time()  # a busy bus must not starve the check
+                        names = (names or set()) | await self._stale()
+                    if not names and self.known is not None:
+                        continue
+                    try:
+                        await self.sweep(names if self.known is not None else None)
+                    except Exception:
+                        log.exception("looking for conflicts failed")
+        finally:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _stale(self) -> set[str]:
+        """Colonies whose merge target moved since they were looked at, and those never
+        looked at; one cheap git call per (repository, rev), none inside colonies."""
+        actors = [a for a in list(self.myc.actors.values()) if _reviewable(a)]
+        keys = list({(a.rec.repo, a.rec.rev) for a in actors})
+        commits = await self._targets(keys)
+        moved = {k for k in keys if self.targets.get(k, commits[k]) != commits[k]}
+        self.targets.update(commits)
+        return {
+            a.name for a in actors if (a.rec.repo, a.rec.rev) in moved or a.name not in self.changed
+        }
+
+    async def _targets(
+        self, keys: list[tuple[str, str | None]]
+    ) -> dict[tuple[str, str | None], str | None]:
+        loop = asyncio.get_running_loop()
+        commits = await asyncio.gather(
+            *(
+                loop.run_in_executor(self.pool, target_commit, self.open_vcs, r, rev)
+                for r, rev in keys
+            )
+        )
+        return dict(zip(keys, commits, strict=True))
 
     async def _wait(self, queue: asyncio.Queue[dict[str, Any]], left: float) -> set[str] | None:
         """Colonies to look at again (None: all), after the next event or ``left`` seconds."""
@@ -96,14 +134,14 @@ class ConflictWatch:
             todo = [a for n, a in actors.items() if names is None or n in names]
             # Each colony's work is compared with the branch it merges into, looked up once a
             # sweep per (repository, rev): a change already there is merged, not a candidate.
-            wanted = {(a.rec.repo, a.rec.rev) for a in todo}
-            keys = list(wanted)
-            commits = await asyncio.gather(
-                *(asyncio.to_thread(target_commit, self.open_vcs, r, rev) for r, rev in keys)
-            )
-            targets = dict(zip(keys, commits, strict=True))
+            targets = await self._targets(list({(a.rec.repo, a.rec.rev) for a in todo}))
+            self.targets.update(targets)
+            loop = asyncio.get_running_loop()
             found = await asyncio.gather(
-                *(asyncio.to_thread(_changed, a, targets[(a.rec.repo, a.rec.rev)]) for a in todo)
+                *(
+                    loop.run_in_executor(self.pool, _changed, a, targets[(a.rec.repo, a.rec.rev)])
+                    for a in todo
+                )
             )
             for actor, paths in zip(todo, found, strict=True):
                 if paths is not None:

@@ -1,7 +1,7 @@
 """Limits and accounting as text, usage and resource events, decided purely (issue 3)."""
 
 from colony.cli.top import format_top
-from colony.core.resources import cpu_percent, format_size, plan_events
+from colony.core.resources import cpu_percent, due, format_size, plan_events
 from colony.isolation.layout import detect
 from colony.isolation.limits import Limits, fallback, parse_counters, parse_usage, render_limits
 from colony.present import format_limits, format_sandbox, format_user
@@ -155,3 +155,17 @@ def test_show_states_level_user_and_limits_plainly() -> None:
         "cpu 1.5 cores, memory 2G, swap 0, pids 512; not offered by this kernel: swap"
     )
     assert format_limits({}, {}) == "none (unlimited)"
+
+
+def test_reads_are_budgeted_never_read_first_then_the_longest_unread() -> None:
+    """When more colonies live than a round may read, those never read come first, then
+    those read longest ago; every colony is read within ceil(n / budget) rounds."""
+    assert due({"a": 5.0, "b": None, "c": 1.0, "d": 3.0}, 2) == ["b", "c"]
+    assert due({"a": 5.0}, 50) == ["a"]
+    last: dict[str, float | None] = dict.fromkeys("abcdefg")
+    seen: set[str] = set()
+    for now in range(4):
+        picked = due(last, 2)
+        seen |= set(picked)
+        last.update(dict.fromkeys(picked, float(now)))
+    assert seen == set("abcdefg")

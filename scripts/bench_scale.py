@@ -1,0 +1,221 @@
+"""`make bench-scale` (minutes long): 1,000 live colonies with a tiny service each.
+
+One run, against one Mycelium (issue 15's "Scale" goals in brackets):
+  (a) spawn latency, until `running`, with 0, 250, 500 and 1,000 colonies present: p50/p95
+      of a few probe colonies at each step (spawn with N present <= 1.2 x spawn with none);
+  (b) the daemon's resident memory at each step (<= 200 MB with 1,000);
+  (c) kill -9 of the daemon and a restart: time until the API answers, and until every colony
+      is adopted `running` again, with no service restarted (same pids; <= 1 s);
+  (d) removing them all, eight calls at a time (<= 30 s for 500; scaled per colony);
+and at the end checks that no namespace, veth, nft table or cgroup of its prefix is left.
+
+Usage: bench_scale.py [--count 1000] [--rounds 5] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchlib import (
+    lacks_root,
+    make_repo,
+    make_work,
+    parse_args,
+    remove_work,
+    start_daemon,
+    stop_daemon,
+    summary,
+    wait_state,
+)
+
+from colony.client import Client
+from colony.isolation import firewall, netns
+
+PREFIX = "cbscale"
+POOL = "10.216.0.0/19"  # 2047 slots
+CONFIG = """[services.tick]
+command = "exec sleep 1000000"
+"""
+STEPS = (0, 250, 500, 1000)
+SPAWNERS = 4  # concurrent spawns while filling up
+SETTLE = 10.0  # seconds between filling up and measuring
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def probe_rounds(client: Client, repo: Path, tag: str, n: int) -> list[float]:
+    """Spawn ``n`` probe colonies one at a time (after one warm-up), each until `running`,
+    removing each after; seconds per spawn."""
+    out = []
+    for i in range(n + 1):
+        name = f"{tag}p{i}"
+        with client.events(name) as events:
+            t0 = time.perf_counter()
+            client.spawn(name, str(repo))
+            wait_state(events, name, "running")
+            took = time.perf_counter() - t0
+        client.remove(name, force=True)
+        client.trash_purge(name)
+        if i:
+            out.append(took)
+    return out
+
+
+def fill(socket: Path, repo: Path, names: list[str]) -> None:
+    """Spawn ``names``, a few at a time, each through its own client."""
+
+    def one(chunk: list[str]) -> None:
+        with Client(socket) as client:
+            for name in chunk:
+                client.spawn(name, str(repo))
+
+    chunks = [names[i::SPAWNERS] for i in range(SPAWNERS)]
+    with ThreadPoolExecutor(SPAWNERS) as pool:
+        list(pool.map(one, chunks))
+
+
+def all_running(client: Client, count: int, timeout: float = 600) -> dict[str, Any]:
+    """Wait until ``count`` colonies run with their service up; their listing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listing = client.colonies()["colonies"]
+        up = [c for c in listing if c["state"] == "running"]
+        if len(up) >= count:
+            return {c["name"]: c for c in listing}
+        if time.monotonic() > deadline:
+            states = sorted({c["state"] for c in listing})
+            raise SystemExit(f"bench: only {len(up)} of {count} running (states {states})")
+        time.sleep(0.2)
+
+
+def service_pids(client: Client, names: list[str]) -> dict[str, int | None]:
+    pids = {}
+    for name in names:
+        (svc,) = client.colony(name)["services"]
+        pids[name] = svc["pid"]
+    return pids
+
+
+def leftovers() -> list[str]:
+    found = [f"netns {n}" for n in netns.list_netns(PREFIX)]
+    found += [f"table {t}" for t in firewall.list_tables(PREFIX)]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found += [f"veth {w}" for w in links.split() if w.startswith(f"{PREFIX}h")]
+    for root in Path("/sys/fs/cgroup").glob(f"*/{PREFIX}"):
+        found += [f"cgroup {p}" for p in root.iterdir() if p.is_dir()]
+    return found
+
+
+def remove_all(socket: Path, names: list[str]) -> float:
+    """Remove ``names`` (``rm --force``), eight calls at a time; seconds."""
+    t0 = time.perf_counter()
+
+    def one(chunk: list[str]) -> None:
+        with Client(socket) as client:
+            for name in chunk:
+                client.remove(name, force=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, [names[i::8] for i in range(8)]))
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    args = parse_args(__doc__, rounds=5, count=1000)
+    if lacks_root("bench-scale", "network namespaces"):
+        return 1
+    work = make_work("colony-bench-scale")
+    work.chmod(0o755)
+    figures: dict[str, Any] = {"count": args.count, "rounds": args.rounds, "steps": {}}
+    daemon, client = start_daemon(work, PREFIX, POOL, socket="m.sock", http_port="off")
+    socket = work / "m.sock"
+    names: list[str] = []
+    try:
+        repo = make_repo(work, {"README.md": "scale\n", "colony.toml": CONFIG})
+        for step in sorted({s for s in STEPS if s < args.count} | {args.count}):
+            more = [f"s{i}" for i in range(len(names), step)]
+            t0 = time.perf_counter()
+            fill(socket, repo, more)
+            names += more
+            if names:
+                all_running(client, len(names))
+            filled = time.perf_counter() - t0
+            time.sleep(SETTLE)  # the first looks at new colonies (conflicts, usage) are done
+            spawn = summary(probe_rounds(client, repo, f"n{step}", args.rounds))
+            figures["steps"][step] = {
+                "spawn": spawn,
+                "rss_mb": round(rss_mb(daemon.pid), 1),
+                "fill_s": round(filled, 1),
+            }
+            print(f"{step} present: spawn p50 {spawn['p50']:.1f} ms", file=sys.stderr, flush=True)
+
+        before = service_pids(client, names)
+        client.close()
+        os.kill(daemon.pid, signal.SIGKILL)
+        daemon.wait(30)
+        t0 = time.perf_counter()
+        daemon, client = start_daemon(work, PREFIX, POOL, socket="m.sock", http_port="off")
+        figures["restart_api_s"] = round(time.perf_counter() - t0, 2)
+        all_running(client, len(names))
+        figures["restart_adopted_s"] = round(time.perf_counter() - t0, 2)
+        after = service_pids(client, names)
+        figures["services_restarted"] = sum(1 for n in names if before[n] != after[n])
+        figures["rss_after_restart_mb"] = round(rss_mb(daemon.pid), 1)
+
+        took = remove_all(socket, names)
+        figures["remove_all_s"] = round(took, 1)
+        figures["remove_per_500_s"] = round(took * 500 / max(1, len(names)), 1)
+        names = []
+    finally:
+        for colony in client.colonies()["colonies"]:
+            client.remove(colony["name"], force=True)
+        client.close()
+        stop_daemon(daemon)
+        figures["leftovers"] = leftovers()
+        remove_work(work)
+    report(figures, args.json)
+    return 1 if figures["leftovers"] else 0
+
+
+def report(figures: dict[str, Any], as_json: bool) -> None:
+    steps = figures["steps"]
+    base = steps[min(steps)]["spawn"]["p50"]
+    for figure in steps.values():
+        figure["ratio_to_none_p50"] = round(figure["spawn"]["p50"] / base, 2)
+    if as_json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"{figures['count']} colonies with a service each; probes: {figures['rounds']} per step")
+    for step, f in steps.items():
+        print(
+            f"(a) spawn, {step:5d} present   p50 {f['spawn']['p50']:7.1f} ms   p95 "
+            f"{f['spawn']['p95']:7.1f} ms   ratio to none {f['ratio_to_none_p50']:.2f} (<= 1.2)"
+            f"   (b) daemon RSS {f['rss_mb']:.0f} MB   filled in {f['fill_s']} s"
+        )
+    print(
+        f"(c) kill -9 + restart: API after {figures['restart_api_s']} s, all adopted after "
+        f"{figures['restart_adopted_s']} s (<= 1 s); services restarted: "
+        f"{figures['services_restarted']}; RSS {figures['rss_after_restart_mb']:.0f} MB"
+    )
+    print(
+        f"(d) removing all: {figures['remove_all_s']} s, {figures['remove_per_500_s']} s per 500"
+        " (<= 30 s)"
+    )
+    print(f"leftovers: {figures['leftovers'] or 'none'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
