@@ -141,17 +141,21 @@ class FileWatch:
         elif etype not in ("state", "removed"):
             return
         was_active = name in self.active
-        self._sync()
+        self._sync(name)
         if was_active and name not in self.active:
             self.flush(only=name)  # what was written before the stop is reported with it
         if etype == "removed":
             self.batch.drop(name)
 
-    def _sync(self) -> None:
-        """Watch every workspace that exists; record changes where something may run."""
+    def _sync(self, only: str | None = None) -> None:
+        """Watch every workspace that exists (of colony ``only``, when an event names it:
+        a colony's event costs the same however many colonies there are, issue 15); record
+        changes where something may run."""
         colonies = self.colonies()
-        active = set()
+        active = set(self.active) - {only} if only else set()
         for name, (workspace, state) in colonies.items():
+            if only is not None and name != only:
+                continue
             if workspace is None or not Path(workspace).is_dir():
                 if self.roots.pop(name, None) is not None:  # gone (a failed spawn): re-watch
                     self._command("unwatch", name, "")  # when it is made again
@@ -161,7 +165,7 @@ class FileWatch:
                 self._command("watch", name, workspace)
             if state in ACTIVE_STATES or self.execs.get(name, 0) > 0:
                 active.add(name)
-        for name in [n for n in self.roots if n not in colonies]:
+        for name in [n for n in self.roots if n not in colonies and only in (None, n)]:
             del self.roots[name]
             self.execs.pop(name, None)
             self._command("unwatch", name, "")
