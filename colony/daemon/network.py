@@ -117,6 +117,7 @@ class Network:
         self.resolved: dict[str, tuple[str, ...]] = {}
         self.resolvers: tuple[str, ...] = self.names.nameservers()
         self.applied: dict[str, Rules] = {}
+        self.exposed: dict[str, tuple[tuple[str, int], ...]] = {}  # as last loaded
         self._by_veth: dict[str, str] = {}
         self._lock = asyncio.Lock()
 
@@ -147,11 +148,11 @@ class Network:
             self._members_changed()
             self.applied.pop(rec.name, None)  # the table was just made (or is an old one)
             try:
-                await self._sync(strict=rec.name)
+                await self._sync(strict=rec.name, names={rec.name})
             except ColonyError:
                 self.members.pop(rec.name, None)
                 self._members_changed()
-                await self._sync()  # peers already told to let it in forget it again
+                await self._sync(names=())  # peers already told to let it in forget it again
                 raise
         return warnings
 
@@ -163,7 +164,7 @@ class Network:
             self._members_changed()
             self.applied.pop(name, None)
             self.netlog.forget(name)
-            await self._sync()
+            await self._sync(names=())
 
     # --- policy changes -----------------------------------------------------------------
 
@@ -184,7 +185,7 @@ class Network:
                 old = member.override
                 member.override = override
                 try:
-                    await self._sync(strict=name)
+                    await self._sync(strict=name, names={name})
                 except ColonyError:
                     member.override = old
                     raise
@@ -224,8 +225,16 @@ class Network:
         return self._rules(name, self.members[name], self._exposures())
 
     def _exposures(self) -> dict[str, tuple[tuple[str, int], ...]]:
-        peers = {n: Peer(m.slot.veth, m.expose_to, m.ports) for n, m in self.members.items()}
-        return plan_exposures(peers)
+        """What each colony that exposes ports lets in (the others let in nothing): built
+        from those colonies and the ones they name, not from every colony."""
+        offering = [n for n, m in self.members.items() if m.expose_to]
+        named = {e.partition(":")[0] for n in offering for e in self.members[n].expose_to}
+        peers = {
+            n: Peer(m.slot.veth, m.expose_to, m.ports)
+            for n in {*offering, *named}
+            if (m := self.members.get(n)) is not None
+        }
+        return {n: pairs for n, pairs in plan_exposures(peers).items() if pairs}
 
     def _rules(
         self, name: str, member: Member, exposures: Mapping[str, tuple[tuple[str, int], ...]]
@@ -307,10 +316,19 @@ class Network:
         self.resolved.update(found)
         return [f"{h}: no address found; retried every minute" for h, a in found.items() if not a]
 
-    async def _sync(self, strict: str | None = None) -> None:
-        """Load every table whose rules changed. A failure of ``strict``'s raises; others log."""
+    async def _sync(self, strict: str | None = None, names: Iterable[str] | None = None) -> None:
+        """Load every table whose rules changed: of ``names`` and of the colonies whose
+        exposures changed (None: of every colony, after names resolved anew). A colony's
+        attach or detach so costs the same however many colonies there are (issue 15). A
+        failure of ``strict``'s raises; others log."""
         exposures = self._exposures()
-        for name, member in list(self.members.items()):
+        moved = {n for n in {*exposures, *self.exposed} if exposures.get(n) != self.exposed.get(n)}
+        self.exposed = exposures
+        todo = list(self.members) if names is None else [*{*names, *moved}]
+        for name in todo:
+            member = self.members.get(name)
+            if member is None:
+                continue
             rules = self._rules(name, member, exposures)
             if self.applied.get(name) == rules:
                 continue
