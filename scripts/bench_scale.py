@@ -2,7 +2,9 @@
 
 One run, against one Mycelium (issue 15's "Scale" goals in brackets):
   (a) spawn latency, until `running`, with 0, 250, 500 and 1,000 colonies present: p50/p95
-      of a few probe colonies at each step (spawn with N present <= 1.2 x spawn with none);
+      of a few probe colonies at each step, each probe alternating with one on a second,
+      empty Mycelium, so the ratio compares spawns made at the same time, under the same
+      load (spawn with N present <= 1.2 x spawn with none);
   (b) the daemon's resident memory at each step (<= 200 MB with 1,000);
   (c) kill -9 of the daemon and a restart: time until the API answers, and until every colony
       is adopted `running` again, with no service restarted (same pids; <= 1 s);
@@ -41,6 +43,7 @@ from colony.isolation import firewall, netns
 
 PREFIX = "cbscale"
 POOL = "10.216.0.0/19"  # 2047 slots
+EMPTY_PREFIX, EMPTY_POOL = "cbscal0", "10.216.32.0/24"  # the reference Mycelium, always empty
 CONFIG = """[services.tick]
 command = "exec sleep 1000000"
 """
@@ -56,22 +59,31 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def probe_rounds(client: Client, repo: Path, tag: str, n: int) -> list[float]:
-    """Spawn ``n`` probe colonies one at a time (after one warm-up), each until `running`,
-    removing each after; seconds per spawn."""
-    out = []
+def probe(client: Client, repo: Path, name: str) -> float:
+    """Spawn colony ``name`` until `running`, then remove it; seconds."""
+    with client.events(name) as events:
+        t0 = time.perf_counter()
+        client.spawn(name, str(repo))
+        wait_state(events, name, "running")
+        took = time.perf_counter() - t0
+    client.remove(name, force=True)
+    client.trash_purge(name)
+    return took
+
+
+def probe_rounds(
+    client: Client, empty: Client, repo: Path, tag: str, n: int
+) -> tuple[list[float], list[float]]:
+    """``n`` probe spawns (after one warm-up) on the loaded Mycelium, each followed by one on
+    the empty one; seconds per spawn, of each."""
+    loaded, alone = [], []
     for i in range(n + 1):
-        name = f"{tag}p{i}"
-        with client.events(name) as events:
-            t0 = time.perf_counter()
-            client.spawn(name, str(repo))
-            wait_state(events, name, "running")
-            took = time.perf_counter() - t0
-        client.remove(name, force=True)
-        client.trash_purge(name)
+        took = probe(client, repo, f"{tag}p{i}")
+        took_alone = probe(empty, repo, f"{tag}e{i}")
         if i:
-            out.append(took)
-    return out
+            loaded.append(took)
+            alone.append(took_alone)
+    return loaded, alone
 
 
 def fill(socket: Path, repo: Path, names: list[str]) -> None:
@@ -110,12 +122,14 @@ def service_pids(client: Client, names: list[str]) -> dict[str, int | None]:
 
 
 def leftovers() -> list[str]:
-    found = [f"netns {n}" for n in netns.list_netns(PREFIX)]
-    found += [f"table {t}" for t in firewall.list_tables(PREFIX)]
+    found: list[str] = []
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    found += [f"veth {w}" for w in links.split() if w.startswith(f"{PREFIX}h")]
-    for root in Path("/sys/fs/cgroup").glob(f"*/{PREFIX}"):
-        found += [f"cgroup {p}" for p in root.iterdir() if p.is_dir()]
+    for prefix in (PREFIX, EMPTY_PREFIX):
+        found += [f"netns {n}" for n in netns.list_netns(prefix)]
+        found += [f"table {t}" for t in firewall.list_tables(prefix)]
+        found += [f"veth {w}" for w in links.split() if w.startswith(f"{prefix}h")]
+        for root in Path("/sys/fs/cgroup").glob(f"*/{prefix}"):
+            found += [f"cgroup {p}" for p in root.iterdir() if p.is_dir()]
     return found
 
 
@@ -142,6 +156,11 @@ def main() -> int:
     figures: dict[str, Any] = {"count": args.count, "rounds": args.rounds, "steps": {}}
     daemon, client = start_daemon(work, PREFIX, POOL, socket="m.sock", http_port="off")
     socket = work / "m.sock"
+    reference = make_work("colony-bench-scale0")
+    reference.chmod(0o755)
+    empty_daemon, empty = start_daemon(
+        reference, EMPTY_PREFIX, EMPTY_POOL, socket="m.sock", http_port="off"
+    )
     names: list[str] = []
     try:
         repo = make_repo(work, {"README.md": "scale\n", "colony.toml": CONFIG})
@@ -154,9 +173,11 @@ def main() -> int:
                 all_running(client, len(names))
             filled = time.perf_counter() - t0
             time.sleep(SETTLE)  # the first looks at new colonies (conflicts, usage) are done
-            spawn = summary(probe_rounds(client, repo, f"n{step}", args.rounds))
+            loaded, alone = probe_rounds(client, empty, repo, f"n{step}", args.rounds)
+            spawn = summary(loaded)
             figures["steps"][step] = {
                 "spawn": spawn,
+                "spawn_empty": summary(alone),
                 "rss_mb": round(rss_mb(daemon.pid), 1),
                 "fill_s": round(filled, 1),
             }
@@ -184,17 +205,21 @@ def main() -> int:
             client.remove(colony["name"], force=True)
         client.close()
         stop_daemon(daemon)
+        empty.close()
+        stop_daemon(empty_daemon)
         figures["leftovers"] = leftovers()
         remove_work(work)
+        remove_work(reference)
     report(figures, args.json)
     return 1 if figures["leftovers"] else 0
 
 
 def report(figures: dict[str, Any], as_json: bool) -> None:
     steps = figures["steps"]
-    base = steps[min(steps)]["spawn"]["p50"]
     for figure in steps.values():
-        figure["ratio_to_none_p50"] = round(figure["spawn"]["p50"] / base, 2)
+        figure["ratio_to_none_p50"] = round(
+            figure["spawn"]["p50"] / figure["spawn_empty"]["p50"], 2
+        )
     if as_json:
         print(json.dumps(figures, indent=2))
         return
@@ -202,7 +227,8 @@ def report(figures: dict[str, Any], as_json: bool) -> None:
     for step, f in steps.items():
         print(
             f"(a) spawn, {step:5d} present   p50 {f['spawn']['p50']:7.1f} ms   p95 "
-            f"{f['spawn']['p95']:7.1f} ms   ratio to none {f['ratio_to_none_p50']:.2f} (<= 1.2)"
+            f"{f['spawn']['p95']:7.1f} ms   none present (same time) p50 "
+            f"{f['spawn_empty']['p50']:7.1f} ms   ratio {f['ratio_to_none_p50']:.2f} (<= 1.2)"
             f"   (b) daemon RSS {f['rss_mb']:.0f} MB   filled in {f['fill_s']} s"
         )
     print(
