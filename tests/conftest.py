@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from colony.isolation import firewall
+
 # Another checkout running the suite at the same time sets its own (e.g. "cu-"), so the two
 # runs never see each other's objects as leaks.
 TEST_PREFIX = os.environ.get("COLONY_TEST_PREFIX", "ct-")
@@ -64,9 +66,7 @@ def leftovers() -> list[str]:
         name = line.split(": ")[1].split("@")[0] if ": " in line else ""
         if name.startswith(TEST_PREFIX):
             found.append(f"link {name}")
-    for line in _out(["nft", "list", "tables"]).splitlines():
-        if line.split()[-1:] and line.split()[-1].startswith(TEST_PREFIX):
-            found.append(f"nft {line.strip()}")
+    found += [f"nft table inet {n}" for n in firewall.table_names() if n.startswith(TEST_PREFIX)]
     if CGROUP_ROOT.is_dir():
         for hierarchy in [CGROUP_ROOT, *CGROUP_ROOT.iterdir()]:
             if hierarchy.is_dir():

@@ -368,8 +368,13 @@ def delete_table(name: str) -> bool:
     return True
 
 
+def table_names() -> list[str]:
+    """Names of every inet table, over netlink (``nft list tables`` reads every table's
+    contents first, and starts over while other tables change)."""
+    payloads = nftnl.dump(nftnl.render_get_table(), "list tables")
+    return sorted(nftnl.parse_table(p)[0] for p in payloads)
+
+
 def list_tables(prefix: str) -> list[str]:
     """Names of the inet tables that carry ``<prefix>-``."""
-    payloads = nftnl.dump(nftnl.render_get_table(), "list tables")
-    names = (nftnl.parse_table(p)[0] for p in payloads)
-    return sorted(n for n in names if n.startswith(f"{prefix}-"))
+    return [n for n in table_names() if n.startswith(f"{prefix}-")]

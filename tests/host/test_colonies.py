@@ -15,6 +15,7 @@ from websockets.sync.client import connect as ws_connect
 from colony import host
 from colony.client import Client
 from colony.errors import ColonyError
+from colony.isolation import firewall
 from colony.isolation.firewall import host_table
 from tests.conftest import git, make_repo
 from tests.host.conftest import (
@@ -73,8 +74,7 @@ def owned(prefix: str) -> list[str]:
     found = [n for n in netns_names() if n.startswith(prefix)]
     found += [n for n in links() if n.startswith(prefix)]
     found += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{prefix}/*") if p.is_dir()]
-    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-    found += [t for t in tables.split() if t.startswith(prefix) and t != host_table(prefix)]
+    found += [t for t in firewall.table_names() if t.startswith(prefix) and t != host_table(prefix)]
     return found
 
 
