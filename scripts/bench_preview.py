@@ -7,10 +7,12 @@ Mycelium:
   (b) Colony's preview proxy: ``web.<colony>.localhost:<proxy-port>``;
   (c) HAProxy, (d) nginx and (e) Caddy, each reverse-proxying 127.0.0.1:<port> to the
       colony's address with upstream keep-alive, run as the bench starts them.
-It prints req/s, p50 and p99 of each, and each one's req/s as a ratio of (a)'s, and the p50
-each adds to (a)'s. Goal (issue 15): (b) >= 0.37x direct and at least HAProxy's ratio, added
-p50 <= 0.5 ms. wrk, haproxy, nginx and caddy are installed from Debian when absent. Everything
-the bench starts is stopped, and the colony and the daemon's state removed, also on failure.
+Each is run ``--rounds`` times (3), round robin, and the median is shown (the machine's load
+moves under a bench). It prints req/s, p50 and p99 of each, and each one's req/s as a ratio
+of (a)'s, and the p50 each adds to (a)'s. Goal (issue 15): (b) >= 0.37x direct and at least
+HAProxy's ratio, added p50 <= 0.5 ms. wrk, haproxy, nginx and caddy are installed from Debian
+when absent. Everything the bench starts is stopped, and the colony and the daemon's state
+removed, also on failure.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -183,7 +186,9 @@ def caddy(work: Path, port: int, target: str) -> list[str]:
     return ["caddy", "run", "--adapter", "caddyfile", "--config", str(conf)]
 
 
-def measure(seconds: int, tools: dict[str, str], work: Path) -> dict[str, dict[str, float]]:
+def measure(
+    seconds: int, rounds: int, tools: dict[str, str], work: Path
+) -> dict[str, dict[str, float]]:
     """Spawn the colony and run wrk against each path."""
     repo = make_repo(work, {"colony.toml": COLONY_TOML, "backend.conf": BACKEND_CONF})
     daemon, client = start_daemon(work, PREFIX, POOL, env={"COLONY_PREVIEW_AUTH": "local"})
@@ -199,14 +204,27 @@ def measure(seconds: int, tools: dict[str, str], work: Path) -> dict[str, dict[s
             wait_port(PORT, address)
             url = client.urls(name)["urls"]["web"]
             proxy_port = int(re.search(r":(\d+)/", url).group(1))  # type: ignore[union-attr]
-            figures["direct"] = wrk(f"http://{target}/", seconds)
             host = f"web.{name}.localhost:{proxy_port}"
-            figures["colony"] = wrk(f"http://127.0.0.1:{proxy_port}/", seconds, host)
-            for label, make in (("haproxy", haproxy), ("nginx", nginx), ("caddy", caddy)):
-                if label in tools:
-                    port = free_port()
-                    with running(make(work, port, target), port, work / f"{label}.log"):
-                        figures[label] = wrk(f"http://127.0.0.1:{port}/", seconds)
+            targets = {
+                "direct": (f"http://{target}/", None),
+                "colony": (f"http://127.0.0.1:{proxy_port}/", host),
+            }
+            with ExitStack() as proxies:
+                for label, make in (("haproxy", haproxy), ("nginx", nginx), ("caddy", caddy)):
+                    if label in tools:
+                        port = free_port()
+                        log = work / f"{label}.log"
+                        proxies.enter_context(running(make(work, port, target), port, log))
+                        targets[label] = (f"http://127.0.0.1:{port}/", None)
+                # round robin, median of the rounds: the machine's load moves under a bench
+                runs: dict[str, list[dict[str, float]]] = {label: [] for label in targets}
+                for _ in range(rounds):
+                    for label, (url, host_header) in targets.items():
+                        runs[label].append(wrk(url, seconds, host_header))
+            for label, results in runs.items():
+                figures[label] = {
+                    key: statistics.median(r[key] for r in results) for key in results[0]
+                }
         finally:
             client.remove(name, force=True)
             client.trash_purge(name)
@@ -217,7 +235,7 @@ def measure(seconds: int, tools: dict[str, str], work: Path) -> dict[str, dict[s
 
 
 def main() -> int:
-    args = parse_args(__doc__, seconds=5)
+    args = parse_args(__doc__, rounds=3, seconds=5)
     if lacks_root("bench_preview", "colonies and the colony's address"):
         return 1
     tools = ensure_tools()
@@ -225,7 +243,7 @@ def main() -> int:
     work.chmod(0o755)  # the colony's user reads the repository
     with ExitStack() as stack:
         stack.callback(remove_work, work)
-        figures = measure(args.seconds, tools, work)
+        figures = measure(args.seconds, args.rounds, tools, work)
     direct = figures["direct"]
     for f in figures.values():
         f["ratio"] = f["rps"] / direct["rps"]
@@ -233,7 +251,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
-    print(f"wrk -t2 -c32 -d{args.seconds}s, tiny keep-alive backend (nginx) in a colony")
+    print(
+        f"wrk -t2 -c32 -d{args.seconds}s, median of {args.rounds} rounds (round robin), "
+        "tiny keep-alive backend (nginx) in a colony"
+    )
     for label, f in figures.items():
         print(
             f"{label:8s} {f['rps']:9.0f} req/s   p50 {f['p50']:6.2f} ms   p99 {f['p99']:6.2f} ms"
