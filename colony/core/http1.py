@@ -23,7 +23,10 @@ UNTIL_CLOSE = -2
 TUNNEL = -3  # the message ends with its head and what follows is no HTTP (101, CONNECT 2xx)
 HEAD_LIMIT = 64 * 1024  # longest head (and chunk-size or trailer line) a Follower takes
 
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-zA-Z]+")
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9a-zA-Z]+"
+_TOKEN_RE = re.compile(_TOKEN)
+_HEADERS_RE = re.compile(rf"(?:\r\n{_TOKEN}:[^\r\n]*)*")
+_HEADER_RE = re.compile(rf"\r\n({_TOKEN}):([^\r\n]*)")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 502: "Bad Gateway"}
 REASONS |= {403: "Forbidden", 421: "Misdirected Request", 429: "Too Many Requests"}
@@ -71,11 +74,10 @@ def parse_head(raw: bytes, *, request: bool) -> Head:
         Malformed: a bad start line, a bad header line, or a stray CR, LF or NUL.
     """
     text = raw[:-4].decode("latin-1")
-    bare = text.replace("\r\n", "")
-    if "\0" in text or "\r" in bare or "\n" in bare:
+    first, sep, block = text.partition("\r\n")
+    if "\0" in text or "\r" in first or "\n" in first:
         raise Malformed("stray CR, LF or NUL in the head")
-    lines = text.split("\r\n")
-    start = lines[0].split(" ", 2)
+    start = first.split(" ", 2)
     if request:
         ok = len(start) == 3 and _is_token(start[0]) and start[1] != ""
         ok = ok and start[2] in ("HTTP/1.0", "HTTP/1.1")
@@ -84,12 +86,14 @@ def parse_head(raw: bytes, *, request: bool) -> Head:
         ok = ok and len(start[1]) == 3
     if not ok:
         raise Malformed(f"bad {'request' if request else 'status'} line")
-    headers = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not _is_token(name):  # also rejects obs-fold and "Name :"
-            raise Malformed("bad header line")
-        headers.append((name.lower(), value.strip(" \t")))
+    block = sep + block
+    # one pass in C each: every line "token:value" without a stray CR or LF (this also rejects
+    # obs-fold and "Name :"), then the pairs
+    if _HEADERS_RE.fullmatch(block) is None:
+        if "\r" in block.replace("\r\n", "") or "\n" in block.replace("\r\n", ""):
+            raise Malformed("stray CR, LF or NUL in the head")
+        raise Malformed("bad header line")
+    headers = [(n.lower(), v.strip(" \t")) for n, v in _HEADER_RE.findall(block)]
     return Head(raw, start, headers)
 
 
