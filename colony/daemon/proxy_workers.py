@@ -66,6 +66,7 @@ class _Worker:
     started: float
     conns: dict[int, _Admitted] = field(default_factory=dict)
     uids: dict[int, int | None] = field(default_factory=dict)
+    opened: set[int] = field(default_factory=set)
 
 
 class ProxyWorkers:
@@ -157,12 +158,14 @@ class ProxyWorkers:
         elif op == "release":
             ident = int(message["conn"])
             worker.uids.pop(ident, None)
+            worker.opened.discard(ident)
             if ident in worker.conns:
                 self.proxy.peers.release(worker.conns.pop(ident))
         elif op == "open":
             ident = int(message["conn"])
-            if ident not in worker.conns:
-                raise ValueError(f"open of connection {ident}, which was not admitted")
+            if ident not in worker.conns or ident in worker.opened:
+                raise ValueError(f"open of connection {ident}: not admitted, or opened already")
+            worker.opened.add(ident)  # one upstream per client connection
             raw = str(message["head"]).encode("latin-1")
             task = asyncio.get_running_loop().create_task(
                 self._open(worker, int(message["id"]), raw, worker.uids[ident])
