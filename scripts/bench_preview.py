@@ -41,7 +41,7 @@ from benchlib import (
 )
 
 PREFIX = "cbprev"
-POOL = "10.217.0.0/24"
+POOL = "10.213.242.0/24"
 PORT = 8080
 PACKAGES = {"wrk": "wrk", "haproxy": "haproxy", "nginx": "nginx-light", "caddy": "caddy"}
 BACKEND_CONF = f"""worker_processes 1;

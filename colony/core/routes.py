@@ -2,6 +2,9 @@
 
 Pure: the proxy (``colony/daemon/proxy.py``) asks :func:`resolve` where a connection goes,
 :func:`explain_miss` why one goes nowhere, and :func:`render_url` is what ``colony url`` prints.
+What went through is a :class:`RequestRecord` per request, gathered (issue 15) by a
+:class:`RequestTally` into one :class:`RequestBatch` per client user and preview, which the
+audit log keeps instead of one entry per request.
 
 Only what a colony declares is reachable (issue 11): its services, by name or by port, and
 the ports of ``[previews] ports``. At sandbox level ``none`` a colony shares the host's
