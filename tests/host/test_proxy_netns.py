@@ -272,3 +272,21 @@ async def test_workers_drop_root_restart_and_die_with_their_parent(
         await workers.close()
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists()
+
+
+async def test_second_preview_on_one_connection_421_and_streaming(proxy_port: int) -> None:
+    """On one keep-alive connection, requests for the same preview are answered in order and
+    one for another colony gets 421 (in the daemon's loop and in the workers alike)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
+    try:
+        for host_header in ("web.a.localhost", "web.a.localhost:7080", "web.b.localhost"):
+            writer.write(f"GET / HTTP/1.1\r\nHost: {host_header}\r\n\r\n".encode())
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 30)  # the proxy closes after the 421
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert answer.count(b"HTTP/1.0 200 OK\r\n") + answer.count(b"HTTP/1.1 200 OK\r\n") == 2
+    assert answer.count(b"\r\n\r\na") == 2
+    assert b"421 Misdirected Request" in answer
+    assert b"web.b.localhost" in answer
