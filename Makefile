@@ -67,6 +67,7 @@ bench: setup
 	@$(BIN)/python scripts/bench_sandbox.py
 	@$(BIN)/python scripts/bench_audit.py
 	@$(BIN)/python scripts/bench_flood.py
+	@$(BIN)/python scripts/bench_preview.py
 
 # Minutes long: 1,000 live colonies with a service each (issue 15's scale goals).
 bench-scale: setup

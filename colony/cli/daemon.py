@@ -194,6 +194,15 @@ def _host_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     "COLONY_PEER_CONNECTIONS].",
 )
 @click.option(
+    "--proxy-workers",
+    envvar="COLONY_PROXY_WORKERS",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Processes that serve previews, each as its own unprivileged uid [env "
+    "COLONY_PROXY_WORKERS; default: one per core]. 0 serves them in the daemon's own event "
+    "loop (slower).",
+)
+@click.option(
     "--idle-timeout",
     envvar="COLONY_IDLE_TIMEOUT",
     type=click.FloatRange(1, 3600),
@@ -304,6 +313,7 @@ def daemon_run(
     http_port: int | None,
     http_name: str,
     peer_connections: int,
+    proxy_workers: int | None,
     idle_timeout: float,
     audit_push: str | None,
     audit_retention: str | None,
@@ -337,6 +347,7 @@ def daemon_run(
         http_port=http_port,
         http_name=http_name,
         peer_connections=peer_connections,
+        proxy_workers=proxy_workers,
         idle_timeout=idle_timeout,
         audit_push=audit_push,
         audit_retention=audit_retention,

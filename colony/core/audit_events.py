@@ -105,11 +105,7 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
     if t == "exec_end":
         return f"exec {_argv(e)} exited {e.get('code')} after {_ms(e.get('duration'))}"
     if t == "request":
-        status = e.get("status") if e.get("status") is not None else "no response"
-        return (
-            f"{e.get('method')} {e.get('host')}{e.get('path')} -> {status} "
-            f"({e.get('bytes')} B, {_ms(e.get('duration'))})"
-        )
+        return _format_request(e)
     if t == "net":
         return f"{e.get('verdict')} {e.get('proto')} to {e.get('dest')}:{e.get('port')}"
     if t == "files":
@@ -122,6 +118,28 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
         colonies = ", ".join(str(c) for c in e.get("colonies") or [])
         return f"conflict on {e.get('path')} between {colonies}"
     return None
+
+
+def _format_request(e: dict[str, Any]) -> str:
+    """One request (``GET web.shop.localhost/ -> 200 (…)``), or a batch of them (issue 15):
+    ``12 requests to web.shop.localhost by alice: GET /, GET /app.js, … -> 200 x11, 404 x1``."""
+    by = f" by {e['client']}" if e.get("client") else ""
+    count = e.get("count") if isinstance(e.get("count"), int) else 1
+    if count == 1:
+        status = e.get("status") if e.get("status") is not None else "no response"
+        return (
+            f"{e.get('method')} {e.get('host')}{e.get('path')} -> {status}{by} "
+            f"({e.get('bytes')} B, {_ms(e.get('duration'))})"
+        )
+    paths = [str(p) for p in (e.get("paths") or [])]
+    more = e.get("more_paths") if isinstance(e.get("more_paths"), int) else 0
+    shown = ", ".join(paths[:5]) + (", …" if len(paths) > 5 or more else "")
+    statuses = e.get("statuses")
+    codes = ", ".join(f"{k} x{v}" for k, v in sorted((statuses or {}).items()))
+    return (
+        f"{count} requests to {e.get('host')}{by}: {shown} -> {codes} "
+        f"({e.get('bytes')} B, {_ms(e.get('duration'))} in all)"
+    )
 
 
 def _format_files(e: dict[str, Any]) -> str:

@@ -17,13 +17,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 from colony.core.model import Transition
 from colony.core.policy import Policy
-from colony.core.routes import RequestRecord
+from colony.core.routes import RequestBatch, RequestRecord
 
 OMIT: Mapping[str, object] = MappingProxyType({"omit": True})
 SPREAD: Mapping[str, object] = MappingProxyType({"spread": True})
@@ -325,7 +325,12 @@ class NetEvent(BusEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class RequestEvent(BusEvent):
-    """One request through the preview proxy (``status`` None: no response)."""
+    """Requests through the preview proxy: one (``status`` None: no response), or since issue
+    15 a batch of one client user's requests to one preview within a second or so: ``count``
+    of them, ``paths`` their distinct ``METHOD path`` (the first ones; ``more_paths`` others),
+    ``statuses`` how many got each status, ``bytes`` and ``duration`` summed; ``method``,
+    ``path`` and ``status`` are the first request's. ``client`` is the local user who sent
+    them, when the proxy knows."""
 
     TYPE = "request"
     colony: str
@@ -338,6 +343,11 @@ class RequestEvent(BusEvent):
     bytes: int
     duration: float
     at: float
+    count: int = field(default=1, metadata=OMIT)
+    paths: tuple[str, ...] = field(default=(), metadata=OMIT)
+    more_paths: int = field(default=0, metadata=OMIT)
+    statuses: Mapping[str, int] | None = field(default=None, metadata=OMIT)
+    client: str | None = field(default=None, metadata=OMIT)
 
     @classmethod
     def of(cls, rec: RequestRecord, at: float) -> RequestEvent:
@@ -353,4 +363,21 @@ class RequestEvent(BusEvent):
             bytes=rec.bytes_out,
             duration=rec.duration_s,
             at=at,
+        )
+
+    @classmethod
+    def of_batch(cls, batch: RequestBatch, at: float, client: str | None) -> RequestEvent:
+        """The event of a batch of requests (:class:`~colony.core.routes.RequestTally`)."""
+        one = cls.of(batch.first, at)
+        if batch.count == 1:
+            return replace(one, client=client)
+        return replace(
+            one,
+            bytes=batch.bytes_out,
+            duration=batch.duration_s,
+            count=batch.count,
+            paths=tuple(batch.paths),
+            more_paths=batch.more_paths,
+            statuses=dict(batch.statuses),
+            client=client,
         )

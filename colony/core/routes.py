@@ -2,6 +2,9 @@
 
 Pure: the proxy (``colony/daemon/proxy.py``) asks :func:`resolve` where a connection goes,
 :func:`explain_miss` why one goes nowhere, and :func:`render_url` is what ``colony url`` prints.
+What went through is a :class:`RequestRecord` per request, gathered (issue 15) by a
+:class:`RequestTally` into one :class:`RequestBatch` per client user and preview, which the
+audit log keeps instead of one entry per request.
 
 Only what a colony declares is reachable (issue 11): its services, by name or by port, and
 the ports of ``[previews] ports``. At sandbox level ``none`` a colony shares the host's
@@ -22,8 +25,10 @@ Example:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, field
+from typing import Any
 
 _LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _PORT_RE = re.compile(r"[1-9][0-9]{0,4}")  # no leading zeros: one URL per port
@@ -96,6 +101,97 @@ class RequestRecord:
     status: int | None
     bytes_out: int
     duration_s: float
+    uid: int | None = None  # the local user whose client sent it, when known
+
+
+PATHS_SHOWN = 20  # distinct "METHOD path" of one batch kept in its audit record
+
+
+@dataclass
+class RequestBatch:
+    """The requests of one client user to one preview over a while (issue 15: one audit
+    record per batch instead of one per request): how many, what, with which statuses."""
+
+    first: RequestRecord
+    count: int = 0
+    bytes_out: int = 0
+    duration_s: float = 0.0
+    statuses: Counter[str] = field(default_factory=Counter)
+    paths: list[str] = field(default_factory=list)  # distinct "METHOD path", the first ones
+    more_paths: int = 0  # distinct ones beyond PATHS_SHOWN are only counted
+
+    def add(self, rec: RequestRecord) -> None:
+        self.count += 1
+        self.bytes_out += rec.bytes_out
+        self.duration_s += rec.duration_s
+        self.statuses["none" if rec.status is None else str(rec.status)] += 1
+        what = f"{rec.method} {rec.path[:200]}"
+        if what not in self.paths:
+            if len(self.paths) < PATHS_SHOWN:
+                self.paths.append(what)
+            else:
+                self.more_paths += 1
+
+    def to_json(self) -> dict[str, object]:
+        """As a preview worker sends it to the daemon."""
+        return {
+            "first": list(astuple(self.first)),
+            "count": self.count,
+            "bytes": self.bytes_out,
+            "duration": self.duration_s,
+            "statuses": dict(self.statuses),
+            "paths": self.paths,
+            "more_paths": self.more_paths,
+        }
+
+    @classmethod
+    def of_json(cls, data: Any) -> RequestBatch:
+        """A batch a worker sent (checked: a worker parses hostile HTTP).
+
+        Raises:
+            ValueError: not a batch.
+        """
+        try:
+            f = data["first"]
+            first = RequestRecord(
+                str(f[0]), None if f[1] is None else str(f[1]), int(f[2]), str(f[3]),
+                str(f[4]), str(f[5]), None if f[6] is None else int(f[6]), int(f[7]),
+                float(f[8]), None if f[9] is None else int(f[9]),
+            )  # fmt: skip
+            statuses = Counter({str(k): int(v) for k, v in dict(data["statuses"]).items()})
+            paths = [str(p) for p in data["paths"]][:PATHS_SHOWN]
+            return cls(
+                first, int(data["count"]), int(data["bytes"]), float(data["duration"]),
+                statuses, paths, int(data["more_paths"]),
+            )  # fmt: skip
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a request batch: {exc!r}") from None
+
+
+class RequestTally:
+    """Preview requests gathered into batches until :meth:`drain` takes them (each second).
+
+    Example:
+        >>> tally = RequestTally()
+        >>> tally.add(RequestRecord("shop", "web", 3000, "GET", "/", "web.shop.localhost",
+        ...                         200, 5, 0.001))
+        >>> [(b.first.colony, b.count, dict(b.statuses)) for b in tally.drain()]
+        [('shop', 1, {'200': 1})]
+    """
+
+    def __init__(self) -> None:
+        self._batches: dict[tuple[object, ...], RequestBatch] = {}
+
+    def add(self, rec: RequestRecord) -> None:
+        key = (rec.colony, rec.service, rec.port, rec.host.lower(), rec.uid)
+        batch = self._batches.get(key)
+        if batch is None:
+            batch = self._batches[key] = RequestBatch(rec)
+        batch.add(rec)
+
+    def drain(self) -> list[RequestBatch]:
+        batches, self._batches = list(self._batches.values()), {}
+        return batches
 
 
 def parse_host(host_header: str, domain: str = "localhost") -> tuple[str, str] | None:

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from colony.core.bus_events import RequestEvent
 from colony.core.hosts import preview_names
 from colony.daemon.access import Access
 from colony.daemon.agents import AgentService
@@ -44,6 +43,7 @@ from colony.daemon.network import Network, start_network
 from colony.daemon.paths import Paths
 from colony.daemon.peers import PeerLimit
 from colony.daemon.preview_gate import PreviewGate, load_key
+from colony.daemon.preview_records import PreviewRecords
 from colony.daemon.previews import explain_preview
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.resources import Usage
@@ -71,6 +71,7 @@ class Services:
     broods: BroodService
     access: Access  # who callers are, who owns and shares what (issue 14)
     gate: PreviewGate  # who may open previews, first-visit links (issue 14)
+    preview_records: PreviewRecords  # preview requests, batched into the audit log (issue 15)
     bus: EventBus  # what happens, for the API's streams and the audit log
     logs: LogBook  # every colony's logs
     clock: Callable[[], float]
@@ -144,10 +145,12 @@ async def build(
     )
     access = Access(store, bus, clock)
     gate = PreviewGate(s.preview_auth, load_key(paths.preview_key), access, clock)
+    records = PreviewRecords(bus.publish, clock)  # issue 15: not one write per request
+    start_task(records.run())
     proxy = PreviewProxy(
         routes=colonies.routes,
         connect=lambda up: connect_in_netns(colonies.netns_path(up.colony), up.port),
-        on_request=lambda r: bus.publish(RequestEvent.of(r, clock())),
+        on_request=records.add,
         domain=s.domain,
         peers=PeerLimit(s.peer_connections, "preview proxy"),
         idle_timeout=s.idle_timeout,
@@ -194,6 +197,7 @@ async def build(
         broods=broods,
         access=access,
         gate=gate,
+        preview_records=records,
         bus=bus,
         logs=logs,
         clock=clock,

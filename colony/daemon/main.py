@@ -53,6 +53,7 @@ from colony.daemon.paths import Paths
 from colony.daemon.peers import DEFAULT_CAP, DEFAULT_IDLE, PeerLimit
 from colony.daemon.ports import bind_error, check_free
 from colony.daemon.preview_gate import humans
+from colony.daemon.proxy_workers import ProxyWorkers
 from colony.daemon.settings import Settings, load_policy, used_uids
 from colony.errors import ColonyError, ConfigError
 from colony.isolation import Isolation
@@ -129,7 +130,8 @@ class Daemon:
         self._preflight()
         paths = Paths(s.state_dir)
         store = Store(paths.db)
-        ids = Identities(s.uids, used=lambda: used_uids(store))
+        # the range's last uid is the preview proxy workers' own (issue 15), never a colony's
+        ids = Identities(s.uids, used=lambda: used_uids(store) | {s.uids.last})
         ids.claim()
         iso = self.isolation or LinuxIsolation(
             mark=render_mark(s.prefix, str(s.state_dir.resolve()))
@@ -149,8 +151,19 @@ class Daemon:
                     start_task=start_task,
                 )  # fmt: skip
                 myc, proxy = services.colonies, services.proxy
+                workers = None
+                if s.proxy_workers:  # issue 15: the data path in processes of its own
+                    workers = ProxyWorkers(
+                        proxy,
+                        services.preview_records.add_batch,
+                        count=s.proxy_workers,
+                        uid=s.uids.last,
+                    )
                 try:
-                    proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
+                    if workers is not None:
+                        proxy_port = await workers.start(s.proxy_host, s.proxy_port)
+                    else:
+                        proxy_port = await proxy.start(s.proxy_host, s.proxy_port)
                 except OSError as exc:  # taken since the preflight check
                     raise bind_error(
                         "previews", s.proxy_host, s.proxy_port, exc, "--proxy-port"
@@ -198,6 +211,8 @@ class Daemon:
                 if web is not None:
                     await web.close()
                 await proxy.close()
+                if workers is not None:
+                    await workers.close()
                 for task in list(self.tasks):
                     task.cancel()
             if myc.empty():
@@ -268,6 +283,7 @@ def run_daemon(
     http_port: int | None = 8000,
     http_name: str = NAME,
     peer_connections: int = DEFAULT_CAP,
+    proxy_workers: int | None = None,
     idle_timeout: float = DEFAULT_IDLE,
     audit_push: str | None = None,
     audit_retention: str | None = None,
@@ -315,6 +331,7 @@ def run_daemon(
             http_port=http_port,
             http_name=http_name,
             peer_connections=peer_connections,
+            proxy_workers=(os.cpu_count() or 1) if proxy_workers is None else proxy_workers,
             idle_timeout=idle_timeout,
             audit_push=push_url(audit_push) if audit_push else None,
             audit_retention=parse_retention(audit_retention, "--audit-retention")

@@ -38,6 +38,7 @@ class Settings:
     http_name: str = NAME  # Bloom's own name: its origin and its cookie's host (issue 11)
     peer_connections: int = DEFAULT_CAP  # per peer, on the proxy and on Bloom's listener
     idle_timeout: float = DEFAULT_IDLE  # seconds to wait for a request head
+    proxy_workers: int = 0  # preview proxy processes; 0: in the daemon's loop (issue 15)
     audit_push: str | None = None  # VictoriaLogs jsonline URL (issue 5)
     audit_retention: float | None = None  # seconds of audit log kept; None: all
     log_cap: LogCap = field(default_factory=LogCap)  # each log source's files (issue 11)

@@ -270,6 +270,14 @@ def _place(placement: Placement, netns_fd: int | None, pty_slave: int | None) ->
         os.setresuid(placement.uid, placement.uid, placement.uid)
 
 
+def start_helper(argv: Sequence[str], pass_fds: Sequence[int]) -> subprocess.Popen[bytes]:
+    """Start one of Mycelium's own helper processes (a preview proxy worker), which gets the
+    descriptors ``pass_fds`` and stays in the daemon's session: it goes with the daemon."""
+    return subprocess.Popen(
+        [str(a) for a in argv], pass_fds=tuple(pass_fds), stdin=subprocess.DEVNULL
+    )
+
+
 def spawn(
     argv: Sequence[str],
     *,

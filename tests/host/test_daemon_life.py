@@ -174,6 +174,17 @@ def test_commands_at_once_start_one_daemon_that_answers(tmp_path: Path, state: P
     assert code == 0, err
 
 
+def proxy_workers(daemon_pid: int) -> list[int]:
+    """The preview proxy worker processes of the daemon ``daemon_pid`` (issue 15)."""
+    found = subprocess.run(
+        ["pgrep", "-P", str(daemon_pid), "-f", "colony.daemon.proxy_worker"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    return [int(pid) for pid in found]
+
+
 def test_every_exit_is_logged_with_its_reason(daemon: Daemon) -> None:
     """When Mycelium gets SIGHUP it says so and carries on; when it is killed with SIGKILL the
     next Mycelium says the previous one ended without a word; SIGTERM is logged as the reason
@@ -185,8 +196,13 @@ def test_every_exit_is_logged_with_its_reason(daemon: Daemon) -> None:
     assert daemon.client is not None
     assert daemon.client.health()["ok"]
     killed = daemon.proc.pid
+    workers = proxy_workers(killed)
+    assert workers, "the preview proxy workers run"
     daemon.kill9()
+    # issue 15: the workers hold the preview port; a killed daemon takes them along
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10, "workers")
     daemon.start()
+    workers = proxy_workers(daemon.proc.pid)
     assert f"the previous Mycelium (pid {killed}, started " in daemon.log.read_text()
 
     twin = subprocess.run(
@@ -214,6 +230,8 @@ def test_every_exit_is_logged_with_its_reason(daemon: Daemon) -> None:
 
     daemon.stop()  # SIGTERM
     assert daemon.proc.returncode == 0
+    assert workers
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert daemon.log.read_text().rstrip().endswith("Mycelium exited: received SIGTERM")
     assert (daemon.state_dir / "mycelium.pid").read_text() == ""
 

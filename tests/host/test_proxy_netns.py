@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,8 +19,11 @@ from websockets.asyncio.client import connect as ws_connect
 from colony import host
 from colony.core.routes import RouteTable, Upstream, plan_previews
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
+from colony.daemon.proxy_workers import ProxyWorkers
 from colony.errors import HostError
-from tests.conftest import TEST_PREFIX
+from tests.conftest import TEST_PREFIX, uid_base_for
+
+WORKER_UID = uid_base_for(TEST_PREFIX + "proxy") - 1  # no user's, no colony's
 
 pytestmark = [
     pytest.mark.host,
@@ -107,20 +112,23 @@ def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
 async def _wait_listening(netns_path: str, port: int) -> None:
     for _ in range(400):
         try:
-            _, writer = await connect_in_netns(netns_path, port)
+            sock = await connect_in_netns(netns_path, port)
         except ConnectionRefusedError:
             await asyncio.sleep(0.05)
             continue
-        writer.close()
-        await writer.wait_closed()
+        sock.close()
         return
     raise AssertionError(f"nothing listens on port {port} in {netns_path}")
 
 
-@pytest.fixture
+@pytest.fixture(params=["in-process", "workers"])
 async def proxy_port(
-    netns: dict[str, str], spawned: list[subprocess.Popen[bytes]]
+    request: pytest.FixtureRequest,
+    netns: dict[str, str],
+    spawned: list[subprocess.Popen[bytes]],
 ) -> AsyncIterator[int]:
+    """The proxy in this event loop, or (issue 15) in two worker processes of an unprivileged
+    uid that the daemon's side answers, as the daemon runs it."""
     if not _host_port_refused(3000):
         pytest.skip("something on this host listens on 127.0.0.1:3000")
     servers = [
@@ -144,14 +152,21 @@ async def proxy_port(
     )
     paths = {**netns, "gone": "/run/netns/ct-00000000-gone"}
 
-    async def connect(up: Upstream) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def connect(up: Upstream) -> socket.socket:
         return await connect_in_netns(paths[up.colony], up.port)
 
     proxy = PreviewProxy(lambda: table, connect)
+    if request.param == "in-process":
+        try:
+            yield await proxy.start("127.0.0.1", 0)
+        finally:
+            await proxy.close()
+        return
+    workers = ProxyWorkers(proxy, lambda batch: None, count=2, uid=WORKER_UID)
     try:
-        yield await proxy.start("127.0.0.1", 0)
+        yield await workers.start("127.0.0.1", 0)
     finally:
-        await proxy.close()
+        await workers.close()
 
 
 async def _get(port: int, host_header: str) -> httpx.Response:
@@ -205,3 +220,73 @@ async def test_connect_in_missing_netns() -> None:
     """When the namespace does not exist, connect raises HostError naming the path."""
     with pytest.raises(HostError, match="ct-00000000-nope"):
         await connect_in_netns("/run/netns/ct-00000000-nope", 3000)
+
+
+async def test_workers_drop_root_restart_and_die_with_their_parent(
+    netns: dict[str, str], spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    """Issue 15: the workers run as their own uid with no capabilities; one killed is
+    started again and previews keep working; close() ends them all."""
+    placement = host.Placement(netns=netns["a"])
+    spawned.append(
+        host.spawn(
+            [sys.executable, "-c", HTTP_SERVER, "a", "127.0.0.1", "3000"], placement=placement
+        )
+    )
+    await _wait_listening(netns["a"], 3000)
+    a = {"web": 3000}
+    table = RouteTable({"a": plan_previews(a, a)})
+
+    async def connect(up: Upstream) -> socket.socket:
+        return await connect_in_netns(netns[up.colony], up.port)
+
+    workers = ProxyWorkers(
+        PreviewProxy(lambda: table, connect), lambda b: None, count=2, uid=WORKER_UID
+    )
+    port = await workers.start("127.0.0.1", 0)
+    try:
+        pids = workers.pids()
+        assert len(pids) == 2
+        for pid in pids:
+            for _ in range(400):  # until it has dropped root, before it serves anything
+                status = Path(f"/proc/{pid}/status").read_text()
+                uids = next(line for line in status.splitlines() if line.startswith("Uid:"))
+                if uids.split()[1:] == [str(WORKER_UID)] * 4:
+                    break
+                await asyncio.sleep(0.05)
+            assert uids.split()[1:] == [str(WORKER_UID)] * 4
+            caps = next(line for line in status.splitlines() if line.startswith("CapEff:"))
+            assert int(caps.split()[1], 16) == 0
+        assert (await _get(port, "web.a.localhost")).text == "a"
+        os.kill(pids[0], signal.SIGKILL)
+        for _ in range(200):
+            if len(workers.pids()) == 2 and pids[0] not in workers.pids():
+                break
+            await asyncio.sleep(0.05)
+        assert pids[0] not in workers.pids()
+        assert len(workers.pids()) == 2
+        for _ in range(6):  # whichever worker accepts, it answers
+            assert (await _get(port, "web.a.localhost")).text == "a"
+        pids = workers.pids()
+    finally:
+        await workers.close()
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists()
+
+
+async def test_second_preview_on_one_connection_421_and_streaming(proxy_port: int) -> None:
+    """On one keep-alive connection, requests for the same preview are answered in order and
+    one for another colony gets 421 (in the daemon's loop and in the workers alike)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
+    try:
+        for host_header in ("web.a.localhost", "web.a.localhost:7080", "web.b.localhost"):
+            writer.write(f"GET / HTTP/1.1\r\nHost: {host_header}\r\n\r\n".encode())
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 30)  # the proxy closes after the 421
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert answer.count(b"HTTP/1.0 200 OK\r\n") + answer.count(b"HTTP/1.1 200 OK\r\n") == 2
+    assert answer.count(b"\r\n\r\na") == 2
+    assert b"421 Misdirected Request" in answer
+    assert b"web.b.localhost" in answer

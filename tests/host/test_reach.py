@@ -12,7 +12,7 @@ import httpx
 
 from colony.client import Client
 from tests.conftest import make_repo
-from tests.host.conftest import Daemon, wait_state
+from tests.host.conftest import Daemon, wait_for, wait_state
 
 # Serves "<text>" on each host:port:text given, until killed.
 SERVE = textwrap.dedent("""
@@ -146,3 +146,47 @@ def test_bloom_and_previews_hold_the_ipv6_loopback_too(daemon: Daemon, tmp_path:
     )
     assert v6.text == "b-web"
     assert httpx.get(f"http://[::1]:{bloom_port}/health", timeout=10).status_code == 401
+
+
+def test_previews_follow_spawn_and_rm_and_are_audited_in_batches(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """Issue 15: previews are served by worker processes (the daemon's default), yet a new
+    colony's preview answers as soon as it runs and a removed one's no longer does; the
+    requests of one keep-alive client land in the audit log as one batch: how many, which
+    paths, which statuses, and the local user who sent them."""
+    assert daemon.client is not None
+    assert daemon.proc is not None
+    children = subprocess.run(
+        ["pgrep", "-P", str(daemon.proc.pid), "-f", "colony.daemon.proxy_worker"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert children, "no preview proxy worker runs"
+    spawn(daemon, tmp_path, "fresh", BASIC)
+    assert preview(daemon, "web.fresh.localhost").text == "b-web"  # at once, no retry
+    with httpx.Client(timeout=10) as http:  # one keep-alive connection
+        url = f"http://127.0.0.1:{daemon.proxy_port}"
+        for path in ("/a", "/b", "/a", "/c?secret=1"):
+            answer = http.get(url + path, headers={"Host": "web.fresh.localhost"})
+            assert answer.text == "b-web"
+    daemon.client.remove("fresh", force=True)
+    gone = preview(daemon, "web.fresh.localhost")
+    assert gone.status_code == 404
+    assert "there is no colony &#x27;fresh&#x27;" in gone.text
+
+    def batches() -> list[dict] | None:
+        found = [
+            e["data"]
+            for e in daemon.client.audit(limit=0, colony="fresh")["entries"]  # type: ignore[union-attr]
+            if e["data"]["type"] == "request"
+        ]
+        return found if sum(d.get("count", 1) for d in found) == 5 else None
+
+    found = wait_for(batches, timeout=30, what="the records of the 5 requests")
+    assert len(found) < 5  # batched, not one record per request
+    paths = {p for d in found for p in d.get("paths", [f"{d['method']} {d['path']}"])}
+    assert paths == {"GET /", "GET /a", "GET /b", "GET /c"}  # no query strings
+    assert all(d["client"] == "root" and d["host"] == "web.fresh.localhost" for d in found)
+    assert sum(d.get("statuses", {str(d["status"]): 1}).get("200", 0) for d in found) == 5

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from colony.core.routes import Previews, RequestRecord, RouteTable, Upstream, plan_previews
 from colony.daemon.peers import PeerLimit
-from colony.daemon.proxy import PreviewProxy
+from colony.daemon.proxy import PreviewProxy, connect_in_netns
 
 BIG = bytes(range(256)) * 4096  # 1 MiB
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -158,8 +158,8 @@ async def proxied(ups: Upstreams, caplog: pytest.LogCaptureFixture) -> AsyncIter
         }
     )
 
-    async def connect(up: Upstream) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_connection("127.0.0.1", up.port)
+    async def connect(up: Upstream) -> socket.socket:
+        return await connect_in_netns(None, up.port)
 
     records: list[RequestRecord] = []
     peers = PeerLimit(3, "preview proxy", owner=lambda sock: 1000)  # every client is uid 1000
@@ -480,8 +480,8 @@ async def test_close_ends_open_connections(proxied: Proxied) -> None:
 async def test_serve_runs_until_cancelled(ups: Upstreams) -> None:
     """When serve() is cancelled, the port is released."""
 
-    async def connect(up: Upstream) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_connection("127.0.0.1", up.port)
+    async def connect(up: Upstream) -> socket.socket:
+        return await connect_in_netns(None, up.port)
 
     table = RouteTable({"a": previews({"web": ups.ports["alpha"]})})
     proxy = PreviewProxy(lambda: table, connect)

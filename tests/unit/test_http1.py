@@ -7,7 +7,10 @@ import pytest
 from colony.core.http1 import (
     CHUNKED,
     UNTIL_CLOSE,
+    Follower,
+    Head,
     Malformed,
+    TooLarge,
     one_host,
     parse_chunk_size,
     parse_head,
@@ -115,3 +118,78 @@ def test_render_error_page_escapes_and_closes():
     assert b"Connection: close" in head
     assert f"Content-Length: {len(body)}".encode() in head
     assert b"&lt;x&gt;" in body
+
+
+def _follow(data: list[bytes], framing=request_framing, request: bool = True) -> list[object]:
+    follower = Follower(framing, request=request)
+    out: list[object] = []
+    for piece in data:
+        out += follower.feed(piece)
+    return out
+
+
+def test_follower_passes_the_same_bytes_and_marks_each_message():
+    """Issue 15: whatever pieces the bytes come in, the follower returns them unchanged,
+    each head parsed, and None where each message ends (length, chunked, none)."""
+    chunked = (
+        b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;x=y\r\nabc\r\n0\r\nTrailer: t\r\n\r\n"
+    )
+    stream = request("Host: a", "Content-Length: 5") + b"hello" + chunked + request("Host: a")
+    for size in (1, 2, 7, len(stream)):
+        items = _follow([stream[i : i + size] for i in range(0, len(stream), size)])
+        heads = [i for i in items if isinstance(i, Head)]
+        assert [h.start[1] for h in heads] == ["/a?b=1", "/c", "/a?b=1"]
+        assert items.count(None) == 3
+        passed = b"".join(i.raw if isinstance(i, Head) else i for i in items if i is not None)
+        assert passed == stream
+
+
+def test_follower_refuses_bad_requests_but_passes_bad_responses():
+    """A request it cannot follow stops it with the reason; a response passes untouched."""
+    follower = Follower(request_framing, request=True)
+    good = request("Host: a")
+    items = follower.feed(good + b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n")
+    assert items == [parse_head(good, request=True), None]
+    assert isinstance(follower.error, Malformed)
+    assert follower.error.status == 400
+    assert follower.feed(b"more") == []
+    huge = Follower(request_framing, request=True)
+    huge.feed(b"GET / HTTP/1.1\r\nX: " + b"x" * 70_000)
+    assert isinstance(huge.error, TooLarge)
+    assert huge.error.status == 431
+    responses = Follower(lambda h: response_framing(h, 200, "GET"), request=False)
+    assert responses.feed(b"HTTP/1.1 200 OK\r\nBad Line\r\n\r\nrest") == [
+        b"HTTP/1.1 200 OK\r\nBad Line\r\n\r\nrest"
+    ]
+    assert responses.raw
+
+
+def test_follower_holds_after_a_request_that_may_switch():
+    """With ``hold`` set, what follows the message waits until release(): then it is more
+    HTTP, or raw bytes when the request switched."""
+
+    def framing(head: Head) -> int:
+        follower.hold = True  # as the proxy's framing does for an Upgrade
+        return request_framing(head)
+
+    follower = Follower(framing, request=True)
+    upgrade = request("Host: a", "Upgrade: websocket")
+    items = follower.feed(upgrade + b"\x81\x05hello")
+    assert items == [parse_head(upgrade, request=True), None]
+    assert follower.holding == 7
+    assert follower.release(raw=True) == [b"\x81\x05hello"]
+    assert follower.feed(b"more") == [b"more"]
+
+
+def test_follower_on_end_counts_each_message():
+    ends: list[int] = []
+    follower = Follower(
+        lambda h: response_framing(h, int(h.start[1]), "GET"),
+        request=False,
+        on_end=lambda: ends.append(follower.size),
+    )
+    one = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    follower.feed(one + one[:10])
+    follower.feed(one[10:])
+    assert ends == [len(one), len(one)]

@@ -6,6 +6,9 @@ import pytest
 
 from colony.core.routes import (
     Previews,
+    RequestBatch,
+    RequestRecord,
+    RequestTally,
     RouteTable,
     Upstream,
     explain_miss,
@@ -222,3 +225,29 @@ def test_listen_ports_are_read_from_proc_net_tcp() -> None:
         "   1: 0100007F:0BB8 0100007F:9C40 01 0\n"
     )
     assert parse_listen_ports(text) == {8001}
+
+
+def test_request_tally_batches_per_client_and_preview():
+    """Issue 15: requests become one batch per (preview, host, client user) until drained;
+    a batch survives the trip from a worker, and a bad one is refused."""
+    tally = RequestTally()
+    for path, status, uid in (
+        ("/a", 200, 1000),
+        ("/b", 404, 1000),
+        ("/a", 200, 1000),
+        ("/", 200, 0),
+    ):
+        tally.add(
+            RequestRecord(
+                "shop", "web", 3000, "GET", path, "web.shop.localhost", status, 10, 0.5, uid
+            )
+        )
+    batches = {b.first.uid: b for b in tally.drain()}
+    assert tally.drain() == []
+    alice = batches[1000]
+    assert (alice.count, alice.bytes_out, alice.duration_s) == (3, 30, 1.5)
+    assert alice.paths == ["GET /a", "GET /b"]
+    assert dict(alice.statuses) == {"200": 2, "404": 1}
+    assert RequestBatch.of_json(alice.to_json()) == alice
+    with pytest.raises(ValueError, match="not a request batch"):
+        RequestBatch.of_json({"first": ["x"]})
