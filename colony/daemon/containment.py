@@ -52,7 +52,9 @@ from colony.isolation import Isolation
 from colony.isolation.limits import OPTIONAL_LIMIT, Limits
 from colony.store.ports import PortStore
 from colony.store.queries import Store
+from colony.vcs.checkouts import Checkout, checkouts_at
 from colony.vcs.inside import Ran, hardening_env
+from colony.vcs.repo import Repo
 
 USERNS_MAX = "/proc/sys/user/max_user_namespaces"
 USERNS_CLONE = "/proc/sys/kernel/unprivileged_userns_clone"  # Debian's switch, where present
@@ -274,6 +276,31 @@ class Containment:
         self.home.make(ident.uid, ident.gid, workspace, grant)
         if self.own_uid:
             self.home.write_identity(ident)
+
+    # --- the workspace's overlay (issue 15; blocking) ---------------------------------------
+
+    @property
+    def can_layer(self) -> bool:
+        """Whether a new workspace is an overlay of its base's shared checkout: Mycelium is
+        root with colony uids (it mounts, and the colony runs as an id the files are shown
+        as); otherwise the colony checks its base out itself."""
+        return self.privileged and not self.home.legacy
+
+    def make_upper(self) -> None:
+        ident = self.user()
+        self.home.make_upper(ident.uid, ident.gid, self._owner_uid())
+
+    def mount_workspace(self, workspace: Path, repo: Repo, base: str) -> Checkout:
+        """Mount the overlay of ``base``'s shared checkout (made now if missing) at
+        ``workspace``, unless it is mounted; the checkout.
+
+        Raises:
+            HostError: git could not make the checkout, or the kernel refused the mount.
+        """
+        lower = checkouts_at(self.paths.checkouts).ensure(repo, base)
+        ident = self.user()
+        self.home.mount_workspace(lower.tree, lower.owner, (ident.uid, ident.gid), workspace)
+        return lower
 
     def _owner_uid(self) -> list[int]:
         entry = _passwd(self.owner)

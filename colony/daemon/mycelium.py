@@ -214,47 +214,58 @@ class Mycelium:
         containment.validate(owner, cfg, self.env.policy.allowed_users)
         check_config_exposures(cfg)  # issue 4: expose_to names services that have ports
         planned, base = await asyncio.to_thread(vcs.plan, root, name, rev)  # the revision exists
-        dirty = [] if rev else await asyncio.to_thread(planned.uncommitted)
-        warnings = [*cfg.warnings, *filter(None, [uncommitted_warning(dirty, str(root), source)])]
-        objects = planned.objects
-        if self.env.ids is not None and cfg.sandbox.user is None:
-            some = self.env.ids.range.first  # any uid of the range: one that owns nothing
-            containment.check_objects(objects, cfg.sandbox.level, some, (some,))
-        self._check_free(name)  # again: another request may have taken it while we awaited
-        index = plan_index(self.kit.store.used_indexes(), self.env.pool)
-        # No await from here to the insert: the uid is taken once it is stored.
-        uid = self.env.ids.allocate() if self.env.ids is not None else None
-        now = self.kit.clock()
-        overrides = json.dumps(
-            {"limits": limits or None, "sandbox": sandbox, "user": user, "sockets": sockets}
-        )
-        rec = ColonyRecord(
-            name=name,
-            index=index,
-            state=State.SPAWNING,
-            owner=owner,
-            created=now,
-            updated=now,
-            repo=str(root),
-            rev=rev,
-            config_source=source,
-            config_text=text,
-            overrides=overrides,
-            uid=uid,
-            base=base,
-            objects=str(objects),
-        )
-        self.kit.store.insert(rec)
-        actor = ColonyActor(self.kit, rec, cfg)
-        self._launch(actor)
-        self.kit.bus.publish(
-            StateEvent(colony=name, transition=Transition(State.SPAWNING, now), user=owner)
-        )
-        actor.log.note("colony", "spawning")
-        for warning in warnings:
-            actor.log.note("colony", f"warning: {warning}")
-        actor.tell(Spawn(), user=owner)
-        return {**actor.to_json(), "warnings": warnings}  # issue 12: shown by `colony spawn`
+        # `git status` of the user's repository costs O(files) (issue 15): it runs while the
+        # colony is made; only the answer (its warning) waits for it.
+        dirty = asyncio.ensure_future(asyncio.to_thread(planned.uncommitted if not rev else list))
+        try:
+            objects = planned.objects
+            if self.env.ids is not None and cfg.sandbox.user is None:
+                some = self.env.ids.range.first  # any uid of the range: one that owns nothing
+                containment.check_objects(objects, cfg.sandbox.level, some, (some,))
+            self._check_free(name)  # again: another request may have taken it while we awaited
+            index = plan_index(self.kit.store.used_indexes(), self.env.pool)
+            # No await from here to the insert: the uid is taken once it is stored.
+            uid = self.env.ids.allocate() if self.env.ids is not None else None
+            now = self.kit.clock()
+            overrides = json.dumps(
+                {"limits": limits or None, "sandbox": sandbox, "user": user, "sockets": sockets}
+            )
+            rec = ColonyRecord(
+                name=name,
+                index=index,
+                state=State.SPAWNING,
+                owner=owner,
+                created=now,
+                updated=now,
+                repo=str(root),
+                rev=rev,
+                config_source=source,
+                config_text=text,
+                overrides=overrides,
+                uid=uid,
+                base=base,
+                objects=str(objects),
+            )
+            self.kit.store.insert(rec)
+            actor = ColonyActor(self.kit, rec, cfg)
+            self._launch(actor)
+            self.kit.bus.publish(
+                StateEvent(colony=name, transition=Transition(State.SPAWNING, now), user=owner)
+            )
+            actor.log.note("colony", "spawning")
+            actor.tell(Spawn(), user=owner)
+            try:
+                changed = await dirty
+            except ColonyError:
+                changed = []
+            found = uncommitted_warning(changed, str(root), source)
+            warnings = [*cfg.warnings, *([found] if found else [])]
+            for warning in warnings:
+                actor.log.note("colony", f"warning: {warning}")
+            return {**actor.to_json(), "warnings": warnings}  # issue 12: shown by `colony spawn`
+        finally:
+            if not dirty.done():
+                dirty.cancel()
 
     def _check_free(self, name: str) -> None:
         """Refuse a name a colony (even a failed one) or a trash entry has (issue 12)."""
@@ -340,6 +351,7 @@ class Mycelium:
             for path in sorted(parent.iterdir()):
                 if path.name in known:
                     continue
+                volumes.unmount(path / "volume" / "workspace")  # its overlay (issue 15)
                 volumes.unmount(path / "volume")
                 paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
                 target = paths.trash / f"{path.name}{ORPHAN}{int(self.kit.clock())}"

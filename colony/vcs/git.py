@@ -66,6 +66,7 @@ class GitWorkspaces:
         inside: Inside,
         objects: str,
         base: str | None = None,
+        index: bytes | None = None,
     ) -> Workspace:
         """Make colony ``name``'s repository in the empty directory ``path`` (made by the
         caller and owned by the colony) and check out its base.
@@ -73,6 +74,8 @@ class GitWorkspaces:
         Args:
             objects: where the colony's git finds the repository's objects.
             base: the base commit, when :meth:`plan` already resolved ``rev``.
+            index: the base's index, when ``path`` shows the base's files already (an
+                overlay of its shared checkout, issue 15): no checkout then.
         """
         if base is None:
             found, base = self.plan(repo, name, rev)
@@ -83,7 +86,7 @@ class GitWorkspaces:
             found.pin(name, base)
         try:
             refs = [(f"refs/heads/{branch}", base), *found.refs()]
-            colony_git.init(inside, branch, objects, found.identity(), refs, found.shallow())
+            colony_git.init(inside, branch, objects, found.identity(), refs, found.shallow(), index)
         except BaseException:
             with repo_lock(found.root):
                 found.unpin(name)
