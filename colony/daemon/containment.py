@@ -52,7 +52,7 @@ from colony.isolation import Isolation
 from colony.isolation.limits import OPTIONAL_LIMIT, Limits
 from colony.store.ports import PortStore
 from colony.store.queries import Store
-from colony.vcs.checkouts import Checkout, checkouts_at
+from colony.vcs.checkouts import Checkout, checkout_key, checkouts_at
 from colony.vcs.inside import Ran, hardening_env
 from colony.vcs.repo import Repo
 
@@ -297,6 +297,8 @@ class Containment:
         Raises:
             HostError: git could not make the checkout, or the kernel refused the mount.
         """
+        # Recorded first, so that gc never removes a checkout a colony is about to mount.
+        host.replace_file(self.home.checkout, checkout_key(repo, base) + "\n")
         lower = checkouts_at(self.paths.checkouts).ensure(repo, base)
         ident = self.user()
         self.home.mount_workspace(lower.tree, lower.owner, (ident.uid, ident.gid), workspace)

@@ -19,6 +19,7 @@ path                               owner      what
 ``…/volume/shm``                   uid 0700   its ``/dev/shm``
 ``colonies/<name>/etc``            root 0755  ``passwd`` and ``group`` naming its user
 ``colonies/<name>/logs``           root 0700  log files (never shown to the colony)
+``colonies/<name>/checkout``       root 0644  the key of the checkout below its workspace
 =================================  =========  ===========================================
 
 Everything a colony can write is on its volume, so its disk quota (the ``disk`` limit)
@@ -79,6 +80,7 @@ class ColonyHome:
         self.shm = own / "shm"
         self.upper = own / "upper"
         self.overlay_work = own / "overlay-work"
+        self.checkout = self.root / "checkout"
         self.etc = self.root / "etc"
         self.passwd = self.etc / "passwd"
         self.group = self.etc / "group"
@@ -116,6 +118,11 @@ class ColonyHome:
         acl = render_acl(0o700, grant) if grant else None
         host.make_owned_dir(self.upper, uid, gid, 0o700, acl)
         make_root_dir(self.overlay_work, 0o700)
+
+    def checkout_key(self) -> str | None:
+        """The key of the shared checkout below the workspace (see :attr:`checkout`)."""
+        text = host.read_text(self.checkout)
+        return text.strip() or None if text else None
 
     @property
     def layered(self) -> bool:

@@ -22,6 +22,7 @@ from colony.core.policy import check_config_exposures
 from colony.core.routes import Previews, RouteTable, plan_previews
 from colony.daemon import containment
 from colony.daemon.actor import ColonyActor
+from colony.daemon.home import ColonyHome
 from colony.daemon.kit import ActorKit
 from colony.daemon.messages import REQUESTS, Adopt, Remove, Spawn
 from colony.daemon.paths import ORPHAN
@@ -29,6 +30,7 @@ from colony.daemon.resources import ResourceMonitor
 from colony.errors import ColonyError, ConfigError, Forbidden, NotFound
 from colony.host import user_name, volumes
 from colony.store.trash import Trash
+from colony.vcs.checkouts import checkouts_at
 
 log = logging.getLogger("colony.mycelium")
 
@@ -331,6 +333,7 @@ class Mycelium:
                 else:
                     log.info("gc: left %s %s alone: it was not made by this Mycelium", kind, orphan)
         removed += await asyncio.to_thread(self._gc_files, set(known))
+        removed += await asyncio.to_thread(self._gc_checkouts, set(known))
         for entry in removed:
             log.info("gc: removed %s %s", entry["kind"], entry["name"])
         if user is not None or removed:
@@ -358,6 +361,14 @@ class Mycelium:
                 shutil.move(str(path), target)
                 removed.append({"kind": kind, "name": str(path)})
         return removed
+
+    def _gc_checkouts(self, known: set[str]) -> list[dict[str, str]]:
+        """Shared checkouts no colony's workspace is an overlay of (issue 15): deleted (a
+        colony restored from the trash gets its checkout made again)."""
+        paths = self.kit.paths
+        used = {ColonyHome(paths, name).checkout_key() for name in known}
+        gone = checkouts_at(paths.checkouts).remove_unused(k for k in used if k)
+        return [{"kind": "checkout", "name": key} for key in gone]
 
     def empty(self) -> bool:
         return not self.actors
