@@ -51,6 +51,7 @@ from colony.daemon.paths import Paths
 from colony.errors import HostError
 from colony.host import overlay, volumes
 
+UNMOUNT_WAIT = 2.0  # seconds a disk may stay busy after its workspace's overlay went
 NO_DISK = (
     "this host needs loop devices and mkfs.ext4 for disk quotas; without them, set "
     'disk = "max" under [limits] in /etc/colony/policy.toml'
@@ -191,19 +192,20 @@ class ColonyHome:
         """Unmount the colony's workspace and disk (its processes are gone); the image keeps
         its files, the upper layer the workspace's changes."""
         self.unmount_workspace(self.volume / "workspace")
-        volumes.unmount(self.volume)
+        volumes.unmount(self.volume, busy_for=UNMOUNT_WAIT if self.layered else 0.0)
 
     def discard(self) -> None:
         """Remove what :meth:`make` made (a failed first spawn); the logs stay, to say why.
 
         ``shutil.rmtree`` walks with file descriptors and never follows a symlink.
         """
+        layered = self.layered
         self.unmount_workspace(self.volume / "workspace")
         for path in (self.data, self.home, self.tmp, self.shm, self.etc, self.upper,
                      self.overlay_work):  # fmt: skip
             shutil.rmtree(path, ignore_errors=True)
         if not self.legacy:
-            volumes.unmount(self.volume)
+            volumes.unmount(self.volume, busy_for=UNMOUNT_WAIT if layered else 0.0)
             with contextlib.suppress(OSError):
                 self.image.unlink()
             shutil.rmtree(self.volume, ignore_errors=True)

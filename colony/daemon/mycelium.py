@@ -355,7 +355,7 @@ class Mycelium:
                 if path.name in known:
                     continue
                 volumes.unmount(path / "volume" / "workspace")  # its overlay (issue 15)
-                volumes.unmount(path / "volume")
+                volumes.unmount(path / "volume", busy_for=2.0)
                 paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
                 target = paths.trash / f"{path.name}{ORPHAN}{int(self.kit.clock())}"
                 shutil.move(str(path), target)
