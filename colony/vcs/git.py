@@ -3,9 +3,11 @@
 ``create`` resolves the base on the user's repository (as its owner), pins it there
 (``refs/colony/base/<name>``), then has the colony itself make its repository: branch
 ``colony/<name>`` at the base, copies of the repository's branches and tags, and the
-repository's objects read-only through ``objects/info/alternates``. The colony can commit,
-branch, merge and rebase in it; none of it can touch the repository or another colony. Its
-work reaches the repository only through ``colony merge`` (:mod:`colony.vcs.review`).
+repository's objects read-only through ``objects/info/alternates``. When the workspace shows
+the base's files already (an overlay of its shared checkout, issue 15) the colony's git gets
+the checkout's index instead of checking out. The colony can commit, branch, merge and rebase
+in it; none of it can touch the repository or another colony. Its work reaches the repository
+only through ``colony merge`` (:mod:`colony.vcs.review`).
 
 Example:
     >>> vcs = GitWorkspaces()
