@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, assert_never, cast
 
+from colony import host
 from colony.core import lifecycle
 from colony.core.bus_events import RemovedEvent, StateEvent
 from colony.core.config import Config, ServiceSpec
@@ -286,7 +287,7 @@ class ColonyActor:
             if self.contain.can_layer:  # issue 15: an overlay of the base's shared checkout
                 self.contain.make_upper()
                 assert base is not None
-                lower = self.contain.mount_workspace(path, vcs.open(repo), base)
+                lower = self.contain.mount_workspace(path, lambda: vcs.open(repo), base)
                 index = lower.read_index()
             inside = self.contain.inside(path, fresh=True)
             return vcs.create(
@@ -337,9 +338,11 @@ class ColonyActor:
     def _mount_workspace(self) -> None:
         """Mount the workspace's overlay if it is one and is not mounted (after a reboot, or
         a restore from the trash), its base's shared checkout made again if gc removed it."""
-        if self.rec.base and self.contain.home.layered:
-            repo = self.kit.open_vcs(Path(self.rec.repo)).open(Path(self.rec.repo))
-            self.contain.mount_workspace(self.workspace(), repo, self.rec.base)
+        path = self.workspace()
+        if self.rec.base and self.contain.home.layered and not host.is_mount(path):
+            repo = Path(self.rec.repo)
+            self.contain.mount_workspace(path, lambda: self.kit.open_vcs(repo).open(repo),
+                                         self.rec.base)  # fmt: skip
 
     async def _run_steps(self, source: str, commands: tuple[str, ...]) -> None:
         log_path = self.kit.paths.log(self.name, source)

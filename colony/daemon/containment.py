@@ -21,7 +21,7 @@ import itertools
 import os
 import pwd
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
@@ -290,18 +290,27 @@ class Containment:
         ident = self.user()
         self.home.make_upper(ident.uid, ident.gid, self._owner_uid())
 
-    def mount_workspace(self, workspace: Path, repo: Repo, base: str) -> Checkout:
-        """Mount the overlay of ``base``'s shared checkout (made now if missing) at
-        ``workspace``, unless it is mounted; the checkout.
+    def mount_workspace(self, workspace: Path, repo: Callable[[], Repo], base: str) -> Checkout:
+        """Mount the overlay of ``base``'s shared checkout at ``workspace``, unless it is
+        mounted; the checkout. ``repo`` opens the repository, needed only when the checkout
+        the colony recorded is gone (then it is made again).
 
         Raises:
             HostError: git could not make the checkout, or the kernel refused the mount.
         """
-        # Recorded first, so that gc never removes a checkout a colony is about to mount.
-        host.replace_file(self.home.checkout, checkout_key(repo, base) + "\n")
-        lower = checkouts_at(self.paths.checkouts).ensure(repo, base)
+        cache = checkouts_at(self.paths.checkouts)
+        key = self.home.checkout_key()
+        lower = cache.find_key(key) if key else None
         ident = self.user()
-        self.home.mount_workspace(lower.tree, lower.owner, (ident.uid, ident.gid), workspace)
+        if lower is not None and lower.key.endswith(base):
+            self.home.mount_workspace(lower.tree, lower.owner, (ident.uid, ident.gid), workspace)
+            return lower
+        found = repo()
+        key = checkout_key(found, base)
+        with cache.holding(key):  # until the record below keeps it from gc
+            host.replace_file(self.home.checkout, key + "\n")
+            lower = cache.ensure(found, base)
+            self.home.mount_workspace(lower.tree, lower.owner, (ident.uid, ident.gid), workspace)
         return lower
 
     def _owner_uid(self) -> list[int]:

@@ -32,13 +32,15 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
+import re
 import shutil
 import stat
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +60,7 @@ INDEX_CONFIG = (
     "-c", "feature.manyFiles=false",
 )  # fmt: skip
 INDEX_MAX = 1 << 30
+_KEY_RE = re.compile(r"^[0-9a-f]{16}-[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _builds = itertools.count(1)
 
 
@@ -100,13 +103,19 @@ class Checkouts:
         self.root = root
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._holds: dict[str, int] = {}  # key -> spawns or starts mounting it now
 
     def _lock(self, key: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
     def find(self, repo: Repo, base: str) -> Checkout | None:
-        key = checkout_key(repo, base)
+        return self.find_key(checkout_key(repo, base))
+
+    def find_key(self, key: str) -> Checkout | None:
+        """The checkout made under ``key``, or None."""
+        if not _KEY_RE.match(key):
+            return None
         own = self.root / key / "own"
         try:
             st = os.lstat(own / "tree")
@@ -124,8 +133,9 @@ class Checkouts:
         """
         if not OID_RE.match(base):
             raise HostError(f"checkout: {base!r} is not a commit id")
-        with self._lock(checkout_key(repo, base)):
-            found = self.find(repo, base)
+        key = checkout_key(repo, base)
+        with self._lock(key):
+            found = self.find_key(key)
             return found if found is not None else self._make(repo, base)
 
     def _make(self, repo: Repo, base: str) -> Checkout:
@@ -177,10 +187,28 @@ class Checkouts:
         for name in os.listdir(self.root) if self.root.is_dir() else []:
             if name in keep or (name.startswith(".build-") and mine in name):
                 continue
-            shutil.rmtree(self.root / name, ignore_errors=True)  # fd-based, follows no symlink
+            with self._lock(name):
+                with self._guard:
+                    if self._holds.get(name):
+                        continue  # being mounted: its colony has not recorded it yet
+                shutil.rmtree(self.root / name, ignore_errors=True)  # fd-based, no symlink
             if not name.startswith("."):
                 gone.append(name)
         return gone
+
+    @contextlib.contextmanager
+    def holding(self, key: str) -> Iterator[None]:
+        """Keep checkout ``key`` from :meth:`remove_unused` meanwhile (while a colony records
+        and mounts it)."""
+        with self._guard:
+            self._holds[key] = self._holds.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            with self._guard:
+                left = self._holds.pop(key) - 1
+                if left:
+                    self._holds[key] = left
 
 
 _registry: dict[Path, Checkouts] = {}
