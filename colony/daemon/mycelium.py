@@ -256,6 +256,7 @@ class Mycelium:
             )
             actor.log.note("colony", "spawning")
             actor.tell(Spawn(), user=owner)
+            answer = actor.to_json()  # as it was spawned, whatever it reached meanwhile
             try:
                 changed = await dirty
             except ColonyError:
@@ -264,7 +265,7 @@ class Mycelium:
             warnings = [*cfg.warnings, *([found] if found else [])]
             for warning in warnings:
                 actor.log.note("colony", f"warning: {warning}")
-            return {**actor.to_json(), "warnings": warnings}  # issue 12: shown by `colony spawn`
+            return {**answer, "warnings": warnings}  # issue 12: shown by `colony spawn`
         finally:
             if not dirty.done():
                 dirty.cancel()
