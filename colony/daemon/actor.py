@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, assert_never, cast
 
+from colony import host
 from colony.core import lifecycle
 from colony.core.bus_events import RemovedEvent, StateEvent
 from colony.core.config import Config, ServiceSpec
@@ -282,10 +283,17 @@ class ColonyActor:
             # A new, empty workspace: the colony's first checkout runs before any of its
             # configuration exists, so it needs no cgroup and runs while that is made.
             self.contain.prepare(path)
+            index = None
+            if self.contain.can_layer:  # issue 15: an overlay of the base's shared checkout
+                self.contain.make_upper()
+                assert base is not None
+                lower = self.contain.mount_workspace(path, lambda: vcs.open(repo), base)
+                index = lower.read_index()
             inside = self.contain.inside(path, fresh=True)
             return vcs.create(
-                repo, self.name, path, self.rec.rev, inside=inside, objects=seen, base=base
-            )
+                repo, self.name, path, self.rec.rev, inside=inside, objects=seen, base=base,
+                index=index,
+            )  # fmt: skip
 
         async def isolate() -> None:
             await asyncio.to_thread(self.contain.create)
@@ -316,6 +324,7 @@ class ColonyActor:
             self.rec = self.kit.store.update(self.rec, isolated=True)
             await self._attach_network()
         await asyncio.to_thread(self.contain.prepare, self.workspace())
+        await asyncio.to_thread(self._mount_workspace)
         await asyncio.to_thread(self.contain.assign_ports)
         if self.rec.base and Path(self.workspace()).is_dir():
             ws = self.workspace_record()
@@ -325,6 +334,15 @@ class ColonyActor:
                 await asyncio.to_thread(lambda: vcs.refresh(ws, inside=inside))
             except ColonyError as exc:
                 self.log.note("colony", f"cannot update its copies of the branches: {exc}")
+
+    def _mount_workspace(self) -> None:
+        """Mount the workspace's overlay if it is one and is not mounted (after a reboot, or
+        a restore from the trash), its base's shared checkout made again if gc removed it."""
+        path = self.workspace()
+        if self.rec.base and self.contain.home.layered and not host.is_mount(path):
+            repo = Path(self.rec.repo)
+            self.contain.mount_workspace(path, lambda: self.kit.open_vcs(repo).open(repo),
+                                         self.rec.base)  # fmt: skip
 
     async def _run_steps(self, source: str, commands: tuple[str, ...]) -> None:
         log_path = self.kit.paths.log(self.name, source)

@@ -21,7 +21,7 @@ import itertools
 import os
 import pwd
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
@@ -52,7 +52,9 @@ from colony.isolation import Isolation
 from colony.isolation.limits import OPTIONAL_LIMIT, Limits
 from colony.store.ports import PortStore
 from colony.store.queries import Store
+from colony.vcs.checkouts import Checkout, checkout_key, checkouts_at
 from colony.vcs.inside import Ran, hardening_env
+from colony.vcs.repo import Repo
 
 USERNS_MAX = "/proc/sys/user/max_user_namespaces"
 USERNS_CLONE = "/proc/sys/kernel/unprivileged_userns_clone"  # Debian's switch, where present
@@ -274,6 +276,42 @@ class Containment:
         self.home.make(ident.uid, ident.gid, workspace, grant)
         if self.own_uid:
             self.home.write_identity(ident)
+
+    # --- the workspace's overlay (issue 15; blocking) ---------------------------------------
+
+    @property
+    def can_layer(self) -> bool:
+        """Whether a new workspace is an overlay of its base's shared checkout: Mycelium is
+        root with colony uids (it mounts, and the colony runs as an id the files are shown
+        as); otherwise the colony checks its base out itself."""
+        return self.privileged and not self.home.legacy
+
+    def make_upper(self) -> None:
+        ident = self.user()
+        self.home.make_upper(ident.uid, ident.gid, self._owner_uid())
+
+    def mount_workspace(self, workspace: Path, repo: Callable[[], Repo], base: str) -> Checkout:
+        """Mount the overlay of ``base``'s shared checkout at ``workspace``, unless it is
+        mounted; the checkout. ``repo`` opens the repository, needed only when the checkout
+        the colony recorded is gone (then it is made again).
+
+        Raises:
+            HostError: git could not make the checkout, or the kernel refused the mount.
+        """
+        cache = checkouts_at(self.paths.checkouts)
+        key = self.home.checkout_key()
+        lower = cache.find_key(key) if key else None
+        ident = self.user()
+        if lower is not None and lower.key.endswith(base):
+            self.home.mount_workspace(lower.tree, lower.owner, (ident.uid, ident.gid), workspace)
+            return lower
+        found = repo()
+        key = checkout_key(found, base)
+        with cache.holding(key):  # until the record below keeps it from gc
+            host.replace_file(self.home.checkout, key + "\n")
+            lower = cache.ensure(found, base)
+            self.home.mount_workspace(lower.tree, lower.owner, (ident.uid, ident.gid), workspace)
+        return lower
 
     def _owner_uid(self) -> list[int]:
         entry = _passwd(self.owner)

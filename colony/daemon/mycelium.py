@@ -22,6 +22,7 @@ from colony.core.policy import check_config_exposures
 from colony.core.routes import Previews, RouteTable, plan_previews
 from colony.daemon import containment
 from colony.daemon.actor import ColonyActor
+from colony.daemon.home import ColonyHome
 from colony.daemon.kit import ActorKit
 from colony.daemon.messages import REQUESTS, Adopt, Remove, Spawn
 from colony.daemon.paths import ORPHAN
@@ -29,6 +30,7 @@ from colony.daemon.resources import ResourceMonitor
 from colony.errors import ColonyError, ConfigError, Forbidden, NotFound
 from colony.host import user_name, volumes
 from colony.store.trash import Trash
+from colony.vcs.checkouts import checkouts_at
 
 log = logging.getLogger("colony.mycelium")
 
@@ -214,47 +216,59 @@ class Mycelium:
         containment.validate(owner, cfg, self.env.policy.allowed_users)
         check_config_exposures(cfg)  # issue 4: expose_to names services that have ports
         planned, base = await asyncio.to_thread(vcs.plan, root, name, rev)  # the revision exists
-        dirty = [] if rev else await asyncio.to_thread(planned.uncommitted)
-        warnings = [*cfg.warnings, *filter(None, [uncommitted_warning(dirty, str(root), source)])]
-        objects = planned.objects
-        if self.env.ids is not None and cfg.sandbox.user is None:
-            some = self.env.ids.range.first  # any uid of the range: one that owns nothing
-            containment.check_objects(objects, cfg.sandbox.level, some, (some,))
-        self._check_free(name)  # again: another request may have taken it while we awaited
-        index = plan_index(self.kit.store.used_indexes(), self.env.pool)
-        # No await from here to the insert: the uid is taken once it is stored.
-        uid = self.env.ids.allocate() if self.env.ids is not None else None
-        now = self.kit.clock()
-        overrides = json.dumps(
-            {"limits": limits or None, "sandbox": sandbox, "user": user, "sockets": sockets}
-        )
-        rec = ColonyRecord(
-            name=name,
-            index=index,
-            state=State.SPAWNING,
-            owner=owner,
-            created=now,
-            updated=now,
-            repo=str(root),
-            rev=rev,
-            config_source=source,
-            config_text=text,
-            overrides=overrides,
-            uid=uid,
-            base=base,
-            objects=str(objects),
-        )
-        self.kit.store.insert(rec)
-        actor = ColonyActor(self.kit, rec, cfg)
-        self._launch(actor)
-        self.kit.bus.publish(
-            StateEvent(colony=name, transition=Transition(State.SPAWNING, now), user=owner)
-        )
-        actor.log.note("colony", "spawning")
-        for warning in warnings:
-            actor.log.note("colony", f"warning: {warning}")
-        actor.tell(Spawn(), user=owner)
-        return {**actor.to_json(), "warnings": warnings}  # issue 12: shown by `colony spawn`
+        # `git status` of the user's repository costs O(files) (issue 15): it runs while the
+        # colony is made; only the answer (its warning) waits for it.
+        dirty = asyncio.ensure_future(asyncio.to_thread(planned.uncommitted if not rev else list))
+        try:
+            objects = planned.objects
+            if self.env.ids is not None and cfg.sandbox.user is None:
+                some = self.env.ids.range.first  # any uid of the range: one that owns nothing
+                containment.check_objects(objects, cfg.sandbox.level, some, (some,))
+            self._check_free(name)  # again: another request may have taken it while we awaited
+            index = plan_index(self.kit.store.used_indexes(), self.env.pool)
+            # No await from here to the insert: the uid is taken once it is stored.
+            uid = self.env.ids.allocate() if self.env.ids is not None else None
+            now = self.kit.clock()
+            overrides = json.dumps(
+                {"limits": limits or None, "sandbox": sandbox, "user": user, "sockets": sockets}
+            )
+            rec = ColonyRecord(
+                name=name,
+                index=index,
+                state=State.SPAWNING,
+                owner=owner,
+                created=now,
+                updated=now,
+                repo=str(root),
+                rev=rev,
+                config_source=source,
+                config_text=text,
+                overrides=overrides,
+                uid=uid,
+                base=base,
+                objects=str(objects),
+            )
+            self.kit.store.insert(rec)
+            actor = ColonyActor(self.kit, rec, cfg)
+            self._launch(actor)
+            self.kit.bus.publish(
+                StateEvent(colony=name, transition=Transition(State.SPAWNING, now), user=owner)
+            )
+            actor.log.note("colony", "spawning")
+            actor.tell(Spawn(), user=owner)
+            answer = actor.to_json()  # as it was spawned, whatever it reached meanwhile
+            try:
+                changed = await dirty
+            except ColonyError:
+                changed = []
+            found = uncommitted_warning(changed, str(root), source)
+            warnings = [*cfg.warnings, *([found] if found else [])]
+            for warning in warnings:
+                actor.log.note("colony", f"warning: {warning}")
+            return {**answer, "warnings": warnings}  # issue 12: shown by `colony spawn`
+        finally:
+            if not dirty.done():
+                dirty.cancel()
 
     def _check_free(self, name: str) -> None:
         """Refuse a name a colony (even a failed one) or a trash entry has (issue 12)."""
@@ -320,6 +334,7 @@ class Mycelium:
                 else:
                     log.info("gc: left %s %s alone: it was not made by this Mycelium", kind, orphan)
         removed += await asyncio.to_thread(self._gc_files, set(known))
+        removed += await asyncio.to_thread(self._gc_checkouts, set(known))
         for entry in removed:
             log.info("gc: removed %s %s", entry["kind"], entry["name"])
         if user is not None or removed:
@@ -340,12 +355,21 @@ class Mycelium:
             for path in sorted(parent.iterdir()):
                 if path.name in known:
                     continue
-                volumes.unmount(path / "volume")
+                volumes.unmount(path / "volume" / "workspace")  # its overlay (issue 15)
+                volumes.unmount(path / "volume", busy_for=2.0)
                 paths.trash.mkdir(mode=0o700, parents=True, exist_ok=True)
                 target = paths.trash / f"{path.name}{ORPHAN}{int(self.kit.clock())}"
                 shutil.move(str(path), target)
                 removed.append({"kind": kind, "name": str(path)})
         return removed
+
+    def _gc_checkouts(self, known: set[str]) -> list[dict[str, str]]:
+        """Shared checkouts no colony's workspace is an overlay of (issue 15): deleted (a
+        colony restored from the trash gets its checkout made again)."""
+        paths = self.kit.paths
+        used = {ColonyHome(paths, name).checkout_key() for name in known}
+        gone = checkouts_at(paths.checkouts).remove_unused(k for k in used if k)
+        return [{"kind": "checkout", "name": key} for key in gone]
 
     def empty(self) -> bool:
         return not self.actors

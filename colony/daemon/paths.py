@@ -62,6 +62,11 @@ class Paths:
         return self.root / "workspaces" / name
 
     @property
+    def checkouts(self) -> Path:
+        """The shared read-only checkouts workspaces are overlays of (issue 15)."""
+        return self.root / "checkouts"
+
+    @property
     def trash(self) -> Path:
         return self.root / "trash"
 

@@ -59,6 +59,7 @@ def discard_workspace(actor: ColonyOwner, open_vcs: Callable[[Path], Vcs]) -> No
     """Undo a first spawn that failed: delete its new workspace (nobody's work is in it yet)
     and release its base in the repository."""
     if actor.rec.workspace:
+        actor.contain.home.unmount_workspace(Path(actor.rec.workspace))
         shutil.rmtree(actor.rec.workspace, ignore_errors=True)
     try:
         open_vcs(Path(actor.rec.repo)).release(Path(actor.rec.repo), actor.name)
@@ -85,6 +86,10 @@ def move_to_trash(actor: ColonyOwner, paths: Paths, now: float) -> str | None:
 
 def saved_at(trash: str, kept: str) -> str:
     """Where the user finds the workspace in the trash: the image file of its disk (mount it
-    with ``mount -o loop,ro``), or the directory itself."""
+    with ``mount -o loop,ro``), or the directory itself; for an overlay (issue 15), its
+    upper layer: the files the colony changed or made, its repository included."""
     image = Path(trash) / "volume.img"
-    return str(image) if image.exists() else str(Path(trash) / kept)
+    if image.exists():
+        return str(image)
+    upper = Path(trash) / kept / ".." / "upper"
+    return str(upper.resolve()) if upper.is_dir() else str(Path(trash) / kept)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 from colony.errors import HostError
@@ -65,18 +66,47 @@ def mount_volume(image: Path, at: Path) -> None:
     run(["mount", "-t", "ext4", "-o", MOUNT_OPTIONS, str(image), str(at)], timeout=60)
 
 
-def unmount(at: Path) -> None:
+def unmount(at: Path, busy_for: float = 0.0) -> None:
     """Unmount the volume at ``at``; its loop device goes with it. A file system still busy
-    (a process of the colony that outlived its cgroup) is detached lazily.
+    after ``busy_for`` seconds (a process of the colony that outlived its cgroup) is
+    detached lazily.
+
+    ``busy_for``: right after an overlay on the volume was unmounted, the kernel lets go of
+    its layers a tick later (a delayed release of internal mounts), not at once.
 
     Raises:
         HostError: ``at`` is mounted and could not be detached.
     """
-    if not os.path.ismount(at):
-        return
-    done = run(["umount", str(at)], check=False, timeout=60)
-    if done.returncode != 0 and os.path.ismount(at):
-        run(["umount", "--lazy", str(at)], timeout=60)
+    deadline = time.monotonic() + busy_for
+    device = _source(at)
+    while os.path.ismount(at):
+        done = run(["umount", str(at)], check=False, timeout=60)
+        if done.returncode == 0 or not os.path.ismount(at):
+            break
+        if time.monotonic() >= deadline:
+            run(["umount", "--lazy", str(at)], timeout=60)
+            return
+        time.sleep(0.01)
+    # The overlay's own hold on the file system goes a tick after it was unmounted: until
+    # then the loop device (and the image) stays in use.
+    backing = f"/sys/block/{os.path.basename(device)}/loop/backing_file" if device else None
+    while backing and os.path.exists(backing) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _source(at: Path) -> str | None:
+    """The device mounted at ``at`` (``/dev/loop7``), if it is a loop device."""
+    try:
+        rows = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    for row in rows:
+        left, _, right = row.partition(" - ")
+        fields = left.split(" ")
+        if len(fields) > 4 and fields[4] == str(at):
+            source = right.split(" ")[1] if len(right.split(" ")) > 1 else ""
+            return source if source.startswith("/dev/loop") else None
+    return None
 
 
 def mounts_under(root: Path) -> list[Path]:

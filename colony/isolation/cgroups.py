@@ -181,6 +181,14 @@ class Cgroups:
         finally:
             host.write_text(state, "THAWED")
 
+    def thaw(self, rel: str) -> None:
+        """Thaw ``rel`` if a v1 freezer left it frozen: a Mycelium killed inside
+        :meth:`_frozen_kill` leaves the leaf frozen, and a process joining it would hang."""
+        freezer = self.layout.by_controller.get("freezer")
+        state = f"{freezer.path}/{rel}/freezer.state" if freezer else None
+        if state is not None and (host.read_text(state) or "THAWED").strip() != "THAWED":
+            host.write_text(state, "THAWED")
+
     def remove(self, rel: str) -> None:
         """Kill every process in ``rel``, then remove its cgroups in every hierarchy."""
         self.kill(rel)

@@ -116,8 +116,9 @@ class LinuxIsolation:
     def placement(self, slot: Slot, leaf: str) -> Placement:
         rel = f"{slot.cgroup}/{leaf}"
         dirs = self.cgroups.dirs(rel)
-        for path in dirs:
-            host.make_dir(path, exist_ok=True)
+        made = [host.make_dir(path, exist_ok=True) for path in dirs]
+        if not all(made):  # a leaf an earlier Mycelium made, maybe frozen
+            self.cgroups.thaw(rel)
         return Placement(netns=slot.netns_path, cgroups=[Path(p) for p in dirs])
 
     def procs(self, slot: Slot, leaf: str | None = None) -> list[int]:

@@ -76,6 +76,7 @@ class FakeVcs:
         inside: Inside,
         objects: str,
         base: str | None = None,
+        index: bytes | None = None,
     ) -> Workspace:
         with self._lock:
             self._record("create", repo, name, path, rev or "")

@@ -3,10 +3,13 @@
 :class:`colony.vcs.git.GitWorkspaces` gives each colony a git repository of its own, on
 branch ``colony/<name>``, that borrows the user's repository's objects read-only; its jj
 variant (:class:`colony.vcs.jj.JjWorkspaces`) does the same for a jj repository's git store.
-Git in a colony's workspace runs as the colony, through an :class:`~colony.vcs.inside.Inside`
-runner the daemon provides; git on the user's repository runs as its owner
-(:class:`colony.vcs.repo.Repo`). The daemon gets a backend as a constructor argument; its
-unit tests use :class:`colony.testing.fake_vcs.FakeVcs`.
+Its files come from one shared checkout per (repository, base commit)
+(:mod:`colony.vcs.checkouts`) that the daemon mounts as the lower layer of an overlay
+(issue 15), with the checkout's index given to the colony's git: making a workspace costs the
+same whatever the repository's size. Git in a colony's workspace runs as the colony, through
+an :class:`~colony.vcs.inside.Inside` runner the daemon provides; git on the user's
+repository runs as its owner (:class:`colony.vcs.repo.Repo`). The daemon gets a backend as
+a constructor argument; its unit tests use :class:`colony.testing.fake_vcs.FakeVcs`.
 
 Example:
     >>> vcs = open_vcs(Path("~/src/shop").expanduser())

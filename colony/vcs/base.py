@@ -65,11 +65,13 @@ class Vcs(Protocol):
         inside: Inside,
         objects: str,
         base: str | None = None,
+        index: bytes | None = None,
     ) -> Workspace:
         """Make colony ``name``'s repository in the empty directory ``path``, based on ``rev``
         (or on ``base``, a commit :meth:`plan` resolved already).
 
-        ``objects`` is where the colony sees the repository's objects (read-only).
+        ``objects`` is where the colony sees the repository's objects (read-only); ``index``
+        the base's index when ``path`` shows the base's files already (issue 15).
         """
         ...
 

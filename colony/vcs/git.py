@@ -3,9 +3,11 @@
 ``create`` resolves the base on the user's repository (as its owner), pins it there
 (``refs/colony/base/<name>``), then has the colony itself make its repository: branch
 ``colony/<name>`` at the base, copies of the repository's branches and tags, and the
-repository's objects read-only through ``objects/info/alternates``. The colony can commit,
-branch, merge and rebase in it; none of it can touch the repository or another colony. Its
-work reaches the repository only through ``colony merge`` (:mod:`colony.vcs.review`).
+repository's objects read-only through ``objects/info/alternates``. When the workspace shows
+the base's files already (an overlay of its shared checkout, issue 15) the colony's git gets
+the checkout's index instead of checking out. The colony can commit, branch, merge and rebase
+in it; none of it can touch the repository or another colony. Its work reaches the repository
+only through ``colony merge`` (:mod:`colony.vcs.review`).
 
 Example:
     >>> vcs = GitWorkspaces()
@@ -66,6 +68,7 @@ class GitWorkspaces:
         inside: Inside,
         objects: str,
         base: str | None = None,
+        index: bytes | None = None,
     ) -> Workspace:
         """Make colony ``name``'s repository in the empty directory ``path`` (made by the
         caller and owned by the colony) and check out its base.
@@ -73,6 +76,8 @@ class GitWorkspaces:
         Args:
             objects: where the colony's git finds the repository's objects.
             base: the base commit, when :meth:`plan` already resolved ``rev``.
+            index: the base's index, when ``path`` shows the base's files already (an
+                overlay of its shared checkout, issue 15): no checkout then.
         """
         if base is None:
             found, base = self.plan(repo, name, rev)
@@ -83,7 +88,7 @@ class GitWorkspaces:
             found.pin(name, base)
         try:
             refs = [(f"refs/heads/{branch}", base), *found.refs()]
-            colony_git.init(inside, branch, objects, found.identity(), refs, found.shallow())
+            colony_git.init(inside, branch, objects, found.identity(), refs, found.shallow(), index)
         except BaseException:
             with repo_lock(found.root):
                 found.unpin(name)

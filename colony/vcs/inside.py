@@ -106,6 +106,23 @@ git read-tree --reset -u HEAD
 """
 
 
+# The same over a workspace whose files are there already (an overlay of the base's shared
+# checkout, issue 15): $5 is the size of packed-refs on stdin, the base's index follows it.
+# git compares only what the shared files and the colony's copies of them agree on (mtime,
+# size, mode; not inode, device or owner).
+_INIT_INDEXED = r"""set -e
+git init -q --template= -b "$1" .
+printf '%s\n' "$2" > .git/objects/info/alternates
+printf '[user]\n\tname = "%s"\n\temail = "%s"\n' "$3" "$4" >> .git/config
+printf '[core]\n\tcheckStat = minimal\n' >> .git/config
+size=$5
+shift 5
+if [ "$#" -gt 0 ]; then printf '%s\n' "$@" > .git/shallow; fi
+head -c "$size" > .git/packed-refs
+cat > .git/index
+"""
+
+
 def init(
     inside: Inside,
     branch: str,
@@ -113,6 +130,7 @@ def init(
     identity: tuple[str, str],
     refs: Sequence[tuple[str, str]],
     shallow: Sequence[str] = (),
+    index: bytes | None = None,
 ) -> None:
     """Make the workspace a repository on ``branch`` and check it out.
 
@@ -121,10 +139,17 @@ def init(
         identity: the (name, email) its commits carry.
         refs: (ref, commit) to create; ``refs/heads/<branch>`` is the colony's own.
         shallow: the repository's shallow commits, if it is a shallow clone.
+        index: the index of the base's files, when they are in the workspace already (its
+            overlay, issue 15): nothing is checked out then.
     """
     quoted = [config_value(v) for v in identity]
-    args = (branch, objects, *quoted, *shallow)
-    script(inside, "init", _INIT, *args, input=render_packed_refs(refs).encode())
+    packed = render_packed_refs(refs).encode()
+    if index is None:
+        args = (branch, objects, *quoted, *shallow)
+        script(inside, "init", _INIT, *args, input=packed)
+        return
+    args = (branch, objects, *quoted, str(len(packed)), *shallow)
+    script(inside, "init", _INIT_INDEXED, *args, input=packed + index)
 
 
 def render_packed_refs(refs: Sequence[tuple[str, str]]) -> str:

@@ -16,6 +16,8 @@ Example:
 from __future__ import annotations
 
 import os
+import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,8 @@ _CONFIG_VARS = frozenset(
     {"HOME", "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"}
 )
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+OPEN_TTL = 2.0  # seconds Repo.open's answer is kept for the same directory
+_opened: dict[tuple[str, int, int, int], tuple[float, Repo]] = {}
 # Author of commits Mycelium makes (merges) when the owner has no git identity.
 FALLBACK_IDENTITY = ("Colony", "colony@localhost")
 
@@ -76,15 +80,34 @@ class Repo:
 
     @classmethod
     def open(cls, path: Path) -> Repo:
-        """The repository containing ``path``.
+        """The repository containing ``path``. A spawn opens its repository four times within
+        a few milliseconds: the answer is kept :data:`OPEN_TTL` seconds for the same directory
+        (same inode and owner), so that git runs once.
 
         Raises:
             NotFound: ``path`` does not exist.
             ConfigError: it is not in a git repository.
         """
-        if not path.is_dir():
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if st is None or not stat.S_ISDIR(st.st_mode):
             raise NotFound(f"repository {path}: no such directory")
-        owner = host.Credentials.of_uid(path.stat().st_uid)
+        key = (str(path), st.st_dev, st.st_ino, st.st_uid)
+        now = time.monotonic()
+        kept = _opened.get(key)
+        if kept is not None and now - kept[0] < OPEN_TTL:
+            return kept[1]
+        found = cls._open(path, st.st_uid)
+        if len(_opened) > 256:
+            _opened.clear()
+        _opened[key] = (now, found)
+        return found
+
+    @classmethod
+    def _open(cls, path: Path, uid: int) -> Repo:
+        owner = host.Credentials.of_uid(uid)
         argv = ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"]
         done = _git(owner, path, [*argv, "--is-shallow-repository"], check=False)
         lines = done.stdout.splitlines()

@@ -304,14 +304,15 @@ def exchange() -> Iterator[Path]:
 def saved_workspace(saved: str, where: Path) -> Iterator[Path]:
     """The workspace ``colony rm`` kept at ``saved``: its directory, or, for a colony with a
     disk, the workspace inside the disk's image, mounted read-only at ``where`` meanwhile (as
-    the README tells a user to do by hand)."""
+    the README tells a user to do by hand). Of an overlay (issue 15), its upper layer: what
+    the colony changed or made."""
     if not saved.endswith(".img"):
         yield Path(saved)
         return
     where.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-o", "loop,ro", saved, str(where)], check=True)
     try:
-        yield where / "workspace"
+        yield where / "upper" if (where / "upper").is_dir() else where / "workspace"
     finally:
         subprocess.run(["umount", str(where)], check=True)
 
