@@ -47,7 +47,7 @@ from colony.daemon.home import ColonyHome
 from colony.daemon.kit import ColonyEnv
 from colony.daemon.paths import Paths
 from colony.errors import ColonyError, ConfigError, HostError
-from colony.host import Placement
+from colony.host import Placement, overlay
 from colony.isolation import Isolation
 from colony.isolation.limits import OPTIONAL_LIMIT, Limits
 from colony.store.ports import PortStore
@@ -283,8 +283,8 @@ class Containment:
     def can_layer(self) -> bool:
         """Whether a new workspace is an overlay of its base's shared checkout: Mycelium is
         root with colony uids (it mounts, and the colony runs as an id the files are shown
-        as); otherwise the colony checks its base out itself."""
-        return self.privileged and not self.home.legacy
+        as) on a kernel that can mount it; otherwise the colony checks its base out itself."""
+        return self.privileged and not self.home.legacy and overlay.supported()
 
     def make_upper(self) -> None:
         ident = self.user()

@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import logging
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -159,4 +163,29 @@ def mount_overlay(
             os.close(fd)
 
 
-__all__ = ["mount_overlay"]
+@functools.cache
+def supported() -> bool:
+    """Whether this kernel mounts such an overlay (asked once, by mounting a tiny one in a
+    directory of root's under /run): older kernels have no layers given as descriptors or no
+    idmapped layers, and their colonies get a plain checkout instead."""
+    scratch = Path(tempfile.mkdtemp(prefix="colony-overlay-probe-", dir="/run"))
+    try:
+        for part in ("lower", "upper", "work", "target"):
+            (scratch / part).mkdir(mode=0o700)
+        nobody = (65534, 65534)
+        mount_overlay(
+            scratch / "lower", (0, 0), nobody, scratch / "upper", scratch / "work",
+            scratch / "target",
+        )  # fmt: skip
+        subprocess.run(["umount", str(scratch / "target")], check=True, capture_output=True)
+        return True
+    except (HostError, OSError, subprocess.CalledProcessError) as exc:
+        logging.getLogger(__name__).warning(
+            "workspaces are plain checkouts: this kernel cannot mount their overlay (%s)", exc
+        )
+        return False
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+__all__ = ["mount_overlay", "supported"]
