@@ -41,6 +41,13 @@ def parse_args(doc: str, rounds: int | None = None, **counts: int) -> argparse.N
     return parser.parse_args()
 
 
+def colony_command() -> list[str]:
+    """`colony` as a user runs it: the console script of this Python's environment, else
+    `python -m colony`."""
+    script = Path(sys.executable).parent / "colony"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "colony"]
+
+
 def lacks_root(who: str, why: str) -> bool:
     """True, after saying so on stderr, unless this process runs as root."""
     if os.geteuid() == 0:
@@ -148,3 +155,35 @@ def wait_state(events: Iterable[dict[str, Any]], name: str, state: str) -> None:
             raise SystemExit(f"bench: colony {name} failed: {event.get('reason')}")
         if event["state"] == state:
             return
+
+
+def leftovers(prefix: str) -> list[str]:
+    """Kernel objects and processes of daemon ``prefix`` still on the machine: namespaces,
+    links, nft tables, cgroups, and processes in its cgroups."""
+
+    def out(argv: list[str]) -> str:
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+    mark = prefix  # <prefix>-<name> (netns, nft), <prefix>/<name> (cgroups), <prefix>h<n> (veths)
+    found = [f"netns {n.split()[0]}" for n in out(["ip", "netns", "list"]).splitlines()
+             if n.startswith(mark)]  # fmt: skip
+    for line in out(["ip", "-o", "link", "show"]).splitlines():
+        name = line.split(": ")[1].split("@")[0] if ": " in line else ""
+        if name.startswith(mark):
+            found.append(f"link {name}")
+    for line in out(["nft", "list", "tables"]).splitlines():
+        if line.split()[-1:] and line.split()[-1].startswith(mark):
+            found.append(f"nft {line.strip()}")
+    cgroups = Path("/sys/fs/cgroup")
+    for hierarchy in [cgroups, *(p for p in cgroups.iterdir() if p.is_dir())]:
+        try:
+            found += [f"cgroup {p}" for p in hierarchy.iterdir() if p.name.startswith(mark)]
+        except OSError:
+            continue
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f"/{mark}" in (proc / "cgroup").read_text():
+                found.append(f"process {proc.name}")
+        except OSError:
+            continue
+    return sorted(set(found))

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -32,10 +33,11 @@ from colony.cli.format import (
     parse_value,
     plan_auto_name,
 )
-from colony.cli.progress import _lifecycle
-from colony.client import Client, Json
 from colony.errors import ColonyError, NotFound
 from colony.present import format_colony, format_log_line, format_table
+
+if TYPE_CHECKING:
+    from colony.client import Client, Json
 
 # --- init ---------------------------------------------------------------------------------
 
@@ -175,6 +177,8 @@ def spawn(
             sockets=list(sockets) or None,
         )  # fmt: skip
 
+    from colony.cli.progress import _lifecycle
+
     _lifecycle(ctx, chosen, "spawn", call, wait=not no_wait, as_json=as_json)
 
 
@@ -188,6 +192,8 @@ def _lifecycle_command(action: str, summary: str) -> None:
         def call(client: Client) -> Json:
             method: Callable[[str], Json] = getattr(client, action)
             return method(name)
+
+        from colony.cli.progress import _lifecycle
 
         _lifecycle(ctx, name, action, call, wait=not no_wait, as_json=as_json)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from colony.client.base import ClientBase, Json, seg
-from colony.contract import BroodSpawn, Pick, to_json
 
 
 class BroodsMixin(ClientBase):
@@ -23,6 +22,8 @@ class BroodsMixin(ClientBase):
         name: str | None = None,
         env: dict[str, str] | None = None,
     ) -> Json:
+        from colony.contract import BroodSpawn, to_json
+
         body = BroodSpawn(
             repo=str(Path(repo).absolute()),
             objective=objective,
@@ -52,5 +53,7 @@ class BroodsMixin(ClientBase):
         into: str | None = None,
         force: bool = False,
     ) -> Json:
+        from colony.contract import Pick, to_json
+
         body = to_json(Pick(colony, squash, into, force))
         return self._request("POST", f"/broods/{seg(name)}/pick", body=body)

@@ -8,7 +8,6 @@ from typing import Any
 
 from colony.client.base import ClientBase, Json, decode, seg
 from colony.client.streams import LogStream
-from colony.contract import Spawn, to_json
 
 
 class ColoniesMixin(ClientBase):
@@ -31,6 +30,8 @@ class ColoniesMixin(ClientBase):
         sockets: list[str] | None = None,
     ) -> Json:
         """Ask for a new colony; returns it in state "spawning" (progress comes on /events)."""
+        from colony.contract import Spawn, to_json
+
         body = Spawn(
             name,
             str(Path(repo).absolute()),
