@@ -67,6 +67,8 @@ bench: setup
 	@$(BIN)/python scripts/bench_sandbox.py
 	@$(BIN)/python scripts/bench_audit.py
 	@$(BIN)/python scripts/bench_flood.py
+	@$(BIN)/python scripts/bench_cli.py
+	@$(BIN)/python scripts/bench_remove.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

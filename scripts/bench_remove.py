@@ -57,13 +57,29 @@ def spawn_all(client: Client, names: list[str], repo: Path) -> None:
         time.sleep(0.05)
 
 
+def clean_up(daemon: subprocess.Popen[bytes], client: Client, work: Path) -> None:
+    """Remove what is left (also after a failure: a stopped Mycelium leaves its colonies
+    running), purge the trash, stop the daemon, delete its state."""
+    try:
+        left = [c["name"] for c in client.colonies()["colonies"]]
+        if left:
+            client.remove_many(left, force=True)
+        client.trash_purge()
+    finally:
+        client.close()
+        stop_daemon(daemon)
+        remove_work(work)
+
+
 def main() -> int:
     args = parse_args(__doc__, colonies=50)
     if lacks_root("bench", "namespaces, cgroups"):
         return 1
     work = make_work("colony-bench-rm")
     work.chmod(0o755)  # colony processes run unprivileged and must reach the state dir
-    daemon, client = start_daemon(work, PREFIX, POOL)
+    daemon, quick = start_daemon(work, PREFIX, POOL)
+    quick.close()
+    client = Client(work / "mycelium.sock", timeout=600)  # purging hundreds takes a while
     names = [f"r{i}" for i in range(args.colonies)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLONY_SOCKET": str(work / "mycelium.sock")}
     figures: dict[str, object] = {"colonies": args.colonies}
@@ -85,11 +101,8 @@ def main() -> int:
         figures["colonies_per_s"] = round(len(names) / took, 1)
         figures["failed"] = len(failed)
         figures["left_in_daemon"] = len(client.colonies()["colonies"])
-        client.trash_purge()  # untimed
     finally:
-        client.close()
-        stop_daemon(daemon)
-        remove_work(work)
+        clean_up(daemon, client, work)
     left = leftovers(PREFIX)
     figures["leaks"] = left
     at_500 = float(str(figures.get("per_colony_ms", 0))) * 500 / 1000

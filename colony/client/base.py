@@ -217,11 +217,20 @@ class ClientBase(Closing):
             self._streams.close()
 
     def _request(
-        self, method: str, path: str, *, body: Json | None = None, params: Json | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Json | None = None,
+        params: Json | None = None,
+        wait: float | None = -1,
     ) -> Json:
+        """The answer to ``method path``; ``wait``: how long the answer may take to begin
+        (None: as long as it takes, for work whose length grows with what it is asked; -1:
+        the client's timeout)."""
         what = f"{method} {path}"
         with mapped(self.socket_path, what):
-            status, content = self._wire.request(method, path, body, params)
+            status, content = self._wire.request(method, path, body, params, wait)
         if status >= 400:
             raise error_from_response(status, content, what)
         try:

@@ -44,6 +44,12 @@ class BroodsMixin(ClientBase):
     def brood(self, name: str) -> Json:
         return self._request("GET", f"/broods/{seg(name)}")
 
+    def brood_remove(self, name: str, force: bool = False) -> Json:
+        """``{"brood", "removed", "results"}``: its colonies removed as :meth:`remove_many`
+        does, then the brood (``removed`` false: some colony could not be, the brood stays)."""
+        params = {"force": "true"} if force else None
+        return self._request("DELETE", f"/broods/{seg(name)}", params=params, wait=None)
+
     def brood_pick(
         self,
         name: str,

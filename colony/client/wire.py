@@ -48,8 +48,11 @@ class Connection:
             return False
         return not readable and not self._buffer
 
-    def request(self, method: str, target: str, body: bytes | None) -> tuple[int, bytes, bool]:
-        """``(status, body, kept)`` of one request; ``kept``: the connection stays open."""
+    def request(
+        self, method: str, target: str, body: bytes | None, wait: float | None
+    ) -> tuple[int, bytes, bool]:
+        """``(status, body, kept)`` of one request whose answer may take ``wait`` seconds
+        (None: as long as it takes); ``kept``: the connection stays open."""
         if self.sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -63,7 +66,11 @@ class Connection:
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         self.sock.sendall(head.encode() + b"\r\n" + (body or b""))
-        status, headers = self._head()
+        self.sock.settimeout(wait)
+        try:
+            status, headers = self._head()
+        finally:
+            self.sock.settimeout(self.timeout)
         if method == "HEAD" or status in (204, 304):
             content = b""
         elif "chunked" in headers.get("transfer-encoding", "").lower():
@@ -163,14 +170,21 @@ class Wire:
         self._lock = threading.Lock()
 
     def request(
-        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        wait: float | None = -1,
     ) -> tuple[int, bytes]:
-        """``(status, body)`` of ``method path?params`` with ``body`` sent as JSON."""
+        """``(status, body)`` of ``method path?params`` with ``body`` sent as JSON; the answer
+        may take ``wait`` seconds to begin (None: as long as it takes; -1: the timeout)."""
         target = f"{path}?{urlencode(params)}" if params else path
         payload = None if body is None else json.dumps(body).encode()
         conn = self._take()
         try:
-            status, content, kept = conn.request(method, target, payload)
+            waiting = self.timeout if wait == -1 else wait
+            status, content, kept = conn.request(method, target, payload, waiting)
         except BaseException:
             conn.close()
             raise
