@@ -146,6 +146,20 @@ def remove_work(work: Path) -> None:
     subprocess.run(["rm", "-rf", str(work)], check=False)
 
 
+def finish(daemon: subprocess.Popen[bytes], client: Client, work: Path) -> None:
+    """Remove what is left (also after a failure: a stopped Mycelium leaves its colonies
+    running), purge the trash, stop the daemon, delete its state."""
+    try:
+        left = [c["name"] for c in client.colonies()["colonies"]]
+        if left:
+            client.remove_many(left, force=True)
+        client.trash_purge()
+    finally:
+        client.close()
+        stop_daemon(daemon)
+        remove_work(work)
+
+
 def wait_state(events: Iterable[dict[str, Any]], name: str, state: str) -> None:
     """Read ``events`` until colony ``name`` reaches ``state``; exit if it fails instead."""
     for event in events:
