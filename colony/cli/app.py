@@ -137,9 +137,12 @@ class ColonyGroup(HelpGroup):
         return listed + [name for name in self.commands if name not in COMMANDS]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """The command ``cmd_name``, its module imported first (click's lazy group)."""
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
+        """The command ``cmd_name``, its module imported first (click's lazy group). An
+        unknown name loads them all, for click's "Did you mean" of the closest ones."""
+        if cmd_name in COMMANDS:
             importlib.import_module(COMMANDS[cmd_name])
+        elif cmd_name not in self.commands:
+            self.list_commands(ctx)
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:

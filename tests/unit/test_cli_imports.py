@@ -116,3 +116,20 @@ def test_a_quick_command_loads_nothing_heavy(tmp_path: Path, argv: list[str]) ->
     assert report["code"] in (0, None), done.stderr
     assert "web" in done.stdout
     assert report["heavy"] == [], f"colony {' '.join(argv)} loaded {report['heavy']}"
+
+
+def test_every_command_is_listed_and_a_typo_gets_its_suggestion() -> None:
+    """When commands load lazily, `colony --help` still lists each one (in COMMANDS' order,
+    nothing missing, nothing extra), and a mistyped one still gets click's suggestion."""
+    from click.testing import CliRunner
+
+    from colony.cli import main
+    from colony.cli.app import COMMANDS
+
+    shown = CliRunner().invoke(main, ["--help"]).output
+    listed = shown.split("Commands:\n", 1)[1].splitlines()
+    names = [line.split()[0] for line in listed if line[:3].startswith("  ") and line[2:3] != " "]
+    typo = CliRunner().invoke(main, ["lss"])
+    assert names == list(COMMANDS)
+    assert typo.exit_code == 2
+    assert "No such command 'lss'. Did you mean 'ls'?" in typo.output
