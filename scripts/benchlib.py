@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -112,8 +113,11 @@ def start_daemon(
     """Start a Mycelium on ``work`` (log in ``work/mycelium.log``) and wait for ``/health``.
 
     ``http_port`` None leaves Bloom's port at the daemon's default. If the daemon does not
-    answer within 20 s, or exits, it is killed and the error raised.
+    answer within 20 s, or exits, it is killed and the error raised. From here a SIGTERM
+    (``timeout``, Ctrl-C's cousin) ends the bench through its ``finally`` blocks, so what it
+    made is removed: a stopped Mycelium leaves its colonies running.
     """
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     argv = [sys.executable, "-m", "colony", "daemon", "run", "--state-dir", str(work / "state")]
     argv += ["--socket", str(work / socket), "--proxy-port", "0"]
     if http_port is not None:
