@@ -69,6 +69,8 @@ bench: setup
 	@$(BIN)/python scripts/bench_audit.py
 	@$(BIN)/python scripts/bench_flood.py
 	@$(BIN)/python scripts/bench_preview.py
+	@$(BIN)/python scripts/bench_cli.py
+	@$(BIN)/python scripts/bench_remove.py
 
 # Minutes long: 1,000 live colonies with a service each (issue 15's scale goals).
 bench-scale: setup

@@ -41,6 +41,15 @@ class Spawn:
 
 
 @dataclass(frozen=True)
+class RemoveMany:
+    """``POST /colonies/remove``: several colonies at once (issue 15); each name is checked
+    and removed on its own."""
+
+    names: list[Any]
+    force: bool = False
+
+
+@dataclass(frozen=True)
 class AgentRun:
     """``POST /colonies/{name}/agents/run``."""
 
@@ -222,6 +231,7 @@ __all__ = [
     "Merge",
     "Pick",
     "PolicyBody",
+    "RemoveMany",
     "Share",
     "Snapshot",
     "Spawn",

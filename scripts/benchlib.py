@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,13 @@ def parse_args(doc: str, rounds: int | None = None, **counts: int) -> argparse.N
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     return parser.parse_args()
+
+
+def colony_command() -> list[str]:
+    """`colony` as a user runs it: the console script of this Python's environment, else
+    `python -m colony`."""
+    script = Path(sys.executable).parent / "colony"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "colony"]
 
 
 def lacks_root(who: str, why: str) -> bool:
@@ -105,8 +113,11 @@ def start_daemon(
     """Start a Mycelium on ``work`` (log in ``work/mycelium.log``) and wait for ``/health``.
 
     ``http_port`` None leaves Bloom's port at the daemon's default. If the daemon does not
-    answer within 20 s, or exits, it is killed and the error raised.
+    answer within 20 s, or exits, it is killed and the error raised. From here a SIGTERM
+    (``timeout``, Ctrl-C's cousin) ends the bench through its ``finally`` blocks, so what it
+    made is removed: a stopped Mycelium leaves its colonies running.
     """
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     argv = [sys.executable, "-m", "colony", "daemon", "run", "--state-dir", str(work / "state")]
     argv += ["--socket", str(work / socket), "--proxy-port", "0"]
     if http_port is not None:
@@ -139,6 +150,20 @@ def remove_work(work: Path) -> None:
     subprocess.run(["rm", "-rf", str(work)], check=False)
 
 
+def finish(daemon: subprocess.Popen[bytes], client: Client, work: Path) -> None:
+    """Remove what is left (also after a failure: a stopped Mycelium leaves its colonies
+    running), purge the trash, stop the daemon, delete its state."""
+    try:
+        left = [c["name"] for c in client.colonies()["colonies"]]
+        if left:
+            client.remove_many(left, force=True)
+        client.trash_purge()
+    finally:
+        client.close()
+        stop_daemon(daemon)
+        remove_work(work)
+
+
 def wait_state(events: Iterable[dict[str, Any]], name: str, state: str) -> None:
     """Read ``events`` until colony ``name`` reaches ``state``; exit if it fails instead."""
     for event in events:
@@ -148,3 +173,35 @@ def wait_state(events: Iterable[dict[str, Any]], name: str, state: str) -> None:
             raise SystemExit(f"bench: colony {name} failed: {event.get('reason')}")
         if event["state"] == state:
             return
+
+
+def leftovers(prefix: str) -> list[str]:
+    """Kernel objects and processes of daemon ``prefix`` still on the machine: namespaces,
+    links, nft tables, cgroups, and processes in its cgroups."""
+
+    def out(argv: list[str]) -> str:
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+    mark = prefix  # <prefix>-<name> (netns, nft), <prefix>/<name> (cgroups), <prefix>h<n> (veths)
+    found = [f"netns {n.split()[0]}" for n in out(["ip", "netns", "list"]).splitlines()
+             if n.startswith(mark)]  # fmt: skip
+    for line in out(["ip", "-o", "link", "show"]).splitlines():
+        name = line.split(": ")[1].split("@")[0] if ": " in line else ""
+        if name.startswith(mark):
+            found.append(f"link {name}")
+    for line in out(["nft", "list", "tables"]).splitlines():
+        if line.split()[-1:] and line.split()[-1].startswith(mark):
+            found.append(f"nft {line.strip()}")
+    cgroups = Path("/sys/fs/cgroup")
+    for hierarchy in [cgroups, *(p for p in cgroups.iterdir() if p.is_dir())]:
+        try:
+            found += [f"cgroup {p}" for p in hierarchy.iterdir() if p.name.startswith(mark)]
+        except OSError:
+            continue
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f"/{mark}" in (proc / "cgroup").read_text():
+                found.append(f"process {proc.name}")
+        except OSError:
+            continue
+    return sorted(set(found))

@@ -50,6 +50,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/audit/export"): Who.ANYONE,
     ("GET", "/colonies"): Who.ANYONE,
     ("POST", "/colonies"): Who.ANYONE,  # the caller owns what it spawns
+    ("POST", "/colonies/remove"): Who.ANYONE,  # each name as DELETE /colonies/{name}: REMOVE
     ("GET", "/usage"): Who.ANYONE,
     ("GET", "/conflicts"): Who.ANYONE,
     ("GET", "/agents"): Who.ANYONE,
@@ -99,6 +100,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("WS", "/colonies/{name}/exec"): Action.EXEC,
     ("GET", "/broods/{brood}"): Action.VIEW,
     ("POST", "/broods/{brood}/pick"): Action.MERGE,
+    ("DELETE", "/broods/{brood}"): Action.REMOVE,  # and each of its colonies, as REMOVE
 }
 
 
@@ -158,6 +160,17 @@ class Sight:
         if owner is None:
             return Role.ADMIN if self.caller.admin else None
         return role_of(self.caller, owner, self.directory.shares(name))
+
+    def require(self, name: str, action: Action) -> None:
+        """Refuse ``action`` on colony ``name`` unless the caller's role allows it; a name of
+        no colony passes (whoever handles it says there is none).
+
+        Raises:
+            Forbidden: names the caller, the colony and the action.
+        """
+        owner = self.directory.owner(name)
+        if owner is not None:
+            check(self.caller, name, owner, self.directory.shares(name), action)
 
     def owns(self, owner: object) -> bool:
         """Whether something of ``owner`` (a brood, a trash entry) is the caller's."""
@@ -222,7 +235,8 @@ class AccessMiddleware:
             if rule is Who.ANYONE:  # Bloom's login page: no one is logged in yet
                 return
             raise Forbidden("cannot tell who is asking (no peer credentials and no token)")
-        scope.setdefault("state", {}).update(caller=caller, sight=Sight(caller, self.directory))
+        sees = Sight(caller, self.directory)
+        scope.setdefault("state", {}).update(caller=caller, sight=sees)
         if rule is Who.ANYONE:
             return
         if rule is Who.ADMIN:
@@ -238,10 +252,7 @@ class AccessMiddleware:
             if owner is not None:
                 check(caller, f"brood {params['brood']}", owner, {}, rule)
             return
-        name = str(params["name"])
-        owner = self.directory.owner(name)
-        if owner is not None:  # none of that name: the handler says so
-            check(caller, name, owner, self.directory.shares(name), rule)
+        sees.require(str(params["name"]), rule)  # none of that name: the handler says so
 
 
 def _route(scope: Scope) -> tuple[str, dict[str, object]] | None:

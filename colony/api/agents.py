@@ -18,9 +18,16 @@ from colony.api.access import sight
 from colony.api.common import caller, int_param, json_body
 from colony.api.ports import Agents, Events
 from colony.contract import AgentContinue, AgentRun, decode
+from colony.core.agents.session import SessionRecord
 from colony.errors import NotFound
 
 SQLITE_MAX = 2**63 - 1
+
+
+def _ended_line(final: SessionRecord) -> bytes:
+    """The last line of a followed session's events: how it ended."""
+    line = {"kind": "ended", "status": final.status, "exit_code": final.exit_code}
+    return (json.dumps(line) + "\n").encode()
 
 
 def _ident(request: Request) -> int:
@@ -123,7 +130,12 @@ def routes(agents: Agents, bus: Events) -> list[BaseRoute]:
                 for event in agents.sessions.events(rec.id, after=after):
                     seen = event["seq"]
                     yield (json.dumps(event) + "\n").encode()
-                if not follow or rec.id not in agents.live:
+                if not follow:
+                    return
+                if rec.id not in agents.live:  # it ended before its backlog was read out
+                    for event in agents.sessions.events(rec.id, after=seen):
+                        yield (json.dumps(event) + "\n").encode()
+                    yield _ended_line(agents.get(name, rec.id))
                     return
                 ended = asyncio.ensure_future(agents.wait(rec.id))
                 try:
@@ -142,13 +154,7 @@ def routes(agents: Agents, bus: Events) -> list[BaseRoute]:
                         if event.get("seq", 0) > seen:
                             seen = event["seq"]
                             yield (json.dumps(event) + "\n").encode()
-                    final = ended.result()
-                    yield (
-                        json.dumps(
-                            {"kind": "ended", "status": final.status, "exit_code": final.exit_code}
-                        )
-                        + "\n"
-                    ).encode()
+                    yield _ended_line(ended.result())
                 finally:
                     ended.cancel()
 

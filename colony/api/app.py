@@ -38,6 +38,7 @@ schemas = SchemaGenerator(
 # The body each operation decodes (colony.contract): /openapi.json shows its schema.
 BODIES: dict[tuple[str, str], type] = {
     ("/colonies", "post"): contract.Spawn,
+    ("/colonies/remove", "post"): contract.RemoveMany,
     ("/colonies/{name}/agents/run", "post"): contract.AgentRun,
     ("/colonies/{name}/agents/continue", "post"): contract.AgentContinue,
     ("/colonies/{name}/policy", "put"): contract.PolicyBody,

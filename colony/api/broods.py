@@ -10,6 +10,7 @@ from colony.api.access import sight
 from colony.api.common import caller, json_body
 from colony.api.ports import Broods
 from colony.contract import BroodSpawn, Pick, decode
+from colony.core.access import Action
 
 
 def routes(broods: Broods) -> list[BaseRoute]:
@@ -76,9 +77,27 @@ def routes(broods: Broods) -> list[BaseRoute]:
         )
         return JSONResponse(result)
 
+    async def remove(request: Request) -> JSONResponse:
+        """
+        summary: Remove a brood and its colonies (concurrently; their work to the trash).
+        responses:
+          200: {description: '{brood, removed, results}: one result per colony, as POST
+            /colonies/remove; removed false (the brood stays) if any could not be removed'}
+          404: {description: no such brood}
+        """
+        sees = sight(request)
+        result = await broods.remove(
+            request.path_params["brood"],
+            force=request.query_params.get("force", "") in ("1", "true", "yes"),
+            user=caller(request),
+            check=lambda name: sees.require(name, Action.REMOVE),
+        )
+        return JSONResponse(result)
+
     return [
         Route("/broods", list_broods, methods=["GET"]),
         Route("/broods", spawn, methods=["POST"]),
         Route("/broods/{brood}", show, methods=["GET"]),
+        Route("/broods/{brood}", remove, methods=["DELETE"]),
         Route("/broods/{brood}/pick", pick, methods=["POST"]),
     ]

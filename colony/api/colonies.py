@@ -12,8 +12,9 @@ from starlette.routing import BaseRoute, Route
 from colony.api.access import sight
 from colony.api.common import caller, int_param, json_body
 from colony.api.ports import Colonies, Logs
-from colony.contract import Spawn, decode
-from colony.errors import NotFound
+from colony.contract import RemoveMany, Spawn, decode
+from colony.core.access import Action
+from colony.errors import ConfigError, NotFound
 
 
 def routes(
@@ -89,6 +90,30 @@ def routes(
         user = caller(request)
         return JSONResponse(await myc.remove(request.path_params["name"], force, user=user))
 
+    async def remove_many(request: Request) -> JSONResponse:
+        """
+        summary: Remove several colonies at once, each as DELETE /colonies/{name} would.
+        requestBody: {description: '{names, force}'}
+        responses:
+          200: {description: '{"results": [{name, removed, saved, branch, trash} or {name,
+            error}]}, one per name in their order'}
+          400: {description: names is not a non-empty array of names}
+        """
+        body = decode(RemoveMany, await json_body(request))
+        if not body.names or not all(isinstance(n, str) for n in body.names):
+            raise ConfigError(
+                f"request body: names: expected a non-empty array of colony names, "
+                f"got {body.names!r:.80}"
+            )
+        sees = sight(request)
+        results = await myc.remove_many(
+            body.names,
+            body.force,
+            user=caller(request),
+            check=lambda name: sees.require(name, Action.REMOVE),
+        )
+        return JSONResponse({"results": results})
+
     async def logs(request: Request) -> Response:
         """
         summary: Log lines as NDJSON, optionally followed.
@@ -132,6 +157,7 @@ def routes(
     return [
         Route("/colonies", list_colonies, methods=["GET"]),
         Route("/colonies", spawn, methods=["POST"]),
+        Route("/colonies/remove", remove_many, methods=["POST"]),
         Route("/colonies/{name}", show, methods=["GET"]),
         Route("/colonies/{name}", remove, methods=["DELETE"]),
         Route("/colonies/{name}/{action:str}", action, methods=["POST"]),

@@ -4,50 +4,48 @@ Each command parses its arguments, calls :mod:`colony.client` and renders the an
 pure ``format_*`` function (:mod:`colony.cli.format`, and :mod:`colony.present` for the views
 Stem shares) that returns a :class:`rich.text.Text`.
 The group, shared options and the one error path live in :mod:`colony.cli.app`; each other
-module registers its commands on :data:`main` when imported, so a new command module is one
-more name on the import line below (and, for its place in ``--help``, one in ``app.ORDER``).
+module registers its commands on :data:`main` when imported. The group imports a command's
+module only when that command runs (``app.COMMANDS`` names each command's module, in the
+order of ``--help``), so a quick command such as ``colony ls`` loads little (issue 15).
 
 Example:
     colony spawn web && colony ls
 """
 
-from colony.cli import (  # noqa: F401  (registers their commands)
-    agent,  # issue 6: colony agent
-    audit,  # issue 5: colony audit
-    brood,  # issue 6: colony brood
-    colonies,
-    daemon,
-    dashboard,
-    doctor,
-    hosts,
-    net,  # issue 4: colony net, policy, debug render-firewall
-    review,  # issue 6: colony diff, merge, conflicts, snapshot, undo, trash
-    share,  # issue 14: colony share, unshare
-    terminal,
-    top,  # issue 3: colony top
-)
+from typing import Any
+
 from colony.cli.app import main
-from colony.cli.format import (
-    default_colony_name,
-    format_already,
-    format_gc,
-    format_removed,
-    format_service_event,
-    format_settled,
-    format_transition,
-    format_urls,
-    parse_pairs,
-    parse_value,
-)
-from colony.client.terminal import exit_status
-from colony.present import (
-    EMPTY,
-    format_age,
-    format_colony,
-    format_duration,
-    format_log_line,
-    format_table,
-)
+
+# What this package exports besides ``main``, and the module each comes from: imported when
+# first asked for, so that starting ``colony`` loads only the command it runs (issue 15).
+_EXPORTS = {
+    "EMPTY": "colony.present",
+    "default_colony_name": "colony.cli.format",
+    "exit_status": "colony.client.terminal",
+    "format_age": "colony.present",
+    "format_already": "colony.cli.format",
+    "format_colony": "colony.present",
+    "format_duration": "colony.present",
+    "format_gc": "colony.cli.format",
+    "format_log_line": "colony.present",
+    "format_removed": "colony.cli.format",
+    "format_service_event": "colony.cli.format",
+    "format_settled": "colony.cli.format",
+    "format_table": "colony.present",
+    "format_transition": "colony.cli.format",
+    "format_urls": "colony.cli.format",
+    "parse_pairs": "colony.cli.format",
+    "parse_value": "colony.cli.format",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'colony.cli' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
 
 __all__ = [
     "EMPTY",

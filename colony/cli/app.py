@@ -7,71 +7,81 @@ exit 1; usage errors exit 2; Ctrl-C exits 130.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import click.shell_completion
-from rich.console import Console
-from rich.text import Text
 
 from colony import __version__
-from colony.cli.format import parse_pairs
-from colony.client import Client, default_socket, ensure_daemon
-from colony.core.model import check_name
+from colony.client.base import default_socket
 from colony.errors import ColonyError, ConfigError
 
-# The order of `colony --help`, as in SPEC §11. A module that adds a command may insert its
-# name here; commands not listed follow in the order they were registered.
-ORDER = [
-    "init",
-    "spawn",
-    "stop",
-    "start",
-    "restart",
-    "rm",
-    "ls",
-    "show",
-    "logs",
-    "url",
-    "hosts",
-    "gc",
-    "doctor",
-    "exec",
-    "shell",
-    "top",
-    "net",
-    "policy",
-    "share",
-    "unshare",
-    "diff",  # issue 6: review and recovery, agents, broods
-    "merge",
-    "snapshot",
-    "undo",
-    "conflicts",
-    "trash",
-    "agent",
-    "brood",
-    "audit",
-    "dashboard",
-    "tui",
-    "daemon",
-]
+if TYPE_CHECKING:
+    import click.shell_completion
+    from rich.console import Console
+    from rich.text import Text
+
+    from colony.client import Client
+
+# Every command, in the order of `colony --help` (SPEC §11), with the module that defines it.
+# A command's module is imported only when the command runs (or `--help` lists them all), so
+# `colony ls` loads what `ls` needs and nothing of `agent`, `audit` or Stem (issue 15). A new
+# command is one more line here.
+COMMANDS = {
+    "init": "colony.cli.colonies",
+    "spawn": "colony.cli.colonies",
+    "stop": "colony.cli.colonies",
+    "start": "colony.cli.colonies",
+    "restart": "colony.cli.colonies",
+    "rm": "colony.cli.colonies",
+    "ls": "colony.cli.colonies",
+    "show": "colony.cli.colonies",
+    "logs": "colony.cli.colonies",
+    "url": "colony.cli.colonies",
+    "hosts": "colony.cli.hosts",
+    "gc": "colony.cli.colonies",
+    "doctor": "colony.cli.doctor",
+    "exec": "colony.cli.terminal",
+    "shell": "colony.cli.terminal",
+    "top": "colony.cli.top",  # issue 3
+    "net": "colony.cli.net",  # issue 4
+    "policy": "colony.cli.net",
+    "share": "colony.cli.share",  # issue 14
+    "unshare": "colony.cli.share",
+    "diff": "colony.cli.review",  # issue 6: review and recovery, agents, broods
+    "merge": "colony.cli.review",
+    "snapshot": "colony.cli.review",
+    "undo": "colony.cli.review",
+    "conflicts": "colony.cli.review",
+    "trash": "colony.cli.review",
+    "agent": "colony.cli.agent",
+    "brood": "colony.cli.brood",
+    "audit": "colony.cli.audit",  # issue 5
+    "dashboard": "colony.cli.dashboard",  # issue 7
+    "tui": "colony.cli.dashboard",
+    "daemon": "colony.cli.daemon",
+    "debug": "colony.cli.net",
+}
 
 
 # --- output -------------------------------------------------------------------------------
 
 
 def _out(text: Text | str) -> None:
+    from rich.console import Console
+
     Console(soft_wrap=True, highlight=False).print(text)
 
 
 def _err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
@@ -80,6 +90,8 @@ def _print_json(data: object) -> None:
 
 
 def print_error(exc: ColonyError) -> None:
+    from rich.text import Text
+
     err = _err_console()
     err.print(Text.assemble(("error:", "bold red"), f" {exc}"))
     if exc.hint:
@@ -119,8 +131,19 @@ class ColonyGroup(HelpGroup):
         return super().main(*args, **kwargs)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        listed = [name for name in ORDER if name in self.commands]
-        return listed + [name for name in self.commands if name not in ORDER]
+        for module in dict.fromkeys(COMMANDS.values()):
+            importlib.import_module(module)
+        listed = [name for name in COMMANDS if name in self.commands]
+        return listed + [name for name in self.commands if name not in COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, its module imported first (click's lazy group). An
+        unknown name loads them all, for click's "Did you mean" of the closest ones."""
+        if cmd_name in COMMANDS:
+            importlib.import_module(COMMANDS[cmd_name])
+        elif cmd_name not in self.commands:
+            self.list_commands(ctx)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -148,6 +171,8 @@ class Options:
 
 def _client(ctx: click.Context) -> Client:
     """A client of Mycelium, started first if needed (SPEC §11), closed with the command."""
+    from colony.client import ensure_daemon
+
     client = ensure_daemon(ctx.ensure_object(Options).socket_path)
     ctx.call_on_close(client.close)
     return client
@@ -159,6 +184,8 @@ def _pairs_option(
     def parse(
         ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
     ) -> dict[str, str]:
+        from colony.cli.format import parse_pairs
+
         try:
             return parse_pairs(values, what)
         except ValueError as exc:
@@ -168,6 +195,8 @@ def _pairs_option(
 
 
 def _name_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from colony.core.model import check_name
+
     try:
         return None if value is None else check_name(value)
     except ConfigError as exc:
@@ -184,6 +213,10 @@ def _complete_name(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[click.shell_completion.CompletionItem]:
     """Names of existing colonies, if Mycelium runs (completion never starts it)."""
+    import click.shell_completion
+
+    from colony.client import Client
+
     try:
         with Client(ctx.ensure_object(Options).socket_path, timeout=2) as client:
             names = [str(c.get("name")) for c in client.colonies().get("colonies") or []]

@@ -1,4 +1,4 @@
-"""``colony brood spawn/ls/show/pick``: one objective given to N colonies (issue 6)."""
+"""``colony brood spawn/ls/show/pick/rm``: one objective given to N colonies (issue 6)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from colony.cli.app import (
     main,
     repo_option,
 )
-from colony.cli.colonies import find_repo_root
+from colony.cli.colonies import find_repo_root, report_removals
 from colony.cli.workflow_format import format_brood, format_broods, format_pick
 
 
@@ -147,3 +147,32 @@ def pick(
         _print_json(result)
     else:
         _out(format_pick(result))
+
+
+@brood.command("rm")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Remove its colonies even if they still run.")
+@json_option
+@click.pass_context
+def remove(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
+    """Remove a brood and its colonies; their work stays recoverable.
+
+    Its colonies are removed together, each as 'colony rm' does (a final snapshot, then its
+    work to the trash: 'colony trash restore COLONY' brings one back), then the brood. If
+    any of them could not be removed, the brood stays (remove it again) and the exit code is
+    1. --json prints {brood, removed, results}.
+
+    \b
+    Example:
+      colony brood rm fix-login-3f2a --force
+    """
+    result = _client(ctx).brood_remove(name, force=force)
+    results = result.get("results") or []
+    if as_json:
+        _print_json(result)
+        if not result.get("removed"):
+            ctx.exit(1)
+        return
+    if results:
+        report_removals(results, len(results), as_json=False)
+    _out(f"removed brood '{name}'")

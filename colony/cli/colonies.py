@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -32,10 +33,11 @@ from colony.cli.format import (
     parse_value,
     plan_auto_name,
 )
-from colony.cli.progress import _lifecycle
-from colony.client import Client, Json
 from colony.errors import ColonyError, NotFound
 from colony.present import format_colony, format_log_line, format_table
+
+if TYPE_CHECKING:
+    from colony.client import Client, Json
 
 # --- init ---------------------------------------------------------------------------------
 
@@ -175,6 +177,8 @@ def spawn(
             sockets=list(sockets) or None,
         )  # fmt: skip
 
+    from colony.cli.progress import _lifecycle
+
     _lifecycle(ctx, chosen, "spawn", call, wait=not no_wait, as_json=as_json)
 
 
@@ -188,6 +192,8 @@ def _lifecycle_command(action: str, summary: str) -> None:
         def call(client: Client) -> Json:
             method: Callable[[str], Json] = getattr(client, action)
             return method(name)
+
+        from colony.cli.progress import _lifecycle
 
         _lifecycle(ctx, name, action, call, wait=not no_wait, as_json=as_json)
 
@@ -207,8 +213,10 @@ def remove(ctx: click.Context, names: tuple[str, ...], force: bool, as_json: boo
 
     For each NAME, a final snapshot is recorded, then its whole workspace (commits,
     uncommitted files), data dir and logs move to the trash: 'colony trash restore NAME'
-    brings it back. Each colony's result is reported; the exit code is 1 if any of them
-    could not be removed. With several names, --json prints a list (an "error" per failure).
+    brings it back. Several names are removed together (a few at a time, in Mycelium), and
+    one that fails stops none of the others. Each colony's result is reported; the exit code
+    is 1 if any of them could not be removed. With several names, --json prints a list (an
+    "error" per failure).
 
     \b
     Example:
@@ -222,25 +230,35 @@ def remove(ctx: click.Context, names: tuple[str, ...], force: bool, as_json: boo
         else:
             _out(format_removed(result))
         return
-    results: list[Json] = []
-    for name in names:
-        try:
-            result = client.remove(name, force=force)
-        except ColonyError as exc:
-            results.append({"name": name, "error": str(exc), "hint": exc.hint})
+    results = client.remove_many(names, force=force).get("results") or []
+    report_removals(results, len(names), as_json)
+
+
+def report_removals(results: list[Json], asked: int, as_json: bool) -> None:
+    """Print what removing several colonies did, one result each (``--json``: a list, an
+    ``"error"`` and ``"hint"`` per failure).
+
+    Raises:
+        ColonyError: naming the colonies that could not be removed, if any.
+    """
+    from colony.client import error_from_json
+
+    shown: list[Json] = []
+    for result in results:
+        if "error" not in result:
+            shown.append(result)
             if not as_json:
-                print_error(exc)
+                _out(format_removed(result))
             continue
-        results.append(result)
+        exc = error_from_json(result, fallback=f"could not remove colony '{result.get('name')}'")
+        shown.append({"name": result.get("name"), "error": str(exc), "hint": exc.hint})
         if not as_json:
-            _out(format_removed(result))
+            print_error(exc)
     if as_json:
-        _print_json(results)
-    failed = [str(r["name"]) for r in results if "error" in r]
+        _print_json(shown)
+    failed = [str(r["name"]) for r in shown if "error" in r]
     if failed:
-        raise ColonyError(
-            f"{len(failed)} of {len(names)} colonies not removed: {', '.join(failed)}"
-        )
+        raise ColonyError(f"{len(failed)} of {asked} colonies not removed: {', '.join(failed)}")
 
 
 # --- looking ------------------------------------------------------------------------------

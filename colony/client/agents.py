@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from colony.client.base import ClientBase, Json, decode, seg
-from colony.contract import AgentContinue, AgentRun, to_json
 
 
 class AgentsMixin(ClientBase):
@@ -19,6 +18,8 @@ class AgentsMixin(ClientBase):
         env: dict[str, str] | None = None,
     ) -> Json:
         """Start an agent in colony ``name``; returns the session (status "running")."""
+        from colony.contract import AgentRun, to_json
+
         body = to_json(AgentRun(task, preset, command, env or {}))
         return self._request("POST", f"/colonies/{seg(name)}/agents/run", body=body)
 
@@ -31,6 +32,8 @@ class AgentsMixin(ClientBase):
         env: dict[str, str] | None = None,
     ) -> Json:
         """Continue session ``session`` (default the latest) of colony ``name``."""
+        from colony.contract import AgentContinue, to_json
+
         body = to_json(AgentContinue(session, task, env or {}))
         return self._request("POST", f"/colonies/{seg(name)}/agents/continue", body=body)
 

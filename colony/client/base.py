@@ -1,7 +1,10 @@
 """The client's core: the Unix-socket transport, the error mapping and the NDJSON reader.
 
-API errors (``{"error": {...}}``) become the matching :mod:`colony.errors` class, and a daemon
-that does not answer becomes :class:`DaemonUnavailable`; both are mapped here, in one place.
+Plain requests go through :mod:`colony.client.wire` (HTTP/1.1 on a bare socket); httpx
+(streamed bodies) and websockets are imported only when a stream or WebSocket is opened, so
+a quick command such as ``colony ls`` loads neither (issue 15). API errors
+(``{"error": {...}}``) become the matching :mod:`colony.errors` class, and a daemon that does
+not answer becomes :class:`DaemonUnavailable`; both are mapped here, in one place.
 """
 
 from __future__ import annotations
@@ -10,17 +13,19 @@ import contextlib
 import json
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
-import httpx
-from websockets.exceptions import InvalidStatus, WebSocketException
-from websockets.sync.client import ClientConnection, unix_connect
-
+from colony.client.wire import ProtocolError, Wire
 from colony.errors import ERROR_TYPES, ColonyError
+
+if TYPE_CHECKING:  # loaded when a stream or WebSocket is opened, not for plain requests
+    import httpx
+    from websockets.sync.client import ClientConnection
 
 Json = dict[str, Any]
 BASE_URL = "http://mycelium"
@@ -99,36 +104,61 @@ def _close_failed_sockets(exc: BaseException) -> None:
             tb = tb.tb_next
 
 
+def _loaded(module: str, *names: str) -> tuple[type[BaseException], ...]:
+    """The exception classes ``names`` of ``module`` if it is loaded, else none: nothing can
+    raise them before it is."""
+    found = sys.modules.get(module)
+    return tuple(getattr(found, name) for name in names) if found is not None else ()
+
+
+def _transport_error(exc: Exception, socket_path: Path, what: str) -> ColonyError | None:
+    """The ColonyError of a failure to talk to Mycelium; None for any other exception."""
+    status = _loaded("websockets.exceptions", "InvalidStatus")
+    if status and isinstance(exc, status):  # the WebSocket handshake got an HTTP error
+        response: Any = getattr(exc, "response", None)
+        return error_from_response(response.status_code, bytes(response.body), what)
+    if isinstance(exc, (TimeoutError, *_loaded("httpx", "TimeoutException"))):
+        return ColonyError(f"Mycelium did not answer {what} in time", hint=LOG_HINT)
+    connect = _loaded("httpx", "ConnectError")
+    if isinstance(exc, (OSError, *connect)):
+        _close_failed_sockets(exc)
+        cause = next((e for e in _chain(exc) if isinstance(e, OSError)), None)
+        if isinstance(cause, PermissionError):
+            return ColonyError(
+                f"no permission to use Mycelium's socket {socket_path}: only root and the "
+                "group colony may",
+                hint=JOIN_HINT,
+            )
+        if isinstance(cause, FileNotFoundError | ConnectionRefusedError) or (
+            bool(connect) and isinstance(exc, connect)
+        ):
+            return DaemonUnavailable(
+                f"Mycelium is not running (nothing answers on {socket_path})", hint=START_HINT
+            )
+        return DaemonUnavailable(f"lost the connection to Mycelium: {exc}", hint=LOG_HINT)
+    broken: tuple[type[BaseException], ...] = (
+        ProtocolError,
+        *_loaded("httpx", "TransportError"),
+        *_loaded("websockets.exceptions", "WebSocketException"),
+    )
+    if isinstance(exc, broken):
+        return DaemonUnavailable(
+            f"lost the connection to Mycelium during {what}: {exc or type(exc).__name__}",
+            hint=LOG_HINT,
+        )
+    return None
+
+
 @contextlib.contextmanager
 def mapped(socket_path: Path, what: str) -> Iterator[None]:
     """Turn transport failures while talking to Mycelium into ColonyErrors."""
     try:
         yield
-    except InvalidStatus as exc:  # the WebSocket handshake was answered with an HTTP error
-        raise error_from_response(exc.response.status_code, bytes(exc.response.body), what) from exc
-    except (httpx.TimeoutException, TimeoutError) as exc:
-        raise ColonyError(f"Mycelium did not answer {what} in time", hint=LOG_HINT) from exc
-    except (httpx.ConnectError, OSError) as exc:
-        _close_failed_sockets(exc)
-        cause = next((e for e in _chain(exc) if isinstance(e, OSError)), None)
-        if isinstance(cause, PermissionError):
-            raise ColonyError(
-                f"no permission to use Mycelium's socket {socket_path}: only root and the "
-                "group colony may",
-                hint=JOIN_HINT,
-            ) from exc
-        if isinstance(cause, FileNotFoundError | ConnectionRefusedError) or isinstance(
-            exc, httpx.ConnectError
-        ):
-            raise DaemonUnavailable(
-                f"Mycelium is not running (nothing answers on {socket_path})", hint=START_HINT
-            ) from exc
-        raise DaemonUnavailable(f"lost the connection to Mycelium: {exc}", hint=LOG_HINT) from exc
-    except (httpx.TransportError, WebSocketException) as exc:
-        raise DaemonUnavailable(
-            f"lost the connection to Mycelium during {what}: {exc or type(exc).__name__}",
-            hint=LOG_HINT,
-        ) from exc
+    except Exception as exc:
+        error = _transport_error(exc, socket_path, what)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def decode(message: str | bytes) -> Json:
@@ -178,38 +208,61 @@ class ClientBase(Closing):
     def __init__(self, socket_path: str | Path, *, timeout: float = 30) -> None:
         self.socket_path = Path(socket_path)
         self.timeout = timeout
-        self._http = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(self.socket_path)),
-            base_url=BASE_URL,
-            timeout=timeout,
-            trust_env=False,
-        )
+        self._wire = Wire(str(self.socket_path), timeout)
+        self._streams: httpx.Client | None = None
 
     def close(self) -> None:
-        self._http.close()
+        self._wire.close()
+        if self._streams is not None:
+            self._streams.close()
 
     def _request(
-        self, method: str, path: str, *, body: Json | None = None, params: Json | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Json | None = None,
+        params: Json | None = None,
+        wait: float | None = -1,
     ) -> Json:
+        """The answer to ``method path``; ``wait``: how long the answer may take to begin
+        (None: as long as it takes, for work whose length grows with what it is asked; -1:
+        the client's timeout)."""
         what = f"{method} {path}"
         with mapped(self.socket_path, what):
-            response = self._http.request(method, path, json=body, params=params)
-        if response.status_code >= 400:
-            raise error_from_response(response.status_code, response.content, what)
+            status, content = self._wire.request(method, path, body, params, wait)
+        if status >= 400:
+            raise error_from_response(status, content, what)
         try:
-            return decode(response.content)
+            return decode(content)
         except ValueError as exc:
             raise ColonyError(f"Mycelium answered {what} with invalid JSON", hint=LOG_HINT) from exc
+
+    def _http(self) -> httpx.Client:
+        """The httpx client of streamed bodies, made on first use."""
+        if self._streams is None:
+            import httpx
+
+            self._streams = httpx.Client(
+                transport=httpx.HTTPTransport(uds=str(self.socket_path)),
+                base_url=BASE_URL,
+                timeout=self.timeout,
+                trust_env=False,
+            )
+        return self._streams
 
     def _open_stream(self, path: str, params: Json, read_timeout: float | None) -> httpx.Response:
         """``GET path`` with its body left to stream; an API error is raised here.
 
         ``read_timeout`` None: no read timeout (a followed stream may stay quiet for hours).
         """
-        timeout = httpx.Timeout(self.timeout, read=read_timeout)
-        request = self._http.build_request("GET", path, params=params, timeout=timeout)
         with mapped(self.socket_path, f"GET {path}"):
-            response = self._http.send(request, stream=True)
+            import httpx
+
+            http = self._http()
+            timeout = httpx.Timeout(self.timeout, read=read_timeout)
+            request = http.build_request("GET", path, params=params, timeout=timeout)
+            response = http.send(request, stream=True)
             if response.status_code >= 400:
                 response.read()
                 response.close()
@@ -229,6 +282,8 @@ class ClientBase(Closing):
 
     def _connect(self, path: str) -> ClientConnection:
         with mapped(self.socket_path, f"WebSocket {path}"):
+            from websockets.sync.client import unix_connect
+
             return unix_connect(
                 str(self.socket_path),
                 f"ws://mycelium{path}",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from colony.client.base import ClientBase, Json, seg
-from colony.contract import BroodSpawn, Pick, to_json
 
 
 class BroodsMixin(ClientBase):
@@ -23,6 +22,8 @@ class BroodsMixin(ClientBase):
         name: str | None = None,
         env: dict[str, str] | None = None,
     ) -> Json:
+        from colony.contract import BroodSpawn, to_json
+
         body = BroodSpawn(
             repo=str(Path(repo).absolute()),
             objective=objective,
@@ -43,6 +44,12 @@ class BroodsMixin(ClientBase):
     def brood(self, name: str) -> Json:
         return self._request("GET", f"/broods/{seg(name)}")
 
+    def brood_remove(self, name: str, force: bool = False) -> Json:
+        """``{"brood", "removed", "results"}``: its colonies removed as :meth:`remove_many`
+        does, then the brood (``removed`` false: some colony could not be, the brood stays)."""
+        params = {"force": "true"} if force else None
+        return self._request("DELETE", f"/broods/{seg(name)}", params=params, wait=None)
+
     def brood_pick(
         self,
         name: str,
@@ -52,5 +59,7 @@ class BroodsMixin(ClientBase):
         into: str | None = None,
         force: bool = False,
     ) -> Json:
+        from colony.contract import Pick, to_json
+
         body = to_json(Pick(colony, squash, into, force))
         return self._request("POST", f"/broods/{seg(name)}/pick", body=body)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from colony.client.base import ClientBase, Json, decode, seg
 from colony.client.streams import LogStream
-from colony.contract import Spawn, to_json
 
 
 class ColoniesMixin(ClientBase):
@@ -31,6 +30,8 @@ class ColoniesMixin(ClientBase):
         sockets: list[str] | None = None,
     ) -> Json:
         """Ask for a new colony; returns it in state "spawning" (progress comes on /events)."""
+        from colony.contract import Spawn, to_json
+
         body = Spawn(
             name,
             str(Path(repo).absolute()),
@@ -56,6 +57,16 @@ class ColoniesMixin(ClientBase):
         """``{"removed": name, "saved": ref | None, "branch": str | None}``."""
         params = {"force": "true"} if force else None
         return self._request("DELETE", f"/colonies/{seg(name)}", params=params)
+
+    def remove_many(self, names: Sequence[str], force: bool = False) -> Json:
+        """``{"results": [...]}``, one per name in their order: ``{"name", "removed", "saved",
+        "branch", "trash", "snapshot"}``, or ``{"name", "error": {"type", "message",
+        "hint"}}`` for one that could not be removed. Mycelium removes them concurrently;
+        this waits as long as that takes (issue 15)."""
+        from colony.contract import RemoveMany, to_json
+
+        body = to_json(RemoveMany(list(names), force))
+        return self._request("POST", "/colonies/remove", body=body, wait=None)
 
     def urls(self, name: str) -> Json:
         """``{"urls": {service: url}}``."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from colony.client.base import ClientBase, Json
-from colony.contract import HostsAction, to_json
 
 
 class HostsMixin(ClientBase):
@@ -13,4 +12,6 @@ class HostsMixin(ClientBase):
 
     def hosts_update(self, action: str) -> Json:
         """``action`` "add" writes the current preview names, "remove" takes Colony's out."""
+        from colony.contract import HostsAction, to_json
+
         return self._request("POST", "/hosts", body=to_json(HostsAction(action)))

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from colony import host
 from colony.client.agents import AgentsMixin
 from colony.client.audit import AuditMixin
 from colony.client.auth import AuthMixin
@@ -65,6 +64,8 @@ def _answers(client: Client) -> bool:
 def _last_error(path: Path) -> tuple[str, str | None]:
     """The daemon's last ``error:`` line in its log (else its last line), and the ``hint:``
     that follows it."""
+    from colony import host  # not on the hot path (issue 15)
+
     lines = [line.strip() for line in (host.read_text(path) or "").splitlines() if line.strip()]
     errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
     if not errors:
@@ -75,24 +76,32 @@ def _last_error(path: Path) -> tuple[str, str | None]:
 
 
 def _pid_file(state_dir: Path) -> int | None:
+    from colony import host  # not on the hot path (issue 15)
+
     parts = (host.read_text(state_dir / "mycelium.pid") or "").split()
     return int(parts[0]) if parts and parts[0].isdigit() else None
 
 
 def _ended_silently(state_dir: Path) -> int | None:
     """The pid of a Mycelium that ended without clearing its ``mycelium.pid`` (issue 11)."""
+    from colony import host  # not on the hot path (issue 15)
+
     pid = _pid_file(state_dir)
     return pid if pid is not None and not host.alive(pid) else None
 
 
 def _running(state_dir: Path) -> int | None:
     """The pid of the Mycelium that holds ``state_dir`` now, if one does."""
+    from colony import host  # not on the hot path (issue 15)
+
     pid = _pid_file(state_dir)
     return pid if pid is not None and host.alive(pid) else None
 
 
 def _wait_gone(pid: int, started: int | None, timeout: float) -> bool:
     """Whether process ``pid`` (started at ``started``) has exited within ``timeout``."""
+    from colony import host  # not on the hot path (issue 15)
+
     deadline = time.monotonic() + timeout
     while host.alive(pid, started):
         if time.monotonic() > deadline:
@@ -109,6 +118,8 @@ def stop_daemon(socket_path: str | Path, timeout: float) -> int | None:
     Raises:
         ColonyError: it is still running after ``timeout`` seconds.
     """
+    from colony import host  # not on the hot path (issue 15)
+
     with Client(socket_path) as client:
         try:
             pid = int(client.health()["pid"])
@@ -136,6 +147,8 @@ def _stopping(state_dir: Path, client: Client) -> int | None:
     """A Mycelium that holds ``state_dir`` but does not answer: one on its way out, or one
     still starting. Waits up to START_TIMEOUT for it to answer or exit; returns its pid if it
     does neither."""
+    from colony import host  # not on the hot path (issue 15)
+
     pid = _running(state_dir)
     if pid is None:
         return None
@@ -161,6 +174,8 @@ def ensure_daemon(socket_path: str | Path, *, quiet: bool = False) -> Client:
     try:
         if _answers(client):
             return client
+        from colony import host  # only when Mycelium does not answer (issue 15)
+
         state_dir = default_state_dir()
         log = state_dir / "mycelium.log"
         # A Mycelium that is stopping still holds the ports and the state directory: wait for

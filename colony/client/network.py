@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from colony.client.base import ClientBase, Json, seg
-from colony.contract import PolicyBody, to_json
 
 
 class NetworkMixin(ClientBase):
@@ -15,6 +14,8 @@ class NetworkMixin(ClientBase):
         self, name: str, egress: str, allow: list[str] | None = None, deny: list[str] | None = None
     ) -> Json:
         """Replace the colony's egress policy live; the network view with ``"warnings"``."""
+        from colony.contract import PolicyBody, to_json
+
         body = to_json(PolicyBody(egress, list(allow or []), list(deny or [])))
         return self._request("PUT", f"/colonies/{seg(name)}/policy", body=body)
 

@@ -4,7 +4,6 @@ the trash of removed colonies (issue 6)."""
 from __future__ import annotations
 
 from colony.client.base import ClientBase, Json, seg
-from colony.contract import Merge, Snapshot, Undo, to_json
 
 
 class ReviewMixin(ClientBase):
@@ -22,10 +21,14 @@ class ReviewMixin(ClientBase):
         force: bool = False,
         message: str | None = None,
     ) -> Json:
+        from colony.contract import Merge, to_json
+
         body = to_json(Merge(into, squash, force, message))
         return self._request("POST", f"/colonies/{seg(name)}/workspace/merge", body=body)
 
     def snapshot(self, name: str, message: str | None = None) -> Json:
+        from colony.contract import Snapshot, to_json
+
         path = f"/colonies/{seg(name)}/workspace/snapshots"
         return self._request("POST", path, body=to_json(Snapshot(message)))
 
@@ -36,6 +39,8 @@ class ReviewMixin(ClientBase):
     def undo(
         self, name: str, to: int | None = None, force: bool = False, session: int | None = None
     ) -> Json:
+        from colony.contract import Undo, to_json
+
         body = to_json(Undo(to, force, session))
         return self._request("POST", f"/colonies/{seg(name)}/workspace/undo", body=body)
 

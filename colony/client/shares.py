@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from colony.client.base import ClientBase, Json, seg
-from colony.contract import Share, to_json
 
 
 class SharesMixin(ClientBase):
@@ -13,6 +12,8 @@ class SharesMixin(ClientBase):
 
     def share(self, name: str, user: str, role: str = "viewer") -> Json:
         """Give ``user`` the role ``role`` (viewer, operator) on the colony; its shares now."""
+        from colony.contract import Share, to_json
+
         return self._request(
             "PUT", f"/colonies/{seg(name)}/shares/{seg(user)}", body=to_json(Share(role))
         )

@@ -7,10 +7,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-
-import httpx
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
-from websockets.sync.client import ClientConnection
+from typing import TYPE_CHECKING
 
 from colony.client.base import (
     LOG_HINT,
@@ -25,6 +22,10 @@ from colony.client.base import (
     seg,
 )
 from colony.errors import ColonyError
+
+if TYPE_CHECKING:  # both are loaded once a stream is open (issue 15: not by `colony ls`)
+    import httpx
+    from websockets.sync.client import ClientConnection
 
 
 class StreamsMixin(ClientBase):
@@ -86,6 +87,8 @@ class EventStream(Closing):
         Raises:
             DaemonUnavailable: Mycelium closed the stream.
         """
+        from websockets.exceptions import ConnectionClosed
+
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -100,6 +103,8 @@ class EventStream(Closing):
 
     def __iter__(self) -> Iterator[Json]:
         """Events until Mycelium closes the stream normally."""
+        from websockets.exceptions import ConnectionClosedOK
+
         while True:
             try:
                 event = self.recv()
@@ -127,6 +132,8 @@ class ExecSession(Closing):
         self.exit_code: int | None = None
 
     def _send(self, message: str | bytes) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         # The command may end while input is still being forwarded; recv() reports the end.
         with contextlib.suppress(ConnectionClosed):
             self._conn.send(message)
@@ -149,6 +156,8 @@ class ExecSession(Closing):
             ColonyError: the command could not start (the API's error), or the connection
                 closed before the command exited.
         """
+        from websockets.exceptions import ConnectionClosed
+
         while self.exit_code is None:
             try:
                 message = self._conn.recv(timeout)
@@ -186,6 +195,8 @@ class LogStream:
         self.closed = False
 
     def __iter__(self) -> Iterator[Json]:
+        import httpx
+
         try:
             for line in nonblank_lines(self._response):
                 yield decode(line)

@@ -256,6 +256,15 @@ class BroodPicked(BroodEvent):
     user: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class BroodRemoved(BroodEvent):
+    """The brood and its colonies are gone (its colonies' work to the trash, issue 15)."""
+
+    kind: str = "removed"
+    removed: tuple[str, ...]
+    user: str
+
+
 # --- exec sessions, the network, preview requests ----------------------------------------
 
 

@@ -36,7 +36,13 @@ from colony.core.broods import (
     plan_starts,
     rank,
 )
-from colony.core.bus_events import BroodDone, BroodMember, BroodPicked, BroodSpawned
+from colony.core.bus_events import (
+    BroodDone,
+    BroodMember,
+    BroodPicked,
+    BroodRemoved,
+    BroodSpawned,
+)
 from colony.core.config import parse_config_text
 from colony.core.model import State, check_name
 from colony.daemon import runner
@@ -414,11 +420,10 @@ class BroodService:
                 if m.colony in self.myc.actors:
                     await self.agents.stop_all(m.colony)
         merged = await self.review.merge(colony, into=target, squash=squash, force=force, user=user)
-        trashed = []
-        for m in members:
-            if m.colony != colony and m.colony in self.myc.actors:
-                await self.myc.remove(m.colony, force=True)
-                trashed.append(m.colony)
+        others = [m.colony for m in members if m.colony != colony and m.colony in self.myc.actors]
+        results = await self.myc.remove_many(others, True, user=user)  # concurrently (issue 15)
+        _raise_failed(f"brood '{name}': merged {colony}, but", results)
+        trashed = [str(r["name"]) for r in results]
         self.store.update(brood, state="picked", picked=colony)
         self.bus.publish(
             BroodPicked(
@@ -426,3 +431,39 @@ class BroodService:
             )
         )
         return {"brood": name, "picked": colony, "merge": merged, "trashed": trashed}
+
+    async def remove(
+        self,
+        name: str,
+        *,
+        force: bool,
+        user: str,
+        check: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        """Remove brood ``name``: its colonies that still exist, concurrently and each as
+        ``colony rm`` does (work to the trash; ``force``: also running ones; ``check``
+        refuses a colony the caller may not remove), then the brood itself. While any of its
+        colonies could not be removed the brood stays, so the removal can be asked again.
+
+        Returns:
+            ``{"brood", "removed": bool, "results": [one per colony, as remove_many's]}``.
+        """
+        self.store.get(name)  # NotFound for no such brood
+        colonies = [m.colony for m in self.store.members(name) if m.colony in self.myc.actors]
+        results = await self.myc.remove_many(colonies, force, user=user, check=check)
+        removed = not any("error" in r for r in results)
+        if removed:
+            self.store.delete(name)  # its members go with it
+            self.env.pop(name, None)
+            self._wake(name)  # its driver sees it gone and ends
+            self.bus.publish(
+                BroodRemoved(brood=name, at=self.clock(), removed=tuple(colonies), user=user)
+            )
+        return {"brood": name, "removed": removed, "results": results}
+
+
+def _raise_failed(doing: str, results: list[dict[str, Any]]) -> None:
+    """Raise a ColonyError naming each colony of ``results`` that could not be removed."""
+    failed = [f"{r['name']} ({r['error']['message']})" for r in results if "error" in r]
+    if failed:
+        raise ColonyError(f"{doing} could not remove {', '.join(failed)}")

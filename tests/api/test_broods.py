@@ -14,7 +14,7 @@ import pytest
 from colony.client import Client
 from colony.core.broods import FINISHED
 from colony.errors import ConfigError, Conflict, NotFound
-from tests.api.conftest import Api, make_repo
+from tests.api.conftest import Api, make_repo, settle
 
 OBJECTIVE = "when -1: write app.py: print('first')\nwhen -2: write app.py: print('second')"
 
@@ -72,3 +72,39 @@ def test_brood_mistakes_make_nothing(api: Api, tmp_path: Path) -> None:
         assert client.broods()["broods"] == []
         assert client.colonies()["colonies"] == []
     assert "count" in str(count.value)
+
+
+def test_a_brood_is_removed_with_its_colonies(git_api: Api, tmp_path: Path) -> None:
+    """When a brood is removed (issue 15), its colonies go to the trash together and the
+    brood is gone; a running one needs force (without it the brood stays, with the others
+    removed, and the refusal names it); an unknown brood is a 404."""
+    repo = make_repo(tmp_path / "repo", {"app.py": "print('hello')\n"})
+    with git_api.client() as client:
+        client.brood_spawn(OBJECTIVE, 3, repo, agent="claude", name="rmme")
+        finished(client, "rmme")
+        for name in ("rmme-1", "rmme-3"):  # rmme-2 runs on: no removal without force
+            client.stop(name)
+            settle(client, name, "stopped")
+        refused = client.brood_remove("rmme")
+        still = client.brood("rmme")
+        removed = client.brood_remove("rmme", force=True)
+        broods = client.broods()["broods"]
+        left = [c["name"] for c in client.colonies()["colonies"]]
+        trash = sorted(e["name"] for e in client.trash()["trash"])
+        with pytest.raises(NotFound):
+            client.brood_remove("rmme")
+    assert refused["removed"] is False
+    assert {r["name"]: "error" in r for r in refused["results"]} == {
+        "rmme-1": False,
+        "rmme-2": True,
+        "rmme-3": False,
+    }
+    assert still["name"] == "rmme"
+    assert removed == {
+        "brood": "rmme",
+        "removed": True,
+        "results": [{"name": "rmme-2", **removed["results"][0]}],
+    }
+    assert broods == []
+    assert left == []
+    assert trash == ["rmme-1", "rmme-2", "rmme-3"]

@@ -150,3 +150,56 @@ def test_the_cli_restarts_and_removes(api: Api, tmp_path: Path) -> None:
     assert removed.exit_code == 0, removed.output
     listed = runner.invoke(main, ["ls", "--json"], env=env)
     assert json.loads(listed.output)["colonies"] == []
+
+
+def test_several_colonies_are_removed_in_one_call_each_on_its_own(api: Api, tmp_path: Path) -> None:
+    """When several colonies are removed in one call (issue 15), each is answered in the
+    order asked: a stopped one goes to the trash, while an unknown name and a running one
+    (no force) fail on their own and stop neither the others nor a later forced call; a name
+    given twice is removed once; no names, or a name that is no string, is one line."""
+    for name in ("a", "b", "c"):
+        running(api, tmp_path, name)
+    with api.client() as client:
+        client.stop("b")
+        settle(client, "b", "stopped")
+        first = client.remove_many(["b", "nosuch", "a", "b"])["results"]
+        forced = client.remove_many(["a", "c"], force=True)["results"]
+        left = [c["name"] for c in client.colonies()["colonies"]]
+        trash = sorted(e["name"] for e in client.trash()["trash"])
+        with pytest.raises(ConfigError, match=r"^request body: names: expected a non-empty"):
+            client.remove_many([])
+        with pytest.raises(ConfigError, match=r"^request body: names: expected a non-empty"):
+            client._request("POST", "/colonies/remove", body={"names": ["a", 5]})
+    assert [r["name"] for r in first] == ["b", "nosuch", "a"]
+    assert first[0]["removed"] == "b"
+    assert first[0]["trash"]
+    assert first[1]["error"]["type"] == "NotFound"
+    assert first[2]["error"]["type"] == "Conflict"
+    assert "running" in first[2]["error"]["message"]
+    assert [(r["name"], r["removed"]) for r in forced] == [("a", "a"), ("c", "c")]
+    assert left == []
+    assert trash == ["a", "b", "c"]
+
+
+def test_the_cli_removes_several_and_reports_each(api: Api, tmp_path: Path) -> None:
+    """When `colony rm` is given several names, the ones that can go go; each failure is
+    its own error line, the exit code is 1 and the last line counts them; --json lists a
+    result per name, an "error" and "hint" per failure."""
+    for name in ("x", "y", "z"):
+        running(api, tmp_path, name)
+    runner = CliRunner()
+    env = {"COLONY_SOCKET": str(api.socket)}
+    with api.client() as client:
+        client.stop("x")
+        settle(client, "x", "stopped")
+    said = runner.invoke(main, ["rm", "x", "nosuch", "y"], env=env)
+    listed = runner.invoke(main, ["rm", "--json", "--force", "y", "nosuch2", "z"], env=env)
+    assert said.exit_code == 1
+    assert "removed colony 'x'" in said.output
+    assert "error: colony 'nosuch' not found\nhint: list colonies with 'colony ls'" in said.output
+    assert said.output.rstrip().endswith("2 of 3 colonies not removed: nosuch, y")
+    assert listed.exit_code == 1
+    results = json.loads(listed.output[: listed.output.rindex("]") + 1])
+    assert [r.get("removed") for r in results] == ["y", None, "z"]
+    assert results[1]["name"] == "nosuch2"
+    assert results[1]["error"]

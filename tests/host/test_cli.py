@@ -139,3 +139,31 @@ def test_doctor_names_a_colony_whose_files_others_can_read(daemon: Daemon, tmp_p
     assert checks["colony identities"]["status"] == "fail"
     assert f"open: {workspace} is uid" in checks["colony identities"]["detail"]
     assert checks["colony views"]["status"] == "ok"
+
+
+def test_rm_of_several_removes_each_on_its_own(daemon: Daemon, tmp_path: Path) -> None:
+    """When `colony rm` names several colonies (issue 15), the stopped ones go to the trash
+    together with their kernel objects; an unknown name and a running one (no --force) each
+    fail with their own line and stop none of the others; the exit code is 1. Then one
+    forced call removes the running one."""
+    toml = '[services.idle]\ncommand = "exec sleep 300"\n'
+    repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
+    for name in ("m1", "m2", "m3"):
+        done = colony(daemon, "spawn", name, "--repo", str(repo))
+        assert done.returncode == 0, done.stderr
+    for name in ("m1", "m3"):
+        assert colony(daemon, "stop", name).returncode == 0
+    removed = colony(daemon, "rm", "m1", "nosuch", "m2", "m3")
+    forced = colony(daemon, "rm", "--force", "--json", "m2", "m1")
+    listed = json.loads(colony(daemon, "ls", "--json").stdout)["colonies"]
+    assert removed.returncode == 1
+    assert removed.stdout.count("removed colony") == 2
+    assert "error: colony 'nosuch' not found" in removed.stderr
+    assert "colony 'm2'" in removed.stderr
+    assert removed.stderr.rstrip().endswith("2 of 4 colonies not removed: nosuch, m2")
+    assert forced.returncode == 1
+    results = json.loads(forced.stdout)
+    assert [r.get("removed") for r in results] == ["m2", None]
+    assert "not found" in results[1]["error"]
+    assert listed == []
+    assert owned(daemon.prefix) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from colony.api.access import Sight
 from colony.core.access import Action, Caller, Role, allows, check, parse_role, role_of
 from colony.core.model import ColonyRecord, State
 from colony.errors import ConfigError, Forbidden
@@ -81,3 +82,31 @@ def test_shares_are_kept_changed_ended_and_go_with_the_colony(tmp_path: Path) ->
     assert shares.all() == {"api": {"bob": Role.OPERATOR}, "web": {"bob": Role.OPERATOR}}
     store.delete("web")
     assert shares.all() == {"api": {"bob": Role.OPERATOR}}
+
+
+class _Directory:
+    """Who owns what, for :class:`colony.api.access.Sight`: alice owns "web", shared with
+    bob as a viewer."""
+
+    def caller(self, user: str, uid: int | None) -> Caller:
+        return Caller(user, uid)
+
+    def owner(self, colony: str) -> str | None:
+        return "alice" if colony == "web" else None
+
+    def shares(self, colony: str) -> dict[str, Role]:
+        return {"bob": Role.VIEWER}
+
+    def brood_owner(self, brood: str) -> str | None:
+        return None
+
+
+def test_a_name_is_checked_as_its_own_route_would_be() -> None:
+    """When a route acts on several colonies (issue 15: removing many), each name is checked
+    as the route naming it would be: the owner and an admin may remove it, a viewer may not
+    (one line naming both), and a name of no colony passes (the handler says so)."""
+    Sight(ALICE, _Directory()).require("web", Action.REMOVE)
+    Sight(ROOT, _Directory()).require("web", Action.REMOVE)
+    Sight(BOB, _Directory()).require("nosuch", Action.REMOVE)
+    with pytest.raises(Forbidden, match=r"^bob may not remove colony 'web' \(a viewer of it\)"):
+        Sight(BOB, _Directory()).require("web", Action.REMOVE)

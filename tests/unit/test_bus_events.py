@@ -118,6 +118,11 @@ CASES: list[tuple[be.BusEvent, dict[str, Any]]] = [
          "trashed": ["b-2"], "user": "al"},
     ),
     (
+        be.BroodRemoved(brood="b", at=17.5, removed=("b-1", "b-2"), user="al"),
+        {"type": "brood", "brood": "b", "kind": "removed", "at": 17.5,
+         "removed": ["b-1", "b-2"], "user": "al"},
+    ),
+    (
         be.ExecEvent(colony="web", user="al", argv=("ls", "-l"), env={"A": "1"}, cwd="/w",
                      tty=False, at=18.0),
         {"type": "exec", "colony": "web", "user": "al", "argv": ["ls", "-l"], "env": {"A": "1"},
