@@ -284,7 +284,8 @@ class ColonyActor:
             # configuration exists, so it needs no cgroup and runs while that is made.
             self.contain.prepare(path)
             index = None
-            if self.contain.can_layer:  # issue 15: an overlay of the base's shared checkout
+            # Issue 15: an overlay of the base's shared checkout, where it can be made.
+            if self.contain.can_layer_for(vcs.open(repo)):
                 self.contain.make_upper()
                 assert base is not None
                 lower = self.contain.mount_workspace(path, lambda: vcs.open(repo), base)

@@ -52,7 +52,7 @@ from colony.isolation import Isolation
 from colony.isolation.limits import OPTIONAL_LIMIT, Limits
 from colony.store.ports import PortStore
 from colony.store.queries import Store
-from colony.vcs.checkouts import Checkout, checkout_key, checkouts_at
+from colony.vcs.checkouts import Checkout, checkout_key, checkouts_at, reachable
 from colony.vcs.inside import Ran, hardening_env
 from colony.vcs.repo import Repo
 
@@ -285,6 +285,11 @@ class Containment:
         root with colony uids (it mounts, and the colony runs as an id the files are shown
         as) on a kernel that can mount it; otherwise the colony checks its base out itself."""
         return self.privileged and not self.home.legacy and overlay.supported()
+
+    def can_layer_for(self, repo: Repo) -> bool:
+        """:attr:`can_layer`, and the repository's owner may reach the shared checkouts (its
+        git writes them there; a state directory under a private one has plain checkouts)."""
+        return self.can_layer and reachable(self.paths.checkouts, repo.owner)
 
     def make_upper(self) -> None:
         ident = self.user()

@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from colony import host
 from colony.errors import HostError
 from colony.vcs.inside import OID_RE
 from colony.vcs.repo import Repo, git_env
@@ -145,6 +146,7 @@ class Checkouts:
         build = self.root / f".build-{key}-{os.getpid()}-{next(_builds)}"
         shutil.rmtree(build, ignore_errors=True)
         build.mkdir(mode=0o711)
+        build.chmod(0o711)  # the daemon's umask (077) took the owner's way through
         try:
             own = build / "own"
             own.mkdir(mode=0o700)
@@ -213,6 +215,28 @@ class Checkouts:
 
 _registry: dict[Path, Checkouts] = {}
 _registry_guard = threading.Lock()
+
+
+def reachable(path: Path, who: host.Credentials) -> bool:
+    """Whether user ``who`` may pass through every directory from / to ``path`` (which
+    need not exist yet): the owner's git writes a checkout below it. A state directory
+    under a private one (say /root) is not, and its colonies get plain checkouts."""
+    if who.uid == 0:
+        return True
+    for folder in reversed([path, *path.parents]):
+        try:
+            st = folder.stat()
+        except FileNotFoundError:
+            continue  # made by Mycelium, 0711
+        if st.st_uid == who.uid:
+            bit = 0o100
+        elif st.st_gid == who.gid or st.st_gid in who.groups:
+            bit = 0o010
+        else:
+            bit = 0o001
+        if not st.st_mode & bit:
+            return False
+    return True
 
 
 def checkouts_at(root: Path) -> Checkouts:

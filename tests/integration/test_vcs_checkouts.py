@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from colony import host
 from colony.errors import HostError
 from colony.testing.inside import LocalInside
 from colony.vcs import inside as colony_git
-from colony.vcs.checkouts import Checkouts
+from colony.vcs.checkouts import Checkouts, reachable
 from colony.vcs.repo import Repo
 from tests.conftest import git, make_repo
 
@@ -84,3 +85,23 @@ def test_a_base_that_is_no_commit_id_is_refused(tmp_path: Path) -> None:
     cache, repo, _ = made(tmp_path)
     with pytest.raises(HostError, match="not a commit id"):
         cache.ensure(repo, "main")
+
+
+def test_a_checkout_is_reachable_only_through_directories_its_owner_may_pass(
+    tmp_path: Path,
+) -> None:
+    """When the state directory sits under a directory other users may not pass (0700, as
+    pytest's or /root), a repository owner's git could not write a shared checkout there, so
+    it is not reachable; once the directory is passable, it is; root reaches it anyway."""
+    someone = host.Credentials(uid=65534, gid=65534, groups=(), home="/")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    for folder in tmp_path.parents:
+        if not folder.stat().st_mode & 0o001:
+            folder.chmod(folder.stat().st_mode | 0o001)
+    tmp_path.chmod(0o711)
+    target = private / "state" / "checkouts"
+    assert not reachable(target, someone)
+    assert reachable(target, host.Credentials(uid=0, gid=0, groups=(), home="/root"))
+    private.chmod(0o711)
+    assert reachable(target, someone)
