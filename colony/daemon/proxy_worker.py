@@ -168,17 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, required=True)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C to the daemon: it stops us itself
+    # Everything is imported before the uid changes: Colony's files (and its Python) may sit
+    # where the worker's uid cannot read them, say a checkout under /root.
+    import uvloop
+
     drop_privileges(args.uid)
     if os.getppid() != args.parent:  # the daemon died before the signal was set
         return 1
     control = socket.socket(fileno=args.control)
     listen = [socket.socket(fileno=fd) for fd in args.listen]
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        asyncio.run(serve(control, listen, args.domain, args.idle_timeout))
-    else:
-        uvloop.run(serve(control, listen, args.domain, args.idle_timeout))
+    uvloop.run(serve(control, listen, args.domain, args.idle_timeout))
     return 0
 
 
