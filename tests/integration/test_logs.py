@@ -132,7 +132,9 @@ async def test_the_book_caps_every_colony_it_knows(tmp_path: Path) -> None:
     try:
         for _ in range(60):
             await asyncio.sleep(0.1)
-            if (logs / "job.log").stat().st_size == 0:
+            # Rotated: the live file emptied and the old lines renamed into place (the rename
+            # comes last, from a worker thread the loop does not wait for).
+            if (logs / "job.log").stat().st_size == 0 and (logs / "job.log.1").exists():
                 break
     finally:
         runner.cancel()
