@@ -26,7 +26,6 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -163,12 +162,23 @@ def mount_overlay(
             os.close(fd)
 
 
+PROBE = "colony-overlay-probe"  # /run/<PROBE>.<pid>: where supported() mounts its test
+
+
 @functools.cache
 def supported() -> bool:
     """Whether this kernel mounts such an overlay (asked once, by mounting a tiny one in a
     directory of root's under /run): older kernels have no layers given as descriptors or no
     idmapped layers, and their colonies get a plain checkout instead."""
-    scratch = Path(tempfile.mkdtemp(prefix="colony-overlay-probe-", dir="/run"))
+    for stale in Path("/run").glob(f"{PROBE}.*"):  # of a Mycelium killed while probing
+        pid = stale.suffix[1:]
+        if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
+            subprocess.run(["umount", "-l", str(stale / "target")], capture_output=True)
+            shutil.rmtree(stale, ignore_errors=True)
+    scratch = Path("/run") / f"{PROBE}.{os.getpid()}"
+    subprocess.run(["umount", "-l", str(scratch / "target")], capture_output=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(mode=0o700)
     try:
         for part in ("lower", "upper", "work", "target"):
             (scratch / part).mkdir(mode=0o700)
