@@ -203,7 +203,12 @@ def test_stop_leaves_no_process_even_double_forked(daemon: Daemon, tmp_path: Pat
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
     cgroup_procs = list(Path("/sys/fs/cgroup").glob(f"*/{daemon.prefix}/forky/**/cgroup.procs"))
     assert cgroup_procs
-    assert all(not p.read_text().strip() for p in cgroup_procs)
+    # Empty, once a git that Mycelium may have been running in the colony to review it (the
+    # grandchild's pid file is a change of its files) has ended: it runs in the colony's cgroup.
+    wait_for(
+        lambda: all(not p.read_text().strip() for p in cgroup_procs if p.exists()),
+        what="the stopped colony's cgroups to be empty",
+    )
     client.start("forky")
     assert wait_state(client, "forky", "running", "failed")["state"] == "running"
 
