@@ -26,6 +26,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -165,11 +166,20 @@ def mount_overlay(
 PROBE = "colony-overlay-probe"  # /run/<PROBE>.<pid>: where supported() mounts its test
 
 
-@functools.cache
+_probing = threading.Lock()
+
+
 def supported() -> bool:
     """Whether this kernel mounts such an overlay (asked once, by mounting a tiny one in a
     directory of root's under /run): older kernels have no layers given as descriptors or no
-    idmapped layers, and their colonies get a plain checkout instead."""
+    idmapped layers, and their colonies get a plain checkout instead. Colonies spawned at
+    once ask at once: one of them probes, the others wait for its answer."""
+    with _probing:
+        return _probe()
+
+
+@functools.cache
+def _probe() -> bool:
     for stale in Path("/run").glob(f"{PROBE}.*"):  # of a Mycelium killed while probing
         pid = stale.suffix[1:]
         if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
