@@ -37,9 +37,8 @@ async def start(
 ) -> Running:
     """Start ``argv`` inside a colony, its output appended to ``log_path``.
 
-    The fork, the placement (namespaces, cgroups, user) and the exec happen on a worker
-    thread: they take tens of milliseconds on a busy machine, which the event loop, serving
-    every other colony, must not wait out (issue 15).
+    The fork, the placement and the exec run on the event loop (tens of milliseconds on a
+    busy machine): a worker thread would outlive a cancelled start and leak its process.
 
     Raises:
         HostError: the program could not start.
@@ -53,7 +52,9 @@ async def start(
                 log.flush()
             return host.spawn(argv, cwd=cwd, env=env, placement=placement, stdout=log)
 
-    proc = await asyncio.to_thread(launch)
+    # On the loop, not a worker thread: a start cancelled (stop, rm) while a thread still
+    # forks would leave its process running outside every later kill (a leak the suite found).
+    proc = launch()
     return watch(proc.pid, proc)
 
 
