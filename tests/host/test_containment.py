@@ -141,8 +141,8 @@ def test_fork_bomb_is_contained_by_pids_limit(daemon: Daemon, tmp_path: Path) ->
     current = cgroup_file(daemon.prefix, "bomb", "pids", "pids.current")
     peak = cgroup_file(daemon.prefix, "bomb", "pids", "pids.peak")
     assert int(current.read_text()) <= 64
-    if peak.exists():
-        assert int(peak.read_text()) <= 64
+    if peak.exists():  # a review git Mycelium moves into the colony is not a fork: pids.max
+        assert int(peak.read_text()) <= 64 + 1  # does not stop it, and the peak counts it
     assert subprocess.run(["true"], check=False).returncode == 0, "the host can still fork"
     assert client.health()["ok"]
     client.remove("bomb", force=True)
