@@ -8,7 +8,7 @@ One run, against one Mycelium (issue 15's "Scale" goals in brackets):
   (b) the daemon's resident memory at each step (<= 200 MB with 1,000);
   (c) kill -9 of the daemon and a restart: time until the API answers, and until every colony
       is adopted `running` again, with no service restarted (same pids; <= 1 s);
-  (d) removing them all, eight calls at a time (<= 30 s for 500; scaled per colony);
+  (d) removing them all in one `rm --force` (<= 30 s for 500; scaled per colony);
 and at the end checks that no namespace, veth, nft table or cgroup of its prefix is left.
 
 Usage: bench_scale.py [--count 1000] [--rounds 5] [--json]
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from typing import Any
 
 from benchlib import (
     lacks_root,
+    leftovers,
     make_repo,
     make_work,
     parse_args,
@@ -39,7 +39,6 @@ from benchlib import (
 )
 
 from colony.client import Client
-from colony.isolation import firewall, netns
 
 PREFIX = "cbscale"
 POOL = "10.216.0.0/19"  # 2047 slots
@@ -121,29 +120,12 @@ def service_pids(client: Client, names: list[str]) -> dict[str, int | None]:
     return pids
 
 
-def leftovers() -> list[str]:
-    found: list[str] = []
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    for prefix in (PREFIX, EMPTY_PREFIX):
-        found += [f"netns {n}" for n in netns.list_netns(prefix)]
-        found += [f"table {t}" for t in firewall.list_tables(prefix)]
-        found += [f"veth {w}" for w in links.split() if w.startswith(f"{prefix}h")]
-        for root in Path("/sys/fs/cgroup").glob(f"*/{prefix}"):
-            found += [f"cgroup {p}" for p in root.iterdir() if p.is_dir()]
-    return found
-
-
-def remove_all(socket: Path, names: list[str]) -> float:
-    """Remove ``names`` (``rm --force``), eight calls at a time; seconds."""
+def remove_all(client: Client, names: list[str]) -> float:
+    """Remove ``names`` in one ``rm --force`` (Mycelium removes them together); seconds."""
     t0 = time.perf_counter()
-
-    def one(chunk: list[str]) -> None:
-        with Client(socket) as client:
-            for name in chunk:
-                client.remove(name, force=True)
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(one, [names[i::8] for i in range(8)]))
+    failed = [r for r in client.remove_many(names, force=True)["results"] if "error" in r]
+    if failed:
+        raise SystemExit(f"bench: {len(failed)} removals failed, e.g. {failed[0]}")
     return time.perf_counter() - t0
 
 
@@ -196,7 +178,7 @@ def main() -> int:
         figures["services_restarted"] = sum(1 for n in names if before[n] != after[n])
         figures["rss_after_restart_mb"] = round(rss_mb(daemon.pid), 1)
 
-        took = remove_all(socket, names)
+        took = remove_all(client, names)
         figures["remove_all_s"] = round(took, 1)
         figures["remove_per_500_s"] = round(took * 500 / max(1, len(names)), 1)
         names = []
@@ -207,7 +189,7 @@ def main() -> int:
         stop_daemon(daemon)
         empty.close()
         stop_daemon(empty_daemon)
-        figures["leftovers"] = leftovers()
+        figures["leftovers"] = leftovers(PREFIX) + leftovers(EMPTY_PREFIX)
         remove_work(work)
         remove_work(reference)
     report(figures, args.json)

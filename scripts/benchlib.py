@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from colony.client import Client  # noqa: E402
 from colony.errors import ColonyError  # noqa: E402
+from colony.isolation import firewall  # noqa: E402
 
 GIT_USER = ["-c", "user.name=b", "-c", "user.email=b@b.invalid"]
 
@@ -189,9 +190,8 @@ def leftovers(prefix: str) -> list[str]:
         name = line.split(": ")[1].split("@")[0] if ": " in line else ""
         if name.startswith(mark):
             found.append(f"link {name}")
-    for line in out(["nft", "list", "tables"]).splitlines():
-        if line.split()[-1:] and line.split()[-1].startswith(mark):
-            found.append(f"nft {line.strip()}")
+    # Over netlink: `nft list tables` reads every table and starts over while others change.
+    found += [f"nft table inet {t}" for t in firewall.table_names() if t.startswith(mark)]
     cgroups = Path("/sys/fs/cgroup")
     for hierarchy in [cgroups, *(p for p in cgroups.iterdir() if p.is_dir())]:
         try:

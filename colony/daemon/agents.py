@@ -303,7 +303,7 @@ class AgentService:
         argv, placement = await actor.process(leaf(ident), list(plan.argv))
         env = actor.env_for_exec(extra)
         try:
-            return await runner.start(
+            return runner.start(
                 argv, cwd=Path(actor.rec.workspace or "."), env=env, placement=placement,
                 log_path=path,
             )  # fmt: skip

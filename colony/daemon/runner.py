@@ -26,7 +26,7 @@ class Running:
     exited: asyncio.Future[int | None]
 
 
-async def start(
+def start(
     argv: list[str],
     *,
     cwd: Path,
@@ -37,24 +37,18 @@ async def start(
 ) -> Running:
     """Start ``argv`` inside a colony, its output appended to ``log_path``.
 
-    The fork, the placement and the exec run on the event loop (tens of milliseconds on a
-    busy machine): a worker thread would outlive a cancelled start and leak its process.
+    Runs on the event loop: a worker thread would outlive a start cancelled by stop or rm,
+    and leak the process it forks.
 
     Raises:
         HostError: the program could not start.
     """
-
-    def launch() -> host.Process[bytes]:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            if header:
-                log.write(header.encode() + b"\n")
-                log.flush()
-            return host.spawn(argv, cwd=cwd, env=env, placement=placement, stdout=log)
-
-    # On the loop, not a worker thread: a start cancelled (stop, rm) while a thread still
-    # forks would leave its process running outside every later kill (a leak the suite found).
-    proc = launch()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        if header:
+            log.write(header.encode() + b"\n")
+            log.flush()
+        proc = host.spawn(argv, cwd=cwd, env=env, placement=placement, stdout=log)
     return watch(proc.pid, proc)
 
 
@@ -100,9 +94,7 @@ async def run_to_end(
     header: str,
 ) -> int:
     """Run a setup or build command to its end and return its exit code."""
-    running = await start(
-        argv, cwd=cwd, env=env, placement=placement, log_path=log_path, header=header
-    )
+    running = start(argv, cwd=cwd, env=env, placement=placement, log_path=log_path, header=header)
     try:
         code = await running.exited
     except asyncio.CancelledError:

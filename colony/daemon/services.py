@@ -79,7 +79,7 @@ class ServiceSupervisor:
             )
         leaf = f"svc-{spec.name}"
         argv, placement = await actor.process(leaf, ["/bin/sh", "-c", spec.command], cwd)
-        running = await runner.start(
+        running = runner.start(
             argv,
             cwd=cwd,
             env=actor.env(spec),

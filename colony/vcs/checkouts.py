@@ -148,11 +148,13 @@ class Checkouts:
         build.mkdir(mode=0o711)
         build.chmod(0o711)  # the daemon's umask (077) took the owner's way through
         try:
+            # Both made by root before either is the owner's: once ``own`` is theirs, they
+            # could put a symlink where ``tree`` goes, and a chown would follow it.
             own = build / "own"
             own.mkdir(mode=0o700)
-            os.chown(own, repo.owner.uid, repo.owner.gid)
             (own / "tree").mkdir(mode=0o755)
-            os.chown(own / "tree", repo.owner.uid, repo.owner.gid)
+            for path in (own / "tree", own):
+                os.chown(path, repo.owner.uid, repo.owner.gid, follow_symlinks=False)
             env = git_env(GIT_INDEX_FILE=str(own / "index"))
             done = repo.git(
                 *INDEX_CONFIG, f"--git-dir={repo.common}", f"--work-tree={own / 'tree'}",
