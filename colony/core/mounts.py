@@ -41,12 +41,10 @@ PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/proc", "/sys")
 
 @dataclass(frozen=True)
 class Detach:
-    """Lazily unmount everything mounted at or below ``path`` (in this namespace only), but
-    the mounts that hold a path of ``keep`` (a colony's disk, whose directories are bound
-    back later: a bind needs its source attached; the cover hides it meanwhile)."""
+    """Lazily unmount everything mounted at or below ``path`` (in this namespace only). The
+    sources of later binds were copied before (see :class:`Bind`), so nothing needs to stay."""
 
     path: str
-    keep: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,8 @@ class Mqueue:
 
 @dataclass(frozen=True)
 class Bind:
-    """Bind ``source`` (opened before any cover, without following a symlink) at ``target``.
+    """Bind ``source`` at ``target``: a detached copy of ``source``'s mounts, taken before any
+    detach or cover (a final symlink refused, not followed), attached in this step.
 
     ``target`` is created when missing (a directory, or an empty file for a file source), which
     is safe only inside a tmpfs this plan made.
@@ -125,7 +124,7 @@ def plan_view(view: View) -> list[MountOp]:
     ops: list[MountOp] = [Detach("/run"), Tmpfs("/run", 0o755, "1m")]
     ops += [Detach("/sys"), Sysfs("/sys")]
     own = tuple(path for path in view.own if below(path, view.state_dir))
-    ops += [Detach(view.state_dir, keep=own), Tmpfs(view.state_dir, 0o755, "64k")]
+    ops += [Detach(view.state_dir), Tmpfs(view.state_dir, 0o755, "64k")]
     if view.objects:
         ops.append(Bind(view.objects, OBJECTS, readonly=True))
     for path in (*view.keep_run, *view.sockets):

@@ -56,6 +56,7 @@ from colony.daemon.preview_gate import humans
 from colony.daemon.proxy_workers import ProxyWorkers
 from colony.daemon.settings import Settings, load_policy, used_uids
 from colony.errors import ColonyError, ConfigError
+from colony.host import state_mount
 from colony.isolation import Isolation
 from colony.isolation.linux import LinuxIsolation
 from colony.isolation.marks import render_mark
@@ -128,6 +129,10 @@ class Daemon:
         loop = asyncio.get_running_loop()
         loop_signals(loop, self.stop)
         self._preflight()
+        # issue 15: colony processes detach everything below the state dir in one step
+        bound = self.isolation is None and os.geteuid() == 0
+        if bound:
+            await asyncio.to_thread(state_mount.bind_self, s.state_dir)
         paths = Paths(s.state_dir)
         store = Store(paths.db)
         # the range's last uid is the preview proxy workers' own (issue 15), never a colony's
@@ -221,6 +226,8 @@ class Daemon:
             ids.release()
             store.close()
             self._unlink_socket()
+            if bound:
+                state_mount.unbind_self(s.state_dir)
 
     def _listen(self) -> socket.socket:
         """The API socket: root's and the group ``colony``'s (0660), whose members each act
