@@ -393,8 +393,8 @@ def test_root_inside_the_colony_cannot_flush_or_bypass(
         ),
         (
             ["--egress", "allowlist", "--allow", "999.1.1.1"],
-            "error: --allow: expected 'host', 'host:port', an IP address or a CIDR network "
-            "(ports 1-65535), got '999.1.1.1'",
+            "error: --allow: expected 'host', '*.host', 'host:port', an IP address or a CIDR "
+            "network (ports 1-65535), got '999.1.1.1'",
         ),
         (
             ["--egress", "allowlist", "--allow", "ok.test:70000"],

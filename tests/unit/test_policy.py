@@ -49,7 +49,7 @@ def test_entries_parse(entry: str, target: Target) -> None:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ("999.1.1.1", "expected 'host', 'host:port', an IP address or a CIDR network"),
+        ("999.1.1.1", "expected 'host', '*.host', 'host:port', an IP address or a CIDR network"),
         ("host:70000", "expected a port 1-65535 in 'host:70000', got '70000'"),
         ("host:", "expected a port 1-65535 in 'host:', got ''"),
         ("10.0.0.1/24", "got '10.0.0.1/24'"),  # host bits set
