@@ -167,7 +167,6 @@ class Rules:
     egress: Egress = "deny"
     allow: AddressSets = field(default_factory=AddressSets)
     deny: AddressSets = field(default_factory=AddressSets)
-    resolvers: tuple[str, ...] = ()  # DNS servers the colony may query (port 53)
     exposed: tuple[tuple[str, int], ...] = ()  # (peer colony's veth, port) let in
 
 
@@ -220,21 +219,18 @@ def plan_rules(
     policy: Policy,
     resolved: Mapping[str, Sequence[str]],
     *,
-    resolvers: Sequence[str] = (),
     exposed: Iterable[tuple[str, int]] = (),
 ) -> Rules:
-    """The rules of ``policy`` with host names replaced by their ``resolved`` addresses.
+    """The rules of ``policy`` with host names replaced by their ``resolved`` addresses
+    (a wildcard entry's: the addresses the colony's DNS stub answered for names below it).
 
     A name that resolved to nothing (yet) contributes no address: it is closed until the
     daemon's next resolution finds one.
     """
-    addresses = {ipaddress.ip_address(a) for a in resolvers}
-    dns = [str(a) for a in sorted(addresses, key=lambda a: (a.version, a))]
     return Rules(
         egress=policy.egress,
         allow=_address_sets(_networks(policy.allow, resolved)),
         deny=_address_sets(_networks(policy.deny, resolved)),
-        resolvers=tuple(dns),
         exposed=tuple(sorted(set(exposed))),
     )
 

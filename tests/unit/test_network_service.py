@@ -70,9 +70,9 @@ def colony(store: Store, iso: FakeIsolation, name: str, index: int, toml: str): 
     return rec, slot, parse_config_text(toml, "colony.toml")
 
 
-async def test_attach_loads_the_policy_with_names_resolvers_and_log_group(store: Store) -> None:
-    """When a colony attaches, its table gets its allowlist with names resolved and the host's
-    resolvers; an unresolvable name is a warning."""
+async def test_attach_loads_the_policy_with_names_resolved(store: Store) -> None:
+    """When a colony attaches, its table gets its allowlist with names resolved; an
+    unresolvable name is a warning."""
     iso, names = FakeIsolation(), FakeNames()
     names.table["ok.test"] = ("198.18.0.2",)
     net = make(store, iso, names, EventBus())
@@ -82,7 +82,7 @@ async def test_attach_loads_the_policy_with_names_resolvers_and_log_group(store:
     rules = iso.networks[("ct-n", "web")]
     assert rules.egress == "allowlist"
     assert rules.allow.v4_ports == (("198.18.0.2", 443),)
-    assert rules.resolvers == ("10.255.255.53",)
+    assert net.view("web")["stub"] == "10.213.9.5"  # its gateway: the DNS stub
 
 
 async def test_exposure_follows_peers_coming_and_going(store: Store) -> None:

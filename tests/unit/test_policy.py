@@ -116,7 +116,6 @@ def test_rules_collapse_networks_per_port_and_resolve_names() -> None:
     rules = plan_rules(
         policy,
         {"pypi.org": ("151.101.0.223", "2a04:4e42::223"), "gone.test": ()},
-        resolvers=["10.255.255.53", "fd00::53", "10.255.255.53"],
         exposed=[("cth4", 5432), ("cth4", 5432)],
     )
     assert rules.allow == AddressSets(
@@ -126,7 +125,6 @@ def test_rules_collapse_networks_per_port_and_resolve_names() -> None:
         v6_ports=(("2a04:4e42::223", 443),),
     )
     assert rules.deny == AddressSets(v4=("169.254.169.254",))
-    assert rules.resolvers == ("10.255.255.53", "fd00::53")
     assert rules.exposed == (("cth4", 5432),)
     assert rules.egress == "allowlist"
 
