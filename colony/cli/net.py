@@ -44,7 +44,10 @@ def _entries(entries: Sequence[str], resolved: Mapping[str, Sequence[str]]) -> s
     for entry in entries:
         name = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
         addresses = resolved.get(name.lower())
-        shown = ", ".join(addresses) if addresses else "unresolved"
+        if name.startswith("*.") and addresses is not None:
+            shown = ", ".join(addresses) if addresses else "none answered yet"
+        else:
+            shown = ", ".join(addresses) if addresses else "unresolved"
         out.append(f"{entry} ({shown})" if addresses is not None else entry)
     return ", ".join(out)
 
@@ -52,7 +55,7 @@ def _entries(entries: Sequence[str], resolved: Mapping[str, Sequence[str]]) -> s
 def format_policy(view: Mapping[str, Any], now: float) -> Text:
     """The policy block of ``colony net``/``colony policy``: mode, entries, where it is from."""
     policy = view.get("policy") or {}
-    resolved = view.get("resolved") or {}
+    resolved = {**(view.get("resolved") or {}), **(view.get("learned") or {})}
     source = str(view.get("source") or "colony.toml")
     if source == "override" and view.get("set_at"):
         source = f"set by {view.get('set_by')} {format_age(float(view['set_at']), now)}"
@@ -62,7 +65,7 @@ def format_policy(view: Mapping[str, Any], now: float) -> Text:
         [Text("egress", style="bold"), Text.assemble((egress, style), f"  ({source})")],
         [Text("allow", style="bold"), Text(_entries(policy.get("allow") or [], resolved))],
         [Text("deny", style="bold"), Text(_entries(policy.get("deny") or [], resolved))],
-        [Text("dns", style="bold"), Text(", ".join(view.get("resolvers") or []) or "-")],
+        [Text("dns", style="bold"), Text(_stub(view))],
         [
             Text("let in", style="bold"),
             Text(", ".join(view.get("exposed_to") or []) or "-"),
@@ -71,6 +74,65 @@ def format_policy(view: Mapping[str, Any], now: float) -> Text:
     out = grid(rows)
     if not view.get("attached", True):
         out.append("\n(no kernel objects now: applied when the colony next starts)")
+    return out
+
+
+def _stub(view: Mapping[str, Any]) -> str:
+    if view.get("stub"):
+        return f"Mycelium's stub on {view['stub']} (answers what the policy allows)"
+    return "Mycelium's stub (when the colony runs)"
+
+
+def _told(q: Mapping[str, Any]) -> str:
+    """What a DNS question was told: its addresses, or NXDOMAIN and why."""
+    if q.get("verdict") != "accept":
+        return f"NXDOMAIN: {q.get('reason')}" if q.get("reason") else "NXDOMAIN"
+    return ", ".join(str(a) for a in q.get("answer") or []) or "no address"
+
+
+def format_dns(dns: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
+    """The DNS part of ``colony net``: counters, the names asked most, recent questions."""
+    answered, refused = int(dns.get("answered") or 0), int(dns.get("refused") or 0)
+    out = Text.assemble(
+        ("dns questions ", "bold"),
+        (f"{answered} answered", "green"),
+        ", ",
+        (f"{refused} refused", "red" if refused else ""),
+    )
+    names = dns.get("names") or []
+    if names:
+        rows = [header("NAME", "TYPE", "COUNT", "LAST", "TOLD")]
+        for n in names:
+            refused_one = n.get("verdict") != "accept"
+            rows.append(
+                [
+                    Text(str(n.get("name"))),
+                    Text(str(n.get("qtype") or "?")),
+                    Text(str(n.get("count", 0))),
+                    Text(format_age(float(n.get("last") or 0), now)),
+                    Text(
+                        "NXDOMAIN" if refused_one else _told(n), style="red" if refused_one else ""
+                    ),
+                ]
+            )
+        out.append("\n\n")
+        out.append_text(grid(rows))
+    recent = dns.get("queries") or []
+    if recent:
+        rows = [header("TIME", "VERDICT", "TYPE", "NAME", "TOLD")]
+        for q in recent:
+            verdict = str(q.get("verdict"))
+            rows.append(
+                [
+                    Text(_clock(float(q.get("at") or 0), tz)),
+                    Text(verdict, style="green" if verdict == "accept" else "red"),
+                    Text(str(q.get("qtype") or "?")),
+                    Text(str(q.get("name"))),
+                    Text(_told(q)),
+                ]
+            )
+        out.append("\n\n")
+        out.append_text(grid(rows))
     return out
 
 
@@ -122,6 +184,9 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
             )
         out.append("\n\n")
         out.append_text(grid(rows))
+    if view.get("dns") is not None:
+        out.append("\n\n")
+        out.append_text(format_dns(view["dns"], now, tz))
     return out
 
 
@@ -134,10 +199,12 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
 @json_option
 @click.pass_context
 def net(ctx: click.Context, name: str, lines: int, as_json: bool) -> None:
-    """Show a colony's network policy, connection counters and recent connections.
+    """Show a colony's network policy, connection counters and recent connections, and the
+    DNS questions its stub answered or refused.
 
     Every new outbound connection and every refused attempt is recorded, with its
-    destination, port, protocol and verdict.
+    destination, port, protocol and verdict; every DNS question with its name, type and
+    what it was told.
 
     \b
     Example:

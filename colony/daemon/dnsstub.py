@@ -31,7 +31,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import dns.exception
 import dns.flags
@@ -190,6 +190,8 @@ class DnsStub:
         now = self.clock()
         bucket = self.buckets.get(colony)
         if bucket is None:
+            if len(self.buckets) >= 4096:  # colonies come and go: forget the full ones' first
+                self.buckets = {c: b for c, b in self.buckets.items() if c in self.net.members}
             bucket = self.buckets[colony] = _Bucket(BURST, now)
         bucket.tokens = min(BURST, bucket.tokens + (now - bucket.at) * RATE)
         bucket.at = now
@@ -265,8 +267,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is its own
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         transport = self.transport
