@@ -22,7 +22,15 @@ import pytest
 from colony.isolation.firewall import dns_port
 from tests.host import test_network
 from tests.host.conftest import Daemon, run_in
-from tests.host.test_network import Outside, colony_cli, gateway_of, network_repo, probe, spawn
+from tests.host.test_network import (
+    Outside,
+    colony_cli,
+    gateway_of,
+    network_repo,
+    probe,
+    spawn,
+    udp_probe,
+)
 
 outside = test_network.outside  # the fixture: a namespace with HTTP servers and a resolver
 
@@ -172,6 +180,8 @@ def test_dns_to_any_resolver_is_the_stubs_at_every_mode(
                 "x.evil.test": ["NXDOMAIN", []],
             }
     assert ask(shut_ns, first, "udp", "ok.test") == {"ok.test": ["NXDOMAIN", []]}
+    # Not DNS at all: the resolver (which echoes anything) never gets it, the stub drops it.
+    assert not udp_probe(open_ns, first).startswith("ok")
     denied = [q for q in queries(daemon, "shut") if q["name"] == "ok.test"]
     assert denied[0]["reason"] == "egress to ok.test is not allowed (policy deny)"
     evil = [q for q in queries(daemon, "open") if q["name"] == "x.evil.test"]

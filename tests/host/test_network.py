@@ -13,7 +13,6 @@ import http.server
 import ipaddress
 import os
 import random
-import socket
 import subprocess
 import sys
 import textwrap
