@@ -42,6 +42,7 @@ from colony.isolation import nftnl
 FAMILY = "inet"
 EGRESS_CHAIN = "egress"
 VERSION = 2  # of the chains below; a table of another version is replaced whole
+HOST_VERSION = 1  # of the daemon's own table (loaded anew, whole, at every start)
 LOCKED = Rules()  # what a colony gets until the daemon loads its policy: no egress
 ACCEPT_PREFIX = "accept"
 DENY_PREFIX = "deny"
@@ -295,7 +296,7 @@ def render_host_table(prefix: str, pool: Net4) -> str:
     table = f"{FAMILY} {host_table(prefix)}"
     guard = f"ip daddr {pool} meta skuid != 0 ct state new"
     return (
-        f'table {table} {{\n\tcomment "colony host v{VERSION}"\n}}\nflush table {table}\n'
+        f'table {table} {{\n\tcomment "colony host v{HOST_VERSION}"\n}}\nflush table {table}\n'
         f"table {table} {{\n"
         + _chain(
             "output",

@@ -196,7 +196,7 @@ def test_host_table_lets_only_root_open_connections_to_the_pool() -> None:
     connections from the host to the pool's addresses unless the sender is root."""
     text = render_host_table("colony", IPv4Network("10.213.0.0/16"))
     assert host_table("colony") == "colony_host"
-    assert text.startswith('table inet colony_host {\n\tcomment "colony host v2"\n}\n')
+    assert text.startswith('table inet colony_host {\n\tcomment "colony host v1"\n}\n')
     assert "flush table inet colony_host\n" in text  # loading it again replaces its rules
     assert "type filter hook output priority filter; policy accept;" in text
     guard = "ip daddr 10.213.0.0/16 meta skuid != 0 ct state new"
