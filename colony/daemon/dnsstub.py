@@ -13,7 +13,8 @@ the colony's policy (:func:`colony.core.hostmatch.decide`):
   names it asks for.
 
 Every question is recorded with the network service (:meth:`Network.on_query`). A colony
-that asks more than :data:`RATE` questions a second has the rest dropped, and the slow path
+that asks more than :data:`RATE` questions a second (``COLONY_DNS_RATE``) has the rest
+dropped, and the slow path
 (a lookup) runs on a few workers behind a bounded queue, so a flood neither fills memory nor
 holds up the event loop. Sources that are no colony get nothing.
 
@@ -55,6 +56,9 @@ WORKERS = 8
 TCP_IDLE = 10.0
 TCP_PER_COLONY = 8
 TCP_QUERIES = 100  # per connection
+ANSWERS, ANSWER_KEEP = 4096, 5.0  # answers kept by question, and for how many seconds
+# what a question is recorded as: name, type, verdict, addresses, reason
+_Record = tuple[str, str, str, tuple[str, ...], str]
 
 
 @dataclass
@@ -82,17 +86,20 @@ class DnsStub:
         port: int,
         *,
         address: str = "0.0.0.0",
+        rate: float = RATE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.net = net
         self.port = port
         self.address = address
+        self.rate, self.burst = rate, max(BURST, rate * 2)
         self.clock = clock
         self.buckets: dict[str, _Bucket] = {}
         self.queue: asyncio.Queue[tuple[_Pending, Callable[[bytes], None], int]] | None = None
         self.dropped = 0  # questions over a colony's rate or the queue's room
         self.strangers = 0  # datagrams and connections from no colony
         self.tcp: dict[str, int] = {}
+        self.answers: dict[tuple[int, str, bytes, int], tuple[float, bytes, _Record]] = {}
 
     # --- serving ------------------------------------------------------------------------
 
@@ -192,8 +199,8 @@ class DnsStub:
         if bucket is None:
             if len(self.buckets) >= 4096:  # colonies come and go: forget the full ones' first
                 self.buckets = {c: b for c, b in self.buckets.items() if c in self.net.members}
-            bucket = self.buckets[colony] = _Bucket(BURST, now)
-        bucket.tokens = min(BURST, bucket.tokens + (now - bucket.at) * RATE)
+            bucket = self.buckets[colony] = _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
         bucket.at = now
         if bucket.tokens < 1:
             self.dropped += 1
@@ -205,39 +212,61 @@ class DnsStub:
 
     def answer_now(self, colony: str, data: bytes, size: int) -> bytes | _Pending | None:
         """The answer to ``data``, or what to look up before answering; None: no answer
-        (not even a header to answer to)."""
+        (not even a header to answer to).
+
+        An answer is kept a few seconds for the same question bytes (but the id), until the
+        network service changes anything (:attr:`Network.generation`): the same question
+        is then answered, and recorded, without parsing it again.
+        """
+        key = (self.net.generation, colony, data[2:], size)
+        now = self.clock()
+        kept = self.answers.get(key)
+        if kept is not None and kept[0] > now:
+            self.net.on_query(colony, *kept[2])
+            return data[:2] + kept[1]
+        step, record = self._decide(colony, data, size)
+        if record is not None:
+            self.net.on_query(colony, *record)
+            if isinstance(step, bytes):
+                if len(self.answers) >= ANSWERS:
+                    self.answers.clear()
+                self.answers[key] = (now + ANSWER_KEEP, step[2:], record)
+        return step
+
+    def _decide(
+        self, colony: str, data: bytes, size: int
+    ) -> tuple[bytes | _Pending | None, _Record | None]:
         try:
             query = dns.message.from_wire(data)
         except dns.message.ShortHeader:
-            return None
+            return None, None
         except dns.exception.DNSException:
-            return _error(data, dns.rcode.FORMERR)
+            return _error(data, dns.rcode.FORMERR), None
         if query.flags & dns.flags.QR:
-            return None  # an answer sent to us: nothing to say
+            return None, None  # an answer sent to us: nothing to say
         if query.opcode() != dns.opcode.QUERY:
-            return _reply(query, dns.rcode.NOTIMP, size)
+            return _reply(query, dns.rcode.NOTIMP, size), None
         if len(query.question) != 1:
-            return _reply(query, dns.rcode.FORMERR, size)
+            return _reply(query, dns.rcode.FORMERR, size), None
         question = query.question[0]
         qtype = dns.rdatatype.to_text(question.rdtype)
         text = question.name.to_text(omit_final_dot=True)[:255]
         policy = self.net.policy_of(colony)
         if policy is None:
-            return _reply(query, dns.rcode.REFUSED, size)
+            return _reply(query, dns.rcode.REFUSED, size), None
         verdict = decide(policy, text)
         if not verdict.allowed or question.rdclass != dns.rdataclass.IN:
             reason = verdict.reason if not verdict.allowed else "class is not IN"
-            self.net.on_query(colony, text, qtype, "deny", (), reason)
-            return _reply(query, dns.rcode.NXDOMAIN, size)
+            return _reply(query, dns.rcode.NXDOMAIN, size), (text, qtype, "deny", (), reason)
         host = normalize_name(text)
-        if question.rdtype != dns.rdatatype.A:
-            self.net.on_query(colony, host, qtype, "accept", (), verdict.reason)
-            return _reply(query, dns.rcode.NOERROR, size)  # no records of that type
-        ready = self.net.answer_now(colony, host, verdict.entry, self.clock())
+        if question.rdtype != dns.rdatatype.A:  # no records of that type
+            record: _Record = (host, qtype, "accept", (), verdict.reason)
+            return _reply(query, dns.rcode.NOERROR, size), record
+        ready = self.net.answer_now(colony, host, verdict.entry, now=time.monotonic())
         if ready is None:
-            return _Pending(colony, query, host, verdict.entry)
-        self.net.on_query(colony, host, qtype, "accept", ready, verdict.reason)
-        return _reply(query, dns.rcode.NOERROR, size, ready)
+            return _Pending(colony, query, host, verdict.entry), None
+        record = (host, qtype, "accept", ready, verdict.reason)
+        return _reply(query, dns.rcode.NOERROR, size, ready), record
 
     async def _answer_later(self, pending: _Pending, size: int) -> bytes:
         addresses = await self.net.lookup(pending.colony, pending.host, pending.entry)

@@ -140,6 +140,7 @@ class Network:
         self._by_address: dict[str, str] = {}
         self._cache: dict[str, tuple[tuple[str, ...], float]] = {}  # the stub's lookups
         self._lock = asyncio.Lock()
+        self.generation = 0  # bumped at every change: the DNS stub's answers go stale
 
     # --- colonies coming and going ----------------------------------------------------------
 
@@ -454,6 +455,13 @@ class Network:
         exposures changed (None: of every colony, after names resolved anew). A colony's
         attach or detach so costs the same however many colonies there are (issue 15). A
         failure of ``strict``'s raises; others log."""
+        self.generation += 1
+        try:
+            await self._load(strict, names)
+        finally:
+            self.generation += 1  # a failed load puts the old policy back
+
+    async def _load(self, strict: str | None, names: Iterable[str] | None) -> None:
         exposures = self._exposures()
         moved = {n for n in {*exposures, *self.exposed} if exposures.get(n) != self.exposed.get(n)}
         self.exposed = exposures

@@ -12,6 +12,7 @@ import dns.message
 import dns.rcode
 import pytest
 
+from colony.core.policy import parse_policy
 from colony.daemon.dnsstub import RATE, DnsStub, _Pending
 from colony.daemon.events import EventBus
 from colony.daemon.netlog import NetLog
@@ -192,3 +193,19 @@ async def test_records_are_kept_all_but_told_to_the_bus_once_a_minute(store: Sto
         "last": 71.0,
         "answer": [],
     }
+
+
+async def test_a_kept_answer_is_recorded_and_gone_at_a_policy_change(store: Store) -> None:
+    """When the same question comes again, the kept answer (with the new id) is given and
+    recorded; after a live policy change the question is decided anew."""
+    net, stub, _ = await setup(store)
+    first, again = query("ok.test"), query("ok.test")
+    assert first[:2] != again[:2]
+    assert told(await answer(stub, first)) == ("NOERROR", ["198.18.0.2"])
+    kept = stub.answer_now("web", again, 512)
+    assert isinstance(kept, bytes)
+    assert kept[:2] == again[:2]
+    assert told(dns.message.from_wire(kept)) == ("NOERROR", ["198.18.0.2"])
+    assert net.view("web")["dns"]["answered"] == 2
+    await net.set_policy("web", parse_policy("allowlist", ["other.test"]), by="bob")
+    assert told(await answer(stub, again)) == ("NXDOMAIN", [])
