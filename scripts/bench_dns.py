@@ -5,7 +5,9 @@ namespace, over UDP with 32 questions in flight, ``--queries`` of each kind:
   (a) a name an exact entry allows (pinned ahead: answered without a lookup);
   (b) a name no entry allows (NXDOMAIN);
   (c) a name below a wildcard entry, answered before (cached and pinned);
-and (d) a name of (a) over TCP, one question at a time on one connection.
+  (d) a new name each time, refused (what a colony tunnelling data out in names sends: no
+      question is answered from the stub's kept answers);
+and (e) a name of (a) over TCP, one question at a time on one connection.
 Names come from the daemon's hosts file, so no DNS traffic leaves the machine. The stub's
 per-colony rate limit is lifted for the run (``COLONY_DNS_RATE``): this measures the stub.
 Everything it makes is removed at the end, also on failure.
@@ -38,7 +40,10 @@ LOAD = textwrap.dedent("""
     import json, select, socket, statistics, struct, sys, time
     import dns.message
     server, name, proto, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    wire = dns.message.make_query(name, "A").to_wire()
+    def wire_of(i):
+        return dns.message.make_query(name.format(i), "A").to_wire()
+    wire = wire_of(0)
+    distinct = "{}" in name
     rtts, lost = [], 0
     if proto == "tcp":
         s = socket.create_connection((server, 53), timeout=5)
@@ -62,8 +67,9 @@ LOAD = textwrap.dedent("""
         while nxt < n or pending:
             while nxt < n and len(pending) < window:
                 ident = nxt % 65536
+                q = wire_of(nxt) if distinct else wire
                 pending[ident] = time.perf_counter()
-                s.send(struct.pack("!H", ident) + wire[2:])
+                s.send(struct.pack("!H", ident) + q[2:])
                 nxt += 1
             ready, _, _ = select.select([s], [], [], 1.0)
             if not ready:
@@ -122,8 +128,10 @@ def main() -> int:
         figures["exact"] = load(netns, gateway, "ok.bench.test", "udp", n)
         figures["refused"] = load(netns, gateway, "nope.bench.test", "udp", n)
         figures["wildcard"] = load(netns, gateway, "files.pkg.bench.test", "udp", n)
+        figures["distinct"] = load(netns, gateway, "x{}.nope.bench.test", "udp", n)
         figures["tcp"] = load(netns, gateway, "ok.bench.test", "tcp", max(1, n // 10))
-        figures["recorded"] = client.network("dns", limit=0)["dns"]["answered"]
+        seen = client.network("dns", limit=0)["dns"]
+        figures["recorded"] = seen["answered"] + seen["refused"]
     finally:
         for each in client.colonies()["colonies"]:
             client.remove(each["name"], force=True)
@@ -138,13 +146,15 @@ def main() -> int:
         ("exact", "(a) allowed name, exact entry"),
         ("refused", "(b) refused name (NXDOMAIN)"),
         ("wildcard", "(c) allowed name, wildcard entry"),
-        ("tcp", "(d) allowed name over TCP"),
+        ("distinct", "(d) a new refused name each time"),
+        ("tcp", "(e) allowed name over TCP"),
     ):
         f: dict[str, float] = figures[key]  # type: ignore[assignment]
         print(
             f"{label:36s} {f['answers_per_s']:8.0f} answers/s   p50 {f['p50_ms']:6.2f} ms   "
             f"p95 {f['p95_ms']:6.2f} ms   lost {f['lost']:.0f}"
         )
+    print(f"questions recorded: {figures['recorded']}")
     return 0
 
 
