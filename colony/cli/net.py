@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -119,25 +119,40 @@ def format_dns(dns: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> 
         out.append_text(grid(rows))
     recent = dns.get("queries") or []
     if recent:
-        rows = [header("TIME", "VERDICT", "TYPE", "NAME", "TOLD")]
-        for q in recent:
-            verdict = str(q.get("verdict"))
-            rows.append(
-                [
-                    Text(_clock(float(q.get("at") or 0), tz)),
-                    Text(verdict, style="green" if verdict == "accept" else "red"),
-                    Text(str(q.get("qtype") or "?")),
-                    Text(str(q.get("name"))),
-                    Text(_told(q)),
-                ]
-            )
         out.append("\n\n")
-        out.append_text(grid(rows))
+        out.append_text(
+            _log(
+                ("TYPE", "NAME", "TOLD"),
+                recent,
+                tz,
+                lambda q: [str(q.get("qtype") or "?"), str(q.get("name")), _told(q)],
+            )
+        )
     return out
 
 
 def _clock(at: float, tz: tzinfo | None) -> str:
     return datetime.fromtimestamp(at, tz).strftime("%H:%M:%S")
+
+
+def _log(
+    titles: Sequence[str],
+    items: Sequence[Mapping[str, Any]],
+    tz: tzinfo | None,
+    cells: Callable[[Mapping[str, Any]], list[str]],
+) -> Text:
+    """Recent records: time, verdict (green or red), then ``cells`` of each."""
+    rows = [header("TIME", "VERDICT", *titles)]
+    for item in items:
+        verdict = str(item.get("verdict"))
+        rows.append(
+            [
+                Text(_clock(float(item.get("at") or 0), tz)),
+                Text(verdict, style="green" if verdict == "accept" else "red"),
+                *(Text(c) for c in cells(item)),
+            ]
+        )
+    return grid(rows)
 
 
 def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
@@ -170,20 +185,19 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
         out.append_text(grid(rows))
     records = view.get("records") or []
     if records:
-        rows = [header("TIME", "VERDICT", "PROTO", "DESTINATION", "USER")]
-        for r in records:
-            verdict = str(r.get("verdict"))
-            rows.append(
-                [
-                    Text(_clock(float(r.get("at") or 0), tz)),
-                    Text(verdict, style="green" if verdict == "accept" else "red"),
-                    Text(str(r.get("proto") or "?")),
-                    Text(_target(r.get("dest"), r.get("port"))),
-                    Text(str(r.get("user") or "-")),
-                ]
-            )
         out.append("\n\n")
-        out.append_text(grid(rows))
+        out.append_text(
+            _log(
+                ("PROTO", "DESTINATION", "USER"),
+                records,
+                tz,
+                lambda r: [
+                    str(r.get("proto") or "?"),
+                    _target(r.get("dest"), r.get("port")),
+                    str(r.get("user") or "-"),
+                ],
+            )
+        )
     if view.get("dns") is not None:
         out.append("\n\n")
         out.append_text(format_dns(view["dns"], now, tz))

@@ -22,13 +22,14 @@ import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from colony.errors import HostError
 from colony.isolation import nflog
 
 log = logging.getLogger("colony.netlog")
 RCVBUF = 4 << 20
+K = TypeVar("K")
 
 
 class NflogReader:
@@ -177,14 +178,11 @@ class NetLog:
             q.refused += 1
         at = float(record["at"])
         key = (record["name"], record["qtype"], record["verdict"])
-        entry = q.names.pop(key, None) or [0, 0.0, (), 0, None]
+        entry = _bump(q.names, key, [0, 0.0, (), 0, None], self.max_destinations)
         entry[0] += 1
         entry[1] = at
         entry[2] = record.get("answer") or ()
         entry[3] += 1
-        q.names[key] = entry  # re-inserted last: LRU order
-        if len(q.names) > self.max_destinations:
-            del q.names[next(iter(q.names))]
         if entry[4] is not None and at - entry[4] < self.publish_every:
             return 0
         if int(at) != q.second:
@@ -204,12 +202,9 @@ class NetLog:
         else:
             traffic.denied += 1
         key = (record["dest"], record["port"], record["proto"])
-        entry = traffic.destinations.pop(key, None) or [0, 0, 0.0]
+        entry = _bump(traffic.destinations, key, [0, 0, 0.0], self.max_destinations)
         entry[0 if accepted else 1] += 1
         entry[2] = record["at"]
-        traffic.destinations[key] = entry  # re-inserted last: the dict stays in LRU order
-        if len(traffic.destinations) > self.max_destinations:
-            del traffic.destinations[next(iter(traffic.destinations))]
 
     def forget(self, colony: str) -> None:
         self.colonies.pop(colony, None)
@@ -247,3 +242,13 @@ class NetLog:
             ],
             "records": list(traffic.records)[-limit:] if limit > 0 else [],
         }
+
+
+def _bump(entries: dict[K, list[Any]], key: K, fresh: list[Any], most: int) -> list[Any]:
+    """The entry of ``key`` (``fresh`` if new), moved last: the dict stays in LRU order, and
+    keeps at most ``most`` entries (the least recent go)."""
+    entry = entries.pop(key, None) or fresh
+    entries[key] = entry
+    if len(entries) > most:
+        del entries[next(iter(entries))]
+    return entry
