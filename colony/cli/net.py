@@ -92,13 +92,7 @@ def _told(q: Mapping[str, Any]) -> str:
 
 def format_dns(dns: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
     """The DNS part of ``colony net``: counters, the names asked most, recent questions."""
-    answered, refused = int(dns.get("answered") or 0), int(dns.get("refused") or 0)
-    out = Text.assemble(
-        ("dns questions ", "bold"),
-        (f"{answered} answered", "green"),
-        ", ",
-        (f"{refused} refused", "red" if refused else ""),
-    )
+    out = _counters("dns questions", dns, "answered", "refused")
     names = dns.get("names") or []
     if names:
         rows = [header("NAME", "TYPE", "COUNT", "LAST", "TOLD")]
@@ -131,6 +125,17 @@ def format_dns(dns: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> 
     return out
 
 
+def _counters(title: str, view: Mapping[str, Any], good: str, bad: str) -> Text:
+    """``connections 3 accepted, 2 denied``: the ``good`` count green, ``bad`` red if any."""
+    ok, refused = int(view.get(good) or 0), int(view.get(bad) or 0)
+    return Text.assemble(
+        (f"{title} ", "bold"),
+        (f"{ok} {good}", "green"),
+        ", ",
+        (f"{refused} {bad}", "red" if refused else ""),
+    )
+
+
 def _clock(at: float, tz: tzinfo | None) -> str:
     return datetime.fromtimestamp(at, tz).strftime("%H:%M:%S")
 
@@ -158,16 +163,8 @@ def _log(
 def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
     """``colony net NAME``: the policy, counters, destinations and recent connections."""
     out = format_policy(view, now)
-    accepted, denied = int(view.get("accepted") or 0), int(view.get("denied") or 0)
     out.append("\n\n")
-    out.append_text(
-        Text.assemble(
-            ("connections ", "bold"),
-            (f"{accepted} accepted", "green"),
-            ", ",
-            (f"{denied} denied", "red" if denied else ""),
-        )
-    )
+    out.append_text(_counters("connections", view, "accepted", "denied"))
     destinations = view.get("destinations") or []
     if destinations:
         rows = [header("DESTINATION", "PROTO", "ACCEPTED", "DENIED", "LAST")]
