@@ -7,8 +7,9 @@ the colony's policy (:func:`colony.core.hostmatch.decide`):
 
 - an allowed name gets its IPv4 addresses (``A``), looked up by Mycelium (its hosts file
   ``COLONY_HOSTS_FILE`` first, then the system resolver), pinned in the colony's table
-  before the answer leaves; ``AAAA`` and other types get no records (colonies have IPv4
-  only);
+  before the answer leaves; the types of :data:`FORWARDED` are asked of the host's
+  nameservers and their answer records passed on; ``AAAA`` and other types get no records
+  (colonies have IPv4 only);
 - any other name gets NXDOMAIN, and is never sent on: a colony cannot carry data out in the
   names it asks for.
 
@@ -56,6 +57,10 @@ WORKERS = 8
 TCP_IDLE = 10.0
 TCP_PER_COLONY = 8
 TCP_QUERIES = 100  # per connection
+# Types of allowed names asked of the host's nameservers (addresses are Mycelium's own).
+FORWARDED = frozenset(
+    dns.rdatatype.from_text(t) for t in ("CNAME", "MX", "TXT", "SRV", "NS", "SOA", "CAA", "PTR")
+)
 ANSWERS, ANSWER_KEEP = 4096, 5.0  # answers kept by question, and for how many seconds
 # what a question is recorded as: name, type, verdict, addresses, reason
 _Record = tuple[str, str, str, tuple[str, ...], str]
@@ -75,6 +80,7 @@ class _Pending:
     query: dns.message.Message
     host: str
     entry: str | None
+    forward: bool = False  # a type asked of the host's nameservers, not an address
 
 
 class DnsStub:
@@ -259,6 +265,8 @@ class DnsStub:
             reason = verdict.reason if not verdict.allowed else "class is not IN"
             return _reply(query, dns.rcode.NXDOMAIN, size), (text, qtype, "deny", (), reason)
         host = normalize_name(text)
+        if question.rdtype in FORWARDED:
+            return _Pending(colony, query, host, verdict.entry, forward=True), None
         if question.rdtype != dns.rdatatype.A:  # no records of that type
             record: _Record = (host, qtype, "accept", (), verdict.reason)
             return _reply(query, dns.rcode.NOERROR, size), record
@@ -269,12 +277,30 @@ class DnsStub:
         return _reply(query, dns.rcode.NOERROR, size, ready), record
 
     async def _answer_later(self, pending: _Pending, size: int) -> bytes:
+        if pending.forward:
+            return await self._forward(pending, size)
         addresses = await self.net.lookup(pending.colony, pending.host, pending.entry)
         reason = f"allowed by {pending.entry!r}" if pending.entry else "allowed (policy allow)"
         self.net.on_query(pending.colony, pending.host, "A", "accept", addresses, reason)
         if not addresses:
             return _reply(pending.query, dns.rcode.NXDOMAIN, size)
         return _reply(pending.query, dns.rcode.NOERROR, size, addresses)
+
+    async def _forward(self, pending: _Pending, size: int) -> bytes:
+        question = pending.query.question[0]
+        qtype = dns.rdatatype.to_text(question.rdtype)
+        reason = f"allowed by {pending.entry!r}" if pending.entry else "allowed (policy allow)"
+        upstream = await self.net.names.forward(pending.host, question.rdtype)
+        if upstream is None:
+            self.net.on_query(pending.colony, pending.host, qtype, "accept", (), reason)
+            return _reply(pending.query, dns.rcode.SERVFAIL, size)
+        records = tuple(str(rd) for rrset in upstream.answer for rd in rrset)
+        self.net.on_query(pending.colony, pending.host, qtype, "accept", records[:8], reason)
+        response = dns.message.make_response(pending.query)
+        response.flags |= dns.flags.RA
+        response.set_rcode(upstream.rcode())
+        response.answer = list(upstream.answer)
+        return _wire(pending.query, response, size)
 
 
 async def serve_dns(stub: DnsStub) -> None:
@@ -328,6 +354,11 @@ def _reply(
             question.name, TTL, "IN", "A", list(addresses[:MAX_ADDRESSES])
         )
         response.answer.append(rrset)
+    return _wire(query, response, size)
+
+
+def _wire(query: dns.message.Message, response: dns.message.Message, size: int) -> bytes:
+    """``response`` as bytes of at most what the question allows (else truncated: TC)."""
     limit = max(size, response.payload) if query.edns >= 0 else size
     try:
         return response.to_wire(max_size=limit)

@@ -9,14 +9,18 @@ answer that parses as DNS came from the stub.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import dns.message
+import dns.rrset
 import pytest
 
 from colony.isolation.firewall import dns_port
@@ -209,3 +213,67 @@ def test_a_strict_colony_resolves_through_the_stub_too(
     assert (code, out.splitlines()[-1]) == (0, f"nameserver {gateway_of(colony['address'])}")
     found = resolve_in(daemon, "tight", "ok.test", "no.test")
     assert found == {"ok.test": ["198.18.9.9"], "no.test": "EAI_NONAME"}
+
+
+@contextlib.contextmanager
+def upstream(address: str) -> Iterator[list[str]]:
+    """A resolver of the host's (port 53 on a loopback address): answers TXT "hello" for any
+    name, and lists the names it was asked."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((address, 53))
+    udp.settimeout(0.2)
+    asked: list[str] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = udp.recvfrom(4096)
+            except TimeoutError:
+                continue
+            q = dns.message.from_wire(data)
+            asked.append(q.question[0].name.to_text(omit_final_dot=True))
+            r = dns.message.make_response(q)
+            r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "TXT", '"hello"'))
+            udp.sendto(r.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield asked
+    finally:
+        stop.set()
+        thread.join(5)
+        udp.close()
+
+
+def test_other_types_of_allowed_names_go_to_the_hosts_resolver_only(
+    daemon: Daemon, tmp_path: Path, names: Path
+) -> None:
+    """When a colony asks for TXT records, the stub asks the host's resolver (resolv.conf)
+    for an allowed name and passes its answer on; a refused name never reaches it."""
+    names.write_text("198.18.9.9 ok.test\n")
+    toml = '[network]\negress = "allowlist"\nallow = ["ok.test"]\n'
+    colony = spawn(daemon, "txt", network_repo(tmp_path, {"colony.toml": toml}))
+    gateway = gateway_of(colony["address"])
+    with upstream("127.53.0.1") as asked:
+        (tmp_path / "resolv.conf").write_text("nameserver 127.53.0.1\n")
+        script = textwrap.dedent("""
+            import sys, dns.message, dns.query, dns.rcode
+            for name in sys.argv[2:]:
+                r = dns.query.udp(dns.message.make_query(name, "TXT"), sys.argv[1], timeout=5)
+                print(name, dns.rcode.to_text(r.rcode()), *(str(rd) for s in r.answer for rd in s))
+        """)
+        argv = ["ip", "netns", "exec", colony["netns"], sys.executable, "-c", script, gateway]
+        done = subprocess.run(
+            [*argv, "ok.test", "secret-data.other.test"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    assert done.stdout.splitlines() == [
+        'ok.test NOERROR "hello"',
+        "secret-data.other.test NXDOMAIN",
+    ]
+    assert asked == ["ok.test"]

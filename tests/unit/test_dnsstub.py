@@ -93,12 +93,14 @@ async def test_allowed_names_get_addresses_others_nxdomain(store: Store) -> None
     assert isinstance(stub.answer_now("web", query("files.pkg.test"), 512), bytes)  # cached
 
     assert told(await answer(stub, query("ok.test", "AAAA"))) == ("NOERROR", [])
-    assert told(await answer(stub, query("ok.test", "TXT"))) == ("NOERROR", [])
+    assert told(await answer(stub, query("ok.test", "TXT"))) == ("NOERROR", ['"hello"'])
+    assert told(await answer(stub, query("files.pkg.test", "MX"))) == ("SERVFAIL", [])
+    assert told(await answer(stub, query("ok.test", "HINFO"))) == ("NOERROR", [])
     for refused in ("pkg.test", "other.test", "ok.test.evil", "a\\000b.test", "10.0.0.1"):
         assert told(await answer(stub, query(refused))) == ("NXDOMAIN", [])
 
     view = net.view("web")["dns"]
-    assert (view["answered"], view["refused"]) == (6, 5)
+    assert (view["answered"], view["refused"]) == (8, 5)
     last = view["queries"][-1]
     assert (last["name"], last["verdict"]) == ("10.0.0.1", "deny")
     assert last["reason"] == "'10.0.0.1' is not a valid host name"

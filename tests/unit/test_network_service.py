@@ -7,6 +7,9 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import dns.message
+import dns.rdatatype
+import dns.rrset
 import pytest
 
 from colony.core.config import parse_config_text
@@ -34,6 +37,15 @@ class FakeNames(Names):
 
     def nameservers(self) -> tuple[str, ...]:
         return ("10.255.255.53",)
+
+    async def forward(self, name: str, rdtype: int) -> dns.message.Message | None:
+        """TXT of ok.test answers "hello"; anything else: no nameserver answers."""
+        self.asked.append(f"{name}/{rdtype}")
+        if (name, rdtype) != ("ok.test", dns.rdatatype.TXT):
+            return None
+        response = dns.message.make_response(dns.message.make_query(name, rdtype))
+        response.answer.append(dns.rrset.from_text(name + ".", 60, "IN", "TXT", '"hello"'))
+        return response
 
     async def resolve(self, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
         wanted = sorted(set(names))
