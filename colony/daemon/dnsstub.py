@@ -53,6 +53,7 @@ TTL = 30  # seconds a colony may keep an answer (the table keeps what it was tol
 MAX_ADDRESSES = 16
 RATE, BURST = 500.0, 1000.0  # questions a second per colony, and how many at once
 QUEUE = 1024  # questions waiting for a lookup, all colonies
+WAITING_PER_COLONY = 64  # of them, one colony's
 WORKERS = 8
 TCP_IDLE = 10.0
 TCP_PER_COLONY = 8
@@ -105,6 +106,7 @@ class DnsStub:
         self.dropped = 0  # questions over a colony's rate or the queue's room
         self.strangers = 0  # datagrams and connections from no colony
         self.tcp: dict[str, int] = {}
+        self.waiting: dict[str, int] = {}  # questions in the queue, per colony
         self.answers: dict[tuple[int, str, bytes, int], tuple[float, bytes, _Record]] = {}
 
     # --- serving ------------------------------------------------------------------------
@@ -156,13 +158,24 @@ class DnsStub:
                 send(await self._answer_later(pending, size))
             except Exception:
                 log.exception("DNS answer for colony %s failed", pending.colony)
+            finally:
+                self.waiting[pending.colony] -= 1
+                if not self.waiting[pending.colony]:
+                    del self.waiting[pending.colony]
 
     def _enqueue(self, pending: _Pending, send: Callable[[bytes], None], size: int) -> None:
+        """Queue a question for the workers; dropped if the queue, or the colony's share of
+        it, is full (one colony's flood leaves room for the others')."""
         assert self.queue is not None
+        if self.waiting.get(pending.colony, 0) >= WAITING_PER_COLONY:
+            self.dropped += 1
+            return
         try:
             self.queue.put_nowait((pending, send, size))
         except asyncio.QueueFull:
             self.dropped += 1
+            return
+        self.waiting[pending.colony] = self.waiting.get(pending.colony, 0) + 1
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")

@@ -3,6 +3,7 @@ told, what is pinned, what is recorded, and how floods and bad packets are met."
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import dns.rcode
 import pytest
 
 from colony.core.policy import parse_policy
-from colony.daemon.dnsstub import RATE, DnsStub, _Pending
+from colony.daemon.dnsstub import QUEUE, RATE, DnsStub, _Pending
 from colony.daemon.events import EventBus
 from colony.daemon.netlog import NetLog
 from colony.daemon.network import Network
@@ -211,3 +212,14 @@ async def test_a_kept_answer_is_recorded_and_gone_at_a_policy_change(store: Stor
     assert net.view("web")["dns"]["answered"] == 2
     await net.set_policy("web", parse_policy("allowlist", ["other.test"]), by="bob")
     assert told(await answer(stub, again)) == ("NXDOMAIN", [])
+
+
+async def test_one_colonys_lookups_take_only_its_share_of_the_queue(store: Store) -> None:
+    """When a colony asks many names that need a lookup at once, only its share of the
+    workers' queue is taken; the rest are dropped (counted), leaving room for others."""
+    net, stub, _ = await setup(store)
+    stub.queue = asyncio.Queue(QUEUE)
+    address = net.members["web"].slot.colony_ip
+    for i in range(100):
+        stub.on_datagram(query(f"n{i}.pkg.test"), address, lambda _: None)
+    assert (stub.queue.qsize(), stub.waiting, stub.dropped) == (64, {"web": 64}, 36)
