@@ -232,7 +232,10 @@ def net(ctx: click.Context, name: str, lines: int, as_json: bool) -> None:
 @name_argument
 @click.option("--egress", metavar="MODE", help="allow | deny | allowlist")
 @click.option(
-    "--allow", multiple=True, metavar="ENTRY", help="host[:port], IP[:port], CIDR[:port]."
+    "--allow",
+    multiple=True,
+    metavar="ENTRY",
+    help="host[:port], *.host[:port], IP[:port], CIDR[:port].",
 )
 @click.option("--deny", multiple=True, metavar="ENTRY", help="Refused whatever the mode.")
 @click.option("--reset", is_flag=True, help="Drop the override: colony.toml's [network] again.")
@@ -254,7 +257,8 @@ def policy(
 
     \b
     Examples:
-      colony policy web --egress allowlist --allow pypi.org:443 --allow 10.1.2.0/24
+      colony policy web --egress allowlist --allow pypi.org:443 --allow '*.pythonhosted.org'
+      colony policy web --egress allowlist --allow 10.1.2.0/24
       colony policy web --egress allow --deny 169.254.169.254
       colony policy web --reset
     """

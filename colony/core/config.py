@@ -443,7 +443,7 @@ level = "basic"                   # none | basic | moderate | strict
 
 [network]
 egress = "allow"                  # allow | deny | allowlist
-# allow = ["pypi.org:443", "10.1.2.0/24"]   # used when egress = "allowlist"
+# allow = ["pypi.org:443", "*.pythonhosted.org", "10.1.2.0/24"]   # egress = "allowlist"
 # deny = ["169.254.169.254"]                # refused whatever the egress mode
 # expose_to = ["api:5432"]                  # colony 'api' may connect to our port 5432
 
