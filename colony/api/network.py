@@ -21,10 +21,11 @@ def _colony(myc: Colonies, request: Request) -> str:
 def routes(myc: Colonies, net: Network) -> list[BaseRoute]:
     async def network(request: Request) -> JSONResponse:
         """
-        summary: A colony's policy, resolved names, counters and recent connection records.
+        summary: A colony's policy, resolved names, counters, recent connection records and
+          DNS questions.
         responses:
-          200: {description: '{policy, source, resolved, accepted, denied, destinations,
-            records}'}
+          200: {description: '{policy, source, resolved, learned, stub, accepted, denied,
+            destinations, records, dns: {answered, refused, names, queries}}'}
           404: {description: no such colony}
         """
         name = _colony(myc, request)

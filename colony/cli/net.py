@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -44,7 +44,10 @@ def _entries(entries: Sequence[str], resolved: Mapping[str, Sequence[str]]) -> s
     for entry in entries:
         name = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
         addresses = resolved.get(name.lower())
-        shown = ", ".join(addresses) if addresses else "unresolved"
+        if name.startswith("*.") and addresses is not None:
+            shown = ", ".join(addresses) if addresses else "none answered yet"
+        else:
+            shown = ", ".join(addresses) if addresses else "unresolved"
         out.append(f"{entry} ({shown})" if addresses is not None else entry)
     return ", ".join(out)
 
@@ -52,7 +55,7 @@ def _entries(entries: Sequence[str], resolved: Mapping[str, Sequence[str]]) -> s
 def format_policy(view: Mapping[str, Any], now: float) -> Text:
     """The policy block of ``colony net``/``colony policy``: mode, entries, where it is from."""
     policy = view.get("policy") or {}
-    resolved = view.get("resolved") or {}
+    resolved = {**(view.get("resolved") or {}), **(view.get("learned") or {})}
     source = str(view.get("source") or "colony.toml")
     if source == "override" and view.get("set_at"):
         source = f"set by {view.get('set_by')} {format_age(float(view['set_at']), now)}"
@@ -62,7 +65,7 @@ def format_policy(view: Mapping[str, Any], now: float) -> Text:
         [Text("egress", style="bold"), Text.assemble((egress, style), f"  ({source})")],
         [Text("allow", style="bold"), Text(_entries(policy.get("allow") or [], resolved))],
         [Text("deny", style="bold"), Text(_entries(policy.get("deny") or [], resolved))],
-        [Text("dns", style="bold"), Text(", ".join(view.get("resolvers") or []) or "-")],
+        [Text("dns", style="bold"), Text(_stub(view))],
         [
             Text("let in", style="bold"),
             Text(", ".join(view.get("exposed_to") or []) or "-"),
@@ -74,23 +77,94 @@ def format_policy(view: Mapping[str, Any], now: float) -> Text:
     return out
 
 
+def _stub(view: Mapping[str, Any]) -> str:
+    if view.get("stub"):
+        return f"Mycelium's stub on {view['stub']} (answers what the policy allows)"
+    return "Mycelium's stub (when the colony runs)"
+
+
+def _told(q: Mapping[str, Any]) -> str:
+    """What a DNS question was told: its addresses, or NXDOMAIN and why."""
+    if q.get("verdict") != "accept":
+        return f"NXDOMAIN: {q.get('reason')}" if q.get("reason") else "NXDOMAIN"
+    return ", ".join(str(a) for a in q.get("answer") or []) or "no address"
+
+
+def format_dns(dns: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
+    """The DNS part of ``colony net``: counters, the names asked most, recent questions."""
+    out = _counters("dns questions", dns, "answered", "refused")
+    names = dns.get("names") or []
+    if names:
+        rows = [header("NAME", "TYPE", "COUNT", "LAST", "TOLD")]
+        for n in names:
+            refused_one = n.get("verdict") != "accept"
+            rows.append(
+                [
+                    Text(str(n.get("name"))),
+                    Text(str(n.get("qtype") or "?")),
+                    Text(str(n.get("count", 0))),
+                    Text(format_age(float(n.get("last") or 0), now)),
+                    Text(
+                        "NXDOMAIN" if refused_one else _told(n), style="red" if refused_one else ""
+                    ),
+                ]
+            )
+        out.append("\n\n")
+        out.append_text(grid(rows))
+    recent = dns.get("queries") or []
+    if recent:
+        out.append("\n\n")
+        out.append_text(
+            _log(
+                ("TYPE", "NAME", "TOLD"),
+                recent,
+                tz,
+                lambda q: [str(q.get("qtype") or "?"), str(q.get("name")), _told(q)],
+            )
+        )
+    return out
+
+
+def _counters(title: str, view: Mapping[str, Any], good: str, bad: str) -> Text:
+    """``connections 3 accepted, 2 denied``: the ``good`` count green, ``bad`` red if any."""
+    ok, refused = int(view.get(good) or 0), int(view.get(bad) or 0)
+    return Text.assemble(
+        (f"{title} ", "bold"),
+        (f"{ok} {good}", "green"),
+        ", ",
+        (f"{refused} {bad}", "red" if refused else ""),
+    )
+
+
 def _clock(at: float, tz: tzinfo | None) -> str:
     return datetime.fromtimestamp(at, tz).strftime("%H:%M:%S")
+
+
+def _log(
+    titles: Sequence[str],
+    items: Sequence[Mapping[str, Any]],
+    tz: tzinfo | None,
+    cells: Callable[[Mapping[str, Any]], list[str]],
+) -> Text:
+    """Recent records: time, verdict (green or red), then ``cells`` of each."""
+    rows = [header("TIME", "VERDICT", *titles)]
+    for item in items:
+        verdict = str(item.get("verdict"))
+        rows.append(
+            [
+                Text(_clock(float(item.get("at") or 0), tz)),
+                Text(verdict, style="green" if verdict == "accept" else "red"),
+                *(Text(c) for c in cells(item)),
+            ]
+        )
+    return grid(rows)
 
 
 def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
     """``colony net NAME``: the policy, counters, destinations and recent connections."""
     out = format_policy(view, now)
-    accepted, denied = int(view.get("accepted") or 0), int(view.get("denied") or 0)
     out.append("\n\n")
-    out.append_text(
-        Text.assemble(
-            ("connections ", "bold"),
-            (f"{accepted} accepted", "green"),
-            ", ",
-            (f"{denied} denied", "red" if denied else ""),
-        )
-    )
+    out.append_text(_counters("connections", view, "accepted", "denied"))
     destinations = view.get("destinations") or []
     if destinations:
         rows = [header("DESTINATION", "PROTO", "ACCEPTED", "DENIED", "LAST")]
@@ -108,20 +182,22 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
         out.append_text(grid(rows))
     records = view.get("records") or []
     if records:
-        rows = [header("TIME", "VERDICT", "PROTO", "DESTINATION", "USER")]
-        for r in records:
-            verdict = str(r.get("verdict"))
-            rows.append(
-                [
-                    Text(_clock(float(r.get("at") or 0), tz)),
-                    Text(verdict, style="green" if verdict == "accept" else "red"),
-                    Text(str(r.get("proto") or "?")),
-                    Text(_target(r.get("dest"), r.get("port"))),
-                    Text(str(r.get("user") or "-")),
-                ]
-            )
         out.append("\n\n")
-        out.append_text(grid(rows))
+        out.append_text(
+            _log(
+                ("PROTO", "DESTINATION", "USER"),
+                records,
+                tz,
+                lambda r: [
+                    str(r.get("proto") or "?"),
+                    _target(r.get("dest"), r.get("port")),
+                    str(r.get("user") or "-"),
+                ],
+            )
+        )
+    if view.get("dns") is not None:
+        out.append("\n\n")
+        out.append_text(format_dns(view["dns"], now, tz))
     return out
 
 
@@ -134,10 +210,12 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
 @json_option
 @click.pass_context
 def net(ctx: click.Context, name: str, lines: int, as_json: bool) -> None:
-    """Show a colony's network policy, connection counters and recent connections.
+    """Show a colony's network policy, connection counters and recent connections, and the
+    DNS questions its stub answered or refused.
 
     Every new outbound connection and every refused attempt is recorded, with its
-    destination, port, protocol and verdict.
+    destination, port, protocol and verdict; every DNS question with its name, type and
+    what it was told.
 
     \b
     Example:
@@ -154,7 +232,10 @@ def net(ctx: click.Context, name: str, lines: int, as_json: bool) -> None:
 @name_argument
 @click.option("--egress", metavar="MODE", help="allow | deny | allowlist")
 @click.option(
-    "--allow", multiple=True, metavar="ENTRY", help="host[:port], IP[:port], CIDR[:port]."
+    "--allow",
+    multiple=True,
+    metavar="ENTRY",
+    help="host[:port], *.host[:port], IP[:port], CIDR[:port].",
 )
 @click.option("--deny", multiple=True, metavar="ENTRY", help="Refused whatever the mode.")
 @click.option("--reset", is_flag=True, help="Drop the override: colony.toml's [network] again.")
@@ -176,7 +257,8 @@ def policy(
 
     \b
     Examples:
-      colony policy web --egress allowlist --allow pypi.org:443 --allow 10.1.2.0/24
+      colony policy web --egress allowlist --allow pypi.org:443 --allow '*.pythonhosted.org'
+      colony policy web --egress allowlist --allow 10.1.2.0/24
       colony policy web --egress allow --deny 169.254.169.254
       colony policy web --reset
     """

@@ -333,6 +333,24 @@ class NetEvent(BusEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DnsEvent(BusEvent):
+    """A DNS question a colony asked Mycelium's stub (``verdict``: accept, with ``answer``
+    the addresses given; deny: NXDOMAIN). ``count``: how many questions alike (name, type,
+    verdict) it stands for since the last such event."""
+
+    TYPE = "dns"
+    colony: str
+    user: str
+    name: str
+    qtype: str
+    verdict: str
+    answer: tuple[str, ...] = ()
+    reason: str = ""
+    count: int = 1
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class RequestEvent(BusEvent):
     """Requests through the preview proxy: one (``status`` None: no response), or since issue
     15 a batch of one client user's requests to one preview within a second or so: ``count``

@@ -15,6 +15,8 @@ What the view changes, and why:
   home bound back: no ``mycelium.db``, no other colony's logs or files.
 * ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are the colony's own directories.
 * ``/etc/passwd`` and ``/etc/group`` name the colony's user, which exists nowhere else.
+* ``/etc/resolv.conf`` (or the file it links to) names Mycelium's DNS stub on the colony's
+  gateway (issue 16): the only resolver the colony's table lets it reach anyway.
 * The repository's object directory is visible read-only at :data:`OBJECTS`: the colony's
   git finds the shared history there (its ``objects/info/alternates``), and can write none.
 
@@ -98,7 +100,7 @@ class View:
     passwd: str | None = None  # generated /etc/passwd
     group: str | None = None  # generated /etc/group
     sockets: tuple[str, ...] = ()  # host sockets under /run the host granted
-    keep_run: tuple[str, ...] = ()  # other files under /run to keep (resolv.conf's target)
+    resolv_conf: tuple[str, str] | None = None  # (generated file, where resolv.conf leads)
 
 
 def below(path: str, root: str) -> bool:
@@ -127,9 +129,11 @@ def plan_view(view: View) -> list[MountOp]:
     ops += [Detach(view.state_dir), Tmpfs(view.state_dir, 0o755, "64k")]
     if view.objects:
         ops.append(Bind(view.objects, OBJECTS, readonly=True))
-    for path in (*view.keep_run, *view.sockets):
+    for path in view.sockets:
         if below(path, "/run"):
-            ops.append(Bind(path, path, readonly=path in view.keep_run))
+            ops.append(Bind(path, path))
+    if view.resolv_conf:
+        ops.append(Bind(*view.resolv_conf, readonly=True))
     if view.passwd:
         ops.append(Bind(view.passwd, "/etc/passwd", readonly=True))
     if view.group:

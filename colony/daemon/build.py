@@ -31,6 +31,8 @@ from colony.daemon.audit import Auditor
 from colony.daemon.auditing import start_audit
 from colony.daemon.broods import BroodService
 from colony.daemon.conflicts import ConflictWatch
+from colony.daemon.dnsstub import RATE as DNS_RATE
+from colony.daemon.dnsstub import DnsStub, serve_dns
 from colony.daemon.doctor import Doctor
 from colony.daemon.events import EventBus
 from colony.daemon.execs import Execs
@@ -51,6 +53,7 @@ from colony.daemon.review import Review
 from colony.daemon.settings import Settings
 from colony.daemon.trash import TrashBin
 from colony.isolation import Isolation
+from colony.isolation.firewall import dns_port
 from colony.store.queries import Store
 from colony.vcs import Vcs
 from colony.vcs import repo_root as vcs_repo_root
@@ -114,6 +117,8 @@ async def build(
         policy=s.policy,
     )
     network = start_network(store, isolation, bus, s.prefix, start_task)
+    rate = float(os.environ.get("COLONY_DNS_RATE") or DNS_RATE)
+    start_task(serve_dns(DnsStub(network, dns_port(s.prefix), rate=rate)))
     # Some components need each other: the actors read the proxy's port (known once it
     # listens) and hand what they remove to the trash, and the agents tell the broods of
     # sessions that end. Each goes through one function over a component built below.

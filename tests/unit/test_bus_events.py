@@ -155,6 +155,13 @@ CASES: list[tuple[be.BusEvent, dict[str, Any]]] = [
          "proto": "tcp", "verdict": "deny", "at": 21.0},
     ),
     (
+        be.DnsEvent(colony="web", user="al", name="pypi.org", qtype="A", verdict="accept",
+                    answer=("151.101.0.223",), reason="allowed by 'pypi.org'", at=21.5),
+        {"type": "dns", "colony": "web", "user": "al", "name": "pypi.org", "qtype": "A",
+         "verdict": "accept", "answer": ["151.101.0.223"], "reason": "allowed by 'pypi.org'",
+         "count": 1, "at": 21.5},
+    ),
+    (
         be.RequestEvent.of(
             RequestRecord("web", "api", 3000, "GET", "/x", "api.web.localhost", None, 0, 0.01),
             22.0,

@@ -18,6 +18,7 @@ VIEW = {
     "set_at": 990.0,
     "resolved": {"ok.test": ["198.18.0.2"], "gone.test": []},
     "resolvers": ["10.255.255.53"],
+    "stub": "10.213.0.13",
     "exposed_to": ["api"],
     "accepted": 3,
     "denied": 2,
@@ -60,7 +61,7 @@ def test_policy_block_shows_mode_entries_resolution_and_origin() -> None:
         "egress  allowlist  (set by alice 10s ago)",
         "allow   ok.test:8080 (198.18.0.2), 10.1.0.0/16, gone.test (unresolved)",
         "deny    -",
-        "dns     10.255.255.53",
+        "dns     Mycelium's stub on 10.213.0.13 (answers what the policy allows)",
         "let in  api",
     ]
 
@@ -98,3 +99,32 @@ def test_bad_flags_fail_before_any_request(tmp_path) -> None:  # type: ignore[no
         assert done.exit_code == 1, done.output
         assert done.output.startswith(start), done.output
     assert not (tmp_path / "none.sock").exists()
+
+
+def test_dns_questions_show_counters_names_and_what_each_was_told() -> None:
+    """When the stub answered and refused questions, `colony net` counts them, lists the
+    names asked most and the recent questions with their addresses or NXDOMAIN and why."""
+    dns = {
+        "answered": 4,
+        "refused": 1,
+        "names": [
+            {"name": "ok.test", "qtype": "A", "verdict": "accept", "count": 4, "last": 998.0,
+             "answer": ["198.18.0.2"]},
+            {"name": "x.evil.test", "qtype": "A", "verdict": "deny", "count": 1, "last": 999.0,
+             "answer": []},
+        ],
+        "queries": [
+            {"type": "dns", "colony": "web", "user": "alice", "name": "x.evil.test",
+             "qtype": "A", "verdict": "deny", "answer": [], "count": 1, "at": 999.0,
+             "reason": "x.evil.test is denied by '*.evil.test'"},
+        ],
+    }  # fmt: skip
+    text = format_network({**VIEW, "dns": dns}, 1000.0, UTC).plain
+    assert "dns questions 4 answered, 1 refused" in text
+    rows = [line.split() for line in text.splitlines()]
+    assert ["ok.test", "A", "4", "2s", "ago", "198.18.0.2"] in rows
+    assert ["x.evil.test", "A", "1", "1s", "ago", "NXDOMAIN"] in rows
+    assert text.splitlines()[-1].split() == [
+        "00:16:39", "deny", "A", "x.evil.test", "NXDOMAIN:", "x.evil.test", "is", "denied",
+        "by", "'*.evil.test'",
+    ]  # fmt: skip

@@ -8,6 +8,7 @@ from colony.isolation import nftnl
 from colony.isolation.firewall import (
     SETS,
     comment,
+    dns_port,
     host_table,
     log_group,
     plan_contents,
@@ -19,24 +20,29 @@ from colony.isolation.firewall import (
 
 SLOT = Slot("colony", "web", 3, IPv4Network("10.213.0.0/16"))
 GROUP = log_group("colony")
+STUB = dns_port("colony")
 
 DECLARED = (
-    f'\tcomment "colony network v1 group {GROUP} veth colonyh3"\n'
+    f'\tcomment "colony network v2 group {GROUP} veth colonyh3 dns {STUB}"\n'
     "\tset allow4 { type ipv4_addr; flags interval; }\n"
     "\tset allowp4 { type ipv4_addr . inet_service; flags interval; }\n"
     "\tset deny4 { type ipv4_addr; flags interval; }\n"
     "\tset denyp4 { type ipv4_addr . inet_service; flags interval; }\n"
-    "\tset dns4 { type ipv4_addr; }\n"
     "\tset exposed { type ifname . inet_service; }\n"
 )
 
 CHAINS = (
+    "\tchain prerouting {\n"
+    "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+    f'\t\tiifname "colonyh3" meta l4proto {{ tcp, udp }} th dport 53 redirect to :{STUB}\n'
+    "\t}\n"
     "\tchain postrouting {\n"
     "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
     '\t\tip saddr 10.213.0.14 ip daddr != 10.213.0.0/16 oifname != "colonyh3" masquerade\n'
     "\t}\n"
     "\tchain input {\n"
     "\t\ttype filter hook input priority filter; policy accept;\n"
+    '\t\tiifname "colonyh3" ip saddr != 10.213.0.14 drop\n'
     '\t\tiifname "colonyh3" jump host\n'
     "\t}\n"
     "\tchain forward {\n"
@@ -47,7 +53,7 @@ CHAINS = (
     "\t}\n"
     "\tchain host {\n"
     "\t\tct state established,related accept\n"
-    "\t\tmeta l4proto { tcp, udp } th dport 53 ip daddr @dns4 jump admit\n"
+    f"\t\tmeta l4proto {{ tcp, udp }} th dport {STUB} ct status dnat accept\n"
     "\t\tjump refuse\n"
     "\t}\n"
     "\tchain egress {\n"
@@ -55,15 +61,11 @@ CHAINS = (
     "\t\tct state related accept\n"
     "\t\tip daddr 10.213.0.0/16 return\n"
     "\t\tmeta nfproto ipv6 jump refuse\n"
-    "\t\tmeta l4proto { tcp, udp } th dport 53 jump dns\n"
+    "\t\tmeta l4proto { tcp, udp } th dport 53 jump refuse\n"
     "\t\tip daddr @deny4 jump refuse\n"
     "\t\tmeta l4proto { tcp, udp } ip daddr . th dport @denyp4 jump refuse\n"
     "\t\tip daddr @allow4 jump admit\n"
     "\t\tmeta l4proto { tcp, udp } ip daddr . th dport @allowp4 jump admit\n"
-    "\t\tjump refuse\n"
-    "\t}\n"
-    "\tchain dns {\n"
-    "\t\tip daddr @dns4 jump admit\n"
     "\t\tjump refuse\n"
     "\t}\n"
     "\tchain ingress {\n"
@@ -104,7 +106,6 @@ RULES = Rules(
         v6_ports=(("2a04:4e42::223", 443),),
     ),
     deny=AddressSets(v4=("169.254.169.254",), v4_ports=(("10.9.0.0/16", 22),)),
-    resolvers=("10.255.255.53", "fd00::53"),
     exposed=(("colonyh4", 5432),),
 )
 
@@ -134,24 +135,22 @@ def test_each_colony_masquerades_its_own_address_only_to_the_outside() -> None:
 
 
 def test_egress_modes_as_data() -> None:
-    """When egress is allow, everything is in allow4; deny empties allow and DNS; allowlist
+    """When egress is allow, everything is in allow4; deny empties allow; allowlist
     keeps its IPv4 entries (IPv6 ones are moot: colonies have no IPv6); deny entries and
     peers stay in every mode."""
-    allow = plan_contents(Rules(egress="allow", resolvers=("10.0.0.53",), deny=RULES.deny))
+    allow = plan_contents(Rules(egress="allow", deny=RULES.deny))
     assert [str(n) for n in allow.allow4] == ["0.0.0.0/0"]
-    assert [str(a) for a in allow.dns4] == ["10.0.0.53"]
     assert [str(n) for n in allow.deny4] == ["169.254.169.254/32"]
-    deny = plan_contents(Rules(egress="deny", resolvers=("10.0.0.53",), exposed=RULES.exposed))
-    assert (deny.allow4, deny.allowp4, deny.dns4) == ((), (), ())
+    deny = plan_contents(Rules(egress="deny", exposed=RULES.exposed))
+    assert (deny.allow4, deny.allowp4) == ((), ())
     assert deny.exposed == (("colonyh4", 5432),)
     listed = plan_contents(RULES)
     assert [str(n) for n in listed.allow4] == ["10.1.2.0/23"]
     assert [(str(n), p) for n, p in listed.allowp4] == [("151.101.0.223/32", 443)]
-    assert [str(a) for a in listed.dns4] == ["10.255.255.53"]
 
 
 def test_sets_carry_the_planned_elements() -> None:
-    """When rules hold addresses, resolvers and peers, each set lists its elements."""
+    """When rules hold addresses and peers, each set lists its elements."""
     body = render_colony_table(SLOT, RULES).rsplit("table inet colony-web {\n", 1)[1]
     for line in (
         "\tset allow4 { type ipv4_addr; flags interval; elements = { 10.1.2.0/23 }; }\n",
@@ -160,7 +159,6 @@ def test_sets_carry_the_planned_elements() -> None:
         "\tset deny4 { type ipv4_addr; flags interval; elements = { 169.254.169.254 }; }\n",
         "\tset denyp4 { type ipv4_addr . inet_service; flags interval; "
         "elements = { 10.9.0.0/16 . 22 }; }\n",
-        "\tset dns4 { type ipv4_addr; elements = { 10.255.255.53 }; }\n",
         '\tset exposed { type ifname . inet_service; elements = { "colonyh4" . 5432 }; }\n',
     ):
         assert line in body
@@ -189,6 +187,8 @@ def test_log_group_is_fixed_by_the_prefix() -> None:
     assert log_group("colony") == log_group("colony")
     assert log_group("colony") != log_group("ct-1234abcd")
     assert 4096 <= log_group("x") < 61440
+    assert dns_port("colony") == dns_port("colony") != dns_port("ct-1234abcd")
+    assert 20000 <= dns_port("x") < 30000  # below the kernel's ephemeral ports
 
 
 def test_host_table_lets_only_root_open_connections_to_the_pool() -> None:
