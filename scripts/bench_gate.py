@@ -10,12 +10,14 @@ bytes spliced). From inside each colony, one after another:
       p50/p95 per request; the gate's cost is per connection, so this is its worst case;
   (b) N requests on one kept-alive connection: requests/s (the gate only splices);
   (c) a 256 MiB download on one connection: MB/s.
+Each client runs 4 times, the two interleaved, and each figure is the median of its 4 runs.
 Prints the gated/direct ratios and the p50 the gate adds. Everything is removed at the end.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -27,6 +29,7 @@ POOL = "10.216.0.0/24"
 NET = "198.19.250"
 NETNS, VETH = f"{PREFIX}-www", f"{PREFIX}w"
 BIG = 256 << 20
+RUNS = 4
 
 SERVER = """
 import http.server, socket, ssl, sys
@@ -127,7 +130,7 @@ def run_client(ns: str, name: str, cert: str, n: int) -> dict[str, float]:
 
 
 def main() -> int:
-    args = parse_args(__doc__, rounds=500)
+    args = parse_args(__doc__, rounds=200)
     if lacks_root("bench", "network namespaces"):
         return 1
     work = make_work("colony-bench-gate")
@@ -160,11 +163,11 @@ def main() -> int:
                 time.sleep(0.1)
             spaces[name] = client.colony(name)["netns"]
         runs: dict[str, list[dict[str, float]]] = {"direct": [], "gated": []}
-        for _ in range(2):  # interleaved: drift on a busy machine hits both alike
+        for _ in range(RUNS):  # interleaved: drift on a busy machine hits both alike
             for name in ("direct", "gated"):
                 runs[name].append(run_client(spaces[name], "bench.test", str(cert), args.rounds))
         for name, got in runs.items():
-            figures[name] = {k: sum(r[k] for r in got) / len(got) for k in got[0]}
+            figures[name] = {k: statistics.median(r[k] for r in got) for k in got[0]}
         records = client.network("gated", limit=5)["records"]
         assert any(r.get("host") == "bench.test" for r in records), "not through the gate"
     finally:
@@ -190,7 +193,7 @@ def report(figures: dict[str, object], as_json: bool) -> None:
         return
     print(
         f"requests: {figures['requests']} per run (after 5 warm-ups), one client at a time, "
-        "2 interleaved runs averaged"
+        f"{RUNS} interleaved runs, medians"
     )
     for key, label in (("direct", "direct (IP allowlist)"), ("gated", "through the gate")):
         f = figures[key]
