@@ -263,7 +263,8 @@ class EgressGate:
     async def _connect(
         self, addresses: tuple[str, ...], port: int, loop: asyncio.AbstractEventLoop
     ) -> socket.socket | None:
-        for address in addresses:
+        # IPv4 first: colonies have only IPv4, and a host's IPv6 may route nowhere
+        for address in sorted(addresses, key=lambda a: ":" in a):
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setblocking(False)

@@ -231,6 +231,13 @@ def test_names_decide_on_one_address_and_refusals_say_why(
     # `curl --resolve ok.test:443:<second>`: the gate goes where *it* resolved ok.test
     assert fetch(ns, world, "tls", second, "ok.test").endswith(f"at={first}")
 
+    curl = ["ip", "netns", "exec", ns, "curl", "-sS", "--cacert", str(world.cert), "-m", "5"]
+    tricked = sh(*curl, "--resolve", f"ok.test:443:{second}", "https://ok.test/")
+    assert tricked.stdout.endswith(f"at={first}")  # curl dialled second: the gate went first
+    fronted = sh(*curl, "--resolve", f"other.test:443:{first}", "https://other.test/", check=False)
+    assert fronted.returncode != 0
+    assert "access denied" in fronted.stderr
+
     line = refusal("gated", "other.test", 80)
     assert fetch(ns, world, "http", first, "other.test") == f"HTTP/1.1 403 Forbidden | {line}"
     assert "ACCESS_DENIED" in fetch(ns, world, "tls", first, "other.test").upper()
