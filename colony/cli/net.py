@@ -190,7 +190,7 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
                 tz,
                 lambda r: [
                     str(r.get("proto") or "?"),
-                    _target(r.get("dest"), r.get("port")),
+                    _target(r.get("host") or r.get("dest"), r.get("port")),  # the gate's: a name
                     str(r.get("user") or "-"),
                 ],
             )

@@ -108,7 +108,10 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
     if t == "request":
         return _format_request(e)
     if t == "net":
-        return f"{e.get('verdict')} {e.get('proto')} to {e.get('dest')}:{e.get('port')}"
+        if e.get("reason"):  # the egress gate's refusal, as the colony was told (issue 16)
+            return str(e["reason"]).removeprefix(f"colony '{e.get('colony')}': ")
+        to = f"{e['host']} ({e.get('dest')})" if e.get("host") else e.get("dest")
+        return f"{e.get('verdict')} {e.get('proto')} to {to}:{e.get('port')}"
     if t == "dns":
         answer = ", ".join(str(a) for a in e.get("answer") or []) or "no address"
         told = answer if e.get("verdict") == "accept" else f"NXDOMAIN ({e.get('reason')})"

@@ -320,7 +320,9 @@ class ShareEvent(BusEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class NetEvent(BusEvent):
-    """A connection the colony's firewall logged (``verdict``: accept | deny)."""
+    """A connection the colony's firewall logged (``verdict``: accept | deny); or one the
+    egress gate judged (issue 16): ``host`` the name it asked for, ``reason`` the line a
+    refused colony is told."""
 
     TYPE = "net"
     colony: str
@@ -330,6 +332,8 @@ class NetEvent(BusEvent):
     proto: str
     verdict: str
     at: float
+    host: str | None = field(default=None, metadata=OMIT)
+    reason: str | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, kw_only=True)

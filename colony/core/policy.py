@@ -168,6 +168,10 @@ class Rules:
     allow: AddressSets = field(default_factory=AddressSets)
     deny: AddressSets = field(default_factory=AddressSets)
     exposed: tuple[tuple[str, int], ...] = ()  # (peer colony's veth, port) let in
+    # Issue 16: TCP 80/443 goes through the egress gate, which decides by host name; the
+    # allowlist's IP/CIDR entries (``direct``) keep being decided by the firewall alone.
+    gate: bool = False
+    direct: AddressSets = field(default_factory=AddressSets)
 
 
 def _collapse(nets: Iterable[IPNetwork]) -> tuple[str, ...]:
@@ -215,6 +219,12 @@ def _networks(
     return out
 
 
+def gated(policy: Policy) -> bool:
+    """Whether TCP 80/443 of a colony with ``policy`` goes through the egress gate: an
+    allowlist naming hosts (issue 16)."""
+    return policy.egress == "allowlist" and any(parse_target(e).host for e in policy.allow)
+
+
 def plan_rules(
     policy: Policy,
     resolved: Mapping[str, Sequence[str]],
@@ -227,11 +237,15 @@ def plan_rules(
     A name that resolved to nothing (yet) contributes no address: it is closed until the
     daemon's next resolution finds one.
     """
+    gate = gated(policy)
+    direct = [e for e in policy.allow if parse_target(e).host is None] if gate else []
     return Rules(
         egress=policy.egress,
         allow=_address_sets(_networks(policy.allow, resolved)),
         deny=_address_sets(_networks(policy.deny, resolved)),
         exposed=tuple(sorted(set(exposed))),
+        gate=gate,
+        direct=_address_sets(_networks(direct, {})),
     )
 
 

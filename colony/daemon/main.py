@@ -58,6 +58,7 @@ from colony.daemon.settings import Settings, load_policy, used_uids
 from colony.errors import ColonyError, ConfigError
 from colony.host import state_mount
 from colony.isolation import Isolation
+from colony.isolation.firewall import gate_port
 from colony.isolation.linux import LinuxIsolation
 from colony.isolation.marks import render_mark
 from colony.store.queries import Store
@@ -173,6 +174,15 @@ class Daemon:
                     raise bind_error(
                         "previews", s.proxy_host, s.proxy_port, exc, "--proxy-port"
                     ) from exc
+                try:  # issue 16: where colonies' tables redirect TCP 80/443 of allowlists
+                    await services.egress.start("0.0.0.0", gate_port(s.prefix))
+                except OSError as exc:  # closed, not open: those connections are reset
+                    log.error(
+                        "the egress gate cannot listen on port %d (%s): colonies whose "
+                        "allowlist names hosts cannot reach them on TCP 80/443",
+                        gate_port(s.prefix),
+                        exc.strerror,
+                    )
                 # issue 11: the log a started daemon writes is capped like every other
                 start_task(_cap_own_log(paths.root / "mycelium.log", s.log_cap))
                 removed = await start(services)
@@ -216,6 +226,7 @@ class Daemon:
                 if web is not None:
                     await web.close()
                 await proxy.close()
+                await services.egress.close()
                 if workers is not None:
                     await workers.close()
                 for task in list(self.tasks):

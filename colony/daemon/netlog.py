@@ -201,7 +201,7 @@ class NetLog:
             traffic.accepted += 1
         else:
             traffic.denied += 1
-        key = (record["dest"], record["port"], record["proto"])
+        key = (record.get("host") or record["dest"], record["port"], record["proto"])
         entry = _bump(traffic.destinations, key, [0, 0, 0.0], self.max_destinations)
         entry[0 if accepted else 1] += 1
         entry[2] = record["at"]

@@ -28,8 +28,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from colony.core import hostmatch
 from colony.core.bus_events import DnsEvent, NetEvent, PolicyEvent, render_event
 from colony.core.config import Config
+from colony.core.egress import Asker, GateRecord
+from colony.core.hostmatch import Verdict
 from colony.core.hostname import is_wildcard
 from colony.core.model import ColonyRecord, Slot
 from colony.core.policy import (
@@ -122,8 +125,10 @@ class Network:
         netlog: NetLog | None = None,
         clock: Callable[[], float] = time.time,
         ifname: Callable[[int], str | None] | None = None,
+        on_policy: Callable[[str], None] = lambda name: None,
     ) -> None:
         self.iso = iso
+        self.on_policy = on_policy  # a colony's policy changed (the gate re-judges, issue 16)
         self.ifname = ifname or _ifname
         self.policies = policies
         self.bus = bus
@@ -217,6 +222,7 @@ class Network:
         self.bus.publish(
             PolicyEvent(colony=name, user=by, at=at, reset=policy is None, policy=effective)
         )
+        self.on_policy(name)
         return warnings
 
     async def refresh(self) -> None:
@@ -424,6 +430,42 @@ class Network:
     def _using(self, host: str) -> set[str]:
         return {n for n, m in self.members.items() if host in _hosts(m.policy)}
 
+    # --- the egress gate (issue 16) ----------------------------------------------------
+
+    def asker(self, address: str) -> Asker | None:
+        """The colony whose address ``address`` is, with its egress mode."""
+        name = self._by_address.get(address)
+        member = None if name is None else self.members.get(name)
+        if name is None or member is None:
+            return None
+        return Asker(name, member.policy.egress)
+
+    def decide(self, colony: str, host: str, port: int) -> Verdict:
+        """The policy's verdict on ``host:port`` for ``colony`` (:mod:`colony.core.hostmatch`)."""
+        member = self.members.get(colony)
+        if member is None:
+            return Verdict(False, f"colony '{colony}' has no network")
+        return hostmatch.decide(member.policy, host, port)
+
+    def on_gate(self, rec: GateRecord) -> None:
+        """A verdict of the gate: a connection record, and an event (the audit log)."""
+        member = self.members.get(rec.colony)
+        if member is None:
+            return
+        event = NetEvent(
+            colony=rec.colony,
+            user=member.owner,
+            dest=rec.dest,
+            port=rec.port,
+            proto="tcp",
+            verdict=rec.verdict,
+            at=self.clock(),
+            host=rec.host,
+            reason=rec.reason or None,
+        )
+        self.netlog.add(render_event(event))
+        self.bus.publish(event)
+
     # --- internals ----------------------------------------------------------------------
 
     def _member(self, name: str) -> Member:
@@ -500,6 +542,7 @@ def start_network(
     prefix: str,
     start_task: Callable[[Coroutine[Any, Any, Any]], Any],
     env: Mapping[str, str] = os.environ,
+    on_policy: Callable[[str], None] = lambda name: None,
 ) -> Network:
     """The daemon's network service, its NFLOG reader and its re-resolution timer, running.
 
@@ -516,6 +559,7 @@ def start_network(
         policies=PolicyStore(store),
         bus=bus,
         names=Names(Path(hosts) if hosts else None, resolv_conf),
+        on_policy=on_policy,
     )
     reader = NflogReader(net.on_packet)
     try:

@@ -17,7 +17,14 @@ policy; the policy is data in its sets, so a policy change replaces set contents
   ``allow4``/``allowp4`` admitted (``0.0.0.0/0`` when egress is "allow"), the rest refused;
   → ``ingress``: new connections in only from the peers and ports in ``exposed``;
 - ``admit``/``refuse``: the verdicts, each logging new connections to the daemon's NFLOG
-  group for connection records; a refused TCP connection gets a reset (it fails at once).
+  group for connection records; a refused TCP connection gets a reset (it fails at once);
+- ``prerouting`` also (issue 16): when ``gated`` holds 80 and 443 (an allowlist naming
+  hosts), new TCP connections to those ports outside the pool are redirected to the
+  daemon's egress gate (:func:`gate_port`) on the colony's gateway address, except to
+  ``direct4``/``directp4`` (the allowlist's IP and CIDR entries) and the deny sets, which
+  the chains above decide as before; ``host`` admits the redirected connections to the
+  gate's port only, and ``egress`` refuses UDP to those ports (QUIC falls back to TCP,
+  through the gate).
 
 Rendering is pure; ``colony debug render-firewall NAME`` shows the same text.
 
@@ -34,6 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from colony import host
+from colony.core.egress import GATED_PORTS
 from colony.core.model import Slot
 from colony.core.policy import Rules
 from colony.errors import HostError
@@ -49,14 +57,17 @@ DENY_PREFIX = "deny"
 TCP_UDP = "meta l4proto { tcp, udp }"
 GROUP_BASE, GROUP_SPAN = 4096, 57344  # NFLOG groups of daemons: 4096-61439
 DNS_BASE, DNS_SPAN = 20000, 10000  # DNS stub ports of daemons: below the ephemeral range
-SETS: dict[str, str] = {  # name → type; all but the last two hold intervals
+SETS: dict[str, str] = {  # name → type
     "allow4": "ipv4_addr",
     "allowp4": "ipv4_addr . inet_service",
     "deny4": "ipv4_addr",
     "denyp4": "ipv4_addr . inet_service",
     "exposed": "ifname . inet_service",
+    "direct4": "ipv4_addr",
+    "directp4": "ipv4_addr . inet_service",
+    "gated": "inet_service",
 }
-INTERVAL = ("allow4", "allowp4", "deny4", "denyp4")
+INTERVAL = ("allow4", "allowp4", "deny4", "denyp4", "direct4", "directp4")
 EVERYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
 
 Net4 = ipaddress.IPv4Network
@@ -73,12 +84,19 @@ def dns_port(prefix: str) -> int:
     return DNS_BASE + zlib.crc32(prefix.encode()) % DNS_SPAN
 
 
+def gate_port(prefix: str) -> int:
+    """The port of a daemon's egress gate (issue 16): fixed by its prefix like its DNS stub's,
+    never the same as that one."""
+    port = DNS_BASE + zlib.crc32(b"gate " + prefix.encode()) % DNS_SPAN
+    return port + 1 if port == dns_port(prefix) else port
+
+
 def comment(slot: Slot, mark: str = "") -> str:
     """What a current table of ``slot`` says of itself (its chains depend on nothing else),
     ending with the mark of the daemon that made it (:mod:`colony.isolation.marks`)."""
     text = (
         f"colony network v{VERSION} group {log_group(slot.prefix)} veth {slot.veth} "
-        f"dns {dns_port(slot.prefix)}"
+        f"dns {dns_port(slot.prefix)} gate {gate_port(slot.prefix)}"
     )
     return f"{text} {mark}" if mark else text
 
@@ -92,6 +110,9 @@ class Contents:
     deny4: tuple[Net4, ...] = ()
     denyp4: tuple[tuple[Net4, int], ...] = ()
     exposed: tuple[tuple[str, int], ...] = ()
+    direct4: tuple[Net4, ...] = ()
+    directp4: tuple[tuple[Net4, int], ...] = ()
+    gated: tuple[int, ...] = ()
 
 
 def _v4(nets: Iterable[str]) -> tuple[Net4, ...]:
@@ -113,6 +134,9 @@ def plan_contents(rules: Rules) -> Contents:
         deny4=_v4(rules.deny.v4),
         denyp4=_v4_ports(rules.deny.v4_ports),
         exposed=rules.exposed,
+        direct4=_v4(rules.direct.v4) if rules.gate else (),
+        directp4=_v4_ports(rules.direct.v4_ports) if rules.gate else (),
+        gated=GATED_PORTS if rules.gate else (),
     )
 
 
@@ -130,6 +154,9 @@ def _elements(contents: Contents) -> dict[str, list[str]]:
         "deny4": [_net(n) for n in contents.deny4],
         "denyp4": [f"{_net(n)} . {p}" for n, p in contents.denyp4],
         "exposed": [f'"{name}" . {port}' for name, port in contents.exposed],
+        "direct4": [_net(n) for n in contents.direct4],
+        "directp4": [f"{_net(n)} . {p}" for n, p in contents.directp4],
+        "gated": [str(p) for p in contents.gated],
     }
 
 
@@ -149,11 +176,19 @@ def _chains(slot: Slot) -> str:
     veth, pool, group = f'"{slot.veth}"', slot.pool, log_group(slot.prefix)
     stub = dns_port(slot.prefix)
     filter_hook = "type filter hook {} priority filter; policy accept;"
+    undecided = (  # by the IP/CIDR entries of the allowlist, or by deny entries
+        "ip daddr != @direct4 ip daddr . th dport != @directp4 "
+        "ip daddr != @deny4 ip daddr . th dport != @denyp4"
+    )
     return "".join(
         [
             _chain(
                 "prerouting",
-                [f"iifname {veth} {TCP_UDP} th dport 53 redirect to :{stub}"],
+                [
+                    f"iifname {veth} {TCP_UDP} th dport 53 redirect to :{stub}",
+                    f"iifname {veth} ip daddr != {pool} tcp dport @gated {undecided} "
+                    f"redirect to :{gate_port(slot.prefix)}",
+                ],
                 "type nat hook prerouting priority dstnat; policy accept;",
             ),
             _chain(
@@ -180,6 +215,9 @@ def _chains(slot: Slot) -> str:
                 [
                     "ct state established,related accept",
                     f"{TCP_UDP} th dport {stub} ct status dnat accept",  # DNS, to the stub
+                    # the gate: only connections the chain "prerouting" redirected (its records
+                    # are the gate's own, which knows the host name)
+                    f"tcp dport {gate_port(slot.prefix)} ct status dnat accept",
                     "jump refuse",
                 ],
             ),
@@ -193,6 +231,7 @@ def _chains(slot: Slot) -> str:
                     f"{TCP_UDP} th dport 53 jump refuse",  # never left: DNS is the stub's
                     "ip daddr @deny4 jump refuse",
                     f"{TCP_UDP} ip daddr . th dport @denyp4 jump refuse",
+                    f"udp dport @gated {undecided} jump refuse",  # QUIC: to TCP, the gate
                     "ip daddr @allow4 jump admit",
                     f"{TCP_UDP} ip daddr . th dport @allowp4 jump admit",
                     "jump refuse",
@@ -265,6 +304,9 @@ def render_set_messages(slot: Slot, rules: Rules) -> list[bytes]:
         "deny4": nftnl.intervals4(contents.deny4),
         "denyp4": nftnl.ranges4_ports(contents.denyp4),
         "exposed": nftnl.ifname_ports(contents.exposed),
+        "direct4": nftnl.intervals4(contents.direct4),
+        "directp4": nftnl.ranges4_ports(contents.directp4),
+        "gated": nftnl.ports(contents.gated),
     }
     messages = []
     for name, elements in encoded.items():

@@ -71,6 +71,33 @@ from colony.errors import ConfigError
             "web: deny tcp to 10.0.0.1:443",
         ),
         (
+            {
+                "type": "net",
+                "colony": "web",
+                "dest": "10.0.0.1",
+                "port": 443,
+                "proto": "tcp",
+                "verdict": "accept",
+                "host": "pypi.org",
+            },
+            "net",
+            "web: accept tcp to pypi.org (10.0.0.1):443",
+        ),
+        (
+            {
+                "type": "net",
+                "colony": "web",
+                "dest": "10.0.0.1",
+                "port": 443,
+                "proto": "tcp",
+                "verdict": "deny",
+                "host": "x.test",
+                "reason": "colony 'web': egress to x.test:443 is not allowed (policy allowlist)",
+            },
+            "net",
+            "web: egress to x.test:443 is not allowed (policy allowlist)",
+        ),
+        (
             {"type": "files", "colony": "web", "paths": ["a", "b", "c", "d"], "count": 4},
             "files",
             "web: 4 files changed: a, b, c, …",

@@ -77,6 +77,14 @@ def test_network_view_shows_counters_destinations_and_records() -> None:
     assert text.splitlines()[-1].split() == ["00:16:39", "deny", "tcp", "198.18.0.3:8080", "alice"]
 
 
+def test_gate_records_show_the_name() -> None:
+    """When the egress gate judged a connection, the record shows the name it asked for."""
+    gated = {"host": "pypi.org", "dest": "198.18.0.9", "port": 443, "proto": "tcp"}
+    view = {**VIEW, "records": [{**VIEW["records"][0], **gated}]}
+    line = format_network(view, 1000.0, UTC).plain.splitlines()[-1]
+    assert line.split() == ["00:16:39", "deny", "tcp", "pypi.org:443", "alice"]
+
+
 def test_a_colony_without_kernel_objects_says_when_its_policy_applies() -> None:
     """When the colony has no network now, the view says the policy applies at its start."""
     view = {**VIEW, "attached": False, "source": "colony.toml"}

@@ -9,6 +9,7 @@ from colony.isolation.firewall import (
     SETS,
     comment,
     dns_port,
+    gate_port,
     host_table,
     log_group,
     plan_contents,
@@ -21,20 +22,31 @@ from colony.isolation.firewall import (
 SLOT = Slot("colony", "web", 3, IPv4Network("10.213.0.0/16"))
 GROUP = log_group("colony")
 STUB = dns_port("colony")
+GATE = gate_port("colony")
+UNDECIDED = (
+    "ip daddr != @direct4 ip daddr . {0} dport != @directp4 "
+    "ip daddr != @deny4 ip daddr . {0} dport != @denyp4"
+)
 
 DECLARED = (
-    f'\tcomment "colony network v2 group {GROUP} veth colonyh3 dns {STUB}"\n'
+    f'\tcomment "colony network v2 group {GROUP} veth colonyh3 dns {STUB} gate {GATE}"\n'
     "\tset allow4 { type ipv4_addr; flags interval; }\n"
     "\tset allowp4 { type ipv4_addr . inet_service; flags interval; }\n"
     "\tset deny4 { type ipv4_addr; flags interval; }\n"
     "\tset denyp4 { type ipv4_addr . inet_service; flags interval; }\n"
     "\tset exposed { type ifname . inet_service; }\n"
+    "\tset direct4 { type ipv4_addr; flags interval; }\n"
+    "\tset directp4 { type ipv4_addr . inet_service; flags interval; }\n"
+    "\tset gated { type inet_service; }\n"
 )
 
 CHAINS = (
     "\tchain prerouting {\n"
     "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
     f'\t\tiifname "colonyh3" meta l4proto {{ tcp, udp }} th dport 53 redirect to :{STUB}\n'
+    '\t\tiifname "colonyh3" ip daddr != 10.213.0.0/16 tcp dport @gated '
+    + UNDECIDED.format("th")
+    + f" redirect to :{GATE}\n"
     "\t}\n"
     "\tchain postrouting {\n"
     "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
@@ -54,6 +66,7 @@ CHAINS = (
     "\tchain host {\n"
     "\t\tct state established,related accept\n"
     f"\t\tmeta l4proto {{ tcp, udp }} th dport {STUB} ct status dnat accept\n"
+    f"\t\ttcp dport {GATE} ct status dnat accept\n"
     "\t\tjump refuse\n"
     "\t}\n"
     "\tchain egress {\n"
@@ -64,6 +77,7 @@ CHAINS = (
     "\t\tmeta l4proto { tcp, udp } th dport 53 jump refuse\n"
     "\t\tip daddr @deny4 jump refuse\n"
     "\t\tmeta l4proto { tcp, udp } ip daddr . th dport @denyp4 jump refuse\n"
+    "\t\tudp dport @gated " + UNDECIDED.format("th") + " jump refuse\n"
     "\t\tip daddr @allow4 jump admit\n"
     "\t\tmeta l4proto { tcp, udp } ip daddr . th dport @allowp4 jump admit\n"
     "\t\tjump refuse\n"
@@ -107,6 +121,8 @@ RULES = Rules(
     ),
     deny=AddressSets(v4=("169.254.169.254",), v4_ports=(("10.9.0.0/16", 22),)),
     exposed=(("colonyh4", 5432),),
+    gate=True,
+    direct=AddressSets(v4=("10.1.2.0/23",), v4_ports=(("198.18.0.9", 443),)),
 )
 
 
@@ -160,6 +176,10 @@ def test_sets_carry_the_planned_elements() -> None:
         "\tset denyp4 { type ipv4_addr . inet_service; flags interval; "
         "elements = { 10.9.0.0/16 . 22 }; }\n",
         '\tset exposed { type ifname . inet_service; elements = { "colonyh4" . 5432 }; }\n',
+        "\tset direct4 { type ipv4_addr; flags interval; elements = { 10.1.2.0/23 }; }\n",
+        "\tset directp4 { type ipv4_addr . inet_service; flags interval; "
+        "elements = { 198.18.0.9 . 443 }; }\n",
+        "\tset gated { type inet_service; elements = { 80, 443 }; }\n",
     ):
         assert line in body
 
@@ -179,6 +199,21 @@ def test_set_messages_flush_then_fill_each_set() -> None:
     assert kinds == [nftnl.NFT_MSG_DELSETELEM, nftnl.NFT_MSG_NEWSETELEM] * len(SETS)
     for message, name in zip(messages[::2], SETS, strict=True):
         assert message == nftnl.render_flush_set("colony-web", name)
+
+
+def test_gate_only_for_allowlists_naming_hosts() -> None:
+    """When a policy is an allowlist with names, TCP 80/443 is gated and its IP entries are
+    direct; without names, or in other modes, nothing is gated (issue 16)."""
+    from colony.core.policy import parse_policy, plan_rules
+
+    names = plan_rules(parse_policy("allowlist", ["ok.test", "198.18.0.0/24:443"]), {})
+    assert (names.gate, names.direct.v4_ports) == (True, (("198.18.0.0/24", 443),))
+    assert plan_contents(names).gated == (80, 443)
+    for policy in (parse_policy("allowlist", ["198.18.0.0/24"]), parse_policy("allow")):
+        rules = plan_rules(policy, {})
+        assert not rules.gate
+        assert plan_contents(rules).gated == ()
+        assert plan_contents(rules).direct4 == ()
 
 
 def test_log_group_is_fixed_by_the_prefix() -> None:
