@@ -82,6 +82,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/colonies/{name}/firewall"): Action.VIEW,
     ("PUT", "/colonies/{name}/policy"): Action.POLICY,
     ("DELETE", "/colonies/{name}/policy"): Action.POLICY,
+    ("PATCH", "/colonies/{name}/policy"): Action.POLICY,  # live approvals (issue 16)
     ("GET", "/colonies/{name}/workspace/diff"): Action.VIEW,
     ("GET", "/colonies/{name}/workspace/snapshots"): Action.VIEW,
     ("POST", "/colonies/{name}/workspace/snapshots"): Action.OPERATE,

@@ -99,7 +99,9 @@ def test_bad_flags_fail_before_any_request(tmp_path) -> None:  # type: ignore[no
     cases = [
         (["--egress", "maybe"], "error: --egress: expected one of allow, deny, allowlist"),
         (["--egress", "allowlist", "--allow", "x:70000"], "error: --allow: expected a port"),
-        (["--deny", "10.0.0.0/8"], "error: --egress: required with --allow or --deny"),
+        (["--remove", "x.test:0"], "error: --remove: expected a port 1-65535"),
+        (["--allow", "a.test", "--deny", "a.test"], "error: --deny: 'a.test' is also given"),
+        (["--egress", "deny", "--remove", "a.test"], "error: --remove: expected without"),
         (["--reset", "--egress", "deny"], "error: --reset: expected no --egress"),
     ]
     for flags, start in cases:
