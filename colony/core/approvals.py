@@ -123,6 +123,20 @@ def plan_warnings(policy: Policy, allow: Iterable[str]) -> list[str]:
     return out
 
 
+def format_change(allow: Iterable[str], deny: Iterable[str], remove: Iterable[str]) -> str:
+    """``allowed example.com:443; removed 10.0.0.0/8``: what an amendment did, in words."""
+    parts = [
+        f"{verb} {', '.join(entries)}"
+        for verb, entries in (
+            ("allowed", list(allow)),
+            ("denied", list(deny)),
+            ("removed", list(remove)),
+        )
+        if entries
+    ]
+    return "; ".join(parts)
+
+
 # --- refused hosts and their fixes -----------------------------------------------------------
 
 

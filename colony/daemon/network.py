@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from colony.core import hostmatch
-from colony.core.approvals import amend_policy, plan_blocked, plan_warnings
+from colony.core.approvals import amend_policy, format_change, plan_blocked, plan_warnings
 from colony.core.bus_events import DnsEvent, NetEvent, PolicyEvent, render_event
 from colony.core.config import Config
 from colony.core.egress import Asker, GateRecord
@@ -232,14 +232,17 @@ class Network:
                     hint=f"state the whole policy: colony policy {name} --egress MODE --allow …",
                 )
             policy = amend_policy(current, allow, deny, remove)
-            warnings = await self._set_policy(name, policy, by=by)
+            change = format_change(*([str(e) for e in x] for x in (allow, deny, remove)))
+            warnings = await self._set_policy(name, policy, by=by, change=change)
         return plan_warnings(policy, [str(e) for e in allow]) + warnings
 
     def _stored(self, name: str) -> Policy | None:
         stored = self.policies.get(name)
         return stored.policy if stored else None
 
-    async def _set_policy(self, name: str, policy: Policy | None, *, by: str) -> list[str]:
+    async def _set_policy(
+        self, name: str, policy: Policy | None, *, by: str, change: str | None = None
+    ) -> list[str]:
         at = self.clock()
         override = None if policy is None else StoredPolicy(policy, by, at)
         member = self.members.get(name)
@@ -261,7 +264,14 @@ class Network:
             else:
                 self.policies.save(name, policy, by=by, at=at)
         self.bus.publish(
-            PolicyEvent(colony=name, user=by, at=at, reset=policy is None, policy=effective)
+            PolicyEvent(
+                colony=name,
+                user=by,
+                at=at,
+                reset=policy is None,
+                policy=effective,
+                change=change,
+            )
         )
         self.on_policy(name)
         return warnings

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from colony.core.approvals import Fix, amend_policy, plan_blocked, plan_fix, plan_warnings
+from colony.core.approvals import (
+    Fix,
+    amend_policy,
+    format_change,
+    plan_blocked,
+    plan_fix,
+    plan_warnings,
+)
 from colony.core.policy import Policy, parse_policy
 from colony.errors import ConfigError
 
@@ -94,3 +101,9 @@ def test_blocked_rows_drop_once_allowed_unless_refused_since() -> None:
         ("pypi.org", None, None),
     ]
     assert plan_blocked(rows[:1], None, 0.0)[0]["fix"] is None
+
+
+def test_a_change_in_words() -> None:
+    assert format_change(["a.test:443"], [], ["b.test", "10.0.0.0/8"]) == (
+        "allowed a.test:443; removed b.test, 10.0.0.0/8"
+    )
