@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from colony.core.hostname import normalize_name
 from colony.errors import HostError
 from colony.isolation import nflog
 
@@ -215,6 +216,10 @@ class NetLog:
     def _refuse(self, record: dict[str, Any], host: str, port: int | None, via: str) -> None:
         """Count a name the egress gate or the DNS stub refused (``colony net --blocked``)."""
         rows = self.refused.setdefault(record["colony"], {})
+        # One row for Example.COM and example.com; a weird name stays as asked (its reason
+        # says why it was refused).
+        with contextlib.suppress(ValueError):
+            host = normalize_name(host)
         entry = _bump(rows, (host, port), [0, 0.0, "", via], self.max_destinations)
         entry[0] += 1
         entry[1:] = [float(record["at"]), record.get("reason") or "", via]

@@ -137,10 +137,11 @@ def test_netlog_counts_names_refused_by_the_gate_and_the_dns_stub() -> None:
     book.add({**record("web", "accept", "10.0.0.1", 443, 5.0), "host": "ok.test"})
     query = {"colony": "web", "name": "y.test", "qtype": "A", "verdict": "deny", "at": 2.0}
     book.add_query({**query, "reason": "not in the allowlist"})
+    book.add_query({**query, "name": "Y.test", "at": 2.0, "reason": "not in the allowlist"})
     assert book.blocked("web") == [
         {"host": "x.test", "port": 443, "count": 2, "last": 3.0, "reason": "still no",
          "via": "gate"},
-        {"host": "y.test", "port": None, "count": 1, "last": 2.0, "reason": "not in the allowlist",
+        {"host": "y.test", "port": None, "count": 2, "last": 2.0, "reason": "not in the allowlist",
          "via": "dns"},
     ]  # fmt: skip
     book.forget("web")
