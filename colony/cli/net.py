@@ -247,7 +247,13 @@ def format_blocked(view: Mapping[str, Any], now: float) -> Text:
 
 @main.command()
 @name_argument
-@click.option("-n", "--lines", default=20, show_default=True, help="Recent connections shown.")
+@click.option(
+    "-n",
+    "--lines",
+    default=20,
+    show_default=True,
+    help="Recent connections (--blocked: names) shown.",
+)
 @click.option(
     "--blocked",
     is_flag=True,
