@@ -365,12 +365,7 @@ def test_bloom_logged_in_as_a_user_shows_only_theirs(
 @pytest.fixture
 def gate_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The daemon resolves names through this hosts file (ask for it before ``daemon``)."""
-    hosts = tmp_path / "hosts"
-    hosts.write_text("")
-    (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.53\n")  # TEST-NET: never sent
-    monkeypatch.setenv("COLONY_HOSTS_FILE", str(hosts))
-    monkeypatch.setenv("COLONY_RESOLV_CONF", str(tmp_path / "resolv.conf"))
-    return hosts
+    return test_egress_gate.hosts_file(tmp_path, monkeypatch)
 
 
 def test_bloom_allows_a_refused_name_live(

@@ -178,6 +178,12 @@ def world(tmp_path: Path) -> Iterator[World]:
 @pytest.fixture(autouse=True)
 def names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The daemon resolves names through this hosts file; set before the daemon starts."""
+    return hosts_file(tmp_path, monkeypatch)
+
+
+def hosts_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty hosts file the daemon (started next) resolves names through, and a resolver
+    it never asks."""
     hosts = tmp_path / "hosts"
     hosts.write_text("")
     (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.53\n")  # TEST-NET: never sent
