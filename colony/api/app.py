@@ -42,6 +42,7 @@ BODIES: dict[tuple[str, str], type] = {
     ("/colonies/{name}/agents/run", "post"): contract.AgentRun,
     ("/colonies/{name}/agents/continue", "post"): contract.AgentContinue,
     ("/colonies/{name}/policy", "put"): contract.PolicyBody,
+    ("/colonies/{name}/policy", "patch"): contract.PolicyChange,
     ("/colonies/{name}/shares/{user}", "put"): contract.Share,
     ("/colonies/{name}/workspace/merge", "post"): contract.Merge,
     ("/colonies/{name}/workspace/snapshots", "post"): contract.Snapshot,

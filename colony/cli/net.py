@@ -1,5 +1,6 @@
-"""Network commands: ``colony net`` (connections), ``colony policy`` (change it live), and
-``colony debug render-firewall`` (the nft table as loaded)."""
+"""Network commands: ``colony net`` (connections; ``--blocked``: the names refused lately),
+``colony policy`` (change it live: whole, or entry by entry), and ``colony debug
+render-firewall`` (the nft table as loaded)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ from colony.cli.app import (
     main,
     name_argument,
 )
-from colony.core.policy import parse_policy
+from colony.core.approvals import amend_policy
+from colony.core.policy import Policy, parse_policy
 from colony.errors import ConfigError
 from colony.present import format_age, grid, header
 
-FLAGS = {"egress": "--egress", "allow": "--allow", "deny": "--deny"}
+FLAGS = {"egress": "--egress", "allow": "--allow", "deny": "--deny", "remove": "--remove"}
 
 
 # --- formatting (pure) ----------------------------------------------------------------------
@@ -198,7 +200,46 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
     if view.get("dns") is not None:
         out.append("\n\n")
         out.append_text(format_dns(view["dns"], now, tz))
+    if view.get("blocked"):
+        names = len({row.get("host") for row in view["blocked"]})
+        out.append("\n\n")
+        out.append(
+            f"{names} name{'s' if names != 1 else ''} refused lately: "
+            f"colony net {view.get('colony')} --blocked",
+            style="yellow",
+        )
     return out
+
+
+def _what_now(colony: str, row: Mapping[str, Any]) -> Text:
+    if row.get("fix"):
+        return Text(f"colony policy {colony} --allow {row['fix']}", style="bold")
+    if row.get("denied_by"):
+        return Text(f"denied by {row['denied_by']!r}", style="red")
+    return Text(str(row.get("reason") or "").removeprefix(f"colony '{colony}': "))
+
+
+def format_blocked(view: Mapping[str, Any], now: float) -> Text:
+    """``colony net NAME --blocked``: the names the egress gate and the DNS stub refused
+    lately, how often, when last, and what admits each."""
+    colony = str(view.get("colony") or "?")
+    blocked = view.get("blocked") or []
+    if not blocked:
+        return Text(f"colony '{colony}': no names refused lately")
+    rows = [header("NAME", "PORT", "BY", "COUNT", "LAST", "TO ALLOW IT")]
+    for row in blocked:
+        port = row.get("port")
+        rows.append(
+            [
+                Text(str(row.get("host"))),
+                Text("-" if port is None else str(port)),
+                Text("dns stub" if row.get("via") == "dns" else "gate"),
+                Text(str(row.get("count", 0))),
+                Text(format_age(float(row.get("last") or 0), now)),
+                _what_now(colony, row),
+            ]
+        )
+    return grid(rows)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -206,24 +247,42 @@ def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None
 
 @main.command()
 @name_argument
-@click.option("-n", "--lines", default=20, show_default=True, help="Recent connections shown.")
+@click.option(
+    "-n",
+    "--lines",
+    default=20,
+    show_default=True,
+    help="Recent connections (--blocked: names) shown.",
+)
+@click.option(
+    "--blocked",
+    is_flag=True,
+    help="Only the names refused lately (egress gate, DNS stub), with what admits each.",
+)
 @json_option
 @click.pass_context
-def net(ctx: click.Context, name: str, lines: int, as_json: bool) -> None:
+def net(ctx: click.Context, name: str, lines: int, blocked: bool, as_json: bool) -> None:
     """Show a colony's network policy, connection counters and recent connections, and the
     DNS questions its stub answered or refused.
 
     Every new outbound connection and every refused attempt is recorded, with its
     destination, port, protocol and verdict; every DNS question with its name, type and
-    what it was told.
+    what it was told. --blocked lists the host names refused lately (a name refused by the
+    DNS stub has no port: the colony never connected), with the entry that admits each; a
+    name allowed since drops out.
 
     \b
-    Example:
+    Examples:
       colony net web -n 50
+      colony net web --blocked
     """
     view = _client(ctx).network(name, limit=max(0, lines))
+    if blocked:
+        view = {"colony": view.get("colony", name), "blocked": view.get("blocked") or []}
     if as_json:
         _print_json(view)
+    elif blocked:
+        _out(format_blocked(view, time.time()))
     else:
         _out(format_network(view, time.time()))
 
@@ -238,6 +297,7 @@ def net(ctx: click.Context, name: str, lines: int, as_json: bool) -> None:
     help="host[:port], *.host[:port], IP[:port], CIDR[:port].",
 )
 @click.option("--deny", multiple=True, metavar="ENTRY", help="Refused whatever the mode.")
+@click.option("--remove", multiple=True, metavar="ENTRY", help="Take an allow or deny entry out.")
 @click.option("--reset", is_flag=True, help="Drop the override: colony.toml's [network] again.")
 @json_option
 @click.pass_context
@@ -247,35 +307,46 @@ def policy(
     egress: str | None,
     allow: tuple[str, ...],
     deny: tuple[str, ...],
+    remove: tuple[str, ...],
     reset: bool,
     as_json: bool,
 ) -> None:
     """Show or change a colony's egress policy, live: no restart.
 
-    The flags state the whole new policy (entries not given are dropped). It is stored, so it
-    outlives a daemon restart, until --reset. Without flags, show the policy.
+    Without --egress, --allow and --deny add entries to the policy in effect and --remove
+    takes entries out (an entry added to one list leaves the other). With --egress, the
+    flags state the whole new policy (entries not given are dropped). A change is stored,
+    so it outlives a daemon restart, until --reset. Without flags, show the policy.
 
     \b
     Examples:
+      colony policy web --allow example.com:443          (what a refused colony is told)
+      colony policy web --remove example.com:443 --deny '*.example.com'
       colony policy web --egress allowlist --allow pypi.org:443 --allow '*.pythonhosted.org'
       colony policy web --egress allowlist --allow 10.1.2.0/24
       colony policy web --egress allow --deny 169.254.169.254
       colony policy web --reset
     """
-    if reset and (egress or allow or deny):
-        raise ConfigError("--reset: expected no --egress, --allow or --deny with it")
-    if egress is None and (allow or deny):
+    if reset and (egress or allow or deny or remove):
+        raise ConfigError("--reset: expected no --egress, --allow, --deny or --remove with it")
+    if egress is not None and remove:
         raise ConfigError(
-            "--egress: required with --allow or --deny, got none",
-            hint="the flags state the whole policy, e.g. --egress allowlist --allow pypi.org:443",
+            f"--remove: expected without --egress, got {remove[0]!r}",
+            hint="--egress states the whole policy: leave the entry out instead",
         )
-    if egress is not None:
-        parse_policy(egress, allow, deny, names=FLAGS)  # bad input: no request at all
+    if egress is not None:  # bad input: no request at all
+        parse_policy(egress, allow, deny, names=FLAGS)
+    else:
+        amend_policy(Policy("allowlist"), allow, deny, names=FLAGS)
+        parse_policy("allowlist", remove, names={"allow": "--remove"})
     client = _client(ctx)
     if reset:
         view = client.reset_policy(name)
     elif egress is not None:
         view = client.set_policy(name, egress, list(allow), list(deny))
+    elif allow or deny or remove:
+        _check_change(client.network(name, limit=0), allow, deny, remove)
+        view = client.change_policy(name, list(allow), list(deny), list(remove))
     else:
         view = client.network(name, limit=0)
     for warning in view.get("warnings") or []:
@@ -284,6 +355,18 @@ def policy(
         _print_json(view)
     else:
         _out(format_policy(view, time.time()))
+
+
+def _check_change(
+    view: Mapping[str, Any], allow: Sequence[str], deny: Sequence[str], remove: Sequence[str]
+) -> None:
+    """Refuse an entry to remove that the policy does not have, naming the flag (the daemon
+    checks again, under its lock; without a policy it says why)."""
+    current = view.get("policy")
+    if current is None:
+        return
+    base = parse_policy(current["egress"], current["allow"], current["deny"])
+    amend_policy(base, allow, deny, remove, names=FLAGS)
 
 
 def _debug_group() -> click.Group:

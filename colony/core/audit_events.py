@@ -112,6 +112,8 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
             return str(e["reason"]).removeprefix(f"colony '{e.get('colony')}': ")
         to = f"{e['host']} ({e.get('dest')})" if e.get("host") else e.get("dest")
         return f"{e.get('verdict')} {e.get('proto')} to {to}:{e.get('port')}"
+    if t == "policy" and e.get("change"):  # an amendment (issue 16): what it did
+        return f"policy {e.get('egress')}: {e['change']}"
     if t == "dns":
         answer = ", ".join(str(a) for a in e.get("answer") or []) or "no address"
         told = answer if e.get("verdict") == "accept" else f"NXDOMAIN ({e.get('reason')})"

@@ -296,7 +296,9 @@ class ExecEndEvent(BusEvent):
 @dataclass(frozen=True, kw_only=True)
 class PolicyEvent(BusEvent):
     """A colony's egress policy was set (``reset``: back to colony.toml's); ``policy``: the
-    one in effect now, spread as ``egress``, ``allow``, ``deny``."""
+    one in effect now, spread as ``egress``, ``allow``, ``deny``; ``change``: what an
+    amendment did (``allowed example.com:443``, issue 16), None when the policy was stated
+    whole."""
 
     TYPE = "policy"
     colony: str
@@ -304,6 +306,7 @@ class PolicyEvent(BusEvent):
     at: float
     reset: bool
     policy: Policy | None = field(metadata=SPREAD)
+    change: str | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, kw_only=True)

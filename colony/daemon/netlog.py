@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from colony.core.hostname import normalize_name
 from colony.errors import HostError
 from colony.isolation import nflog
 
@@ -165,6 +166,8 @@ class NetLog:
         self.publish_rate = publish_rate  # DNS events a second per colony, at most
         self.colonies: dict[str, Traffic] = {}
         self.queries: dict[str, Queries] = {}
+        # colony → (host, port) → [count, last seen, last reason, "gate" | "dns"] (issue 16)
+        self.refused: dict[str, dict[tuple[str, int | None], list[Any]]] = {}
 
     def add_query(self, record: dict[str, Any]) -> int:
         """Count and keep one DNS question's record; how many alike the bus should be told
@@ -183,6 +186,8 @@ class NetLog:
         entry[1] = at
         entry[2] = record.get("answer") or ()
         entry[3] += 1
+        if not accepted:
+            self._refuse(record, record["name"], None, "dns")
         if entry[4] is not None and at - entry[4] < self.publish_every:
             return 0
         if int(at) != q.second:
@@ -205,10 +210,32 @@ class NetLog:
         entry = _bump(traffic.destinations, key, [0, 0, 0.0], self.max_destinations)
         entry[0 if accepted else 1] += 1
         entry[2] = record["at"]
+        if not accepted and record.get("host"):
+            self._refuse(record, record["host"], record["port"], "gate")
+
+    def _refuse(self, record: dict[str, Any], host: str, port: int | None, via: str) -> None:
+        """Count a name the egress gate or the DNS stub refused (``colony net --blocked``)."""
+        rows = self.refused.setdefault(record["colony"], {})
+        # One row for Example.COM and example.com; a weird name stays as asked (its reason
+        # says why it was refused).
+        with contextlib.suppress(ValueError):
+            host = normalize_name(host)
+        entry = _bump(rows, (host, port), [0, 0.0, "", via], self.max_destinations)
+        entry[0] += 1
+        entry[1:] = [float(record["at"]), record.get("reason") or "", via]
+
+    def blocked(self, colony: str) -> list[dict[str, Any]]:
+        """The names (and ports; None: a DNS question) refused to ``colony``, latest first."""
+        rows = sorted(self.refused.get(colony, {}).items(), key=lambda kv: -kv[1][1])
+        return [
+            {"host": h, "port": p, "count": c, "last": at, "reason": why, "via": via}
+            for (h, p), (c, at, why, via) in rows
+        ]
 
     def forget(self, colony: str) -> None:
         self.colonies.pop(colony, None)
         self.queries.pop(colony, None)
+        self.refused.pop(colony, None)
 
     def view(self, colony: str, limit: int = 50) -> dict[str, Any]:
         return {**self._connections(colony, limit), "dns": self._queries(colony, limit)}

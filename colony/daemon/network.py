@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from colony.core import hostmatch
+from colony.core.approvals import amend_policy, format_change, plan_blocked, plan_warnings
 from colony.core.bus_events import DnsEvent, NetEvent, PolicyEvent, render_event
 from colony.core.config import Config
 from colony.core.egress import Asker, GateRecord
@@ -47,7 +48,7 @@ from colony.core.policy import (
 from colony.daemon.events import EventBus
 from colony.daemon.names import RESOLV_CONF, Names
 from colony.daemon.netlog import NetLog, NflogReader
-from colony.errors import ColonyError, HostError, NotFound
+from colony.errors import ColonyError, Conflict, HostError, NotFound
 from colony.isolation import Isolation, nflog
 from colony.isolation.firewall import ACCEPT_PREFIX, DENY_PREFIX, log_group, render_colony_table
 from colony.store.policies import PolicyStore, StoredPolicy
@@ -71,6 +72,7 @@ class Member:
     ports: Mapping[str, int]
     # wildcard entry → addresses the DNS stub answered for names below it (pinned; LRU order)
     learned: dict[str, dict[str, None]] = field(default_factory=dict)
+    changed: float = 0.0  # when its policy was last set live (refusals before it may be moot)
 
     @property
     def policy(self) -> Policy:
@@ -145,6 +147,7 @@ class Network:
         self._by_address: dict[str, str] = {}
         self._cache: dict[str, tuple[tuple[str, ...], float]] = {}  # the stub's lookups
         self._lock = asyncio.Lock()
+        self._changing = asyncio.Lock()  # one policy change at a time: amendments add up
         self.generation = 0  # bumped at every change: the DNS stub's answers go stale
 
     # --- colonies coming and going ----------------------------------------------------------
@@ -200,6 +203,46 @@ class Network:
         An attached colony's table changes in one transaction; a colony without kernel
         objects gets the policy when they are made. Returns warnings.
         """
+        async with self._changing:
+            return await self._set_policy(name, policy, by=by)
+
+    async def change_policy(
+        self,
+        name: str,
+        *,
+        allow: Iterable[object] = (),
+        deny: Iterable[object] = (),
+        remove: Iterable[object] = (),
+        by: str,
+    ) -> list[str]:
+        """Add ``allow`` and ``deny`` entries to colony ``name``'s policy in effect and take
+        ``remove`` out (:func:`colony.core.approvals.amend_policy`), live. Returns warnings.
+
+        Raises:
+            ConfigError: a bad entry, or one to remove that the policy does not have.
+            Conflict: the colony has no network and no stored policy to amend.
+        """
+        allow, deny, remove = list(allow), list(deny), list(remove)
+        async with self._changing:
+            current = self.policy_of(name) or self._stored(name)
+            if current is None:
+                raise Conflict(
+                    f"colony '{name}' has no network now: its policy is colony.toml's until "
+                    "it runs",
+                    hint=f"state the whole policy: colony policy {name} --egress MODE --allow …",
+                )
+            policy = amend_policy(current, allow, deny, remove)
+            change = format_change(*([str(e) for e in x] for x in (allow, deny, remove)))
+            warnings = await self._set_policy(name, policy, by=by, change=change)
+        return plan_warnings(policy, [str(e) for e in allow]) + warnings
+
+    def _stored(self, name: str) -> Policy | None:
+        stored = self.policies.get(name)
+        return stored.policy if stored else None
+
+    async def _set_policy(
+        self, name: str, policy: Policy | None, *, by: str, change: str | None = None
+    ) -> list[str]:
         at = self.clock()
         override = None if policy is None else StoredPolicy(policy, by, at)
         member = self.members.get(name)
@@ -215,12 +258,20 @@ class Network:
                 except ColonyError:
                     member.override = old
                     raise
+                member.changed = at
             if policy is None:
                 self.policies.delete(name)
             else:
                 self.policies.save(name, policy, by=by, at=at)
         self.bus.publish(
-            PolicyEvent(colony=name, user=by, at=at, reset=policy is None, policy=effective)
+            PolicyEvent(
+                colony=name,
+                user=by,
+                at=at,
+                reset=policy is None,
+                policy=effective,
+                change=change,
+            )
         )
         self.on_policy(name)
         return warnings
@@ -298,7 +349,16 @@ class Network:
             if rules
             else [],
             **self.netlog.view(name, limit),
+            "blocked": self.blocked(name)[: max(0, limit)],
         }
+
+    def blocked(self, name: str) -> list[dict[str, Any]]:
+        """Names the gate and the DNS stub refused colony ``name`` lately, latest first, each
+        with the allow entry that admits it (``fix``) or the deny entry that refuses it; a
+        name allowed since drops out (:func:`colony.core.approvals.plan_blocked`)."""
+        member = self.members.get(name)
+        policy = member.policy if member else None
+        return plan_blocked(self.netlog.blocked(name), policy, member.changed if member else 0.0)
 
     # --- connection records -------------------------------------------------------------
 

@@ -10,6 +10,7 @@ run in the colony's namespace as root. No traffic leaves the machine.
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -21,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_PREFIX
-from tests.host.conftest import Daemon, wait_for
-from tests.host.test_network import gateway_of, network_repo, sh, spawn, udp_probe
+from tests.host.conftest import Daemon, run_in, wait_for
+from tests.host.test_network import colony_cli, gateway_of, network_repo, sh, spawn, udp_probe
 
 NAMES = ("ok.test", "other.test", "meta.test", "gw.test", "loop.test", "second.test")
 
@@ -177,6 +178,12 @@ def world(tmp_path: Path) -> Iterator[World]:
 @pytest.fixture(autouse=True)
 def names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The daemon resolves names through this hosts file; set before the daemon starts."""
+    return hosts_file(tmp_path, monkeypatch)
+
+
+def hosts_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty hosts file the daemon (started next) resolves names through, and a resolver
+    it never asks."""
     hosts = tmp_path / "hosts"
     hosts.write_text("")
     (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.53\n")  # TEST-NET: never sent
@@ -345,3 +352,55 @@ def test_the_gate_follows_live_policy_changes(
     client.set_policy("gated", "allowlist", [f"{first}:443"])
     assert fetch(ns, world, "tls", first, "").endswith(f"at={first}")  # not gated: no SNI ok
     assert fetch(ns, world, "http", first, "ok.test") == "refused"  # the firewall's reset
+
+
+def test_a_refused_name_is_listed_and_allowed_live(
+    daemon: Daemon, tmp_path: Path, world: World, names: Path
+) -> None:
+    """When curl inside a colony is refused other.test (NXDOMAIN from its DNS stub, and the
+    gate's alert when it dials the address anyway), `colony net --blocked` lists the name
+    with the command that admits it; after `colony policy gated --allow other.test:443` the
+    same curl succeeds, the colony not restarted, and the name leaves the list."""
+    client = daemon.client
+    assert client is not None
+    first, _ = world.ips
+    names.write_text(f"{first} ok.test other.test\n")
+    toml = '[network]\negress = "allowlist"\nallow = ["ok.test:443"]\n'
+    crt = world.cert.with_suffix(".crt").read_text()
+    spawn(daemon, "gated", network_repo(tmp_path, {"colony.toml": toml, "server.crt": crt}))
+    before = client.colony("gated")
+    curl = ["curl", "-sS", "-m", "5", "--cacert", "server.crt", "https://other.test/"]
+    code, _, err = run_in(client, "gated", curl)
+    assert code != 0
+    assert "resolve" in err.lower(), err
+    code, _, err = run_in(client, "gated", [*curl, "--resolve", f"other.test:443:{first}"])
+    assert code != 0
+    assert "access denied" in err.lower(), err
+
+    def blocked() -> dict:
+        done = colony_cli(daemon, "net", "gated", "--blocked", "--json")
+        assert done.returncode == 0, done.stderr
+        return {(b["host"], b["port"]): b for b in json.loads(done.stdout)["blocked"]}
+
+    rows = wait_for(lambda: len(blocked()) == 2 and blocked(), what="two refusals")
+    assert (rows["other.test", 443]["via"], rows["other.test", 443]["fix"]) == (
+        "gate",
+        "other.test:443",
+    )
+    assert (rows["other.test", None]["via"], rows["other.test", None]["fix"]) == (
+        "dns",
+        "other.test",
+    )
+    shown = colony_cli(daemon, "net", "gated", "--blocked")
+    assert "colony policy gated --allow other.test:443" in shown.stdout, shown.stdout
+
+    done = colony_cli(daemon, "policy", "gated", "--allow", "other.test:443")
+    assert done.returncode == 0, done.stderr
+    assert f"allow   ok.test:443 ({first}), other.test:443 ({first})" in done.stdout
+    code, out, err = run_in(client, "gated", curl)
+    assert code == 0, err
+    assert out == f"tls host=other.test sni=other.test at={first}"
+    assert blocked() == {}
+    after = client.colony("gated")
+    assert after["transitions"] == before["transitions"]  # not restarted: no new state
+    assert client.network("gated")["policy"]["egress"] == "allowlist"

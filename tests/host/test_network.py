@@ -399,7 +399,10 @@ def test_root_inside_the_colony_cannot_flush_or_bypass(
             ["--egress", "allowlist", "--allow", "ok.test:70000"],
             "error: --allow: expected a port 1-65535 in 'ok.test:70000', got '70000'",
         ),
-        (["--allow", "ok.test"], "error: --egress: required with --allow or --deny, got none"),
+        (
+            ["--remove", "ok.test"],
+            "error: --remove: 'ok.test' is not an entry of the policy (entries: none)",
+        ),
     ],
 )
 def test_bad_policy_input_is_one_line_and_changes_nothing(

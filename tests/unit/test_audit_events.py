@@ -98,6 +98,17 @@ from colony.errors import ConfigError
             "web: egress to x.test:443 is not allowed (policy allowlist)",
         ),
         (
+            {
+                "type": "policy",
+                "colony": "web",
+                "user": "al",
+                "egress": "allowlist",
+                "change": "allowed x.test:443",
+            },
+            "other",
+            "web: policy allowlist: allowed x.test:443",
+        ),
+        (
             {"type": "files", "colony": "web", "paths": ["a", "b", "c", "d"], "count": 4},
             "files",
             "web: 4 files changed: a, b, c, …",

@@ -140,6 +140,12 @@ CASES: list[tuple[be.BusEvent, dict[str, Any]]] = [
          "egress": "allowlist", "allow": ["pypi.org"], "deny": []},
     ),
     (
+        be.PolicyEvent(colony="web", user="al", at=20.0, reset=False,
+                       policy=Policy("allowlist", ("pypi.org",), ()), change="allowed pypi.org"),
+        {"type": "policy", "colony": "web", "user": "al", "at": 20.0, "reset": False,
+         "egress": "allowlist", "allow": ["pypi.org"], "deny": [], "change": "allowed pypi.org"},
+    ),
+    (
         be.PolicyEvent(colony="web", user="al", at=20.0, reset=True, policy=None),
         {"type": "policy", "colony": "web", "user": "al", "at": 20.0, "reset": True},
     ),

@@ -7,7 +7,7 @@ from datetime import UTC
 from click.testing import CliRunner
 
 from colony.cli import main
-from colony.cli.net import format_network, format_policy
+from colony.cli.net import format_blocked, format_network, format_policy
 
 VIEW = {
     "colony": "web",
@@ -99,7 +99,9 @@ def test_bad_flags_fail_before_any_request(tmp_path) -> None:  # type: ignore[no
     cases = [
         (["--egress", "maybe"], "error: --egress: expected one of allow, deny, allowlist"),
         (["--egress", "allowlist", "--allow", "x:70000"], "error: --allow: expected a port"),
-        (["--deny", "10.0.0.0/8"], "error: --egress: required with --allow or --deny"),
+        (["--remove", "x.test:0"], "error: --remove: expected a port 1-65535"),
+        (["--allow", "a.test", "--deny", "a.test"], "error: --deny: 'a.test' is also given"),
+        (["--egress", "deny", "--remove", "a.test"], "error: --remove: expected without"),
         (["--reset", "--egress", "deny"], "error: --reset: expected no --egress"),
     ]
     for flags, start in cases:
@@ -136,3 +138,27 @@ def test_dns_questions_show_counters_names_and_what_each_was_told() -> None:
         "00:16:39", "deny", "A", "x.evil.test", "NXDOMAIN:", "x.evil.test", "is", "denied",
         "by", "'*.evil.test'",
     ]  # fmt: skip
+
+
+def test_blocked_names_show_what_admits_each() -> None:
+    view = {
+        "colony": "web",
+        "blocked": [
+            {"host": "x.test", "port": 443, "via": "gate", "count": 2, "last": 90.0,
+             "fix": "x.test:443"},
+            {"host": "y.test", "port": None, "via": "dns", "count": 1, "last": 50.0,
+             "fix": None, "denied_by": "*.y.test"},
+            {"host": "m.test", "port": 80, "via": "gate", "count": 1, "last": 40.0,
+             "reason": "colony 'web': egress to m.test:80 is refused: m.test resolves to …"},
+        ],
+    }  # fmt: skip
+    lines = format_blocked(view, now=100.0).plain.splitlines()
+    assert lines[0].split() == ["NAME", "PORT", "BY", "COUNT", "LAST", "TO", "ALLOW", "IT"]
+    assert lines[1].split() == [
+        "x.test", "443", "gate", "2", "10s", "ago", "colony", "policy", "web", "--allow",
+        "x.test:443",
+    ]  # fmt: skip
+    assert lines[2].split()[:4] == ["y.test", "-", "dns", "stub"]
+    assert lines[2].endswith("denied by '*.y.test'")
+    assert lines[3].endswith("egress to m.test:80 is refused: m.test resolves to …")
+    assert format_blocked({"colony": "web"}, 0.0).plain == ("colony 'web': no names refused lately")
