@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from colony import __version__, contract
+from colony import contract_responses as answers
 from colony.api import agents as agents_api  # issue 6
 from colony.api import audit as audit_api  # issue 5
 from colony.api import broods as broods_api  # issue 6
@@ -52,8 +53,24 @@ BODIES: dict[tuple[str, str], type] = {
 }
 
 
+# The answer each operation sends (colony.contract_responses), by its success status.
+ANSWERS: dict[tuple[str, str], tuple[str, type]] = {
+    ("/colonies", "get"): ("200", answers.Colonies),
+    ("/colonies", "post"): ("202", answers.Colony),
+    ("/colonies/remove", "post"): ("200", answers.RemoveResults),
+    ("/colonies/{name}", "get"): ("200", answers.Colony),
+    ("/colonies/{name}", "delete"): ("200", answers.Removed),
+    ("/colonies/{name}/{action}", "post"): ("200", answers.Colony),
+    ("/colonies/{name}/urls", "get"): ("200", answers.Urls),
+    ("/gc", "post"): ("200", answers.Collected),
+    ("/broods/{brood}", "delete"): ("200", answers.BroodRemoved),
+    ("/trash/{which}/restore", "post"): ("200", answers.Colony),
+}
+
+
 def with_bodies(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with each operation's request body as :data:`BODIES` defines it."""
+    """``schema`` with each operation's request body as :data:`BODIES` defines it, and its
+    answer as :data:`ANSWERS` does (the answers' schemas under ``components``)."""
     paths = schema.get("paths", {})
     for (path, method), body in BODIES.items():
         op = paths.get(path, {}).get(method)
@@ -61,6 +78,13 @@ def with_bodies(schema: dict[str, Any]) -> dict[str, Any]:
             described = {k: v for k, v in op.get("requestBody", {}).items() if k == "description"}
             content = {"application/json": {"schema": contract.json_schema(body)}}
             op["requestBody"] = {**described, "required": True, "content": content}
+    for (path, method), (status, answer) in ANSWERS.items():
+        op = paths.get(path, {}).get(method)
+        if op is not None:
+            response = op.setdefault("responses", {}).setdefault(status, {})
+            response.setdefault("description", answer.__name__)
+            response["content"] = {"application/json": {"schema": answers.schema_of(answer)}}
+    schema.setdefault("components", {})["schemas"] = answers.schemas()
     return schema
 
 

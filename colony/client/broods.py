@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from colony.client.base import ClientBase, Json, seg
+from colony.contract_responses import BroodRemoved, load
 
 
 class BroodsMixin(ClientBase):
@@ -44,11 +45,12 @@ class BroodsMixin(ClientBase):
     def brood(self, name: str) -> Json:
         return self._request("GET", f"/broods/{seg(name)}")
 
-    def brood_remove(self, name: str, force: bool = False) -> Json:
-        """``{"brood", "removed", "results"}``: its colonies removed as :meth:`remove_many`
-        does, then the brood (``removed`` false: some colony could not be, the brood stays)."""
+    def brood_remove(self, name: str, force: bool = False) -> BroodRemoved:
+        """Its colonies removed as :meth:`remove_many` does, then the brood."""
         params = {"force": "true"} if force else None
-        return self._request("DELETE", f"/broods/{seg(name)}", params=params, wait=None)
+        path = f"/broods/{seg(name)}"
+        answer = self._request("DELETE", path, params=params, wait=None)
+        return load(BroodRemoved, answer, f"DELETE {path}")
 
     def brood_pick(
         self,

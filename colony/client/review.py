@@ -4,6 +4,7 @@ the trash of removed colonies (issue 6)."""
 from __future__ import annotations
 
 from colony.client.base import ClientBase, Json, seg
+from colony.contract_responses import Colony, load
 
 
 class ReviewMixin(ClientBase):
@@ -51,8 +52,10 @@ class ReviewMixin(ClientBase):
     def trash(self) -> Json:
         return self._request("GET", "/trash")
 
-    def trash_restore(self, which: str) -> Json:
-        return self._request("POST", f"/trash/{seg(which)}/restore")
+    def trash_restore(self, which: str) -> Colony:
+        """The colony brought back, starting."""
+        path = f"/trash/{seg(which)}/restore"
+        return load(Colony, self._request("POST", path), f"POST {path}")
 
     def trash_purge(self, which: str | None = None) -> Json:
         """Purge entry ``which`` (an id or a colony name); None purges everything."""

@@ -13,6 +13,7 @@ from colony.store.tokens import TokenRecord, hash_secret, split_token
 from colony.tui.widgets.colonies import format_row
 from colony.tui.widgets.dialogs import KEYS
 from colony.web import filters
+from tests.answers import a_colony, service_json
 
 
 @pytest.mark.parametrize(
@@ -164,13 +165,7 @@ def test_hash_secret_is_sha256_hex() -> None:
 
 
 def test_stem_row_cells() -> None:
-    colony = {
-        "name": "web",
-        "state": "running",
-        "owner": "ann",
-        "created": 40.0,
-        "services": [{"name": "web", "port": 3000, "state": "running"}],
-    }
+    colony = a_colony(name="web", owner="ann", created=40.0, services=[service_json()])
     cells = [str(c) for c in format_row(colony, now=100.0)]
     assert cells[0] == "web"
     assert cells[1] == "running"

@@ -5,6 +5,7 @@ from colony.core.resources import cpu_percent, due, format_size, plan_events
 from colony.isolation.layout import detect
 from colony.isolation.limits import Limits, fallback, parse_counters, parse_usage, render_limits
 from colony.present import format_limits, format_sandbox, format_user
+from tests.answers import a_colony, a_containment, containment_json
 from tests.unit.test_cgroups_detect import HYBRID, PURE_V2, V2_CONTROLLERS
 
 V1 = detect(HYBRID, "hugetlb")
@@ -140,12 +141,13 @@ def test_format_top_table() -> None:
 def test_show_states_level_user_and_limits_plainly() -> None:
     """When a colony is shown, its level is explained, its user named with the reason, and
     its limits spelled out (or 'none (unlimited)'), with those the kernel does not offer."""
-    containment = {
-        "description": "own network namespace and cgroup",
-        "user": {"name": "nobody", "uid": 65534, "why": "owner root: colonies never run as root"},
+    nobody = {"name": "nobody", "uid": 65534, "gid": 65534}
+    changes = {
+        "user": {**nobody, "why": "owner root: colonies never run as root"},
         "unapplied_limits": ["swap"],
     }
-    colony = {"sandbox": "basic", "containment": containment}
+    containment = a_containment(**changes)
+    colony = a_colony(sandbox="basic", containment=containment_json(**changes))
     assert format_sandbox(colony) == "basic: own network namespace and cgroup"
     assert format_user(containment) == (
         "nobody (uid 65534): owner root: colonies never run as root; no_new_privs"
@@ -154,7 +156,7 @@ def test_show_states_level_user_and_limits_plainly() -> None:
     assert format_limits(limits, containment) == (
         "cpu 1.5 cores, memory 2G, swap 0, pids 512; not offered by this kernel: swap"
     )
-    assert format_limits({}, {}) == "none (unlimited)"
+    assert format_limits({}, a_containment()) == "none (unlimited)"
 
 
 def test_reads_are_budgeted_never_read_first_then_the_longest_unread() -> None:

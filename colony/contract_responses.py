@@ -1,0 +1,426 @@
+"""The JSON the API answers with, as typed objects shared by the daemon and the client (issue 13).
+
+One frozen dataclass per answer, beside the request bodies of :mod:`colony.contract`. The
+daemon builds one and sends :func:`dump` of it; the client reads an answer with :func:`load`,
+so the CLI, Stem and Bloom read attributes that mypy checks; ``/openapi.json`` shows
+:func:`schemas` of them. Both ends use the same classes, so they cannot drift.
+
+:func:`load` ignores nothing it does not know: keys this client has no field for (a newer
+Mycelium's) are kept in ``extra`` and :func:`dump` writes them back, so ``--json`` prints
+what Mycelium sent. A missing key is a one-line ColonyError naming it.
+
+Pure, and light to import (a quick command such as ``colony ls`` loads it, issue 15): the
+standard library and Colony's errors only.
+
+Example:
+    >>> t = load(Transition, {"state": "running", "at": 2.5, "step": None, "reason": None})
+    >>> t.state, t.at
+    ('running', 2.5)
+    >>> dump(t)
+    {'state': 'running', 'at': 2.5, 'step': None, 'reason': None}
+    >>> load(Transition, {"state": "running"}, "GET /colonies/web")
+    Traceback (most recent call last):
+    colony.errors.ColonyError: Mycelium's answer to GET /colonies/web: at: missing
+"""
+
+# Annotations stay real types here (no ``from __future__ import annotations``): load() reads
+# them from dataclasses.fields() without evaluating strings, which keeps it quick.
+
+import dataclasses
+import types
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+from colony.errors import ColonyError
+
+T = TypeVar("T")
+OMIT = {"omit": True}  # field metadata: dump() leaves the field out while it is None
+UNLESS_FAILED = {"omit_if": "error"}  # field metadata: dump() leaves it out beside an error
+SKEW_HINT = "Mycelium and this client may be of different versions; upgrade the older one"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    """What every answer has: the keys this client does not know, kept for ``--json``."""
+
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+# --- colonies -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transition(Answer):
+    """A state a colony entered, at unix time ``at``."""
+
+    state: str
+    at: float
+    step: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service(Answer):
+    """One service of a colony."""
+
+    name: str
+    port: int | None
+    host_port: int | None  # sandbox level none: the host's port it got (issue 3)
+    state: str
+    pid: int | None
+    restarts: int
+    exit_code: int | None
+    url: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunsAs(Answer):
+    """The user a colony's processes run as, and why that one."""
+
+    name: str
+    uid: int
+    gid: int
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Disk(Answer):
+    """A colony's own disk, in bytes."""
+
+    size: int
+    used: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Containment(Answer):
+    """How a colony is contained (issue 3)."""
+
+    level: str
+    description: str
+    user: RunsAs | None
+    user_error: str | None
+    unapplied_limits: list[str]
+    disk: Disk | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Colony(Answer):
+    """``GET /colonies/{name}``: one colony in full. A spawn's answer adds ``warnings``; a
+    stop, start or restart that had nothing to do adds ``already`` (the state it is in)."""
+
+    name: str
+    state: str
+    degraded: list[str]  # services that gave up (issue 12)
+    step: str | None
+    reason: str | None
+    owner: str | None
+    created: float
+    updated: float
+    repo: str
+    rev: str | None
+    vcs: str | None
+    branch: str | None
+    base: str | None
+    workspace: str | None
+    data_dir: str
+    db: str
+    address: str | None
+    netns: str | None
+    sandbox: str
+    containment: Containment
+    usage: dict[str, Any] | None  # the resource monitor's latest sample
+    limits: dict[str, Any]
+    services: list[Service]
+    transitions: list[Transition]
+    warnings: list[str] | None = field(default=None, metadata=OMIT)
+    already: str | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Colonies(Answer):
+    """``GET /colonies``."""
+
+    colonies: list[Colony]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Removed(Answer):
+    """``DELETE /colonies/{name}``: where the removed colony's work went (issue 6)."""
+
+    removed: str
+    saved: str | None  # the ref that keeps the workspace's commits and uncommitted files
+    branch: str | None
+    trash: str | None
+    snapshot: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failure(Answer):
+    """An error as the API writes it."""
+
+    type: str
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveResult(Answer):
+    """One colony of ``POST /colonies/remove``: what :class:`Removed` says, or ``error``."""
+
+    name: str
+    removed: str | None = field(default=None, metadata=UNLESS_FAILED)
+    saved: str | None = field(default=None, metadata=UNLESS_FAILED)
+    branch: str | None = field(default=None, metadata=UNLESS_FAILED)
+    trash: str | None = field(default=None, metadata=UNLESS_FAILED)
+    snapshot: str | None = field(default=None, metadata=UNLESS_FAILED)
+    error: Failure | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveResults(Answer):
+    """``POST /colonies/remove``: one result per name, in their order."""
+
+    results: list[RemoveResult]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BroodRemoved(Answer):
+    """``DELETE /broods/{brood}``: its colonies removed as ``POST /colonies/remove`` does,
+    then the brood (``removed`` false: some colony could not be, the brood stays)."""
+
+    brood: str
+    removed: bool
+    results: list[RemoveResult]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Urls(Answer):
+    """``GET /colonies/{name}/urls``: each service's preview URL."""
+
+    urls: dict[str, str | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Orphan(Answer):
+    """A kernel object or workspace that belonged to no colony."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Collected(Answer):
+    """``POST /gc``."""
+
+    removed: list[Orphan]
+
+
+# Every answer, for /openapi.json's components.
+ANSWERS: tuple[type[Answer], ...] = (
+    Transition,
+    Service,
+    RunsAs,
+    Disk,
+    Containment,
+    Colony,
+    Colonies,
+    Removed,
+    Failure,
+    RemoveResult,
+    RemoveResults,
+    BroodRemoved,
+    Urls,
+    Orphan,
+    Collected,
+)
+
+
+# --- reading and writing ------------------------------------------------------------------
+
+
+class _Bad(Exception):
+    """A value that does not fit, at ``where`` (a path such as ``colonies[0].name``)."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}" if where else problem)
+
+
+def load(cls: type[T], data: object, what: str = "a request") -> T:
+    """``data`` (a decoded JSON answer) as ``cls``. Unknown keys go to ``extra``; a key whose
+    field has a default may be missing.
+
+    Raises:
+        ColonyError: ``Mycelium's answer to WHAT: PATH: missing`` (or ``expected TYPE, got
+            VALUE``): one line.
+    """
+    try:
+        value: T = _value(cls, data, "")
+    except _Bad as exc:
+        raise ColonyError(f"Mycelium's answer to {what}: {exc}", hint=SKEW_HINT) from None
+    return value
+
+
+_FIELDS: dict[type, tuple[tuple[str, Any, bool], ...]] = {}
+
+
+def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """``(name, type, required)`` of each field of ``cls`` but ``extra``; cached."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = tuple(
+            (
+                f.name,
+                f.type,
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(cls)
+            if f.name != "extra"
+        )
+        _FIELDS[cls] = found
+    return found
+
+
+def _value(kind: Any, value: object, where: str) -> Any:
+    if kind is Any:
+        return value
+    origin = get_origin(kind)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in get_args(kind):
+            return None
+        options = [a for a in get_args(kind) if a is not type(None)]
+        return _value(options[0] if len(options) == 1 else Any, value, where)
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise _Bad(where, f"expected an object, got {_short(value)}")
+        values: dict[str, Any] = {}
+        for name, hint, required in _fields(kind):
+            inner = f"{where}.{name}" if where else name
+            if name in value:
+                values[name] = _value(hint, value[name], inner)
+            elif required:
+                raise _Bad(inner, "missing")
+        known = {name for name, _, _ in _fields(kind)}
+        extra = {k: v for k, v in value.items() if k not in known}
+        if extra:
+            values["extra"] = extra
+        return kind(**values)
+    if origin is list:
+        if not isinstance(value, list):
+            raise _Bad(where, f"expected an array, got {_short(value)}")
+        (item,) = get_args(kind)
+        return [_value(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _Bad(where, f"expected an object, got {_short(value)}")
+        _, item = get_args(kind)
+        return {k: _value(item, v, f"{where}.{k}") for k, v in value.items()}
+    if kind is float:  # JSON does not tell 2 from 2.0
+        fits = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind is int:
+        fits = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        fits = isinstance(value, kind)
+    if not fits:
+        raise _Bad(where, f"expected {_JSON_TYPES.get(kind, kind.__name__)}, got {_short(value)}")
+    return value
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def dump(value: Any) -> Any:
+    """The JSON of an answer (or of a list or dict of them): its fields in their order, then
+    the unknown keys it was read with; a field marked :data:`OMIT` only when it is not None,
+    one marked :data:`UNLESS_FAILED` only when its answer has no ``error``."""
+    if isinstance(value, Answer):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            if f.name == "extra":
+                continue
+            item = getattr(value, f.name)
+            if item is None and f.metadata.get("omit"):
+                continue
+            if (beside := f.metadata.get("omit_if")) and getattr(value, beside) is not None:
+                continue
+            out[f.name] = dump(item)
+        out.update(value.extra)
+        return out
+    if isinstance(value, list):
+        return [dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: dump(v) for k, v in value.items()}
+    return value
+
+
+# --- the OpenAPI document -----------------------------------------------------------------
+
+_JSON_TYPES: dict[Any, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+}
+
+
+def schema_of(kind: Any) -> dict[str, Any]:
+    """The OpenAPI (3.0) schema of a type; an answer is a reference to its component."""
+    if kind is Any:
+        return {}
+    origin = get_origin(kind)
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(kind) if a is not type(None)]
+        inner = schema_of(options[0]) if len(options) == 1 else {}
+        if "$ref" in inner:  # 3.0: a reference takes no siblings
+            return {"allOf": [inner], "nullable": True}
+        return {**inner, "nullable": True}
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        return {"$ref": f"#/components/schemas/{kind.__name__}"}
+    if origin is list:
+        return {"type": "array", "items": schema_of(get_args(kind)[0])}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": schema_of(get_args(kind)[1])}
+    return {"type": _JSON_TYPES[kind]} if kind in _JSON_TYPES else {}
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """``components.schemas`` of /openapi.json: each answer by its class name."""
+    out: dict[str, dict[str, Any]] = {}
+    for cls in ANSWERS:
+        props = {name: schema_of(hint) for name, hint, _ in _fields(cls)}
+        required = [name for name, _, needed in _fields(cls) if needed]
+        schema: dict[str, Any] = {"type": "object", "properties": props}
+        if required:
+            schema["required"] = required
+        if cls.__doc__:
+            schema["description"] = cls.__doc__.strip()
+        out[cls.__name__] = schema
+    return out
+
+
+__all__ = [
+    "ANSWERS",
+    "Answer",
+    "BroodRemoved",
+    "Collected",
+    "Colonies",
+    "Colony",
+    "Containment",
+    "Disk",
+    "Failure",
+    "Orphan",
+    "RemoveResult",
+    "RemoveResults",
+    "Removed",
+    "RunsAs",
+    "Service",
+    "Transition",
+    "Urls",
+    "dump",
+    "load",
+    "schema_of",
+    "schemas",
+]
