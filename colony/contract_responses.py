@@ -152,6 +152,7 @@ class Removed(Answer):
     branch: str | None
     trash: str | None
     snapshot: str | None
+    trash_id: int | None = field(default=None, metadata=OMIT)  # absent: not recorded
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +174,7 @@ class RemoveResult(Answer):
     branch: str | None = field(default=None, metadata=UNLESS_FAILED)
     trash: str | None = field(default=None, metadata=UNLESS_FAILED)
     snapshot: str | None = field(default=None, metadata=UNLESS_FAILED)
+    trash_id: int | None = field(default=None, metadata=OMIT)
     error: Failure | None = field(default=None, metadata=OMIT)
 
 

@@ -30,6 +30,7 @@ from colony.api.auth import Auth, unix_routes
 from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.client import Client
+from colony.contract_responses import Colony
 from colony.core.env import DEFAULT_PATH
 from colony.daemon.build import Services, build, start
 from colony.daemon.http import QuietServer
@@ -192,8 +193,8 @@ def serve(tmp_path: Path, vcs: FakeVcs, open_vcs: Callable[[Path], Vcs]) -> Iter
         yield served
     finally:
         with contextlib.suppress(Exception), served.client() as client:
-            for colony in client.colonies()["colonies"]:
-                client.remove(colony["name"], force=True)
+            for colony in client.colonies().colonies:
+                client.remove(colony.name, force=True)
 
         async def shut() -> None:
             for server in servers:
@@ -211,14 +212,14 @@ def serve(tmp_path: Path, vcs: FakeVcs, open_vcs: Callable[[Path], Vcs]) -> Iter
         store.close()
 
 
-def settle(client: Client, name: str, *states: str, timeout: float = 10) -> dict[str, Any]:
+def settle(client: Client, name: str, *states: str, timeout: float = 10) -> Colony:
     """The colony once it is in one of ``states``."""
     deadline = time.monotonic() + timeout
     while True:
         colony = client.colony(name)
-        if colony["state"] in states:
+        if colony.state in states:
             return colony
-        assert time.monotonic() < deadline, f"{name} stayed {colony['state']}"
+        assert time.monotonic() < deadline, f"{name} stayed {colony.state}"
         time.sleep(0.02)
 
 

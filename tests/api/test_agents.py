@@ -17,7 +17,7 @@ from tests.api.conftest import Api, make_repo, settle
 def colony(client: Client, tmp_path: Path, name: str = "ag") -> Path:
     repo = make_repo(tmp_path / "repo", {"app.py": "print('hello')\n"})
     client.spawn(name, repo)
-    return Path(settle(client, name, "running")["workspace"])
+    return Path(settle(client, name, "running").workspace)
 
 
 def ended(client: Client, name: str, session: int) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def test_a_brood_runs_ranks_and_picks(git_api: Api, tmp_path: Path) -> None:
         picked = client.brood_pick("fix", "fix-2")
         with pytest.raises(Conflict, match=r"^brood 'fix' was already picked \(fix-2\)$"):
             client.brood_pick("fix")
-        left = [c["name"] for c in client.colonies()["colonies"]]
+        left = [c.name for c in client.colonies().colonies]
         trash = [e["name"] for e in client.trash()["trash"]]
     assert sorted(m["colony"] for m in made["members"]) == ["fix-1", "fix-2"]
     assert {m["status"] for m in brood["members"]} == {"completed"}
@@ -70,7 +70,7 @@ def test_brood_mistakes_make_nothing(api: Api, tmp_path: Path) -> None:
         with pytest.raises(NotFound, match="nothing"):
             client.brood_pick("nothing")
         assert client.broods()["broods"] == []
-        assert client.colonies()["colonies"] == []
+        assert client.colonies().colonies == []
     assert "count" in str(count.value)
 
 
@@ -89,22 +89,19 @@ def test_a_brood_is_removed_with_its_colonies(git_api: Api, tmp_path: Path) -> N
         still = client.brood("rmme")
         removed = client.brood_remove("rmme", force=True)
         broods = client.broods()["broods"]
-        left = [c["name"] for c in client.colonies()["colonies"]]
+        left = [c.name for c in client.colonies().colonies]
         trash = sorted(e["name"] for e in client.trash()["trash"])
         with pytest.raises(NotFound):
             client.brood_remove("rmme")
-    assert refused["removed"] is False
-    assert {r["name"]: "error" in r for r in refused["results"]} == {
+    assert refused.removed is False
+    assert {r.name: r.error is not None for r in refused.results} == {
         "rmme-1": False,
         "rmme-2": True,
         "rmme-3": False,
     }
     assert still["name"] == "rmme"
-    assert removed == {
-        "brood": "rmme",
-        "removed": True,
-        "results": [{"name": "rmme-2", **removed["results"][0]}],
-    }
+    assert (removed.brood, removed.removed) == ("rmme", True)
+    assert [r.name for r in removed.results] == ["rmme-2"]
     assert broods == []
     assert left == []
     assert trash == ["rmme-1", "rmme-2", "rmme-3"]

@@ -31,20 +31,20 @@ def test_a_colony_through_its_life(api: Api, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"colony.toml": WEB})
     with api.client() as client:
         spawned = client.spawn("web", repo)
-        assert spawned["state"] == "spawning"
+        assert spawned.state == "spawning"
         colony = settle(client, "web", "running", "failed")
-        assert colony["state"] == "running", colony["reason"]
-        assert [s["name"] for s in colony["services"]] == ["web"]
-        assert [c["name"] for c in client.colonies()["colonies"]] == ["web"]
+        assert colony.state == "running", colony.reason
+        assert [s.name for s in colony.services] == ["web"]
+        assert [c.name for c in client.colonies().colonies] == ["web"]
         client.stop("web")
-        assert settle(client, "web", "stopped")["services"][0]["state"] == "stopped"
+        assert settle(client, "web", "stopped").services[0].state == "stopped"
         client.start("web")
-        assert settle(client, "web", "running")["state"] == "running"
+        assert settle(client, "web", "running").state == "running"
         again = client.start("web")
-        assert again.get("already") == "running"
+        assert again.already == "running"
         removed = client.remove("web", force=True)
-        assert removed["removed"] == "web"
-        assert client.colonies()["colonies"] == []
+        assert removed.removed == "web"
+        assert client.colonies().colonies == []
         assert [e["name"] for e in client.trash()["trash"]] == ["web"]
     assert ("destroy", "web") in [call[:2] for call in api.iso.calls]
 
@@ -61,7 +61,7 @@ def test_bad_names_are_one_line_and_make_nothing(
         with pytest.raises(expected) as info:
             client.spawn(name, repo)
         assert "\n" not in str(info.value)
-        assert client.colonies()["colonies"] == []
+        assert client.colonies().colonies == []
     assert api.vcs.calls == []
 
 

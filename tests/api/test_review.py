@@ -21,8 +21,8 @@ def spawned(client: Client, repo: Path, *names: str) -> dict[str, Path]:
     found = {}
     for name in names:
         colony = settle(client, name, "running", "failed")
-        assert colony["state"] == "running", colony["reason"]
-        found[name] = Path(colony["workspace"])
+        assert colony.state == "running", colony.reason
+        found[name] = Path(colony.workspace)
     return found
 
 
@@ -110,7 +110,7 @@ def test_the_trash_restores_and_purges(git_api: Api, tmp_path: Path) -> None:
         listed = client.trash()["trash"]
         restored = client.trash_restore("one")
         settle(client, "one", "running")
-        kept = (Path(client.colony("one")["workspace"]) / "app.py").read_text()
+        kept = (Path(client.colony("one").workspace) / "app.py").read_text()
         with pytest.raises(NotFound):
             client.trash_restore("never-was")
         purged = client.trash_purge("two")["purged"]
@@ -119,7 +119,7 @@ def test_the_trash_restores_and_purges(git_api: Api, tmp_path: Path) -> None:
         left = client.trash()["trash"]
     assert sorted(e["name"] for e in listed) == ["one", "two"]
     assert next(e for e in listed if e["name"] == "one")["saved"]
-    assert restored["name"] == "one"
+    assert restored.name == "one"
     assert kept == "print('kept')\n"
     assert [p["name"] for p in purged] == ["two"]
     assert "one" in [p["name"] for p in everything]
