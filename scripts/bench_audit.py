@@ -111,9 +111,9 @@ def burst(work: Path, files: int) -> dict[str, Any]:
     daemon, client = start_daemon(work, PREFIX, POOL)
     try:
         client.spawn("burst", str(repo))
-        while (state := client.colony("burst")["state"]) != "running":
+        while (state := client.colony("burst").state) != "running":
             if state == "failed":
-                raise SystemExit(f"bench: colony failed: {client.colony('burst')['reason']}")
+                raise SystemExit(f"bench: colony failed: {client.colony('burst').reason}")
             time.sleep(0.05)
         run_exec(client, "burst", "mkdir -p " + " ".join(f"out/d{i}" for i in range(10)))
         idle = latencies(client, time.monotonic() + 3.0)

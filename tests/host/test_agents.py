@@ -41,7 +41,7 @@ def spawn_all(client: Client, repo: Path, names: tuple[str, ...]) -> None:
         client.spawn(name, str(repo))
     for name in names:
         colony = wait_state(client, name, "running", "failed")
-        assert colony["state"] == "running", colony["reason"]
+        assert colony.state == "running", colony.reason
 
 
 def run_three(client: Client, repo: Path) -> dict[str, dict]:
@@ -132,7 +132,7 @@ def test_interrupted_session_continues_with_same_session_id(
     done = wait_ended(client, "slow", again["id"])
     assert done["status"] == "completed"
     assert done["session_id"] == stopped["session_id"]
-    workspace = Path(client.colony("slow")["workspace"])
+    workspace = Path(client.colony("slow").workspace)
     assert (workspace / "after.txt").read_text() == "resumed\n"
     assert [s["status"] for s in client.agent_sessions("slow")["sessions"]] == [
         "interrupted",
@@ -168,7 +168,7 @@ def test_agent_outlives_a_daemon_crash_and_is_adopted(
     session = client.agent_run(
         "durable", f"write before.txt: b\nwait-for {gate}\nwrite after.txt: a"
     )
-    workspace = Path(client.colony("durable")["workspace"])
+    workspace = Path(client.colony("durable").workspace)
     wait_until(lambda: (workspace / "before.txt").exists(), what="the agent to start")
     d.kill9()
     gate.touch()

@@ -220,7 +220,7 @@ def test_ten_thousand_files_are_counted_while_the_api_answers(
         writer.start()
         while writer.is_alive():
             assert api.health()["ok"]
-            assert [c["name"] for c in api.colonies()["colonies"]] == ["burst"]
+            assert [c.name for c in api.colonies().colonies] == ["burst"]
             answers += 1
         writer.join()
     assert codes == [0]

@@ -146,7 +146,7 @@ def test_bloom_spawn_preview_terminal_stop(daemon: Daemon, page: Page, tmp_path:
     expect(page.locator("#broods")).not_to_have_text("Loading…", timeout=WAIT)
     shot(page, "3c-broods")
     assert daemon.client is not None
-    assert daemon.client.colony("bloom1")["state"] == "stopped"
+    assert daemon.client.colony("bloom1").state == "stopped"
 
 
 def test_bloom_reconnects_after_daemon_restart(daemon: Daemon, page: Page, tmp_path: Path) -> None:
@@ -259,7 +259,7 @@ def test_a_level_none_colony_page_cannot_use_a_bloom_session(
     )
     wait_state(daemon.client, "victim", "running")
     evil = wait_state(daemon.client, "evil", "running")
-    evil_port = evil["services"][0]["host_port"]
+    evil_port = evil.services[0].host_port
 
     page.goto(login_url(daemon))
     page.wait_for_url(f"{bloom}/")
@@ -297,7 +297,7 @@ def test_a_level_none_colony_page_cannot_use_a_bloom_session(
     ):
         pass
     sock.close()
-    assert daemon.client.colony("victim")["state"] == "running"
+    assert daemon.client.colony("victim").state == "running"
 
 
 def test_bloom_shows_text_not_escapes_and_labels_not_field_names(
@@ -351,7 +351,7 @@ def test_bloom_logged_in_as_a_user_shows_only_theirs(
         shot(page, "4-bob-sees-his-and-a-shared-one")
     finally:
         assert daemon.client is not None
-        for colony in daemon.client.colonies()["colonies"]:
-            daemon.client.remove(colony["name"], force=True)
+        for colony in daemon.client.colonies().colonies:
+            daemon.client.remove(colony.name, force=True)
         remove_people(users)
         subprocess.run(["rm", "-rf", str(scratch)], check=False)

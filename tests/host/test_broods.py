@@ -72,7 +72,7 @@ def test_brood_runs_at_most_k_agents_ranks_and_picks(
     assert [m["check"] for m in ranked] == [True, True, False, False]
     assert all(m["status"] == "completed" for m in ranked)
     for colony in ("fix-1", "fix-2", "fix-3", "fix-4"):
-        assert client.colony(colony)["base"] == base
+        assert client.colony(colony).base == base
     sessions = [s for s in client.agent_sessions()["sessions"] if s["brood"] == "fix"]
     starts = sorted((s["started"], +1) for s in sessions)
     ends = sorted((s["ended"], -1) for s in sessions)
@@ -87,6 +87,6 @@ def test_brood_runs_at_most_k_agents_ranks_and_picks(
     assert sorted(picked["trashed"]) == ["fix-1", "fix-3", "fix-4"]
     assert (repo / "answer.txt").read_text() == "42\n"
     assert not (repo / "extra.txt").exists()
-    assert [c["name"] for c in client.colonies()["colonies"]] == ["fix-2"]
+    assert [c.name for c in client.colonies().colonies] == ["fix-2"]
     assert sorted(e["name"] for e in client.trash()["trash"]) == ["fix-1", "fix-3", "fix-4"]
     assert client.brood("fix")["state"] == "picked"

@@ -80,7 +80,7 @@ def test_a_log_flood_leaves_daemon_memory_flat_and_files_capped(
     assert client is not None
     assert capped.proc is not None
     client.spawn("flood", str(make_repo(tmp_path / "repo", {"colony.toml": FLOOD})))
-    workspace = Path(wait_state(client, "flood", "running")["workspace"])
+    workspace = Path(wait_state(client, "flood", "running").workspace)
     follower = Follower(capped.socket, "flood")
     try:
         time.sleep(1.0)

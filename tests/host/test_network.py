@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from colony.contract_responses import Colony
 from colony.core.model import Slot
 from colony.core.policy import parse_policy, plan_rules
 from colony.errors import ConfigError, HostError
@@ -178,11 +179,11 @@ def network_repo(tmp_path: Path, configs: dict[str, str]) -> Path:
     return make_repo(tmp_path / "repo", {"app.py": EXAMPLE.read_text(), **configs})
 
 
-def spawn(d: Daemon, name: str, repo: Path, config: str = "colony.toml") -> dict:
+def spawn(d: Daemon, name: str, repo: Path, config: str = "colony.toml") -> Colony:
     assert d.client is not None
     d.client.spawn(name, str(repo), config=str(repo / config))
     colony = wait_state(d.client, name, "running", "failed")
-    assert colony["state"] == "running", colony
+    assert colony.state == "running", colony
     return colony
 
 
@@ -242,25 +243,25 @@ def test_colonies_are_isolated_and_expose_to_opens_one_service(
     b = spawn(daemon, "b", repo, "b.toml")  # before a: a's arrival must update b's table
     a = spawn(daemon, "a", repo)
     c = spawn(daemon, "c", repo)
-    ns = {x["name"]: x["netns"] for x in (a, b, c)}
+    ns = {x.name: x.netns for x in (a, b, c)}
 
-    assert probe(ns["a"], b["address"], 5432).startswith("ok hello from colony b")
-    assert probe(ns["a"], b["address"], 3000) == "refused"
-    assert probe(ns["c"], b["address"], 5432) == "refused"
-    assert probe(ns["c"], a["address"], 3000) == "refused"
-    assert probe(ns["b"], a["address"], 5432) == "refused"  # exposure is one way
+    assert probe(ns["a"], b.address, 5432).startswith("ok hello from colony b")
+    assert probe(ns["a"], b.address, 3000) == "refused"
+    assert probe(ns["c"], b.address, 5432) == "refused"
+    assert probe(ns["c"], a.address, 3000) == "refused"
+    assert probe(ns["b"], a.address, 5432) == "refused"  # exposure is one way
     assert probe(ns["a"], outside.ips[0], 8080).startswith("ok outside")  # egress allow
 
-    with host_server(gateway_of(a["address"])) as port:
-        assert probe(ns["a"], gateway_of(a["address"]), port) == "refused"
-        assert probe(ns["b"], gateway_of(a["address"]), port) == "refused"
+    with host_server(gateway_of(a.address)) as port:
+        assert probe(ns["a"], gateway_of(a.address), port) == "refused"
+        assert probe(ns["b"], gateway_of(a.address), port) == "refused"
     with host_server("0.0.0.0") as port:
-        for host_address in (outside.gateway, gateway_of(a["address"]), gateway_of(c["address"])):
+        for host_address in (outside.gateway, gateway_of(a.address), gateway_of(c.address)):
             assert probe(ns["a"], host_address, port) == "refused"
         assert probe(ns["c"], outside.gateway, port) == "refused"
 
-    wait_for(lambda: records(daemon, "a", "accept", b["address"], 5432), what="accept record")
-    wait_for(lambda: records(daemon, "a", "deny", b["address"], 3000), what="deny record")
+    wait_for(lambda: records(daemon, "a", "accept", b.address, 5432), what="accept record")
+    wait_for(lambda: records(daemon, "a", "deny", b.address, 3000), what="deny record")
     wait_for(lambda: records(daemon, "c", "deny", outside.gateway, port), what="host deny record")
     assert client.network("b")["exposed_to"] == ["a"]
 
@@ -279,7 +280,7 @@ def test_egress_deny_refuses_fast_and_records_it(
     repo = network_repo(tmp_path, {"colony.toml": '[network]\negress = "deny"\n'})
     colony = spawn(daemon, "shut", repo)
     with client.events("shut") as events:
-        assert probe(colony["netns"], outside.ips[0], 8080) == "refused"
+        assert probe(colony.netns, outside.ips[0], 8080) == "refused"
         deadline = time.monotonic() + 10
         event = None
         while time.monotonic() < deadline and event is None:
@@ -294,9 +295,9 @@ def test_egress_deny_refuses_fast_and_records_it(
         "proto": "tcp",
         "verdict": "deny",
     }
-    assert event["user"] == colony["owner"]
+    assert event["user"] == colony.owner
     found = wait_for(lambda: records(daemon, "shut", "deny", outside.ips[0], 8080))
-    assert found[0]["user"] == colony["owner"]
+    assert found[0]["user"] == colony.owner
     view = client.network("shut")
     assert view["denied"] >= 1
     assert view["accepted"] == 0
@@ -315,7 +316,7 @@ def test_allowlist_names_ports_and_live_changes(
     names.write_text(f"{first} ok.test\n{second} other.test\n")
     toml = '[network]\negress = "allowlist"\nallow = ["ok.test:8080"]\n'
     colony = spawn(daemon, "listed", network_repo(tmp_path, {"colony.toml": toml}))
-    ns = colony["netns"]
+    ns = colony.netns
 
     assert probe(ns, first, 8080) == f"ok outside {first}:8080"
     assert probe(ns, first, 8081) == "refused"
@@ -354,7 +355,7 @@ def test_root_inside_the_colony_cannot_flush_or_bypass(
     assert client is not None
     repo = network_repo(tmp_path, {"colony.toml": '[network]\negress = "deny"\n'})
     colony = spawn(daemon, "jail", repo)
-    ns, table = colony["netns"], f"{daemon.prefix}-jail"
+    ns, table = colony.netns, f"{daemon.prefix}-jail"
     before = sh("nft", "list", "table", "inet", table).stdout
     assert table not in sh("ip", "netns", "exec", ns, "nft", "list", "ruleset").stdout
 
@@ -379,7 +380,7 @@ def test_root_inside_the_colony_cannot_flush_or_bypass(
 
     assert probe(ns, outside.ips[0], 8080) == "refused"
     assert probe(ns, outside.ips[0], 8080, src="10.99.99.99") != f"ok outside {outside.ips[0]}:8080"
-    assert probe(ns, gateway_of(colony["address"]), 22) == "refused"
+    assert probe(ns, gateway_of(colony.address), 22) == "refused"
     assert sh("nft", "list", "table", "inet", table).stdout == before
     assert client.network("jail")["accepted"] == 0
 
@@ -499,8 +500,8 @@ def test_dns_goes_only_to_the_configured_resolvers(
         f"nameserver {outside.ips[0]}\nnameserver {outside.gateway}\n"
     )
     repo = network_repo(tmp_path, {"colony.toml": "", "deny.toml": '[network]\negress = "deny"\n'})
-    open_ns = spawn(daemon, "open", repo)["netns"]
-    shut_ns = spawn(daemon, "shut", repo, "deny.toml")["netns"]
+    open_ns = spawn(daemon, "open", repo).netns
+    shut_ns = spawn(daemon, "shut", repo, "deny.toml").netns
 
     wait_for(lambda: udp_probe(open_ns, outside.ips[0]) == "ok dns query", what="resolver")
     assert not udp_probe(open_ns, outside.ips[1]).startswith("ok")  # another DNS server
@@ -562,4 +563,4 @@ def test_a_table_lost_on_the_host_is_made_again(
     daemon.stop()
     daemon.start()
     wait_for(lambda: firewall.table_comment(table) is not None, what="the table again")
-    assert probe(colony["netns"], outside.ips[0], 8080) == "refused"
+    assert probe(colony.netns, outside.ips[0], 8080) == "refused"

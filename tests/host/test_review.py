@@ -105,7 +105,7 @@ def test_a_refused_merge_changes_nothing_and_names_the_blocking_files(
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"app.py": "base\n", "keep.txt": "k\n"})
     spawn(client, repo, "busy")
-    ws = Path(client.colony("busy")["workspace"])
+    ws = Path(client.colony("busy").workspace)
     assert sh_in(client, "busy", "echo colony > app.py && echo n > new.txt")[0] == 0
     (repo / "app.py").write_text("mine, not committed\n")
     (repo / "new.txt").write_text("mine too\n")
@@ -150,7 +150,7 @@ def test_every_agent_turn_is_bracketed_by_snapshots_and_undone_by_session(
     repo = make_repo(
         tmp_path / "repo", {"a.txt": "base\n", "colony.toml": "[agent]\npreset = 'claude'\n"}
     )
-    ws = Path(spawn(client, repo, "turns")["workspace"])
+    ws = Path(spawn(client, repo, "turns").workspace)
     untouched = files(ws)
     first = client.agent_run("turns", "write a.txt: one\nwrite new.txt: n")
     assert wait_ended(client, "turns", first["id"])["status"] == "completed"
@@ -187,7 +187,7 @@ def test_a_snapshot_that_cannot_be_taken_does_not_fail_the_agent(d: Daemon, tmp_
     repo = make_repo(
         tmp_path / "repo", {"a.txt": "base\n", "colony.toml": "[agent]\npreset = 'claude'\n"}
     )
-    ws = Path(spawn(client, repo, "broken")["workspace"])
+    ws = Path(spawn(client, repo, "broken").workspace)
     assert sh_in(client, "broken", "git update-ref -d HEAD")[0] == 0
     run = client.agent_run("broken", "write a.txt: still works")
     assert wait_ended(client, "broken", run["id"])["status"] == "completed"
