@@ -104,6 +104,47 @@ class Containment(Answer):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Limits(Answer):
+    """A colony's resource limits; a limit not set is left out (unlimited)."""
+
+    cpu: float | None = field(default=None, metadata=OMIT)  # cores
+    memory: int | None = field(default=None, metadata=OMIT)  # bytes
+    swap: int | None = field(default=None, metadata=OMIT)  # bytes; 0: swap off
+    pids: int | None = field(default=None, metadata=OMIT)
+    io_weight: int | None = field(default=None, metadata=OMIT)
+    disk: int | None = field(default=None, metadata=OMIT)  # bytes (issue 11)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sample(Answer):
+    """``GET /colonies/{name}/usage``: a colony's latest resource usage (issue 3); a number
+    is None where it is not known (``cpu_percent`` until two samples exist)."""
+
+    colony: str
+    state: str
+    level: str
+    user: str | None
+    at: float
+    cpu_percent: float | None
+    cpu_usec: int | None
+    memory: int | None
+    pids: int | None
+    io_read: int | None
+    io_write: int | None
+    oom_kills: int | None
+    memory_hits: int | None
+    pids_hits: int | None
+    limits: Limits
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage(Answer):
+    """``GET /usage``: every colony's latest sample (``colony top``)."""
+
+    usage: list[Sample]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Colony(Answer):
     """``GET /colonies/{name}``: one colony in full. A spawn's answer adds ``warnings``; a
     stop, start or restart that had nothing to do adds ``already`` (the state it is in)."""
@@ -128,8 +169,8 @@ class Colony(Answer):
     netns: str | None
     sandbox: str
     containment: Containment
-    usage: dict[str, Any] | None  # the resource monitor's latest sample
-    limits: dict[str, Any]
+    usage: Sample | None  # the resource monitor's latest sample
+    limits: Limits
     services: list[Service]
     transitions: list[Transition]
     warnings: list[str] | None = field(default=None, metadata=OMIT)
@@ -224,6 +265,9 @@ ANSWERS: tuple[type[Answer], ...] = (
     RunsAs,
     Disk,
     Containment,
+    Limits,
+    Sample,
+    Usage,
     Colony,
     Colonies,
     Removed,
@@ -413,14 +457,17 @@ __all__ = [
     "Containment",
     "Disk",
     "Failure",
+    "Limits",
     "Orphan",
     "RemoveResult",
     "RemoveResults",
     "Removed",
     "RunsAs",
+    "Sample",
     "Service",
     "Transition",
     "Urls",
+    "Usage",
     "dump",
     "load",
     "schema_of",

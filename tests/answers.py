@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from colony.contract_responses import Colony, Containment, load
+from colony.contract_responses import Colony, Containment, Sample, load
 
 
 def service_json(**changes: Any) -> dict[str, Any]:
@@ -35,6 +35,32 @@ def containment_json(**changes: Any) -> dict[str, Any]:
     return {**data, **changes}
 
 
+def sample_json(**changes: Any) -> dict[str, Any]:
+    """A colony's usage sample as Mycelium sends it (numbers it does not know are None)."""
+    data: dict[str, Any] = {
+        "colony": "web",
+        "state": "running",
+        "level": "basic",
+        "user": None,
+        "at": 1700000004.5,
+        "cpu_percent": None,
+        "cpu_usec": None,
+        "memory": None,
+        "pids": None,
+        "io_read": None,
+        "io_write": None,
+        "oom_kills": None,
+        "memory_hits": None,
+        "pids_hits": None,
+        "limits": {},
+    }
+    return {**data, **changes}
+
+
+def a_sample(**changes: Any) -> Sample:
+    return load(Sample, sample_json(**changes))
+
+
 def colony_json(**changes: Any) -> dict[str, Any]:
     """A colony as Mycelium's ``GET /colonies/{name}`` answers it."""
     data: dict[str, Any] = {
@@ -60,7 +86,7 @@ def colony_json(**changes: Any) -> dict[str, Any]:
         "containment": containment_json(
             user={"name": "colony-web", "uid": 61000, "gid": 61000, "why": "its own uid"}
         ),
-        "usage": {"cpu_percent": 1.5, "memory": 1024},
+        "usage": sample_json(cpu_percent=1.5, memory=1024, limits={"cpu": 2}),
         "limits": {"cpu": 2},
         "services": [service_json(pid=42, url="http://web.web.localhost:7777")],
         "transitions": [

@@ -63,6 +63,8 @@ ANSWERS: dict[tuple[str, str], tuple[str, type]] = {
     ("/colonies/{name}/{action}", "post"): ("200", answers.Colony),
     ("/colonies/{name}/urls", "get"): ("200", answers.Urls),
     ("/gc", "post"): ("200", answers.Collected),
+    ("/usage", "get"): ("200", answers.Usage),
+    ("/colonies/{name}/usage", "get"): ("200", answers.Sample),
     ("/broods/{brood}", "delete"): ("200", answers.BroodRemoved),
     ("/trash/{which}/restore", "post"): ("200", answers.Colony),
 }

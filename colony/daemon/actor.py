@@ -72,7 +72,7 @@ class ColonyActor:
         self.contain = Containment(
             rec, cfg, self.slot, iso=kit.iso, store=kit.store, paths=kit.paths, env=kit.env
         )
-        self.usage: dict[str, Any] | None = None  # latest sample of the resource monitor
+        self.usage: answers.Sample | None = None  # latest sample of the resource monitor
         self.mailbox: asyncio.Queue[Envelope] = asyncio.Queue()
         self.supervisor = ServiceSupervisor(  # records, processes and restart timers
             self, store=kit.store, iso=kit.iso, bus=kit.bus, paths=kit.paths, clock=kit.clock
@@ -510,7 +510,7 @@ class ColonyActor:
             sandbox=self.cfg.sandbox.level,
             containment=self.contain.answer(),
             usage=self.usage,
-            limits=_limits_json(self.cfg),
+            limits=limits_answer(self.cfg),
             services=[self.supervisor.answer(s) for s in self.cfg.services],
             transitions=[
                 answers.Transition(state=str(t.state), at=t.at, step=t.step, reason=t.reason)
@@ -519,6 +519,16 @@ class ColonyActor:
         )
 
 
-def _limits_json(cfg: Config) -> dict[str, Any]:
+def limits_answer(cfg: Config) -> answers.Limits:
+    """The colony's limits as the API shows them: those set."""
     limits = cfg.limits
-    return {k: v for k, v in vars(limits).items() if v is not None} if limits else {}
+    if not limits:
+        return answers.Limits()
+    return answers.Limits(
+        cpu=limits.cpu,
+        memory=limits.memory,
+        swap=limits.swap,
+        pids=limits.pids,
+        io_weight=limits.io_weight,
+        disk=limits.disk,
+    )

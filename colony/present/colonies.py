@@ -3,13 +3,12 @@ their state, services, limits, the ``colony ls`` table and the ``colony show`` p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import tzinfo
-from typing import Any
 
 from rich.text import Text
 
-from colony.contract_responses import Colony, Containment, Service
+from colony.contract_responses import Colony, Containment, Limits, Service
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
 from colony.core.resources import format_size
@@ -168,26 +167,23 @@ def format_user(containment: Containment) -> str:
     return f"{user.name} (uid {user.uid}): {user.why}; no_new_privs"
 
 
-def format_limits(limits: Mapping[str, Any], containment: Containment) -> str:
+def format_limits(limits: Limits, containment: Containment) -> str:
     """``"cpu 0.5 cores, memory 128M (swap 0), pids 64"``; ``"none"`` when unlimited."""
-
-    def size(value: object) -> str:
-        return format_size(value) if isinstance(value, int | float) else str(value)
-
     parts = []
-    if (cpu := limits.get("cpu")) is not None:
+    if (cpu := limits.cpu) is not None:
         parts.append(f"cpu {cpu} core" + ("" if cpu == 1 else "s"))
-    if (memory := limits.get("memory")) is not None:
-        parts.append(f"memory {size(memory)}")
-    if (swap := limits.get("swap")) is not None:
-        parts.append(f"swap {size(swap)}")
-    if (pids := limits.get("pids")) is not None:
-        parts.append(f"pids {pids}")
-    if (weight := limits.get("io_weight")) is not None:
-        parts.append(f"io_weight {weight}")
-    if (disk := limits.get("disk")) is not None:
+    if limits.memory is not None:
+        parts.append(f"memory {format_size(limits.memory)}")
+    if limits.swap is not None:
+        parts.append(f"swap {format_size(limits.swap)}")
+    if limits.pids is not None:
+        parts.append(f"pids {limits.pids}")
+    if limits.io_weight is not None:
+        parts.append(f"io_weight {limits.io_weight}")
+    if limits.disk is not None:
         used = containment.disk
-        parts.append(f"disk {size(disk)}" + (f" ({size(used.used)} used)" if used else ""))
+        shown = f" ({format_size(used.used)} used)" if used else ""
+        parts.append(f"disk {format_size(limits.disk)}{shown}")
     text = ", ".join(parts) or "none (unlimited)"
     if unapplied := containment.unapplied_limits:
         text += f"; not offered by this kernel: {', '.join(unapplied)}"

@@ -78,14 +78,14 @@ def test_urls_and_usage_of_a_colony_and_of_all(api: Api, tmp_path: Path) -> None
     with api.client() as client:
         assert client.urls("web").urls == {}
         one = client.colony_usage("web")
-        every = client.usage()["usage"]
+        every = client.usage().usage
         with pytest.raises(NotFound):
             client.urls("nobody")
         with pytest.raises(NotFound):
             client.colony_usage("nobody")
-    assert (one["colony"], one["state"], one["level"]) == ("web", "running", "basic")
-    assert one["limits"]["pids"] > 0
-    assert [u["colony"] for u in every] == ["web"]
+    assert (one.colony, one.state, one.level) == ("web", "running", "basic")
+    assert one.limits.pids > 0
+    assert [u.colony for u in every] == ["web"]
 
 
 def test_gc_removes_only_what_this_daemon_left(api: Api) -> None:

@@ -113,7 +113,7 @@ def test_memory_hog_is_oom_killed_inside_its_cgroup(daemon: Daemon, tmp_path: Pa
         assert after.state == "running"
         assert after.services[0].pid == before["services"][0]["pid"]
         assert Path(f"/proc/{after.services[0].pid}").exists()
-    assert client.colony_usage("hog")["oom_kills"] >= 1
+    assert client.colony_usage("hog").oom_kills >= 1
     lines = [e["line"] for e in client.logs("hog", lines=100)]
     assert any("resource oom: OOM kill" in line for line in lines)
 
@@ -186,8 +186,8 @@ def test_cpu_limit_holds_burners_near_half_a_core(daemon: Daemon, tmp_path: Path
         share = used / (periods * 100_000)  # 100 ms period
         assert 0.3 <= share <= 0.6, f"{name}: {share:.2f} of a core"
         sample = client.colony_usage(name)
-        assert sample["cpu_percent"] is not None
-        assert 20 <= sample["cpu_percent"] <= 70, sample
+        assert sample.cpu_percent is not None
+        assert 20 <= sample.cpu_percent <= 70, sample
     throttled = cgroup_file(daemon.prefix, names[0], "cpu", "cpu.stat").read_text()
     assert "nr_throttled 0\n" not in throttled
 

@@ -102,7 +102,7 @@ def test_a_host_without_a_disk_limit_gives_a_plain_directory(
     repo = make_repo(tmp_path / "repo", {"app.py": "v1\n"})
     colony = spawn(daemon, repo, "plain")
     assert colony.containment.disk is None
-    assert "disk" not in colony.limits
+    assert colony.limits.disk is None
     volume = Path(colony.workspace).parent
     assert volume.is_dir()
     assert not os.path.ismount(volume)

@@ -77,7 +77,7 @@ def colony(name: str = "shop", **over: Any) -> Colony:
             "disk": None,
         },
         "usage": None,
-        "limits": {"cpu": 1.5, "memory": "2G"},
+        "limits": {"cpu": 1.5, "memory": 2 << 30},
         "services": [service(pid=4242, url=f"http://web.{name}.localhost:7080/")],
         "transitions": [
             {"state": "spawning", "at": NOW - 125, "step": None, "reason": None},
