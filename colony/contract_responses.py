@@ -258,6 +258,56 @@ class Collected(Answer):
     removed: list[Orphan]
 
 
+# --- agents (issue 6) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentEvent(Answer):
+    """One thing an agent did or said, in its session's order."""
+
+    seq: int
+    at: float
+    kind: str
+    text: str
+    tool: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Session(Answer):
+    """An agent session; ``GET /colonies/{name}/agents/{session}`` adds its last ``events``."""
+
+    id: int
+    colony: str
+    agent: str  # a preset's name, or "command"
+    task: str
+    argv: list[str]
+    status: str
+    user: str
+    started: float
+    ended: float | None
+    duration: float | None
+    exit_code: int | None
+    pid: int | None  # while it runs
+    session_id: str | None  # the agent's own, which continuing it takes
+    model: str | None
+    cost: float | None  # USD, as the agent reports it
+    tokens_in: int | None
+    tokens_out: int | None
+    result: str | None
+    is_error: bool
+    parent: int | None  # the session this one continues
+    brood: str | None
+    events: list[AgentEvent] | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sessions(Answer):
+    """``GET /agents``, ``GET /colonies/{name}/agents``."""
+
+    sessions: list[Session]
+
+
 # Every answer, for /openapi.json's components.
 ANSWERS: tuple[type[Answer], ...] = (
     Transition,
@@ -278,6 +328,9 @@ ANSWERS: tuple[type[Answer], ...] = (
     Urls,
     Orphan,
     Collected,
+    AgentEvent,
+    Session,
+    Sessions,
 )
 
 
@@ -449,6 +502,7 @@ def schemas() -> dict[str, dict[str, Any]]:
 
 __all__ = [
     "ANSWERS",
+    "AgentEvent",
     "Answer",
     "BroodRemoved",
     "Collected",
@@ -465,6 +519,8 @@ __all__ = [
     "RunsAs",
     "Sample",
     "Service",
+    "Session",
+    "Sessions",
     "Transition",
     "Urls",
     "Usage",

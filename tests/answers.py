@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from colony.contract_responses import Colony, Containment, Sample, load
+from colony.contract_responses import Colony, Containment, Sample, Session, load
 
 
 def service_json(**changes: Any) -> dict[str, Any]:
@@ -95,6 +95,38 @@ def colony_json(**changes: Any) -> dict[str, Any]:
         ],
     }
     return {**data, **changes}
+
+
+def session_json(**changes: Any) -> dict[str, Any]:
+    """An agent session as Mycelium sends it."""
+    data: dict[str, Any] = {
+        "id": 1,
+        "colony": "web",
+        "agent": "claude",
+        "task": "add a /health route",
+        "argv": ["claude", "-p", "add a /health route"],
+        "status": "running",
+        "user": "al",
+        "started": 1700000010.0,
+        "ended": None,
+        "duration": None,
+        "exit_code": None,
+        "pid": 4321,
+        "session_id": None,
+        "model": None,
+        "cost": None,
+        "tokens_in": None,
+        "tokens_out": None,
+        "result": None,
+        "is_error": False,
+        "parent": None,
+        "brood": None,
+    }
+    return {**data, **changes}
+
+
+def a_session(**changes: Any) -> Session:
+    return load(Session, session_json(**changes))
 
 
 def a_colony(**changes: Any) -> Colony:

@@ -65,6 +65,13 @@ ANSWERS: dict[tuple[str, str], tuple[str, type]] = {
     ("/gc", "post"): ("200", answers.Collected),
     ("/usage", "get"): ("200", answers.Usage),
     ("/colonies/{name}/usage", "get"): ("200", answers.Sample),
+    ("/agents", "get"): ("200", answers.Sessions),
+    ("/colonies/{name}/agents", "get"): ("200", answers.Sessions),
+    ("/colonies/{name}/agents/run", "post"): ("202", answers.Session),
+    ("/colonies/{name}/agents/continue", "post"): ("202", answers.Session),
+    ("/colonies/{name}/agents/stop", "post"): ("200", answers.Session),
+    ("/colonies/{name}/agents/{session}", "get"): ("200", answers.Session),
+    ("/colonies/{name}/agents/{session}/stop", "post"): ("200", answers.Session),
     ("/broods/{brood}", "delete"): ("200", answers.BroodRemoved),
     ("/trash/{which}/restore", "post"): ("200", answers.Colony),
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.text import Text
 
+from colony.contract_responses import AgentEvent, Session, dump
 from colony.core.notices import exit_text, plural
 from colony.present import format_age, format_duration, grid, header
 
@@ -46,15 +47,14 @@ def format_tokens(tokens_in: object, tokens_out: object) -> str:
     return f"{tokens_in or 0}/{tokens_out or 0}"
 
 
-def _took(item: Mapping[str, Any]) -> str:
-    duration = item.get("duration")
-    return format_duration(duration) if isinstance(duration, int | float) else "-"
+def _took(duration: float | None) -> str:
+    return "-" if duration is None else format_duration(duration)
 
 
 # --- agent sessions -----------------------------------------------------------------------
 
 
-def format_sessions(sessions: Sequence[Mapping[str, Any]], now: float) -> Text:
+def format_sessions(sessions: Sequence[Session], now: float) -> Text:
     """The ``colony agent ls`` table."""
     if not sessions:
         return Text("no agent sessions")
@@ -62,45 +62,45 @@ def format_sessions(sessions: Sequence[Mapping[str, Any]], now: float) -> Text:
     for s in sessions:
         rows.append(
             [
-                Text(str(s.get("id"))),
-                Text(str(s.get("colony"))),
-                Text(str(s.get("agent"))),
-                _status(s.get("status")),
-                Text(format_age(s["started"], now) if s.get("started") else "-"),
-                Text(_took(s)),
-                Text(format_cost(s.get("cost"))),
-                Text(format_tokens(s.get("tokens_in"), s.get("tokens_out"))),
-                Text(_first_line(s.get("task"), 40)),
+                Text(str(s.id)),
+                Text(s.colony),
+                Text(s.agent),
+                _status(s.status),
+                Text(format_age(s.started, now) if s.started else "-"),
+                Text(_took(s.duration)),
+                Text(format_cost(s.cost)),
+                Text(format_tokens(s.tokens_in, s.tokens_out)),
+                Text(_first_line(s.task, 40)),
             ]
         )
     return grid(rows)
 
 
-def format_session(s: Mapping[str, Any], now: float) -> Text:
+def format_session(s: Session, now: float) -> Text:
     """``colony agent show``: the session, then its last events."""
     out = Text()
-    out.append(f"session {s.get('id')}", style="bold")
-    out.append(f" of colony {s.get('colony')}: {s.get('agent')} ")
-    out.append_text(_status(s.get("status")))
-    if s.get("exit_code") is not None:
-        out.append(f" ({exit_text(s['exit_code'])})")
+    out.append(f"session {s.id}", style="bold")
+    out.append(f" of colony {s.colony}: {s.agent} ")
+    out.append_text(_status(s.status))
+    if s.exit_code is not None:
+        out.append(f" ({exit_text(s.exit_code)})")
     rows = [
-        ("task", _first_line(s.get("task"), 200)),
-        ("session id", s.get("session_id") or "-"),
-        ("model", s.get("model") or "-"),
-        ("started", format_age(s["started"], now) if s.get("started") else "-"),
-        ("took", _took(s)),
-        ("cost", format_cost(s.get("cost"))),
-        ("tokens in/out", format_tokens(s.get("tokens_in"), s.get("tokens_out"))),
-        ("result", _first_line(s.get("result"), 200) or "-"),
+        ("task", _first_line(s.task, 200)),
+        ("session id", s.session_id or "-"),
+        ("model", s.model or "-"),
+        ("started", format_age(s.started, now) if s.started else "-"),
+        ("took", _took(s.duration)),
+        ("cost", format_cost(s.cost)),
+        ("tokens in/out", format_tokens(s.tokens_in, s.tokens_out)),
+        ("result", _first_line(s.result, 200) or "-"),
     ]
-    if s.get("parent"):
-        rows.append(("continues", f"session {s['parent']}"))
-    if s.get("brood"):
-        rows.append(("brood", str(s["brood"])))
+    if s.parent:
+        rows.append(("continues", f"session {s.parent}"))
+    if s.brood:
+        rows.append(("brood", s.brood))
     for key, value in rows:
         out.append(f"\n  {key:<14}{value}")
-    events = s.get("events") or []
+    events = s.events or []
     if events:
         out.append("\n")
         for event in events:
@@ -122,8 +122,14 @@ EVENT_MARK = {
 }
 
 
-def format_agent_event(event: Mapping[str, Any]) -> Text:
-    """One event of a session on one line: a mark for its kind, then its text."""
+def format_agent_event(event: Mapping[str, Any] | AgentEvent) -> Text:
+    """One event of a session on one line: a mark for its kind, then its text. ``event``:
+    one of a session's (typed), or a line of its followed stream (which ends with "ended")."""
+    shown: Mapping[str, Any] = dump(event) if isinstance(event, AgentEvent) else event
+    return _event_line(shown)
+
+
+def _event_line(event: Mapping[str, Any]) -> Text:
     kind = str(event.get("kind"))
     mark, style = EVENT_MARK.get(kind, ("?", ""))
     if kind == "ended":
@@ -139,10 +145,10 @@ def format_agent_event(event: Mapping[str, Any]) -> Text:
     return Text.assemble((f"{mark} ", style), (text, style if kind != "text" else ""))
 
 
-def format_started(s: Mapping[str, Any]) -> Text:
+def format_started(s: Session) -> Text:
     return Text(
-        f"started agent session {s.get('id')} ({s.get('agent')}) in colony {s.get('colony')}\n"
-        f"follow it with: colony agent logs {s.get('colony')} {s.get('id')} -f"
+        f"started agent session {s.id} ({s.agent}) in colony {s.colony}\n"
+        f"follow it with: colony agent logs {s.colony} {s.id} -f"
     )
 
 
@@ -305,7 +311,7 @@ def format_brood(brood: Mapping[str, Any], now: float) -> Text:
                 check,
                 _status(m.get("status")),
                 Text(diff),
-                Text(_took(m)),
+                Text(_took(m.get("duration"))),
                 Text(format_cost(m.get("cost"))),
             ]
         )

@@ -73,7 +73,7 @@ def test_brood_runs_at_most_k_agents_ranks_and_picks(
     assert all(m["status"] == "completed" for m in ranked)
     for colony in ("fix-1", "fix-2", "fix-3", "fix-4"):
         assert client.colony(colony).base == base
-    sessions = [s for s in client.agent_sessions()["sessions"] if s["brood"] == "fix"]
+    sessions = [s for s in client.agent_sessions().sessions if s.brood == "fix"]
     starts = sorted((s["started"], +1) for s in sessions)
     ends = sorted((s["ended"], -1) for s in sessions)
     running = top = 0

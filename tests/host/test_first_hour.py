@@ -134,7 +134,7 @@ def test_ctrl_c_while_following_an_agent_says_it_runs_on(
         proc.wait()
     assert code == 130
     assert "agent session 1 of colony 'busy' is still running; 'colony agent stop busy'" in err
-    assert client.agent_sessions("busy")["sessions"][-1]["status"] == "running"
+    assert client.agent_sessions("busy").sessions[-1].status == "running"
 
 
 @pytest.fixture
@@ -173,7 +173,7 @@ def test_agent_not_installed_is_named_with_how_to_install_it(
     assert "npm install -g" in lines[1]
     assert "--agent" in lines[1]
     assert "EACCES" not in done.stderr
-    assert client.agent_sessions("noagent")["sessions"] == []
+    assert client.agent_sessions("noagent").sessions == []
     assert wait_state(client, "noagent", "running").state == "running"
 
 

@@ -153,26 +153,26 @@ def test_every_agent_turn_is_bracketed_by_snapshots_and_undone_by_session(
     ws = Path(spawn(client, repo, "turns").workspace)
     untouched = files(ws)
     first = client.agent_run("turns", "write a.txt: one\nwrite new.txt: n")
-    assert wait_ended(client, "turns", first["id"])["status"] == "completed"
+    assert wait_ended(client, "turns", first.id).status == "completed"
     after_first = files(ws)
     second = client.agent_continue("turns", "write a.txt: two")
-    assert wait_ended(client, "turns", second["id"])["status"] == "completed"
+    assert wait_ended(client, "turns", second.id).status == "completed"
     assert (ws / "a.txt").read_text() == "two\n"
 
     listed = client.snapshots("turns")["snapshots"]
     assert [(s["session"], s["turn"]) for s in listed] == [
-        (first["id"], "start"),
-        (first["id"], "end"),
-        (second["id"], "start"),
-        (second["id"], "end"),
+        (first.id, "start"),
+        (first.id, "end"),
+        (second.id, "start"),
+        (second.id, "end"),
     ]
     table = colony(d, "snapshot", "turns", "--list").stdout
-    assert f"{first['id']} start" in table
-    assert f"{second['id']} end" in table
+    assert f"{first.id} start" in table
+    assert f"{second.id} end" in table
 
-    assert client.undo("turns", session=second["id"])["restored"]["turn"] == "start"
+    assert client.undo("turns", session=second.id)["restored"]["turn"] == "start"
     assert files(ws) == after_first
-    client.undo("turns", session=first["id"])
+    client.undo("turns", session=first.id)
     assert files(ws) == untouched
     missing = colony(d, "undo", "turns", "--session", "99")
     one_line_error(missing, "--session 99: colony 'turns' has no snapshot from before agent")
@@ -190,12 +190,10 @@ def test_a_snapshot_that_cannot_be_taken_does_not_fail_the_agent(d: Daemon, tmp_
     ws = Path(spawn(client, repo, "broken").workspace)
     assert sh_in(client, "broken", "git update-ref -d HEAD")[0] == 0
     run = client.agent_run("broken", "write a.txt: still works")
-    assert wait_ended(client, "broken", run["id"])["status"] == "completed"
+    assert wait_ended(client, "broken", run.id).status == "completed"
     assert (ws / "a.txt").read_text() == "still works\n"
     lines = [e["line"] for e in client.logs("broken", lines=500)]
     assert any(
-        f"cannot take the snapshot before agent session {run['id']}" in line for line in lines
+        f"cannot take the snapshot before agent session {run.id}" in line for line in lines
     ), lines
-    assert any(
-        f"cannot take the snapshot after agent session {run['id']}" in line for line in lines
-    )
+    assert any(f"cannot take the snapshot after agent session {run.id}" in line for line in lines)

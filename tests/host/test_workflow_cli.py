@@ -51,7 +51,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
             git(repo, "rev-parse", "main"),
             git_in(client, "c", "rev-parse", "colony/c"),
             git_in(client, "c", "for-each-ref", "refs/colony/"),
-            len(client.agent_sessions("c")["sessions"]),
+            len(client.agent_sessions("c").sessions),
         )
 
     before = state()

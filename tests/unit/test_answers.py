@@ -10,9 +10,11 @@ import pytest
 
 from colony.contract_responses import (
     ANSWERS,
+    AgentEvent,
     Colonies,
     Colony,
     RemoveResults,
+    Session,
     Transition,
     dump,
     load,
@@ -130,3 +132,22 @@ def test_the_schemas_describe_every_answer() -> None:
         "allOf": [{"$ref": "#/components/schemas/RunsAs"}],
         "nullable": True,
     }
+
+
+def test_a_session_as_the_api_writes_it_reads_back_whole() -> None:
+    """The API writes a session from the same dataclass the client reads: every key the
+    daemon's record gives is a field, and a session's events come along typed."""
+    from colony.api.agents import session_json
+    from colony.core.agents.session import SessionRecord
+
+    rec = SessionRecord(
+        id=3, colony="web", agent="claude", format="claude", task="t", argv=("claude",),
+        status="completed", user="al", started=10.0, log="/l", ended=12.5, cost=0.5,
+    )  # fmt: skip
+    events = [{"seq": 1, "at": 11.0, "kind": "init", "text": "", "tool": None, "data": {}}]
+    sent = session_json(rec, events)
+    session = load(Session, sent)
+    assert (session.duration, session.events) == (2.5, [AgentEvent(**events[0])])
+    assert session.extra == {}
+    assert dump(session) == sent
+    assert "events" not in session_json(rec)

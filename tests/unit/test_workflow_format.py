@@ -12,6 +12,7 @@ from colony.cli.workflow_format import (
     format_trash,
     format_undo,
 )
+from tests.answers import a_session
 
 NOW = 1_700_000_100.0
 
@@ -21,18 +22,16 @@ def test_sessions_table() -> None:
     first line."""
     text = format_sessions(
         [
-            {
-                "id": 3,
-                "colony": "web",
-                "agent": "claude",
-                "status": "completed",
-                "started": NOW - 90,
-                "duration": 61.0,
-                "cost": 0.0123,
-                "tokens_in": 25040,
-                "tokens_out": 900,
-                "task": "fix the login bug\nand more",
-            }
+            a_session(
+                id=3,
+                status="completed",
+                started=NOW - 90,
+                duration=61.0,
+                cost=0.0123,
+                tokens_in=25040,
+                tokens_out=900,
+                task="fix the login bug\nand more",
+            )
         ],
         NOW,
     ).plain
