@@ -308,6 +308,197 @@ class Sessions(Answer):
     sessions: list[Session]
 
 
+# --- review and the trash (issue 6) -------------------------------------------------------
+
+Sensitive = dict[str, str]  # a changed path that configures tools, hooks or CI: {path, why}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiffStat(Answer):
+    files: int
+    added: int
+    deleted: int
+    lines: int
+    paths: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diff(Answer):
+    """``GET /colonies/{name}/workspace/diff``: its changes against its base."""
+
+    colony: str
+    base: str | None
+    branch: str | None
+    diff: str
+    stat: DiffStat
+    sensitive: list[Sensitive]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Merged(Answer):
+    """``POST /colonies/{name}/workspace/merge``; ``merged`` false: nothing to merge."""
+
+    merged: bool
+    commit: str | None
+    previous: str | None
+    fast_forward: bool | None = field(default=None, metadata=OMIT)
+    committed_work: bool | None = field(default=None, metadata=OMIT)
+    sensitive: list[Sensitive]
+    colony: str
+    into: str
+    squash: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot(Answer):
+    """A snapshot of a colony's files, numbered from 1; ``POST .../snapshots`` adds
+    ``colony``."""
+
+    number: int
+    ref: str
+    commit: str
+    message: str
+    at: float
+    session: int | None  # the agent session whose turn took it
+    turn: str | None  # "start" or "end" of that turn
+    colony: str | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshots(Answer):
+    """``GET /colonies/{name}/workspace/snapshots``, oldest first."""
+
+    snapshots: list[Snapshot]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Undone(Answer):
+    """``POST /colonies/{name}/workspace/undo``: the snapshot restored, and the one that
+    recorded what it replaced."""
+
+    colony: str
+    restored: Snapshot
+    saved: Snapshot | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conflict(Answer):
+    """A file changed in two or more colonies of one repository."""
+
+    repo: str
+    path: str
+    colonies: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conflicts(Answer):
+    """``GET /conflicts``."""
+
+    conflicts: list[Conflict]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrashEntry(Answer):
+    """A removed colony that can be restored."""
+
+    id: int
+    name: str
+    removed: float
+    owner: str
+    repo: str
+    vcs: str | None
+    branch: str | None
+    base: str | None
+    saved: str | None  # the ref of its uncommitted work at removal
+    snapshot: str | None  # the ref of its final snapshot
+    dir: str | None  # its data dir and logs
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrashList(Answer):
+    """``GET /trash``; ``strays``: directories in the trash of no entry (admins only)."""
+
+    trash: list[TrashEntry]
+    strays: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PurgedEntry(Answer):
+    id: int | None  # None: a stray directory
+    name: str
+    deleted_refs: list[str]
+    dir: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Purged(Answer):
+    """``DELETE /trash``, ``DELETE /trash/{which}``."""
+
+    purged: list[PurgedEntry]
+
+
+# --- broods (issue 6) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Member(Answer):
+    """A colony of a brood, with how it ranks (1: best)."""
+
+    brood: str
+    colony: str
+    position: int  # the order it was spawned in
+    state: str
+    reason: str | None
+    session: int | None
+    check_code: int | None  # exit code of [check]; None without one
+    check_output: str | None
+    diff_files: int | None
+    diff_lines: int | None
+    rank: int
+    status: str | None  # its agent session's
+    check: bool | None
+    duration: float | None
+    cost: float | None
+    exists: bool  # false once it went to the trash
+
+
+@dataclass(frozen=True, kw_only=True)
+class Brood(Answer):
+    """``GET /broods/{brood}``: one objective, many colonies; members best first."""
+
+    name: str
+    objective: str
+    repo: str
+    base: str  # the commit every member starts from
+    count: int
+    max_parallel: int
+    state: str  # running | done | picked
+    owner: str
+    created: float
+    target: str | None  # the branch a pick merges into
+    agent: str | None
+    command: str | None
+    picked: str | None
+    members: list[Member]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Broods(Answer):
+    """``GET /broods``."""
+
+    broods: list[Brood]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Picked(Answer):
+    """``POST /broods/{brood}/pick``: the member merged, the others moved to the trash."""
+
+    brood: str
+    picked: str
+    merge: Merged
+    trashed: list[str]
+
+
 # Every answer, for /openapi.json's components.
 ANSWERS: tuple[type[Answer], ...] = (
     Transition,
@@ -331,6 +522,22 @@ ANSWERS: tuple[type[Answer], ...] = (
     AgentEvent,
     Session,
     Sessions,
+    DiffStat,
+    Diff,
+    Merged,
+    Snapshot,
+    Snapshots,
+    Undone,
+    Conflict,
+    Conflicts,
+    TrashEntry,
+    TrashList,
+    PurgedEntry,
+    Purged,
+    Member,
+    Brood,
+    Broods,
+    Picked,
 )
 
 
@@ -504,24 +711,41 @@ __all__ = [
     "ANSWERS",
     "AgentEvent",
     "Answer",
+    "Brood",
     "BroodRemoved",
+    "Broods",
     "Collected",
     "Colonies",
     "Colony",
+    "Conflict",
+    "Conflicts",
     "Containment",
+    "Diff",
+    "DiffStat",
     "Disk",
     "Failure",
     "Limits",
+    "Member",
+    "Merged",
     "Orphan",
+    "Picked",
+    "Purged",
+    "PurgedEntry",
     "RemoveResult",
     "RemoveResults",
     "Removed",
     "RunsAs",
     "Sample",
+    "Sensitive",
     "Service",
     "Session",
     "Sessions",
+    "Snapshot",
+    "Snapshots",
     "Transition",
+    "TrashEntry",
+    "TrashList",
+    "Undone",
     "Urls",
     "Usage",
     "dump",

@@ -72,8 +72,21 @@ ANSWERS: dict[tuple[str, str], tuple[str, type]] = {
     ("/colonies/{name}/agents/stop", "post"): ("200", answers.Session),
     ("/colonies/{name}/agents/{session}", "get"): ("200", answers.Session),
     ("/colonies/{name}/agents/{session}/stop", "post"): ("200", answers.Session),
+    ("/colonies/{name}/workspace/diff", "get"): ("200", answers.Diff),
+    ("/colonies/{name}/workspace/merge", "post"): ("200", answers.Merged),
+    ("/colonies/{name}/workspace/snapshots", "get"): ("200", answers.Snapshots),
+    ("/colonies/{name}/workspace/snapshots", "post"): ("201", answers.Snapshot),
+    ("/colonies/{name}/workspace/undo", "post"): ("200", answers.Undone),
+    ("/conflicts", "get"): ("200", answers.Conflicts),
+    ("/trash", "get"): ("200", answers.TrashList),
+    ("/trash", "delete"): ("200", answers.Purged),
+    ("/trash/{which}", "delete"): ("200", answers.Purged),
+    ("/broods", "get"): ("200", answers.Broods),
+    ("/broods", "post"): ("202", answers.Brood),
+    ("/broods/{brood}", "get"): ("200", answers.Brood),
+    ("/broods/{brood}/pick", "post"): ("200", answers.Picked),
     ("/broods/{brood}", "delete"): ("200", answers.BroodRemoved),
-    ("/trash/{which}/restore", "post"): ("200", answers.Colony),
+    ("/trash/{which}/restore", "post"): ("202", answers.Colony),
 }
 
 

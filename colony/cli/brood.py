@@ -97,7 +97,7 @@ def list_broods(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         _print_json(result)
     else:
-        _out(format_broods(result.get("broods") or [], time.time()))
+        _out(format_broods(result.broods, time.time()))
 
 
 @brood.command("show")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from colony.client.base import ClientBase, Json, decode, seg
-from colony.contract_responses import Session, Sessions, load
+from colony.contract_responses import Session, Sessions
 
 
 class AgentsMixin(ClientBase):
@@ -27,8 +27,7 @@ class AgentsMixin(ClientBase):
     def _session(
         self, method: str, path: str, *, body: Json | None = None, params: Json | None = None
     ) -> Session:
-        answer = self._request(method, path, body=body, params=params)
-        return load(Session, answer, f"{method} {path}")
+        return self._answer(Session, method, path, body=body, params=params)
 
     def agent_continue(
         self,
@@ -52,7 +51,7 @@ class AgentsMixin(ClientBase):
     def agent_sessions(self, name: str | None = None) -> Sessions:
         """The sessions of colony ``name``, or of every colony."""
         path = f"/colonies/{seg(name)}/agents" if name else "/agents"
-        return load(Sessions, self._request("GET", path), f"GET {path}")
+        return self._answer(Sessions, "GET", path)
 
     def agent_session(self, name: str, session: int, events: int = 50) -> Session:
         """One session with its last ``events`` events."""

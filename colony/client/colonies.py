@@ -15,19 +15,18 @@ from colony.contract_responses import (
     Removed,
     RemoveResults,
     Urls,
-    load,
 )
 
 
 class ColoniesMixin(ClientBase):
     def colonies(self) -> Colonies:
-        return load(Colonies, self._request("GET", "/colonies"), "GET /colonies")
+        return self._answer(Colonies, "GET", "/colonies")
 
     def colony(self, name: str) -> Colony:
         return self._colony("GET", f"/colonies/{seg(name)}")
 
     def _colony(self, method: str, path: str, body: Json | None = None) -> Colony:
-        return load(Colony, self._request(method, path, body=body), f"{method} {path}")
+        return self._answer(Colony, method, path, body=body)
 
     def spawn(
         self,
@@ -67,7 +66,7 @@ class ColoniesMixin(ClientBase):
     def remove(self, name: str, force: bool = False) -> Removed:
         params = {"force": "true"} if force else None
         path = f"/colonies/{seg(name)}"
-        return load(Removed, self._request("DELETE", path, params=params), f"DELETE {path}")
+        return self._answer(Removed, "DELETE", path, params=params)
 
     def remove_many(self, names: Sequence[str], force: bool = False) -> RemoveResults:
         """One result per name in their order: what :meth:`remove` says, or an ``error``
@@ -76,15 +75,14 @@ class ColoniesMixin(ClientBase):
         from colony.contract import RemoveMany, to_json
 
         body = to_json(RemoveMany(list(names), force))
-        answer = self._request("POST", "/colonies/remove", body=body, wait=None)
-        return load(RemoveResults, answer, "POST /colonies/remove")
+        return self._answer(RemoveResults, "POST", "/colonies/remove", body=body, wait=None)
 
     def urls(self, name: str) -> Urls:
         path = f"/colonies/{seg(name)}/urls"
-        return load(Urls, self._request("GET", path), f"GET {path}")
+        return self._answer(Urls, "GET", path)
 
     def gc(self) -> Collected:
-        return load(Collected, self._request("POST", "/gc"), "POST /gc")
+        return self._answer(Collected, "POST", "/gc")
 
     def logs(
         self, name: str, service: str | None = None, lines: int = 200, follow: bool = False

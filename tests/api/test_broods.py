@@ -23,7 +23,7 @@ def finished(client: Client, name: str) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while True:
         brood = client.brood(name)
-        if all(m["state"] in FINISHED for m in brood["members"]):
+        if all(m.state in FINISHED for m in brood.members):
             return brood
         assert time.monotonic() < deadline, brood
         time.sleep(0.05)
@@ -36,18 +36,18 @@ def test_a_brood_runs_ranks_and_picks(git_api: Api, tmp_path: Path) -> None:
     with git_api.client() as client:
         made = client.brood_spawn(OBJECTIVE, 2, repo, agent="claude", name="fix")
         brood = finished(client, "fix")
-        listed = client.broods()["broods"]
+        listed = client.broods().broods
         with pytest.raises(ConfigError, match=r"^colony: 'fix-9' is not a member of brood 'fix'"):
             client.brood_pick("fix", "fix-9")
         picked = client.brood_pick("fix", "fix-2")
         with pytest.raises(Conflict, match=r"^brood 'fix' was already picked \(fix-2\)$"):
             client.brood_pick("fix")
         left = [c.name for c in client.colonies().colonies]
-        trash = [e["name"] for e in client.trash()["trash"]]
-    assert sorted(m["colony"] for m in made["members"]) == ["fix-1", "fix-2"]
-    assert {m["status"] for m in brood["members"]} == {"completed"}
-    assert [b["name"] for b in listed] == ["fix"]
-    assert (picked["picked"], picked["trashed"]) == ("fix-2", ["fix-1"])
+        trash = [e.name for e in client.trash().trash]
+    assert sorted(m.colony for m in made.members) == ["fix-1", "fix-2"]
+    assert {m.status for m in brood.members} == {"completed"}
+    assert [b.name for b in listed] == ["fix"]
+    assert (picked.picked, picked.trashed) == ("fix-2", ["fix-1"])
     shown = subprocess.run(
         ["git", "-C", str(repo), "show", "main:app.py"], capture_output=True, text=True
     )
@@ -69,7 +69,7 @@ def test_brood_mistakes_make_nothing(api: Api, tmp_path: Path) -> None:
             client.brood("nothing")
         with pytest.raises(NotFound, match="nothing"):
             client.brood_pick("nothing")
-        assert client.broods()["broods"] == []
+        assert client.broods().broods == []
         assert client.colonies().colonies == []
     assert "count" in str(count.value)
 
@@ -88,9 +88,9 @@ def test_a_brood_is_removed_with_its_colonies(git_api: Api, tmp_path: Path) -> N
         refused = client.brood_remove("rmme")
         still = client.brood("rmme")
         removed = client.brood_remove("rmme", force=True)
-        broods = client.broods()["broods"]
+        broods = client.broods().broods
         left = [c.name for c in client.colonies().colonies]
-        trash = sorted(e["name"] for e in client.trash()["trash"])
+        trash = sorted(e.name for e in client.trash().trash)
         with pytest.raises(NotFound):
             client.brood_remove("rmme")
     assert refused.removed is False
@@ -99,7 +99,7 @@ def test_a_brood_is_removed_with_its_colonies(git_api: Api, tmp_path: Path) -> N
         "rmme-2": True,
         "rmme-3": False,
     }
-    assert still["name"] == "rmme"
+    assert still.name == "rmme"
     assert (removed.brood, removed.removed) == ("rmme", True)
     assert [r.name for r in removed.results] == ["rmme-2"]
     assert broods == []

@@ -166,7 +166,7 @@ def test_several_colonies_are_removed_in_one_call_each_on_its_own(api: Api, tmp_
         first = client.remove_many(["b", "nosuch", "a", "b"]).results
         forced = client.remove_many(["a", "c"], force=True).results
         left = [c.name for c in client.colonies().colonies]
-        trash = sorted(e["name"] for e in client.trash()["trash"])
+        trash = sorted(e.name for e in client.trash().trash)
         with pytest.raises(ConfigError, match=r"^request body: names: expected a non-empty"):
             client.remove_many([])
         with pytest.raises(ConfigError, match=r"^request body: names: expected a non-empty"):

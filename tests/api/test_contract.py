@@ -45,7 +45,7 @@ def test_a_colony_through_its_life(api: Api, tmp_path: Path) -> None:
         removed = client.remove("web", force=True)
         assert removed.removed == "web"
         assert client.colonies().colonies == []
-        assert [e["name"] for e in client.trash()["trash"]] == ["web"]
+        assert [e.name for e in client.trash().trash] == ["web"]
     assert ("destroy", "web") in [call[:2] for call in api.iso.calls]
 
 

@@ -67,13 +67,13 @@ def test_three_agents_diff_and_conflicts(d: Daemon, tmp_path: Path) -> None:
         assert session.agent == "claude"
         assert session.cost > 0
         assert session.tokens_in > 0
-    assert "+print('one')" in client.diff("one")["diff"]
-    assert "+print('two')" in client.diff("two")["diff"]
+    assert "+print('one')" in client.diff("one").diff
+    assert "+print('two')" in client.diff("two").diff
     three = client.diff("three", stat=True)
-    assert three["stat"]["paths"] == ["docs/guide.md"]
-    assert "docs/guide.md" in three["diff"]
-    conflicts = client.conflicts()["conflicts"]
-    assert [(c["path"], c["colonies"]) for c in conflicts] == [("app.py", ["one", "two"])]
+    assert three.stat.paths == ["docs/guide.md"]
+    assert "docs/guide.md" in three.diff
+    conflicts = client.conflicts().conflicts
+    assert [(c.path, c.colonies) for c in conflicts] == [("app.py", ["one", "two"])]
     kinds = [e.kind for e in client.agent_session("one", ended["one"].id).events]
     assert kinds[0] == "init"
     assert "tool_call" in kinds
@@ -88,7 +88,7 @@ def test_merge_refuses_conflict_and_squash_gives_one_commit(d: Daemon, tmp_path:
     repo = project(tmp_path)
     run_three(client, repo)
     merged = client.merge("one")
-    assert (merged["merged"], merged["into"]) == (True, "main")
+    assert (merged.merged, merged.into) == (True, "main")
     assert (repo / "app.py").read_text() == "print('one')\n"
     main = git(repo, "rev-parse", "main")
     before = (git_in(client, "two", "rev-parse", "HEAD"), git_in(client, "two", "status", "-s"))
@@ -101,7 +101,7 @@ def test_merge_refuses_conflict_and_squash_gives_one_commit(d: Daemon, tmp_path:
     ) == before
     assert git(repo, "status", "--porcelain") == ""
     squashed = client.merge("three", squash=True)
-    assert squashed["squash"] is True
+    assert squashed.squash is True
     assert git(repo, "rev-list", "--count", f"{main.strip()}..main").strip() == "1"
     assert len(git(repo, "log", "-1", "--format=%P", "main").split()) == 1
     assert (repo / "docs" / "guide.md").read_text() == "# Guide\n"
@@ -152,7 +152,7 @@ def test_other_presets_run_and_report(d: Daemon, tmp_path: Path, agent: str) -> 
     done = wait_ended(client, "x", session.id)
     assert (done.status, done.agent) == ("completed", agent)
     assert done.tokens_in > 0
-    assert client.diff("x", stat=True)["stat"]["paths"] == ["hello.txt"]
+    assert client.diff("x", stat=True).stat.paths == ["hello.txt"]
     kinds = {e.kind for e in client.agent_session("x", session.id).events}
     assert "tool_call" in kinds
 

@@ -129,8 +129,8 @@ def test_root_never_runs_what_the_colony_configures_in_git(
     client.undo("evil", to=1)
     client.conflicts()
     merged = client.merge("evil")
-    assert merged["merged"]
-    assert {s["path"] for s in merged["sensitive"]} == {".gitattributes"}
+    assert merged.merged
+    assert {s["path"] for s in merged.sensitive} == {".gitattributes"}
     assert git(repo, "show", "main:app.py") == "changed\n"
     # The colony's own git ran its own filters: as the colony, never as root.
     assert_untouched(canary, exchange, uid)

@@ -48,7 +48,7 @@ def test_rm_then_trash_restore_gives_back_the_exact_files(daemon: Daemon, tmp_pa
     assert removed.snapshot
     assert removed.saved
     assert not ws.exists()
-    [entry] = client.trash()["trash"]
+    [entry] = client.trash().trash
     assert (entry["name"], entry["branch"]) == ("keeper", "colony/keeper")
 
     client.trash_restore("keeper")
@@ -58,7 +58,7 @@ def test_rm_then_trash_restore_gives_back_the_exact_files(daemon: Daemon, tmp_pa
     assert (Path(back.data_dir) / "state.json").read_text() == '{"n": 1}\n'
     assert "agent commit" in git_in(client, "keeper", "log", "--format=%s", "colony/keeper")
     assert "agent commit" not in git(repo, "log", "--all", "--format=%s")
-    assert client.trash()["trash"] == []
+    assert client.trash().trash == []
 
 
 def test_undo_returns_the_workspace_to_a_snapshot(daemon: Daemon, tmp_path: Path) -> None:
@@ -72,24 +72,24 @@ def test_undo_returns_the_workspace_to_a_snapshot(daemon: Daemon, tmp_path: Path
     head = git(ws, "rev-parse", "HEAD")
     (ws / "a.txt").write_text("one\n")
     first = client.snapshot("undo", "first")
-    assert (first["number"], first["message"]) == (1, "first")
+    assert (first.number, first.message) == (1, "first")
     at_first = files(ws)
     (ws / "a.txt").write_text("two\n")
     (ws / "b.txt").write_text("b\n")
-    assert client.snapshot("undo")["number"] == 2
+    assert client.snapshot("undo").number == 2
     (ws / "a.txt").write_text("three\n")
     (ws / "c.txt").write_text("c\n")
     latest = files(ws)
 
     result = client.undo("undo", to=1)
-    assert result["restored"]["number"] == 1
-    assert result["saved"]["number"] == 3
+    assert result.restored.number == 1
+    assert result.saved.number == 3
     assert files(ws) == at_first
     assert git(ws, "rev-parse", "HEAD") == head
-    assert [s["number"] for s in client.snapshots("undo")["snapshots"]] == [1, 2, 3]
+    assert [s.number for s in client.snapshots("undo").snapshots] == [1, 2, 3]
 
     again = client.undo("undo")  # the latest snapshot: the state undo replaced
-    assert again["restored"]["number"] == 3
+    assert again.restored.number == 3
     assert files(ws) == latest
 
 
@@ -103,7 +103,7 @@ def test_purge_deletes_the_entry_its_branch_and_refs(daemon: Daemon, tmp_path: P
     (ws / "x.txt").write_text("x\n")
     removed = client.remove("old", force=True)
     assert Path(removed.trash).is_dir()
-    [purged] = client.trash_purge("old")["purged"]
+    [purged] = client.trash_purge("old").purged
     assert purged["deleted_refs"] == ["refs/colony/base/old"]
     assert not Path(removed.trash).exists()
     assert git(repo, "for-each-ref", "refs/colony/", "refs/heads/colony/") == ""

@@ -71,7 +71,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
         "--count: expected an integer 1-64, got 0",
     )
     assert state() == before
-    assert client.broods()["broods"] == []
+    assert client.broods().broods == []
     assert [c.name for c in client.colonies().colonies] == ["c"]
 
     gate = exchange / "gate"

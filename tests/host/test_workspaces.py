@@ -58,7 +58,7 @@ def test_the_workspace_is_a_git_checkout_of_its_own_at_every_level(
     git_in(client, "ov", "add", "-A")
     git_in(client, "ov", "commit", "-q", "-m", "work")
     assert git_in(client, "ov", "status", "--porcelain") == ""
-    assert "src/app.py" in client.diff("ov")["diff"]
+    assert "src/app.py" in client.diff("ov").diff
     [key] = checkouts(daemon)
     lower = daemon.state_dir / "checkouts" / key / "own" / "tree"
     assert (lower / "src/app.py").read_text() == "v1\n"
