@@ -499,6 +499,74 @@ class Picked(Answer):
     trashed: list[str]
 
 
+# --- network (issue 4) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy(Answer):
+    """A colony's egress policy: allow, deny, or allowlist with entries."""
+
+    egress: str
+    allow: list[str]
+    deny: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Destination(Answer):
+    """Where a colony connected to, and how often each way."""
+
+    dest: str | None
+    port: int | None
+    proto: str
+    accepted: int
+    denied: int
+    last: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetRecord(Answer):
+    """A connection the colony's firewall logged."""
+
+    type: str  # "net", as on /events
+    colony: str
+    user: str
+    dest: str | None
+    port: int | None
+    proto: str
+    verdict: str  # accept | deny
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Network(Answer):
+    """``GET /colonies/{name}/network``: its policy, where it comes from, the names it
+    resolved, its counters and last connections; a policy change adds ``warnings``."""
+
+    colony: str
+    attached: bool  # false: no kernel objects now (applied when it next starts)
+    policy: Policy | None
+    source: str  # "colony.toml" or "override"
+    set_by: str | None
+    set_at: float | None
+    resolved: dict[str, list[str]]
+    resolvers: list[str]
+    expose_to: list[str]
+    exposed_to: list[str]
+    accepted: int
+    denied: int
+    destinations: list[Destination]
+    records: list[NetRecord]
+    warnings: list[str] | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Firewall(Answer):
+    """``GET /colonies/{name}/firewall``: the nft text of its table."""
+
+    colony: str
+    text: str
+
+
 # Every answer, for /openapi.json's components.
 ANSWERS: tuple[type[Answer], ...] = (
     Transition,
@@ -538,6 +606,11 @@ ANSWERS: tuple[type[Answer], ...] = (
     Brood,
     Broods,
     Picked,
+    Policy,
+    Destination,
+    NetRecord,
+    Network,
+    Firewall,
 )
 
 
@@ -720,15 +793,20 @@ __all__ = [
     "Conflict",
     "Conflicts",
     "Containment",
+    "Destination",
     "Diff",
     "DiffStat",
     "Disk",
     "Failure",
+    "Firewall",
     "Limits",
     "Member",
     "Merged",
+    "NetRecord",
+    "Network",
     "Orphan",
     "Picked",
+    "Policy",
     "Purged",
     "PurgedEntry",
     "RemoveResult",

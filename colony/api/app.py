@@ -85,6 +85,10 @@ ANSWERS: dict[tuple[str, str], tuple[str, type]] = {
     ("/broods", "post"): ("202", answers.Brood),
     ("/broods/{brood}", "get"): ("200", answers.Brood),
     ("/broods/{brood}/pick", "post"): ("200", answers.Picked),
+    ("/colonies/{name}/network", "get"): ("200", answers.Network),
+    ("/colonies/{name}/policy", "put"): ("200", answers.Network),
+    ("/colonies/{name}/policy", "delete"): ("200", answers.Network),
+    ("/colonies/{name}/firewall", "get"): ("200", answers.Firewall),
     ("/broods/{brood}", "delete"): ("200", answers.BroodRemoved),
     ("/trash/{which}/restore", "post"): ("202", answers.Colony),
 }

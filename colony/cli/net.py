@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
-from typing import Any
 
 import click
 from rich.text import Text
@@ -20,6 +19,7 @@ from colony.cli.app import (
     main,
     name_argument,
 )
+from colony.contract_responses import Network
 from colony.core.policy import parse_policy
 from colony.errors import ConfigError
 from colony.present import format_age, grid, header
@@ -49,27 +49,23 @@ def _entries(entries: Sequence[str], resolved: Mapping[str, Sequence[str]]) -> s
     return ", ".join(out)
 
 
-def format_policy(view: Mapping[str, Any], now: float) -> Text:
+def format_policy(view: Network, now: float) -> Text:
     """The policy block of ``colony net``/``colony policy``: mode, entries, where it is from."""
-    policy = view.get("policy") or {}
-    resolved = view.get("resolved") or {}
-    source = str(view.get("source") or "colony.toml")
-    if source == "override" and view.get("set_at"):
-        source = f"set by {view.get('set_by')} {format_age(float(view['set_at']), now)}"
-    egress = str(policy.get("egress", "?"))
+    policy, resolved = view.policy, view.resolved
+    source = view.source or "colony.toml"
+    if source == "override" and view.set_at:
+        source = f"set by {view.set_by} {format_age(view.set_at, now)}"
+    egress = policy.egress if policy else "?"
     style = {"allow": "green", "deny": "red", "allowlist": "yellow"}.get(egress, "")
     rows = [
         [Text("egress", style="bold"), Text.assemble((egress, style), f"  ({source})")],
-        [Text("allow", style="bold"), Text(_entries(policy.get("allow") or [], resolved))],
-        [Text("deny", style="bold"), Text(_entries(policy.get("deny") or [], resolved))],
-        [Text("dns", style="bold"), Text(", ".join(view.get("resolvers") or []) or "-")],
-        [
-            Text("let in", style="bold"),
-            Text(", ".join(view.get("exposed_to") or []) or "-"),
-        ],
+        [Text("allow", style="bold"), Text(_entries(policy.allow if policy else [], resolved))],
+        [Text("deny", style="bold"), Text(_entries(policy.deny if policy else [], resolved))],
+        [Text("dns", style="bold"), Text(", ".join(view.resolvers) or "-")],
+        [Text("let in", style="bold"), Text(", ".join(view.exposed_to) or "-")],
     ]
     out = grid(rows)
-    if not view.get("attached", True):
+    if not view.attached:
         out.append("\n(no kernel objects now: applied when the colony next starts)")
     return out
 
@@ -78,46 +74,42 @@ def _clock(at: float, tz: tzinfo | None) -> str:
     return datetime.fromtimestamp(at, tz).strftime("%H:%M:%S")
 
 
-def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
+def format_network(view: Network, now: float, tz: tzinfo | None = None) -> Text:
     """``colony net NAME``: the policy, counters, destinations and recent connections."""
     out = format_policy(view, now)
-    accepted, denied = int(view.get("accepted") or 0), int(view.get("denied") or 0)
     out.append("\n\n")
     out.append_text(
         Text.assemble(
             ("connections ", "bold"),
-            (f"{accepted} accepted", "green"),
+            (f"{view.accepted} accepted", "green"),
             ", ",
-            (f"{denied} denied", "red" if denied else ""),
+            (f"{view.denied} denied", "red" if view.denied else ""),
         )
     )
-    destinations = view.get("destinations") or []
-    if destinations:
+    if view.destinations:
         rows = [header("DESTINATION", "PROTO", "ACCEPTED", "DENIED", "LAST")]
-        for d in destinations:
+        for d in view.destinations:
             rows.append(
                 [
-                    Text(_target(d.get("dest"), d.get("port"))),
-                    Text(str(d.get("proto") or "?")),
-                    Text(str(d.get("accepted", 0))),
-                    Text(str(d.get("denied", 0)), style="red" if d.get("denied") else ""),
-                    Text(format_age(float(d.get("last") or 0), now)),
+                    Text(_target(d.dest, d.port)),
+                    Text(d.proto or "?"),
+                    Text(str(d.accepted)),
+                    Text(str(d.denied), style="red" if d.denied else ""),
+                    Text(format_age(d.last, now)),
                 ]
             )
         out.append("\n\n")
         out.append_text(grid(rows))
-    records = view.get("records") or []
-    if records:
+    if view.records:
         rows = [header("TIME", "VERDICT", "PROTO", "DESTINATION", "USER")]
-        for r in records:
-            verdict = str(r.get("verdict"))
+        for r in view.records:
             rows.append(
                 [
-                    Text(_clock(float(r.get("at") or 0), tz)),
-                    Text(verdict, style="green" if verdict == "accept" else "red"),
-                    Text(str(r.get("proto") or "?")),
-                    Text(_target(r.get("dest"), r.get("port"))),
-                    Text(str(r.get("user") or "-")),
+                    Text(_clock(r.at, tz)),
+                    Text(r.verdict, style="green" if r.verdict == "accept" else "red"),
+                    Text(r.proto or "?"),
+                    Text(_target(r.dest, r.port)),
+                    Text(r.user or "-"),
                 ]
             )
         out.append("\n\n")
@@ -196,7 +188,7 @@ def policy(
         view = client.set_policy(name, egress, list(allow), list(deny))
     else:
         view = client.network(name, limit=0)
-    for warning in view.get("warnings") or []:
+    for warning in view.warnings or []:
         _err_console().print(Text.assemble(("warning:", "bold yellow"), f" {warning}"))
     if as_json:
         _print_json(view)
@@ -227,4 +219,4 @@ def render_firewall(ctx: click.Context, name: str) -> None:
     Example:
       colony debug render-firewall web
     """
-    click.echo(_client(ctx).firewall(name)["text"], nl=False)
+    click.echo(_client(ctx).firewall(name).text, nl=False)

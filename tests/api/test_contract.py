@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from colony.cli import main
+from colony.contract_responses import dump
 from colony.errors import ColonyError, Conflict, NotFound
 from tests.api.conftest import Api, make_repo, settle
 
@@ -94,14 +95,14 @@ def test_the_egress_policy_changes_live_and_is_kept(api: Api, tmp_path: Path) ->
         client.spawn("net", repo)
         settle(client, "net", "running")
         changed = client.set_policy("net", egress="deny", deny=["10.9.0.0/16"])
-        assert changed["policy"] == {"egress": "deny", "allow": [], "deny": ["10.9.0.0/16"]}
-        assert client.network("net")["policy"]["egress"] == "deny"
+        assert dump(changed.policy) == {"egress": "deny", "allow": [], "deny": ["10.9.0.0/16"]}
+        assert client.network("net").policy.egress == "deny"
         with pytest.raises(ColonyError) as bad:
             client.set_policy("net", egress="sometimes")
         assert "\n" not in str(bad.value)
-        assert client.network("net")["source"] == "override"
+        assert client.network("net").source == "override"
         client.reset_policy("net")
-        assert client.network("net")["policy"]["egress"] == "allow"
+        assert client.network("net").policy.egress == "allow"
 
 
 def test_the_audit_log_records_the_spawn(api: Api, tmp_path: Path) -> None:

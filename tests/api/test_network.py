@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from colony.contract_responses import dump
 from colony.errors import ColonyError, ConfigError, NotFound
 from tests.api.conftest import Api, make_repo, settle
 
@@ -23,18 +24,18 @@ def test_a_policy_reaches_the_firewall_text_and_the_kernel(api: Api, tmp_path: P
     kernel got the rules, and resetting brings back colony.toml's default."""
     running(api, tmp_path)
     with api.client() as client:
-        before = client.firewall("net")["text"]
+        before = client.firewall("net").text
         changed = client.set_policy("net", "allowlist", allow=["192.0.2.0/24"])
-        text = client.firewall("net")["text"]
+        text = client.firewall("net").text
         view = client.network("net", limit=5)
         reset = client.reset_policy("net")
     assert "elements = { 0.0.0.0/0 }" in before
-    assert changed["policy"] == {"egress": "allowlist", "allow": ["192.0.2.0/24"], "deny": []}
+    assert dump(changed.policy) == {"egress": "allowlist", "allow": ["192.0.2.0/24"], "deny": []}
     assert "set allow4 { type ipv4_addr; flags interval; elements = { 192.0.2.0/24 }; }" in text
     assert "0.0.0.0/0" not in text
-    assert view["source"] == "override"
-    assert reset["policy"]["egress"] == "allow"
-    assert reset["warnings"] == []
+    assert view.source == "override"
+    assert reset.policy.egress == "allow"
+    assert reset.warnings == []
     assert [c[0] for c in api.iso.calls].count("set_network") >= 3
 
 
@@ -47,7 +48,7 @@ def test_bad_policies_are_one_line_and_change_nothing(api: Api, tmp_path: Path) 
             client.set_policy("net", "allowlist", allow=["not a host!"])
         with pytest.raises(ConfigError, match=r"^limit: expected an integer, got 'all'$"):
             client._request("GET", "/colonies/net/network", params={"limit": "all"})
-        assert client.network("net")["source"] != "override"
+        assert client.network("net").source != "override"
     assert "not a host!" in str(entry.value)
     assert "\n" not in str(entry.value)
 

@@ -191,8 +191,8 @@ def records(d: Daemon, name: str, verdict: str, dest: str, port: int) -> list[di
     assert d.client is not None
     return [
         r
-        for r in d.client.network(name, limit=500)["records"]
-        if (r["verdict"], r["dest"], r["port"]) == (verdict, dest, port)
+        for r in d.client.network(name, limit=500).records
+        if (r.verdict, r.dest, r.port) == (verdict, dest, port)
     ]
 
 
@@ -263,11 +263,11 @@ def test_colonies_are_isolated_and_expose_to_opens_one_service(
     wait_for(lambda: records(daemon, "a", "accept", b.address, 5432), what="accept record")
     wait_for(lambda: records(daemon, "a", "deny", b.address, 3000), what="deny record")
     wait_for(lambda: records(daemon, "c", "deny", outside.gateway, port), what="host deny record")
-    assert client.network("b")["exposed_to"] == ["a"]
+    assert client.network("b").exposed_to == ["a"]
 
     client.remove("a", force=True)  # gone: b's table no longer names a's veth
-    assert client.network("b")["exposed_to"] == []
-    assert "5432" not in client.firewall("b")["text"].split("set exposed")[1].split("}")[0]
+    assert client.network("b").exposed_to == []
+    assert "5432" not in client.firewall("b").text.split("set exposed")[1].split("}")[0]
 
 
 def test_egress_deny_refuses_fast_and_records_it(
@@ -299,8 +299,8 @@ def test_egress_deny_refuses_fast_and_records_it(
     found = wait_for(lambda: records(daemon, "shut", "deny", outside.ips[0], 8080))
     assert found[0]["user"] == colony.owner
     view = client.network("shut")
-    assert view["denied"] >= 1
-    assert view["accepted"] == 0
+    assert view.denied >= 1
+    assert view.accepted == 0
 
 
 def test_allowlist_names_ports_and_live_changes(
@@ -322,7 +322,7 @@ def test_allowlist_names_ports_and_live_changes(
     assert probe(ns, first, 8081) == "refused"
     assert probe(ns, second, 8080) == "refused"
     wait_for(lambda: records(daemon, "listed", "accept", first, 8080), what="accept record")
-    assert client.network("listed")["resolved"] == {"ok.test": [first]}
+    assert client.network("listed").resolved == {"ok.test": [first]}
 
     done = colony_cli(daemon, "policy", "listed", "--egress", "allowlist", "--allow", "other.test")
     assert done.returncode == 0, done.stderr
@@ -334,7 +334,7 @@ def test_allowlist_names_ports_and_live_changes(
     client = daemon.client
     assert client is not None
     view = client.network("listed")
-    assert (view["source"], view["policy"]["allow"]) == ("override", ["other.test"])
+    assert (view.source, view.policy.allow) == ("override", ["other.test"])
     assert probe(ns, first, 8080) == "refused"
     assert probe(ns, second, 8080) == f"ok outside {second}:8080"
 
@@ -382,7 +382,7 @@ def test_root_inside_the_colony_cannot_flush_or_bypass(
     assert probe(ns, outside.ips[0], 8080, src="10.99.99.99") != f"ok outside {outside.ips[0]}:8080"
     assert probe(ns, gateway_of(colony.address), 22) == "refused"
     assert sh("nft", "list", "table", "inet", table).stdout == before
-    assert client.network("jail")["accepted"] == 0
+    assert client.network("jail").accepted == 0
 
 
 @pytest.mark.parametrize(
@@ -413,7 +413,7 @@ def test_bad_policy_input_is_one_line_and_changes_nothing(
     assert client is not None
     repo = network_repo(tmp_path, {"colony.toml": '[network]\negress = "deny"\n'})
     spawn(daemon, "steady", repo)
-    before = (client.network("steady")["policy"], client.firewall("steady")["text"])
+    before = (client.network("steady").policy, client.firewall("steady").text)
 
     done = colony_cli(daemon, "policy", "steady", *flags)
     assert done.returncode == 1
@@ -422,7 +422,7 @@ def test_bad_policy_input_is_one_line_and_changes_nothing(
         client.set_policy("steady", "allowlist", ["10.0.0.0/33"])
     with pytest.raises(ConfigError, match=r"^egress: expected one of"):
         client.set_policy("steady", "sometimes")
-    assert (client.network("steady")["policy"], client.firewall("steady")["text"]) == before
+    assert (client.network("steady").policy, client.firewall("steady").text) == before
 
     bad = make_repo(tmp_path / "bad", {"colony.toml": '[network]\negress = "maybe"\n'})
     done = colony_cli(daemon, "spawn", "broken", "--repo", str(bad))

@@ -8,16 +8,22 @@ from click.testing import CliRunner
 
 from colony.cli import main
 from colony.cli.net import format_network, format_policy
+from colony.contract_responses import Network, load
 
-VIEW = {
+SENT = {
     "colony": "web",
     "attached": True,
-    "policy": {"egress": "allowlist", "allow": ["ok.test:8080", "10.1.0.0/16", "gone.test"]},
+    "policy": {
+        "egress": "allowlist",
+        "allow": ["ok.test:8080", "10.1.0.0/16", "gone.test"],
+        "deny": [],
+    },
     "source": "override",
     "set_by": "alice",
     "set_at": 990.0,
     "resolved": {"ok.test": ["198.18.0.2"], "gone.test": []},
     "resolvers": ["10.255.255.53"],
+    "expose_to": [],
     "exposed_to": ["api"],
     "accepted": 3,
     "denied": 2,
@@ -52,6 +58,7 @@ VIEW = {
         }
     ],
 }
+VIEW = load(Network, SENT)
 
 
 def test_policy_block_shows_mode_entries_resolution_and_origin() -> None:
@@ -78,7 +85,7 @@ def test_network_view_shows_counters_destinations_and_records() -> None:
 
 def test_a_colony_without_kernel_objects_says_when_its_policy_applies() -> None:
     """When the colony has no network now, the view says the policy applies at its start."""
-    view = {**VIEW, "attached": False, "source": "colony.toml"}
+    view = load(Network, {**SENT, "attached": False, "source": "colony.toml"})
     assert "applied when the colony next starts" in format_policy(view, 1000.0).plain
 
 
