@@ -567,6 +567,43 @@ class Firewall(Answer):
     text: str
 
 
+# --- the audit log (issue 5) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEntry(Answer):
+    """One entry of the audit log, in its hash chain."""
+
+    seq: int
+    at: float
+    kind: str
+    colony: str | None
+    user: str | None
+    msg: str
+    data: dict[str, Any]  # the event, as its kind records it
+    hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEntries(Answer):
+    """``GET /audit``, oldest first."""
+
+    entries: list[AuditEntry]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict(Answer):
+    """``GET /audit/verify``: whether the chain holds; ``first``: the first entry found
+    wrong, ``head`` and ``cut`` the signed checkpoints it was checked against."""
+
+    ok: bool
+    checked: int
+    first: int | None
+    problem: str | None
+    head: int | None
+    cut: int | None
+
+
 # Every answer, for /openapi.json's components.
 ANSWERS: tuple[type[Answer], ...] = (
     Transition,
@@ -611,6 +648,9 @@ ANSWERS: tuple[type[Answer], ...] = (
     NetRecord,
     Network,
     Firewall,
+    AuditEntry,
+    AuditEntries,
+    Verdict,
 )
 
 
@@ -784,6 +824,8 @@ __all__ = [
     "ANSWERS",
     "AgentEvent",
     "Answer",
+    "AuditEntries",
+    "AuditEntry",
     "Brood",
     "BroodRemoved",
     "Broods",
@@ -826,6 +868,7 @@ __all__ = [
     "Undone",
     "Urls",
     "Usage",
+    "Verdict",
     "dump",
     "load",
     "schema_of",

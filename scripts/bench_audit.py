@@ -84,12 +84,12 @@ def run_exec(client: Client, name: str, script: str) -> int:
 
 
 def files_recorded(client: Client, name: str, prefix: str) -> int:
-    entries = client.audit(limit=0, colony=name, kind="files")["entries"]
+    entries = client.audit(limit=0, colony=name, kind="files").entries
     # Paths over the colony's rate limit are counted as "more", not listed (issue 11).
     return sum(
-        e["data"]["count"] + e["data"].get("more", 0)
+        e.data["count"] + e.data.get("more", 0)
         for e in entries
-        if not e["data"]["paths"] or e["data"]["paths"][0].startswith(prefix)
+        if not e.data["paths"] or e.data["paths"][0].startswith(prefix)
     )
 
 

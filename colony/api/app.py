@@ -89,6 +89,8 @@ ANSWERS: dict[tuple[str, str], tuple[str, type]] = {
     ("/colonies/{name}/policy", "put"): ("200", answers.Network),
     ("/colonies/{name}/policy", "delete"): ("200", answers.Network),
     ("/colonies/{name}/firewall", "get"): ("200", answers.Firewall),
+    ("/audit", "get"): ("200", answers.AuditEntries),
+    ("/audit/verify", "get"): ("200", answers.Verdict),
     ("/broods/{brood}", "delete"): ("200", answers.BroodRemoved),
     ("/trash/{which}/restore", "post"): ("202", answers.Colony),
 }

@@ -74,8 +74,8 @@ def test_sharing_is_checked_recorded_and_audited(api: Api, tmp_path: Path) -> No
             client.unshare("web", "nobody")
         with pytest.raises(NotFound):
             client.share("gone", "nobody")
-        entries = client.audit(colony="web", kind="lifecycle")["entries"]
-    messages = [(e["user"], e["msg"]) for e in entries if "shared" in e["msg"]]
+        entries = client.audit(colony="web", kind="lifecycle").entries
+    messages = [(e.user, e.msg) for e in entries if "shared" in e.msg]
     assert messages == [
         (me, "web: shared with nobody as operator"),
         (me, "web: no longer shared with nobody"),

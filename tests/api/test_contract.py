@@ -111,14 +111,14 @@ def test_the_audit_log_records_the_spawn(api: Api, tmp_path: Path) -> None:
         client.spawn("seen", repo)
         settle(client, "seen", "running")
         deadline = time.monotonic() + 10
-        while len(entries := client.audit(colony="seen")["entries"]) < 3:
+        while len(entries := client.audit(colony="seen").entries) < 3:
             assert time.monotonic() < deadline, entries  # the audit writer works in batches
             time.sleep(0.02)
         verified = client.audit_verify()
-    states = [e["data"]["state"] for e in entries if e["kind"] == "lifecycle"]
+    states = [e.data["state"] for e in entries if e.kind == "lifecycle"]
     assert states[:3] == ["spawning", "starting", "running"]
-    assert all(e["user"] == entries[0]["user"] for e in entries)
-    assert verified["ok"] is True
+    assert all(e.user == entries[0].user for e in entries)
+    assert verified.ok is True
 
 
 def test_the_cli_reads_the_same_api(api: Api, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from colony.contract_responses import Colony
+from colony.contract_responses import Colony, NetRecord
 from colony.core.model import Slot
 from colony.core.policy import parse_policy, plan_rules
 from colony.errors import ConfigError, HostError
@@ -187,7 +187,7 @@ def spawn(d: Daemon, name: str, repo: Path, config: str = "colony.toml") -> Colo
     return colony
 
 
-def records(d: Daemon, name: str, verdict: str, dest: str, port: int) -> list[dict]:
+def records(d: Daemon, name: str, verdict: str, dest: str, port: int) -> list[NetRecord]:
     assert d.client is not None
     return [
         r
@@ -297,7 +297,7 @@ def test_egress_deny_refuses_fast_and_records_it(
     }
     assert event["user"] == colony.owner
     found = wait_for(lambda: records(daemon, "shut", "deny", outside.ips[0], 8080))
-    assert found[0]["user"] == colony.owner
+    assert found[0].user == colony.owner
     view = client.network("shut")
     assert view.denied >= 1
     assert view.accepted == 0

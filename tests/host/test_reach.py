@@ -179,9 +179,9 @@ def test_previews_follow_spawn_and_rm_and_are_audited_in_batches(
 
     def batches() -> list[dict] | None:
         found = [
-            e["data"]
-            for e in daemon.client.audit(limit=0, colony="fresh")["entries"]  # type: ignore[union-attr]
-            if e["data"]["type"] == "request"
+            e.data
+            for e in daemon.client.audit(limit=0, colony="fresh").entries  # type: ignore[union-attr]
+            if e.data["type"] == "request"
         ]
         return found if sum(d.get("count", 1) for d in found) == 5 else None
 

@@ -102,12 +102,10 @@ def test_each_user_sees_and_runs_only_their_own_until_shared(
         assert bob.names() == [b_web]
 
         assert daemon.client is not None
-        entries = daemon.client.audit(colony=a_web, limit=0)["entries"]
-        users = {e.get("user") for e in entries}
+        entries = daemon.client.audit(colony=a_web, limit=0).entries
+        users = {e.user for e in entries}
         assert {alice.name, bob.name} <= users, users
-        assert any(
-            e.get("user") == bob.name and e["msg"].startswith(f"{a_web}: exec") for e in entries
-        )
+        assert any(e.user == bob.name and e.msg.startswith(f"{a_web}: exec") for e in entries)
         mine = json.loads(bob.ok("audit", "--json"))
         assert any(e.get("colony") == b_web for e in mine)
         assert {e.get("colony") for e in mine} <= {b_web, None}
