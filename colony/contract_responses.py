@@ -1,9 +1,10 @@
 """The JSON the API answers with, as typed objects shared by the daemon and the client (issue 13).
 
-One frozen dataclass per answer, beside the request bodies of :mod:`colony.contract`. The
-daemon builds one and sends :func:`dump` of it; the client reads an answer with :func:`load`,
-so the CLI, Stem and Bloom read attributes that mypy checks; ``/openapi.json`` shows
-:func:`schemas` of them. Both ends use the same classes, so they cannot drift.
+One frozen dataclass per answer (as mypy sees it: :class:`Answer`), beside the request
+bodies of :mod:`colony.contract`. The daemon builds one and sends :func:`dump` of it; the
+client reads an answer with :func:`load`, so the CLI, Stem and Bloom read attributes that
+mypy checks; ``/openapi.json`` shows :func:`schemas` of them. Both ends use the same
+classes, so they cannot drift.
 
 :func:`load` ignores nothing it does not know: keys this client has no field for (a newer
 Mycelium's) are kept in ``extra`` and :func:`dump` writes them back, so ``--json`` prints
@@ -23,33 +24,125 @@ Example:
     colony.errors.ColonyError: Mycelium's answer to GET /colonies/web: at: missing
 """
 
-# Annotations stay real types here (no ``from __future__ import annotations``): load() reads
-# them from dataclasses.fields() without evaluating strings, which keeps it quick.
+# Annotations stay real types here (no ``from __future__ import annotations``): the fields
+# are read from them without evaluating strings, which keeps it quick.
 
 import dataclasses
+import inspect
 import types
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, Union, get_args, get_origin
+from dataclasses import field
+from typing import (
+    Any,
+    ClassVar,
+    TypeVar,
+    Union,
+    dataclass_transform,
+    get_args,
+    get_origin,
+)
 
 from colony.errors import ColonyError
 
 T = TypeVar("T")
+A = TypeVar("A", bound="Answer")
 OMIT = {"omit": True}  # field metadata: dump() leaves the field out while it is None
 UNLESS_FAILED = {"omit_if": "error"}  # field metadata: dump() leaves it out beside an error
 SKEW_HINT = "Mycelium and this client may be of different versions; upgrade the older one"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Answer:
-    """What every answer has: the keys this client does not know, kept for ``--json``."""
+class Field:
+    """One field of an answer: its name, type, default (or ``factory`` making it;
+    ``dataclasses.MISSING``: none) and metadata (:data:`OMIT`, :data:`UNLESS_FAILED`)."""
 
-    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    __slots__ = ("default", "factory", "metadata", "name", "required", "type")
+
+    def __init__(self, name: str, kind: Any, default: Any, factory: Any, metadata: Any) -> None:
+        self.name, self.type, self.metadata = name, kind, metadata
+        self.default, self.factory = default, factory
+        self.required = default is dataclasses.MISSING and factory is dataclasses.MISSING
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
+class Answer:
+    """The base of every answer: a frozen, keyword-only dataclass as mypy sees it (PEP 681),
+    declared as one (annotations, ``dataclasses.field``). Its methods are written once, here:
+    ``dataclasses.dataclass`` compiles several per class when the module loads, over a
+    millisecond each, and ``colony ls`` loads this module (issue 15).
+
+    ``extra``: the keys of the JSON it was read from that this client does not know, kept for
+    ``--json``; not a field, not compared.
+    """
+
+    FIELDS: ClassVar[tuple[Field, ...]] = ()
+    extra: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = []
+        for name, hint in inspect.get_annotations(cls).items():
+            origin: object = get_origin(hint)
+            if origin is ClassVar:
+                continue
+            value = cls.__dict__.get(name, dataclasses.MISSING)
+            if isinstance(value, dataclasses.Field):
+                own.append(Field(name, hint, value.default, value.default_factory, value.metadata))
+            else:
+                own.append(Field(name, hint, value, dataclasses.MISSING, {}))
+            if name in cls.__dict__:
+                delattr(cls, name)  # a default lives in FIELDS, not on the class
+        inherited = [f for f in cls.FIELDS if f.name not in {o.name for o in own}]
+        cls.FIELDS = (*inherited, *own)
+
+    def __init__(self, **values: Any) -> None:
+        unknown = set(values) - {f.name for f in self.FIELDS}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown fields {sorted(unknown)}")
+        for f in self.FIELDS:
+            if f.name in values:
+                value = values[f.name]
+            elif f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.factory is not dataclasses.MISSING:
+                value = f.factory()
+            else:
+                raise TypeError(f"{type(self).__name__}: missing field {f.name!r}")
+            object.__setattr__(self, f.name, value)
+        object.__setattr__(self, "extra", {})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Answer)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self.FIELDS)
+        return f"{type(self).__name__}({shown})"
+
+
+def replace(answer: A, **changes: Any) -> A:
+    """``answer`` with ``changes`` (and the unknown keys it was read with)."""
+    values = {f.name: getattr(answer, f.name) for f in answer.FIELDS}
+    made = type(answer)(**{**values, **changes})
+    object.__setattr__(made, "extra", answer.extra)
+    return made
 
 
 # --- colonies -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class Transition(Answer):
     """A state a colony entered, at unix time ``at``."""
 
@@ -59,7 +152,6 @@ class Transition(Answer):
     reason: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class Service(Answer):
     """One service of a colony."""
 
@@ -73,7 +165,6 @@ class Service(Answer):
     url: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
 class RunsAs(Answer):
     """The user a colony's processes run as, and why that one."""
 
@@ -83,7 +174,6 @@ class RunsAs(Answer):
     why: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class Disk(Answer):
     """A colony's own disk, in bytes."""
 
@@ -91,7 +181,6 @@ class Disk(Answer):
     used: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class Containment(Answer):
     """How a colony is contained (issue 3)."""
 
@@ -103,7 +192,6 @@ class Containment(Answer):
     disk: Disk | None
 
 
-@dataclass(frozen=True, kw_only=True)
 class Limits(Answer):
     """A colony's resource limits; a limit not set is left out (unlimited)."""
 
@@ -115,7 +203,6 @@ class Limits(Answer):
     disk: int | None = field(default=None, metadata=OMIT)  # bytes (issue 11)
 
 
-@dataclass(frozen=True, kw_only=True)
 class Sample(Answer):
     """``GET /colonies/{name}/usage``: a colony's latest resource usage (issue 3); a number
     is None where it is not known (``cpu_percent`` until two samples exist)."""
@@ -137,14 +224,12 @@ class Sample(Answer):
     limits: Limits
 
 
-@dataclass(frozen=True, kw_only=True)
 class Usage(Answer):
     """``GET /usage``: every colony's latest sample (``colony top``)."""
 
     usage: list[Sample]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Colony(Answer):
     """``GET /colonies/{name}``: one colony in full. A spawn's answer adds ``warnings``; a
     stop, start or restart that had nothing to do adds ``already`` (the state it is in)."""
@@ -177,14 +262,12 @@ class Colony(Answer):
     already: str | None = field(default=None, metadata=OMIT)
 
 
-@dataclass(frozen=True, kw_only=True)
 class Colonies(Answer):
     """``GET /colonies``."""
 
     colonies: list[Colony]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Removed(Answer):
     """``DELETE /colonies/{name}``: where the removed colony's work went (issue 6)."""
 
@@ -196,7 +279,6 @@ class Removed(Answer):
     trash_id: int | None = field(default=None, metadata=OMIT)  # absent: not recorded
 
 
-@dataclass(frozen=True, kw_only=True)
 class Failure(Answer):
     """An error as the API writes it."""
 
@@ -205,7 +287,6 @@ class Failure(Answer):
     hint: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class RemoveResult(Answer):
     """One colony of ``POST /colonies/remove``: what :class:`Removed` says, or ``error``."""
 
@@ -219,14 +300,12 @@ class RemoveResult(Answer):
     error: Failure | None = field(default=None, metadata=OMIT)
 
 
-@dataclass(frozen=True, kw_only=True)
 class RemoveResults(Answer):
     """``POST /colonies/remove``: one result per name, in their order."""
 
     results: list[RemoveResult]
 
 
-@dataclass(frozen=True, kw_only=True)
 class BroodRemoved(Answer):
     """``DELETE /broods/{brood}``: its colonies removed as ``POST /colonies/remove`` does,
     then the brood (``removed`` false: some colony could not be, the brood stays)."""
@@ -236,14 +315,12 @@ class BroodRemoved(Answer):
     results: list[RemoveResult]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Urls(Answer):
     """``GET /colonies/{name}/urls``: each service's preview URL."""
 
     urls: dict[str, str | None]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Orphan(Answer):
     """A kernel object or workspace that belonged to no colony."""
 
@@ -251,7 +328,6 @@ class Orphan(Answer):
     name: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class Collected(Answer):
     """``POST /gc``."""
 
@@ -261,7 +337,6 @@ class Collected(Answer):
 # --- agents (issue 6) ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class AgentEvent(Answer):
     """One thing an agent did or said, in its session's order."""
 
@@ -273,7 +348,6 @@ class AgentEvent(Answer):
     data: dict[str, Any]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Session(Answer):
     """An agent session; ``GET /colonies/{name}/agents/{session}`` adds its last ``events``."""
 
@@ -301,7 +375,6 @@ class Session(Answer):
     events: list[AgentEvent] | None = field(default=None, metadata=OMIT)
 
 
-@dataclass(frozen=True, kw_only=True)
 class Sessions(Answer):
     """``GET /agents``, ``GET /colonies/{name}/agents``."""
 
@@ -313,7 +386,6 @@ class Sessions(Answer):
 Sensitive = dict[str, str]  # a changed path that configures tools, hooks or CI: {path, why}
 
 
-@dataclass(frozen=True, kw_only=True)
 class DiffStat(Answer):
     files: int
     added: int
@@ -322,7 +394,6 @@ class DiffStat(Answer):
     paths: list[str]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Diff(Answer):
     """``GET /colonies/{name}/workspace/diff``: its changes against its base."""
 
@@ -334,7 +405,6 @@ class Diff(Answer):
     sensitive: list[Sensitive]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Merged(Answer):
     """``POST /colonies/{name}/workspace/merge``; ``merged`` false: nothing to merge."""
 
@@ -349,7 +419,6 @@ class Merged(Answer):
     squash: bool
 
 
-@dataclass(frozen=True, kw_only=True)
 class Snapshot(Answer):
     """A snapshot of a colony's files, numbered from 1; ``POST .../snapshots`` adds
     ``colony``."""
@@ -364,14 +433,12 @@ class Snapshot(Answer):
     colony: str | None = field(default=None, metadata=OMIT)
 
 
-@dataclass(frozen=True, kw_only=True)
 class Snapshots(Answer):
     """``GET /colonies/{name}/workspace/snapshots``, oldest first."""
 
     snapshots: list[Snapshot]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Undone(Answer):
     """``POST /colonies/{name}/workspace/undo``: the snapshot restored, and the one that
     recorded what it replaced."""
@@ -381,7 +448,6 @@ class Undone(Answer):
     saved: Snapshot | None
 
 
-@dataclass(frozen=True, kw_only=True)
 class Conflict(Answer):
     """A file changed in two or more colonies of one repository."""
 
@@ -390,14 +456,12 @@ class Conflict(Answer):
     colonies: list[str]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Conflicts(Answer):
     """``GET /conflicts``."""
 
     conflicts: list[Conflict]
 
 
-@dataclass(frozen=True, kw_only=True)
 class TrashEntry(Answer):
     """A removed colony that can be restored."""
 
@@ -414,7 +478,6 @@ class TrashEntry(Answer):
     dir: str | None  # its data dir and logs
 
 
-@dataclass(frozen=True, kw_only=True)
 class TrashList(Answer):
     """``GET /trash``; ``strays``: directories in the trash of no entry (admins only)."""
 
@@ -422,7 +485,6 @@ class TrashList(Answer):
     strays: list[str]
 
 
-@dataclass(frozen=True, kw_only=True)
 class PurgedEntry(Answer):
     id: int | None  # None: a stray directory
     name: str
@@ -430,7 +492,6 @@ class PurgedEntry(Answer):
     dir: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
 class Purged(Answer):
     """``DELETE /trash``, ``DELETE /trash/{which}``."""
 
@@ -440,7 +501,6 @@ class Purged(Answer):
 # --- broods (issue 6) ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class Member(Answer):
     """A colony of a brood, with how it ranks (1: best)."""
 
@@ -462,7 +522,6 @@ class Member(Answer):
     exists: bool  # false once it went to the trash
 
 
-@dataclass(frozen=True, kw_only=True)
 class Brood(Answer):
     """``GET /broods/{brood}``: one objective, many colonies; members best first."""
 
@@ -482,14 +541,12 @@ class Brood(Answer):
     members: list[Member]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Broods(Answer):
     """``GET /broods``."""
 
     broods: list[Brood]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Picked(Answer):
     """``POST /broods/{brood}/pick``: the member merged, the others moved to the trash."""
 
@@ -502,7 +559,6 @@ class Picked(Answer):
 # --- network (issue 4) ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class Policy(Answer):
     """A colony's egress policy: allow, deny, or allowlist with entries."""
 
@@ -511,7 +567,6 @@ class Policy(Answer):
     deny: list[str]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Destination(Answer):
     """Where a colony connected to, and how often each way."""
 
@@ -523,7 +578,6 @@ class Destination(Answer):
     last: float
 
 
-@dataclass(frozen=True, kw_only=True)
 class NetRecord(Answer):
     """A connection the colony's firewall logged."""
 
@@ -537,7 +591,6 @@ class NetRecord(Answer):
     at: float
 
 
-@dataclass(frozen=True, kw_only=True)
 class Network(Answer):
     """``GET /colonies/{name}/network``: its policy, where it comes from, the names it
     resolved, its counters and last connections; a policy change adds ``warnings``."""
@@ -559,7 +612,6 @@ class Network(Answer):
     warnings: list[str] | None = field(default=None, metadata=OMIT)
 
 
-@dataclass(frozen=True, kw_only=True)
 class Firewall(Answer):
     """``GET /colonies/{name}/firewall``: the nft text of its table."""
 
@@ -570,7 +622,6 @@ class Firewall(Answer):
 # --- the audit log (issue 5) ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class AuditEntry(Answer):
     """One entry of the audit log, in its hash chain."""
 
@@ -584,14 +635,12 @@ class AuditEntry(Answer):
     hash: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class AuditEntries(Answer):
     """``GET /audit``, oldest first."""
 
     entries: list[AuditEntry]
 
 
-@dataclass(frozen=True, kw_only=True)
 class Verdict(Answer):
     """``GET /audit/verify``: whether the chain holds; ``first``: the first entry found
     wrong, ``head`` and ``cut`` the signed checkpoints it was checked against."""
@@ -679,26 +728,6 @@ def load(cls: type[T], data: object, what: str = "a request") -> T:
     return value
 
 
-_FIELDS: dict[type, tuple[tuple[str, Any, bool], ...]] = {}
-
-
-def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
-    """``(name, type, required)`` of each field of ``cls`` but ``extra``; cached."""
-    found = _FIELDS.get(cls)
-    if found is None:
-        found = tuple(
-            (
-                f.name,
-                f.type,
-                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
-            )
-            for f in dataclasses.fields(cls)
-            if f.name != "extra"
-        )
-        _FIELDS[cls] = found
-    return found
-
-
 def _value(kind: Any, value: object, where: str) -> Any:
     if kind is Any:
         return value
@@ -708,21 +737,21 @@ def _value(kind: Any, value: object, where: str) -> Any:
             return None
         options = [a for a in get_args(kind) if a is not type(None)]
         return _value(options[0] if len(options) == 1 else Any, value, where)
-    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and issubclass(kind, Answer):
         if not isinstance(value, dict):
             raise _Bad(where, f"expected an object, got {_short(value)}")
         values: dict[str, Any] = {}
-        for name, hint, required in _fields(kind):
-            inner = f"{where}.{name}" if where else name
-            if name in value:
-                values[name] = _value(hint, value[name], inner)
-            elif required:
+        for f in kind.FIELDS:
+            inner = f"{where}.{f.name}" if where else f.name
+            if f.name in value:
+                values[f.name] = _value(f.type, value[f.name], inner)
+            elif f.required:
                 raise _Bad(inner, "missing")
-        known = {name for name, _, _ in _fields(kind)}
-        extra = {k: v for k, v in value.items() if k not in known}
-        if extra:
-            values["extra"] = extra
-        return kind(**values)
+        made = kind(**values)
+        if len(value) > len(values):
+            extra = {k: v for k, v in value.items() if k not in values}
+            object.__setattr__(made, "extra", extra)
+        return made
     if origin is list:
         if not isinstance(value, list):
             raise _Bad(where, f"expected an array, got {_short(value)}")
@@ -755,9 +784,7 @@ def dump(value: Any) -> Any:
     one marked :data:`UNLESS_FAILED` only when its answer has no ``error``."""
     if isinstance(value, Answer):
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            if f.name == "extra":
-                continue
+        for f in value.FIELDS:
             item = getattr(value, f.name)
             if item is None and f.metadata.get("omit"):
                 continue
@@ -796,7 +823,7 @@ def schema_of(kind: Any) -> dict[str, Any]:
         if "$ref" in inner:  # 3.0: a reference takes no siblings
             return {"allOf": [inner], "nullable": True}
         return {**inner, "nullable": True}
-    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and issubclass(kind, Answer):
         return {"$ref": f"#/components/schemas/{kind.__name__}"}
     if origin is list:
         return {"type": "array", "items": schema_of(get_args(kind)[0])}
@@ -809,8 +836,8 @@ def schemas() -> dict[str, dict[str, Any]]:
     """``components.schemas`` of /openapi.json: each answer by its class name."""
     out: dict[str, dict[str, Any]] = {}
     for cls in ANSWERS:
-        props = {name: schema_of(hint) for name, hint, _ in _fields(cls)}
-        required = [name for name, _, needed in _fields(cls) if needed]
+        props = {f.name: schema_of(f.type) for f in cls.FIELDS}
+        required = [f.name for f in cls.FIELDS if f.required]
         schema: dict[str, Any] = {"type": "object", "properties": props}
         if required:
             schema["required"] = required
@@ -840,6 +867,7 @@ __all__ = [
     "DiffStat",
     "Disk",
     "Failure",
+    "Field",
     "Firewall",
     "Limits",
     "Member",
@@ -871,6 +899,7 @@ __all__ = [
     "Verdict",
     "dump",
     "load",
+    "replace",
     "schema_of",
     "schemas",
 ]

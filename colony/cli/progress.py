@@ -6,7 +6,6 @@ Used by spawn, stop, start and restart; ``--no-wait`` skips it, ``--json`` keeps
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,7 +25,7 @@ from colony.cli.format import (
     format_warning,
 )
 from colony.client import Client, EventStream
-from colony.contract_responses import Colony, Transition
+from colony.contract_responses import Colony, Transition, replace
 from colony.errors import ColonyError, NotFound
 from colony.present import format_duration, format_state
 
@@ -197,9 +196,7 @@ def _lifecycle(
 
 def _with_warnings(final: Colony, answer: Colony) -> Colony:
     """``final`` with the warnings the request's ``answer`` had (a spawn's), if it had any."""
-    return (
-        final if answer.warnings is None else dataclasses.replace(final, warnings=answer.warnings)
-    )
+    return final if answer.warnings is None else replace(final, warnings=answer.warnings)
 
 
 def _print_warnings(colony: Colony) -> None:

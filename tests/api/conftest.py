@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import ipaddress
 import json
 import os
@@ -81,9 +80,8 @@ def _extras(value: object) -> list[str]:
     if not isinstance(value, Answer):
         return []
     found = list(value.extra)
-    for f in dataclasses.fields(value):
-        if f.name != "extra":
-            found += _extras(getattr(value, f.name))
+    for f in value.FIELDS:
+        found += _extras(getattr(value, f.name))
     return found
 
 

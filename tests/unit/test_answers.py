@@ -4,6 +4,7 @@ Mycelium sends into dataclasses and writes them back unchanged."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -18,6 +19,7 @@ from colony.contract_responses import (
     Transition,
     dump,
     load,
+    replace,
     schemas,
 )
 from colony.errors import ColonyError
@@ -151,3 +153,22 @@ def test_a_session_as_the_api_writes_it_reads_back_whole() -> None:
     assert session.extra == {}
     assert dump(session) == sent
     assert "events" not in session_json(rec)
+
+
+def test_an_answer_is_a_frozen_keyword_only_value() -> None:
+    """Answers behave as frozen dataclasses: equal by their fields (not by the unknown keys
+    they were read with), no assignment, no unknown or missing field; replace keeps extra."""
+    one = Transition(state="running", at=1.0)
+    other = load(Transition, {"state": "running", "at": 1.0, "new": 1})
+    assert one == other
+    assert one.step is None
+    assert repr(one) == "Transition(state='running', at=1.0, step=None, reason=None)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        one.state = "failed"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unknown fields"):
+        Transition(state="running", at=1.0, when=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="missing field 'at'"):
+        Transition(state="running")  # type: ignore[call-arg]
+    moved = replace(other, state="failed")
+    assert (moved.state, moved.at, moved.extra) == ("failed", 1.0, {"new": 1})
+    assert [f.name for f in Colony.FIELDS][:2] == ["name", "state"]
