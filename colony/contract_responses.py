@@ -30,6 +30,7 @@ Example:
 import dataclasses
 import inspect
 import types
+from collections.abc import Callable
 from dataclasses import field
 from typing import (
     Any,
@@ -74,6 +75,7 @@ class Answer:
     """
 
     FIELDS: ClassVar[tuple[Field, ...]] = ()
+    NAMES: ClassVar[frozenset[str]] = frozenset()
     extra: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -92,6 +94,7 @@ class Answer:
                 delattr(cls, name)  # a default lives in FIELDS, not on the class
         inherited = [f for f in cls.FIELDS if f.name not in {o.name for o in own}]
         cls.FIELDS = (*inherited, *own)
+        cls.NAMES = frozenset(f.name for f in cls.FIELDS)
 
     def __init__(self, **values: Any) -> None:
         unknown = set(values) - {f.name for f in self.FIELDS}
@@ -707,10 +710,22 @@ ANSWERS: tuple[type[Answer], ...] = (
 
 
 class _Bad(Exception):
-    """A value that does not fit, at ``where`` (a path such as ``colonies[0].name``)."""
+    """A value that does not fit: ``problem``, at ``path`` (``colonies[0].name``), which
+    each enclosing value completes as the error passes through it."""
 
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"{where}: {problem}" if where else problem)
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path = ""
+
+    def within(self, step: str) -> "_Bad":
+        """This error one level up: ``step`` is a field's name or ``[i]``."""
+        joined = "" if not self.path or self.path.startswith("[") else "."
+        self.path = f"{step}{joined}{self.path}"
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}" if self.path else self.problem
 
 
 def load(cls: type[T], data: object, what: str = "a request") -> T:
@@ -722,55 +737,124 @@ def load(cls: type[T], data: object, what: str = "a request") -> T:
             VALUE``): one line.
     """
     try:
-        value: T = _value(cls, data, "")
+        value: T = _reader(cls)(data)
     except _Bad as exc:
         raise ColonyError(f"Mycelium's answer to {what}: {exc}", hint=SKEW_HINT) from None
     return value
 
 
-def _value(kind: Any, value: object, where: str) -> Any:
+Reader = Callable[[Any], Any]
+_READERS: dict[Any, Reader] = {}
+
+
+def _reader(kind: Any) -> Reader:
+    """The function that checks a JSON value as ``kind`` (and makes its answers), made once
+    per type: reading 1,000 colonies stays quick."""
+    found = _READERS.get(kind)
+    if found is None:
+        found = _READERS[kind] = _make_reader(kind)
+    return found
+
+
+def _make_reader(kind: Any) -> Reader:
     if kind is Any:
-        return value
+        return _same
     origin = get_origin(kind)
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in get_args(kind):
-            return None
         options = [a for a in get_args(kind) if a is not type(None)]
-        return _value(options[0] if len(options) == 1 else Any, value, where)
+        inner = _reader(options[0] if len(options) == 1 else Any)
+        return lambda value: None if value is None else inner(value)
     if isinstance(kind, type) and issubclass(kind, Answer):
-        if not isinstance(value, dict):
-            raise _Bad(where, f"expected an object, got {_short(value)}")
-        values: dict[str, Any] = {}
-        for f in kind.FIELDS:
-            inner = f"{where}.{f.name}" if where else f.name
-            if f.name in value:
-                values[f.name] = _value(f.type, value[f.name], inner)
-            elif f.required:
-                raise _Bad(inner, "missing")
-        made = kind(**values)
-        if len(value) > len(values):
-            extra = {k: v for k, v in value.items() if k not in values}
-            object.__setattr__(made, "extra", extra)
-        return made
+        return _answer_reader(kind)
     if origin is list:
-        if not isinstance(value, list):
-            raise _Bad(where, f"expected an array, got {_short(value)}")
-        (item,) = get_args(kind)
-        return [_value(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return _list_reader(get_args(kind)[0])
     if origin is dict:
-        if not isinstance(value, dict):
-            raise _Bad(where, f"expected an object, got {_short(value)}")
-        _, item = get_args(kind)
-        return {k: _value(item, v, f"{where}.{k}") for k, v in value.items()}
-    if kind is float:  # JSON does not tell 2 from 2.0
-        fits = isinstance(value, int | float) and not isinstance(value, bool)
-    elif kind is int:
-        fits = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        fits = isinstance(value, kind)
-    if not fits:
-        raise _Bad(where, f"expected {_JSON_TYPES.get(kind, kind.__name__)}, got {_short(value)}")
+        return _dict_reader(get_args(kind)[1])
+    return _scalar_reader(kind)
+
+
+def _same(value: Any) -> Any:
     return value
+
+
+def _answer_reader(cls: type[Answer]) -> Reader:
+    plan: list[tuple[str, Reader, Field]] = []
+    put = object.__setattr__
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _Bad(f"expected an object, got {_short(value)}")
+        if not plan:  # made on first use: answers refer to answers defined later
+            plan.extend((f.name, _reader(f.type), f) for f in cls.FIELDS)
+        made = object.__new__(cls)  # as cls(**values) would, without checking names again
+        for name, inner, f in plan:
+            if name in value:
+                try:
+                    put(made, name, inner(value[name]))
+                except _Bad as exc:
+                    raise exc.within(name) from None
+            elif f.required:
+                raise _Bad("missing").within(name)
+            else:
+                put(made, name, f.default if f.factory is dataclasses.MISSING else f.factory())
+        names = cls.NAMES
+        unknown = not value.keys() <= names
+        put(made, "extra", {k: v for k, v in value.items() if k not in names} if unknown else {})
+        return made
+
+    return read
+
+
+def _list_reader(item: Any) -> Reader:
+    inner = _reader(item)
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, list):
+            raise _Bad(f"expected an array, got {_short(value)}")
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(inner(v))
+            except _Bad as exc:
+                raise exc.within(f"[{i}]") from None
+        return out
+
+    return read
+
+
+def _dict_reader(item: Any) -> Reader:
+    inner = _reader(item)
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _Bad(f"expected an object, got {_short(value)}")
+        if inner is _same:
+            return value
+        out = {}
+        for k, v in value.items():
+            try:
+                out[k] = inner(v)
+            except _Bad as exc:
+                raise exc.within(str(k)) from None
+        return out
+
+    return read
+
+
+def _scalar_reader(kind: type) -> Reader:
+    if kind is float:  # JSON does not tell 2 from 2.0
+        allowed: tuple[type, ...] = (int, float)
+    else:
+        allowed = (kind,)
+    exact_bool = kind is bool
+    name = _JSON_TYPES.get(kind, kind.__name__)
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, allowed) or (isinstance(value, bool) and not exact_bool):
+            raise _Bad(f"expected {name}, got {_short(value)}")
+        return value
+
+    return read
 
 
 def _short(value: object) -> str:
