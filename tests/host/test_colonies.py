@@ -14,6 +14,7 @@ from websockets.sync.client import connect as ws_connect
 
 from colony import host
 from colony.client import Client
+from colony.contract_responses import Service
 from colony.errors import ColonyError
 from colony.isolation import firewall
 from colony.isolation.firewall import host_table
@@ -164,13 +165,13 @@ def test_crashing_service_backs_off_then_gives_up(daemon: Daemon, tmp_path: Path
     client.spawn("crashy", str(repo))
     wait_state(client, "crashy", "running")
 
-    def fatal() -> dict | None:
+    def fatal() -> Service | None:
         svc = client.colony("crashy").services[0]
         return svc if svc.state == "fatal" else None
 
     svc = wait_for(fatal, what="service to be given up")
-    assert svc["restarts"] == 2
-    assert svc["exit_code"] == 3
+    assert svc.restarts == 2
+    assert svc.exit_code == 3
     lines = [e["line"] for e in client.logs("crashy", lines=500)]
     assert sum(1 for line in lines if line == "started") == 3
     assert any("gave up after 2 restarts" in line for line in lines)

@@ -111,7 +111,7 @@ def test_memory_hog_is_oom_killed_inside_its_cgroup(daemon: Daemon, tmp_path: Pa
     for name, before in (("hog", hog_colony), ("calm", calm_colony)):
         after = client.colony(name)
         assert after.state == "running"
-        assert after.services[0].pid == before["services"][0]["pid"]
+        assert after.services[0].pid == before.services[0].pid
         assert Path(f"/proc/{after.services[0].pid}").exists()
     assert client.colony_usage("hog").oom_kills >= 1
     lines = [e["line"] for e in client.logs("hog", lines=100)]

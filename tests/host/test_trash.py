@@ -49,7 +49,7 @@ def test_rm_then_trash_restore_gives_back_the_exact_files(daemon: Daemon, tmp_pa
     assert removed.saved
     assert not ws.exists()
     [entry] = client.trash().trash
-    assert (entry["name"], entry["branch"]) == ("keeper", "colony/keeper")
+    assert (entry.name, entry.branch) == ("keeper", "colony/keeper")
 
     client.trash_restore("keeper")
     back = wait_state(client, "keeper", "running", "failed")
@@ -104,7 +104,7 @@ def test_purge_deletes_the_entry_its_branch_and_refs(daemon: Daemon, tmp_path: P
     removed = client.remove("old", force=True)
     assert Path(removed.trash).is_dir()
     [purged] = client.trash_purge("old").purged
-    assert purged["deleted_refs"] == ["refs/colony/base/old"]
+    assert purged.deleted_refs == ["refs/colony/base/old"]
     assert not Path(removed.trash).exists()
     assert git(repo, "for-each-ref", "refs/colony/", "refs/heads/colony/") == ""
     spawn(client, repo, "old")  # the name is free again
