@@ -2,8 +2,8 @@
 
 One frozen dataclass per answer (as mypy sees it: :class:`Answer`), beside the request
 bodies of :mod:`colony.contract`. The daemon builds one and sends :func:`dump` of it; the
-client reads an answer with :func:`load`, so the CLI, Stem and Bloom read attributes that
-mypy checks; ``/openapi.json`` shows :func:`schemas` of them. Both ends use the same
+client reads an answer with :func:`load`, so the CLI and Stem read attributes that mypy
+checks; ``/openapi.json`` shows :func:`schemas` of them. Both ends use the same
 classes, so they cannot drift.
 
 :func:`load` ignores nothing it does not know: keys this client has no field for (a newer
@@ -97,7 +97,7 @@ class Answer:
         cls.NAMES = frozenset(f.name for f in cls.FIELDS)
 
     def __init__(self, **values: Any) -> None:
-        unknown = set(values) - {f.name for f in self.FIELDS}
+        unknown = values.keys() - self.NAMES
         if unknown:
             raise TypeError(f"{type(self).__name__}: unknown fields {sorted(unknown)}")
         for f in self.FIELDS:
@@ -656,6 +656,71 @@ class Verdict(Answer):
     cut: int | None
 
 
+# --- the host: doctor, hosts file, sharing, Bloom's logins --------------------------------
+
+
+class Check(Answer):
+    """One item of the security checklist (``status``: ok, warn or fail)."""
+
+    name: str
+    status: str
+    detail: str
+    hint: str | None
+
+
+class Checklist(Answer):
+    """``GET /doctor``."""
+
+    checks: list[Check]
+
+
+class HostsStatus(Answer):
+    """``GET /hosts``, ``POST /hosts``: Colony's preview names in the hosts file."""
+
+    path: str
+    present: list[str]
+    missing: list[str]
+    stale: list[str]
+
+
+class Grant(Answer):
+    """A user a colony is shared with, and the role given."""
+
+    user: str
+    role: str
+
+
+class Shares(Answer):
+    """``GET /colonies/{name}/shares`` (and a share's or unshare's answer)."""
+
+    colony: str
+    owner: str | None
+    shares: list[Grant]
+
+
+class Login(Answer):
+    """``POST /auth/dashboard``: a one-time Bloom login URL for the caller."""
+
+    url: str
+    user: str
+    expires: float
+
+
+class ApiToken(Answer):
+    """``POST /auth/token``: a token for ``Authorization: Bearer`` on the HTTP listener."""
+
+    token: str
+    user: str
+    url: str | None  # Bloom's origin
+
+
+class Revoked(Answer):
+    """``POST /auth/revoke``: how many logins, sessions and tokens of the caller ended."""
+
+    revoked: int
+    user: str
+
+
 # Every answer, for /openapi.json's components.
 ANSWERS: tuple[type[Answer], ...] = (
     Transition,
@@ -703,6 +768,14 @@ ANSWERS: tuple[type[Answer], ...] = (
     AuditEntry,
     AuditEntries,
     Verdict,
+    Check,
+    Checklist,
+    HostsStatus,
+    Grant,
+    Shares,
+    Login,
+    ApiToken,
+    Revoked,
 )
 
 
@@ -935,11 +1008,14 @@ __all__ = [
     "ANSWERS",
     "AgentEvent",
     "Answer",
+    "ApiToken",
     "AuditEntries",
     "AuditEntry",
     "Brood",
     "BroodRemoved",
     "Broods",
+    "Check",
+    "Checklist",
     "Collected",
     "Colonies",
     "Colony",
@@ -953,7 +1029,10 @@ __all__ = [
     "Failure",
     "Field",
     "Firewall",
+    "Grant",
+    "HostsStatus",
     "Limits",
+    "Login",
     "Member",
     "Merged",
     "NetRecord",
@@ -966,12 +1045,14 @@ __all__ = [
     "RemoveResult",
     "RemoveResults",
     "Removed",
+    "Revoked",
     "RunsAs",
     "Sample",
     "Sensitive",
     "Service",
     "Session",
     "Sessions",
+    "Shares",
     "Snapshot",
     "Snapshots",
     "Transition",

@@ -109,18 +109,18 @@ def test_hosts_shows_the_names_and_refuses_an_unknown_action(api: Api) -> None:
         shown = client.hosts()
         with pytest.raises(ConfigError) as bad:
             client.hosts_update("replace")
-    assert shown["path"] == "/etc/hosts"
-    assert shown["missing"] == []
+    assert shown.path == "/etc/hosts"
+    assert shown.missing == []
     assert str(bad.value) == "request body: action: expected 'add' or 'remove', got 'replace'"
 
 
 def test_doctor_lists_each_check_with_a_status(api: Api, tmp_path: Path) -> None:
     running(api, tmp_path)
     with api.client() as client:
-        checks = {c["name"]: c for c in client.doctor()["checks"]}
-    assert {c["status"] for c in checks.values()} <= {"ok", "warn", "fail"}
-    assert checks["audit"]["status"] == "ok"
-    assert checks["firewall"]["detail"] == "every colony has its nft table (1)"
+        checks = {c.name: c for c in client.doctor().checks}
+    assert {c.status for c in checks.values()} <= {"ok", "warn", "fail"}
+    assert checks["audit"].status == "ok"
+    assert checks["firewall"].detail == "every colony has its nft table (1)"
 
 
 def test_openapi_documents_the_routes(api: Api) -> None:
