@@ -27,23 +27,9 @@ from colony.cli import (
     parse_value,
 )
 from colony.contract_responses import Collected, Colony, Removed, load
+from tests.answers import service_json
 
 NOW = 1_700_000_000.0
-
-
-def service(**over: Any) -> dict[str, Any]:
-    """A service as the API returns it."""
-    data: dict[str, Any] = {
-        "name": "web",
-        "port": 3000,
-        "host_port": None,
-        "state": "running",
-        "pid": None,
-        "restarts": 0,
-        "exit_code": None,
-        "url": None,
-    }
-    return {**data, **over}
 
 
 def colony(name: str = "shop", **over: Any) -> Colony:
@@ -78,7 +64,7 @@ def colony(name: str = "shop", **over: Any) -> Colony:
         },
         "usage": None,
         "limits": {"cpu": 1.5, "memory": 2 << 30},
-        "services": [service(pid=4242, url=f"http://web.{name}.localhost:7080/")],
+        "services": [service_json(pid=4242, url=f"http://web.{name}.localhost:7080/")],
         "transitions": [
             {"state": "spawning", "at": NOW - 125, "step": None, "reason": None},
             {"state": "provisioning", "at": NOW - 124.9, "step": None, "reason": None},
@@ -134,7 +120,7 @@ def test_format_table() -> None:
 def test_format_table_and_show_a_degraded_colony() -> None:
     """When a running colony has a service that gave up, ls and show say degraded and name
     the service (issue 12)."""
-    svc = service(state="fatal", exit_code=1)
+    svc = service_json(state="fatal", exit_code=1)
     sick = colony("web", services=[svc], degraded=["web"])
     assert format_table([sick], NOW).plain.splitlines()[1].split()[1] == "degraded"
     shown = format_colony(sick, NOW).plain.splitlines()[0]
@@ -156,7 +142,7 @@ def test_format_table_colors_states() -> None:
 
 def test_format_table_services_without_port() -> None:
     """When a service has no port, it shows by name with its state."""
-    svc = service(name="worker", port=None, state="backoff", exit_code=1)
+    svc = service_json(name="worker", port=None, state="backoff", exit_code=1)
     assert "worker backoff (exit 1)" in format_table([colony(services=[svc])], NOW).plain
 
 
