@@ -64,6 +64,8 @@ check: setup
 bench: setup
 	@$(BIN)/python scripts/bench.py
 	@$(BIN)/python scripts/bench_network.py
+	@$(BIN)/python scripts/bench_dns.py
+	@$(BIN)/python scripts/bench_gate.py
 	@$(BIN)/python scripts/bench_sandbox.py
 	@$(BIN)/python scripts/bench_workspace.py
 	@$(BIN)/python scripts/bench_audit.py

@@ -131,6 +131,17 @@ class PolicyBody:
 
 
 @dataclass(frozen=True)
+class PolicyChange:
+    """``PATCH /colonies/{name}/policy`` (issue 16): entries added to the policy in effect
+    (its egress mode stays) and entries taken out; checked by
+    :func:`colony.core.approvals.amend_policy`."""
+
+    allow: list[Any] = field(default_factory=list)
+    deny: list[Any] = field(default_factory=list)
+    remove: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class HostsAction:
     """``POST /hosts``: "add" or "remove"."""
 

@@ -592,11 +592,72 @@ class NetRecord(Answer):
     proto: str
     verdict: str  # accept | deny
     at: float
+    host: str | None = field(default=None, metadata=OMIT)  # the egress gate's: the name asked
+    reason: str | None = field(default=None, metadata=OMIT)  # the line a refused colony is told
+
+
+class DnsQuery(Answer):
+    """A DNS question the colony asked Mycelium's stub (issue 16): ``answer`` the addresses
+    given (verdict accept), or why it was refused (deny: NXDOMAIN)."""
+
+    type: str  # "dns", as on /events
+    colony: str
+    user: str
+    name: str
+    qtype: str
+    verdict: str  # accept | deny
+    answer: list[str]
+    reason: str
+    count: int  # the questions alike it stands for
+    at: float
+
+
+class DnsName(Answer):
+    """A name (and type) the colony asked the stub, how often, and what it was told last."""
+
+    name: str
+    qtype: str
+    verdict: str
+    count: int
+    last: float
+    answer: list[str]
+
+
+class Dns(Answer):
+    """The DNS questions of a colony: counters, the names asked most, the last questions."""
+
+    answered: int
+    refused: int
+    names: list[DnsName]
+    queries: list[DnsQuery]
+
+
+class BlockedName(Answer):
+    """A name the egress gate (``via`` gate, with its port) or the DNS stub (``via`` dns, no
+    port) refused lately, with the allow entry that admits it (``fix``) or the deny entry
+    that refuses it (``denied_by``)."""
+
+    host: str
+    port: int | None
+    count: int
+    last: float
+    reason: str
+    via: str  # gate | dns
+    fix: str | None
+    denied_by: str | None
+
+
+class Blocked(Answer):
+    """``colony net NAME --blocked --json``: the names refused lately (of :class:`Network`)."""
+
+    colony: str
+    blocked: list[BlockedName]
 
 
 class Network(Answer):
     """``GET /colonies/{name}/network``: its policy, where it comes from, the names it
-    resolved, its counters and last connections; a policy change adds ``warnings``."""
+    resolved, its counters and last connections, its DNS questions and the names refused
+    lately; a policy change (PUT, PATCH, DELETE) adds ``warnings``."""
 
     colony: str
     attached: bool  # false: no kernel objects now (applied when it next starts)
@@ -605,13 +666,17 @@ class Network(Answer):
     set_by: str | None
     set_at: float | None
     resolved: dict[str, list[str]]
-    resolvers: list[str]
+    learned: dict[str, list[str]]  # per wildcard entry: addresses the stub answered (issue 16)
+    stub: str | None  # its resolver: Mycelium's DNS stub, while attached
+    resolvers: list[str]  # what Mycelium's own lookups use
     expose_to: list[str]
     exposed_to: list[str]
     accepted: int
     denied: int
     destinations: list[Destination]
     records: list[NetRecord]
+    dns: Dns
+    blocked: list[BlockedName]  # at most ``limit``, latest first
     warnings: list[str] | None = field(default=None, metadata=OMIT)
 
 
@@ -763,6 +828,11 @@ ANSWERS: tuple[type[Answer], ...] = (
     Policy,
     Destination,
     NetRecord,
+    DnsQuery,
+    DnsName,
+    Dns,
+    BlockedName,
+    Blocked,
     Network,
     Firewall,
     AuditEntry,
@@ -1011,6 +1081,8 @@ __all__ = [
     "ApiToken",
     "AuditEntries",
     "AuditEntry",
+    "Blocked",
+    "BlockedName",
     "Brood",
     "BroodRemoved",
     "Broods",
@@ -1026,6 +1098,9 @@ __all__ = [
     "Diff",
     "DiffStat",
     "Disk",
+    "Dns",
+    "DnsName",
+    "DnsQuery",
     "Failure",
     "Field",
     "Firewall",

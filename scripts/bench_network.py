@@ -87,10 +87,10 @@ def policy_rounds(client: Client, name: str, n: int) -> list[float]:
 
 
 def nft_rounds(slot: Slot, n: int) -> list[float]:
-    policy = parse_policy("allowlist", ["10.1.0.0/16", "192.0.2.7:80"], ["169.254.169.254"])
     out = []
     for i in range(n):
-        rules = plan_rules(policy, {}, resolvers=[f"10.0.0.{1 + i % 200}"])
+        allow = ["10.1.0.0/16", f"192.0.2.{1 + i % 200}:80"]
+        rules = plan_rules(parse_policy("allowlist", allow, ["169.254.169.254"]), {})
         text = firewall.render_colony_table(slot, rules)
         t0 = time.perf_counter()
         firewall.apply(text)
@@ -114,7 +114,7 @@ def sets_rounds(slot: Slot, n: int) -> list[float]:
     out = []
     for i in range(n):
         policy = parse_policy("allowlist", [f"10.{i % 250}.0.0/16", "192.0.2.7:80"])
-        rules = plan_rules(policy, {}, resolvers=["10.0.0.1"])
+        rules = plan_rules(policy, {})
         t0 = time.perf_counter()
         firewall.apply_policy(slot, rules)
         out.append(time.perf_counter() - t0)

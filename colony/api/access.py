@@ -72,6 +72,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/colonies/{name}"): Action.VIEW,
     ("GET", "/ui/fragments/colonies/{name}"): Action.VIEW,
     ("GET", "/ui/fragments/colonies/{name}/previews"): Action.VIEW,
+    ("GET", "/ui/fragments/colonies/{name}/blocked"): Action.VIEW,
     ("GET", "/colonies/{name}"): Action.VIEW,
     ("DELETE", "/colonies/{name}"): Action.REMOVE,
     ("POST", "/colonies/{name}/{action:str}"): Action.OPERATE,
@@ -82,6 +83,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/colonies/{name}/firewall"): Action.VIEW,
     ("PUT", "/colonies/{name}/policy"): Action.POLICY,
     ("DELETE", "/colonies/{name}/policy"): Action.POLICY,
+    ("PATCH", "/colonies/{name}/policy"): Action.POLICY,  # live approvals (issue 16)
     ("GET", "/colonies/{name}/workspace/diff"): Action.VIEW,
     ("GET", "/colonies/{name}/workspace/snapshots"): Action.VIEW,
     ("POST", "/colonies/{name}/workspace/snapshots"): Action.OPERATE,

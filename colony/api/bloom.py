@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from colony.api.access import AccessMiddleware, sight
 from colony.api.auth import PAGE_HEADERS, Auth, AuthMiddleware, web_routes
 from colony.api.common import error_response
-from colony.api.ports import ApiServices, Colonies, Usage
+from colony.api.ports import ApiServices, Colonies, Network, Usage
 from colony.core.access import Action, allows
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
@@ -133,7 +133,10 @@ class UsageTicker:
             await asyncio.sleep(period)
 
 
-def routes(myc: Colonies, usage: Usage) -> list[BaseRoute]:
+BLOCKED_ROWS = 30  # refused names a colony page lists
+
+
+def routes(myc: Colonies, usage: Usage, net: Network) -> list[BaseRoute]:
     env = _environment()
     sampler = UsageSampler(usage)
 
@@ -174,6 +177,15 @@ def routes(myc: Colonies, usage: Usage) -> list[BaseRoute]:
     async def previews(request: Request) -> Response:
         return render(request, "_previews.html", colony=myc.colony(request.path_params["name"]))
 
+    async def blocked(request: Request) -> Response:
+        """The names refused lately, with an "Allow" button for whoever may change the
+        policy (it sends ``PATCH /colonies/{name}/policy``, issue 16)."""
+        name = request.path_params["name"]
+        myc.actor(name)  # 404 for an unknown colony
+        rows = net.blocked(name)[:BLOCKED_ROWS]
+        can_allow = allows(sight(request).role(name), Action.POLICY)
+        return render(request, "_blocked.html", name=name, rows=rows, can_allow=can_allow)
+
     async def broods(request: Request) -> Response:
         return render(request, "broods.html")
 
@@ -197,6 +209,12 @@ def routes(myc: Colonies, usage: Usage) -> list[BaseRoute]:
             methods=["GET"],
             include_in_schema=False,
         ),
+        Route(
+            "/ui/fragments/colonies/{name}/blocked",
+            blocked,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
     ]
 
 
@@ -212,7 +230,7 @@ def create_bloom_app(api: ASGIApp, services: ApiServices, auth: Auth) -> ASGIApp
     app = Starlette(
         routes=[
             *web_routes(auth),
-            *routes(services.colonies, services.usage),
+            *routes(services.colonies, services.usage, services.network),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Mount("", app=api),
         ],

@@ -8,8 +8,9 @@ from starlette.routing import BaseRoute, Route
 
 from colony.api.common import caller, int_param, json_body
 from colony.api.ports import Colonies, Network
-from colony.contract import PolicyBody, decode
+from colony.contract import PolicyBody, PolicyChange, decode
 from colony.core.policy import parse_policy
+from colony.errors import ConfigError
 
 
 def _colony(myc: Colonies, request: Request) -> str:
@@ -21,10 +22,12 @@ def _colony(myc: Colonies, request: Request) -> str:
 def routes(myc: Colonies, net: Network) -> list[BaseRoute]:
     async def network(request: Request) -> JSONResponse:
         """
-        summary: A colony's policy, resolved names, counters and recent connection records.
+        summary: A colony's policy, resolved names, counters, recent connection records and
+          DNS questions.
         responses:
-          200: {description: '{policy, source, resolved, accepted, denied, destinations,
-            records}'}
+          200: {description: '{policy, source, resolved, learned, stub, accepted, denied,
+            destinations, records, dns: {answered, refused, names, queries}, blocked: [{host,
+            port, count, last, reason, via, fix, denied_by}]}'}
           404: {description: no such colony}
         """
         name = _colony(myc, request)
@@ -43,6 +46,26 @@ def routes(myc: Colonies, net: Network) -> list[BaseRoute]:
         body = decode(PolicyBody, await json_body(request))
         policy = parse_policy(body.egress, body.allow, body.deny)
         warnings = await net.set_policy(name, policy, by=caller(request))
+        return JSONResponse({**net.view(name, 0), "warnings": warnings})
+
+    async def change_policy(request: Request) -> JSONResponse:
+        """
+        summary: Add entries to a colony's policy in effect, or take some out, live (issue
+          16); its egress mode stays.
+        requestBody: {description: '{allow: [..], deny: [..], remove: [..]}: an entry added
+          to one list leaves the other'}
+        responses:
+          200: {description: 'the network view, with "warnings"'}
+          400: {description: a bad entry, or one to remove the policy does not have}
+          409: {description: the colony has no network and no stored policy to amend}
+        """
+        name = _colony(myc, request)
+        body = decode(PolicyChange, await json_body(request))
+        if not (body.allow or body.deny or body.remove):
+            raise ConfigError("request body: expected entries in allow, deny or remove, got none")
+        warnings = await net.change_policy(
+            name, allow=body.allow, deny=body.deny, remove=body.remove, by=caller(request)
+        )
         return JSONResponse({**net.view(name, 0), "warnings": warnings})
 
     async def reset_policy(request: Request) -> JSONResponse:
@@ -68,5 +91,6 @@ def routes(myc: Colonies, net: Network) -> list[BaseRoute]:
         Route("/colonies/{name}/network", network, methods=["GET"]),
         Route("/colonies/{name}/policy", set_policy, methods=["PUT"]),
         Route("/colonies/{name}/policy", reset_policy, methods=["DELETE"]),
+        Route("/colonies/{name}/policy", change_policy, methods=["PATCH"]),
         Route("/colonies/{name}/firewall", firewall, methods=["GET"]),
     ]

@@ -134,6 +134,16 @@ class Network(Protocol):
 
     def view(self, name: str, limit: int = 50) -> Json: ...
     async def set_policy(self, name: str, policy: Policy | None, *, by: str) -> list[str]: ...
+    async def change_policy(
+        self,
+        name: str,
+        *,
+        allow: Iterable[object] = (),
+        deny: Iterable[object] = (),
+        remove: Iterable[object] = (),
+        by: str,
+    ) -> list[str]: ...
+    def blocked(self, name: str) -> list[Json]: ...
     def render(self, name: str) -> str: ...
 
 

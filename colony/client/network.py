@@ -21,6 +21,20 @@ class NetworkMixin(ClientBase):
         body = to_json(PolicyBody(egress, list(allow or []), list(deny or [])))
         return self._answer(Network, "PUT", f"/colonies/{seg(name)}/policy", body=body)
 
+    def change_policy(
+        self,
+        name: str,
+        allow: list[str] | None = None,
+        deny: list[str] | None = None,
+        remove: list[str] | None = None,
+    ) -> Network:
+        """Add ``allow``/``deny`` entries to the colony's policy in effect and take ``remove``
+        out, live (issue 16); the network view with ``warnings``."""
+        from colony.contract import PolicyChange, to_json
+
+        body = to_json(PolicyChange(list(allow or []), list(deny or []), list(remove or [])))
+        return self._answer(Network, "PATCH", f"/colonies/{seg(name)}/policy", body=body)
+
     def reset_policy(self, name: str) -> Network:
         """Drop the ``colony policy`` override: colony.toml's ``[network]`` applies again."""
         return self._answer(Network, "DELETE", f"/colonies/{seg(name)}/policy")

@@ -39,6 +39,7 @@ EVENT_KINDS = {
     "agent": "agent",
     "request": "request",
     "net": "net",
+    "dns": "net",
     "files": "files",
     "resource": "resource",
     "conflict": "conflict",
@@ -107,7 +108,17 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
     if t == "request":
         return _format_request(e)
     if t == "net":
-        return f"{e.get('verdict')} {e.get('proto')} to {e.get('dest')}:{e.get('port')}"
+        if e.get("reason"):  # the egress gate's refusal, as the colony was told (issue 16)
+            return str(e["reason"]).removeprefix(f"colony '{e.get('colony')}': ")
+        to = f"{e['host']} ({e.get('dest')})" if e.get("host") else e.get("dest")
+        return f"{e.get('verdict')} {e.get('proto')} to {to}:{e.get('port')}"
+    if t == "policy" and e.get("change"):  # an amendment (issue 16): what it did
+        return f"policy {e.get('egress')}: {e['change']}"
+    if t == "dns":
+        answer = ", ".join(str(a) for a in e.get("answer") or []) or "no address"
+        told = answer if e.get("verdict") == "accept" else f"NXDOMAIN ({e.get('reason')})"
+        times = f" x{e['count']}" if isinstance(e.get("count"), int) and e["count"] > 1 else ""
+        return f"dns {e.get('qtype')} {e.get('name')}{times} -> {told}"
     if t == "files":
         return _format_files(e)
     if t == "resource":

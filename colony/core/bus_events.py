@@ -296,7 +296,9 @@ class ExecEndEvent(BusEvent):
 @dataclass(frozen=True, kw_only=True)
 class PolicyEvent(BusEvent):
     """A colony's egress policy was set (``reset``: back to colony.toml's); ``policy``: the
-    one in effect now, spread as ``egress``, ``allow``, ``deny``."""
+    one in effect now, spread as ``egress``, ``allow``, ``deny``; ``change``: what an
+    amendment did (``allowed example.com:443``, issue 16), None when the policy was stated
+    whole."""
 
     TYPE = "policy"
     colony: str
@@ -304,6 +306,7 @@ class PolicyEvent(BusEvent):
     at: float
     reset: bool
     policy: Policy | None = field(metadata=SPREAD)
+    change: str | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -320,7 +323,9 @@ class ShareEvent(BusEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class NetEvent(BusEvent):
-    """A connection the colony's firewall logged (``verdict``: accept | deny)."""
+    """A connection the colony's firewall logged (``verdict``: accept | deny); or one the
+    egress gate judged (issue 16): ``host`` the name it asked for, ``reason`` the line a
+    refused colony is told."""
 
     TYPE = "net"
     colony: str
@@ -329,6 +334,26 @@ class NetEvent(BusEvent):
     port: int | None
     proto: str
     verdict: str
+    at: float
+    host: str | None = field(default=None, metadata=OMIT)
+    reason: str | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DnsEvent(BusEvent):
+    """A DNS question a colony asked Mycelium's stub (``verdict``: accept, with ``answer``
+    the addresses given; deny: NXDOMAIN). ``count``: how many questions alike (name, type,
+    verdict) it stands for since the last such event."""
+
+    TYPE = "dns"
+    colony: str
+    user: str
+    name: str
+    qtype: str
+    verdict: str
+    answer: tuple[str, ...] = ()
+    reason: str = ""
+    count: int = 1
     at: float
 
 

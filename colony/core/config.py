@@ -76,7 +76,7 @@ class Sandbox:
 @dataclass(frozen=True)
 class Network:
     egress: Egress = "allow"
-    allow: tuple[str, ...] = ()  # 'host', 'host:port', IP[:port], CIDR
+    allow: tuple[str, ...] = ()  # 'host', '*.host', 'host:port', IP[:port], CIDR
     expose_to: tuple[str, ...] = ()  # 'colony:port' or 'colony:service'
     deny: tuple[str, ...] = ()  # as allow; refused first, whatever the egress mode (issue 4)
 
@@ -165,11 +165,15 @@ SANDBOX_FIELDS: Mapping[str, Reader[Any]] = {
 NETWORK_FIELDS: Mapping[str, Reader[Any]] = {
     "egress": v.choice(get_args(Egress)),
     "allow": v.string_list(
-        v.matching("'host', 'host:port', an IP address or a CIDR network", v.is_egress_rule)
+        v.matching(
+            "'host', '*.host', 'host:port', an IP address or a CIDR network", v.is_egress_rule
+        )
     ),
     "expose_to": v.string_list(v.matching("'colony:port' or 'colony:service'", v.is_exposure)),
     "deny": v.string_list(
-        v.matching("'host', 'host:port', an IP address or a CIDR network", v.is_egress_rule)
+        v.matching(
+            "'host', '*.host', 'host:port', an IP address or a CIDR network", v.is_egress_rule
+        )
     ),
 }
 AGENT_FIELDS: Mapping[str, Reader[Any]] = {
@@ -439,7 +443,7 @@ level = "basic"                   # none | basic | moderate | strict
 
 [network]
 egress = "allow"                  # allow | deny | allowlist
-# allow = ["pypi.org:443", "10.1.2.0/24"]   # used when egress = "allowlist"
+# allow = ["pypi.org:443", "*.pythonhosted.org", "10.1.2.0/24"]   # egress = "allowlist"
 # deny = ["169.254.169.254"]                # refused whatever the egress mode
 # expose_to = ["api:5432"]                  # colony 'api' may connect to our port 5432
 

@@ -104,7 +104,9 @@ SANDBOX_KEYS: Mapping[str, v.Reader[Any]] = {
 NETWORK_KEYS: Mapping[str, v.Reader[Any]] = {
     "egress": v.choice(get_args(Egress)),
     "allow": v.string_list(
-        v.matching("'host', 'host:port', an IP address or a CIDR network", v.is_egress_rule)
+        v.matching(
+            "'host', '*.host', 'host:port', an IP address or a CIDR network", v.is_egress_rule
+        )
     ),
 }
 

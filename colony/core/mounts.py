@@ -15,6 +15,8 @@ What the view changes, and why:
   home bound back: no ``mycelium.db``, no other colony's logs or files.
 * ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are the colony's own directories.
 * ``/etc/passwd`` and ``/etc/group`` name the colony's user, which exists nowhere else.
+* ``/etc/resolv.conf`` (or the file it links to) names Mycelium's DNS stub on the colony's
+  gateway (issue 16): the only resolver the colony's table lets it reach anyway.
 * The repository's object directory is visible read-only at :data:`OBJECTS`: the colony's
   git finds the shared history there (its ``objects/info/alternates``), and can write none.
 
@@ -41,12 +43,10 @@ PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/proc", "/sys")
 
 @dataclass(frozen=True)
 class Detach:
-    """Lazily unmount everything mounted at or below ``path`` (in this namespace only), but
-    the mounts that hold a path of ``keep`` (a colony's disk, whose directories are bound
-    back later: a bind needs its source attached; the cover hides it meanwhile)."""
+    """Lazily unmount everything mounted at or below ``path`` (in this namespace only). The
+    sources of later binds were copied before (see :class:`Bind`), so nothing needs to stay."""
 
     path: str
-    keep: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ class Mqueue:
 
 @dataclass(frozen=True)
 class Bind:
-    """Bind ``source`` (opened before any cover, without following a symlink) at ``target``.
+    """Bind ``source`` at ``target``: a detached copy of ``source``'s mounts, taken before any
+    detach or cover (a final symlink refused, not followed), attached in this step.
 
     ``target`` is created when missing (a directory, or an empty file for a file source), which
     is safe only inside a tmpfs this plan made.
@@ -99,7 +100,7 @@ class View:
     passwd: str | None = None  # generated /etc/passwd
     group: str | None = None  # generated /etc/group
     sockets: tuple[str, ...] = ()  # host sockets under /run the host granted
-    keep_run: tuple[str, ...] = ()  # other files under /run to keep (resolv.conf's target)
+    resolv_conf: tuple[str, str] | None = None  # (generated file, where resolv.conf leads)
 
 
 def below(path: str, root: str) -> bool:
@@ -125,12 +126,14 @@ def plan_view(view: View) -> list[MountOp]:
     ops: list[MountOp] = [Detach("/run"), Tmpfs("/run", 0o755, "1m")]
     ops += [Detach("/sys"), Sysfs("/sys")]
     own = tuple(path for path in view.own if below(path, view.state_dir))
-    ops += [Detach(view.state_dir, keep=own), Tmpfs(view.state_dir, 0o755, "64k")]
+    ops += [Detach(view.state_dir), Tmpfs(view.state_dir, 0o755, "64k")]
     if view.objects:
         ops.append(Bind(view.objects, OBJECTS, readonly=True))
-    for path in (*view.keep_run, *view.sockets):
+    for path in view.sockets:
         if below(path, "/run"):
-            ops.append(Bind(path, path, readonly=path in view.keep_run))
+            ops.append(Bind(path, path))
+    if view.resolv_conf:
+        ops.append(Bind(*view.resolv_conf, readonly=True))
     if view.passwd:
         ops.append(Bind(view.passwd, "/etc/passwd", readonly=True))
     if view.group:

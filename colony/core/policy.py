@@ -5,9 +5,10 @@ Pure. A :class:`Policy` (egress mode, allow and deny entries) comes from colony.
 daemon resolved for its host names, into :class:`Rules`, which
 :func:`colony.isolation.firewall.render_colony_table` renders as nftables text.
 
-Entries (allow and deny): ``host``, ``host:port``, an IPv4 or IPv6 address, ``[v6]:port``,
-a CIDR network, ``CIDR:port``. A port applies to TCP and UDP; an entry without one to every
-protocol.
+Entries (allow and deny): ``host``, ``*.host`` (any name below host), ``host:port``, an IPv4
+or IPv6 address, ``[v6]:port``, a CIDR network, ``CIDR:port``. A port applies to TCP and
+UDP; an entry without one to every protocol. Which names a colony may reach is decided by
+:func:`colony.core.hostmatch.decide`.
 
 Example:
     >>> policy = parse_policy("allowlist", ["pypi.org:443", "10.1.2.0/24"])
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, get_args
 
 from colony.core import values as v
+from colony.core.hostname import is_wildcard, normalize_pattern
 from colony.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 Egress = Literal["allow", "deny", "allowlist"]
 EGRESS: tuple[str, ...] = get_args(Egress)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-ENTRY_WHAT = "'host', 'host:port', an IP address or a CIDR network (ports 1-65535)"
+ENTRY_WHAT = "'host', '*.host', 'host:port', an IP address or a CIDR network (ports 1-65535)"
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,10 @@ class Policy:
     deny: tuple[str, ...] = ()
 
     def hosts(self) -> frozenset[str]:
-        """The host names its entries mention (the daemon resolves and pins them)."""
+        """The host names its entries mention (the daemon resolves and pins them); not the
+        wildcards, whose names are pinned as the colony's DNS stub answers them."""
         targets = (parse_target(e) for e in (*self.allow, *self.deny))
-        return frozenset(t.host for t in targets if t.host is not None)
+        return frozenset(t.host for t in targets if t.host is not None and not is_wildcard(t.host))
 
     def to_json(self) -> dict[str, object]:
         return {"egress": self.egress, "allow": list(self.allow), "deny": list(self.deny)}
@@ -97,9 +100,10 @@ def parse_target(entry: str) -> Target:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
-        if v.is_hostname(text):
-            return Target(host=text.rstrip(".").lower(), port=port)
-        raise bad from None
+        try:
+            return Target(host=normalize_pattern(text), port=port)
+        except ValueError:
+            raise bad from None
     return Target(network=ipaddress.ip_network(address), port=port)
 
 
@@ -163,8 +167,11 @@ class Rules:
     egress: Egress = "deny"
     allow: AddressSets = field(default_factory=AddressSets)
     deny: AddressSets = field(default_factory=AddressSets)
-    resolvers: tuple[str, ...] = ()  # DNS servers the colony may query (port 53)
     exposed: tuple[tuple[str, int], ...] = ()  # (peer colony's veth, port) let in
+    # Issue 16: TCP 80/443 goes through the egress gate, which decides by host name; the
+    # allowlist's IP/CIDR entries (``direct``) keep being decided by the firewall alone.
+    gate: bool = False
+    direct: AddressSets = field(default_factory=AddressSets)
 
 
 def _collapse(nets: Iterable[IPNetwork]) -> tuple[str, ...]:
@@ -212,26 +219,33 @@ def _networks(
     return out
 
 
+def gated(policy: Policy) -> bool:
+    """Whether TCP 80/443 of a colony with ``policy`` goes through the egress gate: an
+    allowlist naming hosts (issue 16)."""
+    return policy.egress == "allowlist" and any(parse_target(e).host for e in policy.allow)
+
+
 def plan_rules(
     policy: Policy,
     resolved: Mapping[str, Sequence[str]],
     *,
-    resolvers: Sequence[str] = (),
     exposed: Iterable[tuple[str, int]] = (),
 ) -> Rules:
-    """The rules of ``policy`` with host names replaced by their ``resolved`` addresses.
+    """The rules of ``policy`` with host names replaced by their ``resolved`` addresses
+    (a wildcard entry's: the addresses the colony's DNS stub answered for names below it).
 
     A name that resolved to nothing (yet) contributes no address: it is closed until the
     daemon's next resolution finds one.
     """
-    addresses = {ipaddress.ip_address(a) for a in resolvers}
-    dns = [str(a) for a in sorted(addresses, key=lambda a: (a.version, a))]
+    gate = gated(policy)
+    direct = [e for e in policy.allow if parse_target(e).host is None] if gate else []
     return Rules(
         egress=policy.egress,
         allow=_address_sets(_networks(policy.allow, resolved)),
         deny=_address_sets(_networks(policy.deny, resolved)),
-        resolvers=tuple(dns),
         exposed=tuple(sorted(set(exposed))),
+        gate=gate,
+        direct=_address_sets(_networks(direct, {})),
     )
 
 

@@ -27,6 +27,7 @@ from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
 
+from colony.core.hostname import normalize_pattern
 from colony.core.model import check_name
 from colony.errors import ConfigError
 
@@ -37,8 +38,6 @@ UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50}
 MAX_SIZE = 2**62
 NUMBER_RE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
 INT_RE = re.compile(r"[0-9]{1,12}")
-LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-HOST_RE = re.compile(rf"{LABEL}(\.{LABEL})*\.?", re.I | re.A)
 PORT_RE = re.compile(r"[0-9]{1,5}")
 BRACKETED_RE = re.compile(r"\[([^\]]+)\](?::(.*))?")
 CIDR_PORT_RE = re.compile(r"([^/]+/[0-9]{1,3}):(.*)")
@@ -122,13 +121,6 @@ def parse_port(text: str) -> int | None:
     return port if 1 <= port <= 65535 else None
 
 
-def is_hostname(text: str) -> bool:
-    """A DNS name; an all-digit last label is not one (so '999.1.1.1' is a bad IP, not a host)."""
-    if len(text) > 254 or not HOST_RE.fullmatch(text):
-        return False
-    return not text.rstrip(".").rsplit(".", 1)[-1].isdigit()
-
-
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -138,7 +130,8 @@ def _is_ip(text: str) -> bool:
 
 
 def is_egress_rule(entry: str) -> bool:
-    """An allowlist entry: 'host', 'host:port', an IP (v4, v6, '[v6]:port') or a CIDR (':port')."""
+    """An allowlist entry: 'host', '*.host', 'host:port', an IP (v4, v6, '[v6]:port') or a
+    CIDR (':port')."""
     if "/" in entry:
         network, port = entry, None
         if m := CIDR_PORT_RE.fullmatch(entry):
@@ -159,7 +152,16 @@ def is_egress_rule(entry: str) -> bool:
     host, _, port = entry.partition(":")
     if ":" in entry and parse_port(port) is None:
         return False
-    return _is_ip(host) or is_hostname(host)
+    return _is_ip(host) or _is_name_pattern(host)
+
+
+def _is_name_pattern(text: str) -> bool:
+    """'host' or '*.host' (Unicode names too: they are kept in IDNA form)."""
+    try:
+        normalize_pattern(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_exposure(entry: str) -> bool:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from colony.core.egress import GateRecord
 from colony.core.hosts import preview_names
 from colony.daemon.access import Access
 from colony.daemon.agents import AgentService
@@ -31,7 +32,10 @@ from colony.daemon.audit import Auditor
 from colony.daemon.auditing import start_audit
 from colony.daemon.broods import BroodService
 from colony.daemon.conflicts import ConflictWatch
+from colony.daemon.dnsstub import RATE as DNS_RATE
+from colony.daemon.dnsstub import DnsStub, serve_dns
 from colony.daemon.doctor import Doctor
+from colony.daemon.egress_gate import CachedNames, EgressGate, HostAddresses
 from colony.daemon.events import EventBus
 from colony.daemon.execs import Execs
 from colony.daemon.hostsfile import HostsFile
@@ -51,6 +55,7 @@ from colony.daemon.review import Review
 from colony.daemon.settings import Settings
 from colony.daemon.trash import TrashBin
 from colony.isolation import Isolation
+from colony.isolation.firewall import dns_port
 from colony.store.queries import Store
 from colony.vcs import Vcs
 from colony.vcs import repo_root as vcs_repo_root
@@ -71,6 +76,7 @@ class Services:
     broods: BroodService
     access: Access  # who callers are, who owns and shares what (issue 14)
     gate: PreviewGate  # who may open previews, first-visit links (issue 14)
+    egress: EgressGate  # TCP 80/443 of allowlists naming hosts (issue 16); not listening yet
     preview_records: PreviewRecords  # preview requests, batched into the audit log (issue 15)
     bus: EventBus  # what happens, for the API's streams and the audit log
     logs: LogBook  # every colony's logs
@@ -113,7 +119,19 @@ async def build(
         ids=ids,
         policy=s.policy,
     )
-    network = start_network(store, isolation, bus, s.prefix, start_task)
+    network = start_network(
+        store, isolation, bus, s.prefix, start_task, on_policy=lambda name: egress.recheck(name)
+    )
+    egress = EgressGate(
+        asker=network.asker,
+        decide=network.decide,
+        resolve=CachedNames(network.names.resolve),
+        report=lambda rec: _gate_report(network, logs, rec),
+        host_addresses=HostAddresses(),
+        pool=s.pool,
+    )
+    rate = float(os.environ.get("COLONY_DNS_RATE") or DNS_RATE)
+    start_task(serve_dns(DnsStub(network, dns_port(s.prefix), rate=rate)))
     # Some components need each other: the actors read the proxy's port (known once it
     # listens) and hand what they remove to the trash, and the agents tell the broods of
     # sessions that end. Each goes through one function over a component built below.
@@ -197,6 +215,7 @@ async def build(
         broods=broods,
         access=access,
         gate=gate,
+        egress=egress,
         preview_records=records,
         bus=bus,
         logs=logs,
@@ -207,6 +226,15 @@ async def build(
         hosts=HostsFile(names=lambda: preview_names(colonies.routes(), s.domain)),
         doctor=Doctor(colonies, audit),
     )
+
+
+def _gate_report(network: Network, logs: LogBook, rec: GateRecord) -> None:
+    """A verdict of the egress gate: a connection record and an audit entry; a refusal also
+    in the colony's log (source ``net``), as the colony was told."""
+    network.on_gate(rec)
+    book = logs.colonies.get(rec.colony)
+    if rec.verdict != "accept" and book is not None:
+        book.note("net", rec.reason)
 
 
 async def start(services: Services) -> list[dict[str, str]]:

@@ -348,7 +348,11 @@ class Containment:
             return None
         h = self.home
         own = (str(workspace), str(h.data), str(h.home))
-        keep = tuple(p for p in (os.path.realpath("/etc/resolv.conf"),) if below(p, "/run"))
+        resolv = os.path.realpath("/etc/resolv.conf")  # /etc is root's: no colony's link
+        if below(resolv, "/run") or os.path.isfile(resolv):
+            dns = (str(h.write_resolv(self.slot.host_ip)), resolv)
+        else:
+            dns = None
         passwd = str(h.passwd) if self.own_uid else None
         group = str(h.group) if self.own_uid else None
         view = View(
@@ -360,7 +364,7 @@ class Containment:
             passwd=passwd,
             group=group,
             sockets=self.cfg.sandbox.sockets,
-            keep_run=keep,
+            resolv_conf=dns,
         )
         return tuple(plan_view(view))
 

@@ -85,6 +85,7 @@ class ColonyHome:
         self.etc = self.root / "etc"
         self.passwd = self.etc / "passwd"
         self.group = self.etc / "group"
+        self.resolv = self.etc / "resolv.conf"
 
     def make(self, uid: int, gid: int, workspace: Path, grant: Sequence[int] = ()) -> None:
         """Make every directory of the colony that is missing (blocking).
@@ -218,6 +219,16 @@ class ColonyHome:
         text = render_passwd(passwd, ident.user, ident.uid, ident.home, ident.shell)
         host.replace_file(self.passwd, text)
         host.replace_file(self.group, render_group(group, ident.user, ident.gid))
+
+    def write_resolv(self, nameserver: str) -> Path:
+        """The resolv.conf the colony's view shows: Mycelium's DNS stub only (issue 16)."""
+        text = "# Mycelium's DNS stub: the colony's policy decides what it answers\n" + (
+            f"nameserver {nameserver}\n"
+        )
+        if host.read_text(self.resolv) != text:
+            make_root_dir(self.etc, 0o755)
+            host.replace_file(self.resolv, text)
+        return self.resolv
 
 
 __all__ = ["ColonyHome", "make_root_dir"]

@@ -56,7 +56,9 @@ from colony.daemon.preview_gate import humans
 from colony.daemon.proxy_workers import ProxyWorkers
 from colony.daemon.settings import Settings, load_policy, used_uids
 from colony.errors import ColonyError, ConfigError
+from colony.host import state_mount
 from colony.isolation import Isolation
+from colony.isolation.firewall import gate_port
 from colony.isolation.linux import LinuxIsolation
 from colony.isolation.marks import render_mark
 from colony.store.queries import Store
@@ -128,6 +130,10 @@ class Daemon:
         loop = asyncio.get_running_loop()
         loop_signals(loop, self.stop)
         self._preflight()
+        # issue 15: colony processes detach everything below the state dir in one step
+        bound = self.isolation is None and os.geteuid() == 0
+        if bound:
+            await asyncio.to_thread(state_mount.bind_self, s.state_dir)
         paths = Paths(s.state_dir)
         store = Store(paths.db)
         # the range's last uid is the preview proxy workers' own (issue 15), never a colony's
@@ -168,6 +174,15 @@ class Daemon:
                     raise bind_error(
                         "previews", s.proxy_host, s.proxy_port, exc, "--proxy-port"
                     ) from exc
+                try:  # issue 16: where colonies' tables redirect TCP 80/443 of allowlists
+                    await services.egress.start("0.0.0.0", gate_port(s.prefix))
+                except OSError as exc:  # closed, not open: those connections are reset
+                    log.error(
+                        "the egress gate cannot listen on port %d (%s): colonies whose "
+                        "allowlist names hosts cannot reach them on TCP 80/443",
+                        gate_port(s.prefix),
+                        exc.strerror,
+                    )
                 # issue 11: the log a started daemon writes is capped like every other
                 start_task(_cap_own_log(paths.root / "mycelium.log", s.log_cap))
                 removed = await start(services)
@@ -211,6 +226,7 @@ class Daemon:
                 if web is not None:
                     await web.close()
                 await proxy.close()
+                await services.egress.close()
                 if workers is not None:
                     await workers.close()
                 for task in list(self.tasks):
@@ -221,6 +237,8 @@ class Daemon:
             ids.release()
             store.close()
             self._unlink_socket()
+            if bound:
+                state_mount.unbind_self(s.state_dir)
 
     def _listen(self) -> socket.socket:
         """The API socket: root's and the group ``colony``'s (0660), whose members each act

@@ -1,7 +1,8 @@
 """Host names of network policies, resolved by the daemon (the colony's view is pinned to it).
 
 A hosts file of the daemon's own (``COLONY_HOSTS_FILE``) is consulted first, then the system
-resolver; ``/etc/resolv.conf`` names the DNS servers colonies may query.
+resolver; ``/etc/resolv.conf`` names the DNS servers the DNS stub forwards other questions
+than addresses to (``MX``, ``TXT``, ``SRV``… of names a colony may resolve).
 
 Example:
     >>> await Names(Path("/etc/colony/hosts")).resolve(["pypi.org"])
@@ -16,11 +17,17 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.rdatatype
+
 from colony.core.policy import parse_hosts, parse_nameservers
 
 log = logging.getLogger("colony.names")
 RESOLV_CONF = Path("/etc/resolv.conf")
 RESOLVE_TIMEOUT = 5.0
+FORWARD_TIMEOUT = 2.0
 
 
 class Names:
@@ -39,6 +46,20 @@ class Names:
             return parse_nameservers(self.resolv_conf.read_text())
         except OSError:
             return ()
+
+    async def forward(self, name: str, rdtype: int) -> dns.message.Message | None:
+        """The answer of the first of the host's nameservers that gives one to a question
+        for ``name`` of type ``rdtype`` (UDP, then TCP if truncated); None if none does."""
+        query = dns.message.make_query(name, dns.rdatatype.RdataType(rdtype))
+        for server in self.nameservers()[:3]:
+            try:
+                response, _ = await dns.asyncquery.udp_with_fallback(
+                    query, server, timeout=FORWARD_TIMEOUT
+                )
+            except (dns.exception.DNSException, OSError, ValueError):
+                continue
+            return response
+        return None
 
     async def resolve(self, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """Addresses of each name; () for a name that does not resolve (now)."""

@@ -22,13 +22,15 @@ import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from colony.core.hostname import normalize_name
 from colony.errors import HostError
 from colony.isolation import nflog
 
 log = logging.getLogger("colony.netlog")
 RCVBUF = 4 << 20
+K = TypeVar("K")
 
 
 class NflogReader:
@@ -132,16 +134,69 @@ class Traffic:
     destinations: dict[tuple[str, int | None, str], list[Any]] = field(default_factory=dict)
 
 
+@dataclass
+class Queries:
+    """The recent DNS questions of one colony, and per name what it was told (issue 16)."""
+
+    records: deque[dict[str, Any]]
+    answered: int = 0
+    refused: int = 0
+    # (name, type, verdict) → [count, last seen, last answer, unpublished, last published]
+    names: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    second: float = 0.0  # the bus budget's current second, and what it has left
+    budget: int = 0
+
+
 class NetLog:
     """Connection records of every colony: a ring of recent ones and counters, in memory.
 
     The bus carries each record too (``{"type": "net", ...}``) for the audit log.
     """
 
-    def __init__(self, keep: int = 500, destinations: int = 1000) -> None:
+    def __init__(
+        self,
+        keep: int = 500,
+        destinations: int = 1000,
+        publish_every: float = 60.0,
+        publish_rate: int = 20,
+    ) -> None:
         self.keep = keep
         self.max_destinations = destinations
+        self.publish_every = publish_every  # seconds between events of one name, type, verdict
+        self.publish_rate = publish_rate  # DNS events a second per colony, at most
         self.colonies: dict[str, Traffic] = {}
+        self.queries: dict[str, Queries] = {}
+        # colony → (host, port) → [count, last seen, last reason, "gate" | "dns"] (issue 16)
+        self.refused: dict[str, dict[tuple[str, int | None], list[Any]]] = {}
+
+    def add_query(self, record: dict[str, Any]) -> int:
+        """Count and keep one DNS question's record; how many alike the bus should be told
+        of now (0: none; they are told with the next one that is published)."""
+        q = self.queries.setdefault(record["colony"], Queries(deque(maxlen=self.keep)))
+        q.records.append(record)
+        accepted = record["verdict"] == "accept"
+        if accepted:
+            q.answered += 1
+        else:
+            q.refused += 1
+        at = float(record["at"])
+        key = (record["name"], record["qtype"], record["verdict"])
+        entry = _bump(q.names, key, [0, 0.0, (), 0, None], self.max_destinations)
+        entry[0] += 1
+        entry[1] = at
+        entry[2] = record.get("answer") or ()
+        entry[3] += 1
+        if not accepted:
+            self._refuse(record, record["name"], None, "dns")
+        if entry[4] is not None and at - entry[4] < self.publish_every:
+            return 0
+        if int(at) != q.second:
+            q.second, q.budget = int(at), self.publish_rate
+        if q.budget <= 0:
+            return 0
+        q.budget -= 1
+        count, entry[3], entry[4] = entry[3], 0, at
+        return int(count)
 
     def add(self, record: dict[str, Any]) -> None:
         traffic = self.colonies.setdefault(record["colony"], Traffic(deque(maxlen=self.keep)))
@@ -151,18 +206,56 @@ class NetLog:
             traffic.accepted += 1
         else:
             traffic.denied += 1
-        key = (record["dest"], record["port"], record["proto"])
-        entry = traffic.destinations.pop(key, None) or [0, 0, 0.0]
+        key = (record.get("host") or record["dest"], record["port"], record["proto"])
+        entry = _bump(traffic.destinations, key, [0, 0, 0.0], self.max_destinations)
         entry[0 if accepted else 1] += 1
         entry[2] = record["at"]
-        traffic.destinations[key] = entry  # re-inserted last: the dict stays in LRU order
-        if len(traffic.destinations) > self.max_destinations:
-            del traffic.destinations[next(iter(traffic.destinations))]
+        if not accepted and record.get("host"):
+            self._refuse(record, record["host"], record["port"], "gate")
+
+    def _refuse(self, record: dict[str, Any], host: str, port: int | None, via: str) -> None:
+        """Count a name the egress gate or the DNS stub refused (``colony net --blocked``)."""
+        rows = self.refused.setdefault(record["colony"], {})
+        # One row for Example.COM and example.com; a weird name stays as asked (its reason
+        # says why it was refused).
+        with contextlib.suppress(ValueError):
+            host = normalize_name(host)
+        entry = _bump(rows, (host, port), [0, 0.0, "", via], self.max_destinations)
+        entry[0] += 1
+        entry[1:] = [float(record["at"]), record.get("reason") or "", via]
+
+    def blocked(self, colony: str) -> list[dict[str, Any]]:
+        """The names (and ports; None: a DNS question) refused to ``colony``, latest first."""
+        rows = sorted(self.refused.get(colony, {}).items(), key=lambda kv: -kv[1][1])
+        return [
+            {"host": h, "port": p, "count": c, "last": at, "reason": why, "via": via}
+            for (h, p), (c, at, why, via) in rows
+        ]
 
     def forget(self, colony: str) -> None:
         self.colonies.pop(colony, None)
+        self.queries.pop(colony, None)
+        self.refused.pop(colony, None)
 
     def view(self, colony: str, limit: int = 50) -> dict[str, Any]:
+        return {**self._connections(colony, limit), "dns": self._queries(colony, limit)}
+
+    def _queries(self, colony: str, limit: int) -> dict[str, Any]:
+        q = self.queries.get(colony)
+        if q is None:
+            return {"answered": 0, "refused": 0, "names": [], "queries": []}
+        rows = sorted(q.names.items(), key=lambda kv: -kv[1][0])
+        return {
+            "answered": q.answered,
+            "refused": q.refused,
+            "names": [
+                {"name": n, "qtype": t, "verdict": v, "count": c, "last": at, "answer": list(a)}
+                for (n, t, v), (c, at, a, _, _) in rows[:limit]
+            ],
+            "queries": list(q.records)[-limit:] if limit > 0 else [],
+        }
+
+    def _connections(self, colony: str, limit: int) -> dict[str, Any]:
         traffic = self.colonies.get(colony)
         if traffic is None:
             return {"accepted": 0, "denied": 0, "destinations": [], "records": []}
@@ -176,3 +269,13 @@ class NetLog:
             ],
             "records": list(traffic.records)[-limit:] if limit > 0 else [],
         }
+
+
+def _bump(entries: dict[K, list[Any]], key: K, fresh: list[Any], most: int) -> list[Any]:
+    """The entry of ``key`` (``fresh`` if new), moved last: the dict stays in LRU order, and
+    keeps at most ``most`` entries (the least recent go)."""
+    entry = entries.pop(key, None) or fresh
+    entries[key] = entry
+    if len(entries) > most:
+        del entries[next(iter(entries))]
+    return entry

@@ -3,9 +3,10 @@
 A colony is *attached* once its kernel objects exist (spawn, start after a vanished netns,
 adoption) and *detached* when they are removed. While attached, its table carries its policy
 (a stored ``colony policy`` override, else colony.toml's ``[network]``), the addresses its
-host names resolve to (re-resolved on a timer), the host's DNS resolvers and the peers its
-``expose_to`` lets in. Every change is one kernel transaction per affected table (its set
-contents, over netlink; see :func:`colony.isolation.firewall.apply_policy`).
+host names resolve to (re-resolved on a timer), the addresses its DNS stub answered for its
+wildcard entries (:meth:`Network.lookup`) and the peers its ``expose_to`` lets in. Every
+change is one kernel transaction per affected table (its set contents, over netlink; see
+:func:`colony.isolation.firewall.apply_policy`).
 
 Example:
     >>> net = Network(iso=iso, policies=PolicyStore(store), bus=bus, names=Names())
@@ -23,31 +24,40 @@ import os
 import socket
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from colony.core.bus_events import NetEvent, PolicyEvent, render_event
+from colony.core import hostmatch
+from colony.core.approvals import amend_policy, format_change, plan_blocked, plan_warnings
+from colony.core.bus_events import DnsEvent, NetEvent, PolicyEvent, render_event
 from colony.core.config import Config
+from colony.core.egress import Asker, GateRecord
+from colony.core.hostmatch import Verdict
+from colony.core.hostname import is_wildcard
 from colony.core.model import ColonyRecord, Slot
 from colony.core.policy import (
     Peer,
     Policy,
     Rules,
     check_exposures,
+    parse_target,
     plan_exposures,
     plan_rules,
 )
 from colony.daemon.events import EventBus
 from colony.daemon.names import RESOLV_CONF, Names
 from colony.daemon.netlog import NetLog, NflogReader
-from colony.errors import ColonyError, HostError, NotFound
+from colony.errors import ColonyError, Conflict, HostError, NotFound
 from colony.isolation import Isolation, nflog
 from colony.isolation.firewall import ACCEPT_PREFIX, DENY_PREFIX, log_group, render_colony_table
 from colony.store.policies import PolicyStore, StoredPolicy
 from colony.store.queries import Store
 
 log = logging.getLogger("colony.network")
+LEARNED_MAX = 256  # addresses pinned per wildcard entry of a colony (the oldest go first)
+CACHE_TTL = 60.0  # seconds the stub reuses an address it looked up for a name
+CACHE_MAX = 4096
 
 
 @dataclass
@@ -60,6 +70,9 @@ class Member:
     override: StoredPolicy | None
     expose_to: tuple[str, ...]
     ports: Mapping[str, int]
+    # wildcard entry → addresses the DNS stub answered for names below it (pinned; LRU order)
+    learned: dict[str, dict[str, None]] = field(default_factory=dict)
+    changed: float = 0.0  # when its policy was last set live (refusals before it may be moot)
 
     @property
     def policy(self) -> Policy:
@@ -77,14 +90,24 @@ def _hosts(policy: Policy) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=4096)
+def _wildcards(policy: Policy) -> tuple[str, ...]:
+    """The wildcard patterns of the allow entries (pinned as the stub answers names)."""
+    hosts = {parse_target(e).host for e in policy.allow}
+    return tuple(sorted(h for h in hosts if h is not None and is_wildcard(h)))
+
+
+@functools.lru_cache(maxsize=4096)
 def _plan(
     policy: Policy,
     resolved: tuple[tuple[str, tuple[str, ...]], ...],
-    resolvers: tuple[str, ...],
     exposed: tuple[tuple[str, int], ...],
 ) -> Rules:
     # Cached: with hundreds of colonies, every attach re-checks every table's rules.
-    return plan_rules(policy, dict(resolved), resolvers=resolvers, exposed=exposed)
+    return plan_rules(policy, dict(resolved), exposed=exposed)
+
+
+def _v4(addresses: Iterable[str]) -> tuple[str, ...]:
+    return tuple(a for a in addresses if ":" not in a)
 
 
 def service_ports(cfg: Config) -> dict[str, int]:
@@ -104,8 +127,10 @@ class Network:
         netlog: NetLog | None = None,
         clock: Callable[[], float] = time.time,
         ifname: Callable[[int], str | None] | None = None,
+        on_policy: Callable[[str], None] = lambda name: None,
     ) -> None:
         self.iso = iso
+        self.on_policy = on_policy  # a colony's policy changed (the gate re-judges, issue 16)
         self.ifname = ifname or _ifname
         self.policies = policies
         self.bus = bus
@@ -119,7 +144,11 @@ class Network:
         self.applied: dict[str, Rules] = {}
         self.exposed: dict[str, tuple[tuple[str, int], ...]] = {}  # as last loaded
         self._by_veth: dict[str, str] = {}
+        self._by_address: dict[str, str] = {}
+        self._cache: dict[str, tuple[tuple[str, ...], float]] = {}  # the stub's lookups
         self._lock = asyncio.Lock()
+        self._changing = asyncio.Lock()  # one policy change at a time: amendments add up
+        self.generation = 0  # bumped at every change: the DNS stub's answers go stale
 
     # --- colonies coming and going ----------------------------------------------------------
 
@@ -174,6 +203,46 @@ class Network:
         An attached colony's table changes in one transaction; a colony without kernel
         objects gets the policy when they are made. Returns warnings.
         """
+        async with self._changing:
+            return await self._set_policy(name, policy, by=by)
+
+    async def change_policy(
+        self,
+        name: str,
+        *,
+        allow: Iterable[object] = (),
+        deny: Iterable[object] = (),
+        remove: Iterable[object] = (),
+        by: str,
+    ) -> list[str]:
+        """Add ``allow`` and ``deny`` entries to colony ``name``'s policy in effect and take
+        ``remove`` out (:func:`colony.core.approvals.amend_policy`), live. Returns warnings.
+
+        Raises:
+            ConfigError: a bad entry, or one to remove that the policy does not have.
+            Conflict: the colony has no network and no stored policy to amend.
+        """
+        allow, deny, remove = list(allow), list(deny), list(remove)
+        async with self._changing:
+            current = self.policy_of(name) or self._stored(name)
+            if current is None:
+                raise Conflict(
+                    f"colony '{name}' has no network now: its policy is colony.toml's until "
+                    "it runs",
+                    hint=f"state the whole policy: colony policy {name} --egress MODE --allow …",
+                )
+            policy = amend_policy(current, allow, deny, remove)
+            change = format_change(*([str(e) for e in x] for x in (allow, deny, remove)))
+            warnings = await self._set_policy(name, policy, by=by, change=change)
+        return plan_warnings(policy, [str(e) for e in allow]) + warnings
+
+    def _stored(self, name: str) -> Policy | None:
+        stored = self.policies.get(name)
+        return stored.policy if stored else None
+
+    async def _set_policy(
+        self, name: str, policy: Policy | None, *, by: str, change: str | None = None
+    ) -> list[str]:
         at = self.clock()
         override = None if policy is None else StoredPolicy(policy, by, at)
         member = self.members.get(name)
@@ -189,13 +258,22 @@ class Network:
                 except ColonyError:
                     member.override = old
                     raise
+                member.changed = at
             if policy is None:
                 self.policies.delete(name)
             else:
                 self.policies.save(name, policy, by=by, at=at)
         self.bus.publish(
-            PolicyEvent(colony=name, user=by, at=at, reset=policy is None, policy=effective)
+            PolicyEvent(
+                colony=name,
+                user=by,
+                at=at,
+                reset=policy is None,
+                policy=effective,
+                change=change,
+            )
         )
+        self.on_policy(name)
         return warnings
 
     async def refresh(self) -> None:
@@ -241,7 +319,8 @@ class Network:
     ) -> Rules:
         policy = member.policy
         resolved = tuple((h, self.resolved.get(h, ())) for h in sorted(_hosts(policy)))
-        return _plan(policy, resolved, self.resolvers, exposures.get(name, ()))
+        learned = tuple((w, tuple(member.learned.get(w, ()))) for w in _wildcards(policy))
+        return _plan(policy, resolved + learned, exposures.get(name, ()))
 
     def render(self, name: str) -> str:
         member = self._member(name)
@@ -262,13 +341,24 @@ class Network:
             "set_by": stored.by if stored else None,
             "set_at": stored.at if stored else None,
             "resolved": {n: list(self.resolved.get(n, ())) for n in names},
-            "resolvers": [r for r in self.resolvers if ":" not in r],  # IPv4: what is used
+            "learned": {w: list(a) for w, a in member.learned.items()} if member else {},
+            "stub": member.slot.host_ip if member else None,  # its resolver: the DNS stub
+            "resolvers": list(self.resolvers),  # what Mycelium's own lookups use
             "expose_to": list(member.expose_to) if member else [],
             "exposed_to": sorted({self._colony_of(v) or v for v, _ in rules.exposed})
             if rules
             else [],
             **self.netlog.view(name, limit),
+            "blocked": self.blocked(name)[: max(0, limit)],
         }
+
+    def blocked(self, name: str) -> list[dict[str, Any]]:
+        """Names the gate and the DNS stub refused colony ``name`` lately, latest first, each
+        with the allow entry that admits it (``fix``) or the deny entry that refuses it; a
+        name allowed since drops out (:func:`colony.core.approvals.plan_blocked`)."""
+        member = self.members.get(name)
+        policy = member.policy if member else None
+        return plan_blocked(self.netlog.blocked(name), policy, member.changed if member else 0.0)
 
     # --- connection records -------------------------------------------------------------
 
@@ -291,6 +381,151 @@ class Network:
         self.netlog.add(render_event(event))
         self.bus.publish(event)
 
+    # --- the DNS stub's questions (colony.daemon.dnsstub) --------------------------------
+
+    def colony_at(self, address: str) -> str | None:
+        """The attached colony whose address ``address`` is (a query's source), or None."""
+        return self._by_address.get(address)
+
+    def policy_of(self, name: str) -> Policy | None:
+        member = self.members.get(name)
+        return member.policy if member else None
+
+    def cached(self, host: str, now: float) -> tuple[str, ...] | None:
+        """The addresses the stub looked up for ``host`` less than a minute ago, or None."""
+        hit = self._cache.get(host)
+        return hit[0] if hit is not None and hit[1] > now else None
+
+    def answer_now(
+        self, name: str, host: str, entry: str | None, now: float
+    ) -> tuple[str, ...] | None:
+        """What :meth:`lookup` would give without waiting for anything, or None if it must
+        look up or pin first (``now``: the monotonic clock)."""
+        member = self.members.get(name)
+        if member is None:
+            return ()
+        target = parse_target(entry) if entry is not None else None
+        if target is not None and target.host == host:
+            found = self.resolved.get(host)
+            return _v4(found) if found else None
+        hit = self.cached(host, now)
+        if hit is None or target is None or target.host is None:
+            return hit
+        if member.policy.egress != "allowlist":
+            return hit
+        learned = member.learned.get(target.host, {})
+        return hit if all(a in learned for a in hit) else None
+
+    async def lookup(self, name: str, host: str, entry: str | None) -> tuple[str, ...]:
+        """The IPv4 addresses colony ``name`` is given for ``host`` (normalised), which its
+        policy allows through ``entry`` (None: egress allow); pinned in its table first.
+
+        A name an entry names exactly gets the addresses Mycelium pinned for the entry (so
+        the colony connects to what its table admits); a name below a wildcard entry is
+        looked up, and its addresses join the entry's in the colony's table before the
+        answer leaves (at most :data:`LEARNED_MAX` per entry, the oldest dropped).
+        """
+        member = self.members.get(name)
+        if member is None:
+            return ()
+        target = parse_target(entry) if entry is not None else None
+        if target is not None and target.host == host:
+            if not self.resolved.get(host):
+                await self._resolve([host], fresh=True)
+                async with self._lock:
+                    await self._sync(names=self._using(host))
+            return _v4(self.resolved.get(host, ()))
+        addresses = await self._lookup(host)
+        if target is None or target.host is None or member.policy.egress != "allowlist":
+            return addresses
+        learned = member.learned.setdefault(target.host, {})
+        fresh = [a for a in addresses if a not in learned]
+        for address in addresses:
+            learned.pop(address, None)
+            learned[address] = None  # last: most recently answered
+        while len(learned) > LEARNED_MAX:
+            del learned[next(iter(learned))]
+        if fresh:
+            async with self._lock:
+                await self._sync(names={name})
+        return addresses
+
+    def on_query(
+        self, name: str, host: str, qtype: str, verdict: str, answer: Iterable[str], reason: str
+    ) -> None:
+        """Record one DNS question the stub answered (``accept``) or refused (``deny``) for
+        colony ``name``. Every one is counted and kept among the recent ones; the bus (and so
+        the audit log) gets the first of each name, type and verdict per minute, with how
+        many alike it stands for, and at most a few a second per colony."""
+        member = self.members.get(name)
+        if member is None:
+            return
+        event = DnsEvent(
+            colony=name,
+            user=member.owner,
+            name=host,
+            qtype=qtype,
+            verdict=verdict,
+            answer=tuple(answer),
+            reason=reason,
+            at=self.clock(),
+        )
+        count = self.netlog.add_query(render_event(event))
+        if count:
+            self.bus.publish(replace(event, count=count))
+
+    async def _lookup(self, host: str) -> tuple[str, ...]:
+        now = time.monotonic()
+        hit = self.cached(host, now)
+        if hit is not None:
+            return hit
+        found = _v4((await self.names.resolve([host])).get(host, ()))
+        if len(self._cache) >= CACHE_MAX:
+            self._cache = {h: v for h, v in self._cache.items() if v[1] > now}
+            while len(self._cache) >= CACHE_MAX:
+                del self._cache[next(iter(self._cache))]
+        self._cache[host] = (found, now + CACHE_TTL)
+        return found
+
+    def _using(self, host: str) -> set[str]:
+        return {n for n, m in self.members.items() if host in _hosts(m.policy)}
+
+    # --- the egress gate (issue 16) ----------------------------------------------------
+
+    def asker(self, address: str) -> Asker | None:
+        """The colony whose address ``address`` is, with its egress mode."""
+        name = self._by_address.get(address)
+        member = None if name is None else self.members.get(name)
+        if name is None or member is None:
+            return None
+        return Asker(name, member.policy.egress)
+
+    def decide(self, colony: str, host: str, port: int) -> Verdict:
+        """The policy's verdict on ``host:port`` for ``colony`` (:mod:`colony.core.hostmatch`)."""
+        member = self.members.get(colony)
+        if member is None:
+            return Verdict(False, f"colony '{colony}' has no network")
+        return hostmatch.decide(member.policy, host, port)
+
+    def on_gate(self, rec: GateRecord) -> None:
+        """A verdict of the gate: a connection record, and an event (the audit log)."""
+        member = self.members.get(rec.colony)
+        if member is None:
+            return
+        event = NetEvent(
+            colony=rec.colony,
+            user=member.owner,
+            dest=rec.dest,
+            port=rec.port,
+            proto="tcp",
+            verdict=rec.verdict,
+            at=self.clock(),
+            host=rec.host,
+            reason=rec.reason or None,
+        )
+        self.netlog.add(render_event(event))
+        self.bus.publish(event)
+
     # --- internals ----------------------------------------------------------------------
 
     def _member(self, name: str) -> Member:
@@ -307,6 +542,7 @@ class Network:
 
     def _members_changed(self) -> None:
         self._by_veth = {m.slot.veth: n for n, m in self.members.items()}
+        self._by_address = {m.slot.colony_ip: n for n, m in self.members.items()}
 
     async def _resolve(self, hosts: Iterable[str], fresh: bool = False) -> list[str]:
         wanted = [h for h in hosts if fresh or h not in self.resolved]
@@ -321,6 +557,13 @@ class Network:
         exposures changed (None: of every colony, after names resolved anew). A colony's
         attach or detach so costs the same however many colonies there are (issue 15). A
         failure of ``strict``'s raises; others log."""
+        self.generation += 1
+        try:
+            await self._load(strict, names)
+        finally:
+            self.generation += 1  # a failed load puts the old policy back
+
+    async def _load(self, strict: str | None, names: Iterable[str] | None) -> None:
         exposures = self._exposures()
         moved = {n for n in {*exposures, *self.exposed} if exposures.get(n) != self.exposed.get(n)}
         self.exposed = exposures
@@ -359,6 +602,7 @@ def start_network(
     prefix: str,
     start_task: Callable[[Coroutine[Any, Any, Any]], Any],
     env: Mapping[str, str] = os.environ,
+    on_policy: Callable[[str], None] = lambda name: None,
 ) -> Network:
     """The daemon's network service, its NFLOG reader and its re-resolution timer, running.
 
@@ -375,6 +619,7 @@ def start_network(
         policies=PolicyStore(store),
         bus=bus,
         names=Names(Path(hosts) if hosts else None, resolv_conf),
+        on_policy=on_policy,
     )
     reader = NflogReader(net.on_packet)
     try:

@@ -4,8 +4,14 @@ Runs in the child between fork and exec, as root, after it joined the colony's n
 namespace (a fresh sysfs shows the namespace it is mounted from) and before it drops to the
 colony's identity. Only syscalls and small reads; no locks, no threads.
 
-Bind sources are opened first (``O_PATH | O_NOFOLLOW``), before any cover hides them, and
-bound through ``/proc/self/fd``, so a symlink a colony planted can never redirect a bind.
+Bind sources are taken first, before anything is detached or covered, as detached copies of
+their mounts (``open_tree``, the final component opened without following a symlink) that are
+attached later: a symlink a colony planted can never redirect a bind, and no source has to
+stay attached while everything else below the state directory is detached. With the state
+directory a mount point of its own (Mycelium makes it one, :func:`colony.host.volumes.bind_self`),
+that detach is one ``umount2`` whatever the number of colonies: each ``umount2`` that removes
+mounts waits for an RCU grace period, so detaching every other colony's disk one by one made
+every process start of a colony slower as colonies accumulated (issue 15).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 from collections.abc import Sequence
 
 from colony.core.mounts import Bind, Detach, MountOp, Mqueue, Proc, Sysfs, Tmpfs, below
+from colony.host import mountapi
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -69,13 +76,15 @@ def _mount_points(path: str) -> list[str]:
     return sorted(set(points), key=len)
 
 
-def _detach(path: str, keep: Sequence[str] = ()) -> None:
-    # Detaching the outermost takes everything below it along; what is left (a mount below a
+def _detach(path: str) -> None:
+    # Detaching the outermost takes everything below it along; what is left (mounts below a
     # path that is no mount point itself) goes one by one. Failures only mean "not mounted".
-    # A mount that holds a path to keep stays, and with it every mount above it.
+    gone: list[str] = []
     for point in _mount_points(path):
-        if not any(below(kept, point) for kept in keep):
-            _libc.umount2(point.encode(), MNT_DETACH)
+        if any(below(point, g) for g in gone):
+            continue  # went with a mount above it
+        if _libc.umount2(point.encode(), MNT_DETACH) == 0:
+            gone.append(point)
 
 
 def _make_target(target: str, is_dir: bool) -> None:
@@ -88,9 +97,12 @@ def _make_target(target: str, is_dir: bool) -> None:
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
 
 
-def _bind(op: Bind, fd: int) -> None:
-    _make_target(op.target, os.path.isdir(f"/proc/self/fd/{fd}"))
-    _mount(f"/proc/self/fd/{fd}", op.target, None, MS_BIND | MS_REC)
+def _bind(op: Bind, tree: int, is_dir: bool) -> None:
+    _make_target(op.target, is_dir)
+    try:
+        mountapi.attach(tree, op.target)
+    except OSError as exc:
+        raise MountFailed(exc.errno, exc.strerror) from exc
     flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (MS_RDONLY if op.readonly else 0)
     _mount(None, op.target, None, flags)
 
@@ -103,19 +115,20 @@ def enter_view(ops: Sequence[MountOp]) -> None:
     """
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare mount namespace")
     _mount(None, "/", None, MS_REC | MS_SLAVE)
-    # Open the sources in the new namespace (a bind needs a source mounted in it), before any
-    # cover hides them.
-    sources: dict[str, int] = {}
+    # Copy the sources in the new namespace, before anything is detached or covered; each
+    # bind attaches a copy of its own (one source may be bound twice, as /tmp and /var/tmp).
+    sources: list[tuple[int, bool]] = []
     try:
         for op in ops:
-            if isinstance(op, Bind) and op.source not in sources:
+            if isinstance(op, Bind):
                 try:
-                    sources[op.source] = os.open(op.source, os.O_PATH | os.O_NOFOLLOW)
+                    sources.append(mountapi.clone(op.source))
                 except OSError as exc:
-                    raise MountFailed(exc.errno, f"open {op.source}: {exc.strerror}") from exc
+                    raise MountFailed(exc.errno, exc.strerror) from exc
+        binds = iter(sources)
         for op in ops:
             if isinstance(op, Detach):
-                _detach(op.path, op.keep)
+                _detach(op.path)
             elif isinstance(op, Tmpfs):
                 _make_target(op.path, True)
                 options = f"mode={op.mode:o},size={op.size}"
@@ -128,9 +141,9 @@ def enter_view(ops: Sequence[MountOp]) -> None:
                 if os.path.isdir(op.path):
                     _mount("mqueue", op.path, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             else:
-                _bind(op, sources[op.source])
+                _bind(op, *next(binds))
     finally:
-        for fd in sources.values():
+        for fd, _ in sources:
             os.close(fd)
 
 

@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import logging
 import os
@@ -31,47 +30,14 @@ import time
 from pathlib import Path
 
 from colony.errors import HostError
-
-_SYS_OPEN_TREE = 428
-_SYS_MOVE_MOUNT = 429
-_SYS_FSOPEN = 430
-_SYS_FSCONFIG = 431
-_SYS_FSMOUNT = 432
-_SYS_MOUNT_SETATTR = 442
-_OPEN_TREE_CLONE = 1
-_CLOEXEC = 0o2000000
-_AT_FDCWD = -100
-_AT_EMPTY_PATH = 0x1000
-_AT_RECURSIVE = 0x8000
-_AT_SYMLINK_NOFOLLOW = 0x100
-_MOUNT_ATTR_RDONLY = 0x1
-_MOUNT_ATTR_NOSUID = 0x2
-_MOUNT_ATTR_NODEV = 0x4
-_MOUNT_ATTR_IDMAP = 0x00100000
-_FSCONFIG_SET_STRING = 1
-_FSCONFIG_SET_FD = 5
-_FSCONFIG_CMD_CREATE = 6
-_MOVE_MOUNT_F_EMPTY_PATH = 0x4
-_MOVE_MOUNT_T_EMPTY_PATH = 0x40
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-
-
-class _MountAttr(ctypes.Structure):
-    _fields_ = [
-        ("attr_set", ctypes.c_uint64),
-        ("attr_clr", ctypes.c_uint64),
-        ("propagation", ctypes.c_uint64),
-        ("userns_fd", ctypes.c_uint64),
-    ]
+from colony.host import mountapi
 
 
 def _sys(what: str, number: int, *args: object) -> int:
-    result = int(_libc.syscall(number, *args))
-    if result < 0:
-        err = ctypes.get_errno()
-        raise HostError(f"cannot mount the workspace: {what}: {os.strerror(err)}")
-    return result
+    try:
+        return mountapi.call(what, number, *args)
+    except OSError as exc:
+        raise HostError(f"cannot mount the workspace: {exc.strerror}") from exc
 
 
 def _userns(uid: tuple[int, int], gid: tuple[int, int]) -> int:
@@ -128,35 +94,37 @@ def mount_overlay(
     try:
         ns = _userns((owner[0], colony[0]), (owner[1], colony[1]))
         fds.append(ns)
-        flags = _OPEN_TREE_CLONE | _CLOEXEC | _AT_RECURSIVE | _AT_SYMLINK_NOFOLLOW
-        tree = _sys("open_tree", _SYS_OPEN_TREE, _AT_FDCWD, str(lower).encode(), flags)
+        m = mountapi
+        flags = m.OPEN_TREE_CLONE | m.CLOEXEC | m.AT_RECURSIVE | m.AT_SYMLINK_NOFOLLOW
+        tree = _sys("open_tree", m.OPEN_TREE, m.AT_FDCWD, str(lower).encode(), flags)
         fds.append(tree)
-        attr = _MountAttr(_MOUNT_ATTR_IDMAP | _MOUNT_ATTR_RDONLY, 0, 0, ns)
-        _sys("mount_setattr", _SYS_MOUNT_SETATTR, tree, b"", _AT_EMPTY_PATH | _AT_RECURSIVE,
-             ctypes.byref(attr), ctypes.sizeof(attr))  # fmt: skip
-        fs = _sys("fsopen", _SYS_FSOPEN, b"overlay", 1)
+        try:
+            m.set_attr(tree, m.MOUNT_ATTR_IDMAP | m.MOUNT_ATTR_RDONLY, ns)
+        except OSError as exc:
+            raise HostError(f"cannot mount the workspace: {exc.strerror}") from exc
+        fs = _sys("fsopen", m.FSOPEN, b"overlay", 1)
         fds.append(fs)
         up, wk = _open_dir(upper), _open_dir(work)
         fds += [up, wk]
-        _sys("fsconfig lowerdir+", _SYS_FSCONFIG, fs, _FSCONFIG_SET_FD, b"lowerdir+", None, tree)
-        _sys("fsconfig upperdir", _SYS_FSCONFIG, fs, _FSCONFIG_SET_FD, b"upperdir", None, up)
-        _sys("fsconfig workdir", _SYS_FSCONFIG, fs, _FSCONFIG_SET_FD, b"workdir", None, wk)
+        _sys("fsconfig lowerdir+", m.FSCONFIG, fs, m.FSCONFIG_SET_FD, b"lowerdir+", None, tree)
+        _sys("fsconfig upperdir", m.FSCONFIG, fs, m.FSCONFIG_SET_FD, b"upperdir", None, up)
+        _sys("fsconfig workdir", m.FSCONFIG, fs, m.FSCONFIG_SET_FD, b"workdir", None, wk)
         for key, value in (("source", "colony"),):
-            _sys(f"fsconfig {key}", _SYS_FSCONFIG, fs, _FSCONFIG_SET_STRING, key.encode(),
+            _sys(f"fsconfig {key}", m.FSCONFIG, fs, m.FSCONFIG_SET_STRING, key.encode(),
                  value.encode(), 0)  # fmt: skip
-        _sys("create overlay", _SYS_FSCONFIG, fs, _FSCONFIG_CMD_CREATE, None, None, 0)
-        mnt = _sys("fsmount", _SYS_FSMOUNT, fs, 1, _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV)
+        _sys("create overlay", m.FSCONFIG, fs, m.FSCONFIG_CMD_CREATE, None, None, 0)
+        mnt = _sys("fsmount", m.FSMOUNT, fs, 1, m.MOUNT_ATTR_NOSUID | m.MOUNT_ATTR_NODEV)
         fds.append(mnt)
         dest = _open_dir(target)
         fds.append(dest)
         _sys(
             "move_mount",
-            _SYS_MOVE_MOUNT,
+            m.MOVE_MOUNT,
             mnt,
             b"",
             dest,
             b"",
-            _MOVE_MOUNT_F_EMPTY_PATH | _MOVE_MOUNT_T_EMPTY_PATH,
+            m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH,
         )
     finally:
         for fd in fds:

@@ -5,15 +5,26 @@ the colony (not even root there) can see or change it. Its chains are the same f
 policy; the policy is data in its sets, so a policy change replaces set contents only:
 
 - ``postrouting``: NAT of the colony's traffic to the outside (not to other colonies);
+- ``prerouting``: every DNS query the colony sends (port 53, UDP and TCP, to any address)
+  is redirected to Mycelium's DNS stub (:mod:`colony.daemon.dnsstub`), which listens on
+  :func:`dns_port` of the host: the colony's gateway answers it;
 - ``input`` → ``host``: what the colony may send to the host's own addresses: answers to
-  connections the host opened and DNS to resolvers that live on the host;
+  connections the host opened and the DNS queries redirected to the stub; a spoofed source
+  is dropped (the stub knows the colony by its address);
 - ``forward`` → ``egress``: outbound, in order: answers pass, other colonies are left to
-  their own ``ingress``, IPv6 is refused (colonies have IPv4 only), DNS only to ``dns4``,
-  ``deny4``/``denyp4`` refused, ``allow4``/``allowp4`` admitted (``0.0.0.0/0`` when egress is
-  "allow"), the rest refused; → ``ingress``: new connections in only from the peers and
-  ports in ``exposed``;
+  their own ``ingress``, IPv6 is refused (colonies have IPv4 only), DNS refused (none is
+  left to forward: it all went to the stub), ``deny4``/``denyp4`` refused,
+  ``allow4``/``allowp4`` admitted (``0.0.0.0/0`` when egress is "allow"), the rest refused;
+  → ``ingress``: new connections in only from the peers and ports in ``exposed``;
 - ``admit``/``refuse``: the verdicts, each logging new connections to the daemon's NFLOG
-  group for connection records; a refused TCP connection gets a reset (it fails at once).
+  group for connection records; a refused TCP connection gets a reset (it fails at once);
+- ``prerouting`` also (issue 16): when ``gated`` holds 80 and 443 (an allowlist naming
+  hosts), new TCP connections to those ports outside the pool are redirected to the
+  daemon's egress gate (:func:`gate_port`) on the colony's gateway address, except to
+  ``direct4``/``directp4`` (the allowlist's IP and CIDR entries) and the deny sets, which
+  the chains above decide as before; ``host`` admits the redirected connections to the
+  gate's port only, and ``egress`` refuses UDP to those ports (QUIC falls back to TCP,
+  through the gate).
 
 Rendering is pure; ``colony debug render-firewall NAME`` shows the same text.
 
@@ -30,6 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from colony import host
+from colony.core.egress import GATED_PORTS
 from colony.core.model import Slot
 from colony.core.policy import Rules
 from colony.errors import HostError
@@ -37,25 +49,28 @@ from colony.isolation import nftnl
 
 FAMILY = "inet"
 EGRESS_CHAIN = "egress"
-VERSION = 1  # of the chains below; a table of another version is replaced whole
+VERSION = 2  # of the chains below; a table of another version is replaced whole
+HOST_VERSION = 1  # of the daemon's own table (loaded anew, whole, at every start)
 LOCKED = Rules()  # what a colony gets until the daemon loads its policy: no egress
 ACCEPT_PREFIX = "accept"
 DENY_PREFIX = "deny"
 TCP_UDP = "meta l4proto { tcp, udp }"
 GROUP_BASE, GROUP_SPAN = 4096, 57344  # NFLOG groups of daemons: 4096-61439
-SETS: dict[str, str] = {  # name → type; all but the last two hold intervals
+DNS_BASE, DNS_SPAN = 20000, 10000  # DNS stub ports of daemons: below the ephemeral range
+SETS: dict[str, str] = {  # name → type
     "allow4": "ipv4_addr",
     "allowp4": "ipv4_addr . inet_service",
     "deny4": "ipv4_addr",
     "denyp4": "ipv4_addr . inet_service",
-    "dns4": "ipv4_addr",
     "exposed": "ifname . inet_service",
+    "direct4": "ipv4_addr",
+    "directp4": "ipv4_addr . inet_service",
+    "gated": "inet_service",
 }
-INTERVAL = ("allow4", "allowp4", "deny4", "denyp4")
+INTERVAL = ("allow4", "allowp4", "deny4", "denyp4", "direct4", "directp4")
 EVERYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
 
 Net4 = ipaddress.IPv4Network
-IPv4Address = ipaddress.IPv4Address
 
 
 def log_group(prefix: str) -> int:
@@ -63,10 +78,26 @@ def log_group(prefix: str) -> int:
     return GROUP_BASE + zlib.crc32(prefix.encode()) % GROUP_SPAN
 
 
+def dns_port(prefix: str) -> int:
+    """The port of a daemon's DNS stub on the host: fixed by its prefix, like its NFLOG
+    group, so its tables stay current across restarts."""
+    return DNS_BASE + zlib.crc32(prefix.encode()) % DNS_SPAN
+
+
+def gate_port(prefix: str) -> int:
+    """The port of a daemon's egress gate (issue 16): fixed by its prefix like its DNS stub's,
+    never the same as that one."""
+    port = DNS_BASE + zlib.crc32(b"gate " + prefix.encode()) % DNS_SPAN
+    return port + 1 if port == dns_port(prefix) else port
+
+
 def comment(slot: Slot, mark: str = "") -> str:
     """What a current table of ``slot`` says of itself (its chains depend on nothing else),
     ending with the mark of the daemon that made it (:mod:`colony.isolation.marks`)."""
-    text = f"colony network v{VERSION} group {log_group(slot.prefix)} veth {slot.veth}"
+    text = (
+        f"colony network v{VERSION} group {log_group(slot.prefix)} veth {slot.veth} "
+        f"dns {dns_port(slot.prefix)} gate {gate_port(slot.prefix)}"
+    )
     return f"{text} {mark}" if mark else text
 
 
@@ -78,8 +109,10 @@ class Contents:
     allowp4: tuple[tuple[Net4, int], ...] = ()
     deny4: tuple[Net4, ...] = ()
     denyp4: tuple[tuple[Net4, int], ...] = ()
-    dns4: tuple[ipaddress.IPv4Address, ...] = ()
     exposed: tuple[tuple[str, int], ...] = ()
+    direct4: tuple[Net4, ...] = ()
+    directp4: tuple[tuple[Net4, int], ...] = ()
+    gated: tuple[int, ...] = ()
 
 
 def _v4(nets: Iterable[str]) -> tuple[Net4, ...]:
@@ -92,17 +125,18 @@ def _v4_ports(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[Net4, int], ...]:
 
 
 def plan_contents(rules: Rules) -> Contents:
-    """The egress mode as data: allow admits everything not denied, deny drops DNS too."""
+    """The egress mode as data: allow admits everything not denied (DNS is the stub's)."""
     mode = rules.egress
     allow4 = {"allow": (EVERYWHERE,), "allowlist": _v4(rules.allow.v4)}.get(mode, ())
-    resolvers = (ipaddress.ip_address(a) for a in rules.resolvers)
     return Contents(
         allow4=allow4,
         allowp4=_v4_ports(rules.allow.v4_ports) if mode == "allowlist" else (),
         deny4=_v4(rules.deny.v4),
         denyp4=_v4_ports(rules.deny.v4_ports),
-        dns4=() if mode == "deny" else tuple(a for a in resolvers if isinstance(a, IPv4Address)),
         exposed=rules.exposed,
+        direct4=_v4(rules.direct.v4) if rules.gate else (),
+        directp4=_v4_ports(rules.direct.v4_ports) if rules.gate else (),
+        gated=GATED_PORTS if rules.gate else (),
     )
 
 
@@ -119,8 +153,10 @@ def _elements(contents: Contents) -> dict[str, list[str]]:
         "allowp4": [f"{_net(n)} . {p}" for n, p in contents.allowp4],
         "deny4": [_net(n) for n in contents.deny4],
         "denyp4": [f"{_net(n)} . {p}" for n, p in contents.denyp4],
-        "dns4": [str(a) for a in contents.dns4],
         "exposed": [f'"{name}" . {port}' for name, port in contents.exposed],
+        "direct4": [_net(n) for n in contents.direct4],
+        "directp4": [f"{_net(n)} . {p}" for n, p in contents.directp4],
+        "gated": [str(p) for p in contents.gated],
     }
 
 
@@ -138,15 +174,33 @@ def _chain(name: str, rules: Iterable[str], hook: str | None = None) -> str:
 
 def _chains(slot: Slot) -> str:
     veth, pool, group = f'"{slot.veth}"', slot.pool, log_group(slot.prefix)
+    stub = dns_port(slot.prefix)
     filter_hook = "type filter hook {} priority filter; policy accept;"
+    undecided = (  # by the IP/CIDR entries of the allowlist, or by deny entries
+        "ip daddr != @direct4 ip daddr . th dport != @directp4 "
+        "ip daddr != @deny4 ip daddr . th dport != @denyp4"
+    )
     return "".join(
         [
+            _chain(
+                "prerouting",
+                [
+                    f"iifname {veth} {TCP_UDP} th dport 53 redirect to :{stub}",
+                    f"iifname {veth} ip daddr != {pool} tcp dport @gated {undecided} "
+                    f"redirect to :{gate_port(slot.prefix)}",
+                ],
+                "type nat hook prerouting priority dstnat; policy accept;",
+            ),
             _chain(
                 "postrouting",
                 [f"ip saddr {slot.colony_ip} ip daddr != {pool} oifname != {veth} masquerade"],
                 "type nat hook postrouting priority srcnat; policy accept;",
             ),
-            _chain("input", [f"iifname {veth} jump host"], filter_hook.format("input")),
+            _chain(
+                "input",
+                [f"iifname {veth} ip saddr != {slot.colony_ip} drop", f"iifname {veth} jump host"],
+                filter_hook.format("input"),
+            ),
             _chain(
                 "forward",
                 [
@@ -160,7 +214,10 @@ def _chains(slot: Slot) -> str:
                 "host",
                 [
                     "ct state established,related accept",
-                    f"{TCP_UDP} th dport 53 ip daddr @dns4 jump admit",  # a resolver on the host
+                    f"{TCP_UDP} th dport {stub} ct status dnat accept",  # DNS, to the stub
+                    # the gate: only connections the chain "prerouting" redirected (its records
+                    # are the gate's own, which knows the host name)
+                    f"tcp dport {gate_port(slot.prefix)} ct status dnat accept",
                     "jump refuse",
                 ],
             ),
@@ -171,15 +228,15 @@ def _chains(slot: Slot) -> str:
                     "ct state related accept",
                     f"ip daddr {pool} return",  # another colony: its ingress chain decides
                     "meta nfproto ipv6 jump refuse",
-                    f"{TCP_UDP} th dport 53 jump dns",
+                    f"{TCP_UDP} th dport 53 jump refuse",  # never left: DNS is the stub's
                     "ip daddr @deny4 jump refuse",
                     f"{TCP_UDP} ip daddr . th dport @denyp4 jump refuse",
+                    f"udp dport @gated {undecided} jump refuse",  # QUIC: to TCP, the gate
                     "ip daddr @allow4 jump admit",
                     f"{TCP_UDP} ip daddr . th dport @allowp4 jump admit",
                     "jump refuse",
                 ],
             ),
-            _chain("dns", ["ip daddr @dns4 jump admit", "jump refuse"]),
             _chain(
                 "ingress",
                 [
@@ -246,8 +303,10 @@ def render_set_messages(slot: Slot, rules: Rules) -> list[bytes]:
         "allowp4": nftnl.ranges4_ports(contents.allowp4),
         "deny4": nftnl.intervals4(contents.deny4),
         "denyp4": nftnl.ranges4_ports(contents.denyp4),
-        "dns4": nftnl.addresses4(contents.dns4),
         "exposed": nftnl.ifname_ports(contents.exposed),
+        "direct4": nftnl.intervals4(contents.direct4),
+        "directp4": nftnl.ranges4_ports(contents.directp4),
+        "gated": nftnl.ports(contents.gated),
     }
     messages = []
     for name, elements in encoded.items():
@@ -279,7 +338,7 @@ def render_host_table(prefix: str, pool: Net4) -> str:
     table = f"{FAMILY} {host_table(prefix)}"
     guard = f"ip daddr {pool} meta skuid != 0 ct state new"
     return (
-        f'table {table} {{\n\tcomment "colony host v{VERSION}"\n}}\nflush table {table}\n'
+        f'table {table} {{\n\tcomment "colony host v{HOST_VERSION}"\n}}\nflush table {table}\n'
         f"table {table} {{\n"
         + _chain(
             "output",

@@ -161,6 +161,11 @@ def addresses4(addresses: Iterable[ipaddress.IPv4Address]) -> list[Element]:
     return [element(a.packed) for a in addresses]
 
 
+def ports(values: Iterable[int]) -> list[Element]:
+    """Elements of an ``inet_service`` set (a lone port: two bytes, network order)."""
+    return [element(struct.pack("!H", p)) for p in values]
+
+
 def ifname_ports(pairs: Iterable[tuple[str, int]]) -> list[Element]:
     return [element(ifname_key(name) + port_key(port)) for name, port in pairs]
 

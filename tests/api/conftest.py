@@ -146,6 +146,24 @@ def api(tmp_path: Path) -> Iterator[Api]:
         yield served
 
 
+# Names of policies in this tier resolve through the daemon's hosts file: no DNS query leaves.
+NAMES = ("ok.test", "other.test", "dns-only.test", "evil.test")
+
+
+@pytest.fixture
+def named_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The API on FakeIsolation and FakeVcs, resolving :data:`NAMES` from a hosts file of the
+    test's (TEST-NET addresses) before it starts."""
+    hosts, resolv = tmp_path / "hosts", tmp_path / "resolv.conf"
+    hosts.write_text("".join(f"198.51.100.{i} {n}\n" for i, n in enumerate(NAMES, 1)))
+    resolv.write_text("nameserver 192.0.2.53\n")  # TEST-NET: never asked here
+    monkeypatch.setenv("COLONY_HOSTS_FILE", str(hosts))
+    monkeypatch.setenv("COLONY_RESOLV_CONF", str(resolv))
+    vcs = FakeVcs()
+    with serve(tmp_path, vcs, lambda _repo: vcs) as served:
+        yield served
+
+
 @pytest.fixture
 def git_api(tmp_path: Path) -> Iterator[Api]:
     """The API on FakeIsolation and the real git workspaces (review, merge, snapshots and

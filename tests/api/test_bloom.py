@@ -8,7 +8,10 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from colony.api.auth import Auth
+from colony.store.tokens import Tokens
 from tests.api.conftest import BLOOM, Api, make_repo, settle
+from tests.api.test_network import listed, refuse
 
 WEB = '[services.web]\ncommand = "sleep 300"\n'
 
@@ -28,6 +31,16 @@ def login(api: Api) -> tuple[str, str]:
     token = re.search(r'data-token="([^"]+)"', page.text)
     assert token is not None
     return page.cookies["colony_session"], token.group(1)
+
+
+def token_for(api: Api, user: str, uid: int) -> str:
+    """An API token of ``user``, as ``colony token`` run by that user would give."""
+
+    async def make() -> str:
+        auth = Auth(Tokens(api.services.access.store.conn), clock=api.services.clock)
+        return str(auth.api_token(user, uid)["token"])
+
+    return api.run(make())
 
 
 def test_the_cookie_opens_pages_and_the_token_the_data(api: Api, tmp_path: Path) -> None:
@@ -100,3 +113,40 @@ def test_logout_ends_the_token_and_revoke_ends_every_one(api: Api) -> None:
         page = bloom.get("/", headers={"Cookie": f"colony_session={cookie}"})
     assert gone.status_code == 401
     assert page.status_code == 401
+
+
+def test_refused_names_show_with_an_allow_button_for_the_owner_only(
+    named_api: Api, tmp_path: Path
+) -> None:
+    """When the gate refused other.test:443, the colony page's fragment lists it with an
+    Allow button that PATCHes the policy route; the button's request admits the name live
+    (it leaves the list), while a viewer sees the name without a button and is refused."""
+    api = named_api
+    listed(api, tmp_path, "gated")
+    refuse(api, "gated", "other.test", 443)
+    with api.client() as client:
+        client.share("gated", "nobody", "viewer")
+    _cookie, token = login(api)
+    viewer = token_for(api, "nobody", 65534)
+    with api.bloom(headers={"Authorization": f"Bearer {token}"}) as owner:
+        page = owner.get("/ui/colonies/gated")
+        shown = owner.get("/ui/fragments/colonies/gated/blocked")
+        button = re.search(r'<button [^>]*data-allow="([^"]+)" data-route="([^"]+)"', shown.text)
+        assert button is not None, shown.text
+        with api.bloom(headers={"Authorization": f"Bearer {viewer}"}) as other:
+            seen = other.get("/ui/fragments/colonies/gated/blocked")
+            refused = other.patch(button.group(2), json={"allow": [button.group(1)]})
+        allowed = owner.patch(button.group(2), json={"allow": [button.group(1)]})
+        after = owner.get("/ui/fragments/colonies/gated/blocked")
+    assert 'id="blocked"' in page.text
+    assert "<code>other.test</code>" in shown.text
+    assert button.groups() == ("other.test:443", "/colonies/gated/policy")
+    assert seen.status_code == 200
+    assert "<code>other.test</code>" in seen.text
+    assert "data-allow" not in seen.text
+    assert refused.status_code == 403
+    assert "nobody" in refused.json()["error"]["message"]
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["policy"]["allow"] == ["ok.test:443", "other.test:443"]
+    assert "other.test" not in after.text
+    assert "Nothing refused lately" in after.text

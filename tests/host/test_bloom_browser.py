@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_repo, new_prefix, scratch_dir
+from tests.host import test_egress_gate
 from tests.host.conftest import (
     ROOT,
     Daemon,
@@ -30,6 +31,7 @@ from tests.host.conftest import (
     wait_state,
 )
 
+world = test_egress_gate.world  # the fixture: an outside host with HTTP and HTTPS servers
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "bloom"
 CHROMIUM_ARGS = [
@@ -355,3 +357,47 @@ def test_bloom_logged_in_as_a_user_shows_only_theirs(
             daemon.client.remove(colony.name, force=True)
         remove_people(users)
         subprocess.run(["rm", "-rf", str(scratch)], check=False)
+
+
+# --- issue 16: approving a refused name from a colony's page --------------------------------
+
+
+@pytest.fixture
+def gate_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The daemon resolves names through this hosts file (ask for it before ``daemon``)."""
+    return test_egress_gate.hosts_file(tmp_path, monkeypatch)
+
+
+def test_bloom_allows_a_refused_name_live(
+    gate_names: Path,
+    daemon: Daemon,
+    page: Page,
+    tmp_path: Path,
+    world: test_egress_gate.World,
+) -> None:
+    """When the egress gate refused other.test:443 to a colony, its page lists the name with
+    an Allow button; a click admits it live: the name leaves the list and the same request
+    from inside the colony succeeds, the colony not restarted."""
+    client = daemon.client
+    assert client is not None
+    first = world.ips[0]
+    gate_names.write_text(f"{first} ok.test other.test\n")
+    ns = test_egress_gate.gated_colony(daemon, tmp_path, ["ok.test:443"]).netns
+    fetch = test_egress_gate.fetch
+    assert "ACCESS_DENIED" in fetch(ns, world, "tls", first, "other.test").upper()
+    before = client.colony("gated").transitions
+
+    page.goto(login_url(daemon))
+    page.wait_for_url(client.health()["http_url"] + "/")
+    page.goto(client.health()["http_url"] + "/ui/colonies/gated")
+    button = page.locator("#blocked button[data-allow='other.test:443']")
+    expect(button).to_be_visible(timeout=WAIT)
+    shot(page, "6-refused-name")
+    button.click()
+    expect(page.locator("#blocked")).not_to_contain_text("other.test", timeout=WAIT)
+    shot(page, "7-allowed")
+    assert fetch(ns, world, "tls", first, "other.test").startswith("HTTP/1.1 200 OK")
+    policy = client.network("gated").policy
+    assert policy is not None
+    assert policy.allow == ["ok.test:443", "other.test:443"]
+    assert client.colony("gated").transitions == before

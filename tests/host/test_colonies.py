@@ -387,7 +387,7 @@ def pypi_reachable() -> bool:
 
 def test_setup_reaches_package_registry_through_nat(daemon: Daemon, tmp_path: Path) -> None:
     """When egress is allowed, a setup command inside the colony downloads from PyPI through
-    the colony's NAT (its own address, DNS through the host's resolvers)."""
+    the colony's NAT (its own address, DNS through Mycelium's stub)."""
     if not pypi_reachable():
         pytest.skip("this machine cannot reach pypi.org")
     client = daemon.client

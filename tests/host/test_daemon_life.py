@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from colony.client import Client
+from colony.host import state_mount
 from tests.conftest import (
     TEST_NET,
     TEST_PREFIX,
@@ -104,6 +105,8 @@ def test_two_daemons_start_and_stop_without_touching_each_other(
         client.spawn("steady", str(make_repo(tmp_path / "repo", {"colony.toml": WEB})))
         wait_state(client, "steady", "running")
         pid = first.proc.pid
+        # Each state dir is a mount point of its own while its daemon runs (issue 15)...
+        assert state_mount.is_self_bind(first.state_dir)
         for round_ in range(5):
             with running_daemon(second_dir, request, prefix=base) as second:
                 assert second.client is not None
@@ -111,6 +114,9 @@ def test_two_daemons_start_and_stop_without_touching_each_other(
                     repo = make_repo(tmp_path / "repo2", {"README": "x\n"})
                     second.client.spawn("busy", str(repo))
                     wait_state(second.client, "busy", "running")
+                assert state_mount.is_self_bind(second.state_dir)
+            # ...and no longer once it stopped with no colony mounts below it.
+            assert not state_mount.mounted_at(second.state_dir)
             assert first.proc.poll() is None, f"the first Mycelium died in round {round_}"
             assert client.health()["pid"] == pid
             assert client.colony("steady").state == "running"
@@ -199,6 +205,7 @@ def test_every_exit_is_logged_with_its_reason(daemon: Daemon) -> None:
     workers = proxy_workers(killed)
     assert workers, "the preview proxy workers run"
     daemon.kill9()
+    assert state_mount.is_self_bind(daemon.state_dir)  # left for the next daemon, which reuses it
     # issue 15: the workers hold the preview port; a killed daemon takes them along
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10, "workers")
     daemon.start()
@@ -234,6 +241,7 @@ def test_every_exit_is_logged_with_its_reason(daemon: Daemon) -> None:
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert daemon.log.read_text().rstrip().endswith("Mycelium exited: received SIGTERM")
     assert (daemon.state_dir / "mycelium.pid").read_text() == ""
+    assert not state_mount.mounted_at(daemon.state_dir)  # one bind, not one per start
 
 
 def test_the_daemons_own_log_is_capped(daemon: Daemon) -> None:

@@ -275,10 +275,15 @@ def test_the_host_does_not_show_through(daemon: Daemon, tmp_path: Path, level: s
         assert ok(client, "look", f"ls -A {state}/colonies/look").split() == ["volume"]
         mine = ok(client, "look", f"ls -A {state}/colonies/look/volume").split()
         assert mine == ["data", "home", "workspace"]
-        # Only its own disk shows in its mount table; the other colony's is not there.
+        # Only its own directories show in its mount table; the other colony's are not there,
+        # nor the state directory's own mount (detached whole, issue 15).
         table = ok(client, "look", "cat /proc/self/mountinfo")
-        assert "/colonies/look/volume " in table
+        points = {row.split(" ")[4] for row in table.splitlines()}
+        for name in mine:
+            assert f"{state}/colonies/look/volume/{name}" in points
         assert "/colonies/other/" not in table
+        assert str(state) in points  # the cover, a tmpfs
+        assert sum(1 for row in table.splitlines() if row.split(" ")[4] == str(state)) == 1
         code, _, _ = sh_in(client, "look", f"cat {state}/mycelium.db {state}/audit.db")
         assert code != 0
         code, _, _ = sh_in(client, "look", f"ls {state}/colonies/look/logs")

@@ -209,7 +209,6 @@ RULES = Rules(
     egress="allowlist",
     allow=AddressSets(v4=("10.1.2.0/23",), v4_ports=(("151.101.0.223", 443),)),
     deny=AddressSets(v4=("169.254.169.254",), v4_ports=(("10.9.0.0/16", 22),)),
-    resolvers=("10.255.255.53",),
     exposed=(("colonyh4", 5432),),
 )
 

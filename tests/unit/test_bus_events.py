@@ -140,6 +140,12 @@ CASES: list[tuple[be.BusEvent, dict[str, Any]]] = [
          "egress": "allowlist", "allow": ["pypi.org"], "deny": []},
     ),
     (
+        be.PolicyEvent(colony="web", user="al", at=20.0, reset=False,
+                       policy=Policy("allowlist", ("pypi.org",), ()), change="allowed pypi.org"),
+        {"type": "policy", "colony": "web", "user": "al", "at": 20.0, "reset": False,
+         "egress": "allowlist", "allow": ["pypi.org"], "deny": [], "change": "allowed pypi.org"},
+    ),
+    (
         be.PolicyEvent(colony="web", user="al", at=20.0, reset=True, policy=None),
         {"type": "policy", "colony": "web", "user": "al", "at": 20.0, "reset": True},
     ),
@@ -153,6 +159,13 @@ CASES: list[tuple[be.BusEvent, dict[str, Any]]] = [
                     verdict="deny", at=21.0),
         {"type": "net", "colony": "web", "user": "al", "dest": "1.2.3.4", "port": 443,
          "proto": "tcp", "verdict": "deny", "at": 21.0},
+    ),
+    (
+        be.DnsEvent(colony="web", user="al", name="pypi.org", qtype="A", verdict="accept",
+                    answer=("151.101.0.223",), reason="allowed by 'pypi.org'", at=21.5),
+        {"type": "dns", "colony": "web", "user": "al", "name": "pypi.org", "qtype": "A",
+         "verdict": "accept", "answer": ["151.101.0.223"], "reason": "allowed by 'pypi.org'",
+         "count": 1, "at": 21.5},
     ),
     (
         be.RequestEvent.of(

@@ -690,6 +690,8 @@ GOOD_RULES = [
     "::1",
     "[::1]:443",
     "xn--bcher-kva.example",
+    "*.example.com",
+    "*.pythonhosted.org:443",
 ]
 BAD_RULES = [
     "999.1.1.1",
@@ -707,7 +709,8 @@ BAD_RULES = [
     "-bad.example",
     "bad-.example",
     "exa mple.com",
-    "*.example.com",
+    "a.*.example.com",
+    "*",
     "",
     "http://pypi.org",
     "[::1]:70000",
@@ -730,7 +733,9 @@ def test_good_allow_rules(rule):
 def test_bad_allow_rules(rule):
     """When an allow entry is a bad IP, a bad port or not a DNS name, it is rejected."""
     message = error_of({"network": {"allow": ["pypi.org", rule]}})
-    assert message.startswith("colony.toml: network.allow[1]: expected 'host', 'host:port'")
+    assert message.startswith(
+        "colony.toml: network.allow[1]: expected 'host', '*.host', 'host:port'"
+    )
 
 
 def test_allow_single_string():

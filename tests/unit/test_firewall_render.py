@@ -8,6 +8,8 @@ from colony.isolation import nftnl
 from colony.isolation.firewall import (
     SETS,
     comment,
+    dns_port,
+    gate_port,
     host_table,
     log_group,
     plan_contents,
@@ -19,24 +21,40 @@ from colony.isolation.firewall import (
 
 SLOT = Slot("colony", "web", 3, IPv4Network("10.213.0.0/16"))
 GROUP = log_group("colony")
+STUB = dns_port("colony")
+GATE = gate_port("colony")
+UNDECIDED = (
+    "ip daddr != @direct4 ip daddr . {0} dport != @directp4 "
+    "ip daddr != @deny4 ip daddr . {0} dport != @denyp4"
+)
 
 DECLARED = (
-    f'\tcomment "colony network v1 group {GROUP} veth colonyh3"\n'
+    f'\tcomment "colony network v2 group {GROUP} veth colonyh3 dns {STUB} gate {GATE}"\n'
     "\tset allow4 { type ipv4_addr; flags interval; }\n"
     "\tset allowp4 { type ipv4_addr . inet_service; flags interval; }\n"
     "\tset deny4 { type ipv4_addr; flags interval; }\n"
     "\tset denyp4 { type ipv4_addr . inet_service; flags interval; }\n"
-    "\tset dns4 { type ipv4_addr; }\n"
     "\tset exposed { type ifname . inet_service; }\n"
+    "\tset direct4 { type ipv4_addr; flags interval; }\n"
+    "\tset directp4 { type ipv4_addr . inet_service; flags interval; }\n"
+    "\tset gated { type inet_service; }\n"
 )
 
 CHAINS = (
+    "\tchain prerouting {\n"
+    "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+    f'\t\tiifname "colonyh3" meta l4proto {{ tcp, udp }} th dport 53 redirect to :{STUB}\n'
+    '\t\tiifname "colonyh3" ip daddr != 10.213.0.0/16 tcp dport @gated '
+    + UNDECIDED.format("th")
+    + f" redirect to :{GATE}\n"
+    "\t}\n"
     "\tchain postrouting {\n"
     "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
     '\t\tip saddr 10.213.0.14 ip daddr != 10.213.0.0/16 oifname != "colonyh3" masquerade\n'
     "\t}\n"
     "\tchain input {\n"
     "\t\ttype filter hook input priority filter; policy accept;\n"
+    '\t\tiifname "colonyh3" ip saddr != 10.213.0.14 drop\n'
     '\t\tiifname "colonyh3" jump host\n'
     "\t}\n"
     "\tchain forward {\n"
@@ -47,7 +65,8 @@ CHAINS = (
     "\t}\n"
     "\tchain host {\n"
     "\t\tct state established,related accept\n"
-    "\t\tmeta l4proto { tcp, udp } th dport 53 ip daddr @dns4 jump admit\n"
+    f"\t\tmeta l4proto {{ tcp, udp }} th dport {STUB} ct status dnat accept\n"
+    f"\t\ttcp dport {GATE} ct status dnat accept\n"
     "\t\tjump refuse\n"
     "\t}\n"
     "\tchain egress {\n"
@@ -55,15 +74,12 @@ CHAINS = (
     "\t\tct state related accept\n"
     "\t\tip daddr 10.213.0.0/16 return\n"
     "\t\tmeta nfproto ipv6 jump refuse\n"
-    "\t\tmeta l4proto { tcp, udp } th dport 53 jump dns\n"
+    "\t\tmeta l4proto { tcp, udp } th dport 53 jump refuse\n"
     "\t\tip daddr @deny4 jump refuse\n"
     "\t\tmeta l4proto { tcp, udp } ip daddr . th dport @denyp4 jump refuse\n"
+    "\t\tudp dport @gated " + UNDECIDED.format("th") + " jump refuse\n"
     "\t\tip daddr @allow4 jump admit\n"
     "\t\tmeta l4proto { tcp, udp } ip daddr . th dport @allowp4 jump admit\n"
-    "\t\tjump refuse\n"
-    "\t}\n"
-    "\tchain dns {\n"
-    "\t\tip daddr @dns4 jump admit\n"
     "\t\tjump refuse\n"
     "\t}\n"
     "\tchain ingress {\n"
@@ -104,8 +120,9 @@ RULES = Rules(
         v6_ports=(("2a04:4e42::223", 443),),
     ),
     deny=AddressSets(v4=("169.254.169.254",), v4_ports=(("10.9.0.0/16", 22),)),
-    resolvers=("10.255.255.53", "fd00::53"),
     exposed=(("colonyh4", 5432),),
+    gate=True,
+    direct=AddressSets(v4=("10.1.2.0/23",), v4_ports=(("198.18.0.9", 443),)),
 )
 
 
@@ -134,24 +151,22 @@ def test_each_colony_masquerades_its_own_address_only_to_the_outside() -> None:
 
 
 def test_egress_modes_as_data() -> None:
-    """When egress is allow, everything is in allow4; deny empties allow and DNS; allowlist
+    """When egress is allow, everything is in allow4; deny empties allow; allowlist
     keeps its IPv4 entries (IPv6 ones are moot: colonies have no IPv6); deny entries and
     peers stay in every mode."""
-    allow = plan_contents(Rules(egress="allow", resolvers=("10.0.0.53",), deny=RULES.deny))
+    allow = plan_contents(Rules(egress="allow", deny=RULES.deny))
     assert [str(n) for n in allow.allow4] == ["0.0.0.0/0"]
-    assert [str(a) for a in allow.dns4] == ["10.0.0.53"]
     assert [str(n) for n in allow.deny4] == ["169.254.169.254/32"]
-    deny = plan_contents(Rules(egress="deny", resolvers=("10.0.0.53",), exposed=RULES.exposed))
-    assert (deny.allow4, deny.allowp4, deny.dns4) == ((), (), ())
+    deny = plan_contents(Rules(egress="deny", exposed=RULES.exposed))
+    assert (deny.allow4, deny.allowp4) == ((), ())
     assert deny.exposed == (("colonyh4", 5432),)
     listed = plan_contents(RULES)
     assert [str(n) for n in listed.allow4] == ["10.1.2.0/23"]
     assert [(str(n), p) for n, p in listed.allowp4] == [("151.101.0.223/32", 443)]
-    assert [str(a) for a in listed.dns4] == ["10.255.255.53"]
 
 
 def test_sets_carry_the_planned_elements() -> None:
-    """When rules hold addresses, resolvers and peers, each set lists its elements."""
+    """When rules hold addresses and peers, each set lists its elements."""
     body = render_colony_table(SLOT, RULES).rsplit("table inet colony-web {\n", 1)[1]
     for line in (
         "\tset allow4 { type ipv4_addr; flags interval; elements = { 10.1.2.0/23 }; }\n",
@@ -160,8 +175,11 @@ def test_sets_carry_the_planned_elements() -> None:
         "\tset deny4 { type ipv4_addr; flags interval; elements = { 169.254.169.254 }; }\n",
         "\tset denyp4 { type ipv4_addr . inet_service; flags interval; "
         "elements = { 10.9.0.0/16 . 22 }; }\n",
-        "\tset dns4 { type ipv4_addr; elements = { 10.255.255.53 }; }\n",
         '\tset exposed { type ifname . inet_service; elements = { "colonyh4" . 5432 }; }\n',
+        "\tset direct4 { type ipv4_addr; flags interval; elements = { 10.1.2.0/23 }; }\n",
+        "\tset directp4 { type ipv4_addr . inet_service; flags interval; "
+        "elements = { 198.18.0.9 . 443 }; }\n",
+        "\tset gated { type inet_service; elements = { 80, 443 }; }\n",
     ):
         assert line in body
 
@@ -183,12 +201,29 @@ def test_set_messages_flush_then_fill_each_set() -> None:
         assert message == nftnl.render_flush_set("colony-web", name)
 
 
+def test_gate_only_for_allowlists_naming_hosts() -> None:
+    """When a policy is an allowlist with names, TCP 80/443 is gated and its IP entries are
+    direct; without names, or in other modes, nothing is gated (issue 16)."""
+    from colony.core.policy import parse_policy, plan_rules
+
+    names = plan_rules(parse_policy("allowlist", ["ok.test", "198.18.0.0/24:443"]), {})
+    assert (names.gate, names.direct.v4_ports) == (True, (("198.18.0.0/24", 443),))
+    assert plan_contents(names).gated == (80, 443)
+    for policy in (parse_policy("allowlist", ["198.18.0.0/24"]), parse_policy("allow")):
+        rules = plan_rules(policy, {})
+        assert not rules.gate
+        assert plan_contents(rules).gated == ()
+        assert plan_contents(rules).direct4 == ()
+
+
 def test_log_group_is_fixed_by_the_prefix() -> None:
     """When two daemons have different prefixes, their tables log to different groups in the
     range; the same prefix always gives the same group."""
     assert log_group("colony") == log_group("colony")
     assert log_group("colony") != log_group("ct-1234abcd")
     assert 4096 <= log_group("x") < 61440
+    assert dns_port("colony") == dns_port("colony") != dns_port("ct-1234abcd")
+    assert 20000 <= dns_port("x") < 30000  # below the kernel's ephemeral ports
 
 
 def test_host_table_lets_only_root_open_connections_to_the_pool() -> None:

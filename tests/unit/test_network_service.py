@@ -7,6 +7,9 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import dns.message
+import dns.rdatatype
+import dns.rrset
 import pytest
 
 from colony.core.config import parse_config_text
@@ -34,6 +37,15 @@ class FakeNames(Names):
 
     def nameservers(self) -> tuple[str, ...]:
         return ("10.255.255.53",)
+
+    async def forward(self, name: str, rdtype: int) -> dns.message.Message | None:
+        """TXT of ok.test answers "hello"; anything else: no nameserver answers."""
+        self.asked.append(f"{name}/{rdtype}")
+        if (name, rdtype) != ("ok.test", dns.rdatatype.TXT):
+            return None
+        response = dns.message.make_response(dns.message.make_query(name, rdtype))
+        response.answer.append(dns.rrset.from_text(name + ".", 60, "IN", "TXT", '"hello"'))
+        return response
 
     async def resolve(self, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
         wanted = sorted(set(names))
@@ -70,9 +82,9 @@ def colony(store: Store, iso: FakeIsolation, name: str, index: int, toml: str): 
     return rec, slot, parse_config_text(toml, "colony.toml")
 
 
-async def test_attach_loads_the_policy_with_names_resolvers_and_log_group(store: Store) -> None:
-    """When a colony attaches, its table gets its allowlist with names resolved and the host's
-    resolvers; an unresolvable name is a warning."""
+async def test_attach_loads_the_policy_with_names_resolved(store: Store) -> None:
+    """When a colony attaches, its table gets its allowlist with names resolved; an
+    unresolvable name is a warning."""
     iso, names = FakeIsolation(), FakeNames()
     names.table["ok.test"] = ("198.18.0.2",)
     net = make(store, iso, names, EventBus())
@@ -82,7 +94,7 @@ async def test_attach_loads_the_policy_with_names_resolvers_and_log_group(store:
     rules = iso.networks[("ct-n", "web")]
     assert rules.egress == "allowlist"
     assert rules.allow.v4_ports == (("198.18.0.2", 443),)
-    assert rules.resolvers == ("10.255.255.53",)
+    assert net.view("web")["stub"] == "10.213.9.5"  # its gateway: the DNS stub
 
 
 async def test_exposure_follows_peers_coming_and_going(store: Store) -> None:

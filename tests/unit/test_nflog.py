@@ -123,3 +123,26 @@ def test_netlog_bounds_destinations() -> None:
     for i, dest in enumerate(["a", "b", "a", "c"]):
         book.add(record("web", "accept", dest, 1, float(i)))
     assert {d["dest"] for d in book.view("web")["destinations"]} == {"a", "c"}
+
+
+def test_netlog_counts_names_refused_by_the_gate_and_the_dns_stub() -> None:
+    """When the gate refuses a name (twice) and the DNS stub another, ``blocked`` lists both,
+    latest first, with counts and the last reason; connections without a name and accepted
+    ones are not in it; forgetting the colony drops them (issue 16)."""
+    book = NetLog(destinations=2)
+    gate = {**record("web", "deny", "10.0.0.1", 443, 1.0), "host": "x.test", "reason": "no"}
+    book.add(gate)
+    book.add({**gate, "at": 3.0, "reason": "still no"})
+    book.add(record("web", "deny", "10.0.0.2", 22, 4.0))  # the firewall's: no name
+    book.add({**record("web", "accept", "10.0.0.1", 443, 5.0), "host": "ok.test"})
+    query = {"colony": "web", "name": "y.test", "qtype": "A", "verdict": "deny", "at": 2.0}
+    book.add_query({**query, "reason": "not in the allowlist"})
+    book.add_query({**query, "name": "Y.test", "at": 2.0, "reason": "not in the allowlist"})
+    assert book.blocked("web") == [
+        {"host": "x.test", "port": 443, "count": 2, "last": 3.0, "reason": "still no",
+         "via": "gate"},
+        {"host": "y.test", "port": None, "count": 2, "last": 2.0, "reason": "not in the allowlist",
+         "via": "dns"},
+    ]  # fmt: skip
+    book.forget("web")
+    assert book.blocked("web") == []

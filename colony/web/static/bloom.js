@@ -1,7 +1,7 @@
 // Bloom: keeps the server-rendered pages live. One WebSocket to /events (reconnecting with
 // exponential backoff); each event makes the page fetch the fragment that changed, rendered
 // by the same templates as the page. No polling. Plus: the create form, lifecycle buttons,
-// preview tabs, the followed log, the terminal (xterm.js over the exec WebSocket) and the
+// the "Allow" buttons of refused names (issue 16), preview tabs, the followed log, the terminal (xterm.js over the exec WebSocket) and the
 // panels of optional APIs (agents, audit), which render once those APIs answer.
 //
 // Pages arrive as skeletons: the session cookie opens nothing else (issue 11). Every request
@@ -82,6 +82,16 @@
       }
     });
 
+  // Names refused lately (issue 16): refreshed on refusals and policy changes.
+  const refreshBlocked = refresher(
+    () => `/ui/fragments/colonies/${encodeURIComponent(colony)}/blocked`,
+    (status, html) => {
+      const box = document.querySelector("#blocked .panel-body");
+      if (status !== 200 || !box) return;
+      box.className = "panel-body";
+      box.innerHTML = html;
+    });
+
   function loggedOut(status) {
     say(status === 401 ? `Your Bloom session ended: ${LOGIN}.`
       : `This browser does not hold Bloom's token for this page: ${LOGIN}.`);
@@ -118,6 +128,7 @@
     if (page === "broods") refreshBroods();
     if (page === "colony") {
       refreshDetail();
+      refreshBlocked();
       followLogs();
       loadPanels();
       if (!previewsLoaded) loadPreviews();
@@ -130,6 +141,8 @@
     if (page === "broods") refreshBroods();
     if (page === "colony" && event.colony === colony) {
       if (["state", "service", "health", "removed", "resource"].includes(event.type)) refreshDetail();
+      const refused = ["net", "dns"].includes(event.type) && event.verdict !== "accept";
+      if (refused || event.type === "policy") refreshBlocked();
       if (["agent", "exec", "exec_end"].includes(event.type)) {
         loadPanel(document.getElementById("agents"));
       }
@@ -234,6 +247,22 @@
       say("");
     } catch (err) {
       say(`${action} ${name}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+    }
+  });
+
+  // "Allow" of a refused name: adds its entry to the policy in effect, live.
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest("button[data-allow]");
+    if (!button) return;
+    const entry = button.dataset.allow;
+    button.disabled = true;
+    try {
+      await api("PATCH", button.dataset.route, { allow: [entry] });
+      say(`allowed ${entry}`, "info");
+      refreshBlocked();
+    } catch (err) {
+      button.disabled = false;
+      say(`allow ${entry}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
     }
   });
 

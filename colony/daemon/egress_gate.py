@@ -1,0 +1,375 @@
+"""The egress gate (issue 16): TCP 80/443 of colonies whose allowlist names hosts, decided by
+the host name each connection asks for, with the address the daemon resolved itself.
+
+A colony's table redirects those connections here (:mod:`colony.isolation.firewall`, chain
+``gate``). For each, the gate finds the colony by the source address, the port asked for
+by the original destination (``SO_ORIGINAL_DST``), and reads the first bytes: an HTTP
+request's ``Host`` or a TLS ClientHello's server name (:mod:`colony.core.sniff`). The policy
+judges the name (``decide``); the gate resolves it (``resolve``: the daemon's resolver,
+``COLONY_HOSTS_FILE`` first) and refuses if any address is the host's own, loopback,
+link-local or a colony's (DNS rebinding), then connects to the first address that answers,
+sends the bytes it read, and splices the rest both ways without reading it
+(:mod:`colony.daemon.splice`). TLS is never decrypted; after the first request, plain HTTP
+is not parsed either.
+
+A refused HTTP request gets ``403`` with one line naming the fix; a refused TLS connection
+gets an ``access_denied`` alert. Every verdict goes to ``report`` (the colony's log, its
+connection records and the audit log).
+
+Example:
+    >>> gate = EgressGate(asker=net.asker, decide=decide, resolve=resolve, report=report,
+    ...                   host_addresses=host_addresses, pool=pool)
+    >>> await gate.start("0.0.0.0", gate_port(prefix))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import resource
+import socket
+import struct
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+
+from colony.core import egress
+from colony.core.egress import GATED_PORTS, Asker, Decide, GateRecord
+from colony.core.hostmatch import Verdict
+from colony.core.sniff import MORE, Sniffed, Unreadable, sniff
+from colony.daemon.peers import BACKLOG
+from colony.daemon.splice import Splice
+
+log = logging.getLogger("colony.gate")
+SO_ORIGINAL_DST = 80  # linux/netfilter_ipv4.h
+READ_TIMEOUT = 10.0  # seconds a colony has to send the request head or ClientHello
+CONNECT_TIMEOUT = 10.0
+PER_COLONY = 256  # open connections of one colony through the gate
+FDS_PER_CONNECTION = 6  # two sockets, two pipes
+
+
+def default_limit() -> int:
+    """Connections through the gate in all: at most a third of the daemon's files."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(64, soft // 3 // FDS_PER_CONNECTION)
+
+
+def original_dst(sock: socket.socket) -> tuple[str, int]:
+    """The destination the colony asked for, before the redirect (conntrack's record)."""
+    raw = sock.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+    port, packed = struct.unpack_from("!2xH4s", raw)
+    return socket.inet_ntoa(packed), port
+
+
+class EgressGate:
+    """Accepts the redirected connections and judges each (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        asker: Callable[[str], Asker | None],
+        decide: Decide,
+        resolve: Callable[[str], Awaitable[tuple[str, ...]]],
+        report: Callable[[GateRecord], None],
+        host_addresses: Callable[[], Iterable[str]],
+        pool: ipaddress.IPv4Network,
+        read_timeout: float = READ_TIMEOUT,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        limit: int | None = None,
+    ) -> None:
+        self.asker = asker
+        self.decide = decide
+        self.resolve = resolve
+        self.report = report
+        self.host_addresses = host_addresses
+        self.pool = pool
+        self.read_timeout = read_timeout
+        self.connect_timeout = connect_timeout
+        self.port: int | None = None
+        self.limit = default_limit() if limit is None else limit
+        self.open: Counter[str] = Counter()  # open connections per colony
+        self.total = 0
+        self.live: dict[str, dict[Splice, tuple[str, int]]] = {}  # colony → spliced: name, port
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port``; returns the port."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(BACKLOG)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._listener = sock
+        self.port = sock.getsockname()[1]
+        self._accepting = asyncio.get_running_loop().create_task(self._accept(sock))
+        return self.port
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._accepting, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    async def _accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, peer = await loop.sock_accept(listener)
+            except OSError as exc:  # EMFILE and the like: the colonies wait, not the daemon
+                log.error("egress gate: cannot accept: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            task = loop.create_task(self._serve(conn, str(peer[0])))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, conn: socket.socket, peer: str) -> None:
+        asker = self.asker(peer)
+        try:
+            if asker is None or self.total >= self.limit or self.open[asker.colony] >= PER_COLONY:
+                return
+            self.open[asker.colony] += 1
+            self.total += 1
+            try:
+                await self._gate(conn, asker)
+            finally:
+                self.total -= 1
+                self.open[asker.colony] -= 1
+                if not self.open[asker.colony]:
+                    del self.open[asker.colony]
+        except OSError:
+            pass  # the colony went away mid-way
+        finally:
+            conn.close()
+
+    async def _gate(self, conn: socket.socket, asker: Asker) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # spliced as it comes
+        try:
+            dest, port = original_dst(conn)
+        except OSError:
+            return  # not redirected: someone connected to the gate's port directly
+        if port not in GATED_PORTS:
+            return
+        loop = asyncio.get_running_loop()
+        first, sniffed = await self._read_head(conn, loop)
+        if first is None:
+            return
+        base = GateRecord(asker.colony, None, dest, port, "deny", "")
+        if not isinstance(sniffed, Sniffed):
+            line = f"colony '{asker.colony}': egress to {dest}:{port} is refused: {sniffed}"
+            await self._refuse(conn, loop, base, line, first[:1] == b"\x16")
+            return
+        is_tls = sniffed.kind == "tls"
+        base = GateRecord(asker.colony, sniffed.host, dest, port, "deny", "")
+        verdict, addresses = await self._judge(asker, sniffed, dest, port)
+        if not verdict.allowed:
+            await self._refuse(conn, loop, base, verdict.reason, is_tls)
+            return
+        upstream = await self._connect(addresses, port, loop)
+        if upstream is None:
+            line = (
+                f"colony '{asker.colony}': egress to {sniffed.host or dest}:{port} failed: "
+                f"no answer from {', '.join(addresses)}"
+            )
+            await self._refuse(conn, loop, base, line, is_tls, status=502)
+            return
+        splice = Splice(loop, conn, upstream)
+        live = self.live.setdefault(asker.colony, {})
+        if sniffed.host is not None:
+            live[splice] = (sniffed.host, port)
+        try:
+            self.report(replace(base, verdict="accept", address=addresses[0]))
+            await loop.sock_sendall(upstream, first)
+            await splice.run()
+        finally:
+            live.pop(splice, None)
+            if not live:
+                self.live.pop(asker.colony, None)
+            upstream.close()
+
+    def recheck(self, colony: str) -> None:
+        """Judge ``colony``'s open connections again (its policy changed): those the policy no
+        longer allows are closed, like the firewall's next packet of a removed entry."""
+        for splice, (host, port) in list(self.live.get(colony, {}).items()):
+            if not self.decide(colony, host, port).allowed:
+                splice.fail()
+
+    async def _read_head(
+        self, conn: socket.socket, loop: asyncio.AbstractEventLoop
+    ) -> tuple[bytes | None, Sniffed | str]:
+        """The bytes read and what they ask for, or why they cannot be read (None: the colony
+        sent nothing in time)."""
+        data = b""
+        deadline = loop.time() + self.read_timeout
+        while True:
+            try:
+                chunk = await asyncio.wait_for(
+                    loop.sock_recv(conn, 16 * 1024), deadline - loop.time()
+                )
+            except TimeoutError:
+                chunk = b""
+            if not chunk:
+                return None, ""
+            data += chunk
+            try:
+                got = sniff(data)
+            except Unreadable as exc:
+                return data, str(exc)
+            if got is not MORE:
+                assert isinstance(got, Sniffed)
+                return data, got
+
+    async def _judge(
+        self, asker: Asker, sniffed: Sniffed, dest: str, port: int
+    ) -> tuple[Verdict, tuple[str, ...]]:
+        verdict = egress.plan_host(asker.colony, sniffed, dest, port, asker.egress)
+        if not verdict.allowed:
+            return verdict, ()
+        host = sniffed.host
+        if host is None:  # no SNI where the mode allows it: where the colony asked
+            addresses: tuple[str, ...] = (dest,)
+        else:
+            if egress.is_address(host):  # an address is no name: IP entries are the firewall's
+                line = egress.render_refusal(asker.colony, host, port, asker.egress)
+                return Verdict(False, line), ()
+            verdict = self.decide(asker.colony, host, port)
+            if not verdict.allowed:
+                line = egress.explain(asker.colony, host, port, asker.egress, verdict)
+                return Verdict(False, line), ()
+            addresses = await self.resolve(host)
+            if not addresses:
+                why = f"{host} does not resolve"
+                return egress.refused(asker.colony, host, port, why), ()
+        own = frozenset(self.host_addresses())
+        for address in addresses:
+            bad = egress.forbidden(address, own, self.pool)
+            if bad is not None:
+                name = host or dest
+                return egress.render_forbidden(asker.colony, name, port, address, bad), ()
+        return egress.ALLOWED, addresses
+
+    async def _connect(
+        self, addresses: tuple[str, ...], port: int, loop: asyncio.AbstractEventLoop
+    ) -> socket.socket | None:
+        # IPv4 first: colonies have only IPv4, and a host's IPv6 may route nowhere
+        for address in sorted(addresses, key=lambda a: ":" in a):
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                await asyncio.wait_for(
+                    loop.sock_connect(sock, (address, port)), self.connect_timeout
+                )
+            except (OSError, TimeoutError):
+                sock.close()
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        return None
+
+    async def _refuse(
+        self,
+        conn: socket.socket,
+        loop: asyncio.AbstractEventLoop,
+        base: GateRecord,
+        line: str,
+        tls: bool,
+        status: int = 403,
+    ) -> None:
+        self.report(replace(base, reason=line))
+        if tls:
+            answer = egress.render_tls_alert()
+        elif status == 403:
+            answer = egress.render_http_refusal(line)
+        else:
+            answer = egress.render_http_error(status, line)
+        with contextlib.suppress(OSError, TimeoutError):
+            await asyncio.wait_for(loop.sock_sendall(conn, answer), 5)
+            conn.shutdown(socket.SHUT_WR)
+            # Let the colony read the answer before the close: unread bytes would reset it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_drain(conn, loop), 2)
+
+
+async def _drain(conn: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
+    while await loop.sock_recv(conn, 64 * 1024):
+        pass
+
+
+def parse_local_addresses(fib_trie: str, if_inet6: str) -> frozenset[str]:
+    """The host's own addresses: the ``host LOCAL`` entries of /proc/net/fib_trie and every
+    address of /proc/net/if_inet6."""
+    found: set[str] = set()
+    last = None
+    for line in fib_trie.splitlines():
+        text = line.strip()
+        if text.startswith("|--"):
+            last = text[3:].strip()
+        elif last is not None and text.endswith("host LOCAL"):
+            found.add(last)
+    for line in if_inet6.splitlines():
+        fields = line.split()
+        if fields and len(fields[0]) == 32:
+            with contextlib.suppress(ValueError):
+                found.add(str(ipaddress.IPv6Address(bytes.fromhex(fields[0]))))
+    return frozenset(found)
+
+
+class CachedNames:
+    """A name's addresses as ``resolve`` gives them, kept ``ttl`` seconds (at most ``size``
+    names): a connection costs no lookup when its name was looked up lately."""
+
+    def __init__(
+        self,
+        resolve: Callable[[Iterable[str]], Awaitable[dict[str, tuple[str, ...]]]],
+        ttl: float = 5.0,
+        size: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resolve, self.ttl, self.size, self.clock = resolve, ttl, size, clock
+        self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+
+    async def __call__(self, name: str) -> tuple[str, ...]:
+        now = self.clock()
+        hit = self._cache.get(name)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        found = (await self.resolve([name])).get(name, ())
+        if len(self._cache) >= self.size:
+            self._cache.clear()
+        self._cache[name] = (now, found)
+        return found
+
+
+class HostAddresses:
+    """The host's own addresses, read again when older than ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
+        self._at = -ttl
+        self._found: frozenset[str] = frozenset()
+
+    def __call__(self) -> frozenset[str]:
+        now = self.clock()
+        if now - self._at >= self.ttl:
+            texts = []
+            for path in ("/proc/net/fib_trie", "/proc/net/if_inet6"):
+                try:
+                    with open(path) as f:
+                        texts.append(f.read())
+                except OSError:
+                    texts.append("")
+            self._found, self._at = parse_local_addresses(*texts), now
+        return self._found
