@@ -211,7 +211,7 @@ def test_a_strict_colony_resolves_through_the_stub_too(
     colony = spawn(daemon, "tight", network_repo(tmp_path, {"colony.toml": toml}))
     assert daemon.client is not None
     code, out, _ = run_in(daemon.client, "tight", ["cat", "/etc/resolv.conf"])
-    assert (code, out.splitlines()[-1]) == (0, f"nameserver {gateway_of(colony['address'])}")
+    assert (code, out.splitlines()[-1]) == (0, f"nameserver {gateway_of(colony.address)}")
     found = resolve_in(daemon, "tight", "ok.test", "no.test")
     assert found == {"ok.test": ["198.18.9.9"], "no.test": "EAI_NONAME"}
 
