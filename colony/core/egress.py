@@ -80,10 +80,13 @@ def render_denial(colony: str, host: str, port: int, egress: str, entry: str) ->
 
 def explain(colony: str, host: str, port: int, egress: str, verdict: Verdict) -> str:
     """The line of the policy's refusal of ``host:port``: the fix when an allow entry would
-    admit it, the deny entry that refuses it (and its removal) otherwise."""
+    admit it; the deny entry that refuses it otherwise, with its removal in ``allow`` mode
+    (in an allowlist, taking it out may not be enough: the name needs an allow entry too)."""
     if verdict.entry is None:
         return render_refusal(colony, host, port, egress)
-    return render_denial(colony, host, port, egress, verdict.entry)
+    if egress == "allow":
+        return render_denial(colony, host, port, egress, verdict.entry)
+    return f"colony '{colony}': egress to {host}:{port} is refused: {verdict.reason}"
 
 
 def plan_pinned(

@@ -10,12 +10,27 @@ HTTPS on 443, a UDP echo on 443); names come from the daemon's ``COLONY_HOSTS_FI
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
+from colony.core import egress
 from tests.host import test_egress_gate as gate
 from tests.host.conftest import Daemon, wait_for
 from tests.host.test_egress_gate import World, fetch
-from tests.host.test_network import colony_cli, network_repo, records, spawn, udp_probe
+from tests.host.test_network import colony_cli, network_repo, records, sh, spawn, udp_probe
+from tests.unit.test_sniff import ext, hello, sni
+
+# Inside the colony: raw bytes (hex) to address:443, the first bytes of the answer (hex).
+RAW = """
+import socket, sys
+address, data = sys.argv[1], bytes.fromhex(sys.argv[2])
+try:
+    sock = socket.create_connection((address, 443), timeout=5)
+    sock.sendall(data)
+    print(sock.recv(7).hex() or "closed")
+except OSError as exc:
+    print("error", type(exc).__name__)
+"""
 
 world = gate.world  # the fixture: a namespace outside the pool with HTTP, HTTPS and QUIC's port
 names = gate.names  # autouse: the daemon's hosts file, set before it starts
@@ -117,3 +132,41 @@ def test_removing_a_deny_entry_as_the_refusal_says_opens_it_live(
     assert fetch(ns, world, "tls", first, "").endswith(f"at={first}")
     assert client.colony("open")["transitions"] == before  # not restarted
     assert client.network("open")["policy"] == {"egress": "allow", "allow": [], "deny": []}
+
+
+def test_encrypted_hellos_pass_unnamed_unless_to_a_denied_names_address(
+    daemon: Daemon, tmp_path: Path, world: World, names: Path
+) -> None:
+    """When a colony in allow mode sends an encrypted ClientHello (ECH), its outer name is
+    judged (a denied one gets the alert), and it goes on to the address dialled, except to an
+    address of a denied name; each verdict is recorded with why."""
+    client = daemon.client
+    assert client is not None
+    first, second = world.ips
+    names.write_text(f"{first} ok.test other.test\n")
+    ns = open_colony(daemon, tmp_path, ["other.test"])["netns"]
+
+    def send(address: str, outer: str) -> str:
+        data = hello(sni(outer.encode()) + ext(0xFE0D, b"\x00" * 8)).hex()
+        done = sh("ip", "netns", "exec", ns, sys.executable, "-c", RAW, address, data)
+        return done.stdout.strip()
+
+    alert = egress.render_tls_alert().hex()
+    assert send(first, "ok.test") == alert  # first is other.test's address
+    assert send(first, "other.test") == alert
+    assert send(second, "ok.test") != alert  # to the server, which makes nothing of it
+
+    ech = "its TLS ClientHello is encrypted (ECH)"
+
+    def reasons() -> list[str]:
+        return [r.get("reason") or "" for r in client.network("open", limit=200)["records"]]
+
+    wait_for(lambda: len(reasons()) >= 3, what="three gate records")
+    assert f"colony 'open': egress to {second}:443 passed unnamed: {ech} (policy allow)" in (
+        reasons()
+    )
+    assert (
+        f"colony 'open': egress to {first}:443 is refused: {ech}, and {first} is an address "
+        "of the denied 'other.test'"
+    ) in reasons()
+    assert denial("open", "other.test", 443, "other.test") in reasons()

@@ -206,8 +206,8 @@ def test_forbidden_addresses(address: str, why: str | None) -> None:
 
 
 def test_a_denied_name_says_which_entry_and_how_to_take_it_out() -> None:
-    """When a deny entry refuses a name, the line names the mode, the entry and the owner's
-    command that removes it (quoted for a shell when it is a wildcard)."""
+    """When a deny entry refuses a name in allow mode, the line names the mode, the entry and
+    the owner's command that removes it (quoted for a shell when it is a wildcard)."""
     verdict = Verdict(False, "x.evil.test:443 is denied by '*.evil.test'", "*.evil.test")
     assert egress.explain("web", "x.evil.test", 443, "allow", verdict) == (
         "colony 'web': egress to x.evil.test:443 is not allowed (policy allow, deny entry "
@@ -216,6 +216,10 @@ def test_a_denied_name_says_which_entry_and_how_to_take_it_out() -> None:
     plain = Verdict(False, "bad.test:80 is denied by 'bad.test'", "bad.test")
     assert egress.explain("web", "bad.test", 80, "allow", plain).endswith(
         "colony policy web --remove bad.test"
+    )
+    # in an allowlist, removing the entry may admit nothing: only the entry is named
+    assert egress.explain("web", "bad.test", 80, "allowlist", plain) == (
+        "colony 'web': egress to bad.test:80 is refused: bad.test:80 is denied by 'bad.test'"
     )
 
 
