@@ -13,6 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from colony.contract_responses import Colony, dump
 from colony.core import egress
 from tests.host import test_egress_gate as gate
 from tests.host.conftest import Daemon, wait_for
@@ -36,7 +37,7 @@ world = gate.world  # the fixture: a namespace outside the pool with HTTP, HTTPS
 names = gate.names  # autouse: the daemon's hosts file, set before it starts
 
 
-def open_colony(daemon: Daemon, tmp_path: Path, deny: list[str], name: str = "open") -> dict:
+def open_colony(daemon: Daemon, tmp_path: Path, deny: list[str], name: str = "open") -> Colony:
     entries = ", ".join(f'"{e}"' for e in deny)
     toml = f'[network]\negress = "allow"\ndeny = [{entries}]\n'
     return spawn(daemon, name, network_repo(tmp_path, {"colony.toml": toml}))
@@ -61,7 +62,7 @@ def test_denied_names_are_refused_by_name_and_others_on_their_address_pass(
     assert client is not None
     first, second = world.ips
     names.write_text(f"{first} ok.test other.test x.evil.test\n169.254.169.254 meta.test\n")
-    ns = open_colony(daemon, tmp_path, ["other.test", "*.evil.test", f"{second}/32:80"])["netns"]
+    ns = open_colony(daemon, tmp_path, ["other.test", "*.evil.test", f"{second}/32:80"]).netns
 
     assert fetch(ns, world, "http", first, "ok.test") == (
         f"HTTP/1.1 200 OK | http host=ok.test sni=None at={first}"
@@ -98,7 +99,7 @@ def test_denied_names_are_refused_by_name_and_others_on_their_address_pass(
     assert "resolves to 169.254.169.254 (link-local" in got
 
     view = client.network("open", limit=200)
-    reasons = [r.get("reason") or "" for r in view["records"]]
+    reasons = [r.reason or "" for r in view.records]
     assert any(f"egress to {second}:443 passed unnamed" in r for r in reasons), reasons
     assert line in reasons
 
@@ -112,8 +113,8 @@ def test_removing_a_deny_entry_as_the_refusal_says_opens_it_live(
     assert client is not None
     first, _ = world.ips
     names.write_text(f"{first} x.evil.test other.test\n")
-    ns = open_colony(daemon, tmp_path, ["*.evil.test", "other.test"])["netns"]
-    before = client.colony("open")["transitions"]
+    ns = open_colony(daemon, tmp_path, ["*.evil.test", "other.test"]).netns
+    before = client.colony("open").transitions
     got = fetch(ns, world, "http", first, "x.evil.test")
     assert got == f"HTTP/1.1 403 Forbidden | {denial('open', 'x.evil.test', 80, '*.evil.test')}"
 
@@ -130,8 +131,8 @@ def test_removing_a_deny_entry_as_the_refusal_says_opens_it_live(
     assert done.returncode == 0, done.stderr
     assert fetch(ns, world, "tls", first, "other.test").endswith(f"at={first}")
     assert fetch(ns, world, "tls", first, "").endswith(f"at={first}")
-    assert client.colony("open")["transitions"] == before  # not restarted
-    assert client.network("open")["policy"] == {"egress": "allow", "allow": [], "deny": []}
+    assert client.colony("open").transitions == before  # not restarted
+    assert dump(client.network("open").policy) == {"egress": "allow", "allow": [], "deny": []}
 
 
 def test_encrypted_hellos_pass_unnamed_unless_to_a_denied_names_address(
@@ -144,7 +145,7 @@ def test_encrypted_hellos_pass_unnamed_unless_to_a_denied_names_address(
     assert client is not None
     first, second = world.ips
     names.write_text(f"{first} ok.test other.test\n")
-    ns = open_colony(daemon, tmp_path, ["other.test"])["netns"]
+    ns = open_colony(daemon, tmp_path, ["other.test"]).netns
 
     def send(address: str, outer: str) -> str:
         data = hello(sni(outer.encode()) + ext(0xFE0D, b"\x00" * 8)).hex()
@@ -159,7 +160,7 @@ def test_encrypted_hellos_pass_unnamed_unless_to_a_denied_names_address(
     ech = "its TLS ClientHello is encrypted (ECH)"
 
     def reasons() -> list[str]:
-        return [r.get("reason") or "" for r in client.network("open", limit=200)["records"]]
+        return [r.reason or "" for r in client.network("open", limit=200).records]
 
     wait_for(lambda: len(reasons()) >= 3, what="three gate records")
     assert f"colony 'open': egress to {second}:443 passed unnamed: {ech} (policy allow)" in (
