@@ -36,6 +36,13 @@ class HostError(ColonyError):
     """A host command or syscall failed."""
 
 
+class MissingProgram(HostError):
+    """A program to start does not exist (a typo in ``colony exec``, a service's command):
+    the caller's to fix, not the host's failure."""
+
+    status = 404
+
+
 class Unauthorized(ColonyError):
     """No valid token or session (Bloom's HTTP listener, issue 7)."""
 
@@ -56,6 +63,7 @@ ERROR_TYPES: dict[str, type[ColonyError]] = {
         Conflict,
         ConfigError,
         HostError,
+        MissingProgram,
         Unauthorized,
         Forbidden,
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from colony.core.mounts import MountOp
-from colony.errors import HostError
+from colony.errors import HostError, MissingProgram
 from colony.host.mounts import enter_view
 
 CLONE_NEWNET = 0x40000000
@@ -320,7 +320,10 @@ def spawn(
             preexec_fn=lambda: _preexec(placement, netns_fd, pty_slave, where, report_w),
         )
     except FileNotFoundError as exc:
-        raise HostError(f"cannot start '{argv[0]}': not found") from exc
+        raise MissingProgram(
+            f"cannot start '{argv[0]}': not found",
+            hint="check the program's name; colonies find programs on their PATH",
+        ) from exc
     except OSError as exc:
         name = errno.errorcode.get(exc.errno or 0, "?")
         raise HostError(f"cannot start '{_cmd(argv)}': {exc.strerror} ({name})") from exc

@@ -15,7 +15,7 @@ from websockets.sync.client import connect as ws_connect
 from colony import host
 from colony.client import Client
 from colony.contract_responses import Service
-from colony.errors import ColonyError
+from colony.errors import ColonyError, MissingProgram
 from colony.isolation import firewall
 from colony.isolation.firewall import host_table
 from tests.conftest import git, make_repo
@@ -147,6 +147,12 @@ def test_exec_runs_inside_the_colony(daemon: Daemon, tmp_path: Path) -> None:
     assert colony.workspace in text
     assert "ex bar" in text
     assert err == b"oops\n"
+    # A program that does not exist is the caller's mistake: 404, one line, not a 500.
+    with (
+        pytest.raises(MissingProgram, match="cannot start 'no-such-program': not found"),
+        client.exec_session("ex", ["no-such-program"]) as run,
+    ):
+        run.recv(20)
 
 
 def test_crashing_service_backs_off_then_gives_up(daemon: Daemon, tmp_path: Path) -> None:
