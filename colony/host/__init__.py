@@ -29,7 +29,7 @@ from typing import IO
 
 from colony.core.mounts import MountOp
 from colony.errors import HostError, MissingProgram
-from colony.host.mounts import enter_view
+from colony.host.mounts import enter_view, template_for
 
 CLONE_NEWNET = 0x40000000
 PIPE = subprocess.PIPE
@@ -220,12 +220,17 @@ class Placement:
 
 
 def _preexec(
-    placement: Placement, netns_fd: int | None, pty_slave: int | None, cwd: str | None, report: int
+    placement: Placement,
+    netns_fd: int | None,
+    pty_slave: int | None,
+    cwd: str | None,
+    report: int,
+    template: int | None = None,
 ) -> None:
     # Runs in the child between fork and exec: no allocation-heavy work, no locks. What goes
     # wrong is written to ``report`` (closed on exec) so the parent can name it.
     try:
-        _place(placement, netns_fd, pty_slave)
+        _place(placement, netns_fd, pty_slave, template)
         # The working directory is entered last: inside the new mount namespace (a directory
         # entered before it would be unreachable there), and as the process's own user, so a
         # symlink a colony made never takes root anywhere.
@@ -236,7 +241,9 @@ def _preexec(
         raise
 
 
-def _place(placement: Placement, netns_fd: int | None, pty_slave: int | None) -> None:
+def _place(
+    placement: Placement, netns_fd: int | None, pty_slave: int | None, template: int | None = None
+) -> None:
     if _colony_nofile is not None:
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         resource.setrlimit(resource.RLIMIT_NOFILE, (_colony_nofile, hard))
@@ -251,7 +258,7 @@ def _place(placement: Placement, netns_fd: int | None, pty_slave: int | None) ->
     elif placement.new_netns and _libc.unshare(CLONE_NEWNET) != 0:
         raise OSError(ctypes.get_errno(), "cannot unshare the network namespace")
     if placement.view is not None:
-        enter_view(placement.view)
+        enter_view(placement.view, template)
     if pty_slave is not None and placement.controlling_tty:
         import fcntl
         import termios
@@ -305,6 +312,7 @@ def spawn(
         stdin = stdout = stderr = pty_slave
     report_r, report_w = os.pipe()  # both close-on-exec: the child's side closes as it execs
     where = None if cwd is None else str(cwd)
+    template = template_for(placement.view) if placement.view is not None else None
     try:
         return subprocess.Popen(
             argv,
@@ -317,7 +325,7 @@ def spawn(
             umask=placement.umask,
             # The netns fd and the report pipe stay open through preexec_fn (fds close after
             # it) but never reach the colony's program.
-            preexec_fn=lambda: _preexec(placement, netns_fd, pty_slave, where, report_w),
+            preexec_fn=lambda: _preexec(placement, netns_fd, pty_slave, where, report_w, template),
         )
     except FileNotFoundError as exc:
         raise MissingProgram(

@@ -19,6 +19,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import subprocess
+import threading
 from collections.abc import Sequence
 
 from colony.core.mounts import Bind, Detach, MountOp, Mqueue, Proc, Sysfs, Tmpfs
@@ -115,16 +117,59 @@ def _bind(op: Bind, tree: int, is_dir: bool) -> None:
     _mount(None, op.target, None, flags)
 
 
-def enter_view(ops: Sequence[MountOp]) -> None:
-    """Unshare the mount and IPC namespaces and build the view ``ops`` describe.
+_templates: dict[tuple[str, ...], int] = {}
+_templates_lock = threading.Lock()
+
+
+def template_for(ops: Sequence[MountOp]) -> int:
+    """In Mycelium (the parent): a mount namespace in which the plan's detaches are done
+    once, for :func:`enter_view` to start from (an fd, made at the first call for a set of
+    paths and kept for the daemon's life).
+
+    Copying the host's namespace cost every process start of a colony a copy of every mount
+    on the host (three per colony: its netns entry, disk and workspace) and detaching them
+    again; a copy of the template holds a few dozen. The template is a slave of the host's
+    mounts: what the host mounts later outside the detached paths shows in it; what appears
+    below them (where they are no mount points of their own) lies under the covers each view
+    puts there, and goes when the host unmounts it (an unmount propagates like a mount).
+    """
+    paths = tuple(op.path for op in ops if isinstance(op, Detach))
+    with _templates_lock:
+        if paths not in _templates:
+            _templates[paths] = _make_template(paths)
+        return _templates[paths]
+
+
+def _make_template(paths: tuple[str, ...]) -> int:
+    def prepare() -> None:  # between fork and exec of the placeholder
+        _check(_libc.unshare(CLONE_NEWNS), "unshare mount namespace")
+        _mount(None, "/", None, MS_REC | MS_SLAVE)
+        detach = _Detacher()
+        for path in paths:
+            detach(path)
+
+    holder = subprocess.Popen(
+        ["/bin/sleep", "60"], preexec_fn=prepare, close_fds=True, start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:  # it has exec'd: its namespace is the template
+        return os.open(f"/proc/{holder.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def enter_view(ops: Sequence[MountOp], template: int | None = None) -> None:
+    """Unshare the mount and IPC namespaces and build the view ``ops`` describe; from a copy
+    of ``template`` (:func:`template_for`, its detaches done) when given, else from a copy
+    of the host's.
 
     Raises:
         MountFailed: naming the operation that failed (the caller must not exec then).
     """
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare mount namespace")
-    _mount(None, "/", None, MS_REC | MS_SLAVE)
-    # Copy the sources in the new namespace, before anything is detached or covered; each
-    # bind attaches a copy of its own (one source may be bound twice, as /tmp and /var/tmp).
+    # Copy the sources first, in the host's namespace, before anything is detached or
+    # covered; each bind attaches a copy of its own (a source may be bound twice, as /tmp
+    # and /var/tmp), into whichever namespace this process is in by then.
     sources: list[tuple[int, bool]] = []
     try:
         for op in ops:
@@ -133,11 +178,16 @@ def enter_view(ops: Sequence[MountOp]) -> None:
                     sources.append(mountapi.clone(op.source))
                 except OSError as exc:
                     raise MountFailed(exc.errno, exc.strerror) from exc
+        if template is not None:
+            _check(_libc.setns(template, CLONE_NEWNS), "enter the view's template")
+        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare mount namespace")
+        _mount(None, "/", None, MS_REC | MS_SLAVE)
         binds = iter(sources)
         detach = _Detacher()
         for op in ops:
             if isinstance(op, Detach):
-                detach(op.path)
+                if template is None:
+                    detach(op.path)
             elif isinstance(op, Tmpfs):
                 _make_target(op.path, True)
                 options = f"mode={op.mode:o},size={op.size}"
@@ -156,4 +206,4 @@ def enter_view(ops: Sequence[MountOp]) -> None:
             os.close(fd)
 
 
-__all__ = ["MountFailed", "enter_view"]
+__all__ = ["MountFailed", "enter_view", "template_for"]
