@@ -142,6 +142,16 @@ class PolicyChange:
 
 
 @dataclass(frozen=True)
+class SecretSet:
+    """``PUT /colonies/{name}/secrets/{key}`` (issue 17): checked by
+    :func:`colony.core.secrets.check_secret`."""
+
+    value: str
+    hosts: list[Any]
+    header: str | None = None
+
+
+@dataclass(frozen=True)
 class HostsAction:
     """``POST /hosts``: "add" or "remove"."""
 

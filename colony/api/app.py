@@ -23,6 +23,7 @@ from colony.api import doctor as doctor_api
 from colony.api import hosts as hosts_api
 from colony.api import network as network_api  # issue 4
 from colony.api import review as review_api  # issue 6
+from colony.api import secrets as secrets_api  # issue 17
 from colony.api import shares as shares_api  # issue 14
 from colony.api import usage as usage_api  # issue 3
 from colony.api.access import AccessMiddleware
@@ -44,6 +45,7 @@ BODIES: dict[tuple[str, str], type] = {
     ("/colonies/{name}/policy", "put"): contract.PolicyBody,
     ("/colonies/{name}/policy", "patch"): contract.PolicyChange,
     ("/colonies/{name}/shares/{user}", "put"): contract.Share,
+    ("/colonies/{name}/secrets/{key}", "put"): contract.SecretSet,
     ("/colonies/{name}/workspace/merge", "post"): contract.Merge,
     ("/colonies/{name}/workspace/snapshots", "post"): contract.Snapshot,
     ("/colonies/{name}/workspace/undo", "post"): contract.Undo,
@@ -119,6 +121,7 @@ def create_app(
         *review_api.routes(s.review, s.conflicts, s.trash),
         *broods_api.routes(s.broods),
         *shares_api.routes(s.access),
+        *secrets_api.routes(s.secrets),
         *extra,
     ]
 

@@ -21,6 +21,7 @@ from colony.core.config import Config, ServiceSpec
 from colony.core.env import plan_env
 from colony.core.model import ColonyRecord, ServiceRecord, Slot, State, Transition
 from colony.core.routes import render_url
+from colony.core.secrets import placeholders_env, public_list
 from colony.daemon import removal, runner
 from colony.daemon.acting import acting_user
 from colony.daemon.containment import Containment
@@ -470,8 +471,13 @@ class ColonyActor:
             address=self.slot.colony_ip if self.contain.netns_path else None,
             ports=self.contain.service_ports(),
             service_port=self.contain.port(spec),
-            extra=dict(spec.env) if spec else None,
+            extra={**self.secret_env(), **(dict(spec.env) if spec else {})},
         )
+
+    def secret_env(self) -> dict[str, str]:
+        """Each secret's key set to the colony's placeholder (issue 17), never the value."""
+        store = self.kit.secrets
+        return {} if store is None else placeholders_env(store.of(self.name).values())
 
     def env_for_exec(self, extra: dict[str, str]) -> dict[str, str]:
         return {**self.env(None), **extra}
@@ -506,6 +512,7 @@ class ColonyActor:
             "limits": _limits_json(self.cfg),
             "services": [self.supervisor.to_json(s) for s in self.cfg.services],
             "transitions": [t.to_json() for t in self.kit.store.transitions(rec.name)],
+            "secrets": public_list(self.kit.secrets.of(rec.name)) if self.kit.secrets else [],
         }
 
 

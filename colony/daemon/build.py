@@ -23,9 +23,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from colony.core.egress import GateRecord
 from colony.core.hosts import preview_names
+from colony.core.model import ColonyRecord
 from colony.daemon.access import Access
 from colony.daemon.agents import AgentService
 from colony.daemon.audit import Auditor
@@ -52,6 +54,7 @@ from colony.daemon.previews import explain_preview
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.resources import Usage
 from colony.daemon.review import Review
+from colony.daemon.secrets import Secrets, SecretStore
 from colony.daemon.settings import Settings
 from colony.daemon.trash import TrashBin
 from colony.isolation import Isolation
@@ -77,6 +80,7 @@ class Services:
     access: Access  # who callers are, who owns and shares what (issue 14)
     gate: PreviewGate  # who may open previews, first-visit links (issue 14)
     egress: EgressGate  # TCP 80/443 of allowlists naming hosts (issue 16); not listening yet
+    secrets: Secrets  # colonies' secrets, put in at the egress gate (issue 17)
     preview_records: PreviewRecords  # preview requests, batched into the audit log (issue 15)
     bus: EventBus  # what happens, for the API's streams and the audit log
     logs: LogBook  # every colony's logs
@@ -119,6 +123,7 @@ async def build(
         ids=ids,
         policy=s.policy,
     )
+    secret_store = SecretStore(paths.secrets)
     network = start_network(
         store, isolation, bus, s.prefix, start_task, on_policy=lambda name: egress.recheck(name)
     )
@@ -147,9 +152,16 @@ async def build(
         clock=clock,
         net=network,
         proxy_port=lambda: proxy.port or 0,
-        on_removed=lambda rec, result: trash.record(rec, result),  # issue 6
+        on_removed=lambda rec, result: _removed(rec, result),
+        secrets=secret_store,
     )
     colonies = Mycelium(kit, repo_root)
+    secrets = Secrets(secret_store, exists=colonies.actor, publish=bus.publish, clock=clock)
+
+    def _removed(rec: ColonyRecord, result: dict[str, Any]) -> None:
+        secret_store.forget(rec.name)  # issue 17: a colony's secrets go with it
+        trash.record(rec, result)  # issue 6
+
     audit = await start_audit(
         colonies,
         paths=paths,
@@ -216,6 +228,7 @@ async def build(
         access=access,
         gate=gate,
         egress=egress,
+        secrets=secrets,
         preview_records=records,
         bus=bus,
         logs=logs,

@@ -127,6 +127,7 @@ def format_colony(colony: Mapping[str, Any], now: float, tz: tzinfo | None = Non
         ("sandbox", format_sandbox(c)),
         ("runs as", format_user(c.get("containment") or {})),
         ("limits", limits),
+        ("secrets", format_secrets(c.get("secrets") or [])),
     ]
     rows = [[Text(label, style="dim"), Text(str(value))] for label, value in fields if value]
     if rows:
@@ -169,6 +170,11 @@ def format_sandbox(colony: Mapping[str, Any]) -> str:
     level = str(colony.get("sandbox") or "")
     text = (colony.get("containment") or {}).get("description")
     return f"{level}: {text}" if level and text else level
+
+
+def format_secrets(secrets: list[Mapping[str, Any]]) -> str:
+    """``API_KEY → api.example.com; TOKEN → a.example, b.example`` (issue 17): no values."""
+    return "; ".join(f"{s.get('key')} → {', '.join(s.get('hosts') or [])}" for s in secrets)
 
 
 def format_user(containment: Mapping[str, Any]) -> str:
