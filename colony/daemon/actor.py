@@ -39,6 +39,7 @@ from colony.daemon.messages import (
     Stop,
     check_message,
 )
+from colony.daemon.secret_ca import BUNDLE_IN_VIEW, ca_env
 from colony.daemon.services import ServiceSupervisor
 from colony.errors import ColonyError
 from colony.host import Placement
@@ -476,8 +477,15 @@ class ColonyActor:
 
     def secret_env(self) -> dict[str, str]:
         """Each secret's key set to the colony's placeholder (issue 17), never the value."""
-        store = self.kit.secrets
-        return {} if store is None else placeholders_env(store.of(self.name).values())
+        store, cas = self.kit.secrets, self.kit.cas
+        secrets = {} if store is None else store.of(self.name)
+        if not secrets:
+            return {}
+        env = placeholders_env(secrets.values())
+        if cas is not None:
+            bundle = cas.ensure(self.name)
+            env.update(ca_env(BUNDLE_IN_VIEW if self.contain.has_view() else str(bundle)))
+        return env
 
     def env_for_exec(self, extra: dict[str, str]) -> dict[str, str]:
         return {**self.env(None), **extra}

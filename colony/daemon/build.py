@@ -54,6 +54,8 @@ from colony.daemon.previews import explain_preview
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.resources import Usage
 from colony.daemon.review import Review
+from colony.daemon.secret_ca import ColonyCAs
+from colony.daemon.secret_tls import SecretGate
 from colony.daemon.secrets import Secrets, SecretStore
 from colony.daemon.settings import Settings
 from colony.daemon.trash import TrashBin
@@ -124,6 +126,8 @@ async def build(
         policy=s.policy,
     )
     secret_store = SecretStore(paths.secrets)
+    cas = ColonyCAs(paths)  # issue 17: COLONY_UPSTREAM_CA is for tests (a test server's CA)
+    secret_gate = SecretGate(secret_store, cas, os.environ.get("COLONY_UPSTREAM_CA") or None)
     network = start_network(
         store, isolation, bus, s.prefix, start_task, on_policy=lambda name: egress.recheck(name)
     )
@@ -134,6 +138,7 @@ async def build(
         report=lambda rec: _gate_report(network, logs, rec),
         host_addresses=HostAddresses(),
         pool=s.pool,
+        secrets=secret_gate,
     )
     rate = float(os.environ.get("COLONY_DNS_RATE") or DNS_RATE)
     start_task(serve_dns(DnsStub(network, dns_port(s.prefix), rate=rate)))
@@ -154,12 +159,16 @@ async def build(
         proxy_port=lambda: proxy.port or 0,
         on_removed=lambda rec, result: _removed(rec, result),
         secrets=secret_store,
+        cas=cas,
     )
     colonies = Mycelium(kit, repo_root)
-    secrets = Secrets(secret_store, exists=colonies.actor, publish=bus.publish, clock=clock)
+    secrets = Secrets(
+        secret_store, exists=colonies.actor, publish=bus.publish, clock=clock, made=cas.ensure
+    )
 
     def _removed(rec: ColonyRecord, result: dict[str, Any]) -> None:
         secret_store.forget(rec.name)  # issue 17: a colony's secrets go with it
+        cas.forget(rec.name)
         trash.record(rec, result)  # issue 6
 
     audit = await start_audit(

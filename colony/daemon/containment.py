@@ -46,6 +46,7 @@ from colony.core.sandbox import (
 from colony.daemon.home import ColonyHome
 from colony.daemon.kit import ColonyEnv
 from colony.daemon.paths import Paths
+from colony.daemon.secret_ca import ca_bundle_path
 from colony.errors import ColonyError, ConfigError, HostError
 from colony.host import Placement, overlay
 from colony.isolation import Isolation
@@ -340,6 +341,10 @@ class Containment:
 
     # --- processes --------------------------------------------------------------------
 
+    def has_view(self) -> bool:
+        """Whether the colony's processes get a private view (:meth:`view`)."""
+        return not (self.level == "none" or not self.privileged)
+
     def view(self, workspace: Path) -> tuple[MountOp, ...] | None:
         """The colony's private view of the host; None at level none (and for a daemon that
         is not root, which cannot build one)."""
@@ -354,6 +359,7 @@ class Containment:
             dns = None
         passwd = str(h.passwd) if self.own_uid else None
         group = str(h.group) if self.own_uid else None
+        bundle = ca_bundle_path(self.paths, self.name)
         view = View(
             state_dir=str(self.paths.root),
             tmp=str(h.tmp),
@@ -364,6 +370,7 @@ class Containment:
             group=group,
             sockets=self.cfg.sandbox.sockets,
             resolv_conf=dns,
+            ca_bundle=str(bundle) if bundle.is_file() else None,  # issue 17
         )
         return tuple(plan_view(view))
 

@@ -30,6 +30,7 @@ import ipaddress
 import logging
 import resource
 import socket
+import ssl
 import struct
 import time
 from collections import Counter
@@ -39,8 +40,10 @@ from dataclasses import replace
 from colony.core import egress
 from colony.core.egress import GATED_PORTS, Asker, Decide, GateRecord
 from colony.core.hostmatch import Verdict
+from colony.core.secrets import render_leak
 from colony.core.sniff import MORE, Sniffed, Unreadable, sniff
 from colony.daemon.peers import BACKLOG
+from colony.daemon.secret_tls import SecretGate
 from colony.daemon.splice import Splice
 
 log = logging.getLogger("colony.gate")
@@ -79,7 +82,9 @@ class EgressGate:
         read_timeout: float = READ_TIMEOUT,
         connect_timeout: float = CONNECT_TIMEOUT,
         limit: int | None = None,
+        secrets: SecretGate | None = None,
     ) -> None:
+        self.secrets = secrets  # issue 17: connections that get a colony's secrets
         self.asker = asker
         self.decide = decide
         self.resolve = resolve
@@ -177,6 +182,10 @@ class EgressGate:
         if not verdict.allowed:
             await self._refuse(conn, loop, base, verdict.reason, is_tls)
             return
+        leak = None if is_tls else self._leak(asker.colony, first, sniffed.host or dest, port)
+        if leak is not None:
+            await self._refuse(conn, loop, base, leak, is_tls)
+            return
         upstream = await self._connect(addresses, port, loop)
         if upstream is None:
             line = (
@@ -184,6 +193,10 @@ class EgressGate:
                 f"no answer from {', '.join(addresses)}"
             )
             await self._refuse(conn, loop, base, line, is_tls, status=502)
+            return
+        if is_tls and self.secrets and self.secrets.wants(asker.colony, sniffed.host, port):
+            assert sniffed.host is not None
+            await self._inject(conn, first, upstream, replace(base, address=addresses[0]))
             return
         splice = Splice(loop, conn, upstream)
         live = self.live.setdefault(asker.colony, {})
@@ -197,6 +210,33 @@ class EgressGate:
             live.pop(splice, None)
             if not live:
                 self.live.pop(asker.colony, None)
+            upstream.close()
+
+    def _leak(self, colony: str, first: bytes, host: str, port: int) -> str | None:
+        """The refusal of a plain request carrying a placeholder of a secret not for
+        ``host`` (issue 17), or None."""
+        key = None if self.secrets is None else self.secrets.leak(colony, first, host)
+        return None if key is None else render_leak(colony, key, host, port)
+
+    async def _inject(
+        self, conn: socket.socket, first: bytes, upstream: socket.socket, rec: GateRecord
+    ) -> None:
+        """A connection to a secret's host: TLS terminated, the secrets put in (issue 17)."""
+        assert self.secrets is not None
+        assert rec.host is not None
+        host = rec.host
+
+        def on_leak(key: str) -> str:
+            line = render_leak(rec.colony, key, host, rec.port)
+            self.report(replace(rec, reason=line))
+            return line
+
+        self.report(replace(rec, verdict="accept"))
+        try:
+            await self.secrets.run(conn, first, upstream, rec.colony, host, on_leak)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            log.info("egress gate: colony %s to %s: %s", rec.colony, host, exc)
+        finally:
             upstream.close()
 
     def recheck(self, colony: str) -> None:

@@ -124,7 +124,9 @@ class Secrets:
         exists: Callable[[str], object],
         publish: Callable[[SecretEvent], None],
         clock: Callable[[], float],
+        made: Callable[[str], object] = lambda colony: None,
     ) -> None:
+        self.made = made  # makes the colony's CA and bundle (issue 17) when it has secrets
         self.store = store
         self.exists = exists  # raises NotFound for a colony that does not exist
         self.publish = publish
@@ -139,6 +141,7 @@ class Secrets:
     ) -> dict[str, Any]:
         self.exists(colony)
         spec = check_secret(key, value, hosts, header)
+        self.made(colony)
         secret = self.store.set(colony, spec)
         self.publish(
             SecretEvent(

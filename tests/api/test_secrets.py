@@ -14,8 +14,8 @@ from click.testing import CliRunner, Result
 
 from colony.cli import main
 from colony.core.secrets import PLACEHOLDER_RE
-from colony.present.colonies import format_colony
 from colony.errors import ConfigError, NotFound
+from colony.present.colonies import format_colony
 from tests.api.conftest import Api, make_repo, settle
 
 VALUE = "sk-test-0123456789abcdef-real"
