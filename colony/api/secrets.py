@@ -14,10 +14,10 @@ from colony.contract import SecretSet, decode
 
 class Secrets(Protocol):
     def listing(self, colony: str) -> dict[str, Any]: ...
-    def set(
+    async def set(
         self, colony: str, key: str, value: object, hosts: object, header: object, *, by: str
     ) -> dict[str, Any]: ...
-    def remove(self, colony: str, key: str, *, by: str) -> dict[str, Any]: ...
+    async def remove(self, colony: str, key: str, *, by: str) -> dict[str, Any]: ...
 
 
 def routes(secrets: Secrets) -> list[BaseRoute]:
@@ -42,11 +42,10 @@ def routes(secrets: Secrets) -> list[BaseRoute]:
         """
         body = decode(SecretSet, await json_body(request))
         p = request.path_params
-        return JSONResponse(
-            secrets.set(
-                p["name"], p["key"], body.value, body.hosts, body.header, by=caller(request)
-            )
+        done = await secrets.set(
+            p["name"], p["key"], body.value, body.hosts, body.header, by=caller(request)
         )
+        return JSONResponse(done)
 
     async def delete(request: Request) -> JSONResponse:
         """
@@ -56,7 +55,7 @@ def routes(secrets: Secrets) -> list[BaseRoute]:
           404: {description: no such colony or secret}
         """
         p = request.path_params
-        return JSONResponse(secrets.remove(p["name"], p["key"], by=caller(request)))
+        return JSONResponse(await secrets.remove(p["name"], p["key"], by=caller(request)))
 
     return [
         Route("/colonies/{name}/secrets", listing, methods=["GET"]),

@@ -28,6 +28,7 @@ from typing import Any
 from colony.core.egress import GateRecord
 from colony.core.hosts import preview_names
 from colony.core.model import ColonyRecord
+from colony.core.secrets import allowed_hosts
 from colony.daemon.access import Access
 from colony.daemon.agents import AgentService
 from colony.daemon.audit import Auditor
@@ -129,7 +130,13 @@ async def build(
     cas = ColonyCAs(paths)  # issue 17: COLONY_UPSTREAM_CA is for tests (a test server's CA)
     secret_gate = SecretGate(secret_store, cas, os.environ.get("COLONY_UPSTREAM_CA") or None)
     network = start_network(
-        store, isolation, bus, s.prefix, start_task, on_policy=lambda name: egress.recheck(name)
+        store,
+        isolation,
+        bus,
+        s.prefix,
+        start_task,
+        on_policy=lambda name: egress.recheck(name),
+        secret_hosts=lambda name: allowed_hosts(secret_store.of(name).values()),
     )
     egress = EgressGate(
         asker=network.asker,
@@ -163,7 +170,12 @@ async def build(
     )
     colonies = Mycelium(kit, repo_root)
     secrets = Secrets(
-        secret_store, exists=colonies.actor, publish=bus.publish, clock=clock, made=cas.ensure
+        secret_store,
+        exists=colonies.actor,
+        publish=bus.publish,
+        clock=clock,
+        made=cas.ensure,
+        changed=network.secrets_changed,
     )
 
     def _removed(rec: ColonyRecord, result: dict[str, Any]) -> None:

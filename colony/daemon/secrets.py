@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,9 @@ class Secrets:
         publish: Callable[[SecretEvent], None],
         clock: Callable[[], float],
         made: Callable[[str], object] = lambda colony: None,
+        changed: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        self.changed = changed  # the network gates the secrets' hosts (issue 17)
         self.made = made  # makes the colony's CA and bundle (issue 17) when it has secrets
         self.store = store
         self.exists = exists  # raises NotFound for a colony that does not exist
@@ -136,13 +138,15 @@ class Secrets:
         self.exists(colony)
         return {"colony": colony, "secrets": public_list(self.store.of(colony))}
 
-    def set(
+    async def set(
         self, colony: str, key: str, value: object, hosts: object, header: object, *, by: str
     ) -> dict[str, Any]:
         self.exists(colony)
         spec = check_secret(key, value, hosts, header)
         self.made(colony)
         secret = self.store.set(colony, spec)
+        if self.changed is not None:
+            await self.changed(colony)
         self.publish(
             SecretEvent(
                 colony=colony, user=by, variable=key, hosts=list(secret.hosts), at=self.clock()
@@ -150,8 +154,10 @@ class Secrets:
         )
         return {"colony": colony, "secret": secret.public()}
 
-    def remove(self, colony: str, key: str, *, by: str) -> dict[str, Any]:
+    async def remove(self, colony: str, key: str, *, by: str) -> dict[str, Any]:
         self.exists(colony)
         self.store.remove(colony, check_key(key))
+        if self.changed is not None:
+            await self.changed(colony)
         self.publish(SecretEvent(colony=colony, user=by, variable=key, hosts=None, at=self.clock()))
         return {"colony": colony, "removed": key}

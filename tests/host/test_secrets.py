@@ -32,6 +32,7 @@ from tests.host.test_network import network_repo, sh, spawn
 VALUE = "sk-hf-real-0123456789abcdef"
 ROTATED = "sk-hf-rotated-fedcba9876543210"
 HOSTS = ("api.example.test", "other.test")
+OPEN = '[network]\negress = "allow"\n'
 
 ECHO = """
 import http.server, json, ssl, sys, threading
@@ -280,3 +281,24 @@ def test_each_colony_has_its_own_ca_and_bad_input_stores_nothing(
         while (chunk := session.recv(30)) is not None:
             out += chunk[1] if chunk[0] == "stdout" else b""
     assert out.decode().strip() == "untrusted"
+
+
+def test_in_allow_mode_only_the_secrets_hosts_go_through_the_gate(
+    daemon: Daemon, tmp_path: Path, world: World
+) -> None:
+    """A colony of egress allow gets its secret too: its table sends TCP 80/443 to the
+    secret's host's address to the gate (only those: the rest stays the firewall's), and
+    removing the secret takes the value out again."""
+    client = daemon.client
+    assert client is not None
+    spawn(daemon, "open", network_repo(tmp_path / "open", {"colony.toml": OPEN}))
+    before = client.firewall("open")["text"]
+    client.set_secret("open", "API_KEY", VALUE, ["api.example.test"], "x-api-key")
+    text = client.firewall("open")["text"]
+    assert "elements = { 80, 443 }" not in before
+    assert "elements = { 80, 443 }" in text
+    status, answer = request(daemon, "open", "https://api.example.test/")
+    assert status == 200, answer
+    assert echoed(answer, "x-api-key") == VALUE
+    client.remove_secret("open", "API_KEY")
+    assert client.firewall("open")["text"] == before
