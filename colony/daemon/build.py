@@ -218,6 +218,7 @@ async def build(
         clock=clock,
         start_task=start_task,
         on_end=lambda rec: broods.agent_ended(rec),  # a brood waits for its agents
+        secrets=secrets.for_agent,  # issue 17
     )
     review = Review(colonies, agents, open_vcs=open_vcs, bus=bus, clock=clock)
     trash = TrashBin(

@@ -24,6 +24,7 @@ from typing import Any
 
 from colony.core.bus_events import SecretEvent
 from colony.core.secrets import (
+    PRESET_KEYS,
     Secret,
     SecretSpec,
     check_key,
@@ -161,3 +162,21 @@ class Secrets:
             await self.changed(colony)
         self.publish(SecretEvent(colony=colony, user=by, variable=key, hosts=None, at=self.clock()))
         return {"colony": colony, "removed": key}
+
+    async def for_agent(
+        self, colony: str, agent: str, env: dict[str, str], *, by: str
+    ) -> dict[str, str]:
+        """An agent's extra variables with no real value of a secret (issue 17): a key the
+        colony has as a secret keeps its placeholder (a forwarded value is dropped), and a
+        forwarded value of the preset's key (``ANTHROPIC_API_KEY`` for claude, …) becomes
+        the colony's secret for the preset's hosts first."""
+        have = self.store.of(colony)
+        out = {k: v for k, v in env.items() if k not in have}
+        preset = PRESET_KEYS.get(agent)
+        if preset is None:
+            return out
+        key, hosts, header = preset
+        value = out.pop(key, None)
+        if value is not None:
+            await self.set(colony, key, value, list(hosts), header, by=by)
+        return out

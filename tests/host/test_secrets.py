@@ -302,3 +302,36 @@ def test_in_allow_mode_only_the_secrets_hosts_go_through_the_gate(
     assert echoed(answer, "x-api-key") == VALUE
     client.remove_secret("open", "API_KEY")
     assert client.firewall("open")["text"] == before
+
+
+def test_the_claude_presets_key_becomes_the_colonys_secret(
+    d: Daemon, tmp_path: Path, exchange: Path
+) -> None:
+    """When ``colony agent run`` forwards ANTHROPIC_API_KEY (as the CLI does from the user's
+    environment), the agent gets a placeholder and the value becomes the colony's secret for
+    api.anthropic.com (x-api-key); no process's environment holds the value."""
+    client = d.client
+    assert client is not None
+    repo = tmp_path / "agent"
+    spawn(d, "agent", network_repo(repo, {"colony.toml": OPEN + '[agent]\npreset = "claude"\n'}))
+    gate = exchange / "never"
+    session = client.agent_run(
+        "agent", f"wait-for {gate}", preset="claude", env={"ANTHROPIC_API_KEY": VALUE}
+    )
+    assert client.secrets("agent")["secrets"] == [
+        {"key": "ANTHROPIC_API_KEY", "hosts": ["api.anthropic.com"], "header": "x-api-key"}
+    ]
+    placeholders = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                environ = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue
+            assert VALUE.encode() not in environ, f"pid {pid}"
+            placeholders += [
+                v for v in environ.split(b"\0") if v.startswith(b"ANTHROPIC_API_KEY=colony-secret-")
+            ]
+    assert placeholders, "the agent's environment has the placeholder"
+    client.agent_stop("agent")
+    assert session["status"] == "running"
