@@ -38,6 +38,8 @@ class Spawn:
     sandbox: str | None = None
     user: str | None = None
     sockets: list[Any] | None = None  # each checked by the daemon (a socket under /run/)
+    # issue 17: values of colony.toml's [secrets.KEY], read by the CLI from $from_env
+    secrets: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

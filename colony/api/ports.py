@@ -50,6 +50,7 @@ class Colonies(Protocol):
         sandbox: str | None,
         user: str | None,
         sockets: list[str] | None,
+        secrets: dict[str, Any] | None,
         owner: str,
         owner_uid: int | None,
     ) -> Json: ...

@@ -28,8 +28,10 @@ class ColoniesMixin(ClientBase):
         sandbox: str | None = None,
         user: str | None = None,
         sockets: list[str] | None = None,
+        secrets: dict[str, str] | None = None,
     ) -> Json:
-        """Ask for a new colony; returns it in state "spawning" (progress comes on /events)."""
+        """Ask for a new colony; returns it in state "spawning" (progress comes on /events).
+        ``secrets``: values of colony.toml's ``[secrets.KEY]`` (issue 17)."""
         from colony.contract import Spawn, to_json
 
         body = Spawn(
@@ -41,6 +43,7 @@ class ColoniesMixin(ClientBase):
             sandbox=sandbox,
             user=user,
             sockets=sockets,
+            secrets=secrets,
         )
         return self._request("POST", "/colonies", body=to_json(body))
 

@@ -22,6 +22,7 @@ import re
 import secrets as _random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from colony.core.hostname import normalize_name
 from colony.core.values import show
@@ -129,6 +130,33 @@ class SecretSpec:
 def check_secret(key: object, value: object, hosts: object, header: object) -> SecretSpec:
     """Raises ConfigError (one line naming the field) on a bad key, value, host or header."""
     return SecretSpec(check_key(key), check_value(value), check_hosts(hosts), check_header(header))
+
+
+class Declared(Protocol):
+    """A secret colony.toml declares (:class:`colony.core.config.SecretDecl`)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def hosts(self) -> tuple[str, ...]: ...
+    @property
+    def header(self) -> str | None: ...
+
+
+def plan_declared(declared: Iterable[Declared], values: Mapping[str, object]) -> list[SecretSpec]:
+    """The secrets to store at spawn: each ``[secrets.KEY]`` the CLI sent a value for.
+
+    Raises:
+        ConfigError: a value for a key colony.toml does not declare, or a bad value.
+    """
+    decls = {d.key: d for d in declared}
+    for key in values:
+        if key not in decls:
+            raise ConfigError(
+                f"secrets: expected keys colony.toml declares as [secrets.KEY] "
+                f"({', '.join(sorted(decls)) or 'none'}), got {show(key)}"
+            )
+    return [check_secret(k, values[k], d.hosts, d.header) for k, d in decls.items() if k in values]
 
 
 Injection = tuple[str, str, str | None]  # (placeholder, value, header or None: any)

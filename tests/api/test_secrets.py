@@ -124,3 +124,42 @@ def test_the_cli_sets_from_stdin_or_the_environment_and_lists_no_values(
     seen = api.services.colonies.actor("sec").env(None)
     assert "TOKEN" not in seen
     assert seen["OTHER"].startswith("colony-secret-")
+
+
+SECRETS_TOML = """
+[secrets.API_KEY]
+hosts = ["api.example.test"]
+from_env = "HF_API_SOURCE"
+header = "x-api-key"
+
+[secrets.OTHER]
+hosts = ["other.example.test"]
+from_env = "HF_NOT_SET_ANYWHERE"
+"""
+
+
+def test_colony_toml_secrets_come_from_the_users_environment_at_spawn(
+    api: Api, tmp_path: Path
+) -> None:
+    """``colony spawn`` of a repository whose colony.toml declares [secrets.KEY] sends the
+    value of $from_env (the user's, read by the CLI): the colony starts with the secret's
+    placeholder; a variable not set is one warning line; a value for a key colony.toml does
+    not declare is one error line and makes no colony."""
+    repo = make_repo(tmp_path / "repo", {"colony.toml": SECRETS_TOML})
+    env = {"COLONY_SOCKET": str(api.socket), "HF_API_SOURCE": VALUE}
+    done = CliRunner().invoke(main, ["spawn", "toml", "--repo", str(repo)], env=env)
+    assert done.exit_code == 0, done.output
+    assert (
+        "warning: colony.toml: secrets.OTHER: $HF_NOT_SET_ANYWHERE is not set in your "
+        "environment; the colony gets no OTHER"
+    ) in done.output
+    with api.client() as client:
+        settle(client, "toml", "running")
+        assert client.secrets("toml")["secrets"] == [
+            {"key": "API_KEY", "hosts": ["api.example.test"], "header": "x-api-key"}
+        ]
+        with pytest.raises(ConfigError, match=r"^secrets: expected keys colony.toml declares"):
+            client.spawn("bad", repo, secrets={"NOT_DECLARED": VALUE})
+        assert all(c["name"] != "bad" for c in client.colonies()["colonies"])
+    assert api.services.colonies.actor("toml").env(None)["API_KEY"].startswith("colony-secret-")
+    assert VALUE not in json.dumps(api.services.colonies.actor("toml").env(None))
