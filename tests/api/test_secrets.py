@@ -114,6 +114,15 @@ def test_the_cli_sets_from_stdin_or_the_environment_and_lists_no_values(
     missing = run("secret", "set", "sec", "X", "--hosts", "c.example.test", "--from-env", "NOPE_X")
     assert missing.exit_code != 0
     assert "--from-env: expected a variable set in your environment, got NOPE_X" in missing.output
+    for argv, input_, line in (
+        (("sec", "E", "--hosts", "a.example.test"), "\n", "secret value: expected a non-empty"),
+        (("sec", "H", "--hosts", "not a host"), VALUE, "secret hosts: expected a host name"),
+        (("gone", "G", "--hosts", "a.example.test"), VALUE, "colony 'gone' not found"),
+    ):
+        bad = run("secret", "set", *argv, input=input_)
+        assert bad.exit_code == 1, bad.output
+        assert line in bad.output
+        assert "Traceback" not in bad.output
     listed = run("secret", "ls", "sec")
     as_json = run("secret", "ls", "sec", "--json")
     assert "OTHER  c.example.test  (header Authorization)" in listed.output

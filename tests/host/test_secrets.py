@@ -174,6 +174,18 @@ def request(
         return int(status), {"text": body}
 
 
+def environs() -> dict[str, bytes]:
+    """Every process's environment on the machine (colonies' included), by pid."""
+    found = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                found[pid] = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue
+    return found
+
+
 def gated(daemon: Daemon, tmp_path: Path, name: str) -> dict:
     toml = '[network]\negress = "allowlist"\nallow = ["api.example.test", "other.test"]\n'
     return spawn(daemon, name, network_repo(tmp_path / name, {"colony.toml": toml}))
@@ -229,14 +241,9 @@ def test_the_real_value_reaches_its_host_only_and_never_the_colony(
 
     listed = client.secrets("sec")
     assert VALUE not in json.dumps(listed)
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                environ = Path(f"/proc/{pid}/environ").read_bytes()
-            except OSError:
-                continue
-            assert VALUE.encode() not in environ, f"pid {pid}"
-            assert ROTATED.encode() not in environ, f"pid {pid}"
+    for pid, environ in environs().items():
+        assert VALUE.encode() not in environ, f"pid {pid}"
+        assert ROTATED.encode() not in environ, f"pid {pid}"
     state = daemon.state_dir
     for path in state.rglob("*"):
         if path.is_symlink() or not path.is_file() or path.parent.name == "secrets":
@@ -322,16 +329,10 @@ def test_the_claude_presets_key_becomes_the_colonys_secret(
         {"key": "ANTHROPIC_API_KEY", "hosts": ["api.anthropic.com"], "header": "x-api-key"}
     ]
     placeholders = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                environ = Path(f"/proc/{pid}/environ").read_bytes()
-            except OSError:
-                continue
-            assert VALUE.encode() not in environ, f"pid {pid}"
-            placeholders += [
-                v for v in environ.split(b"\0") if v.startswith(b"ANTHROPIC_API_KEY=colony-secret-")
-            ]
+    for pid, environ in environs().items():
+        assert VALUE.encode() not in environ, f"pid {pid}"
+        wanted = b"ANTHROPIC_API_KEY=colony-secret-"
+        placeholders += [v for v in environ.split(b"\0") if v.startswith(wanted)]
     assert placeholders, "the agent's environment has the placeholder"
     client.agent_stop("agent")
     assert session["status"] == "running"
