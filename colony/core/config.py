@@ -493,6 +493,10 @@ egress = "allow"                  # allow | deny | allowlist
 # [previews]                      # ports reachable at <port>.<colony>.localhost besides
 # ports = [5173, 9229]            # the services' (only declared ports are previewed)
 
+# [secrets.GITHUB_TOKEN]          # the colony sees a placeholder; the egress gate puts the
+# hosts = ["api.github.com"]      # value in requests to these hosts only
+# from_env = "GITHUB_TOKEN"       # read by `colony spawn` from your environment
+
 [agent]
 # preset = "claude"               # or command = "my-agent --task {prompt}"
 

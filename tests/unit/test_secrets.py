@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from colony.core.config import SecretDecl, parse_config_text, render_default_config
 from colony.core.secrets import (
     Secret,
     check_hosts,
@@ -12,6 +13,7 @@ from colony.core.secrets import (
     for_host,
     inject,
     new_placeholder,
+    plan_declared,
 )
 from colony.errors import ConfigError
 
@@ -73,3 +75,35 @@ def test_hosts_are_normalized_and_deduplicated() -> None:
         "api.example.test",
         "b.example.test",
     )
+
+
+def test_colony_toml_declares_secrets_and_bad_ones_are_one_line() -> None:
+    cfg = parse_config_text(
+        '[secrets.API_KEY]\nhosts = ["API.example.test"]\nfrom_env = "MY_KEY"\n'
+        'header = "x-api-key"\n'
+    )
+    assert cfg.secrets == (SecretDecl("API_KEY", ("api.example.test",), "MY_KEY", "x-api-key"),)
+    for text, message in (
+        ('[secrets.K]\nhosts = ["a b"]\nfrom_env = "X"', "secrets.K.hosts: expected a host name"),
+        ('[secrets.K]\nhosts = ["a.example"]', "secrets.K.from_env: expected a value, got nothing"),
+        ('[secrets.1K]\nhosts = ["a.example"]\nfrom_env = "X"', "secrets.1K: expected an env"),
+        ('[secrets.K]\nhosts = ["a.example"]\nfrom_env = "X"\nheader = "a b"', "header: expected"),
+        ("secrets = 3", "secrets: expected [secrets.KEY] tables, got 3"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            parse_config_text(text)
+        assert message in str(err.value)
+        assert "\n" not in str(err.value)
+    assert parse_config_text(render_default_config("web")).secrets == ()
+
+
+def test_only_declared_secrets_are_stored_at_spawn() -> None:
+    declared = parse_config_text(
+        '[secrets.A]\nhosts = ["a.example"]\nfrom_env = "X"\n'
+        '[secrets.B]\nhosts = ["b.example"]\nfrom_env = "Y"\n'
+    ).secrets
+    assert [s.key for s in plan_declared(declared, {"B": "v"})] == ["B"]
+    with pytest.raises(ConfigError, match=r"^secrets: expected keys .* \(A, B\), got 'C'$"):
+        plan_declared(declared, {"C": "v"})
+    with pytest.raises(ConfigError, match=r"^secret value: expected a non-empty value"):
+        plan_declared(declared, {"A": ""})
