@@ -97,7 +97,7 @@ class EgressGate:
         self.limit = default_limit() if limit is None else limit
         self.open: Counter[str] = Counter()  # open connections per colony
         self.total = 0
-        self.live: dict[str, dict[Splice, tuple[str, int]]] = {}  # colony → spliced: name, port
+        self.live: dict[str, dict[Splice | Intercepted, tuple[str, int]]] = {}  # colony → open
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -232,11 +232,17 @@ class EgressGate:
             return line
 
         self.report(replace(rec, verdict="accept"))
+        handle = Intercepted(asyncio.current_task())
+        live = self.live.setdefault(rec.colony, {})
+        live[handle] = (host, rec.port)  # closed like a splice when the policy drops it
         try:
             await self.secrets.run(conn, first, upstream, rec.colony, host, on_leak)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             log.info("egress gate: colony %s to %s: %s", rec.colony, host, exc)
         finally:
+            live.pop(handle, None)
+            if not live:
+                self.live.pop(rec.colony, None)
             upstream.close()
 
     def recheck(self, colony: str) -> None:
@@ -341,6 +347,18 @@ class EgressGate:
             # Let the colony read the answer before the close: unread bytes would reset it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_drain(conn, loop), 2)
+
+
+class Intercepted:
+    """An open connection the gate put secrets in (issue 17), as :meth:`EgressGate.recheck`
+    ends it: its task is cancelled, which closes both sockets."""
+
+    def __init__(self, task: asyncio.Task[object] | None) -> None:
+        self.task = task
+
+    def fail(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
 
 async def _drain(conn: socket.socket, loop: asyncio.AbstractEventLoop) -> None:

@@ -56,6 +56,25 @@ print("ready", flush=True)
 plain.serve_forever()
 """
 
+# A kept-alive TLS connection: a request now and one after each line on stdin.
+KEEP = """
+import http.client, socket, ssl, sys
+address, name, cafile = sys.argv[1:4]
+ctx = ssl.create_default_context(cafile=cafile)
+conn = http.client.HTTPSConnection(name, 443, context=ctx)
+conn.sock = ctx.wrap_socket(socket.create_connection((address, 443), 5), server_hostname=name)
+while True:
+    try:
+        conn.request("GET", "/")
+        answer = conn.getresponse()
+        answer.read()
+        print(answer.status, flush=True)
+    except (OSError, http.client.HTTPException) as exc:
+        print("closed", type(exc).__name__, flush=True)
+    if not sys.stdin.readline():
+        break
+"""
+
 # Inside the colony: one request with the placeholder of $KEY in header $HEADER.
 REQUEST = """
 import json, os, ssl, sys, urllib.error, urllib.request
@@ -336,3 +355,31 @@ def test_the_claude_presets_key_becomes_the_colonys_secret(
     assert placeholders, "the agent's environment has the placeholder"
     client.agent_stop("agent")
     assert session["status"] == "running"
+
+
+def test_a_policy_that_drops_the_host_closes_an_intercepted_connection(
+    daemon: Daemon, tmp_path: Path, world: World
+) -> None:
+    """An open connection the gate puts a secret in ends when the policy stops allowing its
+    host, like any connection through the gate."""
+    client = daemon.client
+    assert client is not None
+    ns = gated(daemon, tmp_path, "held")["netns"]
+    client.set_secret("held", "API_KEY", VALUE, ["api.example.test"], "x-api-key")
+    bundle = daemon.state_dir / "colonies" / "held" / "etc" / "ca-bundle.pem"
+    argv = ["ip", "netns", "exec", ns, sys.executable, "-c", KEEP, world.ip, HOSTS[0], str(bundle)]
+    held = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert held.stdout is not None
+        assert held.stdin is not None
+        assert held.stdout.readline().strip() == "200"
+        held.stdin.write("\n")
+        held.stdin.flush()
+        assert held.stdout.readline().strip() == "200"  # kept alive through the gate
+        client.change_policy("held", remove=["api.example.test"])
+        held.stdin.write("\n")
+        held.stdin.flush()
+        assert held.stdout.readline().startswith("closed")
+    finally:
+        held.kill()
+        held.communicate(timeout=10)
