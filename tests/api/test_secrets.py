@@ -69,6 +69,11 @@ def test_a_secret_is_stored_listed_rotated_and_removed_without_its_value_shown(
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "sec.json").stat().st_mode) == 0o600
     assert not folder.is_relative_to(api.services.colonies.kit.paths.volume("sec"))
+    with api.client() as client:
+        client.set_secret("sec", "API_KEY", VALUE, ["api.example.test"])
+        client.remove("sec", force=True)
+    assert not (folder / "sec.json").exists()  # a colony's secrets go with it
+    assert not (folder / "sec.ca.key").exists()
 
 
 def test_bad_secrets_are_one_line_and_store_nothing(api: Api, tmp_path: Path) -> None:

@@ -239,6 +239,10 @@ def test_the_real_value_reaches_its_host_only_and_never_the_colony(
     assert status == 200, answer
     assert echoed(answer, "x-api-key") == VALUE
     assert answer["tls"] is True
+    curl = 'curl -sS -m 10 -H "x-api-key: $API_KEY" https://api.example.test/curl'
+    code, out, err = run_in(client, "sec", ["sh", "-c", curl])
+    assert code == 0, err
+    assert echoed(json.loads(out), "x-api-key") == VALUE
 
     status, answer = request(daemon, "sec", "http://other.test/")
     assert status == 403
