@@ -102,6 +102,7 @@ class View:
     sockets: tuple[str, ...] = ()  # host sockets under /run the host granted
     resolv_conf: tuple[str, str] | None = None  # (generated file, where resolv.conf leads)
     ca_bundle: str | None = None  # host CAs + the colony's secrets CA (issue 17), read-only
+    system_bundle: str | None = None  # the host's CA file, shown as ca_bundle (issue 17)
 
 
 CA_BUNDLE = "/run/colony/ca-bundle.pem"  # where a colony with secrets finds its CA bundle
@@ -140,6 +141,8 @@ def plan_view(view: View) -> list[MountOp]:
         ops.append(Bind(*view.resolv_conf, readonly=True))
     if view.ca_bundle:
         ops.append(Bind(view.ca_bundle, CA_BUNDLE, readonly=True))
+        if view.system_bundle:  # clients that read the system's file and no variable
+            ops.append(Bind(view.ca_bundle, view.system_bundle, readonly=True))
     if view.passwd:
         ops.append(Bind(view.passwd, "/etc/passwd", readonly=True))
     if view.group:

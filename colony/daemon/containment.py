@@ -46,7 +46,7 @@ from colony.core.sandbox import (
 from colony.daemon.home import ColonyHome
 from colony.daemon.kit import ColonyEnv
 from colony.daemon.paths import Paths
-from colony.daemon.secret_ca import ca_bundle_path
+from colony.daemon.secret_ca import SYSTEM_BUNDLE, ca_bundle_path
 from colony.errors import ColonyError, ConfigError, HostError
 from colony.host import Placement, overlay
 from colony.isolation import Isolation
@@ -360,6 +360,7 @@ class Containment:
         passwd = str(h.passwd) if self.own_uid else None
         group = str(h.group) if self.own_uid else None
         bundle = ca_bundle_path(self.paths, self.name)
+        system = os.path.realpath(SYSTEM_BUNDLE)  # /etc and /usr are root's: no colony's link
         view = View(
             state_dir=str(self.paths.root),
             tmp=str(h.tmp),
@@ -371,6 +372,7 @@ class Containment:
             sockets=self.cfg.sandbox.sockets,
             resolv_conf=dns,
             ca_bundle=str(bundle) if bundle.is_file() else None,  # issue 17
+            system_bundle=system if os.path.isfile(system) else None,
         )
         return tuple(plan_view(view))
 

@@ -243,6 +243,11 @@ def test_the_real_value_reaches_its_host_only_and_never_the_colony(
     code, out, err = run_in(client, "sec", ["sh", "-c", curl])
     assert code == 0, err
     assert echoed(json.loads(out), "x-api-key") == VALUE
+    # a client that reads the system's CA file and no variable trusts the colony's CA too
+    bare = "env -u SSL_CERT_FILE -u REQUESTS_CA_BUNDLE " + curl
+    code, out, err = run_in(client, "sec", ["sh", "-c", bare])
+    assert code == 0, err
+    assert echoed(json.loads(out), "x-api-key") == VALUE
 
     status, answer = request(daemon, "sec", "http://other.test/")
     assert status == 403
