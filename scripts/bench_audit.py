@@ -84,12 +84,12 @@ def run_exec(client: Client, name: str, script: str) -> int:
 
 
 def files_recorded(client: Client, name: str, prefix: str) -> int:
-    entries = client.audit(limit=0, colony=name, kind="files")["entries"]
+    entries = client.audit(limit=0, colony=name, kind="files").entries
     # Paths over the colony's rate limit are counted as "more", not listed (issue 11).
     return sum(
-        e["data"]["count"] + e["data"].get("more", 0)
+        e.data["count"] + e.data.get("more", 0)
         for e in entries
-        if not e["data"]["paths"] or e["data"]["paths"][0].startswith(prefix)
+        if not e.data["paths"] or e.data["paths"][0].startswith(prefix)
     )
 
 
@@ -111,9 +111,9 @@ def burst(work: Path, files: int) -> dict[str, Any]:
     daemon, client = start_daemon(work, PREFIX, POOL)
     try:
         client.spawn("burst", str(repo))
-        while (state := client.colony("burst")["state"]) != "running":
+        while (state := client.colony("burst").state) != "running":
             if state == "failed":
-                raise SystemExit(f"bench: colony failed: {client.colony('burst')['reason']}")
+                raise SystemExit(f"bench: colony failed: {client.colony('burst').reason}")
             time.sleep(0.05)
         run_exec(client, "burst", "mkdir -p " + " ".join(f"out/d{i}" for i in range(10)))
         idle = latencies(client, time.monotonic() + 3.0)

@@ -122,7 +122,7 @@ def main() -> int:
             client.spawn("dns", str(repo))
             wait_state(events, "dns", "running")
         colony = client.colony("dns")
-        netns, gateway = colony["netns"], client.network("dns")["stub"]
+        netns, gateway = colony.netns, client.network("dns").stub
         load(netns, gateway, "files.pkg.bench.test", "udp", 10)  # (c)'s name answered once
         n = args.queries
         figures["exact"] = load(netns, gateway, "ok.bench.test", "udp", n)
@@ -130,11 +130,11 @@ def main() -> int:
         figures["wildcard"] = load(netns, gateway, "files.pkg.bench.test", "udp", n)
         figures["distinct"] = load(netns, gateway, "x{}.nope.bench.test", "udp", n)
         figures["tcp"] = load(netns, gateway, "ok.bench.test", "tcp", max(1, n // 10))
-        seen = client.network("dns", limit=0)["dns"]
-        figures["recorded"] = seen["answered"] + seen["refused"]
+        seen = client.network("dns", limit=0).dns
+        figures["recorded"] = seen.answered + seen.refused
     finally:
-        for each in client.colonies()["colonies"]:
-            client.remove(each["name"], force=True)
+        for each in client.colonies().colonies:
+            client.remove(each.name, force=True)
         client.close()
         stop_daemon(daemon)
         remove_work(work)

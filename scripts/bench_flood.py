@@ -66,7 +66,7 @@ def main() -> None:
         toml = '[services.web]\ncommand = "python3 -m http.server 3000 --bind 127.0.0.1"\n'
         repo = make_repo(work, {"colony.toml": toml + "port = 3000\n", "index.html": "hi\n"})
         client.spawn("steady", repo)
-        while client.colony("steady")["state"] != "running":
+        while client.colony("steady").state != "running":
             time.sleep(0.05)
         health = client.health()
         proxy_port = int(health["proxy_port"])

@@ -158,18 +158,18 @@ def main() -> int:
         for name in ("direct", "gated"):
             client.spawn(name, str(repo), config=str(repo / f"{name}.toml"))
             deadline = time.monotonic() + 60
-            while client.colony(name)["state"] != "running":
+            while client.colony(name).state != "running":
                 assert time.monotonic() < deadline, f"{name} did not start"
                 time.sleep(0.1)
-            spaces[name] = client.colony(name)["netns"]
+            spaces[name] = client.colony(name).netns
         runs: dict[str, list[dict[str, float]]] = {"direct": [], "gated": []}
         for _ in range(RUNS):  # interleaved: drift on a busy machine hits both alike
             for name in ("direct", "gated"):
                 runs[name].append(run_client(spaces[name], "bench.test", str(cert), args.rounds))
         for name, got in runs.items():
             figures[name] = {k: statistics.median(r[k] for r in got) for k in got[0]}
-        records = client.network("gated", limit=5)["records"]
-        assert any(r.get("host") == "bench.test" for r in records), "not through the gate"
+        records = client.network("gated", limit=5).records
+        assert any(r.host == "bench.test" for r in records), "not through the gate"
     finally:
         finish(daemon, client, work)
         server.kill()

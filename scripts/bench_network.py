@@ -153,7 +153,7 @@ def main() -> int:
         )
         client.spawn("live", str(repo), config=str(repo / "policy.toml"))
         with client.events("live") as events:
-            if client.colony("live")["state"] != "running":
+            if client.colony("live").state != "running":
                 wait_state(events, "live", "running")
         figures["policy_change_alone"] = summary(policy_rounds(client, "live", args.rounds))
         made.append(probe)
@@ -179,8 +179,8 @@ def main() -> int:
             spawn_rounds(client, repo, "r", "policy.toml", args.rounds)
         )
     finally:
-        for colony in client.colonies()["colonies"]:
-            client.remove(colony["name"], force=True)
+        for colony in client.colonies().colonies:
+            client.remove(colony.name, force=True)
         with ThreadPoolExecutor(8) as pool_exec:
             list(pool_exec.map(iso.destroy, made))
         client.close()

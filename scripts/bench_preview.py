@@ -199,10 +199,10 @@ def measure(
             client.spawn(name, str(repo))
             wait_state(events, name, "running")
         try:
-            address = client.colony(name)["address"]
+            address = client.colony(name).address
             target = f"{address}:{PORT}"
             wait_port(PORT, address)
-            url = client.urls(name)["urls"]["web"]
+            url = client.urls(name).urls["web"]
             proxy_port = int(re.search(r":(\d+)/", url).group(1))  # type: ignore[union-attr]
             host = f"web.{name}.localhost:{proxy_port}"
             targets = {

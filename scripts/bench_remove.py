@@ -47,7 +47,7 @@ def spawn_all(client: Client, names: list[str], repo: Path) -> None:
             name = waiting.pop(0)
             client.spawn(name, str(repo))
             started.add(name)
-        states = {c["name"]: c["state"] for c in client.colonies()["colonies"]}
+        states = {c.name: c.state for c in client.colonies().colonies}
         for name in list(started):
             if states.get(name) == "failed":
                 raise SystemExit(f"bench: colony {name} failed to spawn")
@@ -95,7 +95,7 @@ def main() -> int:
         figures["per_colony_ms"] = round(1000 * took / len(names), 1)
         figures["colonies_per_s"] = round(len(names) / took, 1)
         figures["failed"] = len(failed)
-        figures["left_in_daemon"] = len(client.colonies()["colonies"])
+        figures["left_in_daemon"] = len(client.colonies().colonies)
     finally:
         finish(daemon, client, work)
     left = leftovers(PREFIX)

@@ -102,12 +102,12 @@ def all_running(client: Client, count: int, timeout: float = 600) -> dict[str, A
     """Wait until ``count`` colonies run with their service up; their listing."""
     deadline = time.monotonic() + timeout
     while True:
-        listing = client.colonies()["colonies"]
-        up = [c for c in listing if c["state"] == "running"]
+        listing = client.colonies().colonies
+        up = [c for c in listing if c.state == "running"]
         if len(up) >= count:
-            return {c["name"]: c for c in listing}
+            return {c.name: c for c in listing}
         if time.monotonic() > deadline:
-            states = sorted({c["state"] for c in listing})
+            states = sorted({c.state for c in listing})
             raise SystemExit(f"bench: only {len(up)} of {count} running (states {states})")
         time.sleep(0.2)
 
@@ -115,15 +115,15 @@ def all_running(client: Client, count: int, timeout: float = 600) -> dict[str, A
 def service_pids(client: Client, names: list[str]) -> dict[str, int | None]:
     pids = {}
     for name in names:
-        (svc,) = client.colony(name)["services"]
-        pids[name] = svc["pid"]
+        (svc,) = client.colony(name).services
+        pids[name] = svc.pid
     return pids
 
 
 def remove_all(client: Client, names: list[str]) -> float:
     """Remove ``names`` in one ``rm --force`` (Mycelium removes them together); seconds."""
     t0 = time.perf_counter()
-    failed = [r for r in client.remove_many(names, force=True)["results"] if "error" in r]
+    failed = [r for r in client.remove_many(names, force=True).results if r.error is not None]
     if failed:
         raise SystemExit(f"bench: {len(failed)} removals failed, e.g. {failed[0]}")
     return time.perf_counter() - t0
@@ -183,8 +183,8 @@ def main() -> int:
         figures["remove_per_500_s"] = round(took * 500 / max(1, len(names)), 1)
         names = []
     finally:
-        for colony in client.colonies()["colonies"]:
-            client.remove(colony["name"], force=True)
+        for colony in client.colonies().colonies:
+            client.remove(colony.name, force=True)
         client.close()
         stop_daemon(daemon)
         empty.close()

@@ -64,7 +64,7 @@ def daemon_round(client: Client, name: str, repo: Path) -> float:
         client.spawn(name, str(repo))
         wait_state(events, name, "running")
     shown = client.colony(name)
-    at = next(t["at"] for t in shown["transitions"] if t["state"] == "running")
+    at = next(t.at for t in shown.transitions if t.state == "running")
     remove(client, name)
     return float(at) - t0
 
@@ -107,8 +107,8 @@ def main() -> int:
                 row["ratio_to_target"] = row["daemon"]["p50"] / target
                 figures[str(files)] = row
         finally:
-            for left in client.colonies().get("colonies") or []:  # a failed round's colony
-                remove(client, str(left["name"]))
+            for left in client.colonies().colonies:  # a failed round's colony
+                remove(client, left.name)
             client.close()
             stop_daemon(daemon)
     finally:

@@ -155,7 +155,7 @@ def finish(daemon: subprocess.Popen[bytes], client: Client, work: Path) -> None:
     """Remove what is left (also after a failure: a stopped Mycelium leaves its colonies
     running), purge the trash, stop the daemon, delete its state."""
     try:
-        left = [c["name"] for c in client.colonies()["colonies"]]
+        left = [c.name for c in client.colonies().colonies]
         if left:
             client.remove_many(left, force=True)
         client.trash_purge()

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from colony import contract_responses as answers
 from colony.api.access import sight
 from colony.api.common import caller, int_param, json_body
-from colony.api.ports import Agents, Events
+from colony.api.ports import Agents, Events, Json
 from colony.contract import AgentContinue, AgentRun, decode
 from colony.core.agents.session import SessionRecord
 from colony.errors import NotFound
@@ -28,6 +30,37 @@ def _ended_line(final: SessionRecord) -> bytes:
     """The last line of a followed session's events: how it ended."""
     line = {"kind": "ended", "status": final.status, "exit_code": final.exit_code}
     return (json.dumps(line) + "\n").encode()
+
+
+def session_json(rec: SessionRecord, events: list[dict[str, Any]] | None = None) -> Json:
+    """A session as the API answers it (:class:`colony.contract_responses.Session`), with
+    ``events`` (the store's rows) when given."""
+    answer = answers.Session(
+        id=rec.id,
+        colony=rec.colony,
+        agent=rec.agent,
+        task=rec.task,
+        argv=list(rec.argv),
+        status=rec.status,
+        user=rec.user,
+        started=rec.started,
+        ended=rec.ended,
+        duration=rec.duration,
+        exit_code=rec.exit_code,
+        pid=rec.pid if rec.status == "running" else None,
+        session_id=rec.agent_session,
+        model=rec.model,
+        cost=rec.cost,
+        tokens_in=rec.tokens_in,
+        tokens_out=rec.tokens_out,
+        result=rec.result,
+        is_error=rec.is_error,
+        parent=rec.parent,
+        brood=rec.brood,
+        events=None if events is None else [answers.AgentEvent(**e) for e in events],
+    )
+    found: Json = answers.dump(answer)
+    return found
 
 
 def _ident(request: Request) -> int:
@@ -57,7 +90,7 @@ def routes(agents: Agents, bus: Events) -> list[BaseRoute]:
             env=body.env,
             user=caller(request),
         )
-        return JSONResponse(rec.to_json(), status_code=202)
+        return JSONResponse(session_json(rec), status_code=202)
 
     async def resume(request: Request) -> JSONResponse:
         """
@@ -75,7 +108,7 @@ def routes(agents: Agents, bus: Events) -> list[BaseRoute]:
             env=body.env,
             user=caller(request),
         )
-        return JSONResponse(rec.to_json(), status_code=202)
+        return JSONResponse(session_json(rec), status_code=202)
 
     async def stop(request: Request) -> JSONResponse:
         """
@@ -88,7 +121,7 @@ def routes(agents: Agents, bus: Events) -> list[BaseRoute]:
         rec = await agents.stop(
             request.path_params["name"], None if ident is None else _ident(request)
         )
-        return JSONResponse(rec.to_json())
+        return JSONResponse(session_json(rec))
 
     async def list_sessions(request: Request) -> JSONResponse:
         """
@@ -99,7 +132,7 @@ def routes(agents: Agents, bus: Events) -> list[BaseRoute]:
         name = request.path_params.get("name")
         sees = sight(request)
         found = [r for r in agents.sessions_of(name) if sees.colony(r.colony)]
-        return JSONResponse({"sessions": [r.to_json() for r in found]})
+        return JSONResponse({"sessions": [session_json(r) for r in found]})
 
     async def show(request: Request) -> JSONResponse:
         """
@@ -110,7 +143,7 @@ def routes(agents: Agents, bus: Events) -> list[BaseRoute]:
         rec = agents.get(request.path_params["name"], _ident(request))
         count = int_param(request.query_params.get("events", "50"), "events")
         events = agents.sessions.events(rec.id, limit=count)
-        return JSONResponse({**rec.to_json(), "events": events})
+        return JSONResponse(session_json(rec, events))
 
     async def events(request: Request) -> Response:
         """

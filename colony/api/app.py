@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from colony import __version__, contract
+from colony import contract_responses as answers
 from colony.api import agents as agents_api  # issue 6
 from colony.api import audit as audit_api  # issue 5
 from colony.api import broods as broods_api  # issue 6
@@ -55,8 +56,65 @@ BODIES: dict[tuple[str, str], type] = {
 }
 
 
+# The answer each operation sends (colony.contract_responses), by its success status.
+ANSWERS: dict[tuple[str, str], tuple[str, type]] = {
+    ("/colonies", "get"): ("200", answers.Colonies),
+    ("/colonies", "post"): ("202", answers.Colony),
+    ("/colonies/remove", "post"): ("200", answers.RemoveResults),
+    ("/colonies/{name}", "get"): ("200", answers.Colony),
+    ("/colonies/{name}", "delete"): ("200", answers.Removed),
+    ("/colonies/{name}/{action}", "post"): ("200", answers.Colony),
+    ("/colonies/{name}/urls", "get"): ("200", answers.Urls),
+    ("/colonies/{name}/secrets", "get"): ("200", answers.Secrets),  # issue 17
+    ("/colonies/{name}/secrets/{key}", "put"): ("200", answers.SecretStored),
+    ("/colonies/{name}/secrets/{key}", "delete"): ("200", answers.SecretRemoved),
+    ("/gc", "post"): ("200", answers.Collected),
+    ("/usage", "get"): ("200", answers.Usage),
+    ("/colonies/{name}/usage", "get"): ("200", answers.Sample),
+    ("/agents", "get"): ("200", answers.Sessions),
+    ("/colonies/{name}/agents", "get"): ("200", answers.Sessions),
+    ("/colonies/{name}/agents/run", "post"): ("202", answers.Session),
+    ("/colonies/{name}/agents/continue", "post"): ("202", answers.Session),
+    ("/colonies/{name}/agents/stop", "post"): ("200", answers.Session),
+    ("/colonies/{name}/agents/{session}", "get"): ("200", answers.Session),
+    ("/colonies/{name}/agents/{session}/stop", "post"): ("200", answers.Session),
+    ("/colonies/{name}/workspace/diff", "get"): ("200", answers.Diff),
+    ("/colonies/{name}/workspace/merge", "post"): ("200", answers.Merged),
+    ("/colonies/{name}/workspace/snapshots", "get"): ("200", answers.Snapshots),
+    ("/colonies/{name}/workspace/snapshots", "post"): ("201", answers.Snapshot),
+    ("/colonies/{name}/workspace/undo", "post"): ("200", answers.Undone),
+    ("/conflicts", "get"): ("200", answers.Conflicts),
+    ("/trash", "get"): ("200", answers.TrashList),
+    ("/trash", "delete"): ("200", answers.Purged),
+    ("/trash/{which}", "delete"): ("200", answers.Purged),
+    ("/broods", "get"): ("200", answers.Broods),
+    ("/broods", "post"): ("202", answers.Brood),
+    ("/broods/{brood}", "get"): ("200", answers.Brood),
+    ("/broods/{brood}/pick", "post"): ("200", answers.Picked),
+    ("/colonies/{name}/network", "get"): ("200", answers.Network),
+    ("/colonies/{name}/policy", "put"): ("200", answers.Network),
+    ("/colonies/{name}/policy", "delete"): ("200", answers.Network),
+    ("/colonies/{name}/policy", "patch"): ("200", answers.Network),
+    ("/colonies/{name}/firewall", "get"): ("200", answers.Firewall),
+    ("/audit", "get"): ("200", answers.AuditEntries),
+    ("/audit/verify", "get"): ("200", answers.Verdict),
+    ("/doctor", "get"): ("200", answers.Checklist),
+    ("/hosts", "get"): ("200", answers.HostsStatus),
+    ("/hosts", "post"): ("200", answers.HostsStatus),
+    ("/colonies/{name}/shares", "get"): ("200", answers.Shares),
+    ("/colonies/{name}/shares/{user}", "put"): ("200", answers.Shares),
+    ("/colonies/{name}/shares/{user}", "delete"): ("200", answers.Shares),
+    ("/auth/dashboard", "post"): ("200", answers.Login),
+    ("/auth/token", "post"): ("200", answers.ApiToken),
+    ("/auth/revoke", "post"): ("200", answers.Revoked),
+    ("/broods/{brood}", "delete"): ("200", answers.BroodRemoved),
+    ("/trash/{which}/restore", "post"): ("202", answers.Colony),
+}
+
+
 def with_bodies(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with each operation's request body as :data:`BODIES` defines it."""
+    """``schema`` with each operation's request body as :data:`BODIES` defines it, and its
+    answer as :data:`ANSWERS` does (the answers' schemas under ``components``)."""
     paths = schema.get("paths", {})
     for (path, method), body in BODIES.items():
         op = paths.get(path, {}).get(method)
@@ -64,6 +122,13 @@ def with_bodies(schema: dict[str, Any]) -> dict[str, Any]:
             described = {k: v for k, v in op.get("requestBody", {}).items() if k == "description"}
             content = {"application/json": {"schema": contract.json_schema(body)}}
             op["requestBody"] = {**described, "required": True, "content": content}
+    for (path, method), (status, answer) in ANSWERS.items():
+        op = paths.get(path, {}).get(method)
+        if op is not None:
+            response = op.setdefault("responses", {}).setdefault(status, {})
+            response.setdefault("description", answer.__name__)
+            response["content"] = {"application/json": {"schema": answers.schema_of(answer)}}
+    schema.setdefault("components", {})["schemas"] = answers.schemas()
     return schema
 
 

@@ -27,7 +27,8 @@ from colony.cli.workflow_format import (
     format_sessions,
     format_started,
 )
-from colony.client import Client, Json
+from colony.client import Client
+from colony.contract_responses import Session
 from colony.errors import ColonyError
 
 # The agent CLIs' credentials, passed from the caller's environment to the agent (never
@@ -91,17 +92,17 @@ def _follow(client: Client, name: str, session: int, as_json: bool) -> int:
     except KeyboardInterrupt:
         # Ctrl-C ends the watching; the agent goes on in its colony (issue 12).
         with contextlib.suppress(ColonyError):
-            if client.agent_session(name, session, events=0).get("status") == "running":
+            if client.agent_session(name, session, events=0).status == "running":
                 _err_console().print(format_agent_interrupted(name, session))
         return 130
     if status == "running":
-        status = str(client.agent_session(name, session, events=0)["status"])
+        status = client.agent_session(name, session, events=0).status
     return 0 if status == "completed" else 1
 
 
-def _started(ctx: click.Context, client: Client, s: Json, follow: bool, as_json: bool) -> None:
+def _started(ctx: click.Context, client: Client, s: Session, follow: bool, as_json: bool) -> None:
     if follow:
-        ctx.exit(_follow(client, str(s["colony"]), int(s["id"]), as_json))
+        ctx.exit(_follow(client, s.colony, s.id, as_json))
     if as_json:
         _print_json(s)
     else:
@@ -186,19 +187,19 @@ def list_sessions(ctx: click.Context, name: str | None, as_json: bool) -> None:
     if as_json:
         _print_json(result)
     else:
-        _out(format_sessions(result.get("sessions") or [], time.time()))
+        _out(format_sessions(result.sessions, time.time()))
 
 
 def _session_id(client: Client, name: str, session: int | None) -> int:
     if session is not None:
         return session
-    sessions = client.agent_sessions(name).get("sessions") or []
+    sessions = client.agent_sessions(name).sessions
     if not sessions:
         from colony.errors import NotFound
 
         raise NotFound(f"colony '{name}' has no agent sessions",
                        hint=f"start one with 'colony agent run {name} \"task\"'")  # fmt: skip
-    return int(sessions[-1]["id"])
+    return sessions[-1].id
 
 
 @agent.command("show")
@@ -260,4 +261,4 @@ def stop(ctx: click.Context, name: str, session: int | None, as_json: bool) -> N
     if as_json:
         _print_json(result)
     else:
-        _out(f"agent session {result.get('id')} of colony {name}: {result.get('status')}")
+        _out(f"agent session {result.id} of colony {name}: {result.status}")

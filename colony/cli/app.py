@@ -87,7 +87,10 @@ def _err_console() -> Console:
 
 
 def _print_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2))
+    """``data`` as indented JSON; an answer (colony.contract_responses) as Mycelium sent it."""
+    from colony.contract_responses import dump
+
+    click.echo(json.dumps(dump(data), indent=2))
 
 
 def print_error(exc: ColonyError) -> None:
@@ -220,7 +223,7 @@ def _complete_name(
 
     try:
         with Client(ctx.ensure_object(Options).socket_path, timeout=2) as client:
-            names = [str(c.get("name")) for c in client.colonies().get("colonies") or []]
+            names = [c.name for c in client.colonies().colonies]
     except ColonyError:
         return []
     return [click.shell_completion.CompletionItem(n) for n in names if n.startswith(incomplete)]

@@ -11,32 +11,33 @@ import click
 from rich.text import Text
 
 from colony.cli.app import _client, _out, _print_json, json_option, main
+from colony.contract_responses import AuditEntry, Verdict, dump
 from colony.core.audit_events import KINDS, parse_kind, parse_since
 from colony.errors import ColonyError
 
 
-def format_entry(entry: dict[str, Any]) -> Text:
+def format_entry(entry: AuditEntry) -> Text:
     """One entry as a line: local time, user, kind, message."""
-    when = dt.datetime.fromtimestamp(float(entry["at"])).strftime("%Y-%m-%d %H:%M:%S")
+    when = dt.datetime.fromtimestamp(entry.at).strftime("%Y-%m-%d %H:%M:%S")
     return Text.assemble(
         (when, "dim"),
         "  ",
-        (f"{entry.get('user') or '-':<10}", "cyan"),
+        (f"{entry.user or '-':<10}", "cyan"),
         " ",
-        (f"{entry['kind']:<9}", "bold"),
+        (f"{entry.kind:<9}", "bold"),
         " ",
-        str(entry["msg"]),
+        entry.msg,
     )
 
 
-def format_verdict(verdict: dict[str, Any]) -> str:
+def format_verdict(verdict: Verdict) -> str:
     """What ``verify`` found, when the chain holds."""
-    checked = verdict["checked"]
+    checked = verdict.checked
     text = f"audit log verified: {checked} entr{'y' if checked == 1 else 'ies'}, chain intact"
-    if verdict.get("cut"):
-        text += f" from the signed retention checkpoint at entry {verdict['cut']}"
-    if verdict.get("head"):
-        text += f" up to the signed head (entry {verdict['head']})"
+    if verdict.cut:
+        text += f" from the signed retention checkpoint at entry {verdict.cut}"
+    if verdict.head:
+        text += f" up to the signed head (entry {verdict.head})"
     return text
 
 
@@ -119,11 +120,11 @@ def audit(
     if follow:
         for entry in client.audit_follow(limit=lines, **filters):
             if as_json:
-                click.echo(json.dumps(entry))
+                click.echo(json.dumps(dump(entry)))
             else:
                 _out(format_entry(entry))
         return
-    entries = client.audit(limit=lines, **filters)["entries"]
+    entries = client.audit(limit=lines, **filters).entries
     if as_json:
         _print_json(entries)
         return
@@ -146,13 +147,13 @@ def audit_verify(ctx: click.Context, as_json: bool) -> None:
     verdict = _client(ctx).audit_verify()
     if as_json:
         _print_json(verdict)
-        if not verdict["ok"]:
+        if not verdict.ok:
             ctx.exit(1)
         return
-    if not verdict["ok"]:
+    if not verdict.ok:
         raise ColonyError(
-            f"audit log does not verify: {verdict['problem']}",
-            hint=f"entries before entry {verdict['first']} are intact; compare the rest with "
+            f"audit log does not verify: {verdict.problem}",
+            hint=f"entries before entry {verdict.first} are intact; compare the rest with "
             "an earlier export or with VictoriaLogs",
         )
     click.echo(format_verdict(verdict))

@@ -97,7 +97,7 @@ def list_broods(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         _print_json(result)
     else:
-        _out(format_broods(result.get("broods") or [], time.time()))
+        _out(format_broods(result.broods, time.time()))
 
 
 @brood.command("show")
@@ -167,12 +167,11 @@ def remove(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
       colony brood rm fix-login-3f2a --force
     """
     result = _client(ctx).brood_remove(name, force=force)
-    results = result.get("results") or []
     if as_json:
         _print_json(result)
-        if not result.get("removed"):
+        if not result.removed:
             ctx.exit(1)
         return
-    if results:
-        report_removals(results, len(results), as_json=False)
+    if result.results:
+        report_removals(result.results, len(result.results), as_json=False)
     _out(f"removed brood '{name}'")

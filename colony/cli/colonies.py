@@ -39,6 +39,7 @@ from colony.present import format_colony, format_log_line, format_table
 
 if TYPE_CHECKING:
     from colony.client import Client, Json
+    from colony.contract_responses import Colony, RemoveResult
 
 # --- init ---------------------------------------------------------------------------------
 
@@ -192,12 +193,12 @@ def spawn(
     root = find_repo_root(start) or start
     values = {k: parse_value(v) for k, v in limits.items()} or None
     if name is None:  # issue 12: [colony] name is the prefix of names given here
-        taken = {str(c.get("name")) for c in _client(ctx).colonies().get("colonies") or []}
+        taken = {c.name for c in _client(ctx).colonies().colonies}
         name = plan_auto_name(_name_prefix(root, config), taken)
     chosen = name
     secrets = _secret_values(root, config)
 
-    def call(client: Client) -> Json:
+    def call(client: Client) -> Colony:
         return client.spawn(
             chosen, root, rev=rev, config=config, limits=values, sandbox=sandbox, user=user,
             sockets=list(sockets) or None, secrets=secrets,
@@ -215,8 +216,8 @@ def _lifecycle_command(action: str, summary: str) -> None:
     @wait_option
     @click.pass_context
     def command(ctx: click.Context, name: str, as_json: bool, no_wait: bool) -> None:
-        def call(client: Client) -> Json:
-            method: Callable[[str], Json] = getattr(client, action)
+        def call(client: Client) -> Colony:
+            method: Callable[[str], Colony] = getattr(client, action)
             return method(name)
 
         from colony.cli.progress import _lifecycle
@@ -256,11 +257,11 @@ def remove(ctx: click.Context, names: tuple[str, ...], force: bool, as_json: boo
         else:
             _out(format_removed(result))
         return
-    results = client.remove_many(names, force=force).get("results") or []
+    results = client.remove_many(names, force=force).results
     report_removals(results, len(names), as_json)
 
 
-def report_removals(results: list[Json], asked: int, as_json: bool) -> None:
+def report_removals(results: list[RemoveResult], asked: int, as_json: bool) -> None:
     """Print what removing several colonies did, one result each (``--json``: a list, an
     ``"error"`` and ``"hint"`` per failure).
 
@@ -268,16 +269,19 @@ def report_removals(results: list[Json], asked: int, as_json: bool) -> None:
         ColonyError: naming the colonies that could not be removed, if any.
     """
     from colony.client import error_from_json
+    from colony.contract_responses import dump
 
     shown: list[Json] = []
     for result in results:
-        if "error" not in result:
-            shown.append(result)
+        if result.error is None:
+            shown.append(dump(result))
             if not as_json:
                 _out(format_removed(result))
             continue
-        exc = error_from_json(result, fallback=f"could not remove colony '{result.get('name')}'")
-        shown.append({"name": result.get("name"), "error": str(exc), "hint": exc.hint})
+        exc = error_from_json(
+            {"error": dump(result.error)}, fallback=f"could not remove colony '{result.name}'"
+        )
+        shown.append({"name": result.name, "error": str(exc), "hint": exc.hint})
         if not as_json:
             print_error(exc)
     if as_json:
@@ -304,7 +308,7 @@ def list_colonies(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         _print_json(result)
     else:
-        _out(format_table(result.get("colonies") or [], time.time()))
+        _out(format_table(result.colonies, time.time()))
 
 
 @main.command()
@@ -377,7 +381,7 @@ def url(ctx: click.Context, name: str, service: str | None, as_json: bool) -> No
     Example:
       xdg-open "$(colony url web)"
     """
-    urls: dict[str, str | None] = _client(ctx).urls(name).get("urls") or {}
+    urls = _client(ctx).urls(name).urls
     if service is not None:
         if not urls.get(service):
             known = ", ".join(sorted(s for s, u in urls.items() if u)) or "none"

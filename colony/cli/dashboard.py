@@ -10,16 +10,13 @@ import webbrowser
 import click
 
 from colony.cli.app import _client, _out, _print_json, json_option, main
-from colony.client import Json
+from colony.contract_responses import Login
 
 
-def format_login(data: Json, *, now: float) -> str:
+def format_login(data: Login, *, now: float) -> str:
     """Two lines: who the URL logs in and how long it works, then the URL (last on its line)."""
-    minutes = max(1, round((float(data.get("expires") or now) - now) / 60))
-    return (
-        f"Bloom login for {data.get('user')} (works once, for {minutes} minutes):\n"
-        f"{data.get('url')}"
-    )
+    minutes = max(1, round(((data.expires or now) - now) / 60))
+    return f"Bloom login for {data.user} (works once, for {minutes} minutes):\n{data.url}"
 
 
 def _can_open_browser() -> bool:
@@ -59,18 +56,18 @@ def dashboard(
     """
     client = _client(ctx)
     if revoke:
-        data = client.revoke_tokens()
+        revoked = client.revoke_tokens()
         if as_json:
-            _print_json(data)
+            _print_json(revoked)
         else:
-            _out(f"revoked {data.get('revoked')} tokens and sessions of {data.get('user')}")
+            _out(f"revoked {revoked.revoked} tokens and sessions of {revoked.user}")
         return
     if api_token:
-        data = client.api_token()
+        token = client.api_token()
         if as_json:
-            _print_json(data)
+            _print_json(token)
         else:
-            click.echo(str(data.get("token")))
+            click.echo(token.token)
         return
     data = client.dashboard_url()
     if as_json:
@@ -78,7 +75,7 @@ def dashboard(
         return
     click.echo(format_login(data, now=time.time()))
     if not no_open and _can_open_browser():
-        webbrowser.open(str(data.get("url")))
+        webbrowser.open(data.url)
 
 
 @main.command()

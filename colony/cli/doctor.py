@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import click
 from rich.text import Text
 
 from colony.cli.app import _client, _out, _print_json, json_option, main
+from colony.contract_responses import Check
 
 MARK = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "bold red")}
 
 
-def format_checks(checks: Sequence[Mapping[str, Any]]) -> Text:
+def format_checks(checks: Sequence[Check]) -> Text:
     """One line per check, and the fix under each that is not ok."""
-    width = max((len(str(c.get("name"))) for c in checks), default=0)
+    width = max((len(c.name) for c in checks), default=0)
     text = Text()
     for check in checks:
-        mark, style = MARK.get(str(check.get("status")), ("?   ", ""))
+        mark, style = MARK.get(check.status, ("?   ", ""))
         text.append(mark, style=style)
-        text.append(f"  {str(check.get('name')).ljust(width)}  {check.get('detail')}\n")
-        if check.get("status") != "ok" and check.get("hint"):
-            text.append(f"      {' ' * width}  fix: {check['hint']}\n", style="dim")
+        text.append(f"  {check.name.ljust(width)}  {check.detail}\n")
+        if check.status != "ok" and check.hint:
+            text.append(f"      {' ' * width}  fix: {check.hint}\n", style="dim")
     text.rstrip()
     return text
 
@@ -42,10 +42,11 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     Example:
       colony doctor
     """
-    checks = _client(ctx).doctor()["checks"]
+    checklist = _client(ctx).doctor()
+    checks = checklist.checks
     if as_json:
-        _print_json({"checks": checks})
+        _print_json(checklist)
     else:
         _out(format_checks(checks))
-    if any(c.get("status") == "fail" for c in checks):
+    if any(c.status == "fail" for c in checks):
         sys.exit(1)

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.text import Text
 
+from colony.contract_responses import Collected, Removed, RemoveResult
 from colony.present import STATE_STYLES, format_duration, format_service_state, format_state, grid
 
 # --- parsing (pure) -----------------------------------------------------------------------
@@ -74,7 +75,8 @@ def format_transition(state: str, took: float) -> Text:
 
 def format_service_event(event: Mapping[str, Any]) -> Text:
     """A progress line for a service event: ``"  · web  running  pid 4242"``."""
-    out = Text.assemble("  · ", str(event.get("service")), "  ", format_service_state(event))
+    state = format_service_state(event.get("state"), event.get("exit_code"))
+    out = Text.assemble("  · ", str(event.get("service")), "  ", state)
     if event.get("pid") is not None:
         out.append(f"  pid {event['pid']}", style="dim")
     if event.get("reason"):
@@ -124,26 +126,23 @@ def format_urls(urls: Mapping[str, str | None]) -> Text:
     return grid([[Text(svc), Text(url)] for svc, url in sorted(known.items())]) if known else Text()
 
 
-def format_gc(result: Mapping[str, Any]) -> Text:
-    removed = result.get("removed") or []
-    if not removed:
+def format_gc(result: Collected) -> Text:
+    if not result.removed:
         return Text("nothing to clean")
-    return Text("\n".join(f"removed {r.get('kind')} {r.get('name')}" for r in removed))
+    return Text("\n".join(f"removed {r.kind} {r.name}" for r in result.removed))
 
 
-def format_removed(result: Mapping[str, Any]) -> Text:
+def format_removed(result: Removed | RemoveResult) -> Text:
     """What ``colony rm`` did and where the work stays recoverable."""
-    lines = [f"removed colony '{result.get('removed')}'"]
-    if result.get("snapshot"):
-        lines.append(f"final snapshot {str(result['snapshot'])[:12]} recorded")
-    if result.get("saved"):
-        branch = result.get("branch") or "its branch"
-        lines.append(
-            f"workspace ({branch}, commits and uncommitted files) kept in {result['saved']}"
-        )
-    if result.get("trash"):
-        lines.append(f"data and logs moved to {result['trash']}")
-    lines.append(f"bring it back with 'colony trash restore {result.get('removed')}'")
+    lines = [f"removed colony '{result.removed}'"]
+    if result.snapshot:
+        lines.append(f"final snapshot {result.snapshot[:12]} recorded")
+    if result.saved:
+        branch = result.branch or "its branch"
+        lines.append(f"workspace ({branch}, commits and uncommitted files) kept in {result.saved}")
+    if result.trash:
+        lines.append(f"data and logs moved to {result.trash}")
+    lines.append(f"bring it back with 'colony trash restore {result.removed}'")
     return Text("\n".join(lines))
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import click
 from rich.text import Text
 
 from colony.cli.app import _client, _out, _print_json, json_option, main
+from colony.contract_responses import HostsStatus
 
 
-def format_hosts(result: Mapping[str, Any]) -> Text:
+def format_hosts(result: HostsStatus) -> Text:
     """What the hosts file holds of Colony's preview names, and what to do about it."""
-    path = result.get("path")
-    present, missing, stale = (list(result.get(k) or []) for k in ("present", "missing", "stale"))
+    path, present, missing, stale = result.path, result.present, result.missing, result.stale
     lines = [f"{path}: {len(present)} preview name(s) of Colony"]
     lines += [f"  missing  {name}" for name in missing]
     lines += [f"  stale    {name}" for name in stale]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Protocol, TypeVar
 
 import click
 from rich.text import Text
@@ -21,6 +21,7 @@ from colony.cli.app import (
     main,
     name_argument,
 )
+from colony.contract_responses import Blocked, Dns, Network
 from colony.core.approvals import amend_policy
 from colony.core.policy import Policy, parse_policy
 from colony.errors import ConfigError
@@ -54,87 +55,83 @@ def _entries(entries: Sequence[str], resolved: Mapping[str, Sequence[str]]) -> s
     return ", ".join(out)
 
 
-def format_policy(view: Mapping[str, Any], now: float) -> Text:
+def format_policy(view: Network, now: float) -> Text:
     """The policy block of ``colony net``/``colony policy``: mode, entries, where it is from."""
-    policy = view.get("policy") or {}
-    resolved = {**(view.get("resolved") or {}), **(view.get("learned") or {})}
-    source = str(view.get("source") or "colony.toml")
-    if source == "override" and view.get("set_at"):
-        source = f"set by {view.get('set_by')} {format_age(float(view['set_at']), now)}"
-    egress = str(policy.get("egress", "?"))
+    policy = view.policy
+    resolved = {**view.resolved, **view.learned}
+    source = view.source or "colony.toml"
+    if source == "override" and view.set_at:
+        source = f"set by {view.set_by} {format_age(view.set_at, now)}"
+    egress = policy.egress if policy else "?"
     style = {"allow": "green", "deny": "red", "allowlist": "yellow"}.get(egress, "")
     rows = [
         [Text("egress", style="bold"), Text.assemble((egress, style), f"  ({source})")],
-        [Text("allow", style="bold"), Text(_entries(policy.get("allow") or [], resolved))],
-        [Text("deny", style="bold"), Text(_entries(policy.get("deny") or [], resolved))],
+        [Text("allow", style="bold"), Text(_entries(policy.allow if policy else [], resolved))],
+        [Text("deny", style="bold"), Text(_entries(policy.deny if policy else [], resolved))],
         [Text("dns", style="bold"), Text(_stub(view))],
-        [
-            Text("let in", style="bold"),
-            Text(", ".join(view.get("exposed_to") or []) or "-"),
-        ],
+        [Text("let in", style="bold"), Text(", ".join(view.exposed_to) or "-")],
     ]
     out = grid(rows)
-    if not view.get("attached", True):
+    if not view.attached:
         out.append("\n(no kernel objects now: applied when the colony next starts)")
     return out
 
 
-def _stub(view: Mapping[str, Any]) -> str:
-    if view.get("stub"):
-        return f"Mycelium's stub on {view['stub']} (answers what the policy allows)"
+def _stub(view: Network) -> str:
+    if view.stub:
+        return f"Mycelium's stub on {view.stub} (answers what the policy allows)"
     return "Mycelium's stub (when the colony runs)"
 
 
-def _told(q: Mapping[str, Any]) -> str:
+def _told(verdict: str, answer: Sequence[str], reason: str = "") -> str:
     """What a DNS question was told: its addresses, or NXDOMAIN and why."""
-    if q.get("verdict") != "accept":
-        return f"NXDOMAIN: {q.get('reason')}" if q.get("reason") else "NXDOMAIN"
-    return ", ".join(str(a) for a in q.get("answer") or []) or "no address"
+    if verdict != "accept":
+        return f"NXDOMAIN: {reason}" if reason else "NXDOMAIN"
+    return ", ".join(answer) or "no address"
 
 
-def format_dns(dns: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
+def format_dns(dns: Dns, now: float, tz: tzinfo | None = None) -> Text:
     """The DNS part of ``colony net``: counters, the names asked most, recent questions."""
-    out = _counters("dns questions", dns, "answered", "refused")
-    names = dns.get("names") or []
-    if names:
+    out = _counters("dns questions", ("answered", dns.answered), ("refused", dns.refused))
+    if dns.names:
         rows = [header("NAME", "TYPE", "COUNT", "LAST", "TOLD")]
-        for n in names:
-            refused_one = n.get("verdict") != "accept"
+        for n in dns.names:
+            refused_one = n.verdict != "accept"
             rows.append(
                 [
-                    Text(str(n.get("name"))),
-                    Text(str(n.get("qtype") or "?")),
-                    Text(str(n.get("count", 0))),
-                    Text(format_age(float(n.get("last") or 0), now)),
+                    Text(n.name),
+                    Text(n.qtype or "?"),
+                    Text(str(n.count)),
+                    Text(format_age(n.last, now)),
                     Text(
-                        "NXDOMAIN" if refused_one else _told(n), style="red" if refused_one else ""
+                        "NXDOMAIN" if refused_one else _told(n.verdict, n.answer),
+                        style="red" if refused_one else "",
                     ),
                 ]
             )
         out.append("\n\n")
         out.append_text(grid(rows))
-    recent = dns.get("queries") or []
-    if recent:
+    if dns.queries:
         out.append("\n\n")
         out.append_text(
             _log(
                 ("TYPE", "NAME", "TOLD"),
-                recent,
+                dns.queries,
                 tz,
-                lambda q: [str(q.get("qtype") or "?"), str(q.get("name")), _told(q)],
+                lambda q: [q.qtype or "?", q.name, _told(q.verdict, q.answer, q.reason)],
             )
         )
     return out
 
 
-def _counters(title: str, view: Mapping[str, Any], good: str, bad: str) -> Text:
+def _counters(title: str, good: tuple[str, int], bad: tuple[str, int]) -> Text:
     """``connections 3 accepted, 2 denied``: the ``good`` count green, ``bad`` red if any."""
-    ok, refused = int(view.get(good) or 0), int(view.get(bad) or 0)
+    (good_name, ok), (bad_name, refused) = good, bad
     return Text.assemble(
         (f"{title} ", "bold"),
-        (f"{ok} {good}", "green"),
+        (f"{ok} {good_name}", "green"),
         ", ",
-        (f"{refused} {bad}", "red" if refused else ""),
+        (f"{refused} {bad_name}", "red" if refused else ""),
     )
 
 
@@ -142,101 +139,105 @@ def _clock(at: float, tz: tzinfo | None) -> str:
     return datetime.fromtimestamp(at, tz).strftime("%H:%M:%S")
 
 
+class _Record(Protocol):
+    @property
+    def at(self) -> float: ...
+    @property
+    def verdict(self) -> str: ...
+
+
+Logged = TypeVar("Logged", bound=_Record)  # a NetRecord or a DnsQuery
+
+
 def _log(
     titles: Sequence[str],
-    items: Sequence[Mapping[str, Any]],
+    items: Sequence[Logged],
     tz: tzinfo | None,
-    cells: Callable[[Mapping[str, Any]], list[str]],
+    cells: Callable[[Logged], list[str]],
 ) -> Text:
     """Recent records: time, verdict (green or red), then ``cells`` of each."""
     rows = [header("TIME", "VERDICT", *titles)]
     for item in items:
-        verdict = str(item.get("verdict"))
         rows.append(
             [
-                Text(_clock(float(item.get("at") or 0), tz)),
-                Text(verdict, style="green" if verdict == "accept" else "red"),
+                Text(_clock(item.at, tz)),
+                Text(item.verdict, style="green" if item.verdict == "accept" else "red"),
                 *(Text(c) for c in cells(item)),
             ]
         )
     return grid(rows)
 
 
-def format_network(view: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> Text:
+def format_network(view: Network, now: float, tz: tzinfo | None = None) -> Text:
     """``colony net NAME``: the policy, counters, destinations and recent connections."""
     out = format_policy(view, now)
     out.append("\n\n")
-    out.append_text(_counters("connections", view, "accepted", "denied"))
-    destinations = view.get("destinations") or []
-    if destinations:
+    out.append_text(_counters("connections", ("accepted", view.accepted), ("denied", view.denied)))
+    if view.destinations:
         rows = [header("DESTINATION", "PROTO", "ACCEPTED", "DENIED", "LAST")]
-        for d in destinations:
+        for d in view.destinations:
             rows.append(
                 [
-                    Text(_target(d.get("dest"), d.get("port"))),
-                    Text(str(d.get("proto") or "?")),
-                    Text(str(d.get("accepted", 0))),
-                    Text(str(d.get("denied", 0)), style="red" if d.get("denied") else ""),
-                    Text(format_age(float(d.get("last") or 0), now)),
+                    Text(_target(d.dest, d.port)),
+                    Text(d.proto or "?"),
+                    Text(str(d.accepted)),
+                    Text(str(d.denied), style="red" if d.denied else ""),
+                    Text(format_age(d.last, now)),
                 ]
             )
         out.append("\n\n")
         out.append_text(grid(rows))
-    records = view.get("records") or []
-    if records:
+    if view.records:
         out.append("\n\n")
         out.append_text(
             _log(
                 ("PROTO", "DESTINATION", "USER"),
-                records,
+                view.records,
                 tz,
                 lambda r: [
-                    str(r.get("proto") or "?"),
-                    _target(r.get("host") or r.get("dest"), r.get("port")),  # the gate's: a name
-                    str(r.get("user") or "-"),
+                    r.proto or "?",
+                    _target(r.host or r.dest, r.port),  # the gate's: a name
+                    r.user or "-",
                 ],
             )
         )
-    if view.get("dns") is not None:
-        out.append("\n\n")
-        out.append_text(format_dns(view["dns"], now, tz))
-    if view.get("blocked"):
-        names = len({row.get("host") for row in view["blocked"]})
+    out.append("\n\n")
+    out.append_text(format_dns(view.dns, now, tz))
+    if view.blocked:
+        names = len({row.host for row in view.blocked})
         out.append("\n\n")
         out.append(
             f"{names} name{'s' if names != 1 else ''} refused lately: "
-            f"colony net {view.get('colony')} --blocked",
+            f"colony net {view.colony} --blocked",
             style="yellow",
         )
     return out
 
 
-def _what_now(colony: str, row: Mapping[str, Any]) -> Text:
-    if row.get("fix"):
-        return Text(f"colony policy {colony} --allow {row['fix']}", style="bold")
-    if row.get("denied_by"):
-        return Text(f"denied by {row['denied_by']!r}", style="red")
-    return Text(str(row.get("reason") or "").removeprefix(f"colony '{colony}': "))
+def _what_now(colony: str, fix: str | None, denied_by: str | None, reason: str) -> Text:
+    if fix:
+        return Text(f"colony policy {colony} --allow {fix}", style="bold")
+    if denied_by:
+        return Text(f"denied by {denied_by!r}", style="red")
+    return Text(reason.removeprefix(f"colony '{colony}': "))
 
 
-def format_blocked(view: Mapping[str, Any], now: float) -> Text:
+def format_blocked(view: Blocked, now: float) -> Text:
     """``colony net NAME --blocked``: the names the egress gate and the DNS stub refused
     lately, how often, when last, and what admits each."""
-    colony = str(view.get("colony") or "?")
-    blocked = view.get("blocked") or []
-    if not blocked:
+    colony = view.colony or "?"
+    if not view.blocked:
         return Text(f"colony '{colony}': no names refused lately")
     rows = [header("NAME", "PORT", "BY", "COUNT", "LAST", "TO ALLOW IT")]
-    for row in blocked:
-        port = row.get("port")
+    for row in view.blocked:
         rows.append(
             [
-                Text(str(row.get("host"))),
-                Text("-" if port is None else str(port)),
-                Text("dns stub" if row.get("via") == "dns" else "gate"),
-                Text(str(row.get("count", 0))),
-                Text(format_age(float(row.get("last") or 0), now)),
-                _what_now(colony, row),
+                Text(row.host),
+                Text("-" if row.port is None else str(row.port)),
+                Text("dns stub" if row.via == "dns" else "gate"),
+                Text(str(row.count)),
+                Text(format_age(row.last, now)),
+                _what_now(colony, row.fix, row.denied_by, row.reason),
             ]
         )
     return grid(rows)
@@ -278,11 +279,13 @@ def net(ctx: click.Context, name: str, lines: int, blocked: bool, as_json: bool)
     """
     view = _client(ctx).network(name, limit=max(0, lines))
     if blocked:
-        view = {"colony": view.get("colony", name), "blocked": view.get("blocked") or []}
-    if as_json:
+        refused = Blocked(colony=view.colony, blocked=view.blocked)
+        if as_json:
+            _print_json(refused)
+        else:
+            _out(format_blocked(refused, time.time()))
+    elif as_json:
         _print_json(view)
-    elif blocked:
-        _out(format_blocked(view, time.time()))
     else:
         _out(format_network(view, time.time()))
 
@@ -349,7 +352,7 @@ def policy(
         view = client.change_policy(name, list(allow), list(deny), list(remove))
     else:
         view = client.network(name, limit=0)
-    for warning in view.get("warnings") or []:
+    for warning in view.warnings or []:
         _err_console().print(Text.assemble(("warning:", "bold yellow"), f" {warning}"))
     if as_json:
         _print_json(view)
@@ -358,14 +361,14 @@ def policy(
 
 
 def _check_change(
-    view: Mapping[str, Any], allow: Sequence[str], deny: Sequence[str], remove: Sequence[str]
+    view: Network, allow: Sequence[str], deny: Sequence[str], remove: Sequence[str]
 ) -> None:
     """Refuse an entry to remove that the policy does not have, naming the flag (the daemon
     checks again, under its lock; without a policy it says why)."""
-    current = view.get("policy")
+    current = view.policy
     if current is None:
         return
-    base = parse_policy(current["egress"], current["allow"], current["deny"])
+    base = parse_policy(current.egress, current.allow, current.deny)
     amend_policy(base, allow, deny, remove, names=FLAGS)
 
 
@@ -392,4 +395,4 @@ def render_firewall(ctx: click.Context, name: str) -> None:
     Example:
       colony debug render-firewall web
     """
-    click.echo(_client(ctx).firewall(name)["text"], nl=False)
+    click.echo(_client(ctx).firewall(name).text, nl=False)

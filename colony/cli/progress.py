@@ -24,7 +24,8 @@ from colony.cli.format import (
     format_urls,
     format_warning,
 )
-from colony.client import Client, EventStream, Json
+from colony.client import Client, EventStream
+from colony.contract_responses import Colony, Transition, replace
 from colony.errors import ColonyError, NotFound
 from colony.present import format_duration, format_state
 
@@ -47,23 +48,23 @@ class _Progress:
     taken once (by its timestamp). Only states entered after the request are printed.
     """
 
-    def __init__(self, colony: Json, asked: float, err: Console | None) -> None:
-        self.name = str(colony.get("name"))
+    def __init__(self, colony: Colony, asked: float, err: Console | None) -> None:
+        self.name = colony.name
         self.asked = asked
         self.err = err
-        self.state = str(colony.get("state"))
-        self.step: str | None = colony.get("step")
-        self.reason: str | None = colony.get("reason")
+        self.state = colony.state
+        self.step = colony.step
+        self.reason = colony.reason
         self.since: float | None = None  # when the current state began
         self.moved = False  # a transition happened after the request
         self.seen = 0.0
         # Later transitions arrive as events, in order with the service events.
-        for tr in colony.get("transitions") or []:
-            if float(tr.get("at") or 0) < asked:
+        for tr in colony.transitions:
+            if tr.at < asked:
                 self.transition(tr)
 
-    def transition(self, tr: Mapping[str, Any]) -> None:
-        at = float(tr.get("at") or 0)
+    def transition(self, tr: Transition) -> None:
+        at = tr.at
         if at <= self.seen:
             return
         self.seen = at
@@ -71,13 +72,21 @@ class _Progress:
             if self.err is not None and self.moved and self.since is not None:
                 self.err.print(format_transition(self.state, at - self.since))
             self.moved = True
-        self.state, self.since = str(tr.get("state")), at
-        self.step, self.reason = tr.get("step"), tr.get("reason")
+        self.state, self.since = tr.state, at
+        self.step, self.reason = tr.step, tr.reason
 
     def event(self, event: Mapping[str, Any]) -> None:
         kind = event.get("type")
         if kind == "state":
-            self.transition(event)
+            step, reason = event.get("step"), event.get("reason")
+            self.transition(
+                Transition(
+                    state=str(event.get("state")),
+                    at=float(event.get("at") or 0),
+                    step=None if step is None else str(step),
+                    reason=None if reason is None else str(reason),
+                )
+            )
         elif kind == "service" and self.err is not None:
             self.err.print(format_service_event(event))
         elif kind == "removed":
@@ -94,7 +103,7 @@ class _Progress:
 
 
 def _wait(
-    client: Client, events: EventStream, colony: Json, action: str, asked: float, show: bool
+    client: Client, events: EventStream, colony: Colony, action: str, asked: float, show: bool
 ) -> None:
     """Follow a colony on /events until it settles after ``action``, showing progress.
 
@@ -113,7 +122,7 @@ def _wait(
             elif time.monotonic() - last_poll >= POLL_EVERY:
                 # Events are the fast path; a re-read also ends a wait whose events were missed.
                 last_poll = time.monotonic()
-                for tr in client.colony(progress.name).get("transitions") or []:
+                for tr in client.colony(progress.name).transitions:
                     progress.transition(tr)
             if status is not None:
                 status.update(progress.label())
@@ -125,15 +134,15 @@ def _wait(
         )
 
 
-def _already(name: str, colony: Json, as_json: bool) -> bool:
+def _already(name: str, colony: Colony, as_json: bool) -> bool:
     """True (after saying so) when the request had nothing to do: a start of a running
     colony, a stop of a stopped one (issue 12: both succeed)."""
-    if not colony.get("already"):
+    if not colony.already:
         return False
     if as_json:
         _print_json(colony)
     else:
-        _err_console().print(format_already(name, str(colony["already"])))
+        _err_console().print(format_already(name, colony.already))
     return True
 
 
@@ -141,7 +150,7 @@ def _lifecycle(
     ctx: click.Context,
     name: str,
     action: str,
-    call: Callable[[Client], Json],
+    call: Callable[[Client], Colony],
     wait: bool,
     as_json: bool,
 ) -> None:
@@ -154,7 +163,7 @@ def _lifecycle(
             _print_json(colony)
         else:
             _print_warnings(colony)
-            _out(Text.assemble(f"colony '{name}' is ", format_state(str(colony.get("state")))))
+            _out(Text.assemble(f"colony '{name}' is ", format_state(colony.state)))
         return
     began = time.monotonic()
     with client.events(name) as events:
@@ -162,7 +171,6 @@ def _lifecycle(
         colony = call(client)
         if _already(name, colony, as_json):
             return
-        said = {"warnings": colony["warnings"]} if "warnings" in colony else {}
         if not as_json:
             _print_warnings(colony)
         try:
@@ -170,7 +178,7 @@ def _lifecycle(
         except ColonyError:
             if as_json:
                 with contextlib.suppress(ColonyError):
-                    _print_json({**client.colony(name), **said})
+                    _print_json(_with_warnings(client.colony(name), colony))
             raise
         except KeyboardInterrupt:
             # Ctrl-C ends the watching; the request goes on in Mycelium (issue 12).
@@ -178,16 +186,21 @@ def _lifecycle(
             raise
     final = client.colony(name)
     if as_json:
-        _print_json({**final, **said})
+        _print_json(_with_warnings(final, colony))
         return
-    _err_console().print(format_settled(name, str(final.get("state")), time.monotonic() - began))
-    urls = {s.get("name"): s.get("url") for s in final.get("services") or []}
-    if final.get("state") == "running" and any(urls.values()):
+    _err_console().print(format_settled(name, final.state, time.monotonic() - began))
+    urls = {s.name: s.url for s in final.services}
+    if final.state == "running" and any(urls.values()):
         _out(format_urls(urls))
 
 
-def _print_warnings(colony: Json) -> None:
+def _with_warnings(final: Colony, answer: Colony) -> Colony:
+    """``final`` with the warnings the request's ``answer`` had (a spawn's), if it had any."""
+    return final if answer.warnings is None else replace(final, warnings=answer.warnings)
+
+
+def _print_warnings(colony: Colony) -> None:
     """The warnings a request returned (a spawn's: config typos, uncommitted changes)."""
     err = _err_console()
-    for warning in colony.get("warnings") or []:
-        err.print(format_warning(str(warning)))
+    for warning in colony.warnings or []:
+        err.print(format_warning(warning))

@@ -48,10 +48,10 @@ def diff(ctx: click.Context, name: str, stat: bool, as_json: bool) -> None:
     if as_json:
         _print_json(result)
         return
-    text = str(result.get("diff") or "")
+    text = result.diff
     # The colony wrote this text: on a terminal, its escape sequences are shown, not obeyed.
     click.echo(render_visible(text) if sys.stdout.isatty() else text, nl=False)
-    if warning := format_sensitive(result.get("sensitive") or []):
+    if warning := format_sensitive(result.sensitive):
         click.echo(warning, err=True)
 
 
@@ -88,7 +88,7 @@ def merge(
         _print_json(result)
     else:
         _out(format_merge(result))
-        if warning := format_sensitive(result.get("sensitive") or []):
+        if warning := format_sensitive(result.sensitive):
             click.echo(warning, err=True)
 
 
@@ -108,7 +108,7 @@ def conflicts(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         _print_json(result)
     else:
-        _out(format_conflicts(result.get("conflicts") or []))
+        _out(format_conflicts(result.conflicts))
 
 
 @main.command()
@@ -135,7 +135,7 @@ def snapshot(
         if as_json:
             _print_json(result)
         else:
-            _out(format_snapshots(result.get("snapshots") or [], time.time()))
+            _out(format_snapshots(result.snapshots, time.time()))
         return
     made = client.snapshot(name, message)
     if as_json:
@@ -199,7 +199,7 @@ def _list_trash(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         _print_json(result)
     else:
-        _out(format_trash(result.get("trash") or [], time.time()))
+        _out(format_trash(result.trash, time.time()))
 
 
 @trash.command("ls")
@@ -234,9 +234,9 @@ def _trash_name(client: Client, which: str) -> str:
     """The colony name of trash entry ``which`` (a name, or an id)."""
     if not which.isdigit():
         return which
-    for entry in client.trash().get("trash") or []:
-        if str(entry.get("id")) == which:
-            return str(entry.get("name"))
+    for entry in client.trash().trash:
+        if str(entry.id) == which:
+            return entry.name
     raise NotFound(f"trash: no entry {which!r}", hint="list the trash with 'colony trash'")
 
 
@@ -264,7 +264,7 @@ def trash_purge(
     client = _client(ctx)
     if everything and not yes:
         listing = client.trash()
-        entries, strays = listing.get("trash") or [], listing.get("strays") or []
+        entries, strays = listing.trash, listing.strays
         if not entries and not strays:
             _out(format_purged([]))
             return
@@ -277,4 +277,4 @@ def trash_purge(
     if as_json:
         _print_json(result)
     else:
-        _out(format_purged(result.get("purged") or []))
+        _out(format_purged(result.purged))

@@ -8,27 +8,25 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from typing import Any
 
 import click
 from rich.text import Text
 
 from colony.cli.app import _client, _out, _print_json, json_option, main, name_argument
+from colony.contract_responses import Secrets
 from colony.core.secrets import check_secret
 from colony.errors import ConfigError
 
 
-def format_secrets(view: Mapping[str, Any]) -> Text:
+def format_secrets(view: Secrets) -> Text:
     """One line per secret: ``KEY  api.example.com, b.example.com  (header x-api-key)``."""
-    secrets = view.get("secrets") or []
-    if not secrets:
-        return Text(f"{view.get('colony')}: no secrets")
+    if not view.secrets:
+        return Text(f"{view.colony}: no secrets")
     text = Text()
-    for i, s in enumerate(secrets):
-        header = f"  (header {s['header']})" if s.get("header") else "  (any header)"
-        text.append("\n" if i else "").append(str(s.get("key")), "bold")
-        text.append(f"  {', '.join(s.get('hosts') or [])}{header}")
+    for i, s in enumerate(view.secrets):
+        header = f"  (header {s.header})" if s.header else "  (any header)"
+        text.append("\n" if i else "").append(s.key, "bold")
+        text.append(f"  {', '.join(s.hosts)}{header}")
     return text
 
 
@@ -90,8 +88,8 @@ def set_(
     if as_json:
         _print_json(view)
     else:
-        s = view["secret"]
-        _out(f"{name}: secret {s['key']} set for {', '.join(s['hosts'])}")
+        s = view.secret
+        _out(f"{name}: secret {s.key} set for {', '.join(s.hosts)}")
 
 
 @secret.command("ls")

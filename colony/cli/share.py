@@ -3,25 +3,22 @@ colony (issue 14)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import click
 from rich.text import Text
 
 from colony.cli.app import _client, _out, _print_json, json_option, main, name_argument
+from colony.contract_responses import Shares
 from colony.core.access import SHARE_ROLES, parse_role
 
 ROLES = [str(r) for r in SHARE_ROLES]
 
 
-def format_shares(view: Mapping[str, Any]) -> Text:
+def format_shares(view: Shares) -> Text:
     """``web: alice's; shared with bob (viewer), carol (operator)``."""
-    text = Text.assemble((str(view.get("colony")), "bold"), f": {view.get('owner')}'s")
-    shares = view.get("shares") or []
-    if not shares:
+    text = Text.assemble((view.colony, "bold"), f": {view.owner}'s")
+    if not view.shares:
         return text.append("; shared with nobody")
-    listed = ", ".join(f"{s.get('user')} ({s.get('role')})" for s in shares)
+    listed = ", ".join(f"{s.user} ({s.role})" for s in view.shares)
     return text.append(f"; shared with {listed}")
 
 

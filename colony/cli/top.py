@@ -7,7 +7,7 @@ and redraws the table in place until Ctrl-C, or prints it once (``--once``, ``--
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.text import Text
 
 from colony.cli.app import _client, _out, _print_json, json_option, main
+from colony.contract_responses import Sample
 from colony.core.resources import format_size
 from colony.present import format_state, grid, header
 
@@ -28,9 +29,9 @@ def _of(used: object, limit: object, fmt: Callable[[Any], str] = str) -> str:
     return fmt(used) + (f" / {fmt(limit)}" if limit else "")
 
 
-def _cpu(sample: Mapping[str, Any]) -> Text:
-    cpu = sample.get("cpu_percent")
-    limit = (sample.get("limits") or {}).get("cpu")
+def _cpu(sample: Sample) -> Text:
+    cpu = sample.cpu_percent
+    limit = sample.limits.cpu
     text = "-" if cpu is None else f"{cpu:.1f}%"
     if limit:
         text += f" / {limit * 100:g}%"
@@ -38,14 +39,14 @@ def _cpu(sample: Mapping[str, Any]) -> Text:
     return Text(text, style="yellow" if busy else "")
 
 
-def _io(sample: Mapping[str, Any]) -> str:
-    read, written = sample.get("io_read"), sample.get("io_write")
+def _io(sample: Sample) -> str:
+    read, written = sample.io_read, sample.io_write
     if read is None and written is None:
         return "-"
     return f"{format_size(read or 0)} / {format_size(written or 0)}"
 
 
-def format_top(samples: Sequence[Mapping[str, Any]]) -> Text:
+def format_top(samples: Sequence[Sample]) -> Text:
     """The ``colony top`` table: COLONY, STATE, LEVEL, USER, CPU, MEMORY, PIDS, I/O R/W, OOM.
 
     CPU is in percent of one core, with the limit (cpu=0.5 → 50%); memory and pids show the
@@ -54,18 +55,17 @@ def format_top(samples: Sequence[Mapping[str, Any]]) -> Text:
     if not samples:
         return Text(EMPTY_TOP)
     rows = [header("COLONY", "STATE", "LEVEL", "USER", "CPU", "MEMORY", "PIDS", "I/O R/W", "OOM")]
-    for s in sorted(samples, key=lambda x: str(x.get("colony"))):
-        limits = s.get("limits") or {}
-        oom = s.get("oom_kills")
+    for s in sorted(samples, key=lambda x: x.colony):
+        oom = s.oom_kills
         rows.append(
             [
-                Text(str(s.get("colony"))),
-                format_state(str(s.get("state") or "?")),
-                Text(str(s.get("level") or "-")),
-                Text(str(s.get("user") or "-")),
+                Text(s.colony),
+                format_state(s.state or "?"),
+                Text(s.level or "-"),
+                Text(s.user or "-"),
                 _cpu(s),
-                Text(_of(s.get("memory"), limits.get("memory"), format_size)),
-                Text(_of(s.get("pids"), limits.get("pids"))),
+                Text(_of(s.memory, s.limits.memory, format_size)),
+                Text(_of(s.pids, s.limits.pids)),
                 Text(_io(s)),
                 Text("-" if oom is None else str(oom), style="bold red" if oom else ""),
             ]
@@ -100,10 +100,10 @@ def top(ctx: click.Context, once: bool, interval: float, as_json: bool) -> None:
         _print_json(client.usage())
         return
     if once:
-        _out(format_top(client.usage()["usage"]))
+        _out(format_top(client.usage().usage))
         return
     console = Console(highlight=False)
-    with Live(format_top(client.usage()["usage"]), console=console, auto_refresh=False) as live:
+    with Live(format_top(client.usage().usage), console=console, auto_refresh=False) as live:
         while True:
             time.sleep(interval)
-            live.update(format_top(client.usage()["usage"]), refresh=True)
+            live.update(format_top(client.usage().usage), refresh=True)

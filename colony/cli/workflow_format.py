@@ -8,6 +8,19 @@ from typing import Any
 
 from rich.text import Text
 
+from colony.contract_responses import (
+    AgentEvent,
+    Brood,
+    Conflict,
+    Merged,
+    Picked,
+    PurgedEntry,
+    Session,
+    Snapshot,
+    TrashEntry,
+    Undone,
+    dump,
+)
 from colony.core.notices import exit_text, plural
 from colony.present import format_age, format_duration, grid, header
 
@@ -46,15 +59,14 @@ def format_tokens(tokens_in: object, tokens_out: object) -> str:
     return f"{tokens_in or 0}/{tokens_out or 0}"
 
 
-def _took(item: Mapping[str, Any]) -> str:
-    duration = item.get("duration")
-    return format_duration(duration) if isinstance(duration, int | float) else "-"
+def _took(duration: float | None) -> str:
+    return "-" if duration is None else format_duration(duration)
 
 
 # --- agent sessions -----------------------------------------------------------------------
 
 
-def format_sessions(sessions: Sequence[Mapping[str, Any]], now: float) -> Text:
+def format_sessions(sessions: Sequence[Session], now: float) -> Text:
     """The ``colony agent ls`` table."""
     if not sessions:
         return Text("no agent sessions")
@@ -62,45 +74,45 @@ def format_sessions(sessions: Sequence[Mapping[str, Any]], now: float) -> Text:
     for s in sessions:
         rows.append(
             [
-                Text(str(s.get("id"))),
-                Text(str(s.get("colony"))),
-                Text(str(s.get("agent"))),
-                _status(s.get("status")),
-                Text(format_age(s["started"], now) if s.get("started") else "-"),
-                Text(_took(s)),
-                Text(format_cost(s.get("cost"))),
-                Text(format_tokens(s.get("tokens_in"), s.get("tokens_out"))),
-                Text(_first_line(s.get("task"), 40)),
+                Text(str(s.id)),
+                Text(s.colony),
+                Text(s.agent),
+                _status(s.status),
+                Text(format_age(s.started, now) if s.started else "-"),
+                Text(_took(s.duration)),
+                Text(format_cost(s.cost)),
+                Text(format_tokens(s.tokens_in, s.tokens_out)),
+                Text(_first_line(s.task, 40)),
             ]
         )
     return grid(rows)
 
 
-def format_session(s: Mapping[str, Any], now: float) -> Text:
+def format_session(s: Session, now: float) -> Text:
     """``colony agent show``: the session, then its last events."""
     out = Text()
-    out.append(f"session {s.get('id')}", style="bold")
-    out.append(f" of colony {s.get('colony')}: {s.get('agent')} ")
-    out.append_text(_status(s.get("status")))
-    if s.get("exit_code") is not None:
-        out.append(f" ({exit_text(s['exit_code'])})")
+    out.append(f"session {s.id}", style="bold")
+    out.append(f" of colony {s.colony}: {s.agent} ")
+    out.append_text(_status(s.status))
+    if s.exit_code is not None:
+        out.append(f" ({exit_text(s.exit_code)})")
     rows = [
-        ("task", _first_line(s.get("task"), 200)),
-        ("session id", s.get("session_id") or "-"),
-        ("model", s.get("model") or "-"),
-        ("started", format_age(s["started"], now) if s.get("started") else "-"),
-        ("took", _took(s)),
-        ("cost", format_cost(s.get("cost"))),
-        ("tokens in/out", format_tokens(s.get("tokens_in"), s.get("tokens_out"))),
-        ("result", _first_line(s.get("result"), 200) or "-"),
+        ("task", _first_line(s.task, 200)),
+        ("session id", s.session_id or "-"),
+        ("model", s.model or "-"),
+        ("started", format_age(s.started, now) if s.started else "-"),
+        ("took", _took(s.duration)),
+        ("cost", format_cost(s.cost)),
+        ("tokens in/out", format_tokens(s.tokens_in, s.tokens_out)),
+        ("result", _first_line(s.result, 200) or "-"),
     ]
-    if s.get("parent"):
-        rows.append(("continues", f"session {s['parent']}"))
-    if s.get("brood"):
-        rows.append(("brood", str(s["brood"])))
+    if s.parent:
+        rows.append(("continues", f"session {s.parent}"))
+    if s.brood:
+        rows.append(("brood", s.brood))
     for key, value in rows:
         out.append(f"\n  {key:<14}{value}")
-    events = s.get("events") or []
+    events = s.events or []
     if events:
         out.append("\n")
         for event in events:
@@ -122,8 +134,14 @@ EVENT_MARK = {
 }
 
 
-def format_agent_event(event: Mapping[str, Any]) -> Text:
-    """One event of a session on one line: a mark for its kind, then its text."""
+def format_agent_event(event: Mapping[str, Any] | AgentEvent) -> Text:
+    """One event of a session on one line: a mark for its kind, then its text. ``event``:
+    one of a session's (typed), or a line of its followed stream (which ends with "ended")."""
+    shown: Mapping[str, Any] = dump(event) if isinstance(event, AgentEvent) else event
+    return _event_line(shown)
+
+
+def _event_line(event: Mapping[str, Any]) -> Text:
     kind = str(event.get("kind"))
     mark, style = EVENT_MARK.get(kind, ("?", ""))
     if kind == "ended":
@@ -139,10 +157,10 @@ def format_agent_event(event: Mapping[str, Any]) -> Text:
     return Text.assemble((f"{mark} ", style), (text, style if kind != "text" else ""))
 
 
-def format_started(s: Mapping[str, Any]) -> Text:
+def format_started(s: Session) -> Text:
     return Text(
-        f"started agent session {s.get('id')} ({s.get('agent')}) in colony {s.get('colony')}\n"
-        f"follow it with: colony agent logs {s.get('colony')} {s.get('id')} -f"
+        f"started agent session {s.id} ({s.agent}) in colony {s.colony}\n"
+        f"follow it with: colony agent logs {s.colony} {s.id} -f"
     )
 
 
@@ -157,189 +175,168 @@ def format_agent_interrupted(name: str, session: object) -> Text:
     )
 
 
-def format_merge(result: Mapping[str, Any]) -> Text:
-    name, into = result.get("colony"), result.get("into")
-    if not result.get("merged"):
+def format_merge(result: Merged) -> Text:
+    name, into = result.colony, result.into
+    if not result.merged:
         return Text(f"colony '{name}' has nothing to merge into {into}: it is up to date")
     how = (
-        "squashed"
-        if result.get("squash")
-        else ("fast-forward" if result.get("fast_forward") else "merge commit")
+        "squashed" if result.squash else ("fast-forward" if result.fast_forward else "merge commit")
     )
-    lines = [f"merged colony '{name}' into {into} ({how}): {str(result.get('commit'))[:12]}"]
-    if result.get("committed_work"):
+    lines = [f"merged colony '{name}' into {into} ({how}): {str(result.commit)[:12]}"]
+    if result.committed_work:
         lines.append(f"its uncommitted work was first committed on colony/{name}")
     return Text("\n".join(lines))
 
 
-def format_conflicts(conflicts: Sequence[Mapping[str, Any]]) -> Text:
+def format_conflicts(conflicts: Sequence[Conflict]) -> Text:
     if not conflicts:
         return Text("no file is changed in more than one colony")
     rows = [header("FILE", "COLONIES", "REPOSITORY")]
     for c in conflicts:
-        rows.append(
-            [
-                Text(str(c.get("path"))),
-                Text(", ".join(c.get("colonies") or [])),
-                Text(str(c.get("repo"))),
-            ]
-        )
+        rows.append([Text(c.path), Text(", ".join(c.colonies)), Text(c.repo)])
     return grid(rows)
 
 
-def format_snapshots(snapshots: Sequence[Mapping[str, Any]], now: float) -> Text:
+def format_snapshots(snapshots: Sequence[Snapshot], now: float) -> Text:
     if not snapshots:
         return Text("no snapshots")
     rows = [header("N", "TAKEN", "SESSION", "COMMIT", "MESSAGE")]
     for s in snapshots:
-        session = f"{s['session']} {s.get('turn') or ''}".strip() if s.get("session") else "-"
+        session = f"{s.session} {s.turn or ''}".strip() if s.session else "-"
         rows.append(
             [
-                Text(str(s.get("number"))),
-                Text(format_age(s["at"], now) if s.get("at") else "-"),
+                Text(str(s.number)),
+                Text(format_age(s.at, now) if s.at else "-"),
                 Text(session),
-                Text(str(s.get("commit"))[:12]),
-                Text(_first_line(s.get("message"))),
+                Text(s.commit[:12]),
+                Text(_first_line(s.message)),
             ]
         )
     return grid(rows)
 
 
-def format_snapshot(s: Mapping[str, Any]) -> Text:
-    return Text(
-        f"snapshot {s.get('number')} of colony '{s.get('colony')}': "
-        f"{str(s.get('commit'))[:12]} ({s.get('ref')})"
-    )
+def format_snapshot(s: Snapshot) -> Text:
+    return Text(f"snapshot {s.number} of colony '{s.colony}': {s.commit[:12]} ({s.ref})")
 
 
-def format_undo(result: Mapping[str, Any]) -> Text:
-    restored = result.get("restored") or {}
-    saved = result.get("saved") or {}
-    text = f"restored colony '{result.get('colony')}' to snapshot {restored.get('number')}"
-    if saved:
-        text += f"; what it replaced is snapshot {saved.get('number')}"
+def format_undo(result: Undone) -> Text:
+    text = f"restored colony '{result.colony}' to snapshot {result.restored.number}"
+    if result.saved is not None:
+        text += f"; what it replaced is snapshot {result.saved.number}"
     return Text(text)
 
 
-def format_trash(entries: Sequence[Mapping[str, Any]], now: float) -> Text:
+def format_trash(entries: Sequence[TrashEntry], now: float) -> Text:
     if not entries:
         return Text("the trash is empty")
     rows = [header("ID", "NAME", "REMOVED", "OWNER", "BRANCH", "SNAPSHOT")]
     for e in entries:
         rows.append(
             [
-                Text(str(e.get("id"))),
-                Text(str(e.get("name"))),
-                Text(format_age(e["removed"], now) if e.get("removed") else "-"),
-                Text(str(e.get("owner") or "-")),
-                Text(str(e.get("branch") or "-")),
-                Text(str(e.get("snapshot") or "-")[:12]),
+                Text(str(e.id)),
+                Text(e.name),
+                Text(format_age(e.removed, now) if e.removed else "-"),
+                Text(e.owner or "-"),
+                Text(e.branch or "-"),
+                Text((e.snapshot or "-")[:12]),
             ]
         )
     return grid(rows)
 
 
-def format_trash_plain(entries: Sequence[Mapping[str, Any]], strays: Sequence[str] = ()) -> str:
+def format_trash_plain(entries: Sequence[TrashEntry], strays: Sequence[str] = ()) -> str:
     """What ``colony trash purge --all`` is about to delete, one entry a line, then what gc
     moved into the trash."""
     lines = [f"  -  {path}  (moved there by gc)" for path in strays]
     for e in entries:
-        branch = e.get("branch") or "no branch"
-        snap = str(e.get("snapshot") or "")[:12]
-        lines.append(
-            f"  {e.get('id')}  {e.get('name')}  ({branch}"
-            + (f", snapshot {snap})" if snap else ")")
-        )
+        branch = e.branch or "no branch"
+        snap = (e.snapshot or "")[:12]
+        lines.append(f"  {e.id}  {e.name}  ({branch}" + (f", snapshot {snap})" if snap else ")"))
     return "\n".join(lines)
 
 
-def format_purged(purged: Sequence[Mapping[str, Any]]) -> Text:
+def format_purged(purged: Sequence[PurgedEntry]) -> Text:
     if not purged:
         return Text("the trash is empty")
     lines = []
     for p in purged:
-        refs = len(p.get("deleted_refs") or [])
-        if p.get("id") is None:
-            lines.append(f"deleted {p.get('dir')} (moved to the trash by gc)")
+        if p.id is None:
+            lines.append(f"deleted {p.dir} (moved to the trash by gc)")
             continue
-        lines.append(f"purged trash entry {p.get('id')} ({p.get('name')}): {refs} refs deleted")
+        refs = len(p.deleted_refs)
+        lines.append(f"purged trash entry {p.id} ({p.name}): {refs} refs deleted")
     return Text("\n".join(lines))
 
 
 # --- broods -------------------------------------------------------------------------------
 
 
-def format_brood(brood: Mapping[str, Any], now: float) -> Text:
+_CHECK = {True: Text("passed", "green"), False: Text("failed", "red")}
+
+
+def format_brood(brood: Brood, now: float) -> Text:
     """``colony brood show``: the brood, then its members best first."""
     out = Text()
-    out.append(f"brood {brood.get('name')}", style="bold")
+    out.append(f"brood {brood.name}", style="bold")
     out.append(" ")
-    out.append_text(_status(brood.get("state")))
-    if brood.get("picked"):
-        out.append(f" ({brood['picked']})")
-    out.append(f"\n  objective     {_first_line(brood.get('objective'), 200)}")
-    out.append(
-        f"\n  base          {str(brood.get('base'))[:12]}  into {brood.get('target') or '-'}"
-    )
-    out.append(
-        f"\n  agents        {brood.get('count')}, at most {brood.get('max_parallel')} at once"
-    )
-    members = sorted(brood.get("members") or [], key=lambda m: m.get("rank") or 0)
+    out.append_text(_status(brood.state))
+    if brood.picked:
+        out.append(f" ({brood.picked})")
+    out.append(f"\n  objective     {_first_line(brood.objective, 200)}")
+    out.append(f"\n  base          {brood.base[:12]}  into {brood.target or '-'}")
+    out.append(f"\n  agents        {brood.count}, at most {brood.max_parallel} at once")
+    members = sorted(brood.members, key=lambda m: m.rank or 0)
     if not members:
         return out
     rows = [header("RANK", "COLONY", "STATE", "CHECK", "AGENT", "DIFF", "TOOK", "COST")]
     for m in members:
-        check = {True: Text("passed", "green"), False: Text("failed", "red")}.get(
-            m.get("check"), Text("-")
-        )
+        check = Text("-") if m.check is None else _CHECK[m.check]
         diff = (
             "-"
-            if m.get("diff_lines") is None
-            else f"{plural(m['diff_files'], 'file')}, {plural(m['diff_lines'], 'line')}"
+            if m.diff_lines is None
+            else f"{plural(m.diff_files or 0, 'file')}, {plural(m.diff_lines, 'line')}"
         )
         rows.append(
             [
-                Text(str(m.get("rank"))),
-                Text(str(m.get("colony")), style="" if m.get("exists", True) else "dim"),
-                _status(m.get("state")),
+                Text(str(m.rank)),
+                Text(m.colony, style="" if m.exists else "dim"),
+                _status(m.state),
                 check,
-                _status(m.get("status")),
+                _status(m.status),
                 Text(diff),
-                Text(_took(m)),
-                Text(format_cost(m.get("cost"))),
+                Text(_took(m.duration)),
+                Text(format_cost(m.cost)),
             ]
         )
     out.append("\n\n")
     out.append_text(grid(rows, indent=2))
-    failed = [m for m in members if m.get("reason")]
-    for m in failed:
-        out.append(f"\n  {m.get('colony')}: {m.get('reason')}", style="red")
+    for m in members:
+        if m.reason:
+            out.append(f"\n  {m.colony}: {m.reason}", style="red")
     return out
 
 
-def format_broods(broods: Sequence[Mapping[str, Any]], now: float) -> Text:
+def format_broods(broods: Sequence[Brood], now: float) -> Text:
     if not broods:
         return Text("no broods")
     rows = [header("NAME", "STATE", "MEMBERS", "CREATED", "OBJECTIVE")]
     for b in broods:
-        members = b.get("members") or []
-        done = sum(1 for m in members if m.get("state") in ("done", "failed"))
+        done = sum(1 for m in b.members if m.state in ("done", "failed"))
         rows.append(
             [
-                Text(str(b.get("name"))),
-                _status(b.get("state")),
-                Text(f"{done}/{len(members)} finished"),
-                Text(format_age(b["created"], now) if b.get("created") else "-"),
-                Text(_first_line(b.get("objective"), 50)),
+                Text(b.name),
+                _status(b.state),
+                Text(f"{done}/{len(b.members)} finished"),
+                Text(format_age(b.created, now) if b.created else "-"),
+                Text(_first_line(b.objective, 50)),
             ]
         )
     return grid(rows)
 
 
-def format_pick(result: Mapping[str, Any]) -> Text:
-    lines = [f"picked {result.get('picked')} of brood {result.get('brood')}"]
-    lines.append(str(format_merge(result.get("merge") or {})))
-    trashed = result.get("trashed") or []
-    if trashed:
-        lines.append(f"moved to the trash: {', '.join(trashed)} (colony trash restore NAME)")
+def format_pick(result: Picked) -> Text:
+    lines = [f"picked {result.picked} of brood {result.brood}"]
+    lines.append(str(format_merge(result.merge)))
+    if result.trashed:
+        lines.append(f"moved to the trash: {', '.join(result.trashed)} (colony trash restore NAME)")
     return Text("\n".join(lines))

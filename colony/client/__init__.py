@@ -1,6 +1,7 @@
 """Typed client of the Mycelium API over its Unix socket; the CLI and the TUI use it.
 
-Every method returns the decoded JSON body exactly as the API documents it. API errors
+Every method returns the API's answer as the typed object of :mod:`colony.contract_responses`
+(``health`` and the streams: their decoded JSON). API errors
 (``{"error": {...}}``) become the matching :mod:`colony.errors` class, and a daemon that does
 not answer becomes :class:`DaemonUnavailable`; both are mapped in one place
 (:mod:`colony.client.base`). Each feature's methods live in their own module as a mixin;
@@ -8,7 +9,7 @@ not answer becomes :class:`DaemonUnavailable`; both are mapped in one place
 
 Example:
     >>> with ensure_daemon(default_socket()) as client:
-    ...     [c["name"] for c in client.colonies()["colonies"]]
+    ...     [c.name for c in client.colonies().colonies]
     ['shop']
 """
 

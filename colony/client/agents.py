@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from colony.client.base import ClientBase, Json, decode, seg
+from colony.contract_responses import Session, Sessions
 
 
 class AgentsMixin(ClientBase):
@@ -16,12 +17,17 @@ class AgentsMixin(ClientBase):
         preset: str | None = None,
         command: str | None = None,
         env: dict[str, str] | None = None,
-    ) -> Json:
+    ) -> Session:
         """Start an agent in colony ``name``; returns the session (status "running")."""
         from colony.contract import AgentRun, to_json
 
         body = to_json(AgentRun(task, preset, command, env or {}))
-        return self._request("POST", f"/colonies/{seg(name)}/agents/run", body=body)
+        return self._session("POST", f"/colonies/{seg(name)}/agents/run", body=body)
+
+    def _session(
+        self, method: str, path: str, *, body: Json | None = None, params: Json | None = None
+    ) -> Session:
+        return self._answer(Session, method, path, body=body, params=params)
 
     def agent_continue(
         self,
@@ -30,26 +36,27 @@ class AgentsMixin(ClientBase):
         *,
         session: int | None = None,
         env: dict[str, str] | None = None,
-    ) -> Json:
+    ) -> Session:
         """Continue session ``session`` (default the latest) of colony ``name``."""
         from colony.contract import AgentContinue, to_json
 
         body = to_json(AgentContinue(session, task, env or {}))
-        return self._request("POST", f"/colonies/{seg(name)}/agents/continue", body=body)
+        return self._session("POST", f"/colonies/{seg(name)}/agents/continue", body=body)
 
-    def agent_stop(self, name: str, session: int | None = None) -> Json:
+    def agent_stop(self, name: str, session: int | None = None) -> Session:
         """Interrupt the running session (or ``session``); returns it ended."""
         path = f"/colonies/{seg(name)}/agents" + (f"/{session}" if session else "") + "/stop"
-        return self._request("POST", path)
+        return self._session("POST", path)
 
-    def agent_sessions(self, name: str | None = None) -> Json:
-        """``{"sessions": [session, ...]}`` of colony ``name``, or of every colony."""
-        return self._request("GET", f"/colonies/{seg(name)}/agents" if name else "/agents")
+    def agent_sessions(self, name: str | None = None) -> Sessions:
+        """The sessions of colony ``name``, or of every colony."""
+        path = f"/colonies/{seg(name)}/agents" if name else "/agents"
+        return self._answer(Sessions, "GET", path)
 
-    def agent_session(self, name: str, session: int, events: int = 50) -> Json:
+    def agent_session(self, name: str, session: int, events: int = 50) -> Session:
         """One session with its last ``events`` events."""
         path = f"/colonies/{seg(name)}/agents/{session}"
-        return self._request("GET", path, params={"events": events})
+        return self._session("GET", path, params={"events": events})
 
     def agent_events(
         self, name: str, session: int, *, after: int = 0, follow: bool = False

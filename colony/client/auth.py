@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from colony.client.base import ClientBase, Json
+from colony.client.base import ClientBase
+from colony.contract_responses import ApiToken, Login, Revoked
 
 
 class AuthMixin(ClientBase):
-    def dashboard_url(self) -> Json:
-        """A one-time Bloom login URL for the caller: ``{"url", "user", "expires"}``."""
-        return self._request("POST", "/auth/dashboard")
+    def dashboard_url(self) -> Login:
+        """A one-time Bloom login URL for the caller."""
+        return self._answer(Login, "POST", "/auth/dashboard")
 
-    def api_token(self) -> Json:
-        """A token for ``Authorization: Bearer`` on the HTTP listener: ``{"token", "user",
-        "url"}``; valid until revoked."""
-        return self._request("POST", "/auth/token")
+    def api_token(self) -> ApiToken:
+        """A token for ``Authorization: Bearer`` on the HTTP listener; valid until revoked."""
+        return self._answer(ApiToken, "POST", "/auth/token")
 
-    def revoke_tokens(self) -> Json:
-        """End every login URL, session and API token of the caller: ``{"revoked", "user"}``."""
-        return self._request("POST", "/auth/revoke")
+    def revoke_tokens(self) -> Revoked:
+        """End every login URL, session and API token of the caller."""
+        return self._answer(Revoked, "POST", "/auth/revoke")

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
 from colony.client.wire import ProtocolError, Wire
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # loaded when a stream or WebSocket is opened, not for plain 
     from websockets.sync.client import ClientConnection
 
 Json = dict[str, Any]
+T = TypeVar("T")
 BASE_URL = "http://mycelium"
 START_HINT = "start it with 'colony daemon start'"
 # Mycelium runs as root: a user starts it through the service manager, or asks an admin.
@@ -237,6 +238,22 @@ class ClientBase(Closing):
             return decode(content)
         except ValueError as exc:
             raise ColonyError(f"Mycelium answered {what} with invalid JSON", hint=LOG_HINT) from exc
+
+    def _answer(
+        self,
+        cls: type[T],
+        method: str,
+        path: str,
+        *,
+        body: Json | None = None,
+        params: Json | None = None,
+        wait: float | None = -1,
+    ) -> T:
+        """The answer to ``method path`` as ``cls`` (:mod:`colony.contract_responses`)."""
+        from colony.contract_responses import load
+
+        answer = self._request(method, path, body=body, params=params, wait=wait)
+        return load(cls, answer, f"{method} {path}")
 
     def _http(self) -> httpx.Client:
         """The httpx client of streamed bodies, made on first use."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from colony.client.base import ClientBase, Json, seg
+from colony.client.base import ClientBase, seg
+from colony.contract_responses import Brood, BroodRemoved, Broods, Picked
 
 
 class BroodsMixin(ClientBase):
@@ -21,7 +22,7 @@ class BroodsMixin(ClientBase):
         config: str | Path | None = None,
         name: str | None = None,
         env: dict[str, str] | None = None,
-    ) -> Json:
+    ) -> Brood:
         from colony.contract import BroodSpawn, to_json
 
         body = BroodSpawn(
@@ -36,19 +37,19 @@ class BroodsMixin(ClientBase):
             name=name,
             env=env or {},
         )
-        return self._request("POST", "/broods", body=to_json(body))
+        return self._answer(Brood, "POST", "/broods", body=to_json(body))
 
-    def broods(self) -> Json:
-        return self._request("GET", "/broods")
+    def broods(self) -> Broods:
+        return self._answer(Broods, "GET", "/broods")
 
-    def brood(self, name: str) -> Json:
-        return self._request("GET", f"/broods/{seg(name)}")
+    def brood(self, name: str) -> Brood:
+        return self._answer(Brood, "GET", f"/broods/{seg(name)}")
 
-    def brood_remove(self, name: str, force: bool = False) -> Json:
-        """``{"brood", "removed", "results"}``: its colonies removed as :meth:`remove_many`
-        does, then the brood (``removed`` false: some colony could not be, the brood stays)."""
+    def brood_remove(self, name: str, force: bool = False) -> BroodRemoved:
+        """Its colonies removed as :meth:`remove_many` does, then the brood."""
         params = {"force": "true"} if force else None
-        return self._request("DELETE", f"/broods/{seg(name)}", params=params, wait=None)
+        path = f"/broods/{seg(name)}"
+        return self._answer(BroodRemoved, "DELETE", path, params=params, wait=None)
 
     def brood_pick(
         self,
@@ -58,8 +59,8 @@ class BroodsMixin(ClientBase):
         squash: bool = False,
         into: str | None = None,
         force: bool = False,
-    ) -> Json:
+    ) -> Picked:
         from colony.contract import Pick, to_json
 
         body = to_json(Pick(colony, squash, into, force))
-        return self._request("POST", f"/broods/{seg(name)}/pick", body=body)
+        return self._answer(Picked, "POST", f"/broods/{seg(name)}/pick", body=body)

@@ -8,15 +8,25 @@ from typing import Any
 
 from colony.client.base import ClientBase, Json, decode, seg
 from colony.client.streams import LogStream
+from colony.contract_responses import (
+    Collected,
+    Colonies,
+    Colony,
+    Removed,
+    RemoveResults,
+    Urls,
+)
 
 
 class ColoniesMixin(ClientBase):
-    def colonies(self) -> Json:
-        """``{"colonies": [colony, ...]}``."""
-        return self._request("GET", "/colonies")
+    def colonies(self) -> Colonies:
+        return self._answer(Colonies, "GET", "/colonies")
 
-    def colony(self, name: str) -> Json:
-        return self._request("GET", f"/colonies/{seg(name)}")
+    def colony(self, name: str) -> Colony:
+        return self._colony("GET", f"/colonies/{seg(name)}")
+
+    def _colony(self, method: str, path: str, body: Json | None = None) -> Colony:
+        return self._answer(Colony, method, path, body=body)
 
     def spawn(
         self,
@@ -29,7 +39,7 @@ class ColoniesMixin(ClientBase):
         user: str | None = None,
         sockets: list[str] | None = None,
         secrets: dict[str, str] | None = None,
-    ) -> Json:
+    ) -> Colony:
         """Ask for a new colony; returns it in state "spawning" (progress comes on /events).
         ``secrets``: values of colony.toml's ``[secrets.KEY]`` (issue 17)."""
         from colony.contract import Spawn, to_json
@@ -45,39 +55,37 @@ class ColoniesMixin(ClientBase):
             sockets=sockets,
             secrets=secrets,
         )
-        return self._request("POST", "/colonies", body=to_json(body))
+        return self._colony("POST", "/colonies", to_json(body))
 
-    def stop(self, name: str) -> Json:
-        return self._request("POST", f"/colonies/{seg(name)}/stop")
+    def stop(self, name: str) -> Colony:
+        return self._colony("POST", f"/colonies/{seg(name)}/stop")
 
-    def start(self, name: str) -> Json:
-        return self._request("POST", f"/colonies/{seg(name)}/start")
+    def start(self, name: str) -> Colony:
+        return self._colony("POST", f"/colonies/{seg(name)}/start")
 
-    def restart(self, name: str) -> Json:
-        return self._request("POST", f"/colonies/{seg(name)}/restart")
+    def restart(self, name: str) -> Colony:
+        return self._colony("POST", f"/colonies/{seg(name)}/restart")
 
-    def remove(self, name: str, force: bool = False) -> Json:
-        """``{"removed": name, "saved": ref | None, "branch": str | None}``."""
+    def remove(self, name: str, force: bool = False) -> Removed:
         params = {"force": "true"} if force else None
-        return self._request("DELETE", f"/colonies/{seg(name)}", params=params)
+        path = f"/colonies/{seg(name)}"
+        return self._answer(Removed, "DELETE", path, params=params)
 
-    def remove_many(self, names: Sequence[str], force: bool = False) -> Json:
-        """``{"results": [...]}``, one per name in their order: ``{"name", "removed", "saved",
-        "branch", "trash", "snapshot"}``, or ``{"name", "error": {"type", "message",
-        "hint"}}`` for one that could not be removed. Mycelium removes them concurrently;
-        this waits as long as that takes (issue 15)."""
+    def remove_many(self, names: Sequence[str], force: bool = False) -> RemoveResults:
+        """One result per name in their order: what :meth:`remove` says, or an ``error``
+        for one that could not be removed. Mycelium removes them concurrently; this waits as
+        long as that takes (issue 15)."""
         from colony.contract import RemoveMany, to_json
 
         body = to_json(RemoveMany(list(names), force))
-        return self._request("POST", "/colonies/remove", body=body, wait=None)
+        return self._answer(RemoveResults, "POST", "/colonies/remove", body=body, wait=None)
 
-    def urls(self, name: str) -> Json:
-        """``{"urls": {service: url}}``."""
-        return self._request("GET", f"/colonies/{seg(name)}/urls")
+    def urls(self, name: str) -> Urls:
+        path = f"/colonies/{seg(name)}/urls"
+        return self._answer(Urls, "GET", path)
 
-    def gc(self) -> Json:
-        """``{"removed": [{"kind", "name"}, ...]}``."""
-        return self._request("POST", "/gc")
+    def gc(self) -> Collected:
+        return self._answer(Collected, "POST", "/gc")
 
     def logs(
         self, name: str, service: str | None = None, lines: int = 200, follow: bool = False

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from colony.client.base import ClientBase, Json
+from colony.client.base import ClientBase
+from colony.contract_responses import Checklist
 
 
 class DoctorMixin(ClientBase):
-    def doctor(self) -> Json:
-        """``{"checks": [{name, status, detail, hint}]}``: the security checklist."""
-        return self._request("GET", "/doctor")
+    def doctor(self) -> Checklist:
+        """The security checklist."""
+        return self._answer(Checklist, "GET", "/doctor")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from colony.client.base import ClientBase, Json
+from colony.client.base import ClientBase
+from colony.contract_responses import HostsStatus
 
 
 class HostsMixin(ClientBase):
-    def hosts(self) -> Json:
-        """``{path, present, missing, stale}``: preview names in the hosts file."""
-        return self._request("GET", "/hosts")
+    def hosts(self) -> HostsStatus:
+        """Preview names in the hosts file: present, missing, stale."""
+        return self._answer(HostsStatus, "GET", "/hosts")
 
-    def hosts_update(self, action: str) -> Json:
+    def hosts_update(self, action: str) -> HostsStatus:
         """``action`` "add" writes the current preview names, "remove" takes Colony's out."""
         from colony.contract import HostsAction, to_json
 
-        return self._request("POST", "/hosts", body=to_json(HostsAction(action)))
+        return self._answer(HostsStatus, "POST", "/hosts", body=to_json(HostsAction(action)))

@@ -50,7 +50,7 @@ class Client(
 
     Example:
         >>> with Client("/var/lib/colony/mycelium.sock") as client:
-        ...     client.spawn("web", "/home/me/shop")["state"]
+        ...     client.spawn("web", "/home/me/shop").state
         'spawning'
     """
 

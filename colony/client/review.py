@@ -3,14 +3,24 @@ the trash of removed colonies (issue 6)."""
 
 from __future__ import annotations
 
-from colony.client.base import ClientBase, Json, seg
+from colony.client.base import ClientBase, seg
+from colony.contract_responses import (
+    Colony,
+    Conflicts,
+    Diff,
+    Merged,
+    Purged,
+    Snapshot,
+    Snapshots,
+    TrashList,
+    Undone,
+)
 
 
 class ReviewMixin(ClientBase):
-    def diff(self, name: str, stat: bool = False) -> Json:
-        """``{"colony", "base", "branch", "diff", "stat": {...}}``."""
+    def diff(self, name: str, stat: bool = False) -> Diff:
         path = f"/colonies/{seg(name)}/workspace/diff"
-        return self._request("GET", path, params={"stat": "true" if stat else ""})
+        return self._answer(Diff, "GET", path, params={"stat": "true" if stat else ""})
 
     def merge(
         self,
@@ -20,40 +30,41 @@ class ReviewMixin(ClientBase):
         squash: bool = False,
         force: bool = False,
         message: str | None = None,
-    ) -> Json:
+    ) -> Merged:
         from colony.contract import Merge, to_json
 
         body = to_json(Merge(into, squash, force, message))
-        return self._request("POST", f"/colonies/{seg(name)}/workspace/merge", body=body)
+        path = f"/colonies/{seg(name)}/workspace/merge"
+        return self._answer(Merged, "POST", path, body=body)
 
-    def snapshot(self, name: str, message: str | None = None) -> Json:
-        from colony.contract import Snapshot, to_json
+    def snapshot(self, name: str, message: str | None = None) -> Snapshot:
+        from colony.contract import Snapshot as Body
+        from colony.contract import to_json
 
         path = f"/colonies/{seg(name)}/workspace/snapshots"
-        return self._request("POST", path, body=to_json(Snapshot(message)))
+        return self._answer(Snapshot, "POST", path, body=to_json(Body(message)))
 
-    def snapshots(self, name: str) -> Json:
-        """``{"snapshots": [{"number", "ref", "commit", "message", "at", "session", "turn"}]}``."""
-        return self._request("GET", f"/colonies/{seg(name)}/workspace/snapshots")
+    def snapshots(self, name: str) -> Snapshots:
+        return self._answer(Snapshots, "GET", f"/colonies/{seg(name)}/workspace/snapshots")
 
     def undo(
         self, name: str, to: int | None = None, force: bool = False, session: int | None = None
-    ) -> Json:
+    ) -> Undone:
         from colony.contract import Undo, to_json
 
         body = to_json(Undo(to, force, session))
-        return self._request("POST", f"/colonies/{seg(name)}/workspace/undo", body=body)
+        return self._answer(Undone, "POST", f"/colonies/{seg(name)}/workspace/undo", body=body)
 
-    def conflicts(self) -> Json:
-        """``{"conflicts": [{"repo", "path", "colonies"}, ...]}``."""
-        return self._request("GET", "/conflicts")
+    def conflicts(self) -> Conflicts:
+        return self._answer(Conflicts, "GET", "/conflicts")
 
-    def trash(self) -> Json:
-        return self._request("GET", "/trash")
+    def trash(self) -> TrashList:
+        return self._answer(TrashList, "GET", "/trash")
 
-    def trash_restore(self, which: str) -> Json:
-        return self._request("POST", f"/trash/{seg(which)}/restore")
+    def trash_restore(self, which: str) -> Colony:
+        """The colony brought back, starting."""
+        return self._answer(Colony, "POST", f"/trash/{seg(which)}/restore")
 
-    def trash_purge(self, which: str | None = None) -> Json:
+    def trash_purge(self, which: str | None = None) -> Purged:
         """Purge entry ``which`` (an id or a colony name); None purges everything."""
-        return self._request("DELETE", f"/trash/{seg(which)}" if which else "/trash")
+        return self._answer(Purged, "DELETE", f"/trash/{seg(which)}" if which else "/trash")

@@ -72,9 +72,6 @@ class MemberResult:
     duration: float | None = None  # seconds its agent ran
     cost: float | None = None  # USD
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(vars(self))
-
 
 def rank_key(m: MemberResult) -> tuple[Any, ...]:
     """Better first: check passed, agent completed, changed something, smaller diff, faster,
@@ -115,9 +112,6 @@ class BroodRecord:
     command: str | None = None  # command template instead of a preset
     picked: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(vars(self))
-
 
 @dataclass(frozen=True)
 class MemberRecord:
@@ -131,6 +125,3 @@ class MemberRecord:
     check_output: str | None = None
     diff_files: int | None = None
     diff_lines: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(vars(self))

@@ -2,8 +2,14 @@
 it may be sent to, and the reasons and refusals a colony gets. Pure, no I/O.
 
 The gate (:mod:`colony.daemon.egress_gate`) receives TCP 80/443 connections of colonies
-whose allowlist names hosts: it reads the host (:mod:`colony.core.sniff`), asks the policy,
-resolves the name itself and connects only to addresses outside the host and the pool.
+whose allowlist names hosts, or whose ``allow`` policy denies names: it reads the host
+(:mod:`colony.core.sniff`), asks the policy, resolves the name itself and connects only to
+addresses outside the host and the pool.
+
+In ``allow`` mode a connection that names no host (a ClientHello without SNI, an encrypted
+one (ECH), an HTTP Host that is an address) is not refused for that: it goes where the
+colony dialled, unless that is an address of a denied name (:func:`plan_address`), and its
+record says it passed unnamed.
 
 Example:
     >>> print(render_refusal("web", "example.com", 443, "allowlist"))  # one line
@@ -14,12 +20,14 @@ Example:
 from __future__ import annotations
 
 import ipaddress
+import shlex
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from colony.core.hostmatch import Verdict
 from colony.core.http1 import render_error_page
+from colony.core.policy import parse_target
 from colony.core.sniff import Sniffed
 
 GATED_PORTS = (80, 443)  # TCP to these goes through the gate; UDP to them is refused (QUIC)
@@ -32,6 +40,8 @@ class Asker:
 
     colony: str
     egress: str  # its policy's mode
+    # the addresses of its denied names: (address, port or None: any, the deny entry)
+    pinned: tuple[tuple[str, int | None, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,12 +69,50 @@ def render_refusal(colony: str, host: str, port: int, egress: str) -> str:
     )
 
 
+def render_denial(colony: str, host: str, port: int, egress: str, entry: str) -> str:
+    """The line of a name a deny entry refuses: the entry and the fix (taking it out)."""
+    return (
+        f"colony '{colony}': egress to {host}:{port} is not allowed (policy {egress}, "
+        f"deny entry {entry!r}); the owner can run: "
+        f"colony policy {colony} --remove {shlex.quote(entry)}"
+    )
+
+
 def explain(colony: str, host: str, port: int, egress: str, verdict: Verdict) -> str:
     """The line of the policy's refusal of ``host:port``: the fix when an allow entry would
-    admit it, the deny entry that refuses it otherwise."""
+    admit it; the deny entry that refuses it otherwise, with its removal in ``allow`` mode
+    (in an allowlist, taking it out may not be enough: the name needs an allow entry too)."""
     if verdict.entry is None:
         return render_refusal(colony, host, port, egress)
+    if egress == "allow":
+        return render_denial(colony, host, port, egress, verdict.entry)
     return f"colony '{colony}': egress to {host}:{port} is refused: {verdict.reason}"
+
+
+def plan_pinned(
+    deny: Iterable[str], resolved: Callable[[str], Iterable[str]]
+) -> tuple[tuple[str, int | None, str], ...]:
+    """The addresses of the denied names among ``deny`` (``resolved``: a name's addresses
+    as the daemon pinned them), for :class:`Asker`: (address, port or None, entry)."""
+    out = []
+    for entry in deny:
+        target = parse_target(entry)
+        if target.host is not None:
+            out += [(a, target.port, entry) for a in resolved(target.host)]
+    return tuple(out)
+
+
+def plan_address(asker: Asker, dest: str, port: int, what: str) -> Verdict:
+    """A connection that names no host (``what`` says how), in ``allow`` mode: it may go to
+    ``dest``, where the colony dialled, unless that is an address of a denied name (the
+    firewall refuses those addresses on other ports; the gate keeps that here). An admitted
+    one's reason is its record's line."""
+    for address, only, entry in asker.pinned:
+        if address == dest and only in (None, port):
+            why = f"{what}, and {dest} is an address of the denied {entry!r}"
+            return refused(asker.colony, dest, port, why)
+    line = f"colony '{asker.colony}': egress to {dest}:{port} passed unnamed: {what}"
+    return Verdict(True, f"{line} (policy {asker.egress})")
 
 
 def refused(colony: str, host: str, port: int, why: str) -> Verdict:

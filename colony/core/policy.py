@@ -169,7 +169,7 @@ class Rules:
     deny: AddressSets = field(default_factory=AddressSets)
     exposed: tuple[tuple[str, int], ...] = ()  # (peer colony's veth, port) let in
     # Issue 16: TCP 80/443 goes through the egress gate, which decides by host name; the
-    # allowlist's IP/CIDR entries (``direct``) keep being decided by the firewall alone.
+    # IP/CIDR entries of the allowlist and of deny (``direct``) stay the firewall's alone.
     gate: bool = False
     direct: AddressSets = field(default_factory=AddressSets)
 
@@ -219,10 +219,21 @@ def _networks(
     return out
 
 
+def _names(entries: Iterable[str]) -> bool:
+    return any(parse_target(e).host for e in entries)
+
+
 def gated(policy: Policy) -> bool:
-    """Whether TCP 80/443 of a colony with ``policy`` goes through the egress gate: an
-    allowlist naming hosts (issue 16)."""
-    return policy.egress == "allowlist" and any(parse_target(e).host for e in policy.allow)
+    """Whether TCP 80/443 of a colony with ``policy`` goes through the egress gate (issue 16):
+    an allowlist naming hosts, or ``allow`` with deny entries naming hosts (a denied name is
+    refused by name there, not by its addresses, which other sites may share)."""
+    if policy.egress == "allowlist":
+        return _names(policy.allow)
+    return policy.egress == "allow" and _names(policy.deny)
+
+
+def _addresses(entries: Iterable[str]) -> list[str]:
+    return [e for e in entries if parse_target(e).host is None]
 
 
 def gate_secret_hosts(rules: Rules, addresses: Iterable[str]) -> Rules:
@@ -259,9 +270,16 @@ def plan_rules(
 
     A name that resolved to nothing (yet) contributes no address: it is closed until the
     daemon's next resolution finds one.
+
+    With the gate on, ``direct`` holds the IP and CIDR entries the firewall decides alone,
+    on every port: the allowlist's and the deny list's. The addresses of denied names stay in
+    ``deny``, which refuses them on every port the gate does not see (not TCP 80/443).
     """
     gate = gated(policy)
-    direct = [e for e in policy.allow if parse_target(e).host is None] if gate else []
+    direct = []
+    if gate:
+        allowed = _addresses(policy.allow) if policy.egress == "allowlist" else []
+        direct = allowed + _addresses(policy.deny)
     return Rules(
         egress=policy.egress,
         allow=_address_sets(_networks(policy.allow, resolved)),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, assert_never, cast
 
+from colony import contract_responses as answers
 from colony import host
 from colony.core import lifecycle
 from colony.core.bus_events import RemovedEvent, StateEvent
@@ -21,7 +22,7 @@ from colony.core.config import Config, ServiceSpec
 from colony.core.env import plan_env
 from colony.core.model import ColonyRecord, ServiceRecord, Slot, State, Transition
 from colony.core.routes import render_url
-from colony.core.secrets import placeholders_env, public_list
+from colony.core.secrets import placeholders_env
 from colony.daemon import removal, runner
 from colony.daemon.acting import acting_user
 from colony.daemon.containment import Containment
@@ -73,7 +74,7 @@ class ColonyActor:
         self.contain = Containment(
             rec, cfg, self.slot, iso=kit.iso, store=kit.store, paths=kit.paths, env=kit.env
         )
-        self.usage: dict[str, Any] | None = None  # latest sample of the resource monitor
+        self.usage: answers.Sample | None = None  # latest sample of the resource monitor
         self.mailbox: asyncio.Queue[Envelope] = asyncio.Queue()
         self.supervisor = ServiceSupervisor(  # records, processes and restart timers
             self, store=kit.store, iso=kit.iso, bus=kit.bus, paths=kit.paths, clock=kit.clock
@@ -475,6 +476,14 @@ class ColonyActor:
             extra={**self.secret_env(), **(dict(spec.env) if spec else {})},
         )
 
+    def secrets_answer(self) -> list[answers.SecretInfo] | None:
+        """The colony's secrets as ``colony show`` lists them (issue 17); None: it has none."""
+        found = self.kit.secrets.of(self.name) if self.kit.secrets else {}
+        return [
+            answers.SecretInfo(key=s.key, hosts=list(s.hosts), header=s.header)
+            for _, s in sorted(found.items())
+        ] or None
+
     def secret_env(self) -> dict[str, str]:
         """Each secret's key set to the colony's placeholder (issue 17), never the value."""
         store, cas = self.kit.secrets, self.kit.cas
@@ -494,36 +503,55 @@ class ColonyActor:
         return render_url(service, self.name, self.kit.proxy_port(), self.kit.env.domain)
 
     def to_json(self) -> dict[str, Any]:
+        """The colony as the API answers (:class:`colony.contract_responses.Colony`)."""
+        found: dict[str, Any] = answers.dump(self.answer())
+        return found
+
+    def answer(self) -> answers.Colony:
         rec = self.rec
-        return {
-            "name": rec.name,
-            "state": str(rec.state),
-            "degraded": list(self.supervisor.degraded()),  # issue 12: fatal services
-            "step": rec.step,
-            "reason": rec.reason,
-            "owner": rec.owner,
-            "created": rec.created,
-            "updated": rec.updated,
-            "repo": rec.repo,
-            "rev": rec.rev,
-            "vcs": rec.vcs,
-            "branch": rec.branch,
-            "base": rec.base,
-            "workspace": rec.workspace,
-            "data_dir": str(self.contain.home.data),
-            "db": str(self.contain.home.db),
-            "address": self.slot.colony_ip if rec.isolated and self.contain.netns_path else None,
-            "netns": self.slot.netns if rec.isolated and self.contain.netns_path else None,
-            "sandbox": self.cfg.sandbox.level,
-            "containment": self.contain.to_json(),
-            "usage": self.usage,
-            "limits": _limits_json(self.cfg),
-            "services": [self.supervisor.to_json(s) for s in self.cfg.services],
-            "transitions": [t.to_json() for t in self.kit.store.transitions(rec.name)],
-            "secrets": public_list(self.kit.secrets.of(rec.name)) if self.kit.secrets else [],
-        }
+        placed = rec.isolated and self.contain.netns_path
+        return answers.Colony(
+            name=rec.name,
+            state=str(rec.state),
+            degraded=list(self.supervisor.degraded()),  # issue 12: fatal services
+            step=rec.step,
+            reason=rec.reason,
+            owner=rec.owner,
+            created=rec.created,
+            updated=rec.updated,
+            repo=rec.repo,
+            rev=rec.rev,
+            vcs=rec.vcs,
+            branch=rec.branch,
+            base=rec.base,
+            workspace=rec.workspace,
+            data_dir=str(self.contain.home.data),
+            db=str(self.contain.home.db),
+            address=self.slot.colony_ip if placed else None,
+            netns=self.slot.netns if placed else None,
+            sandbox=self.cfg.sandbox.level,
+            containment=self.contain.answer(),
+            usage=self.usage,
+            limits=limits_answer(self.cfg),
+            services=[self.supervisor.answer(s) for s in self.cfg.services],
+            transitions=[
+                answers.Transition(state=str(t.state), at=t.at, step=t.step, reason=t.reason)
+                for t in self.kit.store.transitions(rec.name)
+            ],
+            secrets=self.secrets_answer(),
+        )
 
 
-def _limits_json(cfg: Config) -> dict[str, Any]:
+def limits_answer(cfg: Config) -> answers.Limits:
+    """The colony's limits as the API shows them: those set."""
     limits = cfg.limits
-    return {k: v for k, v in vars(limits).items() if v is not None} if limits else {}
+    if not limits:
+        return answers.Limits()
+    return answers.Limits(
+        cpu=limits.cpu,
+        memory=limits.memory,
+        swap=limits.swap,
+        pids=limits.pids,
+        io_weight=limits.io_weight,
+        disk=limits.disk,
+    )

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from colony import contract_responses as answers
 from colony.core.agents import plan_run
 from colony.core.agents.session import SessionRecord
 from colony.core.broods import (
@@ -359,21 +360,47 @@ class BroodService:
         return [(members[r.colony], r) for r in rank(results)]
 
     def show(self, name: str) -> dict[str, Any]:
-        brood = self.store.get(name)
-        rows = []
-        for i, (m, r) in enumerate(self.ranked(name), 1):
-            rows.append(
-                {
-                    **m.to_json(),
-                    "rank": i,
-                    "status": r.status,
-                    "check": r.check,
-                    "duration": r.duration,
-                    "cost": r.cost,
-                    "exists": m.colony in self.myc.actors,
-                }
+        """The brood as the API answers it (:class:`colony.contract_responses.Brood`)."""
+        b = self.store.get(name)
+        members = [
+            answers.Member(
+                brood=m.brood,
+                colony=m.colony,
+                position=m.position,
+                state=m.state,
+                reason=m.reason,
+                session=m.session,
+                check_code=m.check_code,
+                check_output=m.check_output,
+                diff_files=m.diff_files,
+                diff_lines=m.diff_lines,
+                rank=i,
+                status=r.status,
+                check=r.check,
+                duration=r.duration,
+                cost=r.cost,
+                exists=m.colony in self.myc.actors,
             )
-        return {**brood.to_json(), "members": rows}
+            for i, (m, r) in enumerate(self.ranked(name), 1)
+        ]
+        brood = answers.Brood(
+            name=b.name,
+            objective=b.objective,
+            repo=b.repo,
+            base=b.base,
+            count=b.count,
+            max_parallel=b.max_parallel,
+            state=b.state,
+            owner=b.owner,
+            created=b.created,
+            target=b.target,
+            agent=b.agent,
+            command=b.command,
+            picked=b.picked,
+            members=members,
+        )
+        shown: dict[str, Any] = answers.dump(brood)
+        return shown
 
     async def pick(
         self,

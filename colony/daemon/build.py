@@ -82,7 +82,7 @@ class Services:
     broods: BroodService
     access: Access  # who callers are, who owns and shares what (issue 14)
     gate: PreviewGate  # who may open previews, first-visit links (issue 14)
-    egress: EgressGate  # TCP 80/443 of allowlists naming hosts (issue 16); not listening yet
+    egress: EgressGate  # TCP 80/443 decided by host name (issue 16); not listening yet
     secrets: Secrets  # colonies' secrets, put in at the egress gate (issue 17)
     preview_records: PreviewRecords  # preview requests, batched into the audit log (issue 15)
     bus: EventBus  # what happens, for the API's streams and the audit log

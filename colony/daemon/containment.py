@@ -24,8 +24,9 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from colony import contract_responses as answers
 from colony import host
 from colony.core import config as conf
 from colony.core.config import Config, ServiceSpec
@@ -500,16 +501,20 @@ class Containment:
         """Where the colony's loopback is: None means the host's (level none)."""
         return None if self.level == "none" else self.slot.netns_path
 
-    def to_json(self) -> dict[str, Any]:
+    def answer(self) -> answers.Containment:
+        """How the colony is contained, as the API answers."""
         ident = self.identity
-        return {
-            "level": self.level,
-            "description": LEVEL_TEXT.get(self.level, ""),
-            "user": ident.to_json() if ident else None,
-            "user_error": str(self.error) if self.error else None,
-            "unapplied_limits": self.unapplied,
-            "disk": self.home.usage(),
-        }
+        disk = self.home.usage()
+        return answers.Containment(
+            level=self.level,
+            description=LEVEL_TEXT.get(self.level, ""),
+            user=answers.RunsAs(name=ident.user, uid=ident.uid, gid=ident.gid, why=ident.why)
+            if ident
+            else None,
+            user_error=str(self.error) if self.error else None,
+            unapplied_limits=list(self.unapplied),
+            disk=answers.Disk(size=disk["size"], used=disk["used"]) if disk else None,
+        )
 
 
 class Inside:

@@ -140,7 +140,7 @@ async def gather(myc: Mycelium, audit: Auditor, info: dict[str, Any]) -> Facts:
         sorted(
             n
             for n, a in myc.actors.items()
-            if ((a.contain.to_json().get("user") or {}).get("uid")) == 0
+            if a.contain.identity is not None and a.contain.identity.uid == 0
         )
     )
     unlimited = tuple(

@@ -1,5 +1,6 @@
-"""The egress gate (issue 16): TCP 80/443 of colonies whose allowlist names hosts, decided by
-the host name each connection asks for, with the address the daemon resolved itself.
+"""The egress gate (issue 16): TCP 80/443 of colonies whose allowlist names hosts (or whose
+``allow`` policy denies names), decided by the host name each connection asks for, with the
+address the daemon resolved itself.
 
 A colony's table redirects those connections here (:mod:`colony.isolation.firewall`, chain
 ``gate``). For each, the gate finds the colony by the source address, the port asked for
@@ -11,6 +12,15 @@ link-local or a colony's (DNS rebinding), then connects to the first address tha
 sends the bytes it read, and splices the rest both ways without reading it
 (:mod:`colony.daemon.splice`). TLS is never decrypted; after the first request, plain HTTP
 is not parsed either.
+
+In ``allow`` mode a connection that names no host (no SNI, ECH, an address as Host) passes
+to where the colony dialled, unless that is an address of a denied name; its record says so.
+The host checks above hold in every mode.
+
+Issue 17: a TLS connection to port 443 of one of the colony's secrets' hosts is the one
+exception to "never decrypted": :mod:`colony.daemon.secret_tls` terminates it with the
+colony's own CA and puts the secrets' values in (``_inject``); a plain request carrying a
+placeholder where it does not belong is refused as a possible leak (``_leak``).
 
 A refused HTTP request gets ``403`` with one line naming the fix; a refused TLS connection
 gets an ``access_denied`` alert. Every verdict goes to ``report`` (the colony's log, its
@@ -194,16 +204,18 @@ class EgressGate:
             )
             await self._refuse(conn, loop, base, line, is_tls, status=502)
             return
-        if is_tls and self.secrets and self.secrets.wants(asker.colony, sniffed.host, port):
+        secrets = self.secrets if is_tls and not sniffed.ech else None
+        if secrets is not None and secrets.wants(asker.colony, sniffed.host, port):
             assert sniffed.host is not None
             await self._inject(conn, first, upstream, replace(base, address=addresses[0]))
             return
         splice = Splice(loop, conn, upstream)
         live = self.live.setdefault(asker.colony, {})
-        if sniffed.host is not None:
+        if sniffed.host is not None and not egress.is_address(sniffed.host):
             live[splice] = (sniffed.host, port)
         try:
-            self.report(replace(base, verdict="accept", address=addresses[0]))
+            accepted = replace(base, verdict="accept", reason=verdict.reason)
+            self.report(replace(accepted, address=addresses[0]))
             await loop.sock_sendall(upstream, first)
             await splice.run()
         finally:
@@ -284,16 +296,25 @@ class EgressGate:
         if not verdict.allowed:
             return verdict, ()
         host = sniffed.host
-        if host is None:  # no SNI where the mode allows it: where the colony asked
+        named = host is not None and not egress.is_address(host)
+        if host is not None and not named and asker.egress != "allow":
+            # an address is no name: IP entries are the firewall's
+            line = egress.render_refusal(asker.colony, host, port, asker.egress)
+            return Verdict(False, line), ()
+        if host is not None and named:  # an ECH hello's outer name too
+            judged = self.decide(asker.colony, host, port)
+            if not judged.allowed:
+                line = egress.explain(asker.colony, host, port, asker.egress, judged)
+                return Verdict(False, line), ()
+        verdict = egress.ALLOWED
+        unnamed = _unnamed(sniffed, named)
+        if unnamed is not None:  # where the mode lets it pass (allow): where the colony asked
+            verdict = egress.plan_address(asker, dest, port, unnamed)
+            if not verdict.allowed:
+                return verdict, ()
             addresses: tuple[str, ...] = (dest,)
         else:
-            if egress.is_address(host):  # an address is no name: IP entries are the firewall's
-                line = egress.render_refusal(asker.colony, host, port, asker.egress)
-                return Verdict(False, line), ()
-            verdict = self.decide(asker.colony, host, port)
-            if not verdict.allowed:
-                line = egress.explain(asker.colony, host, port, asker.egress, verdict)
-                return Verdict(False, line), ()
+            assert host is not None
             addresses = await self.resolve(host)
             if not addresses:
                 why = f"{host} does not resolve"
@@ -302,9 +323,9 @@ class EgressGate:
         for address in addresses:
             bad = egress.forbidden(address, own, self.pool)
             if bad is not None:
-                name = host or dest
+                name = host if named and host is not None else dest
                 return egress.render_forbidden(asker.colony, name, port, address, bad), ()
-        return egress.ALLOWED, addresses
+        return verdict, addresses
 
     async def _connect(
         self, addresses: tuple[str, ...], port: int, loop: asyncio.AbstractEventLoop
@@ -359,6 +380,17 @@ class Intercepted:
     def fail(self) -> None:
         if self.task is not None:
             self.task.cancel()
+
+
+def _unnamed(sniffed: Sniffed, named: bool) -> str | None:
+    """How a connection names no host the gate can trust (None: it names one)."""
+    if sniffed.ech:
+        return "its TLS ClientHello is encrypted (ECH)"
+    if sniffed.host is None:
+        return "its TLS ClientHello names no server (SNI)"
+    if not named:
+        return f"its Host header is an address ({sniffed.host})"
+    return None
 
 
 async def _drain(conn: socket.socket, loop: asyncio.AbstractEventLoop) -> None:

@@ -174,12 +174,12 @@ class Daemon:
                     raise bind_error(
                         "previews", s.proxy_host, s.proxy_port, exc, "--proxy-port"
                     ) from exc
-                try:  # issue 16: where colonies' tables redirect TCP 80/443 of allowlists
+                try:  # issue 16: where colonies' tables redirect TCP 80/443 decided by name
                     await services.egress.start("0.0.0.0", gate_port(s.prefix))
                 except OSError as exc:  # closed, not open: those connections are reset
                     log.error(
                         "the egress gate cannot listen on port %d (%s): colonies whose "
-                        "allowlist names hosts cannot reach them on TCP 80/443",
+                        "policy names hosts cannot reach TCP 80/443",
                         gate_port(s.prefix),
                         exc.strerror,
                     )

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from colony.core import hostmatch
+from colony.core import egress, hostmatch
 from colony.core.approvals import amend_policy, format_change, plan_blocked, plan_warnings
 from colony.core.bus_events import DnsEvent, NetEvent, PolicyEvent, render_event
 from colony.core.config import Config
@@ -520,7 +520,11 @@ class Network:
         member = None if name is None else self.members.get(name)
         if name is None or member is None:
             return None
-        return Asker(name, member.policy.egress)
+        policy = member.policy
+        if policy.egress != "allow" or not policy.deny:
+            return Asker(name, policy.egress)
+        pinned = egress.plan_pinned(policy.deny, lambda h: self.resolved.get(h, ()))
+        return Asker(name, policy.egress, pinned)
 
     def decide(self, colony: str, host: str, port: int) -> Verdict:
         """The policy's verdict on ``host:port`` for ``colony`` (:mod:`colony.core.hostmatch`)."""

@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from colony import contract_responses as answers
 from colony.core.bus_events import ResourceEvent
 from colony.core.resources import cpu_percent, due, plan_events
-from colony.daemon.actor import ColonyActor
+from colony.daemon.actor import ColonyActor, limits_answer
 from colony.daemon.events import EventBus
 from colony.errors import ColonyError
 from colony.isolation import Isolation
@@ -107,7 +108,7 @@ class ResourceMonitor:
             for kind, detail in events:
                 self._publish(actor, kind, detail, now)
             self.tracks[actor.name] = _Track(dict(cur), mono, track.last_limit)
-            actor.usage = sample_json(actor, cur, cpu, now)
+            actor.usage = sample_of(actor, cur, cpu, now)
         live = {a.name for a in actors}
         for gone in set(self.tracks) - live:
             del self.tracks[gone]
@@ -118,14 +119,14 @@ class ResourceMonitor:
         )
         actor.log.note("colony", f"resource {kind}: {detail}")
 
-    async def sample(self, actor: ColonyActor) -> dict[str, Any]:
+    async def sample(self, actor: ColonyActor) -> answers.Sample:
         """The colony's latest sample; read now (without CPU %) if there is none yet."""
         if actor.usage is not None and actor.rec.isolated:
             return actor.usage
         if not actor.rec.isolated:
-            return sample_json(actor, None, None, self.clock())
+            return sample_of(actor, None, None, self.clock())
         cur = await asyncio.to_thread(self._read, [actor])
-        return sample_json(actor, cur.get(actor.name), None, self.clock())
+        return sample_of(actor, cur.get(actor.name), None, self.clock())
 
 
 def _limits(actor: ColonyActor) -> dict[str, int | float | None]:
@@ -140,34 +141,29 @@ def _limits(actor: ColonyActor) -> dict[str, int | float | None]:
     }
 
 
-def sample_json(
+def sample_of(
     actor: ColonyActor, usage: dict[str, int] | None, cpu: float | None, at: float
-) -> dict[str, Any]:
+) -> answers.Sample:
     """One colony's usage as the API shows it; numbers are None where unknown."""
     usage = usage or {}
     ident = actor.contain.identity
-    return {
-        "colony": actor.name,
-        "state": str(actor.rec.state),
-        "level": actor.contain.level,
-        "user": ident.user if ident else None,
-        "at": at,
-        "cpu_percent": cpu,
-        **{
-            key: usage.get(key)
-            for key in (
-                "cpu_usec",
-                "memory",
-                "pids",
-                "io_read",
-                "io_write",
-                "oom_kills",
-                "memory_hits",
-                "pids_hits",
-            )
-        },
-        "limits": {k: v for k, v in _limits(actor).items() if v is not None},
-    }
+    return answers.Sample(
+        colony=actor.name,
+        state=str(actor.rec.state),
+        level=actor.contain.level,
+        user=ident.user if ident else None,
+        at=at,
+        cpu_percent=cpu,
+        cpu_usec=usage.get("cpu_usec"),
+        memory=usage.get("memory"),
+        pids=usage.get("pids"),
+        io_read=usage.get("io_read"),
+        io_write=usage.get("io_write"),
+        oom_kills=usage.get("oom_kills"),
+        memory_hits=usage.get("memory_hits"),
+        pids_hits=usage.get("pids_hits"),
+        limits=limits_answer(actor.cfg),
+    )
 
 
 class Usage:
@@ -188,7 +184,8 @@ class Usage:
         return [a.name for a in sorted(self.actors().values(), key=lambda a: a.rec.created)]
 
     async def sample(self, name: str) -> dict[str, Any]:
-        return await self.monitor.sample(self.actor(name))
+        found: dict[str, Any] = answers.dump(await self.monitor.sample(self.actor(name)))
+        return found
 
     async def samples(
         self, names: Iterable[str], *, isolated: bool = False
@@ -198,4 +195,4 @@ class Usage:
         found = [known[n] for n in names if n in known]
         actors = [a for a in found if a.rec.isolated or not isolated]
         got = await asyncio.gather(*(self.monitor.sample(a) for a in actors))
-        return {a.name: s for a, s in zip(actors, got, strict=True)}
+        return {a.name: answers.dump(s) for a, s in zip(actors, got, strict=True)}

@@ -12,8 +12,9 @@ import functools
 import signal
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from colony import contract_responses as answers
 from colony import host
 from colony.core import lifecycle, supervise
 from colony.core.bus_events import HealthEvent, ServiceEvent
@@ -256,15 +257,16 @@ class ServiceSupervisor:
         gave_up = ", ".join(degraded)
         actor.log.note("colony", f"degraded: {gave_up} gave up" if degraded else "recovered")
 
-    def to_json(self, spec: ServiceSpec) -> dict[str, Any]:
+    def answer(self, spec: ServiceSpec) -> answers.Service:
+        """The service as the API answers."""
         svc = self.records.get(spec.name, ServiceRecord(spec.name))
-        return {
-            "name": spec.name,
-            "port": spec.port,
-            "host_port": self.actor.contain.host_ports.get(spec.name),
-            "state": str(svc.state),
-            "pid": svc.pid,
-            "restarts": svc.restarts,
-            "exit_code": svc.exit_code,
-            "url": self.actor.url(spec.name) if spec.port else None,
-        }
+        return answers.Service(
+            name=spec.name,
+            port=spec.port,
+            host_port=self.actor.contain.host_ports.get(spec.name),
+            state=str(svc.state),
+            pid=svc.pid,
+            restarts=svc.restarts,
+            exit_code=svc.exit_code,
+            url=self.actor.url(spec.name) if spec.port else None,
+        )

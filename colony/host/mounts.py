@@ -21,7 +21,7 @@ import ctypes.util
 import os
 from collections.abc import Sequence
 
-from colony.core.mounts import Bind, Detach, MountOp, Mqueue, Proc, Sysfs, Tmpfs, below
+from colony.core.mounts import Bind, Detach, MountOp, Mqueue, Proc, Sysfs, Tmpfs
 from colony.host import mountapi
 
 CLONE_NEWNS = 0x00020000
@@ -61,30 +61,38 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     )
 
 
-def _mount_points(path: str) -> list[str]:
-    """Mount points at or below ``path``, outermost first."""
+def _mount_table() -> list[str]:
+    """Every mount point of this namespace, outermost first."""
     with open("/proc/self/mountinfo", "rb") as f:
         rows = f.read().decode(errors="replace").splitlines()
-    prefix = path.rstrip("/") + "/"
-    points = []
-    for row in rows:
-        fields = row.split(" ")
-        if len(fields) > 4:
-            point = fields[4].replace("\\040", " ")
-            if point == path or point.startswith(prefix):
-                points.append(point)
-    return sorted(set(points), key=len)
+    points = {fields[4].replace("\\040", " ") for fields in (row.split(" ", 5) for row in rows)
+              if len(fields) > 4}  # fmt: skip
+    return sorted(points, key=len)
 
 
-def _detach(path: str) -> None:
-    # Detaching the outermost takes everything below it along; what is left (mounts below a
-    # path that is no mount point itself) goes one by one. Failures only mean "not mounted".
-    gone: list[str] = []
-    for point in _mount_points(path):
-        if any(below(point, g) for g in gone):
-            continue  # went with a mount above it
-        if _libc.umount2(point.encode(), MNT_DETACH) == 0:
-            gone.append(point)
+class _Detacher:
+    """Detaches the mounts at or below paths. The mount table is read once, at the first
+    detach (with many colonies it has thousands of rows, and each process start of a colony
+    runs this); the plan's mounts made in between are never below a later detach's path."""
+
+    def __init__(self) -> None:
+        self.table: list[str] | None = None
+        self.gone: list[str] = []  # detached, with everything below them
+
+    def __call__(self, path: str) -> None:
+        # Detaching the outermost takes everything below it along; what is left (mounts
+        # below a path that is no mount point itself) goes one by one. Failures only mean
+        # "not mounted". Plain string tests: this runs between fork and exec.
+        if self.table is None:
+            self.table = _mount_table()
+        prefix = path.rstrip("/") + "/"
+        for point in self.table:
+            if point != path and not point.startswith(prefix):
+                continue
+            if any(point == g or point.startswith(g + "/") for g in self.gone):
+                continue  # went with a mount above it
+            if _libc.umount2(point.encode(), MNT_DETACH) == 0:
+                self.gone.append(point.rstrip("/"))
 
 
 def _make_target(target: str, is_dir: bool) -> None:
@@ -126,9 +134,10 @@ def enter_view(ops: Sequence[MountOp]) -> None:
                 except OSError as exc:
                     raise MountFailed(exc.errno, exc.strerror) from exc
         binds = iter(sources)
+        detach = _Detacher()
         for op in ops:
             if isinstance(op, Detach):
-                _detach(op.path)
+                detach(op.path)
             elif isinstance(op, Tmpfs):
                 _make_target(op.path, True)
                 options = f"mode={op.mode:o},size={op.size}"

@@ -19,12 +19,15 @@ policy; the policy is data in its sets, so a policy change replaces set contents
 - ``admit``/``refuse``: the verdicts, each logging new connections to the daemon's NFLOG
   group for connection records; a refused TCP connection gets a reset (it fails at once);
 - ``prerouting`` also (issue 16): when ``gated`` holds 80 and 443 (an allowlist naming
-  hosts), new TCP connections to those ports outside the pool are redirected to the
-  daemon's egress gate (:func:`gate_port`) on the colony's gateway address, except to
-  ``direct4``/``directp4`` (the allowlist's IP and CIDR entries) and the deny sets, which
-  the chains above decide as before; ``host`` admits the redirected connections to the
-  gate's port only, and ``egress`` refuses UDP to those ports (QUIC falls back to TCP,
-  through the gate).
+  hosts, or ``allow`` with deny entries naming hosts), new TCP connections to those ports
+  outside the pool are redirected to the daemon's egress gate (:func:`gate_port`) on the
+  colony's gateway address, except to ``direct4``/``directp4`` (the IP and CIDR entries of
+  the allowlist and of deny), which the chains above decide as before; ``host`` admits the
+  redirected connections to the gate's port only, and ``egress`` refuses UDP to those ports
+  (QUIC falls back to TCP, through the gate). The addresses of denied *names* are in
+  ``deny4``/``denyp4`` but not in ``direct4``: TCP 80/443 to them goes to the gate, which
+  decides by name (another site on the same address passes); every other port and
+  protocol to them is refused by address, as without the gate.
 
 Rendering is pure; ``colony debug render-firewall NAME`` shows the same text.
 
@@ -49,7 +52,7 @@ from colony.isolation import nftnl
 
 FAMILY = "inet"
 EGRESS_CHAIN = "egress"
-VERSION = 2  # of the chains below; a table of another version is replaced whole
+VERSION = 3  # of the chains below; a table of another version is replaced whole
 HOST_VERSION = 1  # of the daemon's own table (loaded anew, whole, at every start)
 LOCKED = Rules()  # what a colony gets until the daemon loads its policy: no egress
 ACCEPT_PREFIX = "accept"
@@ -176,10 +179,8 @@ def _chains(slot: Slot) -> str:
     veth, pool, group = f'"{slot.veth}"', slot.pool, log_group(slot.prefix)
     stub = dns_port(slot.prefix)
     filter_hook = "type filter hook {} priority filter; policy accept;"
-    undecided = (  # by the IP/CIDR entries of the allowlist, or by deny entries
-        "ip daddr != @direct4 ip daddr . th dport != @directp4 "
-        "ip daddr != @deny4 ip daddr . th dport != @denyp4"
-    )
+    # not decided by IP/CIDR entries (of the allowlist or deny): the gate's to decide by name
+    undecided = "ip daddr != @direct4 ip daddr . th dport != @directp4"
     return "".join(
         [
             _chain(

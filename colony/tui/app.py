@@ -25,8 +25,9 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
-from colony.client import Client, Json, LogStream
+from colony.client import Client, LogStream
 from colony.client.terminal import run_exec
+from colony.contract_responses import Colony
 from colony.errors import ColonyError
 from colony.tui.widgets import ColonyDetail, ColonyTable, ConfirmScreen, HelpScreen, SpawnScreen
 
@@ -60,7 +61,7 @@ class ColonyTui(App[None]):
         super().__init__()
         self.client = client
         self.events_enabled = events
-        self.colonies: dict[str, Json] = {}
+        self.colonies: dict[str, Colony] = {}
         self._log_stream: LogStream | None = None
         self._stopping = False
 
@@ -100,14 +101,14 @@ class ColonyTui(App[None]):
     @work(thread=True, exclusive=True, group="load")
     def load(self) -> None:
         try:
-            colonies = self.client.colonies()["colonies"]
+            colonies = self.client.colonies().colonies
         except ColonyError as exc:
             self._call(self.notify, str(exc), severity="error")
             return
         self._call(self._show, colonies)
 
-    def _show(self, colonies: list[Json]) -> None:
-        self.colonies = {str(c["name"]): c for c in colonies}
+    def _show(self, colonies: list[Colony]) -> None:
+        self.colonies = {c.name: c for c in colonies}
         self.query_one(ColonyTable).show(colonies, time.time())
         self._show_detail()
 
@@ -186,7 +187,7 @@ class ColonyTui(App[None]):
         return name
 
     @work(thread=True, group="actions")
-    def _do(self, what: str, call: Callable[[], Json]) -> None:
+    def _do(self, what: str, call: Callable[[], object]) -> None:
         try:
             call()
         except ColonyError as exc:
@@ -231,7 +232,7 @@ class ColonyTui(App[None]):
         if name is None:
             return
         try:
-            urls = {k: v for k, v in self.client.urls(name)["urls"].items() if v}
+            urls = {k: v for k, v in self.client.urls(name).urls.items() if v}
         except ColonyError as exc:
             self._call(self.notify, str(exc), severity="error")
             return

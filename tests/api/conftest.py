@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import os
 import subprocess
 import threading
@@ -30,6 +31,7 @@ from colony.api.auth import Auth, unix_routes
 from colony.api.bloom import create_bloom_app
 from colony.api.peer import PeerCredProtocol
 from colony.client import Client
+from colony.contract_responses import Answer, Colony, dump, load
 from colony.core.env import DEFAULT_PATH
 from colony.daemon.build import Services, build, start
 from colony.daemon.http import QuietServer
@@ -46,6 +48,41 @@ from tests.api.routes import Recorder
 T = TypeVar("T")
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 BLOOM = "http://bloom.localhost:8000"  # Bloom's origin as the fixture's Auth knows it
+
+
+class CheckedClient(Client):
+    """The real client, checking every answer it reads (issue 13): the JSON Mycelium sent
+    has no key its dataclass lacks, and writes back from it unchanged, key for key and in
+    order (what `--json` prints). Every test of this tier checks the answers it meets."""
+
+    def _answer(
+        self,
+        cls: type[T],
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        wait: float | None = -1,
+    ) -> T:
+        sent = self._request(method, path, body=body, params=params, wait=wait)
+        typed = load(cls, sent, f"{method} {path}")
+        again = dump(typed)
+        assert json.dumps(again) == json.dumps(sent), f"{method} {path}: {again} != {sent}"
+        assert not _extras(typed), f"{method} {path}: keys the answer lacks: {_extras(typed)}"
+        return typed
+
+
+def _extras(value: object) -> list[str]:
+    """The unknown keys anywhere in an answer."""
+    if isinstance(value, list):
+        return [k for v in value for k in _extras(v)]
+    if not isinstance(value, Answer):
+        return []
+    found = list(value.extra)
+    for f in value.FIELDS:
+        found += _extras(getattr(value, f.name))
+    return found
 
 
 @dataclass
@@ -65,7 +102,7 @@ class Api:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
 
     def client(self) -> Client:
-        return Client(self.socket, timeout=10)
+        return CheckedClient(self.socket, timeout=10)
 
     def bloom(self, **kwargs: Any) -> httpx.Client:
         """Plain HTTP to Bloom's app, as a browser or a script reaches the HTTP listener."""
@@ -210,8 +247,8 @@ def serve(tmp_path: Path, vcs: FakeVcs, open_vcs: Callable[[Path], Vcs]) -> Iter
         yield served
     finally:
         with contextlib.suppress(Exception), served.client() as client:
-            for colony in client.colonies()["colonies"]:
-                client.remove(colony["name"], force=True)
+            for colony in client.colonies().colonies:
+                client.remove(colony.name, force=True)
 
         async def shut() -> None:
             for server in servers:
@@ -229,14 +266,14 @@ def serve(tmp_path: Path, vcs: FakeVcs, open_vcs: Callable[[Path], Vcs]) -> Iter
         store.close()
 
 
-def settle(client: Client, name: str, *states: str, timeout: float = 10) -> dict[str, Any]:
+def settle(client: Client, name: str, *states: str, timeout: float = 10) -> Colony:
     """The colony once it is in one of ``states``."""
     deadline = time.monotonic() + timeout
     while True:
         colony = client.colony(name)
-        if colony["state"] in states:
+        if colony.state in states:
             return colony
-        assert time.monotonic() < deadline, f"{name} stayed {colony['state']}"
+        assert time.monotonic() < deadline, f"{name} stayed {colony.state}"
         time.sleep(0.02)
 
 

@@ -15,6 +15,7 @@ from colony.api import bloom
 from colony.api.access import RULES
 from colony.api.app import create_app
 from colony.api.auth import Auth, unix_routes, web_routes
+from colony.contract_responses import dump
 from colony.errors import ConfigError, NotFound
 from colony.store.tokens import Tokens
 from tests.api.conftest import Api, make_repo, settle
@@ -57,9 +58,9 @@ def test_sharing_is_checked_recorded_and_audited(api: Api, tmp_path: Path) -> No
     with api.client() as client:
         client.spawn("web", repo)
         settle(client, "web", "running")
-        assert client.shares("web") == {"colony": "web", "owner": me, "shares": []}
+        assert dump(client.shares("web")) == {"colony": "web", "owner": me, "shares": []}
         shared = client.share("web", "nobody", "operator")
-        assert shared["shares"] == [{"user": "nobody", "role": "operator"}]
+        assert dump(shared.shares) == [{"user": "nobody", "role": "operator"}]
         with pytest.raises(ConfigError, match=r"^user: 'no-such-user-x' is not a user of"):
             client.share("web", "no-such-user-x")
         with pytest.raises(ConfigError, match=rf"^user: '{me}' owns colony 'web'"):
@@ -68,14 +69,14 @@ def test_sharing_is_checked_recorded_and_audited(api: Api, tmp_path: Path) -> No
             ConfigError, match=r"^role: 'owner' is not a role .* viewer or operator"
         ):
             client.share("web", "nobody", "owner")
-        assert client.shares("web")["shares"] == [{"user": "nobody", "role": "operator"}]
-        assert client.unshare("web", "nobody")["shares"] == []
+        assert dump(client.shares("web").shares) == [{"user": "nobody", "role": "operator"}]
+        assert client.unshare("web", "nobody").shares == []
         with pytest.raises(NotFound, match="not shared with 'nobody'"):
             client.unshare("web", "nobody")
         with pytest.raises(NotFound):
             client.share("gone", "nobody")
-        entries = client.audit(colony="web", kind="lifecycle")["entries"]
-    messages = [(e["user"], e["msg"]) for e in entries if "shared" in e["msg"]]
+        entries = client.audit(colony="web", kind="lifecycle").entries
+    messages = [(e.user, e.msg) for e in entries if "shared" in e.msg]
     assert messages == [
         (me, "web: shared with nobody as operator"),
         (me, "web: no longer shared with nobody"),

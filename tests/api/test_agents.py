@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from colony.client import Client
+from colony.contract_responses import Session
 from colony.errors import ConfigError, Conflict, NotFound
 from tests.api.conftest import Api, make_repo, settle
 
@@ -17,12 +17,12 @@ from tests.api.conftest import Api, make_repo, settle
 def colony(client: Client, tmp_path: Path, name: str = "ag") -> Path:
     repo = make_repo(tmp_path / "repo", {"app.py": "print('hello')\n"})
     client.spawn(name, repo)
-    return Path(settle(client, name, "running")["workspace"])
+    return Path(settle(client, name, "running").workspace)
 
 
-def ended(client: Client, name: str, session: int) -> dict[str, Any]:
+def ended(client: Client, name: str, session: int) -> Session:
     deadline = time.monotonic() + 20
-    while (rec := client.agent_session(name, session))["status"] == "running":
+    while (rec := client.agent_session(name, session)).status == "running":
         assert time.monotonic() < deadline, rec
         time.sleep(0.05)
     return rec
@@ -35,28 +35,28 @@ def test_an_agent_runs_its_task_and_is_continued(api: Api, tmp_path: Path) -> No
     with api.client() as client:
         ws = colony(client, tmp_path)
         started = client.agent_run("ag", "write notes.txt: from the agent", preset="claude")
-        streamed = list(client.agent_events("ag", started["id"], follow=True))
-        first = ended(client, "ag", started["id"])
+        streamed = list(client.agent_events("ag", started.id, follow=True))
+        first = ended(client, "ag", started.id)
         again = client.agent_continue("ag", "write more.txt: again")
-        second = ended(client, "ag", again["id"])
-        mine = client.agent_sessions("ag")["sessions"]
-        every = client.agent_sessions()["sessions"]
-        later = list(client.agent_events("ag", started["id"], after=1))
+        second = ended(client, "ag", again.id)
+        mine = client.agent_sessions("ag").sessions
+        every = client.agent_sessions().sessions
+        later = list(client.agent_events("ag", started.id, after=1))
         with pytest.raises(ConfigError, match=r"^events: expected an integer, got 'x'$"):
-            client._request("GET", f"/colonies/ag/agents/{again['id']}", params={"events": "x"})
-    assert started["status"] == "running"
+            client._request("GET", f"/colonies/ag/agents/{again.id}", params={"events": "x"})
+    assert started.status == "running"
     assert (ws / "notes.txt").read_text().strip() == "from the agent"
-    assert first["status"] == "completed", first
-    assert first["events"][0]["kind"] == "init"
-    assert "tool_call" in [e["kind"] for e in first["events"]]
+    assert first.status == "completed", first
+    assert first.events[0].kind == "init"
+    assert "tool_call" in [e.kind for e in first.events]
     assert streamed[-1]["kind"] == "ended"
-    assert [e["seq"] for e in streamed[:-1]] == [e["seq"] for e in first["events"]]
+    assert [e["seq"] for e in streamed[:-1]] == [e.seq for e in first.events]
     assert all(e["seq"] > 1 for e in later)
-    assert second["status"] == "completed"
-    assert second["parent"] == started["id"]
+    assert second.status == "completed"
+    assert second.parent == started.id
     assert (ws / "more.txt").exists()
-    assert sorted(s["id"] for s in mine) == sorted([started["id"], again["id"]])
-    assert [s["id"] for s in every] == [s["id"] for s in mine]
+    assert sorted(s.id for s in mine) == sorted([started.id, again.id])
+    assert [s.id for s in every] == [s.id for s in mine]
 
 
 def test_a_running_agent_is_stopped_either_way(api: Api, tmp_path: Path) -> None:
@@ -70,11 +70,11 @@ def test_a_running_agent_is_stopped_either_way(api: Api, tmp_path: Path) -> None
             client.agent_run("ag", waiting, preset="claude")
         stopped = client.agent_stop("ag")
         two = client.agent_run("ag", waiting, preset="claude")
-        by_id = client.agent_stop("ag", two["id"])
+        by_id = client.agent_stop("ag", two.id)
         with pytest.raises(Conflict):
-            client.agent_stop("ag", two["id"])
-    assert (stopped["id"], stopped["status"]) == (one["id"], "interrupted")
-    assert (by_id["id"], by_id["status"]) == (two["id"], "interrupted")
+            client.agent_stop("ag", two.id)
+    assert (stopped.id, stopped.status) == (one.id, "interrupted")
+    assert (by_id.id, by_id.status) == (two.id, "interrupted")
 
 
 def test_agent_mistakes_are_one_line(api: Api, tmp_path: Path) -> None:
@@ -96,4 +96,4 @@ def test_agent_mistakes_are_one_line(api: Api, tmp_path: Path) -> None:
             list(client.agent_events("ag", 999))
         with pytest.raises(ConfigError, match=r"^request body: env: expected an object"):
             client._request("POST", "/colonies/ag/agents/run", body={"task": "x", "env": [1]})
-        assert client.agent_sessions("ag")["sessions"] == []
+        assert client.agent_sessions("ag").sessions == []

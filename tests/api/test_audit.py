@@ -12,14 +12,15 @@ from click.testing import CliRunner
 
 from colony.cli import main
 from colony.client import Client
+from colony.contract_responses import AuditEntry
 from colony.errors import ConfigError
 from tests.api.conftest import Api, make_repo, settle
 
 
-def lifecycle(client: Client, colony: str, count: int) -> list[dict[str, object]]:
+def lifecycle(client: Client, colony: str, count: int) -> list[AuditEntry]:
     """The colony's first ``count`` lifecycle entries (the audit writer works in batches)."""
     deadline = time.monotonic() + 10
-    while len(found := client.audit(colony=colony, kind="lifecycle")["entries"]) < count:
+    while len(found := client.audit(colony=colony, kind="lifecycle").entries) < count:
         assert time.monotonic() < deadline, found
         time.sleep(0.02)
     return found
@@ -42,13 +43,13 @@ def test_queries_filter_by_colony_kind_and_time(api: Api, tmp_path: Path) -> Non
     with api.client() as client:
         one = lifecycle(client, "one", 3)
         two = lifecycle(client, "two", 5)
-        newest = client.audit(colony="two", kind="lifecycle", limit=1)["entries"]
-        later = client.audit(colony="two", after=two[2]["seq"], limit=0)["entries"]
-        future = client.audit(since=str(time.time() + 3600))["entries"]
-    assert {e["colony"] for e in one} == {"one"}
-    assert [e["data"]["state"] for e in two][-2:] == ["stopping", "stopped"]
+        newest = client.audit(colony="two", kind="lifecycle", limit=1).entries
+        later = client.audit(colony="two", after=two[2].seq, limit=0).entries
+        future = client.audit(since=str(time.time() + 3600)).entries
+    assert {e.colony for e in one} == {"one"}
+    assert [e.data["state"] for e in two][-2:] == ["stopping", "stopped"]
     assert newest == [two[-1]]
-    assert all(e["seq"] > two[2]["seq"] for e in later)
+    assert all(e.seq > two[2].seq for e in later)
     assert two[-1] in later
     assert future == []
 
@@ -82,8 +83,8 @@ def test_follow_sends_old_entries_then_new_ones(api: Api, tmp_path: Path) -> Non
         fresh = next(stream)
         stream.close()
     assert backlog == old
-    assert fresh["colony"] == "one"
-    assert fresh["data"]["state"] == "stopping"
+    assert fresh.colony == "one"
+    assert fresh.data["state"] == "stopping"
 
 
 def test_export_is_victorialogs_lines_and_verify_checks_them(api: Api, tmp_path: Path) -> None:
@@ -94,14 +95,14 @@ def test_export_is_victorialogs_lines_and_verify_checks_them(api: Api, tmp_path:
         entries = lifecycle(client, "two", 5)
         lines = [json.loads(line) for line in client.audit_export(colony="two", kind="lifecycle")]
         verdict = client.audit_verify()
-    assert [line["_msg"] for line in lines] == [e["msg"] for e in entries]
+    assert [line["_msg"] for line in lines] == [e.msg for e in entries]
     assert {(line["colony"], line["kind"]) for line in lines} == {("two", "lifecycle")}
     assert all("_time" in line and line["user"] for line in lines)
-    assert verdict["ok"] is True
-    assert verdict["checked"] >= len(entries)
+    assert verdict.ok is True
+    assert verdict.checked >= len(entries)
     env = {"COLONY_SOCKET": str(api.socket)}
     out = CliRunner().invoke(
         main, ["audit", "export", "--colony", "two", "--kind", "lifecycle"], env=env
     )
     assert out.exit_code == 0, out.output
-    assert [json.loads(x)["_msg"] for x in out.output.splitlines()] == [e["msg"] for e in entries]
+    assert [json.loads(x)["_msg"] for x in out.output.splitlines()] == [e.msg for e in entries]

@@ -19,7 +19,7 @@ WEB = '[services.web]\ncommand = "sleep 300"\n'
 def login(api: Api) -> tuple[str, str]:
     """The session cookie and the API token a used login URL gives."""
     with api.client() as client:
-        url = client.dashboard_url()["url"]
+        url = client.dashboard_url().url
     assert url.startswith(f"{BLOOM}/login?token=")
     split = urlsplit(url)
     with api.bloom() as bloom:
@@ -102,14 +102,14 @@ def test_logout_ends_the_token_and_revoke_ends_every_one(api: Api) -> None:
     with api.client() as client:
         issued = client.api_token()
         cookie, _token = login(api)
-        with api.bloom(headers={"Authorization": f"Bearer {issued['token']}"}) as script:
+        with api.bloom(headers={"Authorization": f"Bearer {issued.token}"}) as script:
             before = script.get("/health")
         revoked = client.revoke_tokens()
-    assert issued["url"] == BLOOM
+    assert issued.url == BLOOM
     assert before.status_code == 200
-    assert revoked["revoked"] >= 2
+    assert revoked.revoked >= 2
     with api.bloom() as bloom:
-        gone = bloom.get("/health", headers={"Authorization": f"Bearer {issued['token']}"})
+        gone = bloom.get("/health", headers={"Authorization": f"Bearer {issued.token}"})
         page = bloom.get("/", headers={"Cookie": f"colony_session={cookie}"})
     assert gone.status_code == 401
     assert page.status_code == 401

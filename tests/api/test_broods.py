@@ -23,7 +23,7 @@ def finished(client: Client, name: str) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while True:
         brood = client.brood(name)
-        if all(m["state"] in FINISHED for m in brood["members"]):
+        if all(m.state in FINISHED for m in brood.members):
             return brood
         assert time.monotonic() < deadline, brood
         time.sleep(0.05)
@@ -36,18 +36,18 @@ def test_a_brood_runs_ranks_and_picks(git_api: Api, tmp_path: Path) -> None:
     with git_api.client() as client:
         made = client.brood_spawn(OBJECTIVE, 2, repo, agent="claude", name="fix")
         brood = finished(client, "fix")
-        listed = client.broods()["broods"]
+        listed = client.broods().broods
         with pytest.raises(ConfigError, match=r"^colony: 'fix-9' is not a member of brood 'fix'"):
             client.brood_pick("fix", "fix-9")
         picked = client.brood_pick("fix", "fix-2")
         with pytest.raises(Conflict, match=r"^brood 'fix' was already picked \(fix-2\)$"):
             client.brood_pick("fix")
-        left = [c["name"] for c in client.colonies()["colonies"]]
-        trash = [e["name"] for e in client.trash()["trash"]]
-    assert sorted(m["colony"] for m in made["members"]) == ["fix-1", "fix-2"]
-    assert {m["status"] for m in brood["members"]} == {"completed"}
-    assert [b["name"] for b in listed] == ["fix"]
-    assert (picked["picked"], picked["trashed"]) == ("fix-2", ["fix-1"])
+        left = [c.name for c in client.colonies().colonies]
+        trash = [e.name for e in client.trash().trash]
+    assert sorted(m.colony for m in made.members) == ["fix-1", "fix-2"]
+    assert {m.status for m in brood.members} == {"completed"}
+    assert [b.name for b in listed] == ["fix"]
+    assert (picked.picked, picked.trashed) == ("fix-2", ["fix-1"])
     shown = subprocess.run(
         ["git", "-C", str(repo), "show", "main:app.py"], capture_output=True, text=True
     )
@@ -69,8 +69,8 @@ def test_brood_mistakes_make_nothing(api: Api, tmp_path: Path) -> None:
             client.brood("nothing")
         with pytest.raises(NotFound, match="nothing"):
             client.brood_pick("nothing")
-        assert client.broods()["broods"] == []
-        assert client.colonies()["colonies"] == []
+        assert client.broods().broods == []
+        assert client.colonies().colonies == []
     assert "count" in str(count.value)
 
 
@@ -88,23 +88,20 @@ def test_a_brood_is_removed_with_its_colonies(git_api: Api, tmp_path: Path) -> N
         refused = client.brood_remove("rmme")
         still = client.brood("rmme")
         removed = client.brood_remove("rmme", force=True)
-        broods = client.broods()["broods"]
-        left = [c["name"] for c in client.colonies()["colonies"]]
-        trash = sorted(e["name"] for e in client.trash()["trash"])
+        broods = client.broods().broods
+        left = [c.name for c in client.colonies().colonies]
+        trash = sorted(e.name for e in client.trash().trash)
         with pytest.raises(NotFound):
             client.brood_remove("rmme")
-    assert refused["removed"] is False
-    assert {r["name"]: "error" in r for r in refused["results"]} == {
+    assert refused.removed is False
+    assert {r.name: r.error is not None for r in refused.results} == {
         "rmme-1": False,
         "rmme-2": True,
         "rmme-3": False,
     }
-    assert still["name"] == "rmme"
-    assert removed == {
-        "brood": "rmme",
-        "removed": True,
-        "results": [{"name": "rmme-2", **removed["results"][0]}],
-    }
+    assert still.name == "rmme"
+    assert (removed.brood, removed.removed) == ("rmme", True)
+    assert [r.name for r in removed.results] == ["rmme-2"]
     assert broods == []
     assert left == []
     assert trash == ["rmme-1", "rmme-2", "rmme-3"]

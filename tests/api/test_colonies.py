@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from colony.cli import main
+from colony.contract_responses import dump
 from colony.errors import ConfigError, NotFound
 from tests.api.conftest import Api, make_repo, settle
 
@@ -21,7 +22,7 @@ def running(api: Api, tmp_path: Path, name: str = "web", toml: str = WEB) -> Non
     with api.client() as client:
         client.spawn(name, repo)
         colony = settle(client, name, "running", "failed")
-    assert colony["state"] == "running", colony["reason"]
+    assert colony.state == "running", colony.reason
 
 
 def test_restart_gives_the_service_a_new_process_and_a_bad_action_is_404(
@@ -31,14 +32,14 @@ def test_restart_gives_the_service_a_new_process_and_a_bad_action_is_404(
     than stop, start or restart is one line naming it."""
     running(api, tmp_path)
     with api.client() as client:
-        before = client.colony("web")["services"][0]["pid"]
+        before = client.colony("web").services[0].pid
         client.restart("web")
         settle(client, "web", "running")
-        after = client.colony("web")["services"][0]
+        after = client.colony("web").services[0]
         with pytest.raises(NotFound, match=r"^no action 'jump': expected stop, start or restart$"):
             client._request("POST", "/colonies/web/jump")
-    assert after["state"] == "running"
-    assert after["pid"] not in (None, before)
+    assert after.state == "running"
+    assert after.pid not in (None, before)
 
 
 def test_logs_hold_the_colony_and_its_service_and_refuse_a_bad_count(
@@ -75,16 +76,16 @@ def test_urls_and_usage_of_a_colony_and_of_all(api: Api, tmp_path: Path) -> None
     usage of all colonies lists it, and an unknown colony is 404 on each."""
     running(api, tmp_path)
     with api.client() as client:
-        assert client.urls("web") == {"urls": {}}
+        assert client.urls("web").urls == {}
         one = client.colony_usage("web")
-        every = client.usage()["usage"]
+        every = client.usage().usage
         with pytest.raises(NotFound):
             client.urls("nobody")
         with pytest.raises(NotFound):
             client.colony_usage("nobody")
-    assert (one["colony"], one["state"], one["level"]) == ("web", "running", "basic")
-    assert one["limits"]["pids"] > 0
-    assert [u["colony"] for u in every] == ["web"]
+    assert (one.colony, one.state, one.level) == ("web", "running", "basic")
+    assert one.limits.pids > 0
+    assert [u.colony for u in every] == ["web"]
 
 
 def test_gc_removes_only_what_this_daemon_left(api: Api) -> None:
@@ -93,8 +94,8 @@ def test_gc_removes_only_what_this_daemon_left(api: Api) -> None:
     api.iso.objects[("ca-api", "netns")] = {"ghost", "theirs"}
     api.iso.foreign.add(("ca-api", "netns", "theirs"))
     with api.client() as client:
-        removed = client.gc()["removed"]
-        again = client.gc()["removed"]
+        removed = dump(client.gc().removed)
+        again = client.gc().removed
     assert removed == [{"kind": "netns", "name": "ghost"}]
     assert again == []
     assert api.iso.objects[("ca-api", "netns")] == {"theirs"}
@@ -108,18 +109,18 @@ def test_hosts_shows_the_names_and_refuses_an_unknown_action(api: Api) -> None:
         shown = client.hosts()
         with pytest.raises(ConfigError) as bad:
             client.hosts_update("replace")
-    assert shown["path"] == "/etc/hosts"
-    assert shown["missing"] == []
+    assert shown.path == "/etc/hosts"
+    assert shown.missing == []
     assert str(bad.value) == "request body: action: expected 'add' or 'remove', got 'replace'"
 
 
 def test_doctor_lists_each_check_with_a_status(api: Api, tmp_path: Path) -> None:
     running(api, tmp_path)
     with api.client() as client:
-        checks = {c["name"]: c for c in client.doctor()["checks"]}
-    assert {c["status"] for c in checks.values()} <= {"ok", "warn", "fail"}
-    assert checks["audit"]["status"] == "ok"
-    assert checks["firewall"]["detail"] == "every colony has its nft table (1)"
+        checks = {c.name: c for c in client.doctor().checks}
+    assert {c.status for c in checks.values()} <= {"ok", "warn", "fail"}
+    assert checks["audit"].status == "ok"
+    assert checks["firewall"].detail == "every colony has its nft table (1)"
 
 
 def test_openapi_documents_the_routes(api: Api) -> None:
@@ -162,21 +163,23 @@ def test_several_colonies_are_removed_in_one_call_each_on_its_own(api: Api, tmp_
     with api.client() as client:
         client.stop("b")
         settle(client, "b", "stopped")
-        first = client.remove_many(["b", "nosuch", "a", "b"])["results"]
-        forced = client.remove_many(["a", "c"], force=True)["results"]
-        left = [c["name"] for c in client.colonies()["colonies"]]
-        trash = sorted(e["name"] for e in client.trash()["trash"])
+        first = client.remove_many(["b", "nosuch", "a", "b"]).results
+        forced = client.remove_many(["a", "c"], force=True).results
+        left = [c.name for c in client.colonies().colonies]
+        trash = sorted(e.name for e in client.trash().trash)
         with pytest.raises(ConfigError, match=r"^request body: names: expected a non-empty"):
             client.remove_many([])
         with pytest.raises(ConfigError, match=r"^request body: names: expected a non-empty"):
             client._request("POST", "/colonies/remove", body={"names": ["a", 5]})
-    assert [r["name"] for r in first] == ["b", "nosuch", "a"]
-    assert first[0]["removed"] == "b"
-    assert first[0]["trash"]
-    assert first[1]["error"]["type"] == "NotFound"
-    assert first[2]["error"]["type"] == "Conflict"
-    assert "running" in first[2]["error"]["message"]
-    assert [(r["name"], r["removed"]) for r in forced] == [("a", "a"), ("c", "c")]
+    assert [r.name for r in first] == ["b", "nosuch", "a"]
+    assert first[0].removed == "b"
+    assert first[0].trash
+    assert first[1].error is not None
+    assert first[1].error.type == "NotFound"
+    assert first[2].error is not None
+    assert first[2].error.type == "Conflict"
+    assert "running" in first[2].error.message
+    assert [(r.name, r.removed) for r in forced] == [("a", "a"), ("c", "c")]
     assert left == []
     assert trash == ["a", "b", "c"]
 

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from colony.cli import main
+from colony.contract_responses import dump
 from colony.errors import ColonyError, Conflict, NotFound
 from tests.api.conftest import Api, make_repo, settle
 
@@ -31,21 +32,21 @@ def test_a_colony_through_its_life(api: Api, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"colony.toml": WEB})
     with api.client() as client:
         spawned = client.spawn("web", repo)
-        assert spawned["state"] == "spawning"
+        assert spawned.state == "spawning"
         colony = settle(client, "web", "running", "failed")
-        assert colony["state"] == "running", colony["reason"]
-        assert [s["name"] for s in colony["services"]] == ["web"]
-        assert [c["name"] for c in client.colonies()["colonies"]] == ["web"]
+        assert colony.state == "running", colony.reason
+        assert [s.name for s in colony.services] == ["web"]
+        assert [c.name for c in client.colonies().colonies] == ["web"]
         client.stop("web")
-        assert settle(client, "web", "stopped")["services"][0]["state"] == "stopped"
+        assert settle(client, "web", "stopped").services[0].state == "stopped"
         client.start("web")
-        assert settle(client, "web", "running")["state"] == "running"
+        assert settle(client, "web", "running").state == "running"
         again = client.start("web")
-        assert again.get("already") == "running"
+        assert again.already == "running"
         removed = client.remove("web", force=True)
-        assert removed["removed"] == "web"
-        assert client.colonies()["colonies"] == []
-        assert [e["name"] for e in client.trash()["trash"]] == ["web"]
+        assert removed.removed == "web"
+        assert client.colonies().colonies == []
+        assert [e.name for e in client.trash().trash] == ["web"]
     assert ("destroy", "web") in [call[:2] for call in api.iso.calls]
 
 
@@ -61,7 +62,7 @@ def test_bad_names_are_one_line_and_make_nothing(
         with pytest.raises(expected) as info:
             client.spawn(name, repo)
         assert "\n" not in str(info.value)
-        assert client.colonies()["colonies"] == []
+        assert client.colonies().colonies == []
     assert api.vcs.calls == []
 
 
@@ -94,14 +95,14 @@ def test_the_egress_policy_changes_live_and_is_kept(api: Api, tmp_path: Path) ->
         client.spawn("net", repo)
         settle(client, "net", "running")
         changed = client.set_policy("net", egress="deny", deny=["10.9.0.0/16"])
-        assert changed["policy"] == {"egress": "deny", "allow": [], "deny": ["10.9.0.0/16"]}
-        assert client.network("net")["policy"]["egress"] == "deny"
+        assert dump(changed.policy) == {"egress": "deny", "allow": [], "deny": ["10.9.0.0/16"]}
+        assert client.network("net").policy.egress == "deny"
         with pytest.raises(ColonyError) as bad:
             client.set_policy("net", egress="sometimes")
         assert "\n" not in str(bad.value)
-        assert client.network("net")["source"] == "override"
+        assert client.network("net").source == "override"
         client.reset_policy("net")
-        assert client.network("net")["policy"]["egress"] == "allow"
+        assert client.network("net").policy.egress == "allow"
 
 
 def test_the_audit_log_records_the_spawn(api: Api, tmp_path: Path) -> None:
@@ -110,14 +111,14 @@ def test_the_audit_log_records_the_spawn(api: Api, tmp_path: Path) -> None:
         client.spawn("seen", repo)
         settle(client, "seen", "running")
         deadline = time.monotonic() + 10
-        while len(entries := client.audit(colony="seen")["entries"]) < 3:
+        while len(entries := client.audit(colony="seen").entries) < 3:
             assert time.monotonic() < deadline, entries  # the audit writer works in batches
             time.sleep(0.02)
         verified = client.audit_verify()
-    states = [e["data"]["state"] for e in entries if e["kind"] == "lifecycle"]
+    states = [e.data["state"] for e in entries if e.kind == "lifecycle"]
     assert states[:3] == ["spawning", "starting", "running"]
-    assert all(e["user"] == entries[0]["user"] for e in entries)
-    assert verified["ok"] is True
+    assert all(e.user == entries[0].user for e in entries)
+    assert verified.ok is True
 
 
 def test_the_cli_reads_the_same_api(api: Api, tmp_path: Path) -> None:

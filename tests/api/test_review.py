@@ -21,8 +21,8 @@ def spawned(client: Client, repo: Path, *names: str) -> dict[str, Path]:
     found = {}
     for name in names:
         colony = settle(client, name, "running", "failed")
-        assert colony["state"] == "running", colony["reason"]
-        found[name] = Path(colony["workspace"])
+        assert colony.state == "running", colony.reason
+        found[name] = Path(colony.workspace)
     return found
 
 
@@ -39,14 +39,14 @@ def test_diff_shows_the_work_and_its_stat(git_api: Api, tmp_path: Path) -> None:
         (ws / "app.py").write_text("print('one')\n")
         (ws / "new.txt").write_text("fresh\n")
         diff = client.diff("one")
-        stat = client.diff("one", stat=True)["stat"]
+        stat = client.diff("one", stat=True).stat
         with pytest.raises(NotFound, match="nobody"):
             client.diff("nobody")
-    assert "+print('one')" in diff["diff"]
-    assert "-print('hello')" in diff["diff"]
-    assert diff["branch"] == "colony/one"
-    assert stat["paths"] == ["app.py", "new.txt"]
-    assert (stat["files"], stat["added"], stat["deleted"]) == (2, 2, 1)
+    assert "+print('one')" in diff.diff
+    assert "-print('hello')" in diff.diff
+    assert diff.branch == "colony/one"
+    assert stat.paths == ["app.py", "new.txt"]
+    assert (stat.files, stat.added, stat.deleted) == (2, 2, 1)
 
 
 def test_snapshots_and_undo_restore_the_files(git_api: Api, tmp_path: Path) -> None:
@@ -63,13 +63,13 @@ def test_snapshots_and_undo_restore_the_files(git_api: Api, tmp_path: Path) -> N
             client.undo("one", to=7)
         assert (ws / "app.py").read_text() == "print('v2')\n"
         undone = client.undo("one")
-        listed = client.snapshots("one")["snapshots"]
-    assert (taken["number"], taken["message"]) == (1, "v1")
+        listed = client.snapshots("one").snapshots
+    assert (taken.number, taken.message) == (1, "v1")
     assert (ws / "app.py").read_text() == "print('v1')\n"
-    assert undone["restored"]["number"] == 1
-    assert [s["number"] for s in listed] == [1, 2]
-    assert listed[0]["commit"] == taken["commit"]
-    assert listed[1]["commit"] == undone["saved"]["commit"]
+    assert undone.restored.number == 1
+    assert [s.number for s in listed] == [1, 2]
+    assert listed[0].commit == taken.commit
+    assert listed[1].commit == undone.saved.commit
 
 
 def test_merge_lands_the_work_on_the_branch_and_conflicts_refuse(
@@ -83,16 +83,16 @@ def test_merge_lands_the_work_on_the_branch_and_conflicts_refuse(
         ws = spawned(client, repo, "one", "two")
         (ws["one"] / "app.py").write_text("print('one')\n")
         (ws["two"] / "app.py").write_text("print('two')\n")
-        conflicts = client.conflicts()["conflicts"]
+        conflicts = client.conflicts().conflicts
         merged = client.merge("one", message="one's work")
         head = git(repo, "rev-parse", "main")
         with pytest.raises(Conflict) as refused:
             client.merge("two")
         with pytest.raises(ColonyError, match="expected bool"):
             client._request("POST", "/colonies/two/workspace/merge", body={"squash": "yes"})
-    assert [(c["path"], c["colonies"]) for c in conflicts] == [("app.py", ["one", "two"])]
-    assert merged["into"] == "main"
-    assert merged["commit"] == head
+    assert [(c.path, c.colonies) for c in conflicts] == [("app.py", ["one", "two"])]
+    assert merged.into == "main"
+    assert merged.commit == head
     assert git(repo, "show", "main:app.py") == "print('one')"
     assert "app.py" in str(refused.value)
     assert git(repo, "rev-parse", "main") == head
@@ -107,20 +107,20 @@ def test_the_trash_restores_and_purges(git_api: Api, tmp_path: Path) -> None:
         (ws["one"] / "app.py").write_text("print('kept')\n")
         client.remove("one", force=True)
         client.remove("two", force=True)
-        listed = client.trash()["trash"]
+        listed = client.trash().trash
         restored = client.trash_restore("one")
         settle(client, "one", "running")
-        kept = (Path(client.colony("one")["workspace"]) / "app.py").read_text()
+        kept = (Path(client.colony("one").workspace) / "app.py").read_text()
         with pytest.raises(NotFound):
             client.trash_restore("never-was")
-        purged = client.trash_purge("two")["purged"]
+        purged = client.trash_purge("two").purged
         client.remove("one", force=True)
-        everything = client.trash_purge()["purged"]
-        left = client.trash()["trash"]
-    assert sorted(e["name"] for e in listed) == ["one", "two"]
-    assert next(e for e in listed if e["name"] == "one")["saved"]
-    assert restored["name"] == "one"
+        everything = client.trash_purge().purged
+        left = client.trash().trash
+    assert sorted(e.name for e in listed) == ["one", "two"]
+    assert next(e for e in listed if e.name == "one").saved
+    assert restored.name == "one"
     assert kept == "print('kept')\n"
-    assert [p["name"] for p in purged] == ["two"]
-    assert "one" in [p["name"] for p in everything]
+    assert [p.name for p in purged] == ["two"]
+    assert "one" in [p.name for p in everything]
     assert left == []

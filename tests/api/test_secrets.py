@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from colony.cli import main
+from colony.contract_responses import dump
 from colony.core.secrets import PLACEHOLDER_RE
 from colony.errors import ConfigError, NotFound
 from colony.present.colonies import format_colony
@@ -38,9 +39,11 @@ def test_a_secret_is_stored_listed_rotated_and_removed_without_its_value_shown(
     running(api, tmp_path)
     with api.client() as client:
         set_ = client.set_secret("sec", "API_KEY", VALUE, ["API.Example.test"], "x-api-key")
-        assert set_ == {
-            "colony": "sec",
-            "secret": {"key": "API_KEY", "hosts": ["api.example.test"], "header": "x-api-key"},
+        assert set_.colony == "sec"
+        assert dump(set_.secret) == {
+            "key": "API_KEY",
+            "hosts": ["api.example.test"],
+            "header": "x-api-key",
         }
         listing = client.secrets("sec")
         shown = client.colony("sec")
@@ -53,13 +56,13 @@ def test_a_secret_is_stored_listed_rotated_and_removed_without_its_value_shown(
         assert "API_KEY" not in api.services.colonies.actor("sec").env(None)
         with pytest.raises(NotFound, match="colony 'sec' has no secret API_KEY"):
             client.remove_secret("sec", "API_KEY")
-        entries = client.audit(colony="sec", kind="lifecycle")["entries"]
+        entries = client.audit(colony="sec", kind="lifecycle").entries
         logs = list(client.logs("sec"))
-    assert listing["secrets"] == [set_["secret"]]
-    assert shown["secrets"] == [set_["secret"]]
+    assert listing.secrets == [set_.secret]
+    assert shown.secrets == [set_.secret]
     assert "secrets    API_KEY → api.example.test" in format_colony(shown, 0).plain
-    assert VALUE not in json.dumps([listing, shown, entries, logs])
-    messages = [e["msg"] for e in entries if "secret" in e["msg"]]
+    assert VALUE not in json.dumps([dump(listing), dump(shown), dump(entries), logs])
+    messages = [e.msg for e in entries if "secret" in e.msg]
     assert messages == [
         "sec: secret API_KEY set for api.example.test",
         "sec: secret API_KEY set for api.example.test",
@@ -95,7 +98,7 @@ def test_bad_secrets_are_one_line_and_store_nothing(api: Api, tmp_path: Path) ->
             client.set_secret("sec", "K", VALUE, ["api.example.test"], "x y")
         with pytest.raises(ConfigError, match=r"^request body: hosts: expected list"):
             client._request("PUT", "/colonies/sec/secrets/K", body={"value": VALUE, "hosts": "x"})
-        assert client.secrets("sec")["secrets"] == []
+        assert client.secrets("sec").secrets == []
     assert not (api.services.secrets.store.root / "sec.json").exists()
 
 
@@ -169,11 +172,11 @@ def test_colony_toml_secrets_come_from_the_users_environment_at_spawn(
     ) in done.output
     with api.client() as client:
         settle(client, "toml", "running")
-        assert client.secrets("toml")["secrets"] == [
+        assert dump(client.secrets("toml"))["secrets"] == [
             {"key": "API_KEY", "hosts": ["api.example.test"], "header": "x-api-key"}
         ]
         with pytest.raises(ConfigError, match=r"^secrets: expected keys colony.toml declares"):
             client.spawn("bad", repo, secrets={"NOT_DECLARED": VALUE})
-        assert all(c["name"] != "bad" for c in client.colonies()["colonies"])
+        assert all(c.name != "bad" for c in client.colonies().colonies)
     assert api.services.colonies.actor("toml").env(None)["API_KEY"].startswith("colony-secret-")
     assert VALUE not in json.dumps(api.services.colonies.actor("toml").env(None))

@@ -43,7 +43,7 @@ def test_exec_runs_a_command_in_the_colony(api: Api, tmp_path: Path) -> None:
     script = "read line; echo got $line; pwd; echo oops >&2; exit 3"
     with api.client() as client:
         client.spawn("box", repo)
-        workspace = settle(client, "box", "running")["workspace"]
+        workspace = settle(client, "box", "running").workspace
         out: dict[str, bytes] = {"stdout": b"", "stderr": b""}
         with client.events("box") as events:
             with client.exec_session("box", ["sh", "-c", script]) as run:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from colony.client import Client
+from colony.contract_responses import Colony
 from colony.core.env import DEFAULT_PATH
 from colony.errors import ColonyError
 from tests.conftest import (
@@ -139,11 +140,11 @@ class Daemon:
             self.start()
         assert self.client is not None
         failed = []
-        for colony in self.client.colonies()["colonies"]:
+        for colony in self.client.colonies().colonies:
             try:
-                self.client.remove(colony["name"], force=True)
+                self.client.remove(colony.name, force=True)
             except ColonyError as exc:
-                failed.append(f"{colony['name']}: {exc}")
+                failed.append(f"{colony.name}: {exc}")
         self.client.gc()
         self.stop()
         # Removing is the product's own promise (nothing left behind): the test errors, and
@@ -200,12 +201,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     return rep
 
 
-def wait_state(client: Client, name: str, *states: str, timeout: float = 30) -> dict:
+def wait_state(client: Client, name: str, *states: str, timeout: float = 30) -> Colony:
     """Poll until colony ``name`` is in one of ``states``; fail with its record otherwise."""
     deadline = time.monotonic() + timeout
     while True:
         colony = client.colony(name)
-        if colony["state"] in states:
+        if colony.state in states:
             return colony
         if time.monotonic() > deadline:
             raise AssertionError(f"colony {name} never reached {states}: {colony}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from colony.client import Client
+from colony.contract_responses import Session
 from colony.errors import Conflict
 from tests.conftest import git, make_repo
 from tests.host.conftest import Daemon, git_in, wait_state
@@ -41,14 +42,14 @@ def spawn_all(client: Client, repo: Path, names: tuple[str, ...]) -> None:
         client.spawn(name, str(repo))
     for name in names:
         colony = wait_state(client, name, "running", "failed")
-        assert colony["state"] == "running", colony["reason"]
+        assert colony.state == "running", colony.reason
 
 
-def run_three(client: Client, repo: Path) -> dict[str, dict]:
+def run_three(client: Client, repo: Path) -> dict[str, Session]:
     """Three colonies, each agent given its task; returns the ended sessions."""
     spawn_all(client, repo, NAMES)
     started = {name: client.agent_run(name, TASKS[name]) for name in NAMES}
-    return {name: wait_ended(client, name, s["id"]) for name, s in started.items()}
+    return {name: wait_ended(client, name, s.id) for name, s in started.items()}
 
 
 def test_three_agents_diff_and_conflicts(d: Daemon, tmp_path: Path) -> None:
@@ -62,18 +63,18 @@ def test_three_agents_diff_and_conflicts(d: Daemon, tmp_path: Path) -> None:
         event = wait_event(events, lambda e: e["type"] == "conflict" and e["path"] == "app.py")
     assert event["colonies"] == ["one", "two"]
     for session in ended.values():
-        assert session["status"] == "completed", session
-        assert session["agent"] == "claude"
-        assert session["cost"] > 0
-        assert session["tokens_in"] > 0
-    assert "+print('one')" in client.diff("one")["diff"]
-    assert "+print('two')" in client.diff("two")["diff"]
+        assert session.status == "completed", session
+        assert session.agent == "claude"
+        assert session.cost > 0
+        assert session.tokens_in > 0
+    assert "+print('one')" in client.diff("one").diff
+    assert "+print('two')" in client.diff("two").diff
     three = client.diff("three", stat=True)
-    assert three["stat"]["paths"] == ["docs/guide.md"]
-    assert "docs/guide.md" in three["diff"]
-    conflicts = client.conflicts()["conflicts"]
-    assert [(c["path"], c["colonies"]) for c in conflicts] == [("app.py", ["one", "two"])]
-    kinds = [e["kind"] for e in client.agent_session("one", ended["one"]["id"])["events"]]
+    assert three.stat.paths == ["docs/guide.md"]
+    assert "docs/guide.md" in three.diff
+    conflicts = client.conflicts().conflicts
+    assert [(c.path, c.colonies) for c in conflicts] == [("app.py", ["one", "two"])]
+    kinds = [e.kind for e in client.agent_session("one", ended["one"].id).events]
     assert kinds[0] == "init"
     assert "tool_call" in kinds
     assert kinds[-1] == "result"
@@ -87,7 +88,7 @@ def test_merge_refuses_conflict_and_squash_gives_one_commit(d: Daemon, tmp_path:
     repo = project(tmp_path)
     run_three(client, repo)
     merged = client.merge("one")
-    assert (merged["merged"], merged["into"]) == (True, "main")
+    assert (merged.merged, merged.into) == (True, "main")
     assert (repo / "app.py").read_text() == "print('one')\n"
     main = git(repo, "rev-parse", "main")
     before = (git_in(client, "two", "rev-parse", "HEAD"), git_in(client, "two", "status", "-s"))
@@ -100,7 +101,7 @@ def test_merge_refuses_conflict_and_squash_gives_one_commit(d: Daemon, tmp_path:
     ) == before
     assert git(repo, "status", "--porcelain") == ""
     squashed = client.merge("three", squash=True)
-    assert squashed["squash"] is True
+    assert squashed.squash is True
     assert git(repo, "rev-list", "--count", f"{main.strip()}..main").strip() == "1"
     assert len(git(repo, "log", "-1", "--format=%P", "main").split()) == 1
     assert (repo / "docs" / "guide.md").read_text() == "# Guide\n"
@@ -119,22 +120,22 @@ def test_interrupted_session_continues_with_same_session_id(
     first = client.agent_run("slow", f"write progress.txt: started\nwait-for {gate}")
 
     def started() -> bool:
-        events = client.agent_session("slow", first["id"])["events"]
-        return any(e["kind"] == "tool_result" for e in events)
+        events = client.agent_session("slow", first.id).events
+        return any(e.kind == "tool_result" for e in events)
 
     wait_until(started, what="the agent to start working")
     stopped = client.agent_stop("slow")
-    assert stopped["status"] == "interrupted"
-    assert stopped["exit_code"] == 130  # it got SIGINT first, and ended on it
-    assert stopped["session_id"]
+    assert stopped.status == "interrupted"
+    assert stopped.exit_code == 130  # it got SIGINT first, and ended on it
+    assert stopped.session_id
     again = client.agent_continue("slow", "write after.txt: resumed")
-    assert again["parent"] == first["id"]
-    done = wait_ended(client, "slow", again["id"])
-    assert done["status"] == "completed"
-    assert done["session_id"] == stopped["session_id"]
-    workspace = Path(client.colony("slow")["workspace"])
+    assert again.parent == first.id
+    done = wait_ended(client, "slow", again.id)
+    assert done.status == "completed"
+    assert done.session_id == stopped.session_id
+    workspace = Path(client.colony("slow").workspace)
     assert (workspace / "after.txt").read_text() == "resumed\n"
-    assert [s["status"] for s in client.agent_sessions("slow")["sessions"]] == [
+    assert [s.status for s in client.agent_sessions("slow").sessions] == [
         "interrupted",
         "completed",
     ]
@@ -148,11 +149,11 @@ def test_other_presets_run_and_report(d: Daemon, tmp_path: Path, agent: str) -> 
     assert client is not None
     spawn_all(client, project(tmp_path, agent), ("x",))
     session = client.agent_run("x", "write hello.txt: hi")
-    done = wait_ended(client, "x", session["id"])
-    assert (done["status"], done["agent"]) == ("completed", agent)
-    assert done["tokens_in"] > 0
-    assert client.diff("x", stat=True)["stat"]["paths"] == ["hello.txt"]
-    kinds = {e["kind"] for e in client.agent_session("x", session["id"])["events"]}
+    done = wait_ended(client, "x", session.id)
+    assert (done.status, done.agent) == ("completed", agent)
+    assert done.tokens_in > 0
+    assert client.diff("x", stat=True).stat.paths == ["hello.txt"]
+    kinds = {e.kind for e in client.agent_session("x", session.id).events}
     assert "tool_call" in kinds
 
 
@@ -168,15 +169,15 @@ def test_agent_outlives_a_daemon_crash_and_is_adopted(
     session = client.agent_run(
         "durable", f"write before.txt: b\nwait-for {gate}\nwrite after.txt: a"
     )
-    workspace = Path(client.colony("durable")["workspace"])
+    workspace = Path(client.colony("durable").workspace)
     wait_until(lambda: (workspace / "before.txt").exists(), what="the agent to start")
     d.kill9()
     gate.touch()
     wait_until(lambda: (workspace / "after.txt").exists(), what="the agent to go on alone")
     client = d.start()
-    done = wait_ended(client, "durable", session["id"])
-    assert done["status"] == "completed"
-    assert done["cost"] > 0
-    kinds = [e["kind"] for e in client.agent_session("durable", session["id"])["events"]]
+    done = wait_ended(client, "durable", session.id)
+    assert done.status == "completed"
+    assert done.cost > 0
+    kinds = [e.kind for e in client.agent_session("durable", session.id).events]
     assert kinds.count("init") == 1
     assert kinds[-1] == "result"

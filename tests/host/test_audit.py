@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from colony.cli import main
 from colony.client import Client
+from colony.contract_responses import AuditEntry, dump
 from colony.errors import ConfigError
 from tests.conftest import make_repo
 from tests.host.conftest import Daemon, wait_for, wait_state
@@ -36,16 +37,16 @@ def run(client: Client, name: str, argv: list[str], env: dict[str, str] | None =
         return session.exit_code
 
 
-def entries(client: Client, **filters: Any) -> list[dict[str, Any]]:
-    return list(client.audit(limit=0, **filters)["entries"])
+def entries(client: Client, **filters: Any) -> list[AuditEntry]:
+    return list(client.audit(limit=0, **filters).entries)
 
 
-def wait_entry(client: Client, what: str, **want: Any) -> dict[str, Any]:
+def wait_entry(client: Client, what: str, **want: Any) -> AuditEntry:
     """The first entry whose data has the fields ``want``, once it is there."""
 
-    def found() -> dict[str, Any] | None:
+    def found() -> AuditEntry | None:
         for entry in entries(client):
-            if all(entry["data"].get(k) == v for k, v in want.items()):
+            if all(entry.data.get(k) == v for k, v in want.items()):
                 return entry
         return None
 
@@ -57,20 +58,20 @@ def cli(d: Daemon, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def signature(entry: dict[str, Any]) -> tuple[Any, ...]:
-    data = entry["data"]
+def signature(entry: AuditEntry) -> tuple[Any, ...]:
+    data = entry.data
     kind = data["type"]
     if kind in ("state", "service"):
-        return (kind, data.get("state"), entry["user"])
+        return (kind, data.get("state"), entry.user)
     if kind == "exec":
-        return (kind, tuple(data["argv"]), entry["user"])
+        return (kind, tuple(data["argv"]), entry.user)
     if kind == "exec_end":
-        return (kind, tuple(data["argv"]), data["code"], entry["user"])
+        return (kind, tuple(data["argv"]), data["code"], entry.user)
     if kind == "request":
         return (kind, data["method"], data["status"])
     if kind == "files":
         return (kind, tuple(data["paths"]))
-    return (kind, entry["user"])
+    return (kind, entry.user)
 
 
 def in_order(found: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]) -> bool:
@@ -84,13 +85,13 @@ def test_scripted_session_is_recorded_in_order(daemon: Daemon, tmp_path: Path) -
     client = daemon.client
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"app.py": EXAMPLE.read_text(), "colony.toml": WEB})
-    followed: list[dict[str, Any]] = []
+    followed: list[AuditEntry] = []
     follower = Client(daemon.socket)
 
     def follow() -> None:
         for entry in follower.audit_follow(limit=0, colony="au"):
             followed.append(entry)
-            if entry["data"]["type"] == "removed":
+            if entry.data["type"] == "removed":
                 return  # leaving the loop closes the stream
 
     thread = threading.Thread(target=follow, daemon=True)
@@ -115,7 +116,7 @@ def test_scripted_session_is_recorded_in_order(daemon: Daemon, tmp_path: Path) -
     finally:
         follower.close()
     recorded = entries(client, colony="au")
-    assert all(e["colony"] == "au" for e in recorded)
+    assert all(e.colony == "au" for e in recorded)
     expected = [
         ("state", "spawning", "root"),
         ("state", "running", "root"),
@@ -130,7 +131,7 @@ def test_scripted_session_is_recorded_in_order(daemon: Daemon, tmp_path: Path) -
     ]
     found = [signature(e) for e in recorded]
     assert in_order(found, expected), found
-    assert [e["seq"] for e in followed] == [e["seq"] for e in recorded]
+    assert [e.seq for e in followed] == [e.seq for e in recorded]
     code, out, _ = cli(daemon, "audit", "--colony", "au", "--kind", "exec")
     assert code == 0
     assert "au: exec echo hello" in out
@@ -168,8 +169,8 @@ def test_tampering_is_found_by_verify(daemon: Daemon) -> None:
     db.commit()
     db.close()
     verdict = client.audit_verify()
-    assert (verdict["ok"], verdict["first"]) == (False, 3)
-    assert verdict["problem"] == "entry 3 deleted: entry 2 is followed by entry 4"
+    assert (verdict.ok, verdict.first) == (False, 3)
+    assert verdict.problem == "entry 3 deleted: entry 2 is followed by entry 4"
 
 
 def test_canary_secret_never_reaches_store_or_export(daemon: Daemon, tmp_path: Path) -> None:
@@ -184,15 +185,15 @@ def test_canary_secret_never_reaches_store_or_export(daemon: Daemon, tmp_path: P
     assert run(client, "sec", argv, env={"API_TOKEN": canary, "DB_PASSWORD": canary}) == 0
     assert run(client, "sec", ["curl", "-H", f"Authorization: Bearer {canary}", "-V"]) in (0, 2)
     end = wait_entry(client, "the exec's end", type="exec_end", colony="sec", code=0)
-    assert end["data"]["argv"][4] == "[redacted]"
+    assert end.data["argv"][4] == "[redacted]"
     wait_for(lambda: len(entries(client, kind="exec", colony="sec")) == 4, what="exec entries")
     started = entries(client, kind="exec", colony="sec")[0]
-    assert started["data"]["env"] == {"API_TOKEN": "[redacted]", "DB_PASSWORD": "[redacted]"}
+    assert started.data["env"] == {"API_TOKEN": "[redacted]", "DB_PASSWORD": "[redacted]"}
     code, export, _ = cli(daemon, "audit", "export")
     assert code == 0
     assert "--password" in export
     assert canary not in export
-    assert canary not in json.dumps(entries(client))
+    assert canary not in json.dumps(dump(entries(client)))
     raw = b"".join(p.read_bytes() for p in daemon.state_dir.glob("audit.db*"))
     assert canary.encode() not in raw
 
@@ -220,7 +221,7 @@ def test_ten_thousand_files_are_counted_while_the_api_answers(
         writer.start()
         while writer.is_alive():
             assert api.health()["ok"]
-            assert [c["name"] for c in api.colonies()["colonies"]] == ["burst"]
+            assert [c.name for c in api.colonies().colonies] == ["burst"]
             answers += 1
         writer.join()
     assert codes == [0]
@@ -228,16 +229,16 @@ def test_ten_thousand_files_are_counted_while_the_api_answers(
 
     def burst() -> list[dict[str, Any]]:
         found = entries(client, kind="files", colony="burst")
-        return [e for e in found if e["data"]["paths"][0].startswith("out/")]
+        return [e for e in found if e.data["paths"][0].startswith("out/")]
 
-    wait_for(lambda: sum(e["data"]["count"] for e in burst()) >= 10000, 60, "10,000 files")
+    wait_for(lambda: sum(e.data["count"] for e in burst()) >= 10000, 60, "10,000 files")
     batches = burst()
-    paths = [p for e in batches for p in e["data"]["paths"]]
-    assert sum(e["data"]["count"] for e in batches) == 10000
+    paths = [p for e in batches for p in e.data["paths"]]
+    assert sum(e.data["count"] for e in batches) == 10000
     assert len(set(paths)) == 10000
     assert len(batches) >= 10
-    assert all(e["data"]["count"] == len(e["data"]["paths"]) <= 1000 for e in batches)
-    assert not any(e["data"].get("overflow") for e in batches)
+    assert all(e.data["count"] == len(e.data["paths"]) <= 1000 for e in batches)
+    assert not any(e.data.get("overflow") for e in batches)
 
 
 def test_bad_queries_are_one_line_errors(daemon: Daemon) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from colony.contract_responses import AuditEntry
 from tests.host.conftest import Daemon, wait_for
 
 
@@ -98,19 +99,19 @@ def test_push_sends_json_lines_and_buffers_while_down(pushing: Daemon, receiver:
     for _ in range(3):
         client.gc()
 
-    def gcs() -> list[dict[str, Any]]:
-        return [e for e in client.audit(limit=0)["entries"] if e["data"]["type"] == "gc"]
+    def gcs() -> list[AuditEntry]:
+        return [e for e in client.audit(limit=0).entries if e.data["type"] == "gc"]
 
     wait_for(lambda: len(gcs()) == 4, what="three more entries")
     entries = gcs()[1:]
-    assert pushed_cursor(pushing) < entries[0]["seq"]  # queued on disk, not sent
+    assert pushed_cursor(pushing) < entries[0].seq  # queued on disk, not sent
 
     back = Receiver(receiver.port)
     try:
         wait_for(lambda: len(back.lines()) >= 3, 60, "the queued entries")
         seqs = [line["seq"] for line in back.lines()]
         assert seqs == sorted(seqs)
-        assert [e["seq"] for e in entries] == seqs[:3]
-        wait_for(lambda: pushed_cursor(pushing) >= entries[-1]["seq"], what="the cursor")
+        assert [e.seq for e in entries] == seqs[:3]
+        wait_for(lambda: pushed_cursor(pushing) >= entries[-1].seq, what="the cursor")
     finally:
         back.stop()

@@ -85,7 +85,7 @@ def test_without_a_token_everything_answers_401(daemon: Daemon) -> None:
     assert ws_status(base, "/events") == 401
     assert ws_status(base, "/colonies/x/exec") == 401
     assert daemon.client is not None
-    assert daemon.client.colonies() == {"colonies": []}  # the Unix socket: no token
+    assert daemon.client.colonies().colonies == []  # the Unix socket: no token
 
 
 def test_login_url_works_once_and_revoke_ends_every_token(daemon: Daemon) -> None:

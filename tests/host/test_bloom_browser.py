@@ -148,7 +148,7 @@ def test_bloom_spawn_preview_terminal_stop(daemon: Daemon, page: Page, tmp_path:
     expect(page.locator("#broods")).not_to_have_text("Loading…", timeout=WAIT)
     shot(page, "3c-broods")
     assert daemon.client is not None
-    assert daemon.client.colony("bloom1")["state"] == "stopped"
+    assert daemon.client.colony("bloom1").state == "stopped"
 
 
 def test_bloom_reconnects_after_daemon_restart(daemon: Daemon, page: Page, tmp_path: Path) -> None:
@@ -261,7 +261,7 @@ def test_a_level_none_colony_page_cannot_use_a_bloom_session(
     )
     wait_state(daemon.client, "victim", "running")
     evil = wait_state(daemon.client, "evil", "running")
-    evil_port = evil["services"][0]["host_port"]
+    evil_port = evil.services[0].host_port
 
     page.goto(login_url(daemon))
     page.wait_for_url(f"{bloom}/")
@@ -299,7 +299,7 @@ def test_a_level_none_colony_page_cannot_use_a_bloom_session(
     ):
         pass
     sock.close()
-    assert daemon.client.colony("victim")["state"] == "running"
+    assert daemon.client.colony("victim").state == "running"
 
 
 def test_bloom_shows_text_not_escapes_and_labels_not_field_names(
@@ -353,8 +353,8 @@ def test_bloom_logged_in_as_a_user_shows_only_theirs(
         shot(page, "4-bob-sees-his-and-a-shared-one")
     finally:
         assert daemon.client is not None
-        for colony in daemon.client.colonies()["colonies"]:
-            daemon.client.remove(colony["name"], force=True)
+        for colony in daemon.client.colonies().colonies:
+            daemon.client.remove(colony.name, force=True)
         remove_people(users)
         subprocess.run(["rm", "-rf", str(scratch)], check=False)
 
@@ -382,10 +382,10 @@ def test_bloom_allows_a_refused_name_live(
     assert client is not None
     first = world.ips[0]
     gate_names.write_text(f"{first} ok.test other.test\n")
-    ns = test_egress_gate.gated_colony(daemon, tmp_path, ["ok.test:443"])["netns"]
+    ns = test_egress_gate.gated_colony(daemon, tmp_path, ["ok.test:443"]).netns
     fetch = test_egress_gate.fetch
     assert "ACCESS_DENIED" in fetch(ns, world, "tls", first, "other.test").upper()
-    before = client.colony("gated")["transitions"]
+    before = client.colony("gated").transitions
 
     page.goto(login_url(daemon))
     page.wait_for_url(client.health()["http_url"] + "/")
@@ -397,5 +397,7 @@ def test_bloom_allows_a_refused_name_live(
     expect(page.locator("#blocked")).not_to_contain_text("other.test", timeout=WAIT)
     shot(page, "7-allowed")
     assert fetch(ns, world, "tls", first, "other.test").startswith("HTTP/1.1 200 OK")
-    assert client.network("gated")["policy"]["allow"] == ["ok.test:443", "other.test:443"]
-    assert client.colony("gated")["transitions"] == before
+    policy = client.network("gated").policy
+    assert policy is not None
+    assert policy.allow == ["ok.test:443", "other.test:443"]
+    assert client.colony("gated").transitions == before

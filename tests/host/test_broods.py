@@ -47,35 +47,35 @@ def test_brood_runs_at_most_k_agents_ranks_and_picks(
         ]
     )
     brood = client.brood_spawn(objective, 4, repo, max_parallel=2, name="fix")
-    assert [m["colony"] for m in sorted(brood["members"], key=lambda m: m["position"])] == [
+    assert [m.colony for m in sorted(brood.members, key=lambda m: m.position)] == [
         "fix-1",
         "fix-2",
         "fix-3",
         "fix-4",
     ]
-    assert brood["base"] == base
+    assert brood.base == base
 
     def states() -> list[str]:
-        members = client.brood("fix")["members"]
-        return [m["state"] for m in sorted(members, key=lambda m: m["position"])]
+        members = client.brood("fix").members
+        return [m.state for m in sorted(members, key=lambda m: m.position)]
 
     wait_until(lambda: read_int(count / "running") == 2, what="two agents running")
     assert states().count("agent") == 2
     assert states().count("queued") == 2
     gate.touch()
-    wait_until(lambda: client.brood("fix")["state"] == "done", timeout=60, what="the brood")
+    wait_until(lambda: client.brood("fix").state == "done", timeout=60, what="the brood")
     assert read_int(count / "max") == 2
     assert read_int(count / "running") == 0
     shown = client.brood("fix")
-    ranked = sorted(shown["members"], key=lambda m: m["rank"])
-    assert [m["colony"] for m in ranked[:2]] == ["fix-2", "fix-4"]
-    assert [m["check"] for m in ranked] == [True, True, False, False]
-    assert all(m["status"] == "completed" for m in ranked)
+    ranked = sorted(shown.members, key=lambda m: m.rank)
+    assert [m.colony for m in ranked[:2]] == ["fix-2", "fix-4"]
+    assert [m.check for m in ranked] == [True, True, False, False]
+    assert all(m.status == "completed" for m in ranked)
     for colony in ("fix-1", "fix-2", "fix-3", "fix-4"):
-        assert client.colony(colony)["base"] == base
-    sessions = [s for s in client.agent_sessions()["sessions"] if s["brood"] == "fix"]
-    starts = sorted((s["started"], +1) for s in sessions)
-    ends = sorted((s["ended"], -1) for s in sessions)
+        assert client.colony(colony).base == base
+    sessions = [s for s in client.agent_sessions().sessions if s.brood == "fix"]
+    starts = sorted((s.started, +1) for s in sessions)
+    ends = sorted((s.ended, -1) for s in sessions)
     running = top = 0
     for _, delta in sorted(starts + ends, key=lambda e: (e[0], e[1])):
         running += delta
@@ -83,10 +83,10 @@ def test_brood_runs_at_most_k_agents_ranks_and_picks(
     assert top <= 2
 
     picked = client.brood_pick("fix", squash=True)
-    assert picked["picked"] == "fix-2"
-    assert sorted(picked["trashed"]) == ["fix-1", "fix-3", "fix-4"]
+    assert picked.picked == "fix-2"
+    assert sorted(picked.trashed) == ["fix-1", "fix-3", "fix-4"]
     assert (repo / "answer.txt").read_text() == "42\n"
     assert not (repo / "extra.txt").exists()
-    assert [c["name"] for c in client.colonies()["colonies"]] == ["fix-2"]
-    assert sorted(e["name"] for e in client.trash()["trash"]) == ["fix-1", "fix-3", "fix-4"]
-    assert client.brood("fix")["state"] == "picked"
+    assert [c.name for c in client.colonies().colonies] == ["fix-2"]
+    assert sorted(e.name for e in client.trash().trash) == ["fix-1", "fix-3", "fix-4"]
+    assert client.brood("fix").state == "picked"

@@ -131,7 +131,7 @@ def test_doctor_names_a_colony_whose_files_others_can_read(daemon: Daemon, tmp_p
     assert colony(daemon, "spawn", "open", "--repo", str(repo)).returncode == 0
     client = daemon.client
     assert client is not None
-    workspace = Path(client.colony("open")["workspace"])
+    workspace = Path(client.colony("open").workspace)
     workspace.chmod(0o755)
     done = colony(daemon, "doctor", "--json")
     assert done.returncode == 1

@@ -14,6 +14,7 @@ from websockets.sync.client import connect as ws_connect
 
 from colony import host
 from colony.client import Client
+from colony.contract_responses import Service
 from colony.errors import ColonyError
 from colony.isolation import firewall
 from colony.isolation.firewall import host_table
@@ -90,7 +91,7 @@ def test_four_colonies_share_port_3000(daemon: Daemon, tmp_path: Path) -> None:
         client.spawn(name, str(repo))
     for name in names:
         colony = wait_state(client, name, "running", "failed")
-        assert colony["state"] == "running", colony
+        assert colony.state == "running", colony
     for name in names:
         body = preview(daemon, f"web.{name}.localhost").text
         assert body.startswith(f"hello from colony {name} ")
@@ -100,7 +101,7 @@ def test_four_colonies_share_port_3000(daemon: Daemon, tmp_path: Path) -> None:
         assert ws_echo(daemon, f"web.{name}.localhost", "ping") == f"{name}: ping"
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", 3000)) != 0, "host port 3000 must stay free"
-    addresses = {client.colony(n)["address"] for n in names}
+    addresses = {client.colony(n).address for n in names}
     assert len(addresses) == 4
 
 
@@ -112,7 +113,7 @@ def test_commit_in_colony_reaches_repo_only_by_merge(daemon: Daemon, tmp_path: P
     repo = make_repo(tmp_path / "repo", {"README": "hi\n"})
     client.spawn("wt", str(repo))
     colony = wait_state(client, "wt", "running")
-    assert colony["branch"] == "colony/wt"
+    assert colony.branch == "colony/wt"
     assert git_in(client, "wt", "rev-parse", "--abbrev-ref", "HEAD").strip() == "colony/wt"
     assert git_in(client, "wt", "branch", "--list", "main").strip() == "main"
     sh_in(client, "wt", "echo 'from the colony' > new.txt && git add new.txt")
@@ -142,8 +143,8 @@ def test_exec_runs_inside_the_colony(daemon: Daemon, tmp_path: Path) -> None:
                 err += chunk[1]
         assert run.exit_code == 7
     text = out.decode()
-    assert colony["address"] in text
-    assert colony["workspace"] in text
+    assert colony.address in text
+    assert colony.workspace in text
     assert "ex bar" in text
     assert err == b"oops\n"
 
@@ -164,13 +165,13 @@ def test_crashing_service_backs_off_then_gives_up(daemon: Daemon, tmp_path: Path
     client.spawn("crashy", str(repo))
     wait_state(client, "crashy", "running")
 
-    def fatal() -> dict | None:
-        svc = client.colony("crashy")["services"][0]
-        return svc if svc["state"] == "fatal" else None
+    def fatal() -> Service | None:
+        svc = client.colony("crashy").services[0]
+        return svc if svc.state == "fatal" else None
 
     svc = wait_for(fatal, what="service to be given up")
-    assert svc["restarts"] == 2
-    assert svc["exit_code"] == 3
+    assert svc.restarts == 2
+    assert svc.exit_code == 3
     lines = [e["line"] for e in client.logs("crashy", lines=500)]
     assert sum(1 for line in lines if line == "started") == 3
     assert any("gave up after 2 restarts" in line for line in lines)
@@ -190,15 +191,15 @@ def test_stop_leaves_no_process_even_double_forked(daemon: Daemon, tmp_path: Pat
     repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
     client.spawn("forky", str(repo))
     colony = wait_state(client, "forky", "running")
-    pidfile = Path(colony["workspace"]) / "grandchild.pid"
+    pidfile = Path(colony.workspace) / "grandchild.pid"
     grandchild = int(
         wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="grandchild pid")
     )
-    service_pid = colony["services"][0]["pid"]
+    service_pid = colony.services[0].pid
     assert Path(f"/proc/{grandchild}").exists()
     client.stop("forky")
     stopped = wait_state(client, "forky", "stopped")
-    assert stopped["services"][0]["state"] == "stopped"
+    assert stopped.services[0].state == "stopped"
     for pid in (grandchild, service_pid):
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
     cgroup_procs = list(Path("/sys/fs/cgroup").glob(f"*/{daemon.prefix}/forky/**/cgroup.procs"))
@@ -210,7 +211,7 @@ def test_stop_leaves_no_process_even_double_forked(daemon: Daemon, tmp_path: Pat
         what="the stopped colony's cgroups to be empty",
     )
     client.start("forky")
-    assert wait_state(client, "forky", "running", "failed")["state"] == "running"
+    assert wait_state(client, "forky", "running", "failed").state == "running"
 
 
 @pytest.mark.parametrize(
@@ -246,8 +247,8 @@ def test_failed_spawn_leaves_nothing(
     repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
     client.spawn(f"bad-{case}", str(repo))
     colony = wait_state(client, f"bad-{case}", "failed")
-    assert colony["step"] == step
-    assert reason in colony["reason"]
+    assert colony.step == step
+    assert reason in colony.reason
     assert owned(daemon.prefix) == []
     assert "colony/" not in git(repo, "branch", "--list")
     assert git(repo, "worktree", "list").count("\n") == 1
@@ -257,7 +258,7 @@ def test_failed_spawn_leaves_nothing(
     client.remove(f"bad-{case}")
     client.trash_purge(f"bad-{case}")
     client.spawn(f"bad-{case}", str(repo))
-    assert wait_state(client, f"bad-{case}", "running", "failed")["state"] == "running"
+    assert wait_state(client, f"bad-{case}", "running", "failed").state == "running"
 
 
 def test_taken_namespace_name_fails_and_is_left_alone(daemon: Daemon, tmp_path: Path) -> None:
@@ -271,8 +272,8 @@ def test_taken_namespace_name_fails_and_is_left_alone(daemon: Daemon, tmp_path: 
     try:
         client.spawn("taken", str(repo))
         colony = wait_state(client, "taken", "failed")
-        assert colony["step"] == "spawning"
-        assert "File exists" in colony["reason"] or "exists" in colony["reason"]
+        assert colony.step == "spawning"
+        assert "File exists" in colony.reason or "exists" in colony.reason
         assert taken in netns_names()
         assert [o for o in owned(daemon.prefix) if o != taken] == []
         assert "colony/taken" not in git(repo, "branch", "--list")
@@ -293,7 +294,7 @@ def test_daemon_kill9_adopts_running_colonies(daemon: Daemon, tmp_path: Path) ->
     client.spawn("doomed", str(make_repo(tmp_path / "bare", {"README": "x\n"})))
     before = wait_state(client, "survivor", "running")
     wait_state(client, "doomed", "running")
-    pid = before["services"][0]["pid"]
+    pid = before.services[0].pid
     assert preview(daemon, "web.survivor.localhost").status_code == 200
     daemon.kill9()
     assert Path(f"/proc/{pid}").exists(), "the service must outlive the daemon"
@@ -307,8 +308,8 @@ def test_daemon_kill9_adopts_running_colonies(daemon: Daemon, tmp_path: Path) ->
     try:
         client = daemon.start()
         after = wait_state(client, "survivor", "running")
-        assert after["services"][0]["pid"] == pid
-        assert after["services"][0]["state"] == "running"
+        assert after.services[0].pid == pid
+        assert after.services[0].state == "running"
         page = preview(daemon, "web.survivor.localhost").text
         assert page.startswith("hello from colony survivor")
         lines = [e["line"] for e in client.logs("survivor", service="web")]
@@ -316,7 +317,7 @@ def test_daemon_kill9_adopts_running_colonies(daemon: Daemon, tmp_path: Path) ->
         left = [o for o in owned(daemon.prefix) if "doomed" in o]
         assert left == [], "the restarted daemon cleans up its orphans"
         assert foreign in netns_names(), "and leaves alone what it did not make"
-        assert client.gc()["removed"] == []
+        assert client.gc().removed == []
         assert foreign in netns_names()
     finally:
         subprocess.run(["ip", "netns", "del", foreign], check=False)
@@ -324,8 +325,8 @@ def test_daemon_kill9_adopts_running_colonies(daemon: Daemon, tmp_path: Path) ->
     subprocess.run(["kill", "-9", str(pid)], check=True)
 
     def restarted() -> bool:
-        svc = client.colony("survivor")["services"][0]
-        return svc["state"] == "running" and svc["pid"] != pid
+        svc = client.colony("survivor").services[0]
+        return svc.state == "running" and svc.pid != pid
 
     wait_for(restarted, what="adopted service restarted")
 
@@ -342,11 +343,11 @@ def test_remove_keeps_uncommitted_work(daemon: Daemon, tmp_path: Path) -> None:
     with pytest.raises(ColonyError, match="stop it before removing"):
         client.remove("keep")
     result = client.remove("keep", force=True)
-    assert result["branch"] == "colony/keep"
-    assert result["snapshot"]
-    with saved_workspace(result["saved"], tmp_path / "saved") as saved:
+    assert result.branch == "colony/keep"
+    assert result.snapshot
+    with saved_workspace(result.saved, tmp_path / "saved") as saved:
         assert (saved / "draft.txt").read_text() == "unsaved idea\n"
-    assert not Path(colony["workspace"]).exists()
+    assert not Path(colony.workspace).exists()
     assert owned(daemon.prefix) == []
     client.trash_restore("keep")
     wait_state(client, "keep", "running")
@@ -372,7 +373,7 @@ def test_bad_requests_create_nothing(daemon: Daemon, tmp_path: Path) -> None:
         assert len(str(bad_name.value)) < 200
     with pytest.raises(ColonyError, match="no such directory"):
         client.spawn("fine", str(tmp_path / "nowhere"))
-    assert client.colonies()["colonies"] == []
+    assert client.colonies().colonies == []
     assert owned(daemon.prefix) == []
 
 
@@ -399,8 +400,8 @@ def test_setup_reaches_package_registry_through_nat(daemon: Daemon, tmp_path: Pa
     repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
     client.spawn("pip", str(repo))
     colony = wait_state(client, "pip", "running", "failed", timeout=120)
-    assert colony["state"] == "running", colony["reason"]
-    wheels = list((Path(colony["data_dir"]) / "wheels").glob("six-1.16.0-*.whl"))
+    assert colony.state == "running", colony.reason
+    wheels = list((Path(colony.data_dir) / "wheels").glob("six-1.16.0-*.whl"))
     assert len(wheels) == 1
 
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from colony.client import Client
+from colony.contract_responses import Colony
 from colony.errors import ColonyError
 from colony.isolation.cgroups import load_layout
 from tests.conftest import TEST_PREFIX, git, make_repo, scratch_dir
@@ -53,10 +54,10 @@ def sh(client: Client, name: str, script: str) -> tuple[int, str, str]:
     return run(client, name, ["sh", "-c", script])
 
 
-def spawn(client: Client, name: str, repo: Path, **kwargs: object) -> dict:
+def spawn(client: Client, name: str, repo: Path, **kwargs: object) -> Colony:
     client.spawn(name, str(repo), **kwargs)  # type: ignore[arg-type]
     colony = wait_state(client, name, "running", "failed", timeout=60)
-    assert colony["state"] == "running", colony
+    assert colony.state == "running", colony
     return colony
 
 
@@ -109,10 +110,10 @@ def test_memory_hog_is_oom_killed_inside_its_cgroup(daemon: Daemon, tmp_path: Pa
     assert daemon.proc.poll() is None
     for name, before in (("hog", hog_colony), ("calm", calm_colony)):
         after = client.colony(name)
-        assert after["state"] == "running"
-        assert after["services"][0]["pid"] == before["services"][0]["pid"]
-        assert Path(f"/proc/{after['services'][0]['pid']}").exists()
-    assert client.colony_usage("hog")["oom_kills"] >= 1
+        assert after.state == "running"
+        assert after.services[0].pid == before.services[0].pid
+        assert Path(f"/proc/{after.services[0].pid}").exists()
+    assert client.colony_usage("hog").oom_kills >= 1
     lines = [e["line"] for e in client.logs("hog", lines=100)]
     assert any("resource oom: OOM kill" in line for line in lines)
 
@@ -185,8 +186,8 @@ def test_cpu_limit_holds_burners_near_half_a_core(daemon: Daemon, tmp_path: Path
         share = used / (periods * 100_000)  # 100 ms period
         assert 0.3 <= share <= 0.6, f"{name}: {share:.2f} of a core"
         sample = client.colony_usage(name)
-        assert sample["cpu_percent"] is not None
-        assert 20 <= sample["cpu_percent"] <= 70, sample
+        assert sample.cpu_percent is not None
+        assert 20 <= sample.cpu_percent <= 70, sample
     throttled = cgroup_file(daemon.prefix, names[0], "cpu", "cpu.stat").read_text()
     assert "nr_throttled 0\n" not in throttled
 
@@ -219,7 +220,7 @@ def test_moderate_hides_and_protects_other_colonies_processes(
     code, _, _ = sh(client, "mod-a", f"kill -9 {target}")
     assert code != 0
     assert Path(f"/proc/{target}").exists()
-    assert client.colony("mod-b")["services"][0]["pid"] == b["services"][0]["pid"]
+    assert client.colony("mod-b").services[0].pid == b.services[0].pid
     code, _, _ = sh(client, "plain", f"kill -0 {target}")
     assert code != 0, "another uid: not even a PID namespace is needed"
     code, out, _ = run(client, "plain", ["ps", "-e", "-o", "pid="])
@@ -246,7 +247,7 @@ def test_strict_hides_secrets_and_keeps_host_read_only(
     toml = '[sandbox]\nlevel = "strict"\n'
     repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
     colony = spawn(client, "locked", repo, user=unix_user.pw_name)
-    assert colony["containment"]["user"]["name"] == unix_user.pw_name
+    assert colony.containment.user.name == unix_user.pw_name
     # Control: the key is readable by that user outside the sandbox.
     outside = subprocess.run(
         ["setpriv", f"--reuid={unix_user.pw_uid}", f"--regid={unix_user.pw_gid}",
@@ -267,9 +268,9 @@ def test_strict_hides_secrets_and_keeps_host_read_only(
     )  # fmt: skip
     assert code == 0, err
     assert out.split() == ["tmp", str(unix_user.pw_uid)]
-    assert (Path(colony["workspace"]) / "made.txt").read_text() == "made\n"
-    assert (Path(colony["data_dir"]) / "d.txt").read_text() == "data\n"
-    assert (Path(colony["workspace"]) / "made.txt").stat().st_uid == unix_user.pw_uid
+    assert (Path(colony.workspace) / "made.txt").read_text() == "made\n"
+    assert (Path(colony.data_dir) / "d.txt").read_text() == "data\n"
+    assert (Path(colony.workspace) / "made.txt").stat().st_uid == unix_user.pw_uid
     client.remove("locked", force=True)
 
 
@@ -323,13 +324,13 @@ def test_level_none_remaps_ports_and_previews_follow(daemon: Daemon, tmp_path: P
     toml = '[services.web]\ncommand = "python3 app.py"\nport = 3000\n'
     repo = make_repo(tmp_path / "repo", {"app.py": EXAMPLE.read_text(), "colony.toml": toml})
     colonies = [spawn(client, name, repo, sandbox="none") for name in ("open-a", "open-b")]
-    ports = [c["services"][0]["host_port"] for c in colonies]
+    ports = [c.services[0].host_port for c in colonies]
     assert None not in ports
     assert len(set(ports)) == 2
     assert 3000 not in ports
     for colony in colonies:
-        assert colony["netns"] is None
-        assert colony["address"] is None
+        assert colony.netns is None
+        assert colony.address is None
     for name, port in zip(("open-a", "open-b"), ports, strict=True):
         body = httpx.get(
             f"http://127.0.0.1:{daemon.proxy_port}/",
@@ -383,7 +384,7 @@ def test_bad_containment_settings_create_nothing(
     )  # fmt: skip
     assert cli.returncode == 1
     assert cli.stderr.startswith("error: --limit cpu: expected")
-    assert client.colonies()["colonies"] == []
+    assert client.colonies().colonies == []
     assert (
         git(repo, "for-each-ref", "refs/colony") + git(clean, "for-each-ref", "refs/colony") == ""
     )

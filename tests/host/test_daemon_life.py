@@ -119,7 +119,7 @@ def test_two_daemons_start_and_stop_without_touching_each_other(
             assert not state_mount.mounted_at(second.state_dir)
             assert first.proc.poll() is None, f"the first Mycelium died in round {round_}"
             assert client.health()["pid"] == pid
-            assert client.colony("steady")["state"] == "running"
+            assert client.colony("steady").state == "running"
             assert f"{base}-a-steady" in netns_names(), f"round {round_} took its namespace"
         assert "stopping" not in first.log.read_text()
         assert "exited" not in first.log.read_text()

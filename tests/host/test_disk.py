@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from colony.contract_responses import Colony
 from tests.conftest import make_repo
 from tests.host.conftest import Daemon, saved_workspace, sh_in, wait_state
 
 MiB = 1024**2
 
 
-def spawn(daemon: Daemon, repo: Path, name: str, **kw: object) -> dict:
+def spawn(daemon: Daemon, repo: Path, name: str, **kw: object) -> Colony:
     assert daemon.client is not None
     daemon.client.spawn(name, str(repo), **kw)  # type: ignore[arg-type]
     colony = wait_state(daemon.client, name, "running", "failed")
-    assert colony["state"] == "running", colony["reason"]
+    assert colony.state == "running", colony.reason
     return colony
 
 
@@ -36,8 +37,8 @@ def test_filling_its_disk_gives_the_colony_enospc_and_not_the_host(
     the colony's files written before are intact."""
     repo = make_repo(tmp_path / "repo", {"app.py": "print('hi')\n"})
     colony = spawn(daemon, repo, "filler", limits={"disk": "64M"}, sandbox=level)
-    disk = colony["containment"]["disk"]
-    assert 50 * MiB < disk["size"] <= 64 * MiB
+    disk = colony.containment.disk
+    assert 50 * MiB < disk.size <= 64 * MiB
     before = free(daemon.state_dir)
     client = daemon.client
     assert client is not None
@@ -48,7 +49,7 @@ def test_filling_its_disk_gives_the_colony_enospc_and_not_the_host(
         assert "No space left on device" in err, err
         sh_in(client, "filler", f"rm -f {target}")
     assert before - free(daemon.state_dir) < 70 * MiB
-    assert Path(colony["workspace"], "kept.txt").read_text() == "keep\n"
+    assert Path(colony.workspace, "kept.txt").read_text() == "keep\n"
     code, out, _ = sh_in(client, "filler", "df -k --output=size . | tail -1")
     assert code == 0
     assert int(out) * 1024 <= 64 * MiB
@@ -63,18 +64,18 @@ def test_the_disk_image_is_out_of_reach_and_a_removed_colony_keeps_it(
     colony = spawn(daemon, repo, "keeper", sandbox="none")  # the host's view: paths are real
     client = daemon.client
     assert client is not None
-    image = Path(colony["workspace"]).parents[1] / "volume.img"
+    image = Path(colony.workspace).parents[1] / "volume.img"
     assert image.is_file()
     assert image.stat().st_mode & 0o777 == 0o600
     code, _, err = sh_in(client, "keeper", f"head -c 1 {image}; echo x >> {image}")
     assert code != 0
     assert "Permission denied" in err
-    assert colony["containment"]["disk"]["size"] > 10 * 1024 * MiB  # the default: 20G
+    assert colony.containment.disk.size > 10 * 1024 * MiB  # the default: 20G
     assert sh_in(client, "keeper", "echo work > notes.txt")[0] == 0
 
     removed = client.remove("keeper", force=True)
-    assert removed["saved"].endswith("/volume.img")
-    saved = Path(removed["saved"])
+    assert removed.saved.endswith("/volume.img")
+    saved = Path(removed.saved)
     assert saved.is_file()
     assert str(saved.parent) not in Path("/proc/self/mountinfo").read_text()
     # What a user can do by hand: mount the image read-only and take the work out.
@@ -83,9 +84,9 @@ def test_the_disk_image_is_out_of_reach_and_a_removed_colony_keeps_it(
 
     client.trash_restore("keeper")
     back = wait_state(client, "keeper", "running", "failed")
-    assert back["state"] == "running", back["reason"]
-    assert Path(back["workspace"], "notes.txt").read_text() == "work\n"
-    assert back["containment"]["disk"] is not None
+    assert back.state == "running", back.reason
+    assert Path(back.workspace, "notes.txt").read_text() == "work\n"
+    assert back.containment.disk is not None
 
 
 def test_a_host_without_a_disk_limit_gives_a_plain_directory(
@@ -100,16 +101,16 @@ def test_a_host_without_a_disk_limit_gives_a_plain_directory(
     daemon.start()
     repo = make_repo(tmp_path / "repo", {"app.py": "v1\n"})
     colony = spawn(daemon, repo, "plain")
-    assert colony["containment"]["disk"] is None
-    assert "disk" not in colony["limits"]
-    volume = Path(colony["workspace"]).parent
+    assert colony.containment.disk is None
+    assert colony.limits.disk is None
+    volume = Path(colony.workspace).parent
     assert volume.is_dir()
     assert not os.path.ismount(volume)
     client = daemon.client
     assert client is not None
     assert sh_in(client, "plain", "echo work > notes.txt")[0] == 0
     removed = client.remove("plain", force=True)
-    assert Path(removed["saved"], "notes.txt").read_text() == "work\n"
+    assert Path(removed.saved, "notes.txt").read_text() == "work\n"
     client.trash_restore("plain")
     back = wait_state(client, "plain", "running", "failed")
-    assert Path(back["workspace"], "notes.txt").read_text() == "work\n"
+    assert Path(back.workspace, "notes.txt").read_text() == "work\n"

@@ -23,6 +23,7 @@ import dns.message
 import dns.rrset
 import pytest
 
+from colony.contract_responses import DnsQuery
 from colony.isolation.firewall import dns_port
 from tests.host import test_network
 from tests.host.conftest import Daemon, run_in
@@ -102,9 +103,9 @@ def ask(netns: str, server: str, proto: str, *hosts: str) -> dict[str, object]:
     return json.loads(done.stdout)
 
 
-def queries(d: Daemon, name: str) -> list[dict]:
+def queries(d: Daemon, name: str) -> list[DnsQuery]:
     assert d.client is not None
-    return d.client.network(name, limit=500)["dns"]["queries"]
+    return d.client.network(name, limit=500).dns.queries
 
 
 def test_allowlist_colony_resolves_only_allowed_names(
@@ -119,7 +120,7 @@ def test_allowlist_colony_resolves_only_allowed_names(
     names.write_text(f"{first} ok.test\n{second} files.pkg.test other.test\n")
     toml = '[network]\negress = "allowlist"\nallow = ["ok.test:8080", "*.pkg.test:8081"]\n'
     colony = spawn(daemon, "listed", network_repo(tmp_path, {"colony.toml": toml}))
-    ns, gateway = colony["netns"], gateway_of(colony["address"])
+    ns, gateway = colony.netns, gateway_of(colony.address)
     assert daemon.client is not None
 
     code, out, _ = run_in(daemon.client, "listed", ["cat", "/etc/resolv.conf"])
@@ -141,17 +142,17 @@ def test_allowlist_colony_resolves_only_allowed_names(
     assert probe(ns, first, 8080) == f"ok outside {first}:8080"
 
     seen = queries(daemon, "listed")
-    told = {(q["name"], q["qtype"], q["verdict"]) for q in seen}
+    told = {(q.name, q.qtype, q.verdict) for q in seen}
     assert {("ok.test", "A", "accept"), ("files.pkg.test", "A", "accept")} <= told
     assert {("pkg.test", "A", "deny"), ("other.test", "A", "deny")} <= told
-    refused = next(q for q in seen if q["name"] == "other.test")
-    assert refused["reason"] == "egress to other.test is not allowed (not in the allowlist)"
-    answered = next(q for q in seen if q["name"] == "ok.test" and q["qtype"] == "A")
-    assert answered["answer"] == [first]
+    refused = next(q for q in seen if q.name == "other.test")
+    assert refused.reason == "egress to other.test is not allowed (not in the allowlist)"
+    answered = next(q for q in seen if q.name == "ok.test" and q.qtype == "A")
+    assert answered.answer == [first]
     view = daemon.client.network("listed")
-    assert view["learned"] == {"*.pkg.test": [second]}
-    assert view["stub"] == gateway
-    assert view["dns"]["refused"] >= 2
+    assert view.learned == {"*.pkg.test": [second]}
+    assert view.stub == gateway
+    assert view.dns.refused >= 2
 
     done = colony_cli(daemon, "net", "listed")
     assert done.returncode == 0, done.stderr
@@ -174,8 +175,8 @@ def test_dns_to_any_resolver_is_the_stubs_at_every_mode(
             "deny.toml": '[network]\negress = "deny"\nallow = ["ok.test"]\n',
         },
     )
-    open_ns = spawn(daemon, "open", repo)["netns"]
-    shut_ns = spawn(daemon, "shut", repo, "deny.toml")["netns"]
+    open_ns = spawn(daemon, "open", repo).netns
+    shut_ns = spawn(daemon, "shut", repo, "deny.toml").netns
 
     for server in (first, outside.gateway):
         for proto in ("udp", "tcp"):
@@ -186,10 +187,10 @@ def test_dns_to_any_resolver_is_the_stubs_at_every_mode(
     assert ask(shut_ns, first, "udp", "ok.test") == {"ok.test": ["NXDOMAIN", []]}
     # Not DNS at all: the resolver (which echoes anything) never gets it, the stub drops it.
     assert not udp_probe(open_ns, first).startswith("ok")
-    denied = [q for q in queries(daemon, "shut") if q["name"] == "ok.test"]
-    assert denied[0]["reason"] == "egress to ok.test is not allowed (policy deny)"
-    evil = [q for q in queries(daemon, "open") if q["name"] == "x.evil.test"]
-    assert evil[0]["reason"] == "x.evil.test is denied by '*.evil.test'"
+    denied = [q for q in queries(daemon, "shut") if q.name == "ok.test"]
+    assert denied[0].reason == "egress to ok.test is not allowed (policy deny)"
+    evil = [q for q in queries(daemon, "open") if q.name == "x.evil.test"]
+    assert evil[0].reason == "x.evil.test is denied by '*.evil.test'"
 
     # The host is no colony: the stub's port answers it nothing.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
@@ -210,7 +211,7 @@ def test_a_strict_colony_resolves_through_the_stub_too(
     colony = spawn(daemon, "tight", network_repo(tmp_path, {"colony.toml": toml}))
     assert daemon.client is not None
     code, out, _ = run_in(daemon.client, "tight", ["cat", "/etc/resolv.conf"])
-    assert (code, out.splitlines()[-1]) == (0, f"nameserver {gateway_of(colony['address'])}")
+    assert (code, out.splitlines()[-1]) == (0, f"nameserver {gateway_of(colony.address)}")
     found = resolve_in(daemon, "tight", "ok.test", "no.test")
     assert found == {"ok.test": ["198.18.9.9"], "no.test": "EAI_NONAME"}
 
@@ -255,7 +256,7 @@ def test_other_types_of_allowed_names_go_to_the_hosts_resolver_only(
     names.write_text("198.18.9.9 ok.test\n")
     toml = '[network]\negress = "allowlist"\nallow = ["ok.test"]\n'
     colony = spawn(daemon, "txt", network_repo(tmp_path, {"colony.toml": toml}))
-    gateway = gateway_of(colony["address"])
+    gateway = gateway_of(colony.address)
     with upstream("127.53.0.1") as asked:
         (tmp_path / "resolv.conf").write_text("nameserver 127.53.0.1\n")
         script = textwrap.dedent("""
@@ -264,7 +265,7 @@ def test_other_types_of_allowed_names_go_to_the_hosts_resolver_only(
                 r = dns.query.udp(dns.message.make_query(name, "TXT"), sys.argv[1], timeout=5)
                 print(name, dns.rcode.to_text(r.rcode()), *(str(rd) for s in r.answer for rd in s))
         """)
-        argv = ["ip", "netns", "exec", colony["netns"], sys.executable, "-c", script, gateway]
+        argv = ["ip", "netns", "exec", colony.netns, sys.executable, "-c", script, gateway]
         done = subprocess.run(
             [*argv, "ok.test", "secret-data.other.test"],
             capture_output=True,

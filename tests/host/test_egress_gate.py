@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from colony.contract_responses import Colony
 from tests.conftest import TEST_PREFIX
 from tests.host.conftest import Daemon, run_in, wait_for
 from tests.host.test_network import colony_cli, gateway_of, network_repo, sh, spawn, udp_probe
@@ -208,7 +209,7 @@ def refusal(colony: str, host: str, port: int) -> str:
     )
 
 
-def gated_colony(daemon: Daemon, tmp_path: Path, allow: list[str], name: str = "gated") -> dict:
+def gated_colony(daemon: Daemon, tmp_path: Path, allow: list[str], name: str = "gated") -> Colony:
     entries = ", ".join(f'"{e}"' for e in allow)
     toml = f'[network]\negress = "allowlist"\nallow = [{entries}]\n'
     return spawn(daemon, name, network_repo(tmp_path, {"colony.toml": toml}))
@@ -227,7 +228,7 @@ def test_names_decide_on_one_address_and_refusals_say_why(
     first, second = world.ips
     names.write_text(f"{first} ok.test other.test\n")
     colony = gated_colony(daemon, tmp_path, ["ok.test"])
-    ns = colony["netns"]
+    ns = colony.netns
 
     assert fetch(ns, world, "http", first, "ok.test") == (
         f"HTTP/1.1 200 OK | http host=ok.test sni=None at={first}"
@@ -262,11 +263,11 @@ def test_names_decide_on_one_address_and_refusals_say_why(
     logged = lambda: [e["line"] for e in client.logs("gated", service="net", lines=100)]  # noqa: E731
     wait_for(lambda: line in logged() and tls_line in logged(), what="refusals in the log")
     view = client.network("gated", limit=100)
-    reasons = [r.get("reason") for r in view["records"]]
+    reasons = [r.reason for r in view.records]
     assert tls_line in reasons
-    assert any(r.get("host") == "ok.test" and r["verdict"] == "accept" for r in view["records"])
+    assert any(r.host == "ok.test" and r.verdict == "accept" for r in view.records)
     prefix = "colony 'gated': "
-    audited = lambda: [e["msg"] for e in client.audit(colony="gated", kind="net")["entries"]]  # noqa: E731
+    audited = lambda: [e.msg for e in client.audit(colony="gated", kind="net").entries]  # noqa: E731
     wait_for(
         lambda: f"gated: {tls_line.removeprefix(prefix)}" in audited(),
         what="the refusal in the audit log",
@@ -288,16 +289,14 @@ def test_allowed_names_that_resolve_to_the_host_are_refused(
     """When an allowed name resolves to cloud metadata, loopback, the colony's gateway or
     another address of the host (DNS rebinding), the gate refuses and says where it went."""
     colony = gated_colony(daemon, tmp_path, [name])
-    target = {"": gateway_of(colony["address"]), "world-gateway": world.gateway}.get(
-        address, address
-    )
+    target = {"": gateway_of(colony.address), "world-gateway": world.gateway}.get(address, address)
     names.write_text(f"{target} {name}\n")
-    got = fetch(colony["netns"], world, "http", world.ips[0], name)
+    got = fetch(colony.netns, world, "http", world.ips[0], name)
     assert got == (
         f"HTTP/1.1 403 Forbidden | colony 'gated': egress to {name}:80 is refused: "
         f"{name} resolves to {target} ({why}" + got.rsplit(f"({why}", 1)[-1]
     )
-    assert "ACCESS_DENIED" in fetch(colony["netns"], world, "tls", world.ips[0], name).upper()
+    assert "ACCESS_DENIED" in fetch(colony.netns, world, "tls", world.ips[0], name).upper()
 
 
 def test_ip_entries_and_other_ports_keep_the_firewall(
@@ -309,7 +308,7 @@ def test_ip_entries_and_other_ports_keep_the_firewall(
     first, second = world.ips
     names.write_text(f"{first} ok.test\n")
     colony = gated_colony(daemon, tmp_path, ["ok.test:80", f"{second}:443"])
-    ns = colony["netns"]
+    ns = colony.netns
     assert fetch(ns, world, "tls", second, "") == (
         f"HTTP/1.1 200 OK | tls host={second} sni=None at={second}"
     )
@@ -329,7 +328,7 @@ def test_the_gate_follows_live_policy_changes(
     assert client is not None
     first, _ = world.ips
     names.write_text(f"{first} ok.test other.test\n")
-    ns = gated_colony(daemon, tmp_path, ["ok.test"])["netns"]
+    ns = gated_colony(daemon, tmp_path, ["ok.test"]).netns
     assert "ACCESS_DENIED" in fetch(ns, world, "tls", first, "other.test").upper()
     client.set_policy("gated", "allowlist", ["ok.test", "other.test:443"])
     assert fetch(ns, world, "tls", first, "other.test").startswith("HTTP/1.1 200 OK")
@@ -402,5 +401,7 @@ def test_a_refused_name_is_listed_and_allowed_live(
     assert out == f"tls host=other.test sni=other.test at={first}"
     assert blocked() == {}
     after = client.colony("gated")
-    assert after["transitions"] == before["transitions"]  # not restarted: no new state
-    assert client.network("gated")["policy"]["egress"] == "allowlist"
+    assert after.transitions == before.transitions  # not restarted: no new state
+    policy = client.network("gated").policy
+    assert policy is not None
+    assert policy.egress == "allowlist"

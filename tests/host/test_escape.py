@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from colony.client import Client
+from colony.contract_responses import Colony
 from colony.errors import ColonyError
 from tests.conftest import TEST_PREFIX, git, make_repo, scratch_dir
 from tests.host.conftest import ROOT, Daemon, git_in, run_in, sh_in, wait_state
@@ -32,10 +33,10 @@ from tests.host.conftest import ROOT, Daemon, git_in, run_in, sh_in, wait_state
 LEVELS = ["basic", "moderate", "strict"]
 
 
-def spawn(client: Client, name: str, repo: Path, **kwargs: object) -> dict:
+def spawn(client: Client, name: str, repo: Path, **kwargs: object) -> Colony:
     client.spawn(name, str(repo), **kwargs)  # type: ignore[arg-type]
     colony = wait_state(client, name, "running", "failed", timeout=60)
-    assert colony["state"] == "running", colony
+    assert colony.state == "running", colony
     return colony
 
 
@@ -99,7 +100,7 @@ def test_root_never_runs_what_the_colony_configures_in_git(
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"app.py": "a\n", "README": "r\n"})
     colony = spawn(client, "evil", repo, sandbox=level)
-    uid = colony["containment"]["user"]["uid"]
+    uid = colony.containment.user.uid
     plant = "".join(
         f"printf '%s' '{payload(exchange, tag)}' > .git/{tag}.sh && chmod +x .git/{tag}.sh\n"
         for tag in ("fsmonitor", "filter", "textconv", "hook")
@@ -128,8 +129,8 @@ def test_root_never_runs_what_the_colony_configures_in_git(
     client.undo("evil", to=1)
     client.conflicts()
     merged = client.merge("evil")
-    assert merged["merged"]
-    assert {s["path"] for s in merged["sensitive"]} == {".gitattributes"}
+    assert merged.merged
+    assert {s["path"] for s in merged.sensitive} == {".gitattributes"}
     assert git(repo, "show", "main:app.py") == "changed\n"
     # The colony's own git ran its own filters: as the colony, never as root.
     assert_untouched(canary, exchange, uid)
@@ -190,7 +191,7 @@ def test_the_repository_is_read_only_to_colonies(
     assert not (common / "hooks" / "post-checkout").exists()
     assert "hook" not in (common / "config").read_text()
     spawn(client, "b", repo, sandbox=level)
-    assert_untouched(canary, exchange, colony["containment"]["user"]["uid"])
+    assert_untouched(canary, exchange, colony.containment.user.uid)
     # A commit in the colony stays in the colony: the repository has no new object.
     ok(client, "a", "echo x > x.txt && git add x.txt && git commit -qm mine")
     head = git_in(client, "a", "rev-parse", "HEAD").strip()
@@ -208,15 +209,15 @@ def test_colonies_have_identities_of_their_own(daemon: Daemon, tmp_path: Path, l
     repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
     a = spawn(client, "ida", repo, sandbox=level)
     b = spawn(client, "idb", repo, sandbox=level)
-    uid_a, uid_b = a["containment"]["user"]["uid"], b["containment"]["user"]["uid"]
+    uid_a, uid_b = a.containment.user.uid, b.containment.user.uid
     assert uid_a != uid_b
     assert 0 not in (uid_a, uid_b)
-    for path in (b["workspace"], b["data_dir"]):
+    for path in (b.workspace, b.data_dir):
         st = os.stat(path)
         assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (uid_b, 0o700)
-    pid = b["services"][0]["pid"]
+    pid = b.services[0].pid
     script = (
-        f"cat {b['workspace']}/colony.toml; touch {b['workspace']}/x {b['data_dir']}/x; "
+        f"cat {b.workspace}/colony.toml; touch {b.workspace}/x {b.data_dir}/x; "
         f"cat /proc/{pid}/environ; head -c1 /proc/{pid}/mem; kill -0 {pid}"
     )
     for line in script.split("; "):
@@ -226,7 +227,7 @@ def test_colonies_have_identities_of_their_own(daemon: Daemon, tmp_path: Path, l
     sh_in(client, "ida", "kill -9 -1")
     time.sleep(0.5)
     assert Path(f"/proc/{pid}").exists()
-    assert client.colony("idb")["services"][0]["pid"] == pid
+    assert client.colony("idb").services[0].pid == pid
 
 
 def test_colony_toml_cannot_loosen_the_host(daemon: Daemon, tmp_path: Path) -> None:
@@ -238,9 +239,9 @@ def test_colony_toml_cannot_loosen_the_host(daemon: Daemon, tmp_path: Path) -> N
     toml = '[sandbox]\nlevel = "none"\nuser = "nobody"\n'
     repo = make_repo(tmp_path / "repo", {"colony.toml": toml})
     colony = spawn(client, "loose", repo)
-    assert colony["sandbox"] == "basic"
-    assert colony["containment"]["user"]["name"] == "colony-loose"
-    assert colony["netns"] is not None
+    assert colony.sandbox == "basic"
+    assert colony.containment.user.name == "colony-loose"
+    assert colony.netns is not None
     lines = [e["line"] for e in client.logs("loose")]
     assert any("sandbox.level: 'none' would loosen" in line for line in lines)
     assert any("sandbox.user: 'nobody' would loosen" in line for line in lines)
@@ -300,7 +301,7 @@ def test_the_host_does_not_show_through(daemon: Daemon, tmp_path: Path, level: s
         # Files of the state directory are root's alone.
         for name in ("mycelium.db", "audit.db"):
             assert stat.S_IMODE((state / name).stat().st_mode) == 0o600
-        assert colony["containment"]["user"]["uid"] != 0
+        assert colony.containment.user.uid != 0
     finally:
         listener.close()
         host_socket.unlink(missing_ok=True)
@@ -371,7 +372,7 @@ def test_a_colonys_escape_sequences_never_reach_the_users_terminal(
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"app.py": "v1\n"})
     spawn_it = client.spawn("inky", str(repo))
-    assert spawn_it["name"] == "inky"
+    assert spawn_it.name == "inky"
     wait_state(client, "inky", "running")
     ok(
         client,

@@ -112,7 +112,7 @@ def test_ctrl_c_during_spawn_says_the_spawn_goes_on(daemon: Daemon, tmp_path: Pa
         in err
     )
     assert "Traceback" not in err
-    assert client.colony("slow")["state"] == "provisioning"
+    assert client.colony("slow").state == "provisioning"
 
 
 def test_ctrl_c_while_following_an_agent_says_it_runs_on(
@@ -134,7 +134,7 @@ def test_ctrl_c_while_following_an_agent_says_it_runs_on(
         proc.wait()
     assert code == 130
     assert "agent session 1 of colony 'busy' is still running; 'colony agent stop busy'" in err
-    assert client.agent_sessions("busy")["sessions"][-1]["status"] == "running"
+    assert client.agent_sessions("busy").sessions[-1].status == "running"
 
 
 @pytest.fixture
@@ -173,8 +173,8 @@ def test_agent_not_installed_is_named_with_how_to_install_it(
     assert "npm install -g" in lines[1]
     assert "--agent" in lines[1]
     assert "EACCES" not in done.stderr
-    assert client.agent_sessions("noagent")["sessions"] == []
-    assert wait_state(client, "noagent", "running")["state"] == "running"
+    assert client.agent_sessions("noagent").sessions == []
+    assert wait_state(client, "noagent", "running").state == "running"
 
 
 @pytest.fixture
@@ -226,7 +226,7 @@ def test_preview_502_says_stopped_or_names_the_port_listened_on(
     client = daemon.client
     assert client is not None
     client.spawn("lost", str(repo))
-    assert wait_state(client, "lost", "running", "failed")["state"] == "running"
+    assert wait_state(client, "lost", "running", "failed").state == "running"
 
     def page() -> str:
         url = f"http://127.0.0.1:{daemon.proxy_port}/"
@@ -272,7 +272,7 @@ def test_a_service_on_the_wrong_port_is_named_with_the_port_it_chose(
     assert client is not None
     client.spawn("wrong", str(make_repo(tmp_path / "repo", {"colony.toml": toml})))
     failed = wait_state(client, "wrong", "failed")
-    assert failed["reason"] == (
+    assert failed.reason == (
         "service 'web' did not answer on port 3000 within 3s; it listens on 8001 "
         "(set port in [services.web] to match)"
     )

@@ -49,7 +49,7 @@ def test_a_flood_of_connections_leaves_the_daemon_serving(daemon: Daemon, tmp_pa
     wait_state(client, "steady", "running")
     # The daemon's raised limit stays the daemon's: the colony's processes get the soft one.
     assert sh_in(client, "steady", "ulimit -n")[1].strip() == "1024"
-    token = client.api_token()["token"]
+    token = client.api_token().token
     bloom = str(client.health()["http_url"])
     bloom_port = int(bloom.rsplit(":", 1)[1])
 

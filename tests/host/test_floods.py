@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from colony.client import Client
+from colony.contract_responses import AuditEntry
 from tests.conftest import make_repo
 from tests.host.conftest import Daemon, running_daemon, wait_for, wait_state
 from tests.host.test_audit import entries, run, wait_entry
@@ -80,7 +80,7 @@ def test_a_log_flood_leaves_daemon_memory_flat_and_files_capped(
     assert client is not None
     assert capped.proc is not None
     client.spawn("flood", str(make_repo(tmp_path / "repo", {"colony.toml": FLOOD})))
-    workspace = Path(wait_state(client, "flood", "running")["workspace"])
+    workspace = Path(wait_state(client, "flood", "running").workspace)
     follower = Follower(capped.socket, "flood")
     try:
         time.sleep(1.0)
@@ -127,24 +127,24 @@ def test_watch_limit_and_file_event_rate_per_colony(limited: Daemon, tmp_path: P
     dirs = " ".join(f"d{i}/sub" for i in range(20))
     assert run(client, "busy", ["sh", "-c", f"mkdir -p {dirs}"]) == 0
     limit = wait_entry(client, "the watch limit note", type="resource", colony="busy")
-    assert limit["msg"].startswith("busy: limit: inotify watch limit of 12 directories reached")
+    assert limit.msg.startswith("busy: limit: inotify watch limit of 12 directories reached")
     script = "i=0; while [ $i -lt 3000 ]; do echo $i > out/f$i; i=$((i + 1)); done"
     assert run(client, "busy", ["sh", "-c", script]) == 0
     client.stop("busy")
     wait_state(client, "busy", "stopped")
 
-    def flood() -> list[dict[str, Any]]:
+    def flood() -> list[AuditEntry]:
         found = entries(client, kind="files", colony="busy")
-        return [e for e in found if e["data"]["paths"] != ["out/probe"]]
+        return [e for e in found if e.data["paths"] != ["out/probe"]]
 
     def total() -> int:
-        return sum(e["data"]["count"] + e["data"].get("more", 0) for e in flood())
+        return sum(e.data["count"] + e.data.get("more", 0) for e in flood())
 
     wait_for(lambda: total() >= 3000, 30, "3,000 files counted")
     batches = flood()
     assert total() == 3000
-    listed = sum(e["data"]["count"] for e in batches)
+    listed = sum(e.data["count"] for e in batches)
     assert 200 <= listed < 1000
     assert len(batches) <= 6
-    assert any(" and " in e["msg"] and e["msg"].endswith(" more") for e in batches)
+    assert any(" and " in e.msg and e.msg.endswith(" more") for e in batches)
     assert len(entries(client, kind="resource", colony="busy")) == 1

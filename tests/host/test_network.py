@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from colony.contract_responses import Colony, NetRecord
 from colony.core.model import Slot
 from colony.core.policy import parse_policy, plan_rules
 from colony.errors import ConfigError, HostError
@@ -177,20 +178,20 @@ def network_repo(tmp_path: Path, configs: dict[str, str]) -> Path:
     return make_repo(tmp_path / "repo", {"app.py": EXAMPLE.read_text(), **configs})
 
 
-def spawn(d: Daemon, name: str, repo: Path, config: str = "colony.toml") -> dict:
+def spawn(d: Daemon, name: str, repo: Path, config: str = "colony.toml") -> Colony:
     assert d.client is not None
     d.client.spawn(name, str(repo), config=str(repo / config))
     colony = wait_state(d.client, name, "running", "failed")
-    assert colony["state"] == "running", colony
+    assert colony.state == "running", colony
     return colony
 
 
-def records(d: Daemon, name: str, verdict: str, dest: str, port: int) -> list[dict]:
+def records(d: Daemon, name: str, verdict: str, dest: str, port: int) -> list[NetRecord]:
     assert d.client is not None
     return [
         r
-        for r in d.client.network(name, limit=500)["records"]
-        if (r["verdict"], r["dest"], r["port"]) == (verdict, dest, port)
+        for r in d.client.network(name, limit=500).records
+        if (r.verdict, r.dest, r.port) == (verdict, dest, port)
     ]
 
 
@@ -241,31 +242,31 @@ def test_colonies_are_isolated_and_expose_to_opens_one_service(
     b = spawn(daemon, "b", repo, "b.toml")  # before a: a's arrival must update b's table
     a = spawn(daemon, "a", repo)
     c = spawn(daemon, "c", repo)
-    ns = {x["name"]: x["netns"] for x in (a, b, c)}
+    ns = {x.name: x.netns for x in (a, b, c)}
 
-    assert probe(ns["a"], b["address"], 5432).startswith("ok hello from colony b")
-    assert probe(ns["a"], b["address"], 3000) == "refused"
-    assert probe(ns["c"], b["address"], 5432) == "refused"
-    assert probe(ns["c"], a["address"], 3000) == "refused"
-    assert probe(ns["b"], a["address"], 5432) == "refused"  # exposure is one way
+    assert probe(ns["a"], b.address, 5432).startswith("ok hello from colony b")
+    assert probe(ns["a"], b.address, 3000) == "refused"
+    assert probe(ns["c"], b.address, 5432) == "refused"
+    assert probe(ns["c"], a.address, 3000) == "refused"
+    assert probe(ns["b"], a.address, 5432) == "refused"  # exposure is one way
     assert probe(ns["a"], outside.ips[0], 8080).startswith("ok outside")  # egress allow
 
-    with host_server(gateway_of(a["address"])) as port:
-        assert probe(ns["a"], gateway_of(a["address"]), port) == "refused"
-        assert probe(ns["b"], gateway_of(a["address"]), port) == "refused"
+    with host_server(gateway_of(a.address)) as port:
+        assert probe(ns["a"], gateway_of(a.address), port) == "refused"
+        assert probe(ns["b"], gateway_of(a.address), port) == "refused"
     with host_server("0.0.0.0") as port:
-        for host_address in (outside.gateway, gateway_of(a["address"]), gateway_of(c["address"])):
+        for host_address in (outside.gateway, gateway_of(a.address), gateway_of(c.address)):
             assert probe(ns["a"], host_address, port) == "refused"
         assert probe(ns["c"], outside.gateway, port) == "refused"
 
-    wait_for(lambda: records(daemon, "a", "accept", b["address"], 5432), what="accept record")
-    wait_for(lambda: records(daemon, "a", "deny", b["address"], 3000), what="deny record")
+    wait_for(lambda: records(daemon, "a", "accept", b.address, 5432), what="accept record")
+    wait_for(lambda: records(daemon, "a", "deny", b.address, 3000), what="deny record")
     wait_for(lambda: records(daemon, "c", "deny", outside.gateway, port), what="host deny record")
-    assert client.network("b")["exposed_to"] == ["a"]
+    assert client.network("b").exposed_to == ["a"]
 
     client.remove("a", force=True)  # gone: b's table no longer names a's veth
-    assert client.network("b")["exposed_to"] == []
-    assert "5432" not in client.firewall("b")["text"].split("set exposed")[1].split("}")[0]
+    assert client.network("b").exposed_to == []
+    assert "5432" not in client.firewall("b").text.split("set exposed")[1].split("}")[0]
 
 
 def test_egress_deny_refuses_fast_and_records_it(
@@ -278,7 +279,7 @@ def test_egress_deny_refuses_fast_and_records_it(
     repo = network_repo(tmp_path, {"colony.toml": '[network]\negress = "deny"\n'})
     colony = spawn(daemon, "shut", repo)
     with client.events("shut") as events:
-        assert probe(colony["netns"], outside.ips[0], 8080) == "refused"
+        assert probe(colony.netns, outside.ips[0], 8080) == "refused"
         deadline = time.monotonic() + 10
         event = None
         while time.monotonic() < deadline and event is None:
@@ -293,12 +294,12 @@ def test_egress_deny_refuses_fast_and_records_it(
         "proto": "tcp",
         "verdict": "deny",
     }
-    assert event["user"] == colony["owner"]
+    assert event["user"] == colony.owner
     found = wait_for(lambda: records(daemon, "shut", "deny", outside.ips[0], 8080))
-    assert found[0]["user"] == colony["owner"]
+    assert found[0].user == colony.owner
     view = client.network("shut")
-    assert view["denied"] >= 1
-    assert view["accepted"] == 0
+    assert view.denied >= 1
+    assert view.accepted == 0
 
 
 def test_allowlist_names_ports_and_live_changes(
@@ -314,13 +315,13 @@ def test_allowlist_names_ports_and_live_changes(
     names.write_text(f"{first} ok.test\n{second} other.test\n")
     toml = '[network]\negress = "allowlist"\nallow = ["ok.test:8080"]\n'
     colony = spawn(daemon, "listed", network_repo(tmp_path, {"colony.toml": toml}))
-    ns = colony["netns"]
+    ns = colony.netns
 
     assert probe(ns, first, 8080) == f"ok outside {first}:8080"
     assert probe(ns, first, 8081) == "refused"
     assert probe(ns, second, 8080) == "refused"
     wait_for(lambda: records(daemon, "listed", "accept", first, 8080), what="accept record")
-    assert client.network("listed")["resolved"] == {"ok.test": [first]}
+    assert client.network("listed").resolved == {"ok.test": [first]}
 
     done = colony_cli(daemon, "policy", "listed", "--egress", "allowlist", "--allow", "other.test")
     assert done.returncode == 0, done.stderr
@@ -332,7 +333,7 @@ def test_allowlist_names_ports_and_live_changes(
     client = daemon.client
     assert client is not None
     view = client.network("listed")
-    assert (view["source"], view["policy"]["allow"]) == ("override", ["other.test"])
+    assert (view.source, view.policy.allow) == ("override", ["other.test"])
     assert probe(ns, first, 8080) == "refused"
     assert probe(ns, second, 8080) == f"ok outside {second}:8080"
 
@@ -353,7 +354,7 @@ def test_root_inside_the_colony_cannot_flush_or_bypass(
     assert client is not None
     repo = network_repo(tmp_path, {"colony.toml": '[network]\negress = "deny"\n'})
     colony = spawn(daemon, "jail", repo)
-    ns, table = colony["netns"], f"{daemon.prefix}-jail"
+    ns, table = colony.netns, f"{daemon.prefix}-jail"
     before = sh("nft", "list", "table", "inet", table).stdout
     assert table not in sh("ip", "netns", "exec", ns, "nft", "list", "ruleset").stdout
 
@@ -378,9 +379,9 @@ def test_root_inside_the_colony_cannot_flush_or_bypass(
 
     assert probe(ns, outside.ips[0], 8080) == "refused"
     assert probe(ns, outside.ips[0], 8080, src="10.99.99.99") != f"ok outside {outside.ips[0]}:8080"
-    assert probe(ns, gateway_of(colony["address"]), 22) == "refused"
+    assert probe(ns, gateway_of(colony.address), 22) == "refused"
     assert sh("nft", "list", "table", "inet", table).stdout == before
-    assert client.network("jail")["accepted"] == 0
+    assert client.network("jail").accepted == 0
 
 
 @pytest.mark.parametrize(
@@ -414,7 +415,7 @@ def test_bad_policy_input_is_one_line_and_changes_nothing(
     assert client is not None
     repo = network_repo(tmp_path, {"colony.toml": '[network]\negress = "deny"\n'})
     spawn(daemon, "steady", repo)
-    before = (client.network("steady")["policy"], client.firewall("steady")["text"])
+    before = (client.network("steady").policy, client.firewall("steady").text)
 
     done = colony_cli(daemon, "policy", "steady", *flags)
     assert done.returncode == 1
@@ -423,7 +424,7 @@ def test_bad_policy_input_is_one_line_and_changes_nothing(
         client.set_policy("steady", "allowlist", ["10.0.0.0/33"])
     with pytest.raises(ConfigError, match=r"^egress: expected one of"):
         client.set_policy("steady", "sometimes")
-    assert (client.network("steady")["policy"], client.firewall("steady")["text"]) == before
+    assert (client.network("steady").policy, client.firewall("steady").text) == before
 
     bad = make_repo(tmp_path / "bad", {"colony.toml": '[network]\negress = "maybe"\n'})
     done = colony_cli(daemon, "spawn", "broken", "--repo", str(bad))
@@ -509,4 +510,4 @@ def test_a_table_lost_on_the_host_is_made_again(
     daemon.stop()
     daemon.start()
     wait_for(lambda: firewall.table_comment(table) is not None, what="the table again")
-    assert probe(colony["netns"], outside.ips[0], 8080) == "refused"
+    assert probe(colony.netns, outside.ips[0], 8080) == "refused"

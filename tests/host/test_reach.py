@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from colony.client import Client
+from colony.contract_responses import Colony
 from tests.conftest import make_repo
 from tests.host.conftest import Daemon, wait_for, wait_state
 
@@ -50,12 +51,12 @@ ports = [4001]
 """
 
 
-def spawn(d: Daemon, tmp_path: Path, name: str, toml: str, sandbox: str | None = None) -> dict:
+def spawn(d: Daemon, tmp_path: Path, name: str, toml: str, sandbox: str | None = None) -> Colony:
     assert d.client is not None
     repo = make_repo(tmp_path / name, {"serve.py": SERVE, "colony.toml": toml})
     d.client.spawn(name, repo, sandbox=sandbox)
     colony = wait_state(d.client, name, "running", "failed", timeout=60)
-    assert colony["state"] == "running", colony
+    assert colony.state == "running", colony
     return colony
 
 
@@ -117,7 +118,7 @@ def test_only_root_opens_connections_to_colony_addresses(daemon: Daemon, tmp_pat
     """When a colony's service listens on its address, Mycelium's user (root) may connect
     there, and any other user on the host is refused at once by the daemon's output rule."""
     colony = spawn(daemon, tmp_path, "b", BASIC)
-    address = colony["address"]
+    address = colony.address
     assert address
     with socket.create_connection((address, 3000), timeout=10):
         pass
@@ -178,9 +179,9 @@ def test_previews_follow_spawn_and_rm_and_are_audited_in_batches(
 
     def batches() -> list[dict] | None:
         found = [
-            e["data"]
-            for e in daemon.client.audit(limit=0, colony="fresh")["entries"]  # type: ignore[union-attr]
-            if e["data"]["type"] == "request"
+            e.data
+            for e in daemon.client.audit(limit=0, colony="fresh").entries  # type: ignore[union-attr]
+            if e.data["type"] == "request"
         ]
         return found if sum(d.get("count", 1) for d in found) == 5 else None
 

@@ -21,7 +21,7 @@ from tests.host.workflow_helpers import wait_ended
 
 def conflicted(d: Daemon) -> list[tuple[str, list[str]]]:
     assert d.client is not None
-    return [(c["path"], c["colonies"]) for c in d.client.conflicts()["conflicts"]]
+    return [(c.path, c.colonies) for c in d.client.conflicts().conflicts]
 
 
 def test_merged_work_drops_out_of_conflicts(daemon: Daemon, tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_merged_work_drops_out_of_conflicts(daemon: Daemon, tmp_path: Path) -> N
         ("shared.txt", ["one", "three", "two"]),
     ]
 
-    assert client.merge("one")["merged"] is True
+    assert client.merge("one").merged is True
     assert conflicted(daemon) == []
     # What one has not merged still counts: a later change to b.txt conflicts with two's.
     assert sh_in(client, "one", "echo one > b.txt")[0] == 0
@@ -87,7 +87,7 @@ def test_merge_commit_carries_the_owners_identity_not_the_daemons(
         git(repo, "add", "other.txt")
         git(repo, "commit", "-q", "-m", "main moves on")
         merged = client.merge("who")
-        assert merged["fast_forward"] is False
+        assert merged.fast_forward is False
         author = git(repo, "log", "-1", "--format=%an%n%ae%n%cn%n%ce", "main").split("\n")
         assert tuple(author[:2]) == expected
         assert tuple(author[2:4]) == expected
@@ -105,7 +105,7 @@ def test_a_refused_merge_changes_nothing_and_names_the_blocking_files(
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"app.py": "base\n", "keep.txt": "k\n"})
     spawn(client, repo, "busy")
-    ws = Path(client.colony("busy")["workspace"])
+    ws = Path(client.colony("busy").workspace)
     assert sh_in(client, "busy", "echo colony > app.py && echo n > new.txt")[0] == 0
     (repo / "app.py").write_text("mine, not committed\n")
     (repo / "new.txt").write_text("mine too\n")
@@ -134,7 +134,7 @@ def test_a_refused_merge_changes_nothing_and_names_the_blocking_files(
     (repo / "app.py").write_text("base\n")
     (repo / "new.txt").unlink()
     merged = client.merge("busy")
-    assert merged["merged"] is True
+    assert merged.merged is True
     assert (repo / "keep.txt").read_text() == "unrelated local edit\n"
     assert (repo / "app.py").read_text() == "colony\n"
 
@@ -150,29 +150,29 @@ def test_every_agent_turn_is_bracketed_by_snapshots_and_undone_by_session(
     repo = make_repo(
         tmp_path / "repo", {"a.txt": "base\n", "colony.toml": "[agent]\npreset = 'claude'\n"}
     )
-    ws = Path(spawn(client, repo, "turns")["workspace"])
+    ws = Path(spawn(client, repo, "turns").workspace)
     untouched = files(ws)
     first = client.agent_run("turns", "write a.txt: one\nwrite new.txt: n")
-    assert wait_ended(client, "turns", first["id"])["status"] == "completed"
+    assert wait_ended(client, "turns", first.id).status == "completed"
     after_first = files(ws)
     second = client.agent_continue("turns", "write a.txt: two")
-    assert wait_ended(client, "turns", second["id"])["status"] == "completed"
+    assert wait_ended(client, "turns", second.id).status == "completed"
     assert (ws / "a.txt").read_text() == "two\n"
 
-    listed = client.snapshots("turns")["snapshots"]
-    assert [(s["session"], s["turn"]) for s in listed] == [
-        (first["id"], "start"),
-        (first["id"], "end"),
-        (second["id"], "start"),
-        (second["id"], "end"),
+    listed = client.snapshots("turns").snapshots
+    assert [(s.session, s.turn) for s in listed] == [
+        (first.id, "start"),
+        (first.id, "end"),
+        (second.id, "start"),
+        (second.id, "end"),
     ]
     table = colony(d, "snapshot", "turns", "--list").stdout
-    assert f"{first['id']} start" in table
-    assert f"{second['id']} end" in table
+    assert f"{first.id} start" in table
+    assert f"{second.id} end" in table
 
-    assert client.undo("turns", session=second["id"])["restored"]["turn"] == "start"
+    assert client.undo("turns", session=second.id).restored.turn == "start"
     assert files(ws) == after_first
-    client.undo("turns", session=first["id"])
+    client.undo("turns", session=first.id)
     assert files(ws) == untouched
     missing = colony(d, "undo", "turns", "--session", "99")
     one_line_error(missing, "--session 99: colony 'turns' has no snapshot from before agent")
@@ -187,15 +187,13 @@ def test_a_snapshot_that_cannot_be_taken_does_not_fail_the_agent(d: Daemon, tmp_
     repo = make_repo(
         tmp_path / "repo", {"a.txt": "base\n", "colony.toml": "[agent]\npreset = 'claude'\n"}
     )
-    ws = Path(spawn(client, repo, "broken")["workspace"])
+    ws = Path(spawn(client, repo, "broken").workspace)
     assert sh_in(client, "broken", "git update-ref -d HEAD")[0] == 0
     run = client.agent_run("broken", "write a.txt: still works")
-    assert wait_ended(client, "broken", run["id"])["status"] == "completed"
+    assert wait_ended(client, "broken", run.id).status == "completed"
     assert (ws / "a.txt").read_text() == "still works\n"
     lines = [e["line"] for e in client.logs("broken", lines=500)]
     assert any(
-        f"cannot take the snapshot before agent session {run['id']}" in line for line in lines
+        f"cannot take the snapshot before agent session {run.id}" in line for line in lines
     ), lines
-    assert any(
-        f"cannot take the snapshot after agent session {run['id']}" in line for line in lines
-    )
+    assert any(f"cannot take the snapshot after agent session {run.id}" in line for line in lines)

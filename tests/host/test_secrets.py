@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from colony.contract_responses import Colony, dump
 from tests.conftest import TEST_PREFIX
 from tests.host.conftest import Daemon, run_in
 from tests.host.test_egress_gate import hosts_file
@@ -205,7 +206,7 @@ def environs() -> dict[str, bytes]:
     return found
 
 
-def gated(daemon: Daemon, tmp_path: Path, name: str) -> dict:
+def gated(daemon: Daemon, tmp_path: Path, name: str) -> Colony:
     toml = '[network]\negress = "allowlist"\nallow = ["api.example.test", "other.test"]\n'
     return spawn(daemon, name, network_repo(tmp_path / name, {"colony.toml": toml}))
 
@@ -256,7 +257,7 @@ def test_the_real_value_reaches_its_host_only_and_never_the_colony(
         "secret API_KEY, which is only for its hosts (a possible leak)"
     )
     assert leak in answer["text"]
-    records = client.network("sec", limit=500)["records"]
+    records = dump(client.network("sec", limit=500))["records"]
     assert any(leak.removeprefix("colony 'sec': ") in json.dumps(r) for r in records), records
 
     status, answer = request(daemon, "sec", "https://other.test/", verify=False)
@@ -268,7 +269,7 @@ def test_the_real_value_reaches_its_host_only_and_never_the_colony(
     assert echoed(answer, "x-api-key") == ROTATED
 
     listed = client.secrets("sec")
-    assert VALUE not in json.dumps(listed)
+    assert VALUE not in json.dumps(dump(listed))
     for pid, environ in environs().items():
         assert VALUE.encode() not in environ, f"pid {pid}"
         assert ROTATED.encode() not in environ, f"pid {pid}"
@@ -327,16 +328,16 @@ def test_in_allow_mode_only_the_secrets_hosts_go_through_the_gate(
     client = daemon.client
     assert client is not None
     spawn(daemon, "open", network_repo(tmp_path / "open", {"colony.toml": OPEN}))
-    before = client.firewall("open")["text"]
+    before = client.firewall("open").text
     client.set_secret("open", "API_KEY", VALUE, ["api.example.test"], "x-api-key")
-    text = client.firewall("open")["text"]
+    text = client.firewall("open").text
     assert "elements = { 80, 443 }" not in before
     assert "elements = { 80, 443 }" in text
     status, answer = request(daemon, "open", "https://api.example.test/")
     assert status == 200, answer
     assert echoed(answer, "x-api-key") == VALUE
     client.remove_secret("open", "API_KEY")
-    assert client.firewall("open")["text"] == before
+    assert client.firewall("open").text == before
 
 
 def test_the_claude_presets_key_becomes_the_colonys_secret(
@@ -353,7 +354,7 @@ def test_the_claude_presets_key_becomes_the_colonys_secret(
     session = client.agent_run(
         "agent", f"wait-for {gate}", preset="claude", env={"ANTHROPIC_API_KEY": VALUE}
     )
-    assert client.secrets("agent")["secrets"] == [
+    assert dump(client.secrets("agent"))["secrets"] == [
         {"key": "ANTHROPIC_API_KEY", "hosts": ["api.anthropic.com"], "header": "x-api-key"}
     ]
     placeholders = []
@@ -363,7 +364,7 @@ def test_the_claude_presets_key_becomes_the_colonys_secret(
         placeholders += [v for v in environ.split(b"\0") if v.startswith(wanted)]
     assert placeholders, "the agent's environment has the placeholder"
     client.agent_stop("agent")
-    assert session["status"] == "running"
+    assert session.status == "running"
 
 
 def test_a_policy_that_drops_the_host_closes_an_intercepted_connection(
@@ -373,7 +374,8 @@ def test_a_policy_that_drops_the_host_closes_an_intercepted_connection(
     host, like any connection through the gate."""
     client = daemon.client
     assert client is not None
-    ns = gated(daemon, tmp_path, "held")["netns"]
+    ns = gated(daemon, tmp_path, "held").netns
+    assert ns is not None
     client.set_secret("held", "API_KEY", VALUE, ["api.example.test"], "x-api-key")
     bundle = daemon.state_dir / "colonies" / "held" / "etc" / "ca-bundle.pem"
     argv = ["ip", "netns", "exec", ns, sys.executable, "-c", KEEP, world.ip, HOSTS[0], str(bundle)]

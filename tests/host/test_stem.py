@@ -59,4 +59,4 @@ async def test_stem_lists_live_colonies_and_stops_one(daemon: Daemon, tmp_path: 
         # A colony made elsewhere shows up by itself: the list follows /events.
         await asyncio.to_thread(client.spawn, "gamma", repo)
         await until(pilot, lambda: "gamma" in table.names, "a colony spawned elsewhere")
-    assert client.colony("beta")["state"] == "stopped"
+    assert client.colony("beta").state == "stopped"

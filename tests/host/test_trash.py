@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from colony.client import Client
+from colony.contract_responses import Colony
 from tests.conftest import git, make_repo
 from tests.host.conftest import Daemon, git_in, sh_in, wait_state
 
@@ -18,10 +19,10 @@ def files(root: Path) -> dict[str, bytes]:
     }
 
 
-def spawn(client: Client, repo: Path, name: str) -> dict:
+def spawn(client: Client, repo: Path, name: str) -> Colony:
     client.spawn(name, str(repo))
     colony = wait_state(client, name, "running", "failed")
-    assert colony["state"] == "running", colony["reason"]
+    assert colony.state == "running", colony.reason
     return colony
 
 
@@ -32,7 +33,7 @@ def test_rm_then_trash_restore_gives_back_the_exact_files(daemon: Daemon, tmp_pa
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"app.py": "v1\n", "gone.txt": "g\n", "keep.txt": "k\n"})
     colony = spawn(client, repo, "keeper")
-    ws = Path(colony["workspace"])
+    ws = Path(colony.workspace)
     script = (
         "echo committed > committed.txt && git add committed.txt && "
         "git commit -qm 'agent commit' && echo 'v2, not committed' > app.py && rm gone.txt && "
@@ -44,20 +45,20 @@ def test_rm_then_trash_restore_gives_back_the_exact_files(daemon: Daemon, tmp_pa
     expected = files(ws)
 
     removed = client.remove("keeper", force=True)
-    assert removed["snapshot"]
-    assert removed["saved"]
+    assert removed.snapshot
+    assert removed.saved
     assert not ws.exists()
-    [entry] = client.trash()["trash"]
-    assert (entry["name"], entry["branch"]) == ("keeper", "colony/keeper")
+    [entry] = client.trash().trash
+    assert (entry.name, entry.branch) == ("keeper", "colony/keeper")
 
     client.trash_restore("keeper")
     back = wait_state(client, "keeper", "running", "failed")
-    assert back["state"] == "running", back["reason"]
-    assert files(Path(back["workspace"])) == expected
-    assert (Path(back["data_dir"]) / "state.json").read_text() == '{"n": 1}\n'
+    assert back.state == "running", back.reason
+    assert files(Path(back.workspace)) == expected
+    assert (Path(back.data_dir) / "state.json").read_text() == '{"n": 1}\n'
     assert "agent commit" in git_in(client, "keeper", "log", "--format=%s", "colony/keeper")
     assert "agent commit" not in git(repo, "log", "--all", "--format=%s")
-    assert client.trash()["trash"] == []
+    assert client.trash().trash == []
 
 
 def test_undo_returns_the_workspace_to_a_snapshot(daemon: Daemon, tmp_path: Path) -> None:
@@ -67,28 +68,28 @@ def test_undo_returns_the_workspace_to_a_snapshot(daemon: Daemon, tmp_path: Path
     client = daemon.client
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"a.txt": "base\n"})
-    ws = Path(spawn(client, repo, "undo")["workspace"])
+    ws = Path(spawn(client, repo, "undo").workspace)
     head = git(ws, "rev-parse", "HEAD")
     (ws / "a.txt").write_text("one\n")
     first = client.snapshot("undo", "first")
-    assert (first["number"], first["message"]) == (1, "first")
+    assert (first.number, first.message) == (1, "first")
     at_first = files(ws)
     (ws / "a.txt").write_text("two\n")
     (ws / "b.txt").write_text("b\n")
-    assert client.snapshot("undo")["number"] == 2
+    assert client.snapshot("undo").number == 2
     (ws / "a.txt").write_text("three\n")
     (ws / "c.txt").write_text("c\n")
     latest = files(ws)
 
     result = client.undo("undo", to=1)
-    assert result["restored"]["number"] == 1
-    assert result["saved"]["number"] == 3
+    assert result.restored.number == 1
+    assert result.saved.number == 3
     assert files(ws) == at_first
     assert git(ws, "rev-parse", "HEAD") == head
-    assert [s["number"] for s in client.snapshots("undo")["snapshots"]] == [1, 2, 3]
+    assert [s.number for s in client.snapshots("undo").snapshots] == [1, 2, 3]
 
     again = client.undo("undo")  # the latest snapshot: the state undo replaced
-    assert again["restored"]["number"] == 3
+    assert again.restored.number == 3
     assert files(ws) == latest
 
 
@@ -98,12 +99,12 @@ def test_purge_deletes_the_entry_its_branch_and_refs(daemon: Daemon, tmp_path: P
     client = daemon.client
     assert client is not None
     repo = make_repo(tmp_path / "repo", {"a.txt": "base\n"})
-    ws = Path(spawn(client, repo, "old")["workspace"])
+    ws = Path(spawn(client, repo, "old").workspace)
     (ws / "x.txt").write_text("x\n")
     removed = client.remove("old", force=True)
-    assert Path(removed["trash"]).is_dir()
-    [purged] = client.trash_purge("old")["purged"]
-    assert purged["deleted_refs"] == ["refs/colony/base/old"]
-    assert not Path(removed["trash"]).exists()
+    assert Path(removed.trash).is_dir()
+    [purged] = client.trash_purge("old").purged
+    assert purged.deleted_refs == ["refs/colony/base/old"]
+    assert not Path(removed.trash).exists()
     assert git(repo, "for-each-ref", "refs/colony/", "refs/heads/colony/") == ""
     spawn(client, repo, "old")  # the name is free again

@@ -69,7 +69,7 @@ def test_each_user_sees_and_runs_only_their_own_until_shared(
                 f"error: {bob.name} may not {verb} colony '{a_web}'"
             ), argv
             assert f"ask {alice.name}" in done.stderr or "only" in done.stderr
-        assert wait_state(daemon.client, a_web, "running")["state"] == "running"
+        assert wait_state(daemon.client, a_web, "running").state == "running"
 
         # Shared as viewer: seen, logs readable, no exec.
         alice.ok("share", a_web, "--with", bob.name)
@@ -102,12 +102,10 @@ def test_each_user_sees_and_runs_only_their_own_until_shared(
         assert bob.names() == [b_web]
 
         assert daemon.client is not None
-        entries = daemon.client.audit(colony=a_web, limit=0)["entries"]
-        users = {e.get("user") for e in entries}
+        entries = daemon.client.audit(colony=a_web, limit=0).entries
+        users = {e.user for e in entries}
         assert {alice.name, bob.name} <= users, users
-        assert any(
-            e.get("user") == bob.name and e["msg"].startswith(f"{a_web}: exec") for e in entries
-        )
+        assert any(e.user == bob.name and e.msg.startswith(f"{a_web}: exec") for e in entries)
         mine = json.loads(bob.ok("audit", "--json"))
         assert any(e.get("colony") == b_web for e in mine)
         assert {e.get("colony") for e in mine} <= {b_web, None}
@@ -168,7 +166,7 @@ def test_a_user_cannot_spawn_from_someone_elses_repository(
 
 def client_names(daemon: Daemon) -> list[str]:
     assert daemon.client is not None
-    return sorted(c["name"] for c in daemon.client.colonies()["colonies"])
+    return sorted(c.name for c in daemon.client.colonies().colonies)
 
 
 WATCH = """
@@ -214,7 +212,7 @@ def test_previews_open_for_who_may_see_the_colony_or_holds_its_link(
             a_web = f"{alice.name}-web"
             alice.ok("spawn", a_web, "--repo", str(own_repo(alice, scratch / "a")))
             assert daemon.client is not None
-            plain = daemon.client.urls(a_web)["urls"]["web"].split("?")[0]
+            plain = daemon.client.urls(a_web).urls["web"].split("?")[0]
             assert curl("root", plain)[0] == "200"
             assert curl(alice.name, plain)[0] == "200"
             status, page = curl(bob.name, plain)

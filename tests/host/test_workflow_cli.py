@@ -42,7 +42,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
         tmp_path / "repo", {"app.py": "x\n", "colony.toml": "[agent]\npreset = 'claude'\n"}
     )
     client.spawn("c", str(repo))
-    ws = Path(wait_state(client, "c", "running")["workspace"])
+    ws = Path(wait_state(client, "c", "running").workspace)
     assert colony(d, "snapshot", "c", "-m", "first").returncode == 0
 
     def state() -> tuple[object, ...]:
@@ -51,7 +51,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
             git(repo, "rev-parse", "main"),
             git_in(client, "c", "rev-parse", "colony/c"),
             git_in(client, "c", "for-each-ref", "refs/colony/"),
-            len(client.agent_sessions("c")["sessions"]),
+            len(client.agent_sessions("c").sessions),
         )
 
     before = state()
@@ -71,8 +71,8 @@ def test_bad_input_is_one_line_and_changes_nothing(
         "--count: expected an integer 1-64, got 0",
     )
     assert state() == before
-    assert client.broods()["broods"] == []
-    assert [c["name"] for c in client.colonies()["colonies"]] == ["c"]
+    assert client.broods().broods == []
+    assert [c.name for c in client.colonies().colonies] == ["c"]
 
     gate = exchange / "gate"
     run = colony(d, "agent", "run", "c", f"write work.txt: w\nwait-for {gate}")

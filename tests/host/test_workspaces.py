@@ -43,7 +43,7 @@ def test_the_workspace_is_a_git_checkout_of_its_own_at_every_level(
     repo = make_repo(tmp_path / "repo", FILES)
     client.spawn("ov", str(repo), sandbox=level)
     colony = wait_state(client, "ov", "running")
-    assert mount_type(colony["workspace"]) == ["overlay"]
+    assert mount_type(colony.workspace) == ["overlay"]
     assert git_in(client, "ov", "status", "--porcelain") == ""
     assert git_in(client, "ov", "branch", "--show-current").strip() == "colony/ov"
     code, out, err = sh_in(client, "ov", "stat -c %u src/lib/util.py; id -u; cat src/app.py")
@@ -58,13 +58,13 @@ def test_the_workspace_is_a_git_checkout_of_its_own_at_every_level(
     git_in(client, "ov", "add", "-A")
     git_in(client, "ov", "commit", "-q", "-m", "work")
     assert git_in(client, "ov", "status", "--porcelain") == ""
-    assert "src/app.py" in client.diff("ov")["diff"]
+    assert "src/app.py" in client.diff("ov").diff
     [key] = checkouts(daemon)
     lower = daemon.state_dir / "checkouts" / key / "own" / "tree"
     assert (lower / "src/app.py").read_text() == "v1\n"
     assert (lower / "old.txt").exists()
     client.remove("ov", force=True)
-    assert mount_type(colony["workspace"]) == []
+    assert mount_type(colony.workspace) == []
 
 
 def test_colonies_share_one_checkout_and_see_nothing_of_each_other(
@@ -91,7 +91,7 @@ def test_colonies_share_one_checkout_and_see_nothing_of_each_other(
     # b runs on the host's file system (level none): the checkout is closed to it.
     assert sh_in(client, "b", f"ls {made}/own/tree")[0] != 0
     assert sh_in(client, "b", f"echo x > {made}/own/tree/README")[0] != 0
-    other = client.colony("a")["workspace"]
+    other = client.colony("a").workspace
     assert sh_in(client, "b", f"cat {other}/only-a")[0] != 0
     assert (made / "own/tree/src/app.py").read_text() == "v1\n"
 
@@ -108,7 +108,7 @@ def test_the_overlay_survives_kill9_and_a_reboot_and_gc_removes_unused_checkouts
     repo = make_repo(tmp_path / "repo", FILES)
     client.spawn("k", str(repo))
     colony = wait_state(client, "k", "running")
-    workspace = colony["workspace"]
+    workspace = colony.workspace
     assert sh_in(client, "k", "echo draft > draft.txt")[0] == 0
     daemon.kill9()
     client = daemon.start()
@@ -124,7 +124,7 @@ def test_the_overlay_survives_kill9_and_a_reboot_and_gc_removes_unused_checkouts
     assert len(checkouts(daemon)) == 2
     client.remove("other", force=True)
     removed = client.gc()
-    assert [e["kind"] for e in removed["removed"]] == ["checkout"]
+    assert [e.kind for e in removed.removed] == ["checkout"]
     assert len(checkouts(daemon)) == 1  # k's stays: it is k's, even unmounted
     client.start("k")
     wait_state(client, "k", "running")

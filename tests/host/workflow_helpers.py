@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from colony.client import Client, EventStream
+from colony.contract_responses import Session
 from tests.host.conftest import wait_for as wait_until
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
@@ -41,12 +42,12 @@ def path_with(bin_dir: Path) -> str:
     return f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"
 
 
-def wait_ended(client: Client, colony: str, session: int, timeout: float = 30) -> dict:
+def wait_ended(client: Client, colony: str, session: int, timeout: float = 30) -> Session:
     """The session once it is no longer running."""
 
-    def ended() -> dict | None:
+    def ended() -> Session | None:
         rec = client.agent_session(colony, session)
-        return rec if rec["status"] != "running" else None
+        return rec if rec.status != "running" else None
 
     return wait_until(ended, timeout, f"agent session {session} of {colony} to end")  # type: ignore[return-value]
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from colony.cli import main
 from colony.cli.audit import format_entry, format_verdict
+from colony.contract_responses import AuditEntry, Verdict
 
 
 @pytest.fixture
@@ -56,14 +57,17 @@ def test_bad_queries(args: list[str], message: str, no_daemon: Path) -> None:
 
 def test_format_entry() -> None:
     """When an entry is shown, the line has time, user, kind and message."""
-    entry = {"at": 0.0, "user": None, "kind": "files", "msg": "web: 2 files changed: a, b"}
+    entry = AuditEntry(
+        seq=1, at=0.0, user=None, kind="files", msg="web: 2 files changed: a, b", colony="web",
+        data={}, hash="h",
+    )  # fmt: skip
     text = format_entry(entry).plain
     assert text.endswith("  -          files     web: 2 files changed: a, b")
 
 
 def test_format_verdict() -> None:
     """When the log verifies, the line says how much and between which checkpoints."""
-    verdict = {"ok": True, "checked": 5, "first": None, "problem": None, "head": 12, "cut": 7}
+    verdict = Verdict(ok=True, checked=5, first=None, problem=None, head=12, cut=7)
     assert format_verdict(verdict) == (
         "audit log verified: 5 entries, chain intact from the signed retention checkpoint at "
         "entry 7 up to the signed head (entry 12)"

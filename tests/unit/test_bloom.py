@@ -9,10 +9,12 @@ from starlette.datastructures import Headers
 from colony.api.auth import Caller, bearer_token, check_origin, plan_denial
 from colony.cli.daemon import _host_name, _http_port
 from colony.cli.dashboard import format_login
+from colony.contract_responses import Login
 from colony.store.tokens import TokenRecord, hash_secret, split_token
 from colony.tui.widgets.colonies import format_row
 from colony.tui.widgets.dialogs import KEYS
 from colony.web import filters
+from tests.answers import a_colony, service_json
 
 
 @pytest.mark.parametrize(
@@ -65,7 +67,7 @@ def test_format_time_has_milliseconds() -> None:
 
 def test_format_login_puts_the_url_last() -> None:
     text = format_login(
-        {"url": "http://bloom.localhost:8000/login?token=a.b", "user": "ann", "expires": 700.0},
+        Login(url="http://bloom.localhost:8000/login?token=a.b", user="ann", expires=700.0),
         now=100.0,
     )
     assert text.splitlines() == [
@@ -164,13 +166,7 @@ def test_hash_secret_is_sha256_hex() -> None:
 
 
 def test_stem_row_cells() -> None:
-    colony = {
-        "name": "web",
-        "state": "running",
-        "owner": "ann",
-        "created": 40.0,
-        "services": [{"name": "web", "port": 3000, "state": "running"}],
-    }
+    colony = a_colony(name="web", owner="ann", created=40.0, services=[service_json()])
     cells = [str(c) for c in format_row(colony, now=100.0)]
     assert cells[0] == "web"
     assert cells[1] == "running"

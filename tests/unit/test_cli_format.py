@@ -26,15 +26,18 @@ from colony.cli import (
     parse_pairs,
     parse_value,
 )
+from colony.contract_responses import Collected, Colony, Removed, load
+from tests.answers import service_json
 
 NOW = 1_700_000_000.0
 
 
-def colony(name: str = "shop", **over: Any) -> dict[str, Any]:
-    """A colony as the API returns it (contract: Colony JSON)."""
+def colony(name: str = "shop", **over: Any) -> Colony:
+    """A colony as the API returns it (colony.contract_responses.Colony)."""
     data: dict[str, Any] = {
         "name": name,
         "state": "running",
+        "degraded": [],
         "step": None,
         "reason": None,
         "owner": "alice",
@@ -51,18 +54,17 @@ def colony(name: str = "shop", **over: Any) -> dict[str, Any]:
         "address": "10.213.0.2",
         "netns": f"colony-{name}",
         "sandbox": "basic",
-        "limits": {"cpu": 1.5, "memory": "2G"},
-        "services": [
-            {
-                "name": "web",
-                "port": 3000,
-                "state": "running",
-                "pid": 4242,
-                "restarts": 0,
-                "exit_code": None,
-                "url": f"http://web.{name}.localhost:7080/",
-            }
-        ],
+        "containment": {
+            "level": "basic",
+            "description": "",
+            "user": None,
+            "user_error": None,
+            "unapplied_limits": [],
+            "disk": None,
+        },
+        "usage": None,
+        "limits": {"cpu": 1.5, "memory": 2 << 30},
+        "services": [service_json(pid=4242, url=f"http://web.{name}.localhost:7080/")],
         "transitions": [
             {"state": "spawning", "at": NOW - 125, "step": None, "reason": None},
             {"state": "provisioning", "at": NOW - 124.9, "step": None, "reason": None},
@@ -70,7 +72,7 @@ def colony(name: str = "shop", **over: Any) -> dict[str, Any]:
         ],
     }
     data.update(over)
-    return data
+    return load(Colony, data)
 
 
 @pytest.mark.parametrize(
@@ -118,7 +120,7 @@ def test_format_table() -> None:
 def test_format_table_and_show_a_degraded_colony() -> None:
     """When a running colony has a service that gave up, ls and show say degraded and name
     the service (issue 12)."""
-    svc = {"name": "web", "port": 3000, "state": "fatal", "exit_code": 1}
+    svc = service_json(state="fatal", exit_code=1)
     sick = colony("web", services=[svc], degraded=["web"])
     assert format_table([sick], NOW).plain.splitlines()[1].split()[1] == "degraded"
     shown = format_colony(sick, NOW).plain.splitlines()[0]
@@ -140,7 +142,7 @@ def test_format_table_colors_states() -> None:
 
 def test_format_table_services_without_port() -> None:
     """When a service has no port, it shows by name with its state."""
-    svc = {"name": "worker", "port": None, "state": "backoff", "exit_code": 1}
+    svc = service_json(name="worker", port=None, state="backoff", exit_code=1)
     assert "worker backoff (exit 1)" in format_table([colony(services=[svc])], NOW).plain
 
 
@@ -190,9 +192,21 @@ def test_format_colony_failed() -> None:
 
 
 def test_format_colony_sparse() -> None:
-    """When a colony is still spawning, missing fields are left out, not shown as None."""
-    text = format_colony({"name": "x", "state": "spawning"}, NOW).plain
-    assert text == "x  spawning"
+    """When a colony is still spawning, fields not known yet are left out, not shown as
+    None."""
+    unknown = dict.fromkeys(("owner", "rev", "vcs", "branch", "base", "workspace", "address"))
+    sparse = colony("x", state="spawning", services=[], transitions=[], **unknown)
+    text = format_colony(sparse, NOW).plain
+    assert "None" not in text
+    assert [line.split()[0] for line in text.splitlines()] == [
+        "x",
+        "created",
+        "repo",
+        "data",
+        "db",
+        "sandbox",
+        "limits",
+    ]
 
 
 def test_format_colony_escapes_nothing() -> None:
@@ -256,24 +270,26 @@ def test_format_gc() -> None:
     result = {
         "removed": [{"kind": "netns", "name": "colony-x"}, {"kind": "veth", "name": "colonyh3"}]
     }
-    assert format_gc(result).plain == "removed netns colony-x\nremoved veth colonyh3"
+    assert (
+        format_gc(load(Collected, result)).plain == "removed netns colony-x\nremoved veth colonyh3"
+    )
 
 
 def test_format_gc_nothing() -> None:
     """When gc found nothing, it says so."""
-    assert format_gc({"removed": []}).plain == "nothing to clean"
+    assert format_gc(Collected(removed=[])).plain == "nothing to clean"
 
 
 def test_format_removed() -> None:
     """When a colony is removed, the snapshot, where its workspace is kept and how to bring it
     back are named."""
-    result = {
-        "removed": "x",
-        "saved": "/st/trash/x-1/workspace",
-        "branch": "colony/x",
-        "snapshot": "0123456789abcdef",
-        "trash": "/st/trash/x-1",
-    }
+    result = Removed(
+        removed="x",
+        saved="/st/trash/x-1/workspace",
+        branch="colony/x",
+        snapshot="0123456789abcdef",
+        trash="/st/trash/x-1",
+    )
     assert format_removed(result).plain == (
         "removed colony 'x'\n"
         "final snapshot 0123456789ab recorded\n"

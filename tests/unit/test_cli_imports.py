@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.answers import colony_json
+
 # Modules a quick command must not load: streams' and WebSockets' libraries, the daemon's and
 # the API's, the TUI's and the web UI's, the host edge, and every other command's module.
 HEAVY = (
@@ -40,15 +42,7 @@ HEAVY = (
     "colony.cli.top",
 )
 
-COLONY = {
-    "name": "web",
-    "state": "running",
-    "services": [{"name": "web", "state": "running", "port": 3000, "pid": 7}],
-    "owner": "al",
-    "created": 1.0,
-    "transitions": [],
-    "address": "10.0.0.2",
-}
+COLONY = colony_json(created=1.0, transitions=[])
 
 # A stand-in for Mycelium: answers every request on the socket with the JSON of its path,
 # then runs the command as the console script does and prints the heavy modules it loaded.

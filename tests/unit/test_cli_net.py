@@ -8,17 +8,24 @@ from click.testing import CliRunner
 
 from colony.cli import main
 from colony.cli.net import format_blocked, format_network, format_policy
+from colony.contract_responses import Blocked, Network, load
 
-VIEW = {
+SENT = {
     "colony": "web",
     "attached": True,
-    "policy": {"egress": "allowlist", "allow": ["ok.test:8080", "10.1.0.0/16", "gone.test"]},
+    "policy": {
+        "egress": "allowlist",
+        "allow": ["ok.test:8080", "10.1.0.0/16", "gone.test"],
+        "deny": [],
+    },
     "source": "override",
     "set_by": "alice",
     "set_at": 990.0,
     "resolved": {"ok.test": ["198.18.0.2"], "gone.test": []},
-    "resolvers": ["10.255.255.53"],
+    "learned": {},
     "stub": "10.213.0.13",
+    "resolvers": ["10.255.255.53"],
+    "expose_to": [],
     "exposed_to": ["api"],
     "accepted": 3,
     "denied": 2,
@@ -52,7 +59,11 @@ VIEW = {
             "at": 999.0,
         }
     ],
+    "dns": {"answered": 0, "refused": 0, "names": [], "queries": []},
+    "blocked": [],
 }
+VIEW = load(Network, SENT)
+RECORD = ["00:16:39", "deny", "tcp", "198.18.0.3:8080", "alice"]
 
 
 def test_policy_block_shows_mode_entries_resolution_and_origin() -> None:
@@ -74,20 +85,21 @@ def test_network_view_shows_counters_destinations_and_records() -> None:
     rows = [line.split() for line in text.splitlines()]
     assert ["198.18.0.3:8080", "tcp", "0", "2", "1s", "ago"] in rows
     assert "[2001:db8::1]:443" in text
-    assert text.splitlines()[-1].split() == ["00:16:39", "deny", "tcp", "198.18.0.3:8080", "alice"]
+    assert RECORD in rows
+    assert text.splitlines()[-1] == "dns questions 0 answered, 0 refused"
 
 
 def test_gate_records_show_the_name() -> None:
     """When the egress gate judged a connection, the record shows the name it asked for."""
     gated = {"host": "pypi.org", "dest": "198.18.0.9", "port": 443, "proto": "tcp"}
-    view = {**VIEW, "records": [{**VIEW["records"][0], **gated}]}
-    line = format_network(view, 1000.0, UTC).plain.splitlines()[-1]
-    assert line.split() == ["00:16:39", "deny", "tcp", "pypi.org:443", "alice"]
+    view = load(Network, {**SENT, "records": [{**SENT["records"][0], **gated}]})
+    rows = [line.split() for line in format_network(view, 1000.0, UTC).plain.splitlines()]
+    assert ["00:16:39", "deny", "tcp", "pypi.org:443", "alice"] in rows
 
 
 def test_a_colony_without_kernel_objects_says_when_its_policy_applies() -> None:
     """When the colony has no network now, the view says the policy applies at its start."""
-    view = {**VIEW, "attached": False, "source": "colony.toml"}
+    view = load(Network, {**SENT, "attached": False, "source": "colony.toml"})
     assert "applied when the colony next starts" in format_policy(view, 1000.0).plain
 
 
@@ -129,7 +141,7 @@ def test_dns_questions_show_counters_names_and_what_each_was_told() -> None:
              "reason": "x.evil.test is denied by '*.evil.test'"},
         ],
     }  # fmt: skip
-    text = format_network({**VIEW, "dns": dns}, 1000.0, UTC).plain
+    text = format_network(load(Network, {**SENT, "dns": dns}), 1000.0, UTC).plain
     assert "dns questions 4 answered, 1 refused" in text
     rows = [line.split() for line in text.splitlines()]
     assert ["ok.test", "A", "4", "2s", "ago", "198.18.0.2"] in rows
@@ -141,18 +153,19 @@ def test_dns_questions_show_counters_names_and_what_each_was_told() -> None:
 
 
 def test_blocked_names_show_what_admits_each() -> None:
-    view = {
+    sent = {
         "colony": "web",
         "blocked": [
-            {"host": "x.test", "port": 443, "via": "gate", "count": 2, "last": 90.0,
-             "fix": "x.test:443"},
-            {"host": "y.test", "port": None, "via": "dns", "count": 1, "last": 50.0,
+            {"host": "x.test", "port": 443, "count": 2, "last": 90.0, "reason": "", "via": "gate",
+             "fix": "x.test:443", "denied_by": None},
+            {"host": "y.test", "port": None, "count": 1, "last": 50.0, "reason": "", "via": "dns",
              "fix": None, "denied_by": "*.y.test"},
-            {"host": "m.test", "port": 80, "via": "gate", "count": 1, "last": 40.0,
-             "reason": "colony 'web': egress to m.test:80 is refused: m.test resolves to …"},
+            {"host": "m.test", "port": 80, "count": 1, "last": 40.0, "via": "gate", "fix": None,
+             "reason": "colony 'web': egress to m.test:80 is refused: m.test resolves to …",
+             "denied_by": None},
         ],
     }  # fmt: skip
-    lines = format_blocked(view, now=100.0).plain.splitlines()
+    lines = format_blocked(load(Blocked, sent), now=100.0).plain.splitlines()
     assert lines[0].split() == ["NAME", "PORT", "BY", "COUNT", "LAST", "TO", "ALLOW", "IT"]
     assert lines[1].split() == [
         "x.test", "443", "gate", "2", "10s", "ago", "colony", "policy", "web", "--allow",
@@ -161,4 +174,5 @@ def test_blocked_names_show_what_admits_each() -> None:
     assert lines[2].split()[:4] == ["y.test", "-", "dns", "stub"]
     assert lines[2].endswith("denied by '*.y.test'")
     assert lines[3].endswith("egress to m.test:80 is refused: m.test resolves to …")
-    assert format_blocked({"colony": "web"}, 0.0).plain == ("colony 'web': no names refused lately")
+    empty = Blocked(colony="web", blocked=[])
+    assert format_blocked(empty, 0.0).plain == "colony 'web': no names refused lately"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from colony.cli.doctor import format_checks
+from colony.contract_responses import Check
 from colony.core.doctor import Facts, plan_checks
 
 GOOD = Facts(
@@ -60,8 +61,8 @@ def test_format_shows_fix_under_problems() -> None:
     """When a check is not ok, its fix is printed under it."""
     text = format_checks(
         [
-            {"name": "api socket", "status": "fail", "detail": "mode 666", "hint": "restart"},
-            {"name": "nft", "status": "ok", "detail": "fine", "hint": None},
+            Check(name="api socket", status="fail", detail="mode 666", hint="restart"),
+            Check(name="nft", status="ok", detail="fine", hint=None),
         ]
     ).plain
     assert text.splitlines() == [

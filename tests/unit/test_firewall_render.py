@@ -23,13 +23,10 @@ SLOT = Slot("colony", "web", 3, IPv4Network("10.213.0.0/16"))
 GROUP = log_group("colony")
 STUB = dns_port("colony")
 GATE = gate_port("colony")
-UNDECIDED = (
-    "ip daddr != @direct4 ip daddr . {0} dport != @directp4 "
-    "ip daddr != @deny4 ip daddr . {0} dport != @denyp4"
-)
+UNDECIDED = "ip daddr != @direct4 ip daddr . {0} dport != @directp4"
 
 DECLARED = (
-    f'\tcomment "colony network v2 group {GROUP} veth colonyh3 dns {STUB} gate {GATE}"\n'
+    f'\tcomment "colony network v3 group {GROUP} veth colonyh3 dns {STUB} gate {GATE}"\n'
     "\tset allow4 { type ipv4_addr; flags interval; }\n"
     "\tset allowp4 { type ipv4_addr . inet_service; flags interval; }\n"
     "\tset deny4 { type ipv4_addr; flags interval; }\n"
@@ -214,6 +211,40 @@ def test_gate_only_for_allowlists_naming_hosts() -> None:
         assert not rules.gate
         assert plan_contents(rules).gated == ()
         assert plan_contents(rules).direct4 == ()
+
+
+def test_gate_for_allow_with_denied_names() -> None:
+    """When egress is allow and a deny entry names a host, TCP 80/443 is gated: the deny
+    list's IP and CIDR entries are direct (the firewall refuses them on every port), and the
+    denied name's addresses stay in deny4 (refused on the ports the gate does not see) but
+    not in direct4 (80/443 to them goes to the gate, which decides by name)."""
+    from colony.core.policy import parse_policy, plan_rules
+
+    policy = parse_policy("allow", ["ok.test"], ["*.evil.test", "bad.test", "10.9.0.0/16:22"])
+    rules = plan_rules(policy, {"bad.test": ("198.18.0.7",)})
+    contents = plan_contents(rules)
+    assert (rules.gate, contents.gated) == (True, (80, 443))
+    assert [str(n) for n in contents.allow4] == ["0.0.0.0/0"]
+    assert [str(n) for n in contents.deny4] == ["198.18.0.7/32"]
+    assert contents.direct4 == ()  # allow entries mean nothing in allow mode
+    assert [(str(n), p) for n, p in contents.directp4] == [("10.9.0.0/16", 22)]
+    ported = plan_rules(parse_policy("allow", [], ["bad.test:443", "203.0.113.0/24"]), {})
+    assert (ported.gate, ported.direct.v4) == (True, ("203.0.113.0/24",))
+    for plain in (parse_policy("allow", [], ["203.0.113.0/24"]), parse_policy("allow")):
+        assert not plan_rules(plain, {}).gate  # no names: the firewall alone, as before
+
+
+def test_allowlist_gate_keeps_deny_entries_direct_and_names_to_the_gate() -> None:
+    """When an allowlist names hosts and denies a name and a network, the network is direct
+    beside the allowlist's IP entries, and the denied name's addresses are refused by the
+    firewall except on TCP 80/443 (the gate's)."""
+    from colony.core.policy import parse_policy, plan_rules
+
+    policy = parse_policy("allowlist", ["ok.test", "10.1.0.0/16"], ["bad.test", "10.2.0.0/16"])
+    rules = plan_rules(policy, {"ok.test": ("198.18.0.7",), "bad.test": ("198.18.0.7",)})
+    contents = plan_contents(rules)
+    assert [str(n) for n in contents.direct4] == ["10.1.0.0/16", "10.2.0.0/16"]
+    assert [str(n) for n in contents.deny4] == ["10.2.0.0/16", "198.18.0.7/32"]
 
 
 def test_log_group_is_fixed_by_the_prefix() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from colony.contract_responses import HostsStatus
 from colony.core.hosts import BEGIN, END, managed_names, preview_names, render_hosts
 from colony.core.routes import RouteTable, plan_previews
 
@@ -51,7 +52,7 @@ def test_format_says_what_is_missing_and_what_to_run() -> None:
     from colony.cli.hosts import format_hosts
 
     text = format_hosts(
-        {"path": "/etc/hosts", "present": [], "missing": ["web.a.localhost"], "stale": []}
+        HostsStatus(path="/etc/hosts", present=[], missing=["web.a.localhost"], stale=[])
     ).plain
     assert text.splitlines() == [
         "/etc/hosts: 0 preview name(s) of Colony",

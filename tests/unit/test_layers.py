@@ -134,3 +134,10 @@ def test_the_contract_imports_nothing_but_the_core() -> None:
     neither: nothing of Colony but the core and the errors."""
     used = {target for _, target in imports("colony.contract", "colony")}
     assert {t for t in used if not t.startswith(("colony.core", "colony.errors"))} == set()
+
+
+def test_the_answers_import_nothing_but_the_errors() -> None:
+    """colony.contract_responses (the API's answers) is shared by the daemon, the API and
+    the client, and loaded by quick commands (issue 15): nothing of Colony but the errors."""
+    used = {target for _, target in imports("colony.contract_responses", "colony")}
+    assert used <= {"colony.errors"}

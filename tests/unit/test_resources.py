@@ -1,10 +1,12 @@
 """Limits and accounting as text, usage and resource events, decided purely (issue 3)."""
 
+from colony import contract_responses as answers
 from colony.cli.top import format_top
 from colony.core.resources import cpu_percent, due, format_size, plan_events
 from colony.isolation.layout import detect
 from colony.isolation.limits import Limits, fallback, parse_counters, parse_usage, render_limits
 from colony.present import format_limits, format_sandbox, format_user
+from tests.answers import a_colony, a_containment, a_sample, containment_json
 from tests.unit.test_cgroups_detect import HYBRID, PURE_V2, V2_CONTROLLERS
 
 V1 = detect(HYBRID, "hugetlb")
@@ -114,20 +116,20 @@ def test_format_top_table() -> None:
     """When usage is shown, CPU is in percent of a core with its limit, memory and pids with
     theirs, and colonies are sorted by name."""
     samples = [
-        {
-            "colony": "web",
-            "state": "running",
-            "level": "strict",
-            "user": "alice",
-            "cpu_percent": 49.5,
-            "memory": 64 << 20,
-            "pids": 12,
-            "io_read": 4096,
-            "io_write": 0,
-            "oom_kills": 1,
-            "limits": {"cpu": 0.5, "memory": 128 << 20, "pids": 64},
-        },
-        {"colony": "api", "state": "stopped", "level": "basic", "limits": {}},
+        a_sample(
+            colony="web",
+            state="running",
+            level="strict",
+            user="alice",
+            cpu_percent=49.5,
+            memory=64 << 20,
+            pids=12,
+            io_read=4096,
+            io_write=0,
+            oom_kills=1,
+            limits={"cpu": 0.5, "memory": 128 << 20, "pids": 64},
+        ),
+        a_sample(colony="api", state="stopped", level="basic"),
     ]
     assert format_top(samples).plain.splitlines() == [
         "COLONY  STATE    LEVEL   USER   CPU          MEMORY      PIDS     I/O R/W  OOM",
@@ -140,21 +142,22 @@ def test_format_top_table() -> None:
 def test_show_states_level_user_and_limits_plainly() -> None:
     """When a colony is shown, its level is explained, its user named with the reason, and
     its limits spelled out (or 'none (unlimited)'), with those the kernel does not offer."""
-    containment = {
-        "description": "own network namespace and cgroup",
-        "user": {"name": "nobody", "uid": 65534, "why": "owner root: colonies never run as root"},
+    nobody = {"name": "nobody", "uid": 65534, "gid": 65534}
+    changes = {
+        "user": {**nobody, "why": "owner root: colonies never run as root"},
         "unapplied_limits": ["swap"],
     }
-    colony = {"sandbox": "basic", "containment": containment}
+    containment = a_containment(**changes)
+    colony = a_colony(sandbox="basic", containment=containment_json(**changes))
     assert format_sandbox(colony) == "basic: own network namespace and cgroup"
     assert format_user(containment) == (
         "nobody (uid 65534): owner root: colonies never run as root; no_new_privs"
     )
-    limits = {"cpu": 1.5, "memory": 2 << 30, "swap": 0, "pids": 512}
+    limits = answers.Limits(cpu=1.5, memory=2 << 30, swap=0, pids=512)
     assert format_limits(limits, containment) == (
         "cpu 1.5 cores, memory 2G, swap 0, pids 512; not offered by this kernel: swap"
     )
-    assert format_limits({}, {}) == "none (unlimited)"
+    assert format_limits(answers.Limits(), a_containment()) == "none (unlimited)"
 
 
 def test_reads_are_budgeted_never_read_first_then_the_longest_unread() -> None:

@@ -9,6 +9,7 @@ import struct
 import pytest
 
 from colony.core import egress
+from colony.core.hostmatch import Verdict
 from colony.core.sniff import MORE, TLS_LIMIT, Sniffed, Unreadable, sniff
 
 
@@ -202,3 +203,53 @@ def test_forbidden_addresses(address: str, why: str | None) -> None:
     pool = ipaddress.IPv4Network("10.213.0.0/16")
     got = egress.forbidden(address, {"192.168.1.5"}, pool)
     assert got == why if why is None else (got or "").startswith(why)
+
+
+def test_a_denied_name_says_which_entry_and_how_to_take_it_out() -> None:
+    """When a deny entry refuses a name in allow mode, the line names the mode, the entry and
+    the owner's command that removes it (quoted for a shell when it is a wildcard)."""
+    verdict = Verdict(False, "x.evil.test:443 is denied by '*.evil.test'", "*.evil.test")
+    assert egress.explain("web", "x.evil.test", 443, "allow", verdict) == (
+        "colony 'web': egress to x.evil.test:443 is not allowed (policy allow, deny entry "
+        "'*.evil.test'); the owner can run: colony policy web --remove '*.evil.test'"
+    )
+    plain = Verdict(False, "bad.test:80 is denied by 'bad.test'", "bad.test")
+    assert egress.explain("web", "bad.test", 80, "allow", plain).endswith(
+        "colony policy web --remove bad.test"
+    )
+    # in an allowlist, removing the entry may admit nothing: only the entry is named
+    assert egress.explain("web", "bad.test", 80, "allowlist", plain) == (
+        "colony 'web': egress to bad.test:80 is refused: bad.test:80 is denied by 'bad.test'"
+    )
+
+
+def test_unnamed_connections_in_allow_mode_pass_unless_to_a_denied_names_address() -> None:
+    """When a connection names no host in allow mode, it passes with a record line, except to
+    an address of a denied name (on its port, or any port when the entry has none)."""
+    table = {"bad.test": ("198.18.0.7",), "worse.test": ("198.18.0.8",)}
+    pinned = egress.plan_pinned(
+        ["bad.test", "worse.test:443", "*.evil.test", "10.0.0.0/8"],
+        lambda name: table.get(name, ()),
+    )
+    assert pinned == (("198.18.0.7", None, "bad.test"), ("198.18.0.8", 443, "worse.test:443"))
+    asker = egress.Asker("web", "allow", pinned)
+    no_sni = "its TLS ClientHello names no server (SNI)"
+    passed = egress.plan_address(asker, "198.18.0.9", 443, no_sni)
+    assert passed == Verdict(
+        True, f"colony 'web': egress to 198.18.0.9:443 passed unnamed: {no_sni} (policy allow)"
+    )
+    assert egress.plan_address(asker, "198.18.0.8", 80, no_sni).allowed  # the entry is :443
+    refused = egress.plan_address(asker, "198.18.0.7", 80, no_sni)
+    assert not refused.allowed
+    assert refused.reason == (
+        f"colony 'web': egress to 198.18.0.7:80 is refused: {no_sni}, and 198.18.0.7 is an "
+        "address of the denied 'bad.test'"
+    )
+
+
+def test_allow_mode_lets_hellos_without_a_checkable_name_through_plan_host() -> None:
+    """When egress is allow, no SNI and ECH are left to the address check; in allowlist
+    mode both are refused."""
+    ech = Sniffed("tls", "public.test", ech=True)
+    assert egress.plan_host("w", ech, "x", 443, "allow").allowed
+    assert not egress.plan_host("w", ech, "x", 443, "allowlist").allowed

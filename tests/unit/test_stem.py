@@ -9,9 +9,11 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from colony.contract_responses import Colonies, Colony
 from colony.errors import Conflict
 from colony.tui.app import ColonyTui
 from colony.tui.widgets import ColonyTable, ConfirmScreen, SpawnScreen
+from tests.answers import a_colony
 
 
 class FakeLog:
@@ -32,27 +34,27 @@ class FakeClient:
         self.calls: list[tuple[str, ...]] = []
         self.states = {"alpha": "running", "beta": "stopped"}
 
-    def colonies(self) -> dict[str, Any]:
-        return {
-            "colonies": [
-                {"name": n, "state": s, "owner": "ann", "created": 1.0, "services": []}
+    def colonies(self) -> Colonies:
+        return Colonies(
+            colonies=[
+                a_colony(name=n, state=s, owner="ann", created=1.0, services=[])
                 for n, s in self.states.items()
             ]
-        }
+        )
 
     def log_stream(self, name: str, service: str | None = None, lines: int = 200) -> FakeLog:
         return FakeLog()
 
-    def spawn(self, name: str, repo: str, rev: str | None = None) -> dict[str, Any]:
+    def spawn(self, name: str, repo: str, rev: str | None = None) -> Colony:
         self.calls.append(("spawn", name, repo, str(rev)))
         self.states[name] = "spawning"
-        return {}
+        return a_colony(name=name, state="spawning")
 
-    def stop(self, name: str) -> dict[str, Any]:
+    def stop(self, name: str) -> Colony:
         if self.states[name] == "stopped":
             raise Conflict(f"colony '{name}' is already stopped")
         self.calls.append(("stop", name))
-        return {}
+        return a_colony(name=name, state="stopping")
 
     def remove(self, name: str, force: bool = False) -> dict[str, Any]:
         self.calls.append(("remove", name, str(force)))

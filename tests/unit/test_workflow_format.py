@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from colony.cli.workflow_format import (
     format_agent_event,
     format_brood,
@@ -12,6 +14,8 @@ from colony.cli.workflow_format import (
     format_trash,
     format_undo,
 )
+from colony.contract_responses import Brood, Conflict, Merged, Snapshot, Undone, load
+from tests.answers import a_session
 
 NOW = 1_700_000_100.0
 
@@ -21,18 +25,16 @@ def test_sessions_table() -> None:
     first line."""
     text = format_sessions(
         [
-            {
-                "id": 3,
-                "colony": "web",
-                "agent": "claude",
-                "status": "completed",
-                "started": NOW - 90,
-                "duration": 61.0,
-                "cost": 0.0123,
-                "tokens_in": 25040,
-                "tokens_out": 900,
-                "task": "fix the login bug\nand more",
-            }
+            a_session(
+                id=3,
+                status="completed",
+                started=NOW - 90,
+                duration=61.0,
+                cost=0.0123,
+                tokens_in=25040,
+                tokens_out=900,
+                task="fix the login bug\nand more",
+            )
         ],
         NOW,
     ).plain
@@ -48,10 +50,10 @@ def test_snapshots_table_names_the_agent_turn_that_took_each() -> None:
     """When snapshots are listed, those taken around agent turns show session and turn."""
     text = format_snapshots(
         [
-            {"number": 1, "at": NOW - 30, "commit": "a" * 40, "message": "by hand",
-             "session": None, "turn": None},
-            {"number": 2, "at": NOW - 20, "commit": "b" * 40, "session": 4, "turn": "start",
-             "message": "colony web: before agent session 4: add /health"},
+            Snapshot(number=1, ref="r1", at=NOW - 30, commit="a" * 40, message="by hand",
+                     session=None, turn=None),
+            Snapshot(number=2, ref="r2", at=NOW - 20, commit="b" * 40, session=4, turn="start",
+                     message="colony web: before agent session 4: add /health"),
         ],
         NOW,
     ).plain.splitlines()  # fmt: skip
@@ -68,30 +70,48 @@ def test_events_and_results_read_as_one_line_each() -> None:
     )
     ended = {"kind": "ended", "status": "interrupted", "exit_code": -2, "cost": None}
     assert format_agent_event(ended).plain == "■ interrupted (killed by SIGINT), cost -"
-    merged = {"merged": True, "colony": "one", "into": "main", "squash": True, "commit": "a" * 40}
+    merged = Merged(
+        merged=True, colony="one", into="main", squash=True, commit="a" * 40, previous="c" * 40,
+        sensitive=[],
+    )  # fmt: skip
     assert format_merge(merged).plain == f"merged colony 'one' into main (squashed): {'a' * 12}"
-    assert "nothing to merge" in format_merge({"merged": False, "colony": "x", "into": "m"}).plain
-    undo = {"colony": "w", "restored": {"number": 1}, "saved": {"number": 3}}
+    nothing = Merged(
+        merged=False, colony="x", into="m", squash=False, commit="c", previous="c", sensitive=[]
+    )
+    assert "nothing to merge" in format_merge(nothing).plain
+
+    def snap(n: int) -> Snapshot:
+        return Snapshot(number=n, ref=f"r{n}", commit="a", message="", at=1.0, session=None,
+                        turn=None)  # fmt: skip
+
+    undo = Undone(colony="w", restored=snap(1), saved=snap(3))
     assert format_undo(undo).plain == (
         "restored colony 'w' to snapshot 1; what it replaced is snapshot 3"
     )
-    conflicts = [{"path": "app.py", "colonies": ["one", "two"], "repo": "/r"}]
+    conflicts = [Conflict(path="app.py", colonies=["one", "two"], repo="/r")]
     assert "one, two" in format_conflicts(conflicts).plain
     assert format_trash([], NOW).plain == "the trash is empty"
 
 
 def test_brood_ranks_members() -> None:
     """When a brood is shown, members appear best first with their check and diff."""
-    brood = {
+
+    def member(**changes: Any) -> dict[str, Any]:
+        data = {"brood": "fix", "position": 1, "reason": None, "session": None,
+                "check_code": None, "check_output": None, "exists": True}  # fmt: skip
+        return {**data, **changes}
+
+    brood = load(Brood, {
         "name": "fix", "state": "done", "objective": "fix it", "base": "b" * 40,
-        "target": "main", "count": 2, "max_parallel": 1,
+        "target": "main", "count": 2, "max_parallel": 1, "repo": "/r", "owner": "al",
+        "created": NOW - 60, "agent": None, "command": None, "picked": None,
         "members": [
-            {"colony": "fix-1", "rank": 2, "state": "done", "check": False, "status": "completed",
-             "diff_files": 1, "diff_lines": 3, "duration": 5.0, "cost": 0.1},
-            {"colony": "fix-2", "rank": 1, "state": "done", "check": True, "status": "completed",
-             "diff_files": 1, "diff_lines": 2, "duration": 4.0, "cost": 0.1},
+            member(colony="fix-1", rank=2, state="done", check=False, status="completed",
+                   diff_files=1, diff_lines=3, duration=5.0, cost=0.1),
+            member(colony="fix-2", rank=1, state="done", check=True, status="completed",
+                   diff_files=1, diff_lines=2, duration=4.0, cost=0.1),
         ],
-    }  # fmt: skip
+    })  # fmt: skip
     text = format_brood(brood, NOW).plain
     assert text.index("fix-2") < text.index("fix-1")
     assert "passed" in text

@@ -8,7 +8,6 @@ gone after a restart and could not learn how it ended).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 STATUSES = ("running", "completed", "failed", "interrupted", "lost")
 
@@ -43,31 +42,6 @@ class SessionRecord:
     @property
     def duration(self) -> float | None:
         return None if self.ended is None else max(0.0, self.ended - self.started)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "colony": self.colony,
-            "agent": self.agent,
-            "task": self.task,
-            "argv": list(self.argv),
-            "status": self.status,
-            "user": self.user,
-            "started": self.started,
-            "ended": self.ended,
-            "duration": self.duration,
-            "exit_code": self.exit_code,
-            "pid": self.pid if self.status == "running" else None,
-            "session_id": self.agent_session,
-            "model": self.model,
-            "cost": self.cost,
-            "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out,
-            "result": self.result,
-            "is_error": self.is_error,
-            "parent": self.parent,
-            "brood": self.brood,
-        }
 
 
 def plan_status(

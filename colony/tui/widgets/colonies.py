@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -10,19 +10,20 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
+from colony.contract_responses import Colony
 from colony.present import format_age, format_colony_state, format_services
 
 COLUMNS = ("name", "state", "services", "owner", "created")
 
 
-def format_row(colony: Mapping[str, Any], now: float) -> tuple[Text, ...]:
+def format_row(colony: Colony, now: float) -> tuple[Text, ...]:
     """The cells of one colony's row."""
     return (
-        Text(str(colony.get("name"))),
+        Text(colony.name),
         format_colony_state(colony),
-        format_services(colony.get("services") or []),
-        Text(str(colony.get("owner") or "")),
-        Text(format_age(float(colony.get("created") or now), now)),
+        format_services(colony.services),
+        Text(colony.owner or ""),
+        Text(format_age(colony.created or now, now)),
     )
 
 
@@ -60,18 +61,18 @@ class ColonyTable(DataTable[Text]):
             return None
         return self.names[self.cursor_row]
 
-    def show(self, colonies: Sequence[Mapping[str, Any]], now: float) -> None:
+    def show(self, colonies: Sequence[Colony], now: float) -> None:
         """Replace the rows with ``colonies``, keeping the cursor on the colony it was on."""
         keep = self.selected
-        names = [str(c.get("name")) for c in colonies]
+        names = [c.name for c in colonies]
         if names == self.names:
             for colony in colonies:
                 for column, cell in zip(COLUMNS, format_row(colony, now), strict=True):
-                    self.update_cell(str(colony.get("name")), column, cell)
+                    self.update_cell(colony.name, column, cell)
         else:
             self.clear()
             for colony in colonies:
-                self.add_row(*format_row(colony, now), key=str(colony.get("name")))
+                self.add_row(*format_row(colony, now), key=colony.name)
             self.names = names
             if keep in names:
                 self.move_cursor(row=names.index(keep))

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import RichLog, Static
 
+from colony.contract_responses import Colony
 from colony.present import format_colony, format_log_line
 
 
@@ -31,13 +32,13 @@ class ColonyDetail(Vertical):
             yield Static("No colony selected.", id="info")
         yield RichLog(id="log", max_lines=2000, wrap=False, markup=False, highlight=False)
 
-    def show(self, colony: Mapping[str, Any] | None) -> None:
+    def show(self, colony: Colony | None) -> None:
         info = self.query_one("#info", Static)
         if colony is None:
             info.update("No colony selected: press n to spawn one.")
             return
         info.update(format_colony(colony, time.time()))
-        self.query_one("#info-box").border_title = str(colony.get("name"))
+        self.query_one("#info-box").border_title = colony.name
 
     def start_log(self, name: str | None) -> None:
         """Clear the log for a newly selected colony."""
