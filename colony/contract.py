@@ -38,6 +38,8 @@ class Spawn:
     sandbox: str | None = None
     user: str | None = None
     sockets: list[Any] | None = None  # each checked by the daemon (a socket under /run/)
+    # issue 17: values of colony.toml's [secrets.KEY], read by the CLI from $from_env
+    secrets: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,16 @@ class PolicyChange:
     allow: list[Any] = field(default_factory=list)
     deny: list[Any] = field(default_factory=list)
     remove: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SecretSet:
+    """``PUT /colonies/{name}/secrets/{key}`` (issue 17): checked by
+    :func:`colony.core.secrets.check_secret`."""
+
+    value: str
+    hosts: list[Any]
+    header: str | None = None
 
 
 @dataclass(frozen=True)

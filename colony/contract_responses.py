@@ -233,6 +233,14 @@ class Usage(Answer):
     usage: list[Sample]
 
 
+class SecretInfo(Answer):
+    """A colony's secret as shown (issue 17): never its value."""
+
+    key: str
+    hosts: list[str]
+    header: str | None  # None: any header carrying the placeholder
+
+
 class Colony(Answer):
     """``GET /colonies/{name}``: one colony in full. A spawn's answer adds ``warnings``; a
     stop, start or restart that had nothing to do adds ``already`` (the state it is in)."""
@@ -261,6 +269,7 @@ class Colony(Answer):
     limits: Limits
     services: list[Service]
     transitions: list[Transition]
+    secrets: list[SecretInfo] | None = field(default=None, metadata=OMIT)  # issue 17
     warnings: list[str] | None = field(default=None, metadata=OMIT)
     already: str | None = field(default=None, metadata=OMIT)
 
@@ -763,6 +772,27 @@ class Shares(Answer):
     shares: list[Grant]
 
 
+class Secrets(Answer):
+    """``GET /colonies/{name}/secrets`` (issue 17): keys, hosts and headers, no values."""
+
+    colony: str
+    secrets: list[SecretInfo]
+
+
+class SecretStored(Answer):
+    """``PUT /colonies/{name}/secrets/{key}`` (issue 17): the secret as stored."""
+
+    colony: str
+    secret: SecretInfo
+
+
+class SecretRemoved(Answer):
+    """``DELETE /colonies/{name}/secrets/{key}`` (issue 17)."""
+
+    colony: str
+    removed: str
+
+
 class Login(Answer):
     """``POST /auth/dashboard``: a one-time Bloom login URL for the caller."""
 
@@ -790,6 +820,10 @@ class Revoked(Answer):
 ANSWERS: tuple[type[Answer], ...] = (
     Transition,
     Service,
+    SecretInfo,
+    Secrets,
+    SecretStored,
+    SecretRemoved,
     RunsAs,
     Disk,
     Containment,

@@ -99,6 +99,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/colonies/{name}/shares"): Action.VIEW,
     ("PUT", "/colonies/{name}/shares/{user}"): Action.SHARE,
     ("DELETE", "/colonies/{name}/shares/{user}"): Action.SHARE,
+    ("GET", "/colonies/{name}/secrets"): Action.POLICY,  # issue 17: owner, admin
+    ("PUT", "/colonies/{name}/secrets/{key}"): Action.POLICY,
+    ("DELETE", "/colonies/{name}/secrets/{key}"): Action.POLICY,
     ("WS", "/colonies/{name}/exec"): Action.EXEC,
     ("GET", "/broods/{brood}"): Action.VIEW,
     ("POST", "/broods/{brood}/pick"): Action.MERGE,

@@ -24,6 +24,7 @@ from colony.api import doctor as doctor_api
 from colony.api import hosts as hosts_api
 from colony.api import network as network_api  # issue 4
 from colony.api import review as review_api  # issue 6
+from colony.api import secrets as secrets_api  # issue 17
 from colony.api import shares as shares_api  # issue 14
 from colony.api import usage as usage_api  # issue 3
 from colony.api.access import AccessMiddleware
@@ -45,6 +46,7 @@ BODIES: dict[tuple[str, str], type] = {
     ("/colonies/{name}/policy", "put"): contract.PolicyBody,
     ("/colonies/{name}/policy", "patch"): contract.PolicyChange,
     ("/colonies/{name}/shares/{user}", "put"): contract.Share,
+    ("/colonies/{name}/secrets/{key}", "put"): contract.SecretSet,
     ("/colonies/{name}/workspace/merge", "post"): contract.Merge,
     ("/colonies/{name}/workspace/snapshots", "post"): contract.Snapshot,
     ("/colonies/{name}/workspace/undo", "post"): contract.Undo,
@@ -63,6 +65,9 @@ ANSWERS: dict[tuple[str, str], tuple[str, type]] = {
     ("/colonies/{name}", "delete"): ("200", answers.Removed),
     ("/colonies/{name}/{action}", "post"): ("200", answers.Colony),
     ("/colonies/{name}/urls", "get"): ("200", answers.Urls),
+    ("/colonies/{name}/secrets", "get"): ("200", answers.Secrets),  # issue 17
+    ("/colonies/{name}/secrets/{key}", "put"): ("200", answers.SecretStored),
+    ("/colonies/{name}/secrets/{key}", "delete"): ("200", answers.SecretRemoved),
     ("/gc", "post"): ("200", answers.Collected),
     ("/usage", "get"): ("200", answers.Usage),
     ("/colonies/{name}/usage", "get"): ("200", answers.Sample),
@@ -181,6 +186,7 @@ def create_app(
         *review_api.routes(s.review, s.conflicts, s.trash),
         *broods_api.routes(s.broods),
         *shares_api.routes(s.access),
+        *secrets_api.routes(s.secrets),
         *extra,
     ]
 

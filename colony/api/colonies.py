@@ -52,6 +52,7 @@ def routes(
             sandbox=body.sandbox,
             user=body.user,
             sockets=body.sockets,
+            secrets=body.secrets,
             owner=who.user,
             owner_uid=None if who.admin else (-1 if who.uid is None else who.uid),
         )

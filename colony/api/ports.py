@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from colony.api.access import Directory
+from colony.api.secrets import Secrets
 from colony.api.shares import Sharing
 from colony.core.agents.session import SessionRecord
 from colony.core.audit import Entry, Verdict
@@ -49,6 +50,7 @@ class Colonies(Protocol):
         sandbox: str | None,
         user: str | None,
         sockets: list[str] | None,
+        secrets: dict[str, Any] | None,
         owner: str,
         owner_uid: int | None,
     ) -> Json: ...
@@ -302,6 +304,8 @@ class ApiServices(Protocol):
     def trash(self) -> Trash: ...
     @property
     def broods(self) -> Broods: ...
+    @property
+    def secrets(self) -> Secrets: ...
     @property
     def access(self) -> Access: ...
     @property

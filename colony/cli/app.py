@@ -54,6 +54,7 @@ COMMANDS = {
     "policy": "colony.cli.net",
     "share": "colony.cli.share",  # issue 14
     "unshare": "colony.cli.share",
+    "secret": "colony.cli.secret",  # issue 17
     "diff": "colony.cli.review",  # issue 6: review and recovery, agents, broods
     "merge": "colony.cli.review",
     "snapshot": "colony.cli.review",

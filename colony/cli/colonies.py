@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -105,6 +106,30 @@ def _name_prefix(root: Path, config: Path | None) -> str:
     return prefix or default_colony_name(root.name)
 
 
+def _secret_values(root: Path, config: Path | None) -> dict[str, str] | None:
+    """Values of the colony.toml's ``[secrets.KEY]`` from this user's ``$from_env`` (issue
+    17): read here, never by the colony; one warning line per variable not set."""
+    from colony.core.config import parse_config_text
+
+    path = config or root / "colony.toml"
+    try:
+        declared = parse_config_text(path.read_text()).secrets
+    except (OSError, UnicodeDecodeError, ColonyError):
+        return None  # Mycelium reports what is wrong with it
+    values = {}
+    for decl in declared:
+        value = os.environ.get(decl.from_env)
+        if value:
+            values[decl.key] = value
+        else:
+            click.echo(
+                f"warning: colony.toml: secrets.{decl.key}: ${decl.from_env} is not set in your "
+                f"environment; the colony gets no {decl.key}",
+                err=True,
+            )
+    return values or None
+
+
 @main.command()
 @optional_name_argument
 @repo_option
@@ -171,11 +196,12 @@ def spawn(
         taken = {c.name for c in _client(ctx).colonies().colonies}
         name = plan_auto_name(_name_prefix(root, config), taken)
     chosen = name
+    secrets = _secret_values(root, config)
 
     def call(client: Client) -> Colony:
         return client.spawn(
             chosen, root, rev=rev, config=config, limits=values, sandbox=sandbox, user=user,
-            sockets=list(sockets) or None,
+            sockets=list(sockets) or None, secrets=secrets,
         )  # fmt: skip
 
     from colony.cli.progress import _lifecycle

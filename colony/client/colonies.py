@@ -38,8 +38,10 @@ class ColoniesMixin(ClientBase):
         sandbox: str | None = None,
         user: str | None = None,
         sockets: list[str] | None = None,
+        secrets: dict[str, str] | None = None,
     ) -> Colony:
-        """Ask for a new colony; returns it in state "spawning" (progress comes on /events)."""
+        """Ask for a new colony; returns it in state "spawning" (progress comes on /events).
+        ``secrets``: values of colony.toml's ``[secrets.KEY]`` (issue 17)."""
         from colony.contract import Spawn, to_json
 
         body = Spawn(
@@ -51,6 +53,7 @@ class ColoniesMixin(ClientBase):
             sandbox=sandbox,
             user=user,
             sockets=sockets,
+            secrets=secrets,
         )
         return self._colony("POST", "/colonies", to_json(body))
 

@@ -18,6 +18,7 @@ from colony.client.doctor import DoctorMixin
 from colony.client.hosts import HostsMixin
 from colony.client.network import NetworkMixin
 from colony.client.review import ReviewMixin
+from colony.client.secrets import SecretsMixin
 from colony.client.shares import SharesMixin
 from colony.client.streams import StreamsMixin
 from colony.client.usage import UsageMixin
@@ -43,6 +44,7 @@ class Client(
     HostsMixin,
     DoctorMixin,
     SharesMixin,
+    SecretsMixin,
 ):
     """The Mycelium API on a Unix socket.
 

@@ -34,6 +34,7 @@ EVENT_KINDS = {
     "health": "lifecycle",
     "gc": "lifecycle",
     "share": "lifecycle",
+    "secret": "lifecycle",
     "exec": "exec",
     "exec_end": "exec",
     "agent": "agent",
@@ -101,6 +102,11 @@ def _format_by_type(t: str, e: dict[str, Any]) -> str | None:
             if role
             else f"no longer shared with {e.get('to')}"
         )
+    if t == "secret":
+        hosts = e.get("hosts")
+        if hosts is None:
+            return f"secret {e.get('variable')} removed"
+        return f"secret {e.get('variable')} set for {', '.join(str(h) for h in hosts)}"
     if t == "exec":
         return f"{'shell' if e.get('tty') else 'exec'} {_argv(e)}"
     if t == "exec_end":

@@ -310,6 +310,19 @@ class PolicyEvent(BusEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SecretEvent(BusEvent):
+    """``user`` set (``hosts`` given) or removed (``hosts`` None) the secret ``variable`` of
+    ``colony`` (issue 17); never its value."""
+
+    TYPE = "secret"
+    colony: str
+    user: str
+    variable: str
+    hosts: list[str] | None
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class ShareEvent(BusEvent):
     """``user`` shared ``colony`` with ``to`` as ``role`` (issue 14); ``role`` None: ended."""
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
+from colony.core import secrets as sec
 from colony.core import values as v
 from colony.core.values import At, Reader
 from colony.errors import ConfigError
@@ -100,6 +101,17 @@ class Check:
 
 
 @dataclass(frozen=True)
+class SecretDecl:
+    """``[secrets.KEY]`` (issue 17): a secret the colony gets as KEY=<placeholder>, its value
+    read by the CLI at spawn from the user's ``$from_env`` (never from the colony)."""
+
+    key: str
+    hosts: tuple[str, ...]
+    from_env: str
+    header: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated colony.toml. ``source`` names the file in messages."""
 
@@ -117,6 +129,7 @@ class Config:
     previews: PreviewPorts = field(default_factory=PreviewPorts)
     agent: Agent = field(default_factory=Agent)
     check: Check = field(default_factory=Check)
+    secrets: tuple[SecretDecl, ...] = ()
     warnings: tuple[str, ...] = ()  # e.g. "colony.toml: foo.bar: unknown key, ignored"
 
     def service(self, name: str) -> ServiceSpec | None:
@@ -244,6 +257,35 @@ def _check(value: object, at: At) -> Check:
     return Check(**_section(COMMAND_FIELDS, value, at, "command"))
 
 
+def _secrets(value: object, at: At) -> tuple[SecretDecl, ...]:
+    """``[secrets.KEY] hosts = [...] from_env = "VAR" header = "x-api-key"``."""
+    if not isinstance(value, Mapping):
+        at.fail("[secrets.KEY] tables", value)
+    out = []
+    for key, item in value.items():
+        where = at / str(key)
+        if not isinstance(key, str) or not sec.KEY_RE.fullmatch(key):
+            where.fail("an environment variable name such as ANTHROPIC_API_KEY", key)
+        table = v.table(item, where, ("hosts", "from_env", "header"))
+        for needed in ("hosts", "from_env"):
+            if needed not in table:
+                (where / needed).fail("a value")
+        try:
+            hosts = sec.check_hosts(list(v.string_list()(table["hosts"], where / "hosts")))
+        except ConfigError as exc:
+            raise (where / "hosts").error(str(exc).removeprefix("secret hosts: ")) from exc
+        from_env = v.matching("an environment variable name", sec.KEY_RE.fullmatch)(
+            table["from_env"], where / "from_env"
+        )
+        header = None
+        if "header" in table:
+            header = v.matching("an HTTP header name such as x-api-key", sec.HEADER_RE.fullmatch)(
+                table["header"], where / "header"
+            )
+        out.append(SecretDecl(key, hosts, from_env, header))
+    return tuple(out)
+
+
 SECTIONS: Mapping[str, Reader[Any]] = {
     "setup": _steps,
     "build": _steps,
@@ -254,6 +296,7 @@ SECTIONS: Mapping[str, Reader[Any]] = {
     "previews": _previews,
     "agent": _agent,
     "check": _check,
+    "secrets": _secrets,
 }
 SERVICE_KEYS = ("name", *SERVICE_FIELDS)
 TOP_KEYS = ("colony", "services", *SECTIONS)
@@ -449,6 +492,10 @@ egress = "allow"                  # allow | deny | allowlist
 
 # [previews]                      # ports reachable at <port>.<colony>.localhost besides
 # ports = [5173, 9229]            # the services' (only declared ports are previewed)
+
+# [secrets.GITHUB_TOKEN]          # the colony sees a placeholder; the egress gate puts the
+# hosts = ["api.github.com"]      # value in requests to these hosts only
+# from_env = "GITHUB_TOKEN"       # read by `colony spawn` from your environment
 
 [agent]
 # preset = "claude"               # or command = "my-agent --task {prompt}"

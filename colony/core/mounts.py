@@ -101,6 +101,11 @@ class View:
     group: str | None = None  # generated /etc/group
     sockets: tuple[str, ...] = ()  # host sockets under /run the host granted
     resolv_conf: tuple[str, str] | None = None  # (generated file, where resolv.conf leads)
+    ca_bundle: str | None = None  # host CAs + the colony's secrets CA (issue 17), read-only
+    system_bundle: str | None = None  # the host's CA file, shown as ca_bundle (issue 17)
+
+
+CA_BUNDLE = "/run/colony/ca-bundle.pem"  # where a colony with secrets finds its CA bundle
 
 
 def below(path: str, root: str) -> bool:
@@ -134,6 +139,10 @@ def plan_view(view: View) -> list[MountOp]:
             ops.append(Bind(path, path))
     if view.resolv_conf:
         ops.append(Bind(*view.resolv_conf, readonly=True))
+    if view.ca_bundle:
+        ops.append(Bind(view.ca_bundle, CA_BUNDLE, readonly=True))
+        if view.system_bundle:  # clients that read the system's file and no variable
+            ops.append(Bind(view.ca_bundle, view.system_bundle, readonly=True))
     if view.passwd:
         ops.append(Bind(view.passwd, "/etc/passwd", readonly=True))
     if view.group:
@@ -148,6 +157,7 @@ def plan_view(view: View) -> list[MountOp]:
 
 
 __all__ = [
+    "CA_BUNDLE",
     "OBJECTS",
     "Bind",
     "Detach",

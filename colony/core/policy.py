@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, get_args
 
 from colony.core import values as v
@@ -234,6 +234,29 @@ def gated(policy: Policy) -> bool:
 
 def _addresses(entries: Iterable[str]) -> list[str]:
     return [e for e in entries if parse_target(e).host is None]
+
+
+def gate_secret_hosts(rules: Rules, addresses: Iterable[str]) -> Rules:
+    """``rules`` that also send TCP 80/443 to ``addresses`` (those of a colony's secrets'
+    hosts, issue 17) through the egress gate. An allowlist naming hosts goes through it
+    already; in allow mode every other address is ``direct`` (the firewall's alone), so
+    only the secrets' hosts are redirected. Deny mode reaches nothing anyway.
+
+    Example:
+        >>> r = gate_secret_hosts(Rules(egress="allow"), ["192.0.2.1"])
+        >>> r.gate, "192.0.2.1" in r.direct.v4, "192.0.2.0" in r.direct.v4, len(r.direct.v4)
+        (True, False, True, 32)
+    """
+    if rules.gate or rules.egress != "allow":
+        return rules
+    wanted = [ipaddress.ip_network(a) for a in addresses if ":" not in a]
+    if not wanted:
+        return rules
+    rest: list[ipaddress.IPv4Network] = [ipaddress.IPv4Network("0.0.0.0/0")]
+    for net in wanted:
+        assert isinstance(net, ipaddress.IPv4Network)
+        rest = [p for r in rest for p in (r.address_exclude(net) if net.subnet_of(r) else [r])]
+    return replace(rules, gate=True, direct=AddressSets(v4=_collapse(rest)))
 
 
 def plan_rules(

@@ -22,6 +22,7 @@ from colony.core.config import Config, ServiceSpec
 from colony.core.env import plan_env
 from colony.core.model import ColonyRecord, ServiceRecord, Slot, State, Transition
 from colony.core.routes import render_url
+from colony.core.secrets import placeholders_env
 from colony.daemon import removal, runner
 from colony.daemon.acting import acting_user
 from colony.daemon.containment import Containment
@@ -39,6 +40,7 @@ from colony.daemon.messages import (
     Stop,
     check_message,
 )
+from colony.daemon.secret_ca import BUNDLE_IN_VIEW, ca_env
 from colony.daemon.services import ServiceSupervisor
 from colony.errors import ColonyError
 from colony.host import Placement
@@ -471,8 +473,28 @@ class ColonyActor:
             address=self.slot.colony_ip if self.contain.netns_path else None,
             ports=self.contain.service_ports(),
             service_port=self.contain.port(spec),
-            extra=dict(spec.env) if spec else None,
+            extra={**self.secret_env(), **(dict(spec.env) if spec else {})},
         )
+
+    def secrets_answer(self) -> list[answers.SecretInfo] | None:
+        """The colony's secrets as ``colony show`` lists them (issue 17); None: it has none."""
+        found = self.kit.secrets.of(self.name) if self.kit.secrets else {}
+        return [
+            answers.SecretInfo(key=s.key, hosts=list(s.hosts), header=s.header)
+            for _, s in sorted(found.items())
+        ] or None
+
+    def secret_env(self) -> dict[str, str]:
+        """Each secret's key set to the colony's placeholder (issue 17), never the value."""
+        store, cas = self.kit.secrets, self.kit.cas
+        secrets = {} if store is None else store.of(self.name)
+        if not secrets:
+            return {}
+        env = placeholders_env(secrets.values())
+        if cas is not None:
+            bundle = cas.ensure(self.name)
+            env.update(ca_env(BUNDLE_IN_VIEW if self.contain.has_view() else str(bundle)))
+        return env
 
     def env_for_exec(self, extra: dict[str, str]) -> dict[str, str]:
         return {**self.env(None), **extra}
@@ -516,6 +538,7 @@ class ColonyActor:
                 answers.Transition(state=str(t.state), at=t.at, step=t.step, reason=t.reason)
                 for t in self.kit.store.transitions(rec.name)
             ],
+            secrets=self.secrets_answer(),
         )
 
 

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from colony import host
 from colony.core.agents import AgentPlan, interrupt_steps, plan_resume, plan_run
@@ -96,6 +96,12 @@ def turn_snapshot(actor: ColonyActor, session: int, when: str, task: str = "") -
         return None
 
 
+class AgentSecrets(Protocol):
+    async def __call__(
+        self, colony: str, agent: str, env: dict[str, str], *, by: str
+    ) -> dict[str, str]: ...
+
+
 class AgentService:
     """Every agent session of every colony."""
 
@@ -111,7 +117,9 @@ class AgentService:
         clock: Callable[[], float],
         start_task: TaskStarter,
         on_end: Callable[[SessionRecord], None] = lambda rec: None,
+        secrets: AgentSecrets | None = None,
     ) -> None:
+        self.secrets = secrets  # issue 17: an agent's API key as the colony's secret
         self.myc = myc
         self.iso = iso
         self.bus = bus
@@ -232,6 +240,7 @@ class AgentService:
         brood: str | None,
     ) -> SessionRecord:
         self._check_ready(actor)
+        env = await self._secret_env(actor, plan.agent, env or {}, user)
         name = actor.name
         self.starting.add(name)
         try:
@@ -288,6 +297,16 @@ class AgentService:
         )
         actor.log.note(leaf(rec.id), f"{rec.agent} started: {clip(task, 200)}")
         return live.rec
+
+    async def _secret_env(
+        self, actor: ColonyActor, agent: str, env: dict[str, str], user: str
+    ) -> dict[str, str]:
+        """The agent's variables with its API key kept as the colony's secret (issue 17)
+        when the colony's network is its own (the egress gate puts the value in); a colony
+        on the host's network gets them as they are."""
+        if self.secrets is None or not actor.contain.netns_path:
+            return env
+        return await self.secrets(actor.name, agent, env, by=user)
 
     async def _spawn(
         self, actor: ColonyActor, ident: int, plan: AgentPlan, extra: dict[str, str], path: Path

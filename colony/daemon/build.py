@@ -23,9 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from colony.core.egress import GateRecord
 from colony.core.hosts import preview_names
+from colony.core.model import ColonyRecord
+from colony.core.secrets import allowed_hosts
 from colony.daemon.access import Access
 from colony.daemon.agents import AgentService
 from colony.daemon.audit import Auditor
@@ -52,6 +55,9 @@ from colony.daemon.previews import explain_preview
 from colony.daemon.proxy import PreviewProxy, connect_in_netns
 from colony.daemon.resources import Usage
 from colony.daemon.review import Review
+from colony.daemon.secret_ca import ColonyCAs
+from colony.daemon.secret_tls import SecretGate
+from colony.daemon.secrets import Secrets, SecretStore
 from colony.daemon.settings import Settings
 from colony.daemon.trash import TrashBin
 from colony.isolation import Isolation
@@ -77,6 +83,7 @@ class Services:
     access: Access  # who callers are, who owns and shares what (issue 14)
     gate: PreviewGate  # who may open previews, first-visit links (issue 14)
     egress: EgressGate  # TCP 80/443 decided by host name (issue 16); not listening yet
+    secrets: Secrets  # colonies' secrets, put in at the egress gate (issue 17)
     preview_records: PreviewRecords  # preview requests, batched into the audit log (issue 15)
     bus: EventBus  # what happens, for the API's streams and the audit log
     logs: LogBook  # every colony's logs
@@ -119,8 +126,17 @@ async def build(
         ids=ids,
         policy=s.policy,
     )
+    secret_store = SecretStore(paths.secrets)
+    cas = ColonyCAs(paths)  # issue 17: COLONY_UPSTREAM_CA is for tests (a test server's CA)
+    secret_gate = SecretGate(secret_store, cas, os.environ.get("COLONY_UPSTREAM_CA") or None)
     network = start_network(
-        store, isolation, bus, s.prefix, start_task, on_policy=lambda name: egress.recheck(name)
+        store,
+        isolation,
+        bus,
+        s.prefix,
+        start_task,
+        on_policy=lambda name: egress.recheck(name),
+        secret_hosts=lambda name: allowed_hosts(secret_store.of(name).values()),
     )
     egress = EgressGate(
         asker=network.asker,
@@ -129,6 +145,7 @@ async def build(
         report=lambda rec: _gate_report(network, logs, rec),
         host_addresses=HostAddresses(),
         pool=s.pool,
+        secrets=secret_gate,
     )
     rate = float(os.environ.get("COLONY_DNS_RATE") or DNS_RATE)
     start_task(serve_dns(DnsStub(network, dns_port(s.prefix), rate=rate)))
@@ -147,9 +164,25 @@ async def build(
         clock=clock,
         net=network,
         proxy_port=lambda: proxy.port or 0,
-        on_removed=lambda rec, result: trash.record(rec, result),  # issue 6
+        on_removed=lambda rec, result: _removed(rec, result),
+        secrets=secret_store,
+        cas=cas,
     )
     colonies = Mycelium(kit, repo_root)
+    secrets = Secrets(
+        secret_store,
+        exists=colonies.actor,
+        publish=bus.publish,
+        clock=clock,
+        made=cas.ensure,
+        changed=network.secrets_changed,
+    )
+
+    def _removed(rec: ColonyRecord, result: dict[str, Any]) -> None:
+        secret_store.forget(rec.name)  # issue 17: a colony's secrets go with it
+        cas.forget(rec.name)
+        trash.record(rec, result)  # issue 6
+
     audit = await start_audit(
         colonies,
         paths=paths,
@@ -185,6 +218,7 @@ async def build(
         clock=clock,
         start_task=start_task,
         on_end=lambda rec: broods.agent_ended(rec),  # a brood waits for its agents
+        secrets=secrets.for_agent,  # issue 17
     )
     review = Review(colonies, agents, open_vcs=open_vcs, bus=bus, clock=clock)
     trash = TrashBin(
@@ -216,6 +250,7 @@ async def build(
         access=access,
         gate=gate,
         egress=egress,
+        secrets=secrets,
         preview_records=records,
         bus=bus,
         logs=logs,

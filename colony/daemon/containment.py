@@ -47,6 +47,7 @@ from colony.core.sandbox import (
 from colony.daemon.home import ColonyHome
 from colony.daemon.kit import ColonyEnv
 from colony.daemon.paths import Paths
+from colony.daemon.secret_ca import SYSTEM_BUNDLE, ca_bundle_path
 from colony.errors import ColonyError, ConfigError, HostError
 from colony.host import Placement, overlay
 from colony.isolation import Isolation
@@ -341,6 +342,10 @@ class Containment:
 
     # --- processes --------------------------------------------------------------------
 
+    def has_view(self) -> bool:
+        """Whether the colony's processes get a private view (:meth:`view`)."""
+        return not (self.level == "none" or not self.privileged)
+
     def view(self, workspace: Path) -> tuple[MountOp, ...] | None:
         """The colony's private view of the host; None at level none (and for a daemon that
         is not root, which cannot build one)."""
@@ -355,6 +360,8 @@ class Containment:
             dns = None
         passwd = str(h.passwd) if self.own_uid else None
         group = str(h.group) if self.own_uid else None
+        bundle = ca_bundle_path(self.paths, self.name)
+        system = os.path.realpath(SYSTEM_BUNDLE)  # /etc and /usr are root's: no colony's link
         view = View(
             state_dir=str(self.paths.root),
             tmp=str(h.tmp),
@@ -365,6 +372,8 @@ class Containment:
             group=group,
             sockets=self.cfg.sandbox.sockets,
             resolv_conf=dns,
+            ca_bundle=str(bundle) if bundle.is_file() else None,  # issue 17
+            system_bundle=system if os.path.isfile(system) else None,
         )
         return tuple(plan_view(view))
 

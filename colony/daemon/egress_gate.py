@@ -17,6 +17,11 @@ In ``allow`` mode a connection that names no host (no SNI, ECH, an address as Ho
 to where the colony dialled, unless that is an address of a denied name; its record says so.
 The host checks above hold in every mode.
 
+Issue 17: a TLS connection to port 443 of one of the colony's secrets' hosts is the one
+exception to "never decrypted": :mod:`colony.daemon.secret_tls` terminates it with the
+colony's own CA and puts the secrets' values in (``_inject``); a plain request carrying a
+placeholder where it does not belong is refused as a possible leak (``_leak``).
+
 A refused HTTP request gets ``403`` with one line naming the fix; a refused TLS connection
 gets an ``access_denied`` alert. Every verdict goes to ``report`` (the colony's log, its
 connection records and the audit log).
@@ -35,6 +40,7 @@ import ipaddress
 import logging
 import resource
 import socket
+import ssl
 import struct
 import time
 from collections import Counter
@@ -44,8 +50,10 @@ from dataclasses import replace
 from colony.core import egress
 from colony.core.egress import GATED_PORTS, Asker, Decide, GateRecord
 from colony.core.hostmatch import Verdict
+from colony.core.secrets import render_leak
 from colony.core.sniff import MORE, Sniffed, Unreadable, sniff
 from colony.daemon.peers import BACKLOG
+from colony.daemon.secret_tls import SecretGate
 from colony.daemon.splice import Splice
 
 log = logging.getLogger("colony.gate")
@@ -84,7 +92,9 @@ class EgressGate:
         read_timeout: float = READ_TIMEOUT,
         connect_timeout: float = CONNECT_TIMEOUT,
         limit: int | None = None,
+        secrets: SecretGate | None = None,
     ) -> None:
+        self.secrets = secrets  # issue 17: connections that get a colony's secrets
         self.asker = asker
         self.decide = decide
         self.resolve = resolve
@@ -97,7 +107,7 @@ class EgressGate:
         self.limit = default_limit() if limit is None else limit
         self.open: Counter[str] = Counter()  # open connections per colony
         self.total = 0
-        self.live: dict[str, dict[Splice, tuple[str, int]]] = {}  # colony → spliced: name, port
+        self.live: dict[str, dict[Splice | Intercepted, tuple[str, int]]] = {}  # colony → open
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -182,6 +192,10 @@ class EgressGate:
         if not verdict.allowed:
             await self._refuse(conn, loop, base, verdict.reason, is_tls)
             return
+        leak = None if is_tls else self._leak(asker.colony, first, sniffed.host or dest, port)
+        if leak is not None:
+            await self._refuse(conn, loop, base, leak, is_tls)
+            return
         upstream = await self._connect(addresses, port, loop)
         if upstream is None:
             line = (
@@ -189,6 +203,11 @@ class EgressGate:
                 f"no answer from {', '.join(addresses)}"
             )
             await self._refuse(conn, loop, base, line, is_tls, status=502)
+            return
+        secrets = self.secrets if is_tls and not sniffed.ech else None
+        if secrets is not None and secrets.wants(asker.colony, sniffed.host, port):
+            assert sniffed.host is not None
+            await self._inject(conn, first, upstream, replace(base, address=addresses[0]))
             return
         splice = Splice(loop, conn, upstream)
         live = self.live.setdefault(asker.colony, {})
@@ -203,6 +222,39 @@ class EgressGate:
             live.pop(splice, None)
             if not live:
                 self.live.pop(asker.colony, None)
+            upstream.close()
+
+    def _leak(self, colony: str, first: bytes, host: str, port: int) -> str | None:
+        """The refusal of a plain request carrying a placeholder of a secret not for
+        ``host`` (issue 17), or None."""
+        key = None if self.secrets is None else self.secrets.leak(colony, first, host)
+        return None if key is None else render_leak(colony, key, host, port)
+
+    async def _inject(
+        self, conn: socket.socket, first: bytes, upstream: socket.socket, rec: GateRecord
+    ) -> None:
+        """A connection to a secret's host: TLS terminated, the secrets put in (issue 17)."""
+        assert self.secrets is not None
+        assert rec.host is not None
+        host = rec.host
+
+        def on_leak(key: str) -> str:
+            line = render_leak(rec.colony, key, host, rec.port)
+            self.report(replace(rec, reason=line))
+            return line
+
+        self.report(replace(rec, verdict="accept"))
+        handle = Intercepted(asyncio.current_task())
+        live = self.live.setdefault(rec.colony, {})
+        live[handle] = (host, rec.port)  # closed like a splice when the policy drops it
+        try:
+            await self.secrets.run(conn, first, upstream, rec.colony, host, on_leak)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            log.info("egress gate: colony %s to %s: %s", rec.colony, host, exc)
+        finally:
+            live.pop(handle, None)
+            if not live:
+                self.live.pop(rec.colony, None)
             upstream.close()
 
     def recheck(self, colony: str) -> None:
@@ -316,6 +368,18 @@ class EgressGate:
             # Let the colony read the answer before the close: unread bytes would reset it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_drain(conn, loop), 2)
+
+
+class Intercepted:
+    """An open connection the gate put secrets in (issue 17), as :meth:`EgressGate.recheck`
+    ends it: its task is cancelled, which closes both sockets."""
+
+    def __init__(self, task: asyncio.Task[object] | None) -> None:
+        self.task = task
+
+    def fail(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
 
 def _unnamed(sniffed: Sniffed, named: bool) -> str | None:

@@ -28,6 +28,8 @@ from colony.daemon.identities import Identities
 from colony.daemon.logs import LogBook
 from colony.daemon.network import Network
 from colony.daemon.paths import Paths
+from colony.daemon.secret_ca import ColonyCAs
+from colony.daemon.secrets import SecretStore
 from colony.isolation import Isolation
 from colony.store.queries import Store
 from colony.vcs import Vcs
@@ -74,3 +76,5 @@ class ActorKit:
     net: Network | None = None  # network policies (issue 4); None: not policed (unit tests)
     proxy_port: Callable[[], int] = _no_port  # the previews' port, once the proxy listens
     on_removed: OnRemoved = _keep_nothing  # the trash records what it takes to restore
+    secrets: SecretStore | None = None  # colonies' secrets (issue 17); None: none (unit tests)
+    cas: ColonyCAs | None = None  # their CAs, whose bundle colonies with secrets trust

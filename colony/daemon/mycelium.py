@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from colony.core import lifecycle
-from colony.core.bus_events import GcEvent, StateEvent
+from colony.core.bus_events import GcEvent, SecretEvent, StateEvent
 from colony.core.config import Config, parse_config_text
 from colony.core.hostpolicy import Flags, HostPolicy, plan_effective
 from colony.core.model import ColonyRecord, Slot, State, Transition, check_name, plan_index
 from colony.core.notices import uncommitted_warning
 from colony.core.policy import check_config_exposures
 from colony.core.routes import Previews, RouteTable, plan_previews
+from colony.core.secrets import SecretSpec, plan_declared
 from colony.daemon import containment
 from colony.daemon.actor import ColonyActor
 from colony.daemon.home import ColonyHome
@@ -154,6 +155,21 @@ class Mycelium:
         if self.actors.get(name) is actor:
             del self.actors[name]
 
+    def _store_secrets(self, name: str, specs: list[SecretSpec], owner: str) -> None:
+        """colony.toml's secrets with the values the CLI sent (issue 17), before the colony's
+        first process: it starts with their placeholders and its CA."""
+        if not specs or self.kit.secrets is None:
+            return
+        if self.kit.cas is not None:
+            self.kit.cas.ensure(name)
+        for spec in specs:
+            secret = self.kit.secrets.set(name, spec)
+            event = SecretEvent(
+                colony=name, user=owner, variable=spec.key, hosts=list(secret.hosts),
+                at=self.kit.clock(),
+            )  # fmt: skip
+            self.kit.bus.publish(event)
+
     def actor(self, name: str) -> ColonyActor:
         actor = self.actors.get(name)
         if actor is None:
@@ -192,6 +208,7 @@ class Mycelium:
         sandbox: str | None = None,
         user: str | None = None,
         sockets: list[str] | None = None,
+        secrets: dict[str, Any] | None = None,
         owner: str = "unknown",
         owner_uid: int | None = None,
     ) -> dict[str, Any]:
@@ -216,6 +233,7 @@ class Mycelium:
             check_owned(root, owner_uid, owner, "repository")
         source, text = read_config(root, config)
         cfg = parse_config_text(text, source)
+        declared = plan_declared(cfg.secrets, secrets or {})  # issue 17
         flags = Flags(limits, sandbox, user, tuple(check_sockets(sockets or [])))
         cfg = plan_effective(cfg, self.env.policy, flags)  # issue 10: the host decides
         # issue 3 and 10: a user to run as, bwrap if needed
@@ -255,6 +273,7 @@ class Mycelium:
                 objects=str(objects),
             )
             self.kit.store.insert(rec)
+            self._store_secrets(name, declared, owner)
             actor = ColonyActor(self.kit, rec, cfg)
             self._launch(actor)
             self.kit.bus.publish(

@@ -41,6 +41,7 @@ from colony.core.policy import (
     Policy,
     Rules,
     check_exposures,
+    gate_secret_hosts,
     parse_target,
     plan_exposures,
     plan_rules,
@@ -128,7 +129,9 @@ class Network:
         clock: Callable[[], float] = time.time,
         ifname: Callable[[int], str | None] | None = None,
         on_policy: Callable[[str], None] = lambda name: None,
+        secret_hosts: Callable[[str], frozenset[str]] = lambda name: frozenset(),
     ) -> None:
+        self.secret_hosts = secret_hosts  # hosts of a colony's secrets: gated (issue 17)
         self.iso = iso
         self.on_policy = on_policy  # a colony's policy changed (the gate re-judges, issue 16)
         self.ifname = ifname or _ifname
@@ -172,6 +175,7 @@ class Network:
             ports=ports,
         )
         warnings = await self._resolve(_hosts(member.policy))
+        await self._resolve(self.secret_hosts(rec.name))
         async with self._lock:
             self.members[rec.name] = member
             self._members_changed()
@@ -280,8 +284,8 @@ class Network:
         """Re-read the resolvers and re-resolve every name in use; reload what changed."""
         self.resolvers = self.names.nameservers()
         hosts: set[str] = set()
-        for member in self.members.values():
-            hosts |= _hosts(member.policy)
+        for name, member in self.members.items():
+            hosts |= _hosts(member.policy) | self.secret_hosts(name)
         fresh = await self.names.resolve(hosts)
         async with self._lock:
             self.resolved.update(fresh)
@@ -320,7 +324,25 @@ class Network:
         policy = member.policy
         resolved = tuple((h, self.resolved.get(h, ())) for h in sorted(_hosts(policy)))
         learned = tuple((w, tuple(member.learned.get(w, ()))) for w in _wildcards(policy))
-        return _plan(policy, resolved + learned, exposures.get(name, ()))
+        return self._gate_secrets(name, _plan(policy, resolved + learned, exposures.get(name, ())))
+
+    # --- secrets (issue 17) ---------------------------------------------------------------
+
+    def _gate_secrets(self, name: str, rules: Rules) -> Rules:
+        """``rules`` that send TCP 80/443 to the colony's secrets' hosts through the gate."""
+        hosts = self.secret_hosts(name)
+        if not hosts:
+            return rules
+        return gate_secret_hosts(
+            rules, [a for h in sorted(hosts) for a in self.resolved.get(h, ())]
+        )
+
+    async def secrets_changed(self, name: str) -> None:
+        """The colony's secrets changed: their hosts resolved afresh, its table reloaded."""
+        await self._resolve(self.secret_hosts(name), fresh=True)
+        async with self._lock:
+            if name in self.members:
+                await self._sync(strict=name, names={name})
 
     def render(self, name: str) -> str:
         member = self._member(name)
@@ -607,6 +629,7 @@ def start_network(
     start_task: Callable[[Coroutine[Any, Any, Any]], Any],
     env: Mapping[str, str] = os.environ,
     on_policy: Callable[[str], None] = lambda name: None,
+    secret_hosts: Callable[[str], frozenset[str]] = lambda name: frozenset(),
 ) -> Network:
     """The daemon's network service, its NFLOG reader and its re-resolution timer, running.
 
@@ -624,6 +647,7 @@ def start_network(
         bus=bus,
         names=Names(Path(hosts) if hosts else None, resolv_conf),
         on_policy=on_policy,
+        secret_hosts=secret_hosts,
     )
     reader = NflogReader(net.on_packet)
     try:

@@ -30,6 +30,11 @@ class Paths:
         """The key that signs first-visit preview links (issue 14)."""
         return self.root / "preview.key"
 
+    @property
+    def secrets(self) -> Path:
+        """Colonies' secrets (issue 17): root's, 0700, files 0600; no colony's view shows it."""
+        return self.root / "secrets"
+
     def colony(self, name: str) -> Path:
         return self.root / "colonies" / name
 

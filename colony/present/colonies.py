@@ -8,7 +8,7 @@ from datetime import tzinfo
 
 from rich.text import Text
 
-from colony.contract_responses import Colony, Containment, Limits, Service
+from colony.contract_responses import Colony, Containment, Limits, SecretInfo, Service
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
 from colony.core.resources import format_size
@@ -117,6 +117,7 @@ def format_colony(colony: Colony, now: float, tz: tzinfo | None = None) -> Text:
         ("sandbox", format_sandbox(c)),
         ("runs as", format_user(c.containment)),
         ("limits", format_limits(c.limits, c.containment)),
+        ("secrets", format_secrets(c.secrets or [])),
     ]
     rows = [[Text(label, style="dim"), Text(str(value))] for label, value in fields if value]
     if rows:
@@ -157,6 +158,11 @@ def format_sandbox(colony: Colony) -> str:
     """``"strict: moderate + mount namespace: …"`` (issue 3), or the bare level."""
     level, text = colony.sandbox, colony.containment.description
     return f"{level}: {text}" if level and text else level
+
+
+def format_secrets(secrets: list[SecretInfo]) -> str:
+    """``API_KEY → api.example.com; TOKEN → a.example, b.example`` (issue 17): no values."""
+    return "; ".join(f"{s.key} → {', '.join(s.hosts)}" for s in secrets)
 
 
 def format_user(containment: Containment) -> str:

@@ -155,6 +155,11 @@ CASES: list[tuple[be.BusEvent, dict[str, Any]]] = [
          "at": 20.5},
     ),
     (
+        be.SecretEvent(colony="web", user="al", variable="API_KEY", hosts=["a.example"], at=20.6),
+        {"type": "secret", "colony": "web", "user": "al", "variable": "API_KEY",
+         "hosts": ["a.example"], "at": 20.6},
+    ),
+    (
         be.NetEvent(colony="web", user="al", dest="1.2.3.4", port=443, proto="tcp",
                     verdict="deny", at=21.0),
         {"type": "net", "colony": "web", "user": "al", "dest": "1.2.3.4", "port": 443,

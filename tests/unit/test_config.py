@@ -976,7 +976,7 @@ def test_default_config_round_trip():
 def test_default_config_examples_are_valid():
     """When every commented example line is uncommented, the file still parses cleanly."""
     lines = render_default_config("shop").splitlines()
-    example = re.compile(r"# (\[[a-z.]+\]|[a-z_]+ = .*)")
+    example = re.compile(r"# (\[[A-Za-z_.]+\]|[a-z_]+ = .*)")
     text = "\n".join(m[1] if (m := example.match(line)) else line for line in lines)
     assert text.count("[services.web]") == 1
     cfg = parse_config_text(text)
@@ -985,6 +985,7 @@ def test_default_config_examples_are_valid():
     assert cfg.limits.memory == 2 * 2**30
     assert cfg.agent.preset == "claude"
     assert cfg.check.command == "pytest -q"
+    assert [s.key for s in cfg.secrets] == ["GITHUB_TOKEN"]
 
 
 @pytest.mark.parametrize("name", ["Shop", "../x", "a\nb", ""])
