@@ -104,10 +104,12 @@ ctx = ssl.create_default_context(cafile=cafile)
 sock = ctx.wrap_socket(socket.create_connection((address, 443), 5), server_hostname=name)
 conn = http.client.HTTPSConnection(name, 443)
 conn.sock = sock
-for _ in range(2):
+for _ in range(3):
     try:
         conn.request("GET", "/")
-        print(conn.getresponse().status, flush=True)
+        answer = conn.getresponse()
+        answer.read()  # the connection carries the next request only once this one is read
+        print(answer.status, flush=True)
     except (OSError, http.client.HTTPException) as exc:
         print("closed", type(exc).__name__, flush=True)
     sys.stdin.readline()
@@ -341,6 +343,9 @@ def test_the_gate_follows_live_policy_changes(
         assert held.stdout is not None
         assert held.stdin is not None
         assert held.stdout.readline().strip() == "200"
+        held.stdin.write("\n")
+        held.stdin.flush()
+        assert held.stdout.readline().strip() == "200"  # one connection carries requests on
         client.set_policy("gated", "allowlist", ["other.test:443"])  # ok.test's entry goes
         held.stdin.write("\n")
         held.stdin.flush()
