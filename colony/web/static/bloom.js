@@ -107,6 +107,13 @@
       }
     });
 
+  // File events come in bursts while an agent writes: one diff at most every 2 s for them.
+  let diffTimer = null;
+  function diffSoon() {
+    if (diffTimer) return;
+    diffTimer = setTimeout(() => { diffTimer = null; refreshDiff(); }, 2000);
+  }
+
   function loggedOut(status) {
     say(status === 401 ? `Your Bloom session ended: ${LOGIN}.`
       : `This browser does not hold Bloom's token for this page: ${LOGIN}.`);
@@ -156,7 +163,7 @@
     if (page === "list") refreshRows();
     if (page === "broods") refreshBroods();
     if (page === "diff" && event.colony === colony
-        && ["agent", "merge", "removed", "state"].includes(event.type)) refreshDiff();
+        && ["agent", "files", "merge", "removed", "state"].includes(event.type)) diffSoon();
     if (page === "colony" && event.colony === colony) {
       if (["state", "service", "health", "removed", "resource"].includes(event.type)) refreshDetail();
       const refused = ["net", "dns"].includes(event.type) && event.verdict !== "accept";
