@@ -102,8 +102,10 @@
       if (status === 200) box.innerHTML = html;
       else {
         box.innerHTML = '<section class="panel dim"></section>';
+        let error = null;
+        try { error = JSON.parse(html).error; } catch (e) { error = null; }
         box.firstChild.textContent = status === 404 ? `There is no colony ${colony} (any more).`
-          : `The diff is not available (${status}).`;
+          : (error && error.message) || `The diff is not available (${status}).`;
       }
     });
 
