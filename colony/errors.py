@@ -25,7 +25,20 @@ class NotFound(ColonyError):
 
 
 class Conflict(ColonyError):
+    """``files``: the files a refused merge would conflict in, for front ends that list them
+    (Bloom's review page); the API answers them as ``error.files``."""
+
     status = 409
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, files: list[str] | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.files = files
+
+    def to_json(self) -> dict[str, object]:
+        found = super().to_json()
+        return found if self.files is None else {**found, "files": list(self.files)}
 
 
 class ConfigError(ColonyError):

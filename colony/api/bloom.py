@@ -36,12 +36,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from colony.api.access import AccessMiddleware, sight
 from colony.api.auth import PAGE_HEADERS, Auth, AuthMiddleware, web_routes
 from colony.api.common import error_response
-from colony.api.ports import ApiServices, Colonies, Network, Usage
+from colony.api.ports import ApiServices, Colonies, Network, Review, Usage
 from colony.core.access import Action, allows
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
 from colony.errors import ColonyError
-from colony.web import filters
+from colony.web import diffview, filters
 
 log = logging.getLogger("colony.bloom")
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -136,7 +136,7 @@ class UsageTicker:
 BLOCKED_ROWS = 30  # refused names a colony page lists
 
 
-def routes(myc: Colonies, usage: Usage, net: Network) -> list[BaseRoute]:
+def routes(myc: Colonies, usage: Usage, net: Network, review: Review) -> list[BaseRoute]:
     env = _environment()
     sampler = UsageSampler(usage)
 
@@ -186,6 +186,33 @@ def routes(myc: Colonies, usage: Usage, net: Network) -> list[BaseRoute]:
         can_allow = allows(sight(request).role(name), Action.POLICY)
         return render(request, "_blocked.html", name=name, rows=rows, can_allow=can_allow)
 
+    async def diff_page(request: Request) -> Response:
+        return render(request, "diff.html", name=request.path_params["name"])
+
+    async def diff_fragment(request: Request) -> Response:
+        """The colony's review (issue 18): its files against its base with +/- counts and
+        highlighted lines, its branch's commits, its snapshots, and the buttons the caller's
+        role allows (they call the review API, which checks the role again)."""
+        name = request.path_params["name"]
+        found = await review.diff(name)
+        work = await review.work(name)
+        snapshots = await review.snapshots(name)
+        view = diffview.build(found["diff"], found["stat"]["paths"], work["uncommitted"])
+        role = sight(request).role(name)
+        return render(
+            request,
+            "_diff.html",
+            name=name,
+            found=found,
+            view=view,
+            commits=work["commits"],
+            uncommitted=work["uncommitted"],
+            snapshots=list(reversed(snapshots)),
+            can_merge=allows(role, Action.MERGE),
+            can_snapshot=allows(role, Action.OPERATE),
+            can_remove=allows(role, Action.REMOVE),
+        )
+
     async def broods(request: Request) -> Response:
         return render(request, "broods.html")
 
@@ -206,6 +233,13 @@ def routes(myc: Colonies, usage: Usage, net: Network) -> list[BaseRoute]:
         Route(
             "/ui/fragments/colonies/{name}/previews",
             previews,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
+        Route("/ui/colonies/{name}/diff", diff_page, methods=["GET"], include_in_schema=False),
+        Route(
+            "/ui/fragments/colonies/{name}/diff",
+            diff_fragment,
             methods=["GET"],
             include_in_schema=False,
         ),
@@ -230,7 +264,7 @@ def create_bloom_app(api: ASGIApp, services: ApiServices, auth: Auth) -> ASGIApp
     app = Starlette(
         routes=[
             *web_routes(auth),
-            *routes(services.colonies, services.usage, services.network),
+            *routes(services.colonies, services.usage, services.network, services.review),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Mount("", app=api),
         ],

@@ -233,6 +233,10 @@ class Review(Protocol):
     """Diff, merge, snapshots, undo (issue 6)."""
 
     async def diff(self, name: str, stat: bool = False) -> Json: ...
+    async def work(self, name: str) -> Json:
+        """``{colony, commits: [{commit, author, at, subject}], uncommitted: [path]}``."""
+        ...
+
     async def merge(
         self,
         name: str,

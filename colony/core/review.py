@@ -202,6 +202,47 @@ def parse_numstat(z: str) -> DiffStat:
     return DiffStat(len(paths), added, deleted, tuple(paths))
 
 
+@dataclass(frozen=True)
+class BranchCommit:
+    """A commit on a colony's branch since its base (Bloom's review page, issue 18)."""
+
+    commit: str
+    author: str
+    at: float
+    subject: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"commit": self.commit, "author": self.author, "at": self.at,
+                "subject": self.subject}  # fmt: skip
+
+
+def parse_log(z: str) -> list[BranchCommit]:
+    """``git log -z --format=%H%x1f%an%x1f%at%x1f%s`` → commits, newest first; records that
+    do not have that shape (a colony's git printed something else) are left out.
+
+    Example:
+        >>> parse_log("ab12\x1fann\x1f1700000000\x1fadd /health\0")[0].subject
+        'add /health'
+    """
+    found = []
+    for record in z.split("\0"):
+        fields = record.strip("\n").split("\x1f", 3)
+        if len(fields) != 4 or not fields[2].isdigit():
+            continue
+        found.append(BranchCommit(fields[0], fields[1], float(fields[2]), fields[3]))
+    return found
+
+
+def parse_status(z: str) -> list[str]:
+    """``git status --porcelain -z --no-renames`` → the paths with uncommitted changes.
+
+    Example:
+        >>> parse_status(" M app.py\0?? new.txt\0")
+        ['app.py', 'new.txt']
+    """
+    return sorted({record[3:] for record in z.split("\0") if len(record) > 3})
+
+
 def parse_merge_tree(z: str) -> tuple[str, list[str]]:
     """``git merge-tree --write-tree --name-only --no-messages -z`` → (tree, conflicted files)."""
     fields = z.split("\0")

@@ -145,6 +145,21 @@ class Review:
             "sensitive": plan_sensitive(counts.paths),
         }
 
+    async def work(self, name: str) -> dict[str, Any]:
+        """The commits on the colony's branch since its base (newest first) and the paths
+        its workspace has uncommitted changes in (Bloom's review page, issue 18)."""
+        actor = self.myc.actor(name)
+        ws = workspace_of(actor)
+        inside = inside_of(actor, ws)
+        commits, uncommitted = await asyncio.to_thread(
+            lambda: git_review.branch_work(ws, inside=inside)
+        )
+        return {
+            "colony": name,
+            "commits": [c.to_json() for c in commits],
+            "uncommitted": uncommitted,
+        }
+
     async def stat(self, name: str) -> dict[str, Any]:
         return (await self.diff(name, stat=True))["stat"]  # type: ignore[no-any-return]
 
@@ -192,6 +207,7 @@ class Review:
                         f"{len(plan.conflicts)} file(s): {format_file_list(list(plan.conflicts))}",
                         hint=f"nothing was changed; resolve it in the colony (colony exec {name} "
                         f"-- git merge {target}) or merge another colony",
+                        files=list(plan.conflicts),
                     )
                 sensitive = plan_sensitive(changed)
                 if plan.up_to_date:

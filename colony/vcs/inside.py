@@ -356,6 +356,29 @@ def diff(inside: Inside, message: str, base: str, *, stat: bool) -> tuple[str, s
     return commit, rest[:n].decode(errors="replace"), rest[n:]
 
 
+# $1 base: the size of the log's output on a line of its own, the commits on the branch since
+# the base (newest first, at most 200), then the workspace's uncommitted paths.
+_WORK = r"""set -e
+t=$(mktemp)
+trap 'rm -f "$t"' EXIT
+git --no-optional-locks log -z --no-color --max-count=200 \
+  --format=%H%x1f%an%x1f%at%x1f%s "$1..HEAD" -- > "$t"
+wc -c < "$t"
+cat "$t"
+git --no-optional-locks status --porcelain -z --untracked-files=all --no-renames
+"""
+
+
+def work(inside: Inside, base: str) -> tuple[str, str]:
+    """(``git log -z`` of the branch since ``base``, ``git status --porcelain -z``)."""
+    out = script(inside, "work", _WORK, base).stdout
+    size, _, rest = out.partition(b"\n")
+    if not size.strip().isdigit():
+        raise HostError("git in the colony printed no log size")
+    n = int(size.strip())
+    return rest[:n].decode(errors="replace"), rest[n:].decode(errors="replace")
+
+
 # --- changing it --------------------------------------------------------------------------
 
 _RESTORE = r"""set -e

@@ -17,7 +17,14 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 
-from colony.core.review import DiffStat, parse_merge_tree, parse_numstat
+from colony.core.review import (
+    BranchCommit,
+    DiffStat,
+    parse_log,
+    parse_merge_tree,
+    parse_numstat,
+    parse_status,
+)
 from colony.errors import ConfigError, Conflict, HostError, NotFound
 from colony.vcs import inside as colony_git
 from colony.vcs.base import Workspace
@@ -38,6 +45,12 @@ def diff(ws: Workspace, *, inside: Inside, stat: bool = False) -> tuple[str, Dif
     message = f"colony {ws.name}: workspace"
     _, numstat, text = colony_git.diff(inside, message, ws.base, stat=stat)
     return text.decode(errors="replace"), parse_numstat(numstat)
+
+
+def branch_work(ws: Workspace, *, inside: Inside) -> tuple[list[BranchCommit], list[str]]:
+    """The commits on the colony's branch since its base, and its uncommitted paths."""
+    log, status = colony_git.work(inside, ws.base)
+    return parse_log(log), parse_status(status)
 
 
 def changed_paths(ws: Workspace, *, inside: Inside, target: str | None = None) -> set[str]:
@@ -194,6 +207,7 @@ __all__ = [
     "MergePlan",
     "apply_merge",
     "blocking_files",
+    "branch_work",
     "changed_between",
     "changed_paths",
     "check_git",

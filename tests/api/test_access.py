@@ -43,7 +43,14 @@ def test_every_route_has_an_access_rule_and_every_rule_a_route(api: Api) -> None
     served = (
         _keys(app.routes)
         | _keys(web_routes(auth))
-        | _keys(bloom.routes(api.services.colonies, api.services.usage, api.services.network))
+        | _keys(
+            bloom.routes(
+                api.services.colonies,
+                api.services.usage,
+                api.services.network,
+                api.services.review,
+            )
+        )
     )
     assert served - set(RULES) == set(), "routes without an access rule"
     assert set(RULES) - served == set(), "rules of no route"

@@ -1,7 +1,7 @@
 // Bloom: keeps the server-rendered pages live. One WebSocket to /events (reconnecting with
 // exponential backoff); each event makes the page fetch the fragment that changed, rendered
 // by the same templates as the page. No polling. Plus: the create form, lifecycle buttons,
-// the "Allow" buttons of refused names (issue 16), preview tabs, the followed log, the terminal (xterm.js over the exec WebSocket) and the
+// the "Allow" buttons of refused names (issue 16), the review page's buttons (issue 18), preview tabs, the followed log, the terminal (xterm.js over the exec WebSocket) and the
 // panels of optional APIs (agents, audit), which render once those APIs answer.
 //
 // Pages arrive as skeletons: the session cookie opens nothing else (issue 11). Every request
@@ -46,7 +46,8 @@
     try { data = await response.json(); } catch (e) { data = null; }
     if (!response.ok) {
       const err = (data && data.error) || { message: `${method} ${path}: ${response.status}` };
-      throw Object.assign(new Error(err.message), { status: response.status, hint: err.hint });
+      throw Object.assign(new Error(err.message),
+        { status: response.status, hint: err.hint, files: err.files });
     }
     return data;
   }
@@ -92,6 +93,29 @@
       box.innerHTML = html;
     });
 
+  // A colony's review (issue 18): its diff, commits and snapshots, rendered by the server.
+  const refreshDiff = refresher(
+    () => `/ui/fragments/colonies/${encodeURIComponent(colony)}/diff`,
+    (status, html) => {
+      const box = document.getElementById("review");
+      if (!box) return;
+      if (status === 200) box.innerHTML = html;
+      else {
+        box.innerHTML = '<section class="panel dim"></section>';
+        let error = null;
+        try { error = JSON.parse(html).error; } catch (e) { error = null; }
+        box.firstChild.textContent = status === 404 ? `There is no colony ${colony} (any more).`
+          : (error && error.message) || `The diff is not available (${status}).`;
+      }
+    });
+
+  // File events come in bursts while an agent writes: one diff at most every 2 s for them.
+  let diffTimer = null;
+  function diffSoon() {
+    if (diffTimer) return;
+    diffTimer = setTimeout(() => { diffTimer = null; refreshDiff(); }, 2000);
+  }
+
   function loggedOut(status) {
     say(status === 401 ? `Your Bloom session ended: ${LOGIN}.`
       : `This browser does not hold Bloom's token for this page: ${LOGIN}.`);
@@ -126,6 +150,7 @@
   function refreshAll() {
     if (page === "list") refreshRows();
     if (page === "broods") refreshBroods();
+    if (page === "diff") refreshDiff();
     if (page === "colony") {
       refreshDetail();
       refreshBlocked();
@@ -139,6 +164,8 @@
     if (event.type === "usage") return showUsage(event.colonies || {});
     if (page === "list") refreshRows();
     if (page === "broods") refreshBroods();
+    if (page === "diff" && event.colony === colony
+        && ["agent", "files", "merge", "removed", "state"].includes(event.type)) diffSoon();
     if (page === "colony" && event.colony === colony) {
       if (["state", "service", "health", "removed", "resource"].includes(event.type)) refreshDetail();
       const refused = ["net", "dns"].includes(event.type) && event.verdict !== "accept";
@@ -240,7 +267,7 @@
       if (action === "remove") {
         if (!confirm(`Remove colony ${name}? Uncommitted work is saved first.`)) return;
         await api("DELETE", `${path}?force=true`);
-        if (page === "colony") location.href = "/";
+        if (page === "colony" || page === "diff") location.href = "/";
       } else {
         await api("POST", `${path}/${action}`);
       }
@@ -264,6 +291,56 @@
       button.disabled = false;
       say(`allow ${entry}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
     }
+  });
+
+  // Review buttons (issue 18): merge, squash-merge, snapshot, undo, through the review API
+  // (which checks the caller's role again). A refused merge lists the conflicting files.
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest("button[data-review]");
+    if (!button) return;
+    const { review, name } = button.dataset;
+    const path = `/colonies/${encodeURIComponent(name)}/workspace`;
+    const refused = document.getElementById("merge-refused");
+    if (refused) refused.hidden = true;
+    let done;
+    try {
+      if (review === "merge" || review === "squash") {
+        const body = {};
+        if (review === "squash") {
+          body.squash = true;
+          const message = document.getElementById("squash-message").value.trim();
+          if (message) body.message = message;
+        }
+        if (!confirm(`${review === "squash" ? "Squash-merge" : "Merge"} colony ${name} into the branch it came from?`)) return;
+        button.disabled = true;
+        const result = await api("POST", `${path}/merge`, body);
+        done = result.merged ? `merged ${name} into ${result.into} (${String(result.commit).slice(0, 12)})`
+          : `nothing to merge: ${result.into} has ${name}'s work already`;
+      } else if (review === "snapshot") {
+        button.disabled = true;
+        const result = await api("POST", `${path}/snapshots`, {});
+        done = `snapshot ${result.number} taken`;
+      } else if (review === "undo") {
+        const to = Number(document.getElementById("undo-to").value);
+        if (!confirm(`Make ${name}'s files those of snapshot ${to}? What they are now is kept as a snapshot.`)) return;
+        button.disabled = true;
+        const result = await api("POST", `${path}/undo`, { to });
+        done = `restored snapshot ${result.restored.number}`;
+      }
+      say(done, "info");
+    } catch (err) {
+      say(`${review} ${name}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+      if (refused && Array.isArray(err.files) && err.files.length) {
+        const list = el("ul");
+        for (const file of err.files) list.append(el("li", file));
+        refused.replaceChildren(el("strong", "The merge was refused; these files conflict:"), list,
+          el("p", "Nothing was changed."));
+        refused.hidden = false;
+      }
+    } finally {
+      button.disabled = false;
+    }
+    if (done) refreshDiff();
   });
 
   const form = document.getElementById("create");
