@@ -1,0 +1,168 @@
+"""The quick commands without click (issue 15): ``colony ls``, ``show NAME`` and ``url NAME
+[SERVICE]``, each with ``--json``, as the console script runs them.
+
+Starting ``colony`` is mostly the time to load Python modules, and click alone costs more than
+the request. :func:`run` answers these read-only commands with the bare-socket client
+(:mod:`colony.client.wire`) and the same ``format_*`` functions, and prints exactly what the
+click commands of :mod:`colony.cli.colonies` print. Whatever it does not handle plainly (any
+other command or option, ``--help``, shell completion, a name to check, a daemon that does
+not answer, an API error) it leaves, having printed nothing, to the full CLI, which then runs
+the command and says what went wrong in its one place. Output to a terminal (or with
+FORCE_COLOR / TTY_COMPATIBLE) goes through rich's Console as there; to a pipe, a Text's
+plain string is what that Console writes, so rich's Console is not loaded for it.
+
+Example:
+    >>> run(["ls", "--json"])  # None: not handled, run the full CLI
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+# The commands handled here: their positional arguments (least, most). Each takes --json.
+QUICK = {"ls": (0, 0), "show": (1, 1), "url": (1, 2)}
+
+
+class _Declined(Exception):
+    """Not handled here: the full CLI runs the command."""
+
+
+def run(argv: list[str]) -> int | None:
+    """Run ``colony ARGV`` if it is a quick command that goes plainly: its exit status (0).
+    None, having printed nothing, when the full CLI should run it instead."""
+    try:
+        socket_path, command, names, as_json = _parse(argv)
+        out = _answer(socket_path, command, names, as_json)
+    except _Declined:
+        return None
+    if isinstance(out, str):
+        sys.stdout.write(out + "\n")  # as click.echo writes JSON (it escapes control codes)
+    elif _terminal() or "\t" in out.plain:
+        from rich.console import Console
+
+        Console(soft_wrap=True, highlight=False).print(out)  # colony.cli.app._out
+    else:
+        # What that Console writes to a pipe: no styles and, with soft wrap, no wrapping or
+        # padding; it would only expand tabs.
+        sys.stdout.write(out.plain + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _parse(argv: list[str]) -> tuple[str, str, list[str], bool]:
+    """(socket path, command, its names, --json) of ``[--socket PATH] COMMAND ARGS``."""
+    if any(key.startswith("_COLONY") for key in os.environ):  # shell completion
+        raise _Declined
+    socket_path = None
+    args = list(argv)
+    if args and args[0].startswith("--socket="):
+        socket_path = args.pop(0).partition("=")[2]
+    elif len(args) >= 2 and args[0] == "--socket":
+        socket_path = args[1]
+        del args[:2]
+    if not args or args[0] not in QUICK:
+        raise _Declined
+    command, rest = args[0], args[1:]
+    as_json = "--json" in rest
+    names = [arg for arg in rest if arg != "--json"]
+    least, most = QUICK[command]
+    if rest.count("--json") > 1 or any(n.startswith("-") for n in names):
+        raise _Declined
+    if not least <= len(names) <= most:
+        raise _Declined
+    if socket_path is None:
+        socket_path = os.environ.get("COLONY_SOCKET") or _default_socket()
+    if not socket_path:
+        raise _Declined
+    return socket_path, command, names, as_json
+
+
+def _default_socket() -> str:
+    from colony.client.base import default_socket
+
+    return str(default_socket())
+
+
+def _get(socket_path: str, path: str) -> Any:
+    """The decoded JSON answer to ``GET path``."""
+    from colony.client.wire import ProtocolError, Wire
+
+    wire = Wire(socket_path, 30)
+    try:
+        status, content = wire.request("GET", path, None, None, -1)
+        answer = json.loads(content)
+    except (OSError, ProtocolError, ValueError):
+        raise _Declined from None
+    finally:
+        wire.close()
+    if status >= 400 or not isinstance(answer, dict):
+        raise _Declined
+    return answer
+
+
+def _answer(socket_path: str, command: str, names: list[str], as_json: bool) -> str | Text:
+    """What ``colony COMMAND NAMES`` prints: JSON, or the Text to print."""
+    from colony import contract_responses as answers
+    from colony.errors import ColonyError
+
+    try:
+        if names:
+            from colony.core.model import check_name
+
+            check_name(names[0])
+        if command == "ls":
+            colonies = answers.load(
+                answers.Colonies, _get(socket_path, "/colonies"), "GET /colonies"
+            )
+            if as_json:
+                return _json(colonies)
+            from colony.present import format_table
+
+            return format_table(colonies.colonies, time.time())
+        if command == "show":
+            path = f"/colonies/{names[0]}"
+            colony = answers.load(answers.Colony, _get(socket_path, path), f"GET {path}")
+            if as_json:
+                return _json(colony)
+            from colony.present import format_colony
+
+            return format_colony(colony, time.time())
+        path = f"/colonies/{names[0]}/urls"
+        urls = answers.load(answers.Urls, _get(socket_path, path), f"GET {path}").urls
+    except ColonyError:
+        raise _Declined from None
+    if len(names) == 2:
+        if not urls.get(names[1]):
+            raise _Declined  # the full CLI says which services have one
+        urls = {names[1]: urls[names[1]]}
+    if as_json:
+        return _json({"urls": urls})
+    if not any(urls.values()):
+        raise _Declined
+    from colony.cli.format import format_urls
+
+    return format_urls(urls)
+
+
+def _json(data: object) -> str:
+    """As ``colony.cli.app._print_json`` prints it (but the newline)."""
+    from colony.contract_responses import dump
+
+    return json.dumps(dump(data), indent=2)
+
+
+def _terminal() -> bool:
+    """Whether rich's Console may treat stdout as a terminal (and style its output)."""
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        return True
+    try:
+        return sys.stdout.isatty()
+    except ValueError:
+        return False
