@@ -108,7 +108,8 @@ class Answer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         own = []
-        for name, hint in cls.__dict__.get("__annotations__", {}).items():
+        # inspect.get_annotations does this, for a class, but loading inspect costs more.
+        for name, hint in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063
             origin: object = get_origin(hint)
             if origin is ClassVar:
                 continue

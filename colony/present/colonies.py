@@ -4,15 +4,18 @@ their state, services, limits, the ``colony ls`` table and the ``colony show`` p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import tzinfo
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from colony.contract_responses import Colony, Containment, Limits, SecretInfo, Service
-from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
 from colony.core.resources import format_size
+from colony.core.states import shown_state
 from colony.present.text import dash, format_age, format_clock, format_duration, grid, header
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 STATE_STYLES = {
     "running": "green",

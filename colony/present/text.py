@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 
 def format_age(then: float, now: float) -> str:
@@ -52,6 +55,8 @@ def header(*names: str) -> list[Text]:
 
 
 def format_clock(at: float, tz: tzinfo | None, *, date: bool = False) -> str:
+    from datetime import datetime  # only `colony show` shows one (issue 15)
+
     moment = datetime.fromtimestamp(at, tz)
     if date:
         return moment.strftime("%Y-%m-%d %H:%M:%S")
