@@ -9,7 +9,8 @@ other command or option, ``--help``, shell completion, a name to check, a daemon
 not answer, an API error) it leaves, having printed nothing, to the full CLI, which then runs
 the command and says what went wrong in its one place. Output to a terminal (or with
 FORCE_COLOR / TTY_COMPATIBLE) goes through rich's Console as there; to a pipe, a Text's
-plain string is what that Console writes, so rich's Console is not loaded for it.
+plain string is what that Console writes, so rich's Console is not loaded for it, and the
+``ls`` table is written without rich at all (:func:`colony.present.table.plain_table`).
 
 Example:
     >>> run(["ls", "--json"])  # None: not handled, run the full CLI
@@ -42,8 +43,8 @@ def run(argv: list[str]) -> int | None:
         out = _answer(socket_path, command, names, as_json)
     except _Declined:
         return None
-    if isinstance(out, str):
-        sys.stdout.write(out + "\n")  # as click.echo writes JSON (it escapes control codes)
+    if isinstance(out, str):  # JSON (as click.echo writes it: escaped, nothing to strip)
+        sys.stdout.write(out + "\n")  # or the ls table for a pipe
     elif _terminal() or "\t" in out.plain:
         from rich.console import Console
 
@@ -123,6 +124,12 @@ def _answer(socket_path: str, command: str, names: list[str], as_json: bool) -> 
             )
             if as_json:
                 return _json(colonies)
+            if not _terminal():
+                from colony.present.table import plain_table
+
+                plain = plain_table(colonies.colonies, time.time())
+                if plain is not None:  # else rich cleans and measures the cells
+                    return plain
             from colony.present import format_table
 
             return format_table(colonies.colonies, time.time())
