@@ -115,7 +115,7 @@ def _answer(socket_path: str, command: str, names: list[str], as_json: bool) -> 
 
     try:
         if names:
-            from colony.core.model import check_name
+            from colony.core.names import check_name
 
             check_name(names[0])
         if command == "ls":
