@@ -10,7 +10,7 @@ not answer, an API error) it leaves, having printed nothing, to the full CLI, wh
 the command and says what went wrong in its one place. Output to a terminal (or with
 FORCE_COLOR / TTY_COMPATIBLE) goes through rich's Console as there; to a pipe, a Text's
 plain string is what that Console writes, so rich's Console is not loaded for it, and the
-``ls`` table is written without rich at all (:func:`colony.present.table.plain_table`).
+``ls`` table and ``url``'s lines are written without rich at all (:mod:`colony.present.table`).
 
 Example:
     >>> run(["ls", "--json"])  # None: not handled, run the full CLI
@@ -153,6 +153,16 @@ def _answer(socket_path: str, command: str, names: list[str], as_json: bool) -> 
         return _json({"urls": urls})
     if not any(urls.values()):
         raise _Declined
+    if not _terminal():  # as format_urls: one URL alone, else "service  URL" by service
+        from colony.present.table import plain_grid
+
+        known = sorted((svc, url) for svc, url in urls.items() if url)
+        if len(known) > 1:
+            plain = plain_grid(known)
+            if plain is not None:
+                return plain
+        elif known[0][1].isascii() and known[0][1].isprintable():
+            return known[0][1]
     from colony.cli.format import format_urls
 
     return format_urls(urls)

@@ -74,8 +74,14 @@ def plain_table(colonies: Sequence[Colony], now: float) -> str | None:
     for name, state, services, owner, created, address in table_rows(colonies, now):
         shown = ", ".join(f"{label} {text}" for label, _, text in services) or "-"
         rows.append([name, state, shown, owner, created, address])
+    return plain_grid(rows)
+
+
+def plain_grid(rows: Sequence[Sequence[str]]) -> str | None:
+    """:func:`colony.present.grid`'s columns as rich writes them to a pipe; None if a cell
+    is not printable ASCII (rich measures and cleans those)."""
     if not all(cell.isascii() and cell.isprintable() for row in rows for cell in row):
         return None
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ("".join(c.ljust(w + 2) for c, w in zip(row, widths, strict=True)) for row in rows)
     return "\n".join(line.rstrip() for line in lines)

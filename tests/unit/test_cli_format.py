@@ -395,3 +395,25 @@ def test_plain_table_leaves_what_is_not_printable_ascii_to_rich() -> None:
 
     assert plain_table([colony("web", owner="名前")], NOW) is None
     assert plain_table([colony("web", owner="a\x1bb")], NOW) is None
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [
+        {"web": "http://web.shop.localhost:7777"},
+        {"web": "http://w:1", "api": "http://a:2", "x": None},
+    ],
+    ids=["one", "two"],
+)
+def test_plain_urls_are_what_rich_writes_to_a_pipe(urls: dict[str, str | None]) -> None:
+    """When `colony url` writes to a pipe without rich (issue 15), its lines are what rich's
+    Console writes of format_urls there."""
+    from rich.console import Console
+
+    from colony.present.table import plain_grid
+
+    out = io.StringIO()
+    Console(file=out, soft_wrap=True, highlight=False).print(format_urls(urls))
+    known = sorted((svc, url) for svc, url in urls.items() if url)
+    plain = known[0][1] if len(known) == 1 else plain_grid(known)
+    assert plain == out.getvalue().removesuffix("\n")

@@ -50,7 +50,7 @@ HEAVY = (
     "dataclasses",
     "inspect",
 )
-# What `colony ls` to a pipe does not load besides: it writes its table without rich.
+# What `colony ls` and `url` to a pipe do not load besides: they write without rich.
 PLAIN = ("rich",)
 
 COLONY = colony_json(created=1.0, transitions=[])
@@ -102,14 +102,14 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 )
 def test_a_quick_command_loads_nothing_heavy(tmp_path: Path, argv: list[str]) -> None:
     """When `colony ls`, `show` or `url` runs, it answers (exit 0, its output) and has
-    loaded none of :data:`HEAVY` (`ls` none of :data:`PLAIN` either)."""
+    loaded none of :data:`HEAVY` (`ls` and `url` none of :data:`PLAIN` either)."""
     answers = {
         "/health": {"pid": 1},
         "/colonies": {"colonies": [COLONY]},
         "/colonies/web": COLONY,
         "/colonies/web/urls": {"urls": {"web": "http://web.web.localhost:7777"}},
     }
-    heavy = HEAVY + (PLAIN if argv[0] == "ls" else ())
+    heavy = HEAVY + (PLAIN if argv[0] in ("ls", "url") else ())
     code = f"HEAVY = {heavy!r}\n{SCRIPT}"
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "s.sock"), json.dumps(answers), *argv],
