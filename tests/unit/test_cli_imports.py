@@ -103,13 +103,29 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 def test_a_quick_command_loads_nothing_heavy(tmp_path: Path, argv: list[str]) -> None:
     """When `colony ls`, `show` or `url` runs, it answers (exit 0, its output) and has
     loaded none of :data:`HEAVY` (`ls` and `url` none of :data:`PLAIN` either)."""
+    heavy = HEAVY + (PLAIN if argv[0] in ("ls", "url") else ())
+    stdout, loaded = run_colony(tmp_path, argv, heavy)
+    assert "web" in stdout
+    assert loaded == [], f"colony {' '.join(argv)} loaded {loaded}"
+
+
+def test_logs_without_follow_loads_no_httpx(tmp_path: Path) -> None:
+    """When `colony logs NAME` prints past lines and ends, it reads them on the bare socket:
+    it prints them and has loaded no httpx (a followed log streams with it)."""
+    stdout, loaded = run_colony(tmp_path, ["logs", "web"], ("httpx", "httpcore"))
+    assert "|" in stdout
+    assert loaded == []
+
+
+def run_colony(tmp_path: Path, argv: list[str], heavy: tuple[str, ...]) -> tuple[str, list[str]]:
+    """Run `colony ARGV` against the stand-in: its stdout and which of ``heavy`` it loaded."""
     answers = {
         "/health": {"pid": 1},
         "/colonies": {"colonies": [COLONY]},
         "/colonies/web": COLONY,
         "/colonies/web/urls": {"urls": {"web": "http://web.web.localhost:7777"}},
+        "/colonies/web/logs": {"t": 1.0, "source": "web", "line": "hello"},
     }
-    heavy = HEAVY + (PLAIN if argv[0] in ("ls", "url") else ())
     code = f"HEAVY = {heavy!r}\n{SCRIPT}"
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "s.sock"), json.dumps(answers), *argv],
@@ -120,8 +136,7 @@ def test_a_quick_command_loads_nothing_heavy(tmp_path: Path, argv: list[str]) ->
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert report["code"] in (0, None), done.stderr
-    assert "web" in done.stdout
-    assert report["heavy"] == [], f"colony {' '.join(argv)} loaded {report['heavy']}"
+    return done.stdout, report["heavy"]
 
 
 def test_every_command_is_listed_and_a_typo_gets_its_suggestion() -> None:
