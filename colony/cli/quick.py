@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -37,12 +38,24 @@ class _Declined(Exception):
 
 def run(argv: list[str]) -> int | None:
     """Run ``colony ARGV`` if it is a quick command that goes plainly: its exit status (0).
-    None, having printed nothing, when the full CLI should run it instead."""
+    None, having printed nothing, when the full CLI should run it instead. Ctrl-C and a
+    reader that went away end it as they end the full CLI (colony.cli.app.ColonyGroup)."""
     try:
         socket_path, command, names, as_json = _parse(argv)
         out = _answer(socket_path, command, names, as_json)
+        _print(out)
     except _Declined:
         return None
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0
+
+
+def _print(out: str | Text) -> None:
     if isinstance(out, str):  # JSON (as click.echo writes it: escaped, nothing to strip)
         sys.stdout.write(out + "\n")  # or the ls table for a pipe
     elif _terminal() or "\t" in out.plain:
@@ -54,7 +67,6 @@ def run(argv: list[str]) -> int | None:
         # padding; it would only expand tabs.
         sys.stdout.write(out.plain + "\n")
     sys.stdout.flush()
-    return 0
 
 
 def _parse(argv: list[str]) -> tuple[str, str, list[str], bool]:
