@@ -1,19 +1,20 @@
-"""The quick commands without click (issue 15): ``colony ls``, ``show NAME`` and ``url NAME
-[SERVICE]``, each with ``--json``, as the console script runs them.
+"""The quick commands without click (issue 15): ``colony ls``, ``show NAME``, ``url NAME
+[SERVICE]`` and ``logs NAME [-n N] [--service S]`` (without ``-f``), each with ``--json``, as
+the console script runs them.
 
 Starting ``colony`` is mostly the time to load Python modules, and click alone costs more than
 the request. :func:`run` answers these read-only commands with the bare-socket client
 (:mod:`colony.client.wire`) and the same ``format_*`` functions, and prints exactly what the
 click commands of :mod:`colony.cli.colonies` print. Whatever it does not handle plainly (any
-other command or option, ``--help``, shell completion, a name to check, a daemon that does
-not answer, an API error) it leaves, having printed nothing, to the full CLI, which then runs
+other command or option, ``--help``, shell completion, a bad name or value, a daemon that
+does not answer, an API error) it leaves, having printed nothing, to the full CLI, which then runs
 the command and says what went wrong in its one place. Output to a terminal (or with
 FORCE_COLOR / TTY_COMPATIBLE) goes through rich's Console as there; to a pipe, a Text's
 plain string is what that Console writes, so rich's Console is not loaded for it, and the
 ``ls`` table and ``url``'s lines are written without rich at all (:mod:`colony.present.table`).
 
 Example:
-    >>> run(["ls", "--json"])  # None: not handled, run the full CLI
+    colony ls | cut -d' ' -f1    # answered here: neither click nor rich is loaded
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 # The commands handled here: their positional arguments (least, most). Each takes --json.
-QUICK = {"ls": (0, 0), "show": (1, 1), "url": (1, 2)}
+QUICK = {"ls": (0, 0), "show": (1, 1), "url": (1, 2), "logs": (1, 1)}
+# Options with a value, per command, and the name each value goes by (`logs` without -f).
+VALUED = {"logs": {"--service": "service", "-n": "lines", "--lines": "lines"}}
 
 
 class _Declined(Exception):
@@ -41,9 +44,13 @@ def run(argv: list[str]) -> int | None:
     None, having printed nothing, when the full CLI should run it instead. Ctrl-C and a
     reader that went away end it as they end the full CLI (colony.cli.app.ColonyGroup)."""
     try:
-        socket_path, command, names, as_json = _parse(argv)
-        out = _answer(socket_path, command, names, as_json)
-        _print(out)
+        socket_path, command, names, options, as_json = _parse(argv)
+        if command == "logs":
+            outs = _logs(socket_path, names[0], options, as_json)
+        else:
+            outs = [_answer(socket_path, command, names, as_json)]
+        for out in outs:
+            _print(out)
     except _Declined:
         return None
     except KeyboardInterrupt:
@@ -69,8 +76,9 @@ def _print(out: str | Text) -> None:
     sys.stdout.flush()
 
 
-def _parse(argv: list[str]) -> tuple[str, str, list[str], bool]:
-    """(socket path, command, its names, --json) of ``[--socket PATH] COMMAND ARGS``."""
+def _parse(argv: list[str]) -> tuple[str, str, list[str], dict[str, str], bool]:
+    """(socket path, command, its names, its options' values, --json) of ``[--socket PATH]
+    COMMAND ARGS``."""
     if any(key.startswith("_COLONY") for key in os.environ):  # shell completion
         raise _Declined
     socket_path = None
@@ -84,9 +92,19 @@ def _parse(argv: list[str]) -> tuple[str, str, list[str], bool]:
         raise _Declined
     command, rest = args[0], args[1:]
     as_json = "--json" in rest
-    names = [arg for arg in rest if arg != "--json"]
+    valued = VALUED.get(command, {})
+    names: list[str] = []
+    options: dict[str, str] = {}
+    while rest:
+        arg = rest.pop(0)
+        if arg in valued and rest and not rest[0].startswith("-"):
+            if valued[arg] in options:
+                raise _Declined
+            options[valued[arg]] = rest.pop(0)
+        elif arg != "--json":
+            names.append(arg)
     least, most = QUICK[command]
-    if rest.count("--json") > 1 or any(n.startswith("-") for n in names):
+    if args.count("--json") > 1 or any(n.startswith("-") for n in names):
         raise _Declined
     if not least <= len(names) <= most:
         raise _Declined
@@ -94,7 +112,7 @@ def _parse(argv: list[str]) -> tuple[str, str, list[str], bool]:
         socket_path = os.environ.get("COLONY_SOCKET") or _default_socket()
     if not socket_path:
         raise _Declined
-    return socket_path, command, names, as_json
+    return socket_path, command, names, options, as_json
 
 
 def _default_socket() -> str:
@@ -178,6 +196,35 @@ def _answer(socket_path: str, command: str, names: list[str], as_json: bool) -> 
     from colony.cli.format import format_urls
 
     return format_urls(urls)
+
+
+def _logs(socket_path: str, name: str, options: dict[str, str], as_json: bool) -> list[str | Text]:
+    """What ``colony logs NAME`` (without -f) prints, a line each: JSON, or Text."""
+    from colony.client.colonies import ColoniesMixin
+    from colony.core.names import check_name
+    from colony.errors import ColonyError
+
+    lines = options.get("lines", "200")
+    if not (lines.isascii() and lines.isdigit()):
+        raise _Declined  # the full CLI says what -n takes
+    client = ColoniesMixin(socket_path)
+    try:
+        check_name(name)
+        entries = list(client.logs(name, service=options.get("service"), lines=int(lines)))
+    except (ColonyError, ValueError):
+        raise _Declined from None
+    finally:
+        client.close()
+    if as_json:
+        return [json.dumps(entry) for entry in entries]
+    from colony.present import format_log_line
+
+    out: list[str | Text] = []
+    width = 0
+    for entry in entries:  # as colony.cli.colonies.logs
+        width = max(width, len(str(entry.get("source") or "")))
+        out.append(format_log_line(entry, width))
+    return out
 
 
 def _json(data: object) -> str:

@@ -1,7 +1,8 @@
-"""The quick commands stay quick (issue 15): `colony ls`, `url` and `show` load neither the
-other commands nor the heavy libraries, nor click (colony.cli.quick answers them), and
-`colony ls` to a pipe not even rich. Each runs in a fresh interpreter against a stand-in
-for Mycelium on a Unix socket, and the modules it loaded are checked (no timing asserts)."""
+"""The quick commands stay quick (issue 15): `colony ls`, `url`, `show` and `logs` (without
+-f) load neither the other commands nor the heavy libraries, nor click (colony.cli.quick
+answers them), and `colony ls` and `url` to a pipe not even rich. Each runs in a fresh
+interpreter against a stand-in for Mycelium on a Unix socket, and the modules it loaded are
+checked (no timing asserts)."""
 
 from __future__ import annotations
 
@@ -109,12 +110,17 @@ def test_a_quick_command_loads_nothing_heavy(tmp_path: Path, argv: list[str]) ->
     assert loaded == [], f"colony {' '.join(argv)} loaded {loaded}"
 
 
-def test_logs_without_follow_loads_no_httpx(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [["logs", "web"], ["logs", "web", "-n", "5", "--service", "web", "--json"]],
+    ids=" ".join,
+)
+def test_logs_without_follow_loads_nothing_heavy(tmp_path: Path, argv: list[str]) -> None:
     """When `colony logs NAME` prints past lines and ends, it reads them on the bare socket:
-    it prints them and has loaded no httpx (a followed log streams with it)."""
-    stdout, loaded = run_colony(tmp_path, ["logs", "web"], ("httpx", "httpcore"))
-    assert "|" in stdout
-    assert loaded == []
+    it prints them and has loaded none of :data:`HEAVY` (a followed log streams with httpx)."""
+    stdout, loaded = run_colony(tmp_path, argv, HEAVY)
+    assert "hello" in stdout
+    assert loaded == [], f"colony {' '.join(argv)} loaded {loaded}"
 
 
 def run_colony(tmp_path: Path, argv: list[str], heavy: tuple[str, ...]) -> tuple[str, list[str]]:
