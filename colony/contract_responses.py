@@ -27,11 +27,8 @@ Example:
 # Annotations stay real types here (no ``from __future__ import annotations``): the fields
 # are read from them without evaluating strings, which keeps it quick.
 
-import dataclasses
-import inspect
 import types
-from collections.abc import Callable
-from dataclasses import field
+from collections.abc import Callable, Mapping
 from typing import (
     Any,
     ClassVar,
@@ -51,22 +48,52 @@ UNLESS_FAILED = {"omit_if": "error"}  # field metadata: dump() leaves it out bes
 SKEW_HINT = "Mycelium and this client may be of different versions; upgrade the older one"
 
 
+class _Missing:
+    """No default (what ``dataclasses.MISSING`` is to a dataclass)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class _Spec:
+    """What :func:`field` declares: a default or a factory, and metadata."""
+
+    __slots__ = ("default", "default_factory", "metadata")
+
+    def __init__(self, default: Any, default_factory: Any, metadata: Mapping[str, Any]) -> None:
+        self.default, self.default_factory, self.metadata = default, default_factory, metadata
+
+
+def field(
+    *,
+    default: Any = MISSING,
+    default_factory: Callable[[], Any] | Any = MISSING,
+    metadata: Mapping[str, Any] | None = None,
+) -> Any:
+    """A field's default (or factory) and metadata, as ``dataclasses.field`` declares them;
+    its own, so that loading this module loads neither dataclasses nor inspect (issue 15)."""
+    return _Spec(default, default_factory, metadata or {})
+
+
 class Field:
     """One field of an answer: its name, type, default (or ``factory`` making it;
-    ``dataclasses.MISSING``: none) and metadata (:data:`OMIT`, :data:`UNLESS_FAILED`)."""
+    :data:`MISSING`: none) and metadata (:data:`OMIT`, :data:`UNLESS_FAILED`)."""
 
     __slots__ = ("default", "factory", "metadata", "name", "required", "type")
 
     def __init__(self, name: str, kind: Any, default: Any, factory: Any, metadata: Any) -> None:
         self.name, self.type, self.metadata = name, kind, metadata
         self.default, self.factory = default, factory
-        self.required = default is dataclasses.MISSING and factory is dataclasses.MISSING
+        self.required = default is MISSING and factory is MISSING
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
 class Answer:
     """The base of every answer: a frozen, keyword-only dataclass as mypy sees it (PEP 681),
-    declared as one (annotations, ``dataclasses.field``). Its methods are written once, here:
+    declared as one (annotations, :func:`field`). Its methods are written once, here:
     ``dataclasses.dataclass`` compiles several per class when the module loads, over a
     millisecond each, and ``colony ls`` loads this module (issue 15).
 
@@ -81,15 +108,16 @@ class Answer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         own = []
-        for name, hint in inspect.get_annotations(cls).items():
+        # inspect.get_annotations does this, for a class, but loading inspect costs more.
+        for name, hint in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063
             origin: object = get_origin(hint)
             if origin is ClassVar:
                 continue
-            value = cls.__dict__.get(name, dataclasses.MISSING)
-            if isinstance(value, dataclasses.Field):
+            value = cls.__dict__.get(name, MISSING)
+            if isinstance(value, _Spec):
                 own.append(Field(name, hint, value.default, value.default_factory, value.metadata))
             else:
-                own.append(Field(name, hint, value, dataclasses.MISSING, {}))
+                own.append(Field(name, hint, value, MISSING, {}))
             if name in cls.__dict__:
                 delattr(cls, name)  # a default lives in FIELDS, not on the class
         inherited = [f for f in cls.FIELDS if f.name not in {o.name for o in own}]
@@ -103,9 +131,9 @@ class Answer:
         for f in self.FIELDS:
             if f.name in values:
                 value = values[f.name]
-            elif f.default is not dataclasses.MISSING:
+            elif f.default is not MISSING:
                 value = f.default
-            elif f.factory is not dataclasses.MISSING:
+            elif f.factory is not MISSING:
                 value = f.factory()
             else:
                 raise TypeError(f"{type(self).__name__}: missing field {f.name!r}")
@@ -113,9 +141,13 @@ class Answer:
         object.__setattr__(self, "extra", {})
 
     def __setattr__(self, name: str, value: Any) -> None:
+        import dataclasses
+
         raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
 
     def __delattr__(self, name: str) -> None:
+        import dataclasses
+
         raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
     def _values(self) -> tuple[Any, ...]:
@@ -973,7 +1005,7 @@ def _answer_reader(cls: type[Answer]) -> Reader:
             elif f.required:
                 raise _Bad("missing").within(name)
             else:
-                put(made, name, f.default if f.factory is dataclasses.MISSING else f.factory())
+                put(made, name, f.default if f.factory is MISSING else f.factory())
         names = cls.NAMES
         unknown = not value.keys() <= names
         put(made, "extra", {k: v for k, v in value.items() if k not in names} if unknown else {})

@@ -268,6 +268,15 @@ class ClientBase(Closing):
             )
         return self._streams
 
+    def _body_lines(self, path: str, params: Json) -> list[bytes]:
+        """The non-blank lines of ``GET path``'s NDJSON body, read whole (a body that ends)."""
+        what = f"GET {path}"
+        with mapped(self.socket_path, what):
+            status, content = self._wire.request("GET", path, None, params, -1)
+        if status >= 400:
+            raise error_from_response(status, content, what)
+        return [line for line in content.split(b"\n") if line.strip()]
+
     def _open_stream(self, path: str, params: Json, read_timeout: float | None) -> httpx.Response:
         """``GET path`` with its body left to stream; an API error is raised here.
 

@@ -95,8 +95,11 @@ class ColoniesMixin(ClientBase):
         Lazy: connects on the first ``next()``, so errors are raised there.
         """
         params = _log_params(service, lines, follow)
+        if not follow:  # the whole body at once, without loading httpx (issue 15)
+            yield from map(decode, self._body_lines(_logs_path(name), params))
+            return
         # A followed stream may stay quiet for hours: no read timeout then.
-        for line in self._lines(_logs_path(name), params, None if follow else self.timeout):
+        for line in self._lines(_logs_path(name), params, None):
             yield decode(line)
 
     def log_stream(self, name: str, service: str | None = None, lines: int = 200) -> LogStream:

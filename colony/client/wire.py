@@ -19,7 +19,6 @@ import select
 import socket
 import threading
 from typing import Any
-from urllib.parse import urlencode
 
 HEAD_LIMIT = 64 * 1024  # bytes of status line and headers
 
@@ -179,7 +178,11 @@ class Wire:
     ) -> tuple[int, bytes]:
         """``(status, body)`` of ``method path?params`` with ``body`` sent as JSON; the answer
         may take ``wait`` seconds to begin (None: as long as it takes; -1: the timeout)."""
-        target = f"{path}?{urlencode(params)}" if params else path
+        if params:
+            from urllib.parse import urlencode  # not for `colony ls` (issue 15)
+
+            path = f"{path}?{urlencode(params)}"
+        target = path
         payload = None if body is None else json.dumps(body).encode()
         conn = self._take()
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from colony.core.model import ServiceState, State
+from colony.core.states import shown_state as shown_state  # here before issue 15
 from colony.errors import Conflict
 
 # Steps of a spawn, in order; each is also the state the colony shows while it runs.
@@ -83,12 +84,6 @@ def plan_degraded(state: State, services: Mapping[str, ServiceState]) -> tuple[s
     if state is not State.RUNNING:
         return ()
     return tuple(sorted(n for n, s in services.items() if s is ServiceState.FATAL))
-
-
-def shown_state(state: str, degraded: Sequence[str] | None) -> str:
-    """The state front ends show: ``degraded`` for a running colony with a service that gave
-    up, else its state."""
-    return "degraded" if state == "running" and degraded else state
 
 
 def needs_setup(provisioned: bool) -> bool:

@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from colony.core.names import NAME_RE as NAME_RE
+from colony.core.names import check_name as check_name
 from colony.errors import ConfigError
 
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,10}$")
 IFNAMSIZ = 15  # longest network interface name the kernel accepts
 
@@ -45,21 +46,6 @@ class ServiceState(StrEnum):
     STOPPED = "stopped"
     EXITED = "exited"  # ended and its policy says not to restart
     FATAL = "fatal"  # gave up after its retries
-
-
-def check_name(name: object, what: str = "colony name") -> str:
-    """Return ``name`` if it is a valid colony or service name, else raise ConfigError.
-
-    Names become DNS labels of preview URLs and parts of kernel object names, so they are
-    lowercase letters, digits and '-', at most 63 characters, not starting or ending with '-'.
-    """
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        shown = repr(name[:40] + "…") if isinstance(name, str) and len(name) > 40 else repr(name)
-        raise ConfigError(
-            f"{what}: expected lowercase letters, digits and '-' (1-63, not starting or ending "
-            f"with '-'), got {shown}"
-        )
-    return name
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Sequence
 
 SHOWN = 3  # paths named before "…"
@@ -29,6 +28,8 @@ def exit_text(code: object) -> str:
         ('killed by SIGKILL', 'exit 0')
     """
     if isinstance(code, int) and not isinstance(code, bool) and code < 0:
+        import signal  # only for a process a signal ended (issue 15: `colony ls`)
+
         try:
             return f"killed by {signal.Signals(-code).name}"
         except ValueError:

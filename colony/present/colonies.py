@@ -4,15 +4,25 @@ their state, services, limits, the ``colony ls`` table and the ``colony show`` p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import tzinfo
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from colony.contract_responses import Colony, Containment, Limits, SecretInfo, Service
-from colony.core.lifecycle import shown_state
-from colony.core.notices import exit_text
 from colony.core.resources import format_size
+from colony.core.states import shown_state
+from colony.present.table import (
+    COLUMNS,
+    ServiceCell,
+    service_cells,
+    service_state_text,
+    table_rows,
+)
+from colony.present.table import EMPTY as EMPTY
 from colony.present.text import dash, format_age, format_clock, format_duration, grid, header
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 STATE_STYLES = {
     "running": "green",
@@ -29,7 +39,6 @@ SERVICE_STYLES = {
     "exited": "dim",
     "fatal": "bold red",
 }
-EMPTY = "no colonies (spawn one with 'colony spawn NAME')"
 
 
 def format_state(state: str) -> Text:
@@ -38,11 +47,9 @@ def format_state(state: str) -> Text:
 
 def format_service_state(state: str | None, exit_code: int | None) -> Text:
     """``"backoff (exit 1)"``: a service's state (colored), with how it last exited."""
-    state = state or "?"
-    text = Text(state, style=SERVICE_STYLES.get(state, "cyan"))
-    if exit_code is not None and state != "running":
-        text.append(f" ({exit_text(exit_code)})")
-    return text
+    return Text(
+        service_state_text(state, exit_code), style=SERVICE_STYLES.get(state or "?", "cyan")
+    )
 
 
 def format_colony_state(colony: Colony) -> Text:
@@ -52,31 +59,36 @@ def format_colony_state(colony: Colony) -> Text:
 
 def format_services(services: Sequence[Service]) -> Text:
     """``"web:3000 running, worker running"`` (states colored), or ``"-"``."""
-    if not services:
+    return _services_text(service_cells(services))
+
+
+def _services_text(cells: Sequence[ServiceCell]) -> Text:
+    if not cells:
         return Text("-")
     out = Text()
-    for i, svc in enumerate(services):
+    for i, (label, state, shown) in enumerate(cells):
         if i:
             out.append(", ")
-        out.append(f"{svc.name}:{svc.port} " if svc.port is not None else f"{svc.name} ")
-        out.append_text(format_service_state(svc.state, svc.exit_code))
+        out.append(f"{label} ")
+        out.append(shown, style=SERVICE_STYLES.get(state, "cyan"))
     return out
 
 
 def format_table(colonies: Sequence[Colony], now: float) -> Text:
-    """The ``colony ls`` table: NAME, STATE, SERVICES, OWNER, CREATED, ADDRESS."""
+    """The ``colony ls`` table: NAME, STATE, SERVICES, OWNER, CREATED, ADDRESS
+    (:func:`colony.present.table.plain_table` without styles)."""
     if not colonies:
         return Text(EMPTY)
-    rows = [header("NAME", "STATE", "SERVICES", "OWNER", "CREATED", "ADDRESS")]
-    for col in sorted(colonies, key=lambda c: c.name):
+    rows = [header(*COLUMNS)]
+    for name, state, services, owner, created, address in table_rows(colonies, now):
         rows.append(
             [
-                Text(col.name),
-                format_colony_state(col),
-                format_services(col.services),
-                Text(col.owner or "-"),
-                Text(format_age(col.created, now) if col.created else "-"),
-                Text(col.address or "-"),
+                Text(name),
+                format_state(state),
+                _services_text(services),
+                Text(owner),
+                Text(created),
+                Text(address),
             ]
         )
     return grid(rows)

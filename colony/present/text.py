@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:  # loaded by the functions that make Text: `colony ls` to a pipe needs none
+    from datetime import tzinfo
+
+    from rich.text import Text
 
 
 def format_age(then: float, now: float) -> str:
@@ -35,6 +38,8 @@ def format_duration(seconds: float) -> str:
 
 def grid(rows: Sequence[Sequence[Text]], indent: int = 0) -> Text:
     """Left-aligned columns two spaces apart."""
+    from rich.text import Text
+
     widths = [max(row[i].cell_len for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
@@ -48,10 +53,14 @@ def grid(rows: Sequence[Sequence[Text]], indent: int = 0) -> Text:
 
 
 def header(*names: str) -> list[Text]:
+    from rich.text import Text
+
     return [Text(name, style="bold") for name in names]
 
 
 def format_clock(at: float, tz: tzinfo | None, *, date: bool = False) -> str:
+    from datetime import datetime  # only `colony show` shows one (issue 15)
+
     moment = datetime.fromtimestamp(at, tz)
     if date:
         return moment.strftime("%Y-%m-%d %H:%M:%S")

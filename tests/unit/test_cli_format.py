@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC
 from typing import Any
 
@@ -358,3 +359,61 @@ def test_default_config_points_to_the_readme() -> None:
     assert "specification" not in text
     assert "README" in text
     assert "flaskr-1" in text
+
+
+@pytest.mark.parametrize(
+    "colonies",
+    [
+        [],
+        [colony("web")],
+        [
+            colony("web", services=[service_json(state="fatal", exit_code=1)], degraded=["web"]),
+            colony("api", state="failed", address=None, owner=None, services=[], created=0),
+            colony("db", services=[service_json(name="db", port=None, state="backoff")]),
+            colony("job", services=[service_json(state="exited", exit_code=-9), service_json()]),
+            colony("x", state="weird", services=[service_json(state="starting", exit_code=3)]),
+        ],
+    ],
+    ids=["none", "one", "many"],
+)
+def test_plain_table_is_what_rich_writes_to_a_pipe(colonies: list[Colony]) -> None:
+    """When `colony ls` writes to a pipe without rich (issue 15), it writes what rich's Console
+    writes of format_table there, byte for byte."""
+    from rich.console import Console
+
+    from colony.present.table import plain_table
+
+    out = io.StringIO()
+    Console(file=out, soft_wrap=True, highlight=False).print(format_table(colonies, NOW))
+    assert plain_table(colonies, NOW) == out.getvalue().removesuffix("\n")
+
+
+def test_plain_table_leaves_what_is_not_printable_ascii_to_rich() -> None:
+    """When a cell holds wide or control characters, the plain table is not made (rich
+    measures and cleans those) and `colony ls` renders with rich."""
+    from colony.present.table import plain_table
+
+    assert plain_table([colony("web", owner="名前")], NOW) is None
+    assert plain_table([colony("web", owner="a\x1bb")], NOW) is None
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [
+        {"web": "http://web.shop.localhost:7777"},
+        {"web": "http://w:1", "api": "http://a:2", "x": None},
+    ],
+    ids=["one", "two"],
+)
+def test_plain_urls_are_what_rich_writes_to_a_pipe(urls: dict[str, str | None]) -> None:
+    """When `colony url` writes to a pipe without rich (issue 15), its lines are what rich's
+    Console writes of format_urls there."""
+    from rich.console import Console
+
+    from colony.present.table import plain_grid
+
+    out = io.StringIO()
+    Console(file=out, soft_wrap=True, highlight=False).print(format_urls(urls))
+    known = sorted((svc, url) for svc, url in urls.items() if url)
+    plain = known[0][1] if len(known) == 1 else plain_grid(known)
+    assert plain == out.getvalue().removesuffix("\n")

@@ -1,6 +1,8 @@
-"""The quick commands stay quick (issue 15): `colony ls`, `url` and `show` load neither the
-other commands nor the heavy libraries. Each runs in a fresh interpreter against a stand-in
-for Mycelium on a Unix socket, and the modules it loaded are checked (no timing asserts)."""
+"""The quick commands stay quick (issue 15): `colony ls`, `url`, `show` and `logs` (without
+-f) load neither the other commands nor the heavy libraries, nor click (colony.cli.quick
+answers them), and `colony ls` and `url` to a pipe not even rich. Each runs in a fresh
+interpreter against a stand-in for Mycelium on a Unix socket, and the modules it loaded are
+checked (no timing asserts)."""
 
 from __future__ import annotations
 
@@ -40,7 +42,17 @@ HEAVY = (
     "colony.cli.progress",
     "colony.cli.review",
     "colony.cli.top",
+    "colony.cli.app",
+    "colony.cli.colonies",
+    "colony.client.mycelium",
+    "colony.core.model",
+    "click",
+    "rich.console",
+    "dataclasses",
+    "inspect",
 )
+# What `colony ls` and `url` to a pipe do not load besides: they write without rich.
+PLAIN = ("rich",)
 
 COLONY = colony_json(created=1.0, transitions=[])
 
@@ -91,14 +103,36 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 )
 def test_a_quick_command_loads_nothing_heavy(tmp_path: Path, argv: list[str]) -> None:
     """When `colony ls`, `show` or `url` runs, it answers (exit 0, its output) and has
-    loaded none of :data:`HEAVY`."""
+    loaded none of :data:`HEAVY` (`ls` and `url` none of :data:`PLAIN` either)."""
+    heavy = HEAVY + (PLAIN if argv[0] in ("ls", "url") else ())
+    stdout, loaded = run_colony(tmp_path, argv, heavy)
+    assert "web" in stdout
+    assert loaded == [], f"colony {' '.join(argv)} loaded {loaded}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["logs", "web"], ["logs", "web", "-n", "5", "--service", "web", "--json"]],
+    ids=" ".join,
+)
+def test_logs_without_follow_loads_nothing_heavy(tmp_path: Path, argv: list[str]) -> None:
+    """When `colony logs NAME` prints past lines and ends, it reads them on the bare socket:
+    it prints them and has loaded none of :data:`HEAVY` (a followed log streams with httpx)."""
+    stdout, loaded = run_colony(tmp_path, argv, HEAVY)
+    assert "hello" in stdout
+    assert loaded == [], f"colony {' '.join(argv)} loaded {loaded}"
+
+
+def run_colony(tmp_path: Path, argv: list[str], heavy: tuple[str, ...]) -> tuple[str, list[str]]:
+    """Run `colony ARGV` against the stand-in: its stdout and which of ``heavy`` it loaded."""
     answers = {
         "/health": {"pid": 1},
         "/colonies": {"colonies": [COLONY]},
         "/colonies/web": COLONY,
         "/colonies/web/urls": {"urls": {"web": "http://web.web.localhost:7777"}},
+        "/colonies/web/logs": {"t": 1.0, "source": "web", "line": "hello"},
     }
-    code = f"HEAVY = {HEAVY!r}\n{SCRIPT}"
+    code = f"HEAVY = {heavy!r}\n{SCRIPT}"
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "s.sock"), json.dumps(answers), *argv],
         capture_output=True,
@@ -108,8 +142,7 @@ def test_a_quick_command_loads_nothing_heavy(tmp_path: Path, argv: list[str]) ->
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert report["code"] in (0, None), done.stderr
-    assert "web" in done.stdout
-    assert report["heavy"] == [], f"colony {' '.join(argv)} loaded {report['heavy']}"
+    return done.stdout, report["heavy"]
 
 
 def test_every_command_is_listed_and_a_typo_gets_its_suggestion() -> None:
