@@ -53,6 +53,11 @@ def cut(text: object, size: int) -> str:
     return shown if len(shown) <= size else shown[: size - 1] + "…"
 
 
+def one_line(text: object, size: int) -> str:
+    """``text`` on one line (any run of whitespace, newlines too, is one space), cut."""
+    return cut(" ".join(("" if text is None else str(text)).split()), size)
+
+
 def status_of(latest: SessionRecord | None, *, queued: bool) -> str:
     """The list's agent status: waiting, running, done, failed, stopped, or '' (none yet)."""
     if queued:
@@ -67,11 +72,11 @@ def line_of(event: Mapping[str, Any] | None) -> str:
     if not event:
         return ""
     kind = str(event.get("kind") or "")
-    label = LABELS.get(kind, cut(kind, 20))
-    tool = cut(event.get("tool"), MAX_TOOL) if event.get("tool") else ""
+    label = LABELS.get(kind, one_line(kind, 20))
+    tool = one_line(event.get("tool"), MAX_TOOL) if event.get("tool") else ""
     text = str(event.get("text") or "").strip().split("\n", 1)[0]
     head = f"{label} {tool}".strip()
-    return cut(f"{head}: {text}" if text else head, MAX_LINE)
+    return one_line(f"{head}: {text}" if text else head, MAX_LINE)
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,8 @@ def timeline(events: Iterable[Mapping[str, Any]]) -> list[Entry]:
                 seq=int(e.get("seq") or 0),
                 at=float(at) if isinstance(at, int | float) else None,
                 kind=kind if kind in LABELS else "other",
-                label=LABELS.get(kind, cut(kind, 20)),
-                tool=cut(e.get("tool"), MAX_TOOL) if e.get("tool") else "",
+                label=LABELS.get(kind, one_line(kind, 20)),
+                tool=one_line(e.get("tool"), MAX_TOOL) if e.get("tool") else "",
                 text=cut(e.get("text"), MAX_TEXT),
             )
         )
