@@ -140,6 +140,12 @@
       if (timeline && atBottom) timeline.scrollTop = timeline.scrollHeight;
     });
 
+  let rowsTimer = null;
+  function rowsSoon() {
+    if (rowsTimer) return;
+    rowsTimer = setTimeout(() => { rowsTimer = null; refreshRows(); }, 2000);
+  }
+
   // File events come in bursts while an agent writes: one diff at most every 2 s for them.
   let diffTimer = null;
   function diffSoon() {
@@ -194,7 +200,12 @@
 
   function onEvent(event) {
     if (event.type === "usage") return showUsage(event.colonies || {});
-    if (page === "list") refreshRows();
+    // An agent's events and file changes come in bursts, and each row's diff size and
+    // conflicts cost git work: for those, the rows at most every 2 s (issue 18).
+    if (page === "list") {
+      if (["agent", "files", "net", "dns"].includes(event.type)) rowsSoon();
+      else refreshRows();
+    }
     if (page === "broods") refreshBroods();
     if (page === "diff" && event.colony === colony
         && ["agent", "files", "merge", "removed", "state"].includes(event.type)) diffSoon();
