@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -155,8 +156,9 @@ class Watch:
         self.review = review
         self.conflicts = conflicts
 
-    async def of(self, colonies: list[dict[str, Any]]) -> None:
-        """Adds ``agent``, ``diff`` and ``conflicts`` to each colony (in place)."""
+    async def of(self, colonies: list[dict[str, Any]], sees: Callable[[str], bool]) -> None:
+        """Adds ``agent``, ``diff`` and ``conflicts`` to each colony (in place); the other
+        colonies of a conflict are named only if the caller may see them (``sees``)."""
         try:
             found = await self.conflicts.current()
         except ColonyError:
@@ -167,9 +169,14 @@ class Watch:
             colony["agent"] = self.agent(name)
             colony["diff"] = stat
             colony["conflicts"] = sorted(
-                {f"{f.path} (also {', '.join(o for o in f.colonies if o != name)})"
-                 for f in found if name in f.colonies}
-            )  # fmt: skip
+                f"{f.path} (also {', '.join(self._named(f.colonies, name, sees))})"
+                for f in found
+                if name in f.colonies
+            )
+
+    @staticmethod
+    def _named(colonies: Iterable[str], name: str, sees: Callable[[str], bool]) -> list[str]:
+        return [o if sees(o) else "another colony" for o in colonies if o != name]
 
     def agent(self, name: str) -> dict[str, Any]:
         try:
@@ -221,7 +228,7 @@ def routes(
         usage = await sampler.sample([c["name"] for c in colonies])
         for colony in colonies:
             colony["usage"] = colony.get("usage") or usage.get(colony["name"])
-        await watch.of(colonies)
+        await watch.of(colonies, sees.colony)
         return {"colonies": colonies}
 
     async def detail(request: Request, name: str) -> dict[str, Any]:

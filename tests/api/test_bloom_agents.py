@@ -199,17 +199,22 @@ def test_new_colony_with_a_task_starts_its_agent_once_it_runs(api: Api, tmp_path
 def test_the_list_shows_agents_costs_diff_sizes_and_conflicts(git_api: Api, tmp_path: Path) -> None:
     """When one colony's agent wrote a file and both colonies changed app.py, the rows show
     the agent's status, its last event line and cost, each colony's diff size, and the
-    conflict on app.py for both; a colony without an agent says none."""
+    conflict on app.py for both; a colony without an agent says none. A viewer of one only
+    sees the conflict without the other colony's name."""
     api = git_api
     repo = make_repo(tmp_path / "repo", FILES)
     with api.client() as client:
         ws = spawned(client, repo, "one", "two")
         rec = client.agent_run("one", "write notes.txt: a\nwrite app.py: one", preset="claude")
         ended(client, "one", rec.id)
+        client.share("one", "nobody", "viewer")
     (ws["two"] / "app.py").write_text("print('two')\nx = 2\n")
     _cookie, token = login(api)
+    viewer = token_for(api, "nobody", 65534)
     with api.bloom(headers={"Authorization": f"Bearer {token}"}) as owner:
         rows = owner.get("/ui/fragments/rows").text
+    with api.bloom(headers={"Authorization": f"Bearer {viewer}"}) as other:
+        theirs = other.get("/ui/fragments/rows").text
     one = rows.split('id="row-one"')[1].split("</tr>")[0]
     two = rows.split('id="row-two"')[1].split("</tr>")[0]
     assert '<span class="badge agent-done">done</span>' in one
@@ -223,5 +228,9 @@ def test_the_list_shows_agents_costs_diff_sizes_and_conflicts(git_api: Api, tmp_
     assert "conflict: 1 file(s)" in one
     assert "conflict: 1 file(s)" in two
     assert "app.py (also two)" in one
+    assert 'id="row-two"' not in theirs  # a viewer of one only: two is not named
+    assert "app.py (also another colony)" in theirs
+    assert ">two<" not in theirs
+    assert "also two" not in theirs
     agent_cell = two.split('<td class="agent">')[1].split("</td>")[0]
     assert agent_cell.strip() == '<span class="dim">none</span>'
