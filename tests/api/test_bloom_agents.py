@@ -234,3 +234,33 @@ def test_the_list_shows_agents_costs_diff_sizes_and_conflicts(git_api: Api, tmp_
     assert "also two" not in theirs
     agent_cell = two.split('<td class="agent">')[1].split("</td>")[0]
     assert agent_cell.strip() == '<span class="dim">none</span>'
+
+
+def test_a_task_waits_for_its_colony_and_is_dropped_when_it_fails(api: Api, tmp_path: Path) -> None:
+    """While a colony spawned with a task is still setting up, the list and its page say its
+    agent is waiting; when its set-up fails, the task is dropped with a note in its log and no
+    agent ever starts."""
+    go = tmp_path / "go"
+    setup = f'[setup]\ncommands = ["while [ ! -e {go} ]; do sleep 0.05; done", "false"]\n'
+    repo = make_repo(tmp_path / "repo", {"app.py": "print('hello')\n", "colony.toml": setup})
+    _cookie, token = login(api)
+    with api.bloom(headers={"Authorization": f"Bearer {token}"}) as owner, api.client() as client:
+        spawn = {"name": "one", "repo": str(repo), "task": "write t.txt: never"}
+        made = owner.post("/colonies", json=spawn)
+        settle(client, "one", "provisioning")
+        rows = owner.get("/ui/fragments/rows").text
+        page = owner.get("/ui/fragments/colonies/one/agent").text
+        go.touch()
+        settle(client, "one", "failed")
+        deadline = time.monotonic() + 20
+        while "agent-waiting" in (after := owner.get("/ui/fragments/rows").text):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        notes = [e["line"] for e in client.logs("one", lines=50)]
+        left = client.agent_sessions("one").sessions
+    assert made.status_code == 202, made.text
+    assert '<span class="badge agent-waiting">waiting</span>' in rows
+    assert "A task waits for this colony to run" in page
+    assert "agent-waiting" not in after
+    assert any("its agent's task was dropped: the colony is failed" in n for n in notes), notes
+    assert left == []
