@@ -106,7 +106,7 @@ def test_a_task_from_the_page_runs_continues_and_stops(api: Api, tmp_path: Path)
     assert first.agent == "claude"
     assert (ws / "notes.txt").read_text().strip() == "from bloom"
     assert f"session {first.id} · claude" in done
-    assert '<span class="badge agent-done">done</span>' in done
+    assert '<span class="agent-badge agent-done">done</span>' in done
     assert '<span class="kind">tool call</span> <code class="tool">Write</code>' in done
     assert '<span class="kind">message</span>' in done
     assert '<span class="kind">result</span>' in done
@@ -217,7 +217,7 @@ def test_the_list_shows_agents_costs_diff_sizes_and_conflicts(git_api: Api, tmp_
         theirs = other.get("/ui/fragments/rows").text
     one = rows.split('id="row-one"')[1].split("</tr>")[0]
     two = rows.split('id="row-two"')[1].split("</tr>")[0]
-    assert '<span class="badge agent-done">done</span>' in one
+    assert '<span class="agent-badge agent-done">done</span>' in one
     assert "result" in one  # the last event line
     assert "$0.0" in one
     assert " in / " in one  # tokens
@@ -259,7 +259,7 @@ def test_a_task_waits_for_its_colony_and_is_dropped_when_it_fails(api: Api, tmp_
         notes = [e["line"] for e in client.logs("one", lines=50)]
         left = client.agent_sessions("one").sessions
     assert made.status_code == 202, made.text
-    assert '<span class="badge agent-waiting">waiting</span>' in rows
+    assert '<span class="agent-badge agent-waiting">waiting</span>' in rows
     assert "A task waits for this colony to run" in page
     assert "agent-waiting" not in after
     assert any("its agent's task was dropped: the colony is failed" in n for n in notes), notes

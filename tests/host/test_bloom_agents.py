@@ -42,7 +42,7 @@ def test_a_new_colony_with_a_task_is_worked_on_and_watched(d: Daemon, tmp_path: 
     assert rec.task == task
     assert colony_cli(d, "exec", "bw", "--", "cat", "notes.txt").strip() == "from bloom"
     row = rows.split('id="row-bw"')[1].split("</tr>")[0]
-    assert '<span class="badge agent-done">done</span>' in row
+    assert '<span class="agent-badge agent-done">done</span>' in row
     assert "$0.0" in row
     assert " in / " in row
     assert '<span class="plus">+1</span> <span class="minus">&minus;0</span> · 1 file(s)' in row

@@ -126,7 +126,7 @@
       const old = box.querySelector("#agent-form");
       const kept = old ? { task: old.elements.task.value, preset: old.elements.preset.value,
         focused: document.activeElement === old.elements.task } : null;
-      const list = box.querySelector(".timeline");
+      const list = box.querySelector(".agent-timeline");
       const atBottom = !list || list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
       box.className = "panel-body";
       box.innerHTML = html;
@@ -136,7 +136,7 @@
         form.elements.preset.value = kept.preset;
         if (kept.focused) form.elements.task.focus();
       }
-      const timeline = box.querySelector(".timeline");
+      const timeline = box.querySelector(".agent-timeline");
       if (timeline && atBottom) timeline.scrollTop = timeline.scrollHeight;
     });
 
