@@ -40,6 +40,9 @@ class Spawn:
     sockets: list[Any] | None = None  # each checked by the daemon (a socket under /run/)
     # issue 17: values of colony.toml's [secrets.KEY], read by the CLI from $from_env
     secrets: dict[str, Any] | None = None
+    # issue 18: an agent's task to start once the colony runs (Bloom's "new colony")
+    task: str | None = None
+    agent: str | None = None  # its preset; default colony.toml's [agent]
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,7 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/daemon/stop", stop_daemon, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
-        *colonies.routes(s.colonies, s.logs, s.gate.link),
+        *colonies.routes(s.colonies, s.logs, s.gate.link, s.agents),
         *doctor_api.routes(s.doctor, info),
         *hosts_api.routes(s.hosts),
         *streams.routes(s.bus, s.execs),

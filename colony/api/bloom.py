@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -36,12 +37,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from colony.api.access import AccessMiddleware, sight
 from colony.api.auth import PAGE_HEADERS, Auth, AuthMiddleware, web_routes
 from colony.api.common import error_response
-from colony.api.ports import ApiServices, Colonies, Network, Review, Usage
+from colony.api.ports import (
+    Agents,
+    ApiServices,
+    Colonies,
+    Conflicts,
+    Network,
+    Review,
+    Usage,
+)
 from colony.core.access import Action, allows
+from colony.core.agents.presets import MAX_TASK, PRESETS
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
 from colony.errors import ColonyError
-from colony.web import diffview, filters
+from colony.web import agentview, diffview, filters
 
 log = logging.getLogger("colony.bloom")
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -136,9 +146,73 @@ class UsageTicker:
 BLOCKED_ROWS = 30  # refused names a colony page lists
 
 
-def routes(myc: Colonies, usage: Usage, net: Network, review: Review) -> list[BaseRoute]:
+class Watch:
+    """What the colonies list shows of each colony's work (issue 18): its agent's status,
+    last event line, cost and tokens so far, its diff's size and whether a file it changed
+    is changed by another colony of its repository too."""
+
+    def __init__(self, agents: Agents, review: Review, conflicts: Conflicts) -> None:
+        self.agents = agents
+        self.review = review
+        self.conflicts = conflicts
+
+    async def of(self, colonies: list[dict[str, Any]], sees: Callable[[str], bool]) -> None:
+        """Adds ``agent``, ``diff`` and ``conflicts`` to each colony (in place); the other
+        colonies of a conflict are named only if the caller may see them (``sees``)."""
+        try:
+            found = await self.conflicts.current()
+        except ColonyError:
+            found = []
+        stats = await asyncio.gather(*(self._stat(c) for c in colonies))
+        for colony, stat in zip(colonies, stats, strict=True):
+            name = colony["name"]
+            colony["agent"] = self.agent(name)
+            colony["diff"] = stat
+            colony["conflicts"] = sorted(
+                f"{f.path} (also {', '.join(self._named(f.colonies, name, sees))})"
+                for f in found
+                if name in f.colonies
+            )
+
+    @staticmethod
+    def _named(colonies: Iterable[str], name: str, sees: Callable[[str], bool]) -> list[str]:
+        return [o if sees(o) else "another colony" for o in colonies if o != name]
+
+    def agent(self, name: str) -> dict[str, Any]:
+        try:
+            sessions = self.agents.sessions_of(name)
+        except ColonyError:
+            sessions = []
+        latest = sessions[-1] if sessions else None
+        last = self.agents.sessions.events(latest.id, limit=1) if latest else []
+        return {
+            "status": agentview.status_of(latest, queued=name in self.agents.queued),
+            "line": agentview.line_of(last[-1] if last else None),
+            "usage": agentview.totals(sessions).text,
+            "session": latest.id if latest else None,
+        }
+
+    async def _stat(self, colony: dict[str, Any]) -> dict[str, Any] | None:
+        if not colony.get("workspace") or colony.get("vcs") not in (None, "git"):
+            return None
+        try:
+            found: dict[str, Any] = (await self.review.diff(colony["name"], stat=True))["stat"]
+            return found
+        except ColonyError:
+            return None
+
+
+def routes(
+    myc: Colonies,
+    usage: Usage,
+    net: Network,
+    review: Review,
+    agents: Agents,
+    conflicts: Conflicts,
+) -> list[BaseRoute]:
     env = _environment()
     sampler = UsageSampler(usage)
+    watch = Watch(agents, review, conflicts)
 
     def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
         text = env.get_template(template).render(
@@ -154,6 +228,7 @@ def routes(myc: Colonies, usage: Usage, net: Network, review: Review) -> list[Ba
         usage = await sampler.sample([c["name"] for c in colonies])
         for colony in colonies:
             colony["usage"] = colony.get("usage") or usage.get(colony["name"])
+        await watch.of(colonies, sees.colony)
         return {"colonies": colonies}
 
     async def detail(request: Request, name: str) -> dict[str, Any]:
@@ -164,7 +239,10 @@ def routes(myc: Colonies, usage: Usage, net: Network, review: Review) -> list[Ba
         return {"colony": colony}
 
     async def index(request: Request) -> Response:
-        return render(request, "index.html", colonies=None)  # a skeleton: rows come later
+        # a skeleton: rows come later
+        return render(
+            request, "index.html", colonies=None, presets=sorted(PRESETS), max_task=MAX_TASK
+        )
 
     async def rows(request: Request) -> Response:
         return render(request, "_rows.html", **await listing(request))
@@ -213,6 +291,28 @@ def routes(myc: Colonies, usage: Usage, net: Network, review: Review) -> list[Ba
             can_remove=allows(role, Action.REMOVE),
         )
 
+    async def agent_fragment(request: Request) -> Response:
+        """The colony's agent (issue 18): the task box and continue/stop buttons for whoever
+        may run agents in it (the agents API checks the role again), and the timeline of its
+        latest session's events, every text escaped and capped."""
+        name = request.path_params["name"]
+        myc.actor(name)  # 404 for an unknown colony
+        sessions = agents.sessions_of(name)
+        latest = sessions[-1] if sessions else None
+        events = agents.sessions.events(latest.id, limit=agentview.MAX_EVENTS) if latest else []
+        return render(
+            request,
+            "_agent.html",
+            name=name,
+            latest=latest,
+            agent_status=agentview.status_of(latest, queued=name in agents.queued),
+            totals=agentview.totals(sessions),
+            timeline=agentview.timeline(events),
+            presets=sorted(PRESETS),
+            max_task=MAX_TASK,
+            can_agent=allows(sight(request).role(name), Action.AGENT),
+        )
+
     async def broods(request: Request) -> Response:
         return render(request, "broods.html")
 
@@ -244,6 +344,12 @@ def routes(myc: Colonies, usage: Usage, net: Network, review: Review) -> list[Ba
             include_in_schema=False,
         ),
         Route(
+            "/ui/fragments/colonies/{name}/agent",
+            agent_fragment,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
+        Route(
             "/ui/fragments/colonies/{name}/blocked",
             blocked,
             methods=["GET"],
@@ -264,7 +370,14 @@ def create_bloom_app(api: ASGIApp, services: ApiServices, auth: Auth) -> ASGIApp
     app = Starlette(
         routes=[
             *web_routes(auth),
-            *routes(services.colonies, services.usage, services.network, services.review),
+            *routes(
+                services.colonies,
+                services.usage,
+                services.network,
+                services.review,
+                services.agents,
+                services.conflicts,
+            ),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Mount("", app=api),
         ],

@@ -11,14 +11,19 @@ from starlette.routing import BaseRoute, Route
 
 from colony.api.access import sight
 from colony.api.common import caller, int_param, json_body
-from colony.api.ports import Colonies, Logs
+from colony.api.ports import Agents, Colonies, Logs
 from colony.contract import RemoveMany, Spawn, decode
 from colony.core.access import Action
+from colony.core.agents.presets import plan_run
+from colony.core.config import Agent
 from colony.errors import ConfigError, NotFound
 
 
 def routes(
-    myc: Colonies, book: Logs, link: Callable[[str, str, str], str] = lambda url, _u, _c: url
+    myc: Colonies,
+    book: Logs,
+    link: Callable[[str, str, str], str] = lambda url, _u, _c: url,
+    agents: Agents | None = None,
 ) -> list[BaseRoute]:
     """The colonies' routes; ``link`` makes a preview URL the first-visit link of a user for
     a colony when previews ask for proof (issue 14)."""
@@ -35,14 +40,19 @@ def routes(
     async def spawn(request: Request) -> JSONResponse:
         """
         summary: Create and start a colony; progress follows on /events.
-        requestBody: {description: '{name, repo, rev, config, limits, sandbox, user, sockets}'}
+        requestBody:
+          description: '{name, repo, rev, config, limits, sandbox, user, sockets, task, agent}'
         responses:
           202: {description: the new colony, state spawning}
-          400: {description: bad name or configuration; nothing was created}
+          400: {description: bad name, configuration, task or agent; nothing was created}
           409: {description: a colony of that name exists}
         """
         body = decode(Spawn, await json_body(request))
         who = sight(request).caller
+        if body.task is not None:  # issue 18: checked before anything is created
+            if agents is None:
+                raise ConfigError("task: this Mycelium runs no agents")
+            plan_run(Agent(), body.agent, None, body.task)
         colony = await myc.spawn(
             body.name,
             body.repo,
@@ -56,6 +66,8 @@ def routes(
             owner=who.user,
             owner_uid=None if who.admin else (-1 if who.uid is None else who.uid),
         )
+        if body.task is not None and agents is not None:
+            agents.run_when_running(body.name, body.task, preset=body.agent, user=who.user)
         return JSONResponse(colony, status_code=202)
 
     async def show(request: Request) -> JSONResponse:

@@ -59,6 +59,7 @@ class _About(TypedDict):
 
 
 POLL = 0.1  # seconds between looks at a running agent's output
+QUEUE_POLL = 0.2  # seconds between looks at a colony whose agent waits for it to run
 
 
 @dataclass
@@ -130,6 +131,7 @@ class AgentService:
         self.sessions = Sessions(store.conn)
         self.live: dict[int, _Live] = {}
         self.starting: set[str] = set()
+        self.queued: dict[str, str] = {}  # colony → task waiting for it to run (Bloom, issue 18)
         self.on_end = on_end  # told of every session that ends (the broods wake)
 
     # --- queries --------------------------------------------------------------------------
@@ -211,6 +213,45 @@ class AgentService:
         return await self._start(
             actor, plan, task, env, user, parent=earlier.id, brood=earlier.brood
         )
+
+    def run_when_running(
+        self, colony: str, task: str, *, preset: str | None = None, user: str = "unknown"
+    ) -> None:
+        """Start an agent on ``task`` once the just-spawned ``colony`` runs (Bloom's "new
+        colony" with a task, issue 18): spawn and agent in one step, in the daemon.
+
+        The preset and task are checked now (nothing is queued on bad input); a colony that
+        fails, stops or is removed before it runs drops its task, with a note in its log.
+
+        Raises:
+            ConfigError: unknown preset, empty or too long task.
+        """
+        actor = self.myc.actor(colony)
+        plan_run(actor.cfg.agent, preset, None, task, actor.cfg.source)  # raises on bad input
+        self.queued[colony] = task
+        self.start_task(self._run_queued(colony, task, preset, user))
+
+    async def _run_queued(self, colony: str, task: str, preset: str | None, user: str) -> None:
+        try:
+            while True:
+                actor = self.myc.actors.get(colony)
+                if actor is None or actor.done:
+                    return
+                state = actor.rec.state
+                if state is State.RUNNING and actor.rec.workspace:
+                    break
+                if state in (State.FAILED, State.STOPPED, State.STOPPING):
+                    actor.log.note("colony", f"its agent's task was dropped: the colony is {state}")
+                    return
+                await asyncio.sleep(QUEUE_POLL)
+            try:
+                await self.run(colony, task, preset=preset, user=user)
+            except ColonyError as exc:
+                actor.log.note("colony", f"its agent could not start: {exc}")
+        except Exception:  # a bug here must not take the daemon down
+            log.exception("colony %s: its queued agent task failed", colony)
+        finally:
+            self.queued.pop(colony, None)
 
     def _check_ready(self, actor: ColonyActor) -> None:
         name = actor.name

@@ -1,7 +1,8 @@
 // Bloom: keeps the server-rendered pages live. One WebSocket to /events (reconnecting with
 // exponential backoff); each event makes the page fetch the fragment that changed, rendered
 // by the same templates as the page. No polling. Plus: the create form, lifecycle buttons,
-// the "Allow" buttons of refused names (issue 16), the review page's buttons (issue 18), preview tabs, the followed log, the terminal (xterm.js over the exec WebSocket) and the
+// the "Allow" buttons of refused names (issue 16), the review page's buttons and the agent's
+// task box and timeline (issue 18), preview tabs, the followed log, the terminal (xterm.js over the exec WebSocket) and the
 // panels of optional APIs (agents, audit), which render once those APIs answer.
 //
 // Pages arrive as skeletons: the session cookie opens nothing else (issue 11). Every request
@@ -109,6 +110,42 @@
       }
     });
 
+  // A colony's agent (issue 18): the task box, continue/stop, and its latest session's
+  // timeline, rendered (escaped) by the server on each of its events. What is typed in the
+  // task box survives the refresh.
+  const refreshAgent = refresher(
+    () => `/ui/fragments/colonies/${encodeURIComponent(colony)}/agent`,
+    (status, html) => {
+      const box = document.querySelector("#agent .panel-body");
+      if (!box) return;
+      if (status !== 200) {
+        box.className = "panel-body dim";
+        box.textContent = status === 404 ? "Not available." : `The agent is not available (${status}).`;
+        return;
+      }
+      const old = box.querySelector("#agent-form");
+      const kept = old ? { task: old.elements.task.value, preset: old.elements.preset.value,
+        focused: document.activeElement === old.elements.task } : null;
+      const list = box.querySelector(".agent-timeline");
+      const atBottom = !list || list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+      box.className = "panel-body";
+      box.innerHTML = html;
+      const form = box.querySelector("#agent-form");
+      if (form && kept) {
+        form.elements.task.value = kept.task;
+        form.elements.preset.value = kept.preset;
+        if (kept.focused) form.elements.task.focus();
+      }
+      const timeline = box.querySelector(".agent-timeline");
+      if (timeline && atBottom) timeline.scrollTop = timeline.scrollHeight;
+    });
+
+  let rowsTimer = null;
+  function rowsSoon() {
+    if (rowsTimer) return;
+    rowsTimer = setTimeout(() => { rowsTimer = null; refreshRows(); }, 2000);
+  }
+
   // File events come in bursts while an agent writes: one diff at most every 2 s for them.
   let diffTimer = null;
   function diffSoon() {
@@ -153,6 +190,7 @@
     if (page === "diff") refreshDiff();
     if (page === "colony") {
       refreshDetail();
+      refreshAgent();
       refreshBlocked();
       followLogs();
       loadPanels();
@@ -162,7 +200,12 @@
 
   function onEvent(event) {
     if (event.type === "usage") return showUsage(event.colonies || {});
-    if (page === "list") refreshRows();
+    // An agent's events and file changes come in bursts, and each row's diff size and
+    // conflicts cost git work: for those, the rows at most every 2 s (issue 18).
+    if (page === "list") {
+      if (["agent", "files", "net", "dns"].includes(event.type)) rowsSoon();
+      else refreshRows();
+    }
     if (page === "broods") refreshBroods();
     if (page === "diff" && event.colony === colony
         && ["agent", "files", "merge", "removed", "state"].includes(event.type)) diffSoon();
@@ -173,6 +216,7 @@
       if (["agent", "exec", "exec_end"].includes(event.type)) {
         loadPanel(document.getElementById("agents"));
       }
+      if (["agent", "state", "removed"].includes(event.type)) refreshAgent();
       loadPanel(document.getElementById("audit"));
     }
   }
@@ -343,6 +387,48 @@
     if (done) refreshDiff();
   });
 
+  // The agent's task box, continue and stop (issue 18): through the agents API, which
+  // checks the caller's role again.
+  document.addEventListener("submit", async (e) => {
+    const agentForm = e.target.closest("#agent-form");
+    if (!agentForm) return;
+    e.preventDefault();
+    const task = agentForm.elements.task.value.trim();
+    if (!task) { say("task: expected what the agent should do, got nothing"); return; }
+    const body = { task };
+    if (agentForm.elements.preset.value) body.preset = agentForm.elements.preset.value;
+    await agentCall(agentForm, "run", body, () => { agentForm.elements.task.value = ""; });
+  });
+
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest("button[data-agent]");
+    if (!button || button.dataset.agent === "run") return;
+    const agentForm = button.closest("#agent-form");
+    if (button.dataset.agent === "stop") {
+      if (!confirm(`Stop the agent of ${colony}?`)) return;
+      await agentCall(agentForm, "stop", {});
+    } else {
+      const task = agentForm.elements.task.value.trim();
+      await agentCall(agentForm, "continue", task ? { task } : {},
+        () => { agentForm.elements.task.value = ""; });
+    }
+  });
+
+  async function agentCall(agentForm, verb, body, done) {
+    const buttons = agentForm.querySelectorAll("button");
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const rec = await api("POST", `/colonies/${encodeURIComponent(colony)}/agents/${verb}`, body);
+      say(verb === "stop" ? `stopped session ${rec.id}` : `session ${rec.id} started`, "info");
+      if (done) done();
+    } catch (err) {
+      say(`agent ${verb}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+    refreshAgent();
+  }
+
   const form = document.getElementById("create");
   if (form) {
     form.addEventListener("submit", async (e) => {
@@ -350,11 +436,16 @@
       const data = new FormData(form);
       const body = { name: data.get("name").trim(), repo: data.get("repo").trim() };
       if (data.get("rev").trim()) body.rev = data.get("rev").trim();
+      // issue 18: with a task, the daemon starts the agent once the colony runs.
+      if (data.get("task") && data.get("task").trim()) {
+        body.task = data.get("task").trim();
+        if (data.get("agent")) body.agent = data.get("agent");
+      }
       const button = form.querySelector("button");
       button.disabled = true;
       try {
         await api("POST", "/colonies", body);
-        say(`spawning ${body.name}…`, "info");
+        say(`spawning ${body.name}…${body.task ? " (its agent starts once it runs)" : ""}`, "info");
         form.reset();
         refreshRows();
       } catch (err) {
