@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from colony.client.base import ClientBase, Json, decode, seg
 from colony.contract_responses import Session, Sessions
+
+if TYPE_CHECKING:
+    from colony.client.streams import LogStream
 
 
 class AgentsMixin(ClientBase):
@@ -67,3 +71,11 @@ class AgentsMixin(ClientBase):
         params: Json = {"after": after, "follow": "true" if follow else ""}
         for line in self._lines(path, params, None if follow else self.timeout):
             yield decode(line)
+
+    def agent_stream(self, name: str, session: int, *, after: int = 0) -> LogStream:
+        """A session's events followed until it ends (the last has kind "ended"), which
+        another thread can end with ``close()`` (Stem's agent view, issue 18)."""
+        from colony.client.streams import LogStream
+
+        path = f"/colonies/{seg(name)}/agents/{session}/events"
+        return LogStream(self._open_stream(path, {"after": after, "follow": "true"}, None))

@@ -53,6 +53,8 @@ class ColonyTui(App[None]):
         Binding("d", "remove", "rm"),
         Binding("o", "open_preview", "preview"),
         Binding("e", "shell", "shell"),
+        Binding("f", "diff", "diff"),
+        Binding("a", "agent", "agent"),
         Binding("ctrl+r", "reload", "reload", show=False),
         Binding("q", "quit", "quit"),
     ]
@@ -219,6 +221,18 @@ class ColonyTui(App[None]):
                 self._do(f"spawn {name}", lambda: self.client.spawn(name, repo, rev=rev))
 
         self.push_screen(SpawnScreen(Path.cwd()), answered)
+
+    def action_diff(self) -> None:
+        if name := self._need():
+            from colony.tui.widgets.review import DiffScreen
+
+            self.push_screen(DiffScreen(self.client, name))
+
+    def action_agent(self) -> None:
+        if name := self._need():
+            from colony.tui.widgets.agents import AgentScreen
+
+            self.push_screen(AgentScreen(self.client, name))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -24,6 +24,10 @@ KEYS: dict[str, list[tuple[str, str]]] = {
         ("o", "open its preview URL (and copy it)"),
         ("e", "open a shell inside it (Stem comes back when it ends)"),
     ],
+    "Review and agents": [
+        ("f", "its diff against its base (s: snapshot, m: merge, esc: back)"),
+        ("a", "its agent: the latest session live (n: task, c: continue, x: stop)"),
+    ],
     "Navigation": [
         ("↑ ↓ / j k", "move the selection"),
         ("g / G", "first / last colony"),
@@ -125,3 +129,34 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class TaskScreen(ModalScreen[str | None]):
+    """Asks for an agent's task (one line); dismisses with it, or None."""
+
+    DEFAULT_CSS = """
+    TaskScreen { align: center middle; }
+    TaskScreen > Vertical { width: 90; height: auto; border: thick $primary; background: $surface;
+        padding: 1 2; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "cancel")]
+
+    def __init__(self, title: str, value: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.title_text = title
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(f"{self.title_text} (enter to send, esc to cancel)"))
+            yield Input(value=self.value, placeholder="what the agent should do", id="task")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        task = event.value.strip()
+        if task:
+            self.dismiss(task)
+        else:
+            self.notify("task: empty; expected what the agent should do", severity="error")
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,200 @@
+"""Stem's diff and agent views (issue 18) over a fake client: what they show, what their keys
+send, and that a colony's or agent's text is shown as text, never as markup."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import RichLog, Static
+
+from colony.contract_responses import Colonies, Diff, Merged, Session, Sessions, Snapshot, load
+from colony.tui.app import ColonyTui
+from colony.tui.widgets import ColonyTable, ConfirmScreen
+from colony.tui.widgets.agents import AgentScreen, format_event
+from colony.tui.widgets.dialogs import TaskScreen
+from colony.tui.widgets.review import DiffScreen, format_files, split
+from tests.answers import a_colony, a_session
+
+HOSTILE = "[bold red]pwn[/] \x1b]0;title\x07"
+DIFF = (
+    "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n"
+    " keep\n-x = 1\n+x = 2\n"
+    f"diff --git a/{HOSTILE}.txt b/{HOSTILE}.txt\n--- /dev/null\n+++ b/{HOSTILE}.txt\n"
+    f"@@ -0,0 +1 @@\n+{HOSTILE}\n"
+)
+
+
+def a_diff() -> Diff:
+    stat = {"files": 2, "added": 2, "deleted": 1, "lines": 3, "paths": []}
+    return load(
+        Diff,
+        {
+            "colony": "alpha",
+            "base": "main",
+            "branch": "colony/alpha",
+            "diff": DIFF,
+            "stat": stat,
+            "sensitive": [],
+        },
+    )
+
+
+class FakeEvents:
+    """A followed event stream: the events given, then it waits until closed."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+        self.closed = threading.Event()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        yield from self.events
+        self.closed.wait(10)
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class FakeClient:
+    socket_path = Path("/nonexistent")
+    timeout = 5.0
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.streams: list[FakeEvents] = []
+
+    def colonies(self) -> Colonies:
+        return Colonies(colonies=[a_colony(name="alpha", state="running", services=[])])
+
+    def log_stream(self, name: str, service: str | None = None, lines: int = 200) -> FakeEvents:
+        return FakeEvents([])
+
+    def diff(self, name: str, stat: bool = False) -> Diff:
+        self.calls.append(("diff", name))
+        return a_diff()
+
+    def snapshot(self, name: str, message: str | None = None) -> Snapshot:
+        self.calls.append(("snapshot", name))
+        return load(
+            Snapshot,
+            {"number": 3, "ref": "r", "commit": "c", "message": "", "at": 1.0}
+            | {"session": None, "turn": None},
+        )
+
+    def merge(self, name: str) -> Merged:
+        self.calls.append(("merge", name))
+        return load(
+            Merged,
+            {"merged": True, "commit": "abc", "previous": None, "sensitive": []}
+            | {"colony": name, "into": "main", "squash": False},
+        )
+
+    def agent_sessions(self, name: str | None = None) -> Sessions:
+        return Sessions(sessions=[a_session(id=4, colony="alpha", status="running", task=HOSTILE)])
+
+    def agent_stream(self, name: str, session: int, *, after: int = 0) -> FakeEvents:
+        stream = FakeEvents(
+            [
+                {"seq": 1, "at": 1.0, "kind": "tool_call", "tool": "Bash", "text": HOSTILE},
+                {"seq": 2, "at": 2.0, "kind": "text", "tool": None, "text": "all done"},
+            ]
+        )
+        self.streams.append(stream)
+        return stream
+
+    def agent_run(self, name: str, task: str) -> Session:
+        self.calls.append(("run", name, task))
+        return a_session(id=5, colony=name)
+
+    def agent_stop(self, name: str, session: int | None = None) -> Session:
+        self.calls.append(("stop-agent", name, str(session)))
+        return a_session(id=4, colony=name, status="interrupted")
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, "Stem never got there"
+        await pilot.pause(0.02)
+
+
+def log_text(app: ColonyTui, selector: str) -> str:
+    return "\n".join(strip.text for strip in app.screen.query_one(selector, RichLog).lines)
+
+
+def static_text(app: ColonyTui, selector: str) -> str:
+    content = app.screen.query_one(selector, Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+def test_split_counts_each_file_and_shows_names_as_text() -> None:
+    files = split(DIFF)
+    assert [(f.path, f.added, f.deleted) for f in files] == [
+        ("app.py", 1, 1),
+        (f"{HOSTILE}.txt", 1, 0),
+    ]
+    shown = format_files(a_diff(), files).plain
+    assert "[bold red]pwn[/] \\x1b]0;title\\x07.txt" in shown
+    assert "\x1b" not in shown
+
+
+def test_an_event_is_plain_text() -> None:
+    line = format_event(
+        {"seq": 1, "at": None, "kind": "tool_call", "tool": "Bash", "text": HOSTILE}
+    )
+    assert line.plain == "tool call Bash: [bold red]pwn[/] \\x1b]0;title\\x07"
+    assert not line.spans or all("pwn" not in str(s.style) for s in line.spans)
+
+
+async def test_diff_view_shows_files_and_lines_and_merges_after_a_yes() -> None:
+    """When f is pressed, the colony's files and diff are shown (hostile text as text); s
+    takes a snapshot; m asks, and y merges."""
+    fake = FakeClient()
+    app = ColonyTui(fake, events=False)  # type: ignore[arg-type]
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.query_one(ColonyTable).names == ["alpha"])
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(app.screen, DiffScreen))
+        await until(pilot, lambda: "+x = 2" in log_text(app, "#diff"))
+        shown = log_text(app, "#diff")
+        assert "-x = 1" in shown
+        assert "+[bold red]pwn[/] \\x1b]0;title\\x07" in shown
+        assert "app.py" in static_text(app, "#files-box")
+        await pilot.press("s")
+        await until(pilot, lambda: ("snapshot", "alpha") in fake.calls)
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: ("merge", "alpha") in fake.calls)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, DiffScreen))
+
+
+async def test_agent_view_follows_events_and_starts_and_stops() -> None:
+    """When a is pressed, the latest session's events show as a timeline; n asks for a task
+    and starts the agent with it; x stops the running session."""
+    fake = FakeClient()
+    app = ColonyTui(fake, events=False)  # type: ignore[arg-type]
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.query_one(ColonyTable).names == ["alpha"])
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AgentScreen))
+        await until(pilot, lambda: "all done" in log_text(app, "#timeline"))
+        assert "tool call Bash: [bold red]pwn[/] \\x1b]0;title\\x07" in log_text(app, "#timeline")
+        assert "session 4" in static_text(app, "#session")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, TaskScreen))
+        await pilot.press("enter")  # empty: refused, nothing started
+        await pilot.press(*"add tests", "enter")
+        await until(pilot, lambda: ("run", "alpha", "add tests") in fake.calls)
+        await pilot.press("x")
+        await until(pilot, lambda: ("stop-agent", "alpha", "4") in fake.calls)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, AgentScreen))
+        await until(pilot, lambda: all(s.closed.is_set() for s in fake.streams))
+    assert [c for c in fake.calls if c[0] == "run"] == [("run", "alpha", "add tests")]
