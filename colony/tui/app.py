@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -32,6 +34,7 @@ from colony.errors import ColonyError
 from colony.tui.widgets import ColonyDetail, ColonyTable, ConfirmScreen, HelpScreen, SpawnScreen
 
 RETRY_MAX = 10.0  # seconds between attempts to reach a daemon that went away
+WATCH_EVERY = 2.0  # seconds: the agent and diff columns are asked for at most this often
 
 
 class ColonyTui(App[None]):
@@ -66,6 +69,7 @@ class ColonyTui(App[None]):
         self.colonies: dict[str, Colony] = {}
         self._log_stream: LogStream | None = None
         self._stopping = False
+        self._watched_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -113,6 +117,40 @@ class ColonyTui(App[None]):
         self.colonies = {c.name: c for c in colonies}
         self.query_one(ColonyTable).show(colonies, time.time())
         self._show_detail()
+        self.load_watched(colonies)
+
+    @work(thread=True, exclusive=True, group="watch")
+    def load_watched(self, colonies: list[Colony]) -> None:
+        """The list's agent and diff columns: every colony's latest session (one call) and
+        each one's diff size, at most every ``WATCH_EVERY`` seconds (a newer call cancels)."""
+        worker = get_current_worker()
+        wait = self._watched_at + WATCH_EVERY - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        if worker.is_cancelled or self._stopping:
+            return
+        self._watched_at = time.monotonic()
+        from colony.tui.widgets.agents import agent_cell
+        from colony.tui.widgets.review import diff_cell
+
+        try:
+            sessions = self.client.agent_sessions().sessions
+        except ColonyError:
+            sessions = []
+        latest = {s.colony: s for s in sorted(sessions, key=lambda s: s.id)}
+        cells = {}
+        for colony in colonies:
+            if worker.is_cancelled or self._stopping:
+                return
+            stat = None
+            if colony.workspace and colony.vcs in (None, "git"):
+                with contextlib.suppress(ColonyError):
+                    stat = self.client.diff(colony.name, stat=True).stat
+            cells[colony.name] = (agent_cell(latest.get(colony.name)), diff_cell(stat))
+        self._call(self._set_watched, cells)
+
+    def _set_watched(self, cells: dict[str, tuple[Text, Text]]) -> None:
+        self.query_one(ColonyTable).set_watched(cells)
 
     def _show_detail(self) -> None:
         name = self.selected

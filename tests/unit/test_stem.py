@@ -9,7 +9,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from colony.contract_responses import Colonies, Colony
+from colony.contract_responses import Colonies, Colony, Sessions
 from colony.errors import Conflict
 from colony.tui.app import ColonyTui
 from colony.tui.widgets import ColonyTable, ConfirmScreen, SpawnScreen
@@ -41,6 +41,12 @@ class FakeClient:
                 for n, s in self.states.items()
             ]
         )
+
+    def agent_sessions(self, name: str | None = None) -> Sessions:
+        return Sessions(sessions=[])
+
+    def diff(self, name: str, stat: bool = False) -> Any:
+        raise Conflict("no workspace")
 
     def log_stream(self, name: str, service: str | None = None, lines: int = 200) -> FakeLog:
         return FakeLog()

@@ -175,6 +175,18 @@ async def test_diff_view_shows_files_and_lines_and_merges_after_a_yes() -> None:
         await until(pilot, lambda: not isinstance(app.screen, DiffScreen))
 
 
+async def test_the_list_shows_agent_status_and_diff_size() -> None:
+    """The list's agent and diff columns say the latest session's status and the diff's
+    size."""
+    fake = FakeClient()
+    app = ColonyTui(fake, events=False)  # type: ignore[arg-type]
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.query_one(ColonyTable)
+        await until(pilot, lambda: str(table.get_cell("alpha", "diff")) != "")
+        assert str(table.get_cell("alpha", "diff")) == "+2 -1 2f"
+        assert str(table.get_cell("alpha", "agent")) == "running"
+
+
 async def test_agent_view_follows_events_and_starts_and_stops() -> None:
     """When a is pressed, the latest session's events show as a timeline; n asks for a task
     and starts the agent with it; x stops the running session."""

@@ -42,6 +42,17 @@ def status_word(status: str) -> str:
     return STATUS.get(status, cut(status, 20))
 
 
+def agent_cell(s: Session | None) -> Text:
+    """The list's agent cell: the latest session's status word, and its cost if reported."""
+    if s is None:
+        return Text("")
+    word = status_word(s.status)
+    out = Text(word, STATUS_STYLE.get(word, ""))
+    if s.cost is not None:
+        out.append(f" ${s.cost:.2f}", "dim")
+    return out
+
+
 def format_session(s: Session | None) -> Text:
     """The session's head: number, agent, status, task, cost and tokens."""
     if s is None:
@@ -244,4 +255,4 @@ class AgentScreen(Screen[None]):
         self._do(f"session {session.id} stopped", lambda: self.client.agent_stop(name, session.id))
 
 
-__all__ = ["AgentScreen", "format_event", "format_session"]
+__all__ = ["AgentScreen", "agent_cell", "format_event", "format_session"]

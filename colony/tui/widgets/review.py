@@ -27,7 +27,7 @@ from colony.core.review import render_visible
 from colony.errors import ColonyError
 
 if TYPE_CHECKING:
-    from colony.contract_responses import Diff
+    from colony.contract_responses import Diff, DiffStat
 
 MAX_LINES = 20000  # lines of a diff shown; the rest is cut with a note
 MAX_LINE = 400  # characters shown of one line
@@ -83,6 +83,18 @@ def split(text: str) -> list[FileChange]:
 def visible(text: str, size: int = MAX_LINE) -> str:
     shown = render_visible(text).replace("\n", " ")
     return shown if len(shown) <= size else shown[:size] + " …"
+
+
+def diff_cell(stat: DiffStat | None) -> Text:
+    """The list's diff cell: '+12 -3 2f', '' for no changes or none known."""
+    if stat is None or not stat.files:
+        return Text("")
+    out = Text()
+    out.append(f"+{stat.added}", "green")
+    out.append(" ")
+    out.append(f"-{stat.deleted}", "red")
+    out.append(f" {stat.files}f", "dim")
+    return out
 
 
 def format_files(diff: Diff, files: list[FileChange]) -> Text:
