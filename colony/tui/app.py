@@ -29,7 +29,7 @@ from textual.worker import get_current_worker
 
 from colony.client import Client, LogStream
 from colony.client.terminal import run_exec
-from colony.contract_responses import Colony
+from colony.contract_responses import Colony, Session
 from colony.errors import ColonyError
 from colony.tui.widgets import ColonyDetail, ColonyTable, ConfirmScreen, HelpScreen, SpawnScreen
 
@@ -121,8 +121,9 @@ class ColonyTui(App[None]):
 
     @work(thread=True, exclusive=True, group="watch")
     def load_watched(self, colonies: list[Colony]) -> None:
-        """The list's agent and diff columns: every colony's latest session (one call) and
-        each one's diff size, at most every ``WATCH_EVERY`` seconds (a newer call cancels)."""
+        """The list's agent and diff columns, at most every ``WATCH_EVERY`` seconds (a newer
+        call cancels this one): every colony's latest session and the files changed in more
+        than one colony (a call each), then each colony's diff size (a call per colony)."""
         worker = get_current_worker()
         wait = self._watched_at + WATCH_EVERY - time.monotonic()
         if wait > 0:
@@ -133,11 +134,7 @@ class ColonyTui(App[None]):
         from colony.tui.widgets.agents import agent_cell
         from colony.tui.widgets.review import diff_cell
 
-        try:
-            sessions = self.client.agent_sessions().sessions
-        except ColonyError:
-            sessions = []
-        latest = {s.colony: s for s in sorted(sessions, key=lambda s: s.id)}
+        latest, shared = self._latest_sessions(), self._shared_files()
         cells = {}
         for colony in colonies:
             if worker.is_cancelled or self._stopping:
@@ -146,8 +143,25 @@ class ColonyTui(App[None]):
             if colony.workspace and colony.vcs in (None, "git"):
                 with contextlib.suppress(ColonyError):
                     stat = self.client.diff(colony.name, stat=True).stat
-            cells[colony.name] = (agent_cell(latest.get(colony.name)), diff_cell(stat))
+            diff = diff_cell(stat, shared.get(colony.name, 0))
+            cells[colony.name] = (agent_cell(latest.get(colony.name)), diff)
         self._call(self._set_watched, cells)
+
+    def _latest_sessions(self) -> dict[str, Session]:
+        try:
+            sessions = self.client.agent_sessions().sessions
+        except ColonyError:
+            return {}
+        return {s.colony: s for s in sorted(sessions, key=lambda s: s.id)}
+
+    def _shared_files(self) -> dict[str, int]:
+        """How many of each colony's changed files another colony changed too."""
+        shared: dict[str, int] = {}
+        with contextlib.suppress(ColonyError):
+            for conflict in self.client.conflicts().conflicts:
+                for name in conflict.colonies:
+                    shared[name] = shared.get(name, 0) + 1
+        return shared
 
     def _set_watched(self, cells: dict[str, tuple[Text, Text]]) -> None:
         self.query_one(ColonyTable).set_watched(cells)

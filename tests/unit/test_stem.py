@@ -45,6 +45,9 @@ class FakeClient:
     def agent_sessions(self, name: str | None = None) -> Sessions:
         return Sessions(sessions=[])
 
+    def conflicts(self) -> Any:
+        raise Conflict("no conflicts here")
+
     def diff(self, name: str, stat: bool = False) -> Any:
         raise Conflict("no workspace")
 

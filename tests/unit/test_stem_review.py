@@ -13,7 +13,16 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import RichLog, Static
 
-from colony.contract_responses import Colonies, Diff, Merged, Session, Sessions, Snapshot, load
+from colony.contract_responses import (
+    Colonies,
+    Conflicts,
+    Diff,
+    Merged,
+    Session,
+    Sessions,
+    Snapshot,
+    load,
+)
 from colony.tui.app import ColonyTui
 from colony.tui.widgets import ColonyTable, ConfirmScreen
 from colony.tui.widgets.agents import AgentScreen, format_event
@@ -93,6 +102,10 @@ class FakeClient:
             {"merged": True, "commit": "abc", "previous": None, "sensitive": []}
             | {"colony": name, "into": "main", "squash": False},
         )
+
+    def conflicts(self) -> Conflicts:
+        shared = {"repo": "/src/shop", "path": "app.py", "colonies": ["alpha", "beta"]}
+        return load(Conflicts, {"conflicts": [shared]})
 
     def agent_sessions(self, name: str | None = None) -> Sessions:
         return Sessions(sessions=[a_session(id=4, colony="alpha", status="running", task=HOSTILE)])
@@ -176,14 +189,14 @@ async def test_diff_view_shows_files_and_lines_and_merges_after_a_yes() -> None:
 
 
 async def test_the_list_shows_agent_status_and_diff_size() -> None:
-    """The list's agent and diff columns say the latest session's status and the diff's
-    size."""
+    """The list's agent and diff columns say the latest session's status, the diff's size
+    and how many of its files another colony changed too."""
     fake = FakeClient()
     app = ColonyTui(fake, events=False)  # type: ignore[arg-type]
     async with app.run_test(size=(160, 40)) as pilot:
         table = app.query_one(ColonyTable)
         await until(pilot, lambda: str(table.get_cell("alpha", "diff")) != "")
-        assert str(table.get_cell("alpha", "diff")) == "+2 -1 2f"
+        assert str(table.get_cell("alpha", "diff")) == "+2 -1 2f ⚠1"
         assert str(table.get_cell("alpha", "agent")) == "running"
 
 

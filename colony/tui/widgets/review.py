@@ -85,15 +85,17 @@ def visible(text: str, size: int = MAX_LINE) -> str:
     return shown if len(shown) <= size else shown[:size] + " …"
 
 
-def diff_cell(stat: DiffStat | None) -> Text:
-    """The list's diff cell: '+12 -3 2f', '' for no changes or none known."""
-    if stat is None or not stat.files:
-        return Text("")
+def diff_cell(stat: DiffStat | None, conflicts: int = 0) -> Text:
+    """The list's diff cell: '+12 -3 2f', then '⚠1' when that many of its files are changed
+    by another colony of its repository too; '' for no changes or none known."""
     out = Text()
-    out.append(f"+{stat.added}", "green")
-    out.append(" ")
-    out.append(f"-{stat.deleted}", "red")
-    out.append(f" {stat.files}f", "dim")
+    if stat is not None and stat.files:
+        out.append(f"+{stat.added}", "green")
+        out.append(" ")
+        out.append(f"-{stat.deleted}", "red")
+        out.append(f" {stat.files}f", "dim")
+    if conflicts:
+        out.append(f" ⚠{conflicts}", "bold yellow")
     return out
 
 
