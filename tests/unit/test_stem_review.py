@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import RichLog, Static
+from textual.widgets import Input, RichLog, Static
 
 from colony.contract_responses import (
     Colonies,
@@ -27,7 +27,7 @@ from colony.tui.app import ColonyTui
 from colony.tui.widgets import ColonyTable, ConfirmScreen
 from colony.tui.widgets.agents import AgentScreen, format_event
 from colony.tui.widgets.dialogs import TaskScreen
-from colony.tui.widgets.review import DiffScreen, format_files, split
+from colony.tui.widgets.review import DiffScreen, format_files, format_lines, split
 from tests.answers import a_colony, a_session
 
 HOSTILE = "[bold red]pwn[/] \x1b]0;title\x07"
@@ -95,8 +95,8 @@ class FakeClient:
             | {"session": None, "turn": None},
         )
 
-    def merge(self, name: str) -> Merged:
-        self.calls.append(("merge", name))
+    def merge(self, name: str, squash: bool = False, message: str | None = None) -> Merged:
+        self.calls.append(("merge", name, str(squash), str(message)))
         return load(
             Merged,
             {"merged": True, "commit": "abc", "previous": None, "sensitive": []}
@@ -151,6 +151,8 @@ def test_split_counts_each_file_and_shows_names_as_text() -> None:
         ("app.py", 1, 1),
         (f"{HOSTILE}.txt", 1, 0),
     ]
+    lines, starts = format_lines(files)
+    assert [lines[i].plain for i in starts] == ["app.py", "[bold red]pwn[/] \\x1b]0;title\\x07.txt"]
     shown = format_files(a_diff(), files).plain
     assert "[bold red]pwn[/] \\x1b]0;title\\x07.txt" in shown
     assert "\x1b" not in shown
@@ -183,7 +185,12 @@ async def test_diff_view_shows_files_and_lines_and_merges_after_a_yes() -> None:
         await pilot.press("m")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await until(pilot, lambda: ("merge", "alpha") in fake.calls)
+        await until(pilot, lambda: ("merge", "alpha", "False", "None") in fake.calls)
+        await pilot.press("M")
+        await until(pilot, lambda: isinstance(app.screen, TaskScreen))
+        app.screen.query_one("#task", Input).value = "one commit"
+        await pilot.press("enter")
+        await until(pilot, lambda: ("merge", "alpha", "True", "one commit") in fake.calls)
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, DiffScreen))
 

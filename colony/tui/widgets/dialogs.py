@@ -25,7 +25,8 @@ KEYS: dict[str, list[tuple[str, str]]] = {
         ("e", "open a shell inside it (Stem comes back when it ends)"),
     ],
     "Review and agents": [
-        ("f", "its diff against its base (s: snapshot, m: merge, esc: back)"),
+        ("f", "its diff against its base (] [: next/previous file, s: snapshot,"),
+        ("", "m: merge, M: squash-merge with a message, esc: back)"),
         ("a", "its agent: the latest session live (n: task, c: continue, x: stop)"),
     ],
     "Navigation": [
@@ -132,7 +133,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class TaskScreen(ModalScreen[str | None]):
-    """Asks for an agent's task (one line); dismisses with it, or None."""
+    """Asks for one line (an agent's task, a commit message); dismisses with it, or None."""
 
     DEFAULT_CSS = """
     TaskScreen { align: center middle; }
@@ -141,22 +142,32 @@ class TaskScreen(ModalScreen[str | None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "cancel")]
 
-    def __init__(self, title: str, value: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        title: str,
+        value: str = "",
+        *,
+        what: str = "what the agent should do",
+        field: str = "task",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.title_text = title
         self.value = value
+        self.what = what
+        self.field = field
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text(f"{self.title_text} (enter to send, esc to cancel)"))
-            yield Input(value=self.value, placeholder="what the agent should do", id="task")
+            yield Input(value=self.value, placeholder=self.what, id="task")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         task = event.value.strip()
         if task:
             self.dismiss(task)
         else:
-            self.notify("task: empty; expected what the agent should do", severity="error")
+            self.notify(f"{self.field}: empty; expected {self.what}", severity="error")
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -119,23 +119,26 @@ def format_files(diff: Diff, files: list[FileChange]) -> Text:
     return out
 
 
-def format_lines(files: list[FileChange]) -> list[Text]:
-    """Every file's diff lines, coloured by kind, capped at ``MAX_LINES``."""
+def format_lines(files: list[FileChange]) -> tuple[list[Text], list[int]]:
+    """Every file's diff lines, coloured by kind, capped at ``MAX_LINES``; and the line where
+    each file shown starts."""
     out: list[Text] = []
+    starts: list[int] = []
     total = sum(len(f.lines) for f in files)
     for f in files:
         for n, line in enumerate(f.lines):
             if len(out) >= MAX_LINES:
                 out.append(Text(f"… {total - MAX_LINES} more lines not shown", "yellow"))
-                return out
+                return out, starts
             if n == 0:
+                starts.append(len(out))
                 out.append(Text(visible(f.path), "bold reverse"))
                 continue
             sign = line[:1] if line[:1] in ("+", "-", "@") else ""
             if line.startswith(("+++ ", "--- ")):
                 sign = ""
             out.append(Text(visible(line), STYLE[sign] if sign or line[:1] != " " else ""))
-    return out
+    return out, starts
 
 
 class DiffScreen(Screen[None]):
@@ -150,6 +153,9 @@ class DiffScreen(Screen[None]):
         Binding("escape,q", "app.pop_screen", "back"),
         Binding("s", "snapshot", "snapshot"),
         Binding("m", "merge", "merge"),
+        Binding("M", "squash", "squash-merge"),
+        Binding("right_square_bracket", "file(1)", "next file"),
+        Binding("left_square_bracket", "file(-1)", "previous file"),
         Binding("ctrl+r", "reload", "reload"),
         Binding("j", "scroll('down')", "down", show=False),
         Binding("k", "scroll('up')", "up", show=False),
@@ -160,6 +166,7 @@ class DiffScreen(Screen[None]):
         self.client = client
         self.colony = name
         self.files: list[FileChange] | None = None
+        self.starts: list[int] = []  # the diff's line where each file starts
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"loading the diff of {self.colony}…"), id="files-box")
@@ -194,10 +201,19 @@ class DiffScreen(Screen[None]):
         self.query_one("#files-box", Static).update(format_files(diff, self.files))
         log = self.query_one("#diff", RichLog)
         log.clear()
-        for line in format_lines(self.files):
+        lines, self.starts = format_lines(self.files)
+        for line in lines:
             log.write(line)
         if not self.files:
             log.write(Text("no changes against the base", "dim"))
+
+    def action_file(self, step: int) -> None:
+        """Scroll to the next (``step`` 1) or previous (-1) file's first line."""
+        log = self.query_one("#diff", RichLog)
+        y = round(log.scroll_y)
+        after = [s for s in self.starts if (s > y if step > 0 else s < y)]
+        if after:
+            log.scroll_to(y=after[0] if step > 0 else after[-1], animate=False)
 
     def action_scroll(self, way: str) -> None:
         log = self.query_one("#diff", RichLog)
@@ -240,6 +256,26 @@ class DiffScreen(Screen[None]):
                 self._do(f"merge {name}", lambda: self.client.merge(name), _merged)
 
         self.app.push_screen(ConfirmScreen(f"Merge colony {name} into its base?"), answered)
+
+    def action_squash(self) -> None:
+        from colony.tui.widgets.dialogs import TaskScreen
+
+        name = self.colony
+
+        def answered(message: str | None) -> None:
+            if message:
+                self._do(f"squash-merge {name}", lambda: squash(message), _merged)
+
+        def squash(message: str) -> object:
+            return self.client.merge(name, squash=True, message=message)
+
+        ask = TaskScreen(
+            f"Squash-merge {name} into its base as one commit",
+            f"colony {name}",
+            what="the commit's message",
+            field="message",
+        )
+        self.app.push_screen(ask, answered)
 
 
 def _merged(result: Any) -> str:
