@@ -109,7 +109,7 @@ class ColonyTui(App[None]):
         try:
             colonies = self.client.colonies().colonies
         except ColonyError as exc:
-            self._call(self.notify, str(exc), severity="error")
+            self._call(self.notify, str(exc), severity="error", markup=False)
             return
         self._call(self._show, colonies)
 
@@ -205,7 +205,7 @@ class ColonyTui(App[None]):
 
     def _lost(self, message: str) -> None:
         self.sub_title = "disconnected"
-        self.notify(message, severity="warning", timeout=3)
+        self.notify(message, severity="warning", timeout=3, markup=False)
 
     @work(thread=True, group="logs")
     def follow_logs(self, name: str) -> None:
@@ -237,7 +237,7 @@ class ColonyTui(App[None]):
     def _need(self) -> str | None:
         name = self.selected
         if name is None:
-            self.notify("no colony selected", severity="warning")
+            self.notify("no colony selected", severity="warning", markup=False)
         return name
 
     @work(thread=True, group="actions")
@@ -245,9 +245,9 @@ class ColonyTui(App[None]):
         try:
             call()
         except ColonyError as exc:
-            self._call(self.notify, f"{what}: {exc}", severity="error")
+            self._call(self.notify, f"{what}: {exc}", severity="error", markup=False)
             return
-        self._call(self.notify, what, timeout=2)
+        self._call(self.notify, what, timeout=2, markup=False)
         self._call(self.load)
 
     def action_lifecycle(self, kind: str) -> None:
@@ -300,16 +300,18 @@ class ColonyTui(App[None]):
         try:
             urls = {k: v for k, v in self.client.urls(name).urls.items() if v}
         except ColonyError as exc:
-            self._call(self.notify, str(exc), severity="error")
+            self._call(self.notify, str(exc), severity="error", markup=False)
             return
         if not urls:
-            self._call(self.notify, f"{name} has no service with a port", severity="warning")
+            self._call(
+                self.notify, f"{name} has no service with a port", severity="warning", markup=False
+            )
             return
         service, url = next(iter(urls.items()))
         self._call(self.copy_to_clipboard, url)
         if _can_open_browser():
             webbrowser.open(url)
-        self._call(self.notify, f"{service}: {url} (copied)", timeout=8)
+        self._call(self.notify, f"{service}: {url} (copied)", timeout=8, markup=False)
 
     def action_shell(self) -> None:
         name = self._need()
@@ -320,7 +322,7 @@ class ColonyTui(App[None]):
                 print(f"shell in colony {name}; exit it to return to Stem", flush=True)
                 run_exec(self.client, name, None, {}, True)
         except ColonyError as exc:
-            self.notify(f"shell {name}: {exc}", severity="error")
+            self.notify(f"shell {name}: {exc}", severity="error", markup=False)
         self.load()
 
 

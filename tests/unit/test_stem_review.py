@@ -23,6 +23,7 @@ from colony.contract_responses import (
     Snapshot,
     load,
 )
+from colony.errors import Conflict
 from colony.tui.app import ColonyTui
 from colony.tui.widgets import ColonyTable, ConfirmScreen
 from colony.tui.widgets.agents import AgentScreen, format_event
@@ -76,6 +77,7 @@ class FakeClient:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
         self.streams: list[FakeEvents] = []
+        self.refuse = ""  # a merge's refusal
 
     def colonies(self) -> Colonies:
         return Colonies(colonies=[a_colony(name="alpha", state="running", services=[])])
@@ -96,6 +98,8 @@ class FakeClient:
         )
 
     def merge(self, name: str, squash: bool = False, message: str | None = None) -> Merged:
+        if self.refuse:
+            raise Conflict(self.refuse)
         self.calls.append(("merge", name, str(squash), str(message)))
         return load(
             Merged,
@@ -134,6 +138,10 @@ async def until(pilot: Pilot[None], check: Callable[[], bool]) -> None:
     while not check():
         assert time.monotonic() < deadline, "Stem never got there"
         await pilot.pause(0.02)
+
+
+def notices(app: ColonyTui) -> list[Any]:
+    return list(app._notifications)
 
 
 def log_text(app: ColonyTui, selector: str) -> str:
@@ -191,6 +199,12 @@ async def test_diff_view_shows_files_and_lines_and_merges_after_a_yes() -> None:
         app.screen.query_one("#task", Input).value = "one commit"
         await pilot.press("enter")
         await until(pilot, lambda: ("merge", "alpha", "True", "one commit") in fake.calls)
+        fake.refuse = f"would conflict in 1 file(s): {HOSTILE}"
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: any("would conflict" in n.message for n in notices(app)))
+        assert all(not n.markup for n in notices(app))  # the file's name is not markup
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, DiffScreen))
 

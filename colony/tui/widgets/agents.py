@@ -155,7 +155,7 @@ class AgentScreen(Screen[None]):
         self._call(self._show, sessions[-1] if sessions else None)
 
     def _failed(self, message: str) -> None:
-        self.notify(message, severity="error", timeout=8)
+        self.notify(message, severity="error", timeout=8, markup=False)
 
     def _show(self, session: Session | None) -> None:
         self.session = session
@@ -203,7 +203,7 @@ class AgentScreen(Screen[None]):
             self.load()  # the head's status, cost and tokens
 
     def _say(self, message: str) -> None:
-        self.notify(message, timeout=4)
+        self.notify(message, timeout=4, markup=False)
 
     def action_reload(self) -> None:
         self.load()
@@ -234,7 +234,9 @@ class AgentScreen(Screen[None]):
 
         name, session = self.colony, self.session
         if session is None:
-            self.notify("no session to continue: press n for a new task", severity="warning")
+            self.notify(
+                "no session to continue: press n for a new task", severity="warning", markup=False
+            )
             return
 
         def answered(task: str | None) -> None:
@@ -249,7 +251,7 @@ class AgentScreen(Screen[None]):
     def action_stop(self) -> None:
         session = self.session
         if session is None or session.status != "running":
-            self.notify("no running session to stop", severity="warning")
+            self.notify("no running session to stop", severity="warning", markup=False)
             return
         name = self.colony
         self._do(f"session {session.id} stopped", lambda: self.client.agent_stop(name, session.id))

@@ -96,7 +96,7 @@ class SpawnScreen(ModalScreen[dict[str, str] | None]):
         if values.get("name") and values.get("repo"):
             self.dismiss(values)
         else:
-            self.notify("name and repository are required", severity="error")
+            self.notify("name and repository are required", severity="error", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._submit()
@@ -167,7 +167,9 @@ class TaskScreen(ModalScreen[str | None]):
         if task:
             self.dismiss(task)
         else:
-            self.notify(f"{self.field}: empty; expected {self.what}", severity="error")
+            self.notify(
+                f"{self.field}: empty; expected {self.what}", severity="error", markup=False
+            )
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

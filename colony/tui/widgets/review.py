@@ -194,7 +194,7 @@ class DiffScreen(Screen[None]):
 
     def _failed(self, message: str) -> None:
         self.query_one("#files-box", Static).update(Text(message, "red"))
-        self.notify(message, severity="error")
+        self.notify(message, severity="error", markup=False)
 
     def _show(self, diff: Diff) -> None:
         self.files = split(diff.diff)
@@ -220,7 +220,7 @@ class DiffScreen(Screen[None]):
         log.scroll_down() if way == "down" else log.scroll_up()
 
     def _say(self, message: str) -> None:
-        self.notify(message, timeout=4)
+        self.notify(message, timeout=4, markup=False)
 
     def action_reload(self) -> None:
         self.load()
@@ -236,7 +236,7 @@ class DiffScreen(Screen[None]):
         self._call(self.load)
 
     def _notify_error(self, message: str) -> None:
-        self.notify(message, severity="error", timeout=8)
+        self.notify(message, severity="error", timeout=8, markup=False)
 
     def action_snapshot(self) -> None:
         name = self.colony
