@@ -21,6 +21,7 @@ from colony.contract_responses import (
     Session,
     Sessions,
     Snapshot,
+    Undone,
     load,
 )
 from colony.errors import Conflict
@@ -96,6 +97,12 @@ class FakeClient:
             {"number": 3, "ref": "r", "commit": "c", "message": "", "at": 1.0}
             | {"session": None, "turn": None},
         )
+
+    def undo(self, name: str) -> Undone:
+        self.calls.append(("undo", name))
+        snap = {"ref": "r", "commit": "c", "message": "", "at": 1.0, "session": None}
+        restored, saved = snap | {"number": 3, "turn": None}, snap | {"number": 4, "turn": None}
+        return load(Undone, {"colony": name, "restored": restored, "saved": saved})
 
     def merge(self, name: str, squash: bool = False, message: str | None = None) -> Merged:
         if self.refuse:
@@ -190,6 +197,10 @@ async def test_diff_view_shows_files_and_lines_and_merges_after_a_yes() -> None:
         assert "app.py" in static_text(app, "#files-box")
         await pilot.press("s")
         await until(pilot, lambda: ("snapshot", "alpha") in fake.calls)
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: any("restored snapshot 3" in n.message for n in notices(app)))
         await pilot.press("m")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")

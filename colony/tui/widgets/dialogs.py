@@ -26,7 +26,7 @@ KEYS: dict[str, list[tuple[str, str]]] = {
     ],
     "Review and agents": [
         ("f", "its diff against its base (] [: next/previous file, s: snapshot,"),
-        ("", "m: merge, M: squash-merge with a message, esc: back)"),
+        ("", "u: undo to the latest snapshot, m: merge, M: squash-merge, esc: back)"),
         ("a", "its agent: the latest session live (n: task, c: continue, x: stop)"),
     ],
     "Navigation": [

@@ -1,5 +1,6 @@
 """Stem's diff view (issue 18): the selected colony's changed files with their +/- counts,
-then its unified diff, coloured; ``s`` takes a snapshot, ``m`` merges (after a yes).
+then its unified diff, coloured; ``s`` takes a snapshot, ``u`` goes back to the latest one,
+``m`` merges and ``M`` squash-merges (after a yes or a message).
 
 Every path and line comes from a colony and is hostile: they become :class:`rich.text.Text`
 (never markup) with terminal control characters shown as ``\\xNN``, and huge diffs are cut.
@@ -154,6 +155,7 @@ class DiffScreen(Screen[None]):
         Binding("s", "snapshot", "snapshot"),
         Binding("m", "merge", "merge"),
         Binding("M", "squash", "squash-merge"),
+        Binding("u", "undo", "undo"),
         Binding("right_square_bracket", "file(1)", "next file"),
         Binding("left_square_bracket", "file(-1)", "previous file"),
         Binding("ctrl+r", "reload", "reload"),
@@ -257,6 +259,21 @@ class DiffScreen(Screen[None]):
 
         self.app.push_screen(ConfirmScreen(f"Merge colony {name} into its base?"), answered)
 
+    def action_undo(self) -> None:
+        from colony.tui.widgets.dialogs import ConfirmScreen
+
+        name = self.colony
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._do(f"undo {name}", lambda: self.client.undo(name), _undone)
+
+        question = (
+            f"Restore {name}'s files to its latest snapshot? "
+            "What they are now is kept as a snapshot first."
+        )
+        self.app.push_screen(ConfirmScreen(question), answered)
+
     def action_squash(self) -> None:
         from colony.tui.widgets.dialogs import TaskScreen
 
@@ -276,6 +293,11 @@ class DiffScreen(Screen[None]):
             field="message",
         )
         self.app.push_screen(ask, answered)
+
+
+def _undone(result: Any) -> str:
+    kept = f"; what it replaced is snapshot {result.saved.number}" if result.saved else ""
+    return f"{result.colony}: restored snapshot {result.restored.number}{kept}"
 
 
 def _merged(result: Any) -> str:
