@@ -58,6 +58,7 @@ class ColonyTui(App[None]):
         Binding("e", "shell", "shell"),
         Binding("f", "diff", "diff"),
         Binding("a", "agent", "agent"),
+        Binding("b", "broods", "broods"),
         Binding("ctrl+r", "reload", "reload", show=False),
         Binding("q", "quit", "quit"),
     ]
@@ -285,6 +286,11 @@ class ColonyTui(App[None]):
             from colony.tui.widgets.agents import AgentScreen
 
             self.push_screen(AgentScreen(self.client, name))
+
+    def action_broods(self) -> None:
+        from colony.tui.widgets.broods import BroodScreen
+
+        self.push_screen(BroodScreen(self.client))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -3,6 +3,7 @@ send, and that a colony's or agent's text is shown as text, never as markup."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,20 +15,24 @@ from textual.pilot import Pilot
 from textual.widgets import Input, RichLog, Static
 
 from colony.contract_responses import (
+    Broods,
     Colonies,
     Conflicts,
     Diff,
     Merged,
+    Picked,
     Session,
     Sessions,
     Snapshot,
     Undone,
+    dump,
     load,
 )
 from colony.errors import Conflict
 from colony.tui.app import ColonyTui
 from colony.tui.widgets import ColonyTable, ConfirmScreen
 from colony.tui.widgets.agents import AgentScreen, format_event
+from colony.tui.widgets.broods import BroodScreen
 from colony.tui.widgets.dialogs import TaskScreen
 from colony.tui.widgets.review import DiffScreen, format_files, format_lines, split
 from tests.answers import a_colony, a_session
@@ -130,6 +135,24 @@ class FakeClient:
         )
         self.streams.append(stream)
         return stream
+
+    def broods(self) -> Broods:
+        def member(colony: str, rank: int, check: bool) -> dict[str, Any]:
+            return {"brood": "fix", "colony": colony, "position": rank, "state": "done",
+                    "reason": None, "session": None, "check_code": None, "check_output": None,
+                    "diff_files": 1, "diff_lines": 2, "rank": rank, "status": "completed",
+                    "check": check, "duration": 1.0, "cost": None, "exists": True}  # fmt: skip
+
+        brood = {"name": "fix", "state": "done", "objective": HOSTILE, "base": "b" * 40,
+                 "target": "main", "count": 2, "max_parallel": 1, "repo": "/r", "owner": "al",
+                 "created": 1.0, "agent": None, "command": None, "picked": None,
+                 "members": [member("fix-2", 2, False), member("fix-1", 1, True)]}  # fmt: skip
+        return load(Broods, {"broods": [brood]})
+
+    def brood_pick(self, name: str) -> Picked:
+        self.calls.append(("pick", name))
+        merged = dump(self.merge("fix-1"))
+        return load(Picked, {"brood": name, "picked": "fix-1", "merge": merged, "trashed": []})
 
     def agent_run(self, name: str, task: str) -> Session:
         self.calls.append(("run", name, task))
@@ -255,3 +278,30 @@ async def test_agent_view_follows_events_and_starts_and_stops() -> None:
         await until(pilot, lambda: not isinstance(app.screen, AgentScreen))
         await until(pilot, lambda: all(s.closed.is_set() for s in fake.streams))
     assert [c for c in fake.calls if c[0] == "run"] == [("run", "alpha", "add tests")]
+
+
+async def test_brood_view_ranks_members_and_picks_after_a_yes() -> None:
+    """When b is pressed, the brood's members show best first and its objective as text; p
+    asks, and y picks."""
+    fake = FakeClient()
+    app = ColonyTui(fake, events=False)  # type: ignore[arg-type]
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, BroodScreen))
+        await until(pilot, lambda: "fix-1" in rendered(app, "#brood"))
+        text = rendered(app, "#brood")
+        assert text.index("fix-1") < text.index("fix-2")
+        assert "[bold red]pwn[/] \\x1b]0;title\\x07" in text
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: ("pick", "fix") in fake.calls)
+        await until(pilot, lambda: any("picked fix-1" in n.message for n in notices(app)))
+
+
+def rendered(app: ColonyTui, selector: str) -> str:
+    from rich.console import Console
+
+    console = Console(width=150, record=True, file=io.StringIO())
+    console.print(app.screen.query_one(selector, Static).content)
+    return console.export_text()

@@ -28,6 +28,7 @@ KEYS: dict[str, list[tuple[str, str]]] = {
         ("f", "its diff against its base (] [: next/previous file, s: snapshot,"),
         ("", "u: undo to the latest snapshot, m: merge, M: squash-merge, esc: back)"),
         ("a", "its agent: the latest session live (n: task, c: continue, x: stop)"),
+        ("b", "the broods, members ranked best first (p: pick the best, esc: back)"),
     ],
     "Navigation": [
         ("↑ ↓ / j k", "move the selection"),
