@@ -24,6 +24,8 @@ from colony.errors import ColonyError
 from colony.tui.widgets.review import visible
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from colony.contract_responses import Brood
 
 CHECK = {True: Text("pass", "green"), False: Text("fail", "red"), None: Text("-", "dim")}
@@ -98,8 +100,8 @@ class BroodScreen(Screen[None]):
             return
         self._call(self._show, broods)
 
-    def _say(self, message: str, severity: str = "information") -> None:
-        self.notify(message, severity=severity, timeout=6, markup=False)  # type: ignore[arg-type]
+    def _say(self, message: str, severity: SeverityLevel = "information") -> None:
+        self.notify(message, severity=severity, timeout=6, markup=False)
 
     def _show(self, broods: list[Brood]) -> None:
         keep = self.selected
