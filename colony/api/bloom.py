@@ -50,7 +50,8 @@ from colony.core.access import Action, allows
 from colony.core.agents.presets import MAX_TASK, PRESETS
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
-from colony.errors import ColonyError
+from colony.core.review import FileConflict, render_visible
+from colony.errors import ColonyError, NotFound
 from colony.web import agentview, diffview, filters
 
 log = logging.getLogger("colony.bloom")
@@ -70,6 +71,7 @@ def _environment() -> Environment:
     env.filters["bytes"] = filters.format_bytes
     env.filters["usage"] = filters.format_usage
     env.filters["exit"] = exit_text  # issue 12: 'killed by SIGKILL', not 'exit -9'
+    env.filters["visible"] = render_visible  # control characters as \\xNN
     env.globals["actions_for"] = filters.actions_for
     env.globals["age"] = filters.format_age
     env.globals["shown_state"] = shown_state  # issue 12: degraded
@@ -144,6 +146,7 @@ class UsageTicker:
 
 
 BLOCKED_ROWS = 30  # refused names a colony page lists
+MAX_CONFLICTS = 50  # conflicting files a banner lists
 
 
 class Watch:
@@ -316,6 +319,70 @@ def routes(
     async def broods(request: Request) -> Response:
         return render(request, "broods.html")
 
+    async def conflicts_fragment(request: Request) -> Response:
+        """The conflicts banner (issue 18): files two colonies of one repository both change,
+        of the colony ``?colony=`` only if given; a conflict shows only if the caller sees one
+        of its colonies, and names only the colonies the caller may see."""
+        sees = sight(request)
+        only = request.query_params.get("colony")
+        rows = []
+        for f in await _conflicts():
+            if (only and only not in f.colonies) or not any(map(sees.colony, f.colonies)):
+                continue
+            named = [c for c in f.colonies if sees.colony(c)]
+            rows.append(
+                {
+                    "path": f.path,
+                    "repo": f.repo,
+                    "named": named,
+                    "unnamed": len(f.colonies) - len(named),
+                }
+            )
+        return render(
+            request,
+            "_conflicts.html",
+            rows=rows[:MAX_CONFLICTS],
+            more=max(0, len(rows) - MAX_CONFLICTS),
+        )
+
+    async def conflict_page(request: Request) -> Response:
+        return render(request, "conflict.html")
+
+    async def conflict_fragment(request: Request) -> Response:
+        """One conflicting file side by side (issue 18): each colony's diff of it, for the
+        colonies the caller may see; the others are counted, not named."""
+        repo = request.query_params.get("repo", "")
+        path = request.query_params.get("path", "")
+        sees = sight(request)
+        found = next((f for f in await _conflicts() if f.repo == repo and f.path == path), None)
+        named = [c for c in found.colonies if sees.colony(c)] if found else []
+        if not named:
+            raise NotFound(f"no conflict on {path!r} among the colonies you may see")
+        sides = await asyncio.gather(*(_side(c, path) for c in named))
+        return render(
+            request,
+            "_conflict.html",
+            path=path,
+            sides=sides,
+            unnamed=len(found.colonies) - len(named) if found else 0,
+        )
+
+    async def _conflicts() -> list[FileConflict]:
+        try:
+            return await conflicts.current()
+        except ColonyError:
+            return []
+
+    async def _side(name: str, path: str) -> dict[str, Any]:
+        try:
+            found = await review.diff(name)
+        except ColonyError as e:
+            return {"name": name, "file": None, "error": str(e)}
+        view = diffview.build(found["diff"], found["stat"]["paths"])
+        shown = render_visible(path)
+        file = next((f for f in view.files if f.path == shown), None)
+        return {"name": name, "file": file, "error": None if file else "no change to it now"}
+
     async def colony_fragment(request: Request) -> Response:
         return render(request, "_detail.html", **await detail(request, request.path_params["name"]))
 
@@ -323,6 +390,13 @@ def routes(
         Route("/", index, methods=["GET"], include_in_schema=False),
         Route("/ui/colonies/{name}", colony_page, methods=["GET"], include_in_schema=False),
         Route("/ui/broods", broods, methods=["GET"], include_in_schema=False),
+        Route("/ui/conflict", conflict_page, methods=["GET"], include_in_schema=False),
+        Route(
+            "/ui/fragments/conflicts", conflicts_fragment, methods=["GET"], include_in_schema=False
+        ),
+        Route(
+            "/ui/fragments/conflict", conflict_fragment, methods=["GET"], include_in_schema=False
+        ),
         Route("/ui/fragments/rows", rows, methods=["GET"], include_in_schema=False),
         Route(
             "/ui/fragments/colonies/{name}",

@@ -140,6 +140,35 @@
       if (timeline && atBottom) timeline.scrollTop = timeline.scrollHeight;
     });
 
+  // Files two colonies change (issue 18): the banner of the list and of a colony's page,
+  // and the side-by-side page of one such file (its repo and path are this page's query).
+  const refreshConflicts = refresher(
+    () => "/ui/fragments/conflicts" + (colony ? `?colony=${encodeURIComponent(colony)}` : ""),
+    (status, html) => {
+      const box = document.getElementById("conflicts");
+      if (box && status === 200) box.innerHTML = html;
+    });
+  const refreshConflict = refresher(() => `/ui/fragments/conflict${location.search}`,
+    (status, html) => {
+      const box = document.getElementById("conflict");
+      if (!box) return;
+      if (status === 200) box.innerHTML = html;
+      else {
+        box.innerHTML = '<section class="panel dim"></section>';
+        let error = null;
+        try { error = JSON.parse(html).error; } catch (e) { error = null; }
+        box.firstChild.textContent = (error && error.message) || `Not available (${status}).`;
+      }
+    });
+  let conflictsTimer = null;
+  function conflictsSoon() {
+    if (conflictsTimer) return;
+    conflictsTimer = setTimeout(() => {
+      conflictsTimer = null;
+      if (page === "conflict") refreshConflict(); else refreshConflicts();
+    }, 2000);
+  }
+
   let rowsTimer = null;
   function rowsSoon() {
     if (rowsTimer) return;
@@ -185,6 +214,8 @@
   }
 
   function refreshAll() {
+    if (page === "list" || page === "colony") refreshConflicts();
+    if (page === "conflict") refreshConflict();
     if (page === "list") refreshRows();
     if (page === "broods") refreshBroods();
     if (page === "diff") refreshDiff();
@@ -200,6 +231,8 @@
 
   function onEvent(event) {
     if (event.type === "usage") return showUsage(event.colonies || {});
+    if (["list", "colony", "conflict"].includes(page)
+        && ["conflict", "files", "merge", "removed"].includes(event.type)) conflictsSoon();
     // An agent's events and file changes come in bursts, and each row's diff size and
     // conflicts cost git work: for those, the rows at most every 2 s (issue 18).
     if (page === "list") {
