@@ -68,6 +68,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/logout"): Who.ANYONE,
     ("GET", "/"): Who.ANYONE,
     ("GET", "/ui/broods"): Who.ANYONE,
+    ("GET", "/ui/fragments/broods"): Who.ANYONE,  # the caller's broods only
     ("GET", "/ui/conflict"): Who.ANYONE,  # a skeleton
     ("GET", "/ui/fragments/conflicts"): Who.ANYONE,  # names only the colonies one may see
     ("GET", "/ui/fragments/conflict"): Who.ANYONE,  # diffs only of colonies one may see

@@ -40,6 +40,7 @@ from colony.api.common import error_response
 from colony.api.ports import (
     Agents,
     ApiServices,
+    Broods,
     Colonies,
     Conflicts,
     Network,
@@ -48,6 +49,7 @@ from colony.api.ports import (
 )
 from colony.core.access import Action, allows
 from colony.core.agents.presets import MAX_TASK, PRESETS
+from colony.core.broods import MAX_COUNT
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
 from colony.core.review import FileConflict, render_visible
@@ -146,6 +148,7 @@ class UsageTicker:
 
 
 BLOCKED_ROWS = 30  # refused names a colony page lists
+MAX_CHECK_OUTPUT = 20_000  # characters of a brood member's check output shown
 MAX_CONFLICTS = 50  # conflicting files a banner lists
 
 
@@ -212,6 +215,7 @@ def routes(
     review: Review,
     agents: Agents,
     conflicts: Conflicts,
+    broods: Broods,
 ) -> list[BaseRoute]:
     env = _environment()
     sampler = UsageSampler(usage)
@@ -244,7 +248,12 @@ def routes(
     async def index(request: Request) -> Response:
         # a skeleton: rows come later
         return render(
-            request, "index.html", colonies=None, presets=sorted(PRESETS), max_task=MAX_TASK
+            request,
+            "index.html",
+            colonies=None,
+            presets=sorted(PRESETS),
+            max_task=MAX_TASK,
+            max_brood=MAX_COUNT,
         )
 
     async def rows(request: Request) -> Response:
@@ -316,8 +325,15 @@ def routes(
             can_agent=allows(sight(request).role(name), Action.AGENT),
         )
 
-    async def broods(request: Request) -> Response:
+    async def broods_page(request: Request) -> Response:
         return render(request, "broods.html")
+
+    async def broods_fragment(request: Request) -> Response:
+        """The caller's broods (issue 18): each member's colony, diff and check output, and
+        pick while none is picked (the brood API checks the caller's role again)."""
+        sees = sight(request)
+        found = [b for b in broods.all() if sees.owns(b.get("owner"))]
+        return render(request, "_broods.html", broods=found, max_check=MAX_CHECK_OUTPUT)
 
     async def conflicts_fragment(request: Request) -> Response:
         """The conflicts banner (issue 18): files two colonies of one repository both change,
@@ -389,7 +405,8 @@ def routes(
     return [
         Route("/", index, methods=["GET"], include_in_schema=False),
         Route("/ui/colonies/{name}", colony_page, methods=["GET"], include_in_schema=False),
-        Route("/ui/broods", broods, methods=["GET"], include_in_schema=False),
+        Route("/ui/broods", broods_page, methods=["GET"], include_in_schema=False),
+        Route("/ui/fragments/broods", broods_fragment, methods=["GET"], include_in_schema=False),
         Route("/ui/conflict", conflict_page, methods=["GET"], include_in_schema=False),
         Route(
             "/ui/fragments/conflicts", conflicts_fragment, methods=["GET"], include_in_schema=False
@@ -451,6 +468,7 @@ def create_bloom_app(api: ASGIApp, services: ApiServices, auth: Auth) -> ASGIApp
                 services.review,
                 services.agents,
                 services.conflicts,
+                services.broods,
             ),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Mount("", app=api),

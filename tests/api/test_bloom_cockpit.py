@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from tests.api.conftest import Api, make_repo
 from tests.api.test_bloom import login, token_for
+from tests.api.test_broods import OBJECTIVE, finished
 from tests.api.test_review import FILES, spawned
 
 HOSTILE = "<img src=x onerror=alert(1)>.txt"
@@ -71,3 +72,53 @@ def test_a_conflict_shows_a_banner_and_both_diffs_side_by_side(
     assert "two()" not in their_sides.text
     assert "/ui/colonies/two" not in their_sides.text
     assert "1 other colony you may not see changes it too" in their_sides.text
+
+
+def test_broods_link_each_members_diff_and_check_output_and_a_form_makes_one(
+    git_api: Api, tmp_path: Path
+) -> None:
+    """A brood made through the list page's form (POST /broods with objective, count,
+    max-parallel and agent) runs; the broods fragment links each member's colony, diff and
+    check output (the check's hostile output escaped) and offers pick. A viewer's fragment
+    shows no brood of the owner's, the viewer's POST of a brood of the owner's repository is
+    refused (403) and makes nothing, and a bad count is one error naming the field."""
+    api = git_api
+    check = "[check]\ncommand = \"echo '<script>checked()</script>'\"\n"
+    repo = make_repo(tmp_path / "repo", {**FILES, "colony.toml": check})
+    _cookie, token = login(api)
+    viewer = token_for(api, "nobody", 65534)
+    form = {"repo": str(repo), "objective": OBJECTIVE, "count": 2, "max_parallel": 1}
+    with api.bloom(headers={"Authorization": f"Bearer {token}"}) as owner:
+        index = owner.get("/").text
+        bad = owner.post("/broods", json={**form, "count": "two"})
+        with api.bloom(headers={"Authorization": f"Bearer {viewer}"}) as other:
+            refused = other.post("/broods", json={**form, "agent": "claude", "name": "theirs"})
+            with api.client() as client:
+                assert client.broods().broods == []
+                made = owner.post("/broods", json={**form, "agent": "claude", "name": "fix"})
+                assert made.status_code == 202, made.text
+                brood = finished(client, "fix")
+            shown = owner.get("/ui/fragments/broods")
+            page = owner.get("/ui/broods")
+            theirs = other.get("/ui/fragments/broods").text
+    for field in ('name="objective"', 'name="count"', 'name="max_parallel"', 'name="agent"'):
+        assert field in index.split('id="brood-create"')[1].split("</form>")[0]
+    assert bad.status_code == 400
+    assert "count" in bad.json()["error"]["message"]
+    assert refused.status_code == 403, refused.text
+    assert "nobody" in refused.json()["error"]["message"]
+    assert [m.check for m in brood.members] == [True, True]
+    assert page.status_code == 200
+    assert "fix-1" not in page.text  # a skeleton
+    assert shown.status_code == 200, shown.text
+    text = shown.text
+    assert "<script>" not in text
+    assert "&lt;script&gt;checked()&lt;/script&gt;" in text
+    for member in ("fix-1", "fix-2"):
+        assert f'href="/ui/colonies/{member}"' in text
+        assert f'href="/ui/colonies/{member}/diff"' in text
+        assert f'href="#check-fix-{member}"' in text
+        assert f'id="check-fix-{member}"' in text
+        assert f'data-pick="{member}" data-brood="fix"' in text
+    assert "fix-1" not in theirs
+    assert "No broods yet" in theirs
