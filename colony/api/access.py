@@ -77,6 +77,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/fragments/colonies/{name}"): Action.VIEW,
     ("GET", "/ui/fragments/colonies/{name}/previews"): Action.VIEW,
     ("GET", "/ui/fragments/colonies/{name}/blocked"): Action.VIEW,
+    ("GET", "/ui/fragments/colonies/{name}/network"): Action.VIEW,
+    ("GET", "/ui/fragments/colonies/{name}/secrets"): Action.VIEW,  # lists to POLICY only
     ("GET", "/ui/fragments/colonies/{name}/agent"): Action.VIEW,
     ("GET", "/ui/colonies/{name}/diff"): Action.VIEW,
     ("GET", "/ui/fragments/colonies/{name}/diff"): Action.VIEW,

@@ -47,6 +47,7 @@ from colony.api.ports import (
     Review,
     Usage,
 )
+from colony.api.secrets import Secrets
 from colony.core.access import Action, allows
 from colony.core.agents.presets import MAX_TASK, PRESETS
 from colony.core.broods import MAX_COUNT
@@ -216,6 +217,7 @@ def routes(
     agents: Agents,
     conflicts: Conflicts,
     broods: Broods,
+    secrets: Secrets,
 ) -> list[BaseRoute]:
     env = _environment()
     sampler = UsageSampler(usage)
@@ -275,6 +277,23 @@ def routes(
         rows = net.blocked(name)[:BLOCKED_ROWS]
         can_allow = allows(sight(request).role(name), Action.POLICY)
         return render(request, "_blocked.html", name=name, rows=rows, can_allow=can_allow)
+
+    async def network_fragment(request: Request) -> Response:
+        """The colony's egress policy (issues 4, 16, 18): mode, allow and deny entries and
+        where the policy comes from, next to the names refused lately."""
+        name = request.path_params["name"]
+        myc.actor(name)  # 404 for an unknown colony
+        found = net.view(name, 0)
+        return render(request, "_network.html", name=name, view=found, policy=found["policy"])
+
+    async def secrets_fragment(request: Request) -> Response:
+        """The colony's secrets (issue 17): keys, hosts and headers, never values, for whoever
+        may list them (the secrets API's rule: its owner and admins)."""
+        name = request.path_params["name"]
+        myc.actor(name)  # 404 for an unknown colony
+        may = allows(sight(request).role(name), Action.POLICY)
+        rows = secrets.listing(name)["secrets"] if may else []
+        return render(request, "_secrets.html", name=name, rows=rows, may=may)
 
     async def diff_page(request: Request) -> Response:
         return render(request, "diff.html", name=request.path_params["name"])
@@ -441,6 +460,18 @@ def routes(
             include_in_schema=False,
         ),
         Route(
+            "/ui/fragments/colonies/{name}/network",
+            network_fragment,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/ui/fragments/colonies/{name}/secrets",
+            secrets_fragment,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
+        Route(
             "/ui/fragments/colonies/{name}/blocked",
             blocked,
             methods=["GET"],
@@ -469,6 +500,7 @@ def create_bloom_app(api: ASGIApp, services: ApiServices, auth: Auth) -> ASGIApp
                 services.agents,
                 services.conflicts,
                 services.broods,
+                services.secrets,
             ),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Mount("", app=api),

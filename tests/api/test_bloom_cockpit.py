@@ -1,6 +1,7 @@
 """Bloom's review cockpit, the rest of issue 18 and issue 17's part: the conflicts banner and
 one conflicting file's diffs side by side, every name from a colony escaped and only the
-colonies the viewer may see named."""
+colonies the viewer may see named; brood members linking their diffs and check output, and
+"new brood"; the network panel's egress policy; a colony's secrets by name, never by value."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from urllib.parse import urlencode
 from tests.api.conftest import Api, make_repo
 from tests.api.test_bloom import login, token_for
 from tests.api.test_broods import OBJECTIVE, finished
+from tests.api.test_network import listed
 from tests.api.test_review import FILES, spawned
+from tests.api.test_secrets import VALUE, running
 
 HOSTILE = "<img src=x onerror=alert(1)>.txt"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;.txt"
@@ -122,3 +125,66 @@ def test_broods_link_each_members_diff_and_check_output_and_a_form_makes_one(
         assert f'data-pick="{member}" data-brood="fix"' in text
     assert "fix-1" not in theirs
     assert "No broods yet" in theirs
+
+
+def test_the_network_panel_shows_the_egress_policy(named_api: Api, tmp_path: Path) -> None:
+    """A colony with an allowlist shows its mode, its allow entry and no deny entry from
+    colony.toml; once its owner adds a deny entry, the panel shows that and says who set
+    the override; a viewer sees the same panel; an unknown colony is a 404."""
+    api = named_api
+    listed(api, tmp_path, "gated")
+    with api.client() as client:
+        client.share("gated", "nobody", "viewer")
+    _cookie, token = login(api)
+    viewer = token_for(api, "nobody", 65534)
+    with api.bloom(headers={"Authorization": f"Bearer {token}"}) as owner:
+        page = owner.get("/ui/colonies/gated").text
+        before = owner.get("/ui/fragments/colonies/gated/network")
+        changed = owner.patch("/colonies/gated/policy", json={"deny": ["bad.test"]})
+        after = owner.get("/ui/fragments/colonies/gated/network").text
+        missing = owner.get("/ui/fragments/colonies/nobody/network")
+    with api.bloom(headers={"Authorization": f"Bearer {viewer}"}) as other:
+        seen = other.get("/ui/fragments/colonies/gated/network").text
+    assert 'id="network"' in page
+    assert page.index('id="network"') < page.index('id="blocked"')
+    assert before.status_code == 200, before.text
+    assert '<strong class="egress-allowlist">allowlist</strong>' in before.text
+    assert "from colony.toml" in before.text
+    assert "<th>allow</th><td><code>ok.test:443</code></td>" in before.text
+    assert '<th>deny</th><td><span class="dim">none</span></td>' in before.text
+    assert changed.status_code == 200, changed.text
+    assert "<th>deny</th><td><code>bad.test</code></td>" in after
+    assert "from an override set by" in after
+    assert "<code>bad.test</code>" in seen
+    assert missing.status_code == 404
+
+
+def test_secrets_are_listed_by_name_and_host_never_by_value(api: Api, tmp_path: Path) -> None:
+    """The owner's secrets panel names the variable, its hosts and header and never the
+    value (nor does any other fragment of the colony); a viewer's panel lists nothing and
+    says who may see them."""
+    running(api, tmp_path)
+    with api.client() as client:
+        client.set_secret("sec", "API_KEY", VALUE, ["api.example.test"], "x-api-key")
+        client.share("sec", "nobody", "viewer")
+    _cookie, token = login(api)
+    viewer = token_for(api, "nobody", 65534)
+    with api.bloom(headers={"Authorization": f"Bearer {token}"}) as owner:
+        page = owner.get("/ui/colonies/sec").text
+        shown = owner.get("/ui/fragments/colonies/sec/secrets")
+        others = [
+            owner.get(f"/ui/fragments/colonies/sec{part}").text
+            for part in ("", "/network", "/blocked", "/agent")
+        ]
+    with api.bloom(headers={"Authorization": f"Bearer {viewer}"}) as other:
+        seen = other.get("/ui/fragments/colonies/sec/secrets")
+    assert 'id="secrets"' in page
+    assert shown.status_code == 200, shown.text
+    assert "<code>API_KEY</code>" in shown.text
+    assert "<code>api.example.test</code>" in shown.text
+    assert "x-api-key" in shown.text
+    for text in (page, shown.text, *others, seen.text):
+        assert VALUE not in text
+    assert seen.status_code == 200
+    assert "API_KEY" not in seen.text
+    assert "Only its owner" in seen.text

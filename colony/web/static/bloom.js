@@ -94,6 +94,21 @@
       box.innerHTML = html;
     });
 
+  // Its egress policy and its secrets (names and hosts only: values never reach Bloom).
+  function panelFragment(id, what) {
+    return refresher(
+      () => `/ui/fragments/colonies/${encodeURIComponent(colony)}/${what}`,
+      (status, html) => {
+        const box = document.querySelector(`#${id} .panel-body`);
+        if (!box) return;
+        if (status === 200) { box.className = "panel-body"; box.innerHTML = html; return; }
+        box.className = "panel-body dim";
+        box.textContent = `Not available (${status}).`;
+      });
+  }
+  const refreshNetwork = panelFragment("network", "network");
+  const refreshSecrets = panelFragment("secrets", "secrets");
+
   // A colony's review (issue 18): its diff, commits and snapshots, rendered by the server.
   const refreshDiff = refresher(
     () => `/ui/fragments/colonies/${encodeURIComponent(colony)}/diff`,
@@ -223,6 +238,8 @@
       refreshDetail();
       refreshAgent();
       refreshBlocked();
+      refreshNetwork();
+      refreshSecrets();
       followLogs();
       loadPanels();
       if (!previewsLoaded) loadPreviews();
@@ -246,6 +263,8 @@
       if (["state", "service", "health", "removed", "resource"].includes(event.type)) refreshDetail();
       const refused = ["net", "dns"].includes(event.type) && event.verdict !== "accept";
       if (refused || event.type === "policy") refreshBlocked();
+      if (["policy", "state"].includes(event.type)) refreshNetwork();
+      if (event.type === "secret") refreshSecrets();
       if (["agent", "exec", "exec_end"].includes(event.type)) {
         loadPanel(document.getElementById("agents"));
       }
