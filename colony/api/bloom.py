@@ -361,6 +361,8 @@ def routes(
         sees = sight(request)
         only = request.query_params.get("colony")
         rows = []
+        if only and not sees.colony(only):  # no hint that an unseen colony conflicts
+            return render(request, "_conflicts.html", rows=[], more=0)
         for f in await _conflicts():
             if (only and only not in f.colonies) or not any(map(sees.colony, f.colonies)):
                 continue

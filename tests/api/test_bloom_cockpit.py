@@ -48,6 +48,7 @@ def test_a_conflict_shows_a_banner_and_both_diffs_side_by_side(
         colony = owner.get("/ui/colonies/one").text
     with api.bloom(headers={"Authorization": f"Bearer {viewer}"}) as other:
         theirs = other.get("/ui/fragments/conflicts").text
+        of_unseen = other.get("/ui/fragments/conflicts?colony=two").text
         their_sides = other.get(f"/ui/fragments/conflict?{query}")
     for text in (banner, of_one, sides.text, theirs, their_sides.text):
         assert "<img" not in text
@@ -70,6 +71,7 @@ def test_a_conflict_shows_a_banner_and_both_diffs_side_by_side(
     assert none.status_code == 404
     assert "in one and 1 other colony" in theirs
     assert "two" not in theirs
+    assert of_unseen.strip() == ""
     assert their_sides.status_code == 200, their_sides.text
     assert "&lt;script&gt;one()&lt;/script&gt;" in their_sides.text
     assert "two()" not in their_sides.text
