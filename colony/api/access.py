@@ -68,11 +68,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/logout"): Who.ANYONE,
     ("GET", "/"): Who.ANYONE,
     ("GET", "/ui/broods"): Who.ANYONE,
+    ("GET", "/ui/fragments/broods"): Who.ANYONE,  # the caller's broods only
+    ("GET", "/ui/conflict"): Who.ANYONE,  # a skeleton
+    ("GET", "/ui/fragments/conflicts"): Who.ANYONE,  # names only the colonies one may see
+    ("GET", "/ui/fragments/conflict"): Who.ANYONE,  # diffs only of colonies one may see
     ("GET", "/ui/fragments/rows"): Who.ANYONE,
     ("GET", "/ui/colonies/{name}"): Action.VIEW,
     ("GET", "/ui/fragments/colonies/{name}"): Action.VIEW,
     ("GET", "/ui/fragments/colonies/{name}/previews"): Action.VIEW,
     ("GET", "/ui/fragments/colonies/{name}/blocked"): Action.VIEW,
+    ("GET", "/ui/fragments/colonies/{name}/network"): Action.VIEW,
+    ("GET", "/ui/fragments/colonies/{name}/secrets"): Action.VIEW,  # lists to POLICY only
     ("GET", "/ui/fragments/colonies/{name}/agent"): Action.VIEW,
     ("GET", "/ui/colonies/{name}/diff"): Action.VIEW,
     ("GET", "/ui/fragments/colonies/{name}/diff"): Action.VIEW,

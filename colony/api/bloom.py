@@ -40,17 +40,21 @@ from colony.api.common import error_response
 from colony.api.ports import (
     Agents,
     ApiServices,
+    Broods,
     Colonies,
     Conflicts,
     Network,
     Review,
     Usage,
 )
+from colony.api.secrets import Secrets
 from colony.core.access import Action, allows
 from colony.core.agents.presets import MAX_TASK, PRESETS
+from colony.core.broods import MAX_COUNT
 from colony.core.lifecycle import shown_state
 from colony.core.notices import exit_text
-from colony.errors import ColonyError
+from colony.core.review import FileConflict, render_visible
+from colony.errors import ColonyError, NotFound
 from colony.web import agentview, diffview, filters
 
 log = logging.getLogger("colony.bloom")
@@ -70,6 +74,7 @@ def _environment() -> Environment:
     env.filters["bytes"] = filters.format_bytes
     env.filters["usage"] = filters.format_usage
     env.filters["exit"] = exit_text  # issue 12: 'killed by SIGKILL', not 'exit -9'
+    env.filters["visible"] = render_visible  # control characters as \\xNN
     env.globals["actions_for"] = filters.actions_for
     env.globals["age"] = filters.format_age
     env.globals["shown_state"] = shown_state  # issue 12: degraded
@@ -144,6 +149,8 @@ class UsageTicker:
 
 
 BLOCKED_ROWS = 30  # refused names a colony page lists
+MAX_CHECK_OUTPUT = 20_000  # characters of a brood member's check output shown
+MAX_CONFLICTS = 50  # conflicting files a banner lists
 
 
 class Watch:
@@ -209,6 +216,8 @@ def routes(
     review: Review,
     agents: Agents,
     conflicts: Conflicts,
+    broods: Broods,
+    secrets: Secrets,
 ) -> list[BaseRoute]:
     env = _environment()
     sampler = UsageSampler(usage)
@@ -241,7 +250,12 @@ def routes(
     async def index(request: Request) -> Response:
         # a skeleton: rows come later
         return render(
-            request, "index.html", colonies=None, presets=sorted(PRESETS), max_task=MAX_TASK
+            request,
+            "index.html",
+            colonies=None,
+            presets=sorted(PRESETS),
+            max_task=MAX_TASK,
+            max_brood=MAX_COUNT,
         )
 
     async def rows(request: Request) -> Response:
@@ -263,6 +277,23 @@ def routes(
         rows = net.blocked(name)[:BLOCKED_ROWS]
         can_allow = allows(sight(request).role(name), Action.POLICY)
         return render(request, "_blocked.html", name=name, rows=rows, can_allow=can_allow)
+
+    async def network_fragment(request: Request) -> Response:
+        """The colony's egress policy (issues 4, 16, 18): mode, allow and deny entries and
+        where the policy comes from, next to the names refused lately."""
+        name = request.path_params["name"]
+        myc.actor(name)  # 404 for an unknown colony
+        found = net.view(name, 0)
+        return render(request, "_network.html", name=name, view=found, policy=found["policy"])
+
+    async def secrets_fragment(request: Request) -> Response:
+        """The colony's secrets (issue 17): keys, hosts and headers, never values, for whoever
+        may list them (the secrets API's rule: its owner and admins)."""
+        name = request.path_params["name"]
+        myc.actor(name)  # 404 for an unknown colony
+        may = allows(sight(request).role(name), Action.POLICY)
+        rows = secrets.listing(name)["secrets"] if may else []
+        return render(request, "_secrets.html", name=name, rows=rows, may=may)
 
     async def diff_page(request: Request) -> Response:
         return render(request, "diff.html", name=request.path_params["name"])
@@ -313,8 +344,81 @@ def routes(
             can_agent=allows(sight(request).role(name), Action.AGENT),
         )
 
-    async def broods(request: Request) -> Response:
+    async def broods_page(request: Request) -> Response:
         return render(request, "broods.html")
+
+    async def broods_fragment(request: Request) -> Response:
+        """The caller's broods (issue 18): each member's colony, diff and check output, and
+        pick while none is picked (the brood API checks the caller's role again)."""
+        sees = sight(request)
+        found = [b for b in broods.all() if sees.owns(b.get("owner"))]
+        return render(request, "_broods.html", broods=found, max_check=MAX_CHECK_OUTPUT)
+
+    async def conflicts_fragment(request: Request) -> Response:
+        """The conflicts banner (issue 18): files two colonies of one repository both change,
+        of the colony ``?colony=`` only if given; a conflict shows only if the caller sees one
+        of its colonies, and names only the colonies the caller may see."""
+        sees = sight(request)
+        only = request.query_params.get("colony")
+        rows = []
+        if only and not sees.colony(only):  # no hint that an unseen colony conflicts
+            return render(request, "_conflicts.html", rows=[], more=0)
+        for f in await _conflicts():
+            if (only and only not in f.colonies) or not any(map(sees.colony, f.colonies)):
+                continue
+            named = [c for c in f.colonies if sees.colony(c)]
+            rows.append(
+                {
+                    "path": f.path,
+                    "repo": f.repo,
+                    "named": named,
+                    "unnamed": len(f.colonies) - len(named),
+                }
+            )
+        return render(
+            request,
+            "_conflicts.html",
+            rows=rows[:MAX_CONFLICTS],
+            more=max(0, len(rows) - MAX_CONFLICTS),
+        )
+
+    async def conflict_page(request: Request) -> Response:
+        return render(request, "conflict.html")
+
+    async def conflict_fragment(request: Request) -> Response:
+        """One conflicting file side by side (issue 18): each colony's diff of it, for the
+        colonies the caller may see; the others are counted, not named."""
+        repo = request.query_params.get("repo", "")
+        path = request.query_params.get("path", "")
+        sees = sight(request)
+        found = next((f for f in await _conflicts() if f.repo == repo and f.path == path), None)
+        named = [c for c in found.colonies if sees.colony(c)] if found else []
+        if not named:
+            raise NotFound(f"no conflict on {path!r} among the colonies you may see")
+        sides = await asyncio.gather(*(_side(c, path) for c in named))
+        return render(
+            request,
+            "_conflict.html",
+            path=path,
+            sides=sides,
+            unnamed=len(found.colonies) - len(named) if found else 0,
+        )
+
+    async def _conflicts() -> list[FileConflict]:
+        try:
+            return await conflicts.current()
+        except ColonyError:
+            return []
+
+    async def _side(name: str, path: str) -> dict[str, Any]:
+        try:
+            found = await review.diff(name)
+        except ColonyError as e:
+            return {"name": name, "file": None, "error": str(e)}
+        view = diffview.build(found["diff"], found["stat"]["paths"])
+        shown = render_visible(path)
+        file = next((f for f in view.files if f.path == shown), None)
+        return {"name": name, "file": file, "error": None if file else "no change to it now"}
 
     async def colony_fragment(request: Request) -> Response:
         return render(request, "_detail.html", **await detail(request, request.path_params["name"]))
@@ -322,7 +426,15 @@ def routes(
     return [
         Route("/", index, methods=["GET"], include_in_schema=False),
         Route("/ui/colonies/{name}", colony_page, methods=["GET"], include_in_schema=False),
-        Route("/ui/broods", broods, methods=["GET"], include_in_schema=False),
+        Route("/ui/broods", broods_page, methods=["GET"], include_in_schema=False),
+        Route("/ui/fragments/broods", broods_fragment, methods=["GET"], include_in_schema=False),
+        Route("/ui/conflict", conflict_page, methods=["GET"], include_in_schema=False),
+        Route(
+            "/ui/fragments/conflicts", conflicts_fragment, methods=["GET"], include_in_schema=False
+        ),
+        Route(
+            "/ui/fragments/conflict", conflict_fragment, methods=["GET"], include_in_schema=False
+        ),
         Route("/ui/fragments/rows", rows, methods=["GET"], include_in_schema=False),
         Route(
             "/ui/fragments/colonies/{name}",
@@ -346,6 +458,18 @@ def routes(
         Route(
             "/ui/fragments/colonies/{name}/agent",
             agent_fragment,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/ui/fragments/colonies/{name}/network",
+            network_fragment,
+            methods=["GET"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/ui/fragments/colonies/{name}/secrets",
+            secrets_fragment,
             methods=["GET"],
             include_in_schema=False,
         ),
@@ -377,6 +501,8 @@ def create_bloom_app(api: ASGIApp, services: ApiServices, auth: Auth) -> ASGIApp
                 services.review,
                 services.agents,
                 services.conflicts,
+                services.broods,
+                services.secrets,
             ),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Mount("", app=api),

@@ -51,6 +51,8 @@ def test_every_route_has_an_access_rule_and_every_rule_a_route(api: Api) -> None
                 api.services.review,
                 api.services.agents,
                 api.services.conflicts,
+                api.services.broods,
+                api.services.secrets,
             )
         )
     )

@@ -94,6 +94,21 @@
       box.innerHTML = html;
     });
 
+  // Its egress policy and its secrets (names and hosts only: values never reach Bloom).
+  function panelFragment(id, what) {
+    return refresher(
+      () => `/ui/fragments/colonies/${encodeURIComponent(colony)}/${what}`,
+      (status, html) => {
+        const box = document.querySelector(`#${id} .panel-body`);
+        if (!box) return;
+        if (status === 200) { box.className = "panel-body"; box.innerHTML = html; return; }
+        box.className = "panel-body dim";
+        box.textContent = `Not available (${status}).`;
+      });
+  }
+  const refreshNetwork = panelFragment("network", "network");
+  const refreshSecrets = panelFragment("secrets", "secrets");
+
   // A colony's review (issue 18): its diff, commits and snapshots, rendered by the server.
   const refreshDiff = refresher(
     () => `/ui/fragments/colonies/${encodeURIComponent(colony)}/diff`,
@@ -140,6 +155,35 @@
       if (timeline && atBottom) timeline.scrollTop = timeline.scrollHeight;
     });
 
+  // Files two colonies change (issue 18): the banner of the list and of a colony's page,
+  // and the side-by-side page of one such file (its repo and path are this page's query).
+  const refreshConflicts = refresher(
+    () => "/ui/fragments/conflicts" + (colony ? `?colony=${encodeURIComponent(colony)}` : ""),
+    (status, html) => {
+      const box = document.getElementById("conflicts");
+      if (box && status === 200) box.innerHTML = html;
+    });
+  const refreshConflict = refresher(() => `/ui/fragments/conflict${location.search}`,
+    (status, html) => {
+      const box = document.getElementById("conflict");
+      if (!box) return;
+      if (status === 200) box.innerHTML = html;
+      else {
+        box.innerHTML = '<section class="panel dim"></section>';
+        let error = null;
+        try { error = JSON.parse(html).error; } catch (e) { error = null; }
+        box.firstChild.textContent = (error && error.message) || `Not available (${status}).`;
+      }
+    });
+  let conflictsTimer = null;
+  function conflictsSoon() {
+    if (conflictsTimer) return;
+    conflictsTimer = setTimeout(() => {
+      conflictsTimer = null;
+      if (page === "conflict") refreshConflict(); else refreshConflicts();
+    }, 2000);
+  }
+
   let rowsTimer = null;
   function rowsSoon() {
     if (rowsTimer) return;
@@ -185,6 +229,8 @@
   }
 
   function refreshAll() {
+    if (page === "list" || page === "colony") refreshConflicts();
+    if (page === "conflict") refreshConflict();
     if (page === "list") refreshRows();
     if (page === "broods") refreshBroods();
     if (page === "diff") refreshDiff();
@@ -192,6 +238,8 @@
       refreshDetail();
       refreshAgent();
       refreshBlocked();
+      refreshNetwork();
+      refreshSecrets();
       followLogs();
       loadPanels();
       if (!previewsLoaded) loadPreviews();
@@ -200,6 +248,8 @@
 
   function onEvent(event) {
     if (event.type === "usage") return showUsage(event.colonies || {});
+    if (["list", "colony", "conflict"].includes(page)
+        && ["conflict", "files", "merge", "removed"].includes(event.type)) conflictsSoon();
     // An agent's events and file changes come in bursts, and each row's diff size and
     // conflicts cost git work: for those, the rows at most every 2 s (issue 18).
     if (page === "list") {
@@ -213,6 +263,8 @@
       if (["state", "service", "health", "removed", "resource"].includes(event.type)) refreshDetail();
       const refused = ["net", "dns"].includes(event.type) && event.verdict !== "accept";
       if (refused || event.type === "policy") refreshBlocked();
+      if (["policy", "state"].includes(event.type)) refreshNetwork();
+      if (event.type === "secret") refreshSecrets();
       if (["agent", "exec", "exec_end"].includes(event.type)) {
         loadPanel(document.getElementById("agents"));
       }
@@ -229,23 +281,31 @@
     }
   }
 
-  // --- broods (issue 6): rendered here from GET /broods ----------------------------------
-  const refreshBroods = refresher(() => "/broods", (status, text) => {
+  // --- broods (issue 6, 18): rendered by the server, members linking diff and check ----
+  const refreshBroods = refresher(() => "/ui/fragments/broods", (status, html) => {
     const box = document.getElementById("broods");
-    let data = null;
-    try { data = JSON.parse(text); } catch (e) { data = null; }
-    if (status !== 200 || !data) {
-      box.innerHTML = '<section class="panel dim"></section>';
-      box.firstChild.textContent = data && data.error ? data.error.message
-        : "Not available: this Mycelium does not offer broods.";
+    if (status === 200) {
+      const open = [...box.querySelectorAll("details[open]")].map((d) => d.id);
+      box.innerHTML = html;
+      open.forEach((id) => { const d = document.getElementById(id); if (d) d.open = true; });
       return;
     }
-    if (!data.broods.length) {
-      box.innerHTML = '<section class="panel dim">No broods yet: ' +
-        "<code>colony brood spawn OBJECTIVE --count N</code> makes one.</section>";
-      return;
+    box.innerHTML = '<section class="panel dim"></section>';
+    box.firstChild.textContent = `Broods are not available (${status}).`;
+  });
+
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest("button[data-pick]");
+    if (!button) return;
+    const { pick, brood } = button.dataset;
+    if (!confirm(`Merge ${pick} and move the other members to the trash?`)) return;
+    try {
+      await api("POST", `/broods/${encodeURIComponent(brood)}/pick`, { colony: pick });
+      say(`picked ${pick}`, "info");
+      refreshBroods();
+    } catch (err) {
+      say(`pick ${pick}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
     }
-    box.replaceChildren(...data.broods.map(broodPanel));
   });
 
   function el(tag, text, cls) {
@@ -255,51 +315,31 @@
     return node;
   }
 
-  function broodPanel(brood) {
-    const panel = el("section", undefined, "panel");
-    const title = el("h2", `${brood.name} `);
-    title.append(el("span", brood.state, `badge state-${brood.state}`));
-    panel.append(title, el("p", brood.objective));
-    panel.append(el("p", `${brood.count} colonies, ${brood.max_parallel} agents at once · ` +
-      `owner ${brood.owner} · ${cellText("created", brood.created)}` +
-      (brood.picked ? ` · picked ${brood.picked}` : ""), "dim"));
-    const table = el("table");
-    const head = table.createTHead().insertRow();
-    const cols = ["rank", "colony", "state", "status", "check", "diff_lines", "duration", "cost"];
-    cols.concat([""]).forEach((c) => head.appendChild(el("th", c && columnLabel(c))));
-    const body = table.createTBody();
-    for (const m of brood.members) {
-      const tr = body.insertRow();
-      for (const c of cols) {
-        const td = tr.insertCell();
-        if (c === "colony" && m.exists) {
-          const a = el("a", m.colony);
-          a.href = `/ui/colonies/${encodeURIComponent(m.colony)}`;
-          td.append(a);
-        } else {
-          td.textContent = c === "check" && m.check !== null ? (m.check ? "passed" : "failed")
-            : cellText(c, m[c]);
-        }
-      }
-      const td = tr.insertCell();
-      if (!brood.picked && m.exists) {
-        const button = el("button", "pick");
-        button.addEventListener("click", async () => {
-          if (!confirm(`Merge ${m.colony} and move the other members to the trash?`)) return;
-          try {
-            await api("POST", `/broods/${encodeURIComponent(brood.name)}/pick`, { colony: m.colony });
-            say(`picked ${m.colony}`, "info");
-            refreshBroods();
-          } catch (err) {
-            say(`pick ${m.colony}: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
-          }
-        });
-        td.append(button);
-      }
+  // "New brood" (issue 18): through POST /broods, which checks everything before it makes
+  // anything; a bad field comes back as one line naming it.
+  document.addEventListener("submit", async (e) => {
+    const form = e.target.closest("#brood-create");
+    if (!form) return;
+    e.preventDefault();
+    const f = form.elements;
+    const number = (v) => (/^\d+$/.test(v) ? Number(v) : v);
+    const body = { repo: f.repo.value.trim(), objective: f.objective.value.trim(),
+      count: number(f.count.value.trim()) };
+    if (!body.objective) { say("objective: expected what the agents should do, got nothing"); return; }
+    if (f.max_parallel.value.trim()) body.max_parallel = number(f.max_parallel.value.trim());
+    if (f.agent.value) body.agent = f.agent.value;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const brood = await api("POST", "/broods", body);
+      say(`brood ${brood.name}: ${brood.count} colonies spawning`, "info");
+      location.href = "/ui/broods";
+    } catch (err) {
+      say(`new brood: ${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+    } finally {
+      button.disabled = false;
     }
-    panel.append(table);
-    return panel;
-  }
+  });
 
   // --- lifecycle buttons and the create form --------------------------------------------
   document.addEventListener("click", async (e) => {
