@@ -22,6 +22,7 @@ from colony.contract_responses import (
     dump,
 )
 from colony.core.notices import exit_text, plural
+from colony.core.review import render_visible
 from colony.present import format_age, format_duration, grid, header
 
 STATUS_STYLE = {
@@ -45,7 +46,10 @@ def _status(status: object) -> Text:
 
 
 def _first_line(text: object, width: int = 60) -> str:
+    """The first line of text an agent or a colony wrote, cut to ``width``, its terminal
+    control characters shown as ``\\xNN`` (an objective or a result could carry escapes)."""
     line = str(text or "").strip().splitlines()[0] if str(text or "").strip() else ""
+    line = render_visible(line)
     return line if len(line) <= width else line[: width - 1] + "…"
 
 

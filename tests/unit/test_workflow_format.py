@@ -14,7 +14,7 @@ from colony.cli.workflow_format import (
     format_trash,
     format_undo,
 )
-from colony.contract_responses import Brood, Conflict, Merged, Snapshot, Undone, load
+from colony.contract_responses import Brood, Conflict, Merged, Snapshot, Undone, dump, load
 from tests.answers import a_session
 
 NOW = 1_700_000_100.0
@@ -114,5 +114,8 @@ def test_brood_ranks_members() -> None:
     })  # fmt: skip
     text = format_brood(brood, NOW).plain
     assert text.index("fix-2") < text.index("fix-1")
+    hostile = load(Brood, {**dump(brood), "objective": "fix\x1b]0;pwned\x07 it"})
+    # no escape sequence of an objective reaches the terminal
+    assert "fix\\x1b]0;pwned\\x07 it" in format_brood(hostile, NOW).plain
     assert "passed" in text
     assert "1 file, 2 lines" in text
