@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 import pytest
+from rich.text import Text
 from starlette.datastructures import Headers
 
 from colony.api.auth import Caller, bearer_token, check_origin, plan_denial
@@ -170,8 +171,12 @@ def test_stem_row_cells() -> None:
     cells = [str(c) for c in format_row(colony, now=100.0)]
     assert cells[0] == "web"
     assert cells[1] == "running"
-    assert "web" in cells[2]
-    assert cells[3:] == ["ann", "1m ago"]
+    assert cells[2:4] == ["", ""]  # agent and diff: not looked at yet
+    assert "web" in cells[4]
+    assert cells[5:] == ["ann", "1m ago"]
+    watched = (Text("done"), Text("+1 -1 1f"))
+    cells = [str(c) for c in format_row(colony, now=100.0, watched=watched)]
+    assert cells[2:4] == ["done", "+1 -1 1f"]
 
 
 def test_stem_help_lists_every_action_key() -> None:
