@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -67,6 +68,10 @@ from colony.vcs import Vcs, open_vcs
 
 log = logging.getLogger("colony.daemon")
 OWN_LOG_CHECK = 30.0  # seconds between checks of the daemon's own log's size
+# Threads for blocking work (asyncio.to_thread). Most of it waits on the kernel, not the CPU
+# (an unmount's RCU grace period, a network namespace going, a child process): the default
+# (cores + 4, six here) let a few removals' waits hold up all the others (issue 15).
+WORKERS = 48
 
 
 async def _cap_own_log(path: Path, cap: LogCap) -> None:
@@ -128,6 +133,7 @@ class Daemon:
     async def run(self) -> None:
         s = self.settings
         loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(WORKERS, thread_name_prefix="mycelium"))
         loop_signals(loop, self.stop)
         self._preflight()
         # issue 15: colony processes detach everything below the state dir in one step

@@ -36,9 +36,10 @@ from colony.vcs.checkouts import checkouts_at
 log = logging.getLogger("colony.mycelium")
 
 # Removals that run at once (issue 15). Each waits on processes ending, git, the kernel
-# (namespaces, cgroups, nft) and file moves, most of it in worker threads; a few at once keep
-# both cores busy, more would only queue for the threads and slow every other request.
-REMOVALS = 8
+# (namespaces, cgroups, nft, unmounts' RCU grace periods) and file moves, most of it in
+# worker threads and idle: many at once keep both cores busy; fewer than the daemon's worker
+# threads (colony.daemon.main.WORKERS), so other requests still get one.
+REMOVALS = 32
 
 
 def check_owned(path: Path, uid: int, user: str, what: str) -> None:

@@ -44,6 +44,10 @@ KILL_TIMEOUT = 2.0
 # A killed cgroup stays busy until its last processes are reaped: with eight removals at once
 # on two loaded cores that took longer than KILL_TIMEOUT (bench-scale, 300 colonies).
 RMDIR_BUSY = 15.0
+# Locks for the counts of retired leaves, one per colony (by a hash of its name): one lock
+# for all made every removal wait on every other's rmdir, which may wait RMDIR_BUSY seconds
+# (issue 15: 500 removed at once).
+COUNTING_LOCKS = 64
 
 
 def load_layout() -> Layout:
@@ -66,7 +70,8 @@ class Cgroups:
         # v1 counts OOM kills and refused forks in the leaf where they happen; a removed leaf
         # (an ended exec) leaves its counts here, under its colony, so they never go back.
         self.retired: dict[str, dict[str, int]] = {}
-        self._counting = threading.Lock()  # a leaf is counted in the tree or retired, never both
+        # a leaf is counted in the tree or retired, never both: per colony, see _counting
+        self._locks = [threading.Lock() for _ in range(COUNTING_LOCKS)]
 
     def dirs(self, rel: str) -> list[str]:
         """The directory of ``rel`` in every hierarchy, tracking first."""
@@ -196,7 +201,7 @@ class Cgroups:
         """Kill every process in ``rel``, then remove its cgroups in every hierarchy."""
         self.kill(rel)
         parent, _, _ = rel.rpartition("/")
-        with self._counting:
+        with self._counting(rel):
             if parent.count("/") == 1:  # a leaf "<prefix>/<name>/<leaf>" of a colony
                 counts = self._v1_counters(rel)
                 self.retired[parent] = add_counts(self.retired.get(parent, {}), counts)
@@ -205,6 +210,10 @@ class Cgroups:
             for top in self.dirs(rel):
                 for path in self.tree(top):
                     host.remove_dir(path, busy_for=RMDIR_BUSY)
+
+    def _counting(self, rel: str) -> threading.Lock:
+        """The lock for the counts of the colony ``rel`` (``<prefix>/<name>[/<leaf>]``) is in."""
+        return self._locks[hash("/".join(rel.split("/")[:2])) % COUNTING_LOCKS]
 
     def mark(self, dirs: list[str], mark: str) -> None:
         """Put the daemon's mark on cgroup directories it made (gc's proof of ownership)."""
@@ -275,7 +284,7 @@ class Cgroups:
             if mount is not None and mount.version == 2:
                 text = host.read_text(f"{mount.path}/{rel}/{v2_name}")
                 total = add_counts(total, parse_counters({v2_name: text}))
-        with self._counting:
+        with self._counting(rel):
             retired = self.retired.get(rel, {})
             return add_counts(add_counts(total, retired), self._v1_counters(rel))
 
