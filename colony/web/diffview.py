@@ -23,6 +23,7 @@ from pygments.lexers import TextLexer, get_lexer_for_filename
 from pygments.token import STANDARD_TYPES, _TokenType
 from pygments.util import ClassNotFound
 
+from colony.core import diffs
 from colony.core.review import render_visible
 
 MAX_TEXT = 4 * 1024 * 1024  # characters of a diff read at all
@@ -30,7 +31,6 @@ MAX_FILES = 300  # files shown with their lines; the rest are listed
 MAX_FILE_LINES = 2000  # lines shown of one file
 MAX_LINE = 400  # characters shown of one line
 MAX_HIGHLIGHT = 256 * 1024  # characters of one file highlighted; above, plain escaped text
-HEADER = "diff --git "
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,11 @@ def build(text: str, paths: Iterable[str], uncommitted: Collection[str] = ()) ->
         )
         cut = text.rfind("\n", 0, MAX_TEXT)
         text = text[: cut + 1 if cut > 0 else MAX_TEXT]
-    chunks = _chunks(text)
+    chunks = diffs.split_files(text)
     use_names = len(chunks) == len(names) or (notes and len(chunks) <= len(names))
     files = []
     for i, chunk in enumerate(chunks):
-        path = names[i] if use_names else _path_of(chunk)
+        path = names[i] if use_names else diffs.path_of(chunk)
         files.append(_file(path, chunk, shown=i < MAX_FILES))
     if use_names:
         files += [File(path, shown=False) for path in names[len(chunks) :]]
@@ -95,60 +95,19 @@ def build(text: str, paths: Iterable[str], uncommitted: Collection[str] = ()) ->
     return View(files, notes)
 
 
-def _chunks(text: str) -> list[list[str]]:
-    """The diff's lines, one list per file (each starting with its ``diff --git`` line)."""
-    chunks: list[list[str]] = []
-    for line in text.split("\n"):
-        if line.startswith(HEADER):
-            chunks.append([line])
-        elif chunks:
-            chunks[-1].append(line)
-    for chunk in chunks:
-        while chunk and chunk[-1] == "":
-            chunk.pop()
-    return chunks
-
-
-def _path_of(chunk: list[str]) -> str:
-    """A file's name from its header lines, when git's list of names does not fit."""
-    for line in chunk:
-        if line.startswith("+++ b/") or line.startswith("--- a/"):
-            return line[6:].rstrip("\t")
-    head = chunk[0][len(HEADER) :]
-    half = head.rfind(" b/")
-    return head[2:half] if head.startswith("a/") and half > 0 else head
-
-
 def _file(path: str, chunk: list[str], *, shown: bool) -> File:
     found = File(path, shown=shown)
-    in_hunk = False
-    body: list[tuple[str, str]] = []  # (sign, text) of the lines shown
-    for line in chunk[1:]:
-        if line.startswith("@@"):
-            in_hunk = True
-        elif not in_hunk:
-            found.binary |= line.startswith("Binary files ") or line == "GIT binary patch"
-        elif line.startswith("+"):
-            found.added += 1
-        elif line.startswith("-"):
-            found.deleted += 1
-        if not shown:
-            continue
+    found.added, found.deleted, found.binary = diffs.tally(chunk)
+    if not shown:
+        return found
+    body: list[tuple[str, str]] = []  # (kind, text) of the lines shown
+    for kind, line in diffs.kinds(chunk):
         if len(body) >= MAX_FILE_LINES:
             found.hidden += 1
-            continue
-        body.append((_sign(line, in_hunk), line))
-    if shown:
-        found.lines = _render(path, body)
+        else:
+            body.append((kind, line))
+    found.lines = _render(path, body)
     return found
-
-
-def _sign(line: str, in_hunk: bool) -> str:
-    if line.startswith("@@"):
-        return "@"
-    if in_hunk and line[:1] in ("+", "-", " "):
-        return line[:1]
-    return ""
 
 
 KINDS = {"+": "add", "-": "del", " ": "ctx", "@": "hunk", "": "meta"}

@@ -24,7 +24,15 @@ import pytest
 from colony.contract_responses import Colony
 from tests.conftest import TEST_PREFIX
 from tests.host.conftest import Daemon, run_in, wait_for
-from tests.host.test_network import colony_cli, gateway_of, network_repo, sh, spawn, udp_probe
+from tests.host.test_network import (
+    colony_cli,
+    gateway_of,
+    network_repo,
+    outside_host,
+    sh,
+    spawn,
+    udp_probe,
+)
 
 NAMES = ("ok.test", "other.test", "meta.test", "gw.test", "loop.test", "second.test")
 
@@ -152,30 +160,9 @@ def world(tmp_path: Path) -> Iterator[World]:
         [f"{net}.2", f"{net}.3"],
         cert,
     )
-    sh("ip", "netns", "add", out.netns)
-    try:
-        batch = (
-            f"link add {out.veth} type veth peer name eth0 netns {out.netns}\n"
-            f"addr add {out.gateway}/24 dev {out.veth}\nlink set {out.veth} up\n"
-        )
-        subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
-        inside = "link set lo up\nlink set eth0 up\n" + "".join(
-            f"addr add {ip}/24 dev eth0\n" for ip in out.ips
-        )
-        subprocess.run(["ip", "-n", out.netns, "-batch", "-"], input=inside, text=True, check=True)
-        argv = ["ip", "netns", "exec", out.netns, sys.executable, "-c", SERVER, str(cert)]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        out.procs.append(proc)
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
+    server = [sys.executable, "-c", SERVER, str(cert)]
+    with outside_host(out.netns, out.veth, out.gateway, out.ips, server, out.procs):
         yield out
-    finally:
-        for proc in out.procs:
-            proc.kill()
-            proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
-        sh("ip", "netns", "delete", out.netns, check=False)
 
 
 @pytest.fixture(autouse=True)

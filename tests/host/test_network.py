@@ -127,30 +127,44 @@ def outside() -> Iterator[Outside]:
     out = Outside(
         f"{TEST_PREFIX}{tag}-out", f"{TEST_PREFIX}{tag}o", f"{net}.1", [f"{net}.2", f"{net}.3"]
     )
-    sh("ip", "netns", "add", out.netns)
+    server = [sys.executable, "-c", SERVER, *map(str, out.ports)]
+    with outside_host(out.netns, out.veth, out.gateway, out.ips, server, out.procs):
+        yield out
+
+
+@contextlib.contextmanager
+def outside_host(
+    netns: str, veth: str, gateway: str, ips: list[str], server: list[str],
+    procs: list[subprocess.Popen[str]],
+) -> Iterator[None]:  # fmt: skip
+    """A host outside the pool for a test: namespace ``netns`` reached through ``veth`` (the
+    host's end has ``gateway``), ``ips`` on its eth0, and ``server`` running in it (it prints
+    "ready"); afterwards every process of ``procs`` (the server and what the test adds) is
+    killed and the namespace deleted."""
+    sh("ip", "netns", "add", netns)
     try:
         batch = (
-            f"link add {out.veth} type veth peer name eth0 netns {out.netns}\n"
-            f"addr add {out.gateway}/24 dev {out.veth}\nlink set {out.veth} up\n"
+            f"link add {veth} type veth peer name eth0 netns {netns}\n"
+            f"addr add {gateway}/24 dev {veth}\nlink set {veth} up\n"
         )
         subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
         inside = "link set lo up\nlink set eth0 up\n" + "".join(
-            f"addr add {ip}/24 dev eth0\n" for ip in out.ips
+            f"addr add {ip}/24 dev eth0\n" for ip in ips
         )
-        subprocess.run(["ip", "-n", out.netns, "-batch", "-"], input=inside, text=True, check=True)
-        argv = ["ip", "netns", "exec", out.netns, sys.executable, "-c", SERVER]
-        proc = subprocess.Popen([*argv, *map(str, out.ports)], stdout=subprocess.PIPE, text=True)
-        out.procs.append(proc)
+        subprocess.run(["ip", "-n", netns, "-batch", "-"], input=inside, text=True, check=True)
+        argv = ["ip", "netns", "exec", netns, *server]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        yield out
+        yield
     finally:
-        for proc in out.procs:
+        for proc in procs:
             proc.kill()
             proc.wait(10)
             if proc.stdout is not None:
                 proc.stdout.close()
-        sh("ip", "netns", "delete", out.netns, check=False)
+        sh("ip", "netns", "delete", netns, check=False)
 
 
 @pytest.fixture(autouse=True)

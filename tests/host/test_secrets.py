@@ -28,7 +28,7 @@ from colony.contract_responses import Colony, dump
 from tests.conftest import TEST_PREFIX
 from tests.host.conftest import Daemon, run_in
 from tests.host.test_egress_gate import hosts_file
-from tests.host.test_network import network_repo, sh, spawn
+from tests.host.test_network import network_repo, outside_host, sh, spawn
 
 VALUE = "sk-hf-real-0123456789abcdef"
 ROTATED = "sk-hf-rotated-fedcba9876543210"
@@ -141,39 +141,10 @@ def world(tmp_path: Path, pki: tuple[Path, Path, Path]) -> Iterator[World]:
     tag = uuid.uuid4().hex[:6]
     net = f"198.19.{random.randrange(256)}"
     out = World(f"{TEST_PREFIX}{tag}-www", f"{TEST_PREFIX}{tag}w", f"{net}.1", f"{net}.2", pki[0])
-    sh("ip", "netns", "add", out.netns)
-    try:
-        batch = (
-            f"link add {out.veth} type veth peer name eth0 netns {out.netns}\n"
-            f"addr add {out.gateway}/24 dev {out.veth}\nlink set {out.veth} up\n"
-        )
-        subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
-        inside = f"link set lo up\nlink set eth0 up\naddr add {out.ip}/24 dev eth0\n"
-        subprocess.run(["ip", "-n", out.netns, "-batch", "-"], input=inside, text=True, check=True)
-        argv = [
-            "ip",
-            "netns",
-            "exec",
-            out.netns,
-            sys.executable,
-            "-c",
-            ECHO,
-            str(pki[1]),
-            str(pki[2]),
-        ]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        out.procs.append(proc)
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
+    server = [sys.executable, "-c", ECHO, str(pki[1]), str(pki[2])]
+    with outside_host(out.netns, out.veth, out.gateway, [out.ip], server, out.procs):
         (tmp_path / "hosts").write_text(f"{out.ip} {' '.join(HOSTS)}\n")
         yield out
-    finally:
-        for proc in out.procs:
-            proc.kill()
-            proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
-        sh("ip", "netns", "delete", out.netns, check=False)
 
 
 def request(

@@ -24,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
+from colony.core import diffs
 from colony.core.review import render_visible
 from colony.errors import ColonyError
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 MAX_LINES = 20000  # lines of a diff shown; the rest is cut with a note
 MAX_LINE = 400  # characters shown of one line
-HEADER = "diff --git "
 STYLE = {"+": "green", "-": "red", "@": "cyan", "": "dim"}
 
 
@@ -45,39 +45,12 @@ class FileChange:
     lines: list[str] = field(default_factory=list)
 
 
-def _path_of(lines: list[str]) -> str:
-    for line in lines:
-        if line.startswith("+++ b/") or line.startswith("--- a/"):
-            return line[6:].rstrip("\t")
-    head = lines[0][len(HEADER) :]
-    half = head.rfind(" b/")
-    return head[2:half] if head.startswith("a/") and half > 0 else head
-
-
 def split(text: str) -> list[FileChange]:
     """``git diff`` output as its files, each with its counts and lines."""
-    chunks: list[list[str]] = []
-    for line in text.split("\n"):
-        if line.startswith(HEADER):
-            chunks.append([line])
-        elif chunks:
-            chunks[-1].append(line)
     files = []
-    for chunk in chunks:
-        while chunk and chunk[-1] == "":
-            chunk.pop()
-        found = FileChange(_path_of(chunk), lines=chunk)
-        in_hunk = False
-        for line in chunk[1:]:
-            if line.startswith("@@"):
-                in_hunk = True
-            elif not in_hunk:
-                found.binary |= line.startswith("Binary files ") or line == "GIT binary patch"
-            elif line.startswith("+"):
-                found.added += 1
-            elif line.startswith("-"):
-                found.deleted += 1
-        files.append(found)
+    for chunk in diffs.split_files(text):
+        added, deleted, binary = diffs.tally(chunk)
+        files.append(FileChange(diffs.path_of(chunk), added, deleted, binary, lines=chunk))
     return files
 
 
